@@ -1,0 +1,37 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "tok",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "TokEncoding", targets: ["TokEncoding"]),
+        .executable(name: "tok", targets: ["tok"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // ICU's C API names are versioned macros; this shim gives Swift stable names.
+        .target(
+            name: "CTokICU",
+            linkerSettings: [.linkedLibrary("icuuc")]
+        ),
+        .target(
+            name: "TokEncoding",
+            dependencies: ["CTokICU"]
+        ),
+        .executableTarget(
+            name: "tok",
+            dependencies: [
+                "TokEncoding",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "TokEncodingTests",
+            dependencies: ["TokEncoding"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

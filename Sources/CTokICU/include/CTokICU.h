@@ -1,0 +1,22 @@
+#ifndef CTOKICU_H
+#define CTOKICU_H
+
+#include <stdint.h>
+
+/// Fills `table[cp]` (0x110000 entries) with the ICU general category of every
+/// code point (UCharCategory, 0...29) and sets bit 7 where the code point has the
+/// Unicode White_Space property.
+void tok_icu_fill_classes(uint8_t *table);
+
+/// The Unicode version ICU's data implements, as "major.minor".
+void tok_icu_unicode_version(char *out, int32_t capacity);
+
+/// NFC-normalizes valid UTF-8. Returns the length of the result written to `out`,
+/// or the required capacity (negated) when `capacity` is too small, or INT32_MIN
+/// on an ICU error.
+int32_t tok_icu_nfc(const uint8_t *utf8, int32_t length, uint8_t *out, int32_t capacity);
+
+/// 1 when valid UTF-8 `utf8` is already in NFC (a fast quick-check), else 0.
+int32_t tok_icu_is_nfc(const uint8_t *utf8, int32_t length);
+
+#endif

@@ -1,0 +1,75 @@
+#include "CTokICU.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unicode/uchar.h>
+#include <unicode/unorm2.h>
+#include <unicode/ustring.h>
+#include <unicode/uversion.h>
+
+static UBool fill_range(const void *context, UChar32 start, UChar32 limit, UCharCategory type) {
+    uint8_t *table = (uint8_t *)context;
+    memset(table + start, (int)type, (size_t)(limit - start));
+    return 1;
+}
+
+void tok_icu_fill_classes(uint8_t *table) {
+    u_enumCharTypes(fill_range, table);
+    // Every White_Space code point is below U+3001.
+    for (UChar32 c = 0; c <= 0x3000; c++) {
+        if (u_isUWhiteSpace(c)) table[c] |= 0x80;
+    }
+}
+
+void tok_icu_unicode_version(char *out, int32_t capacity) {
+    UVersionInfo v;
+    u_getUnicodeVersion(v);
+    u_versionToString(v, out);
+    (void)capacity;
+}
+
+static UChar *to_utf16(const uint8_t *utf8, int32_t length, int32_t *outLength) {
+    UErrorCode status = U_ZERO_ERROR;
+    int32_t needed = 0;
+    u_strFromUTF8(NULL, 0, &needed, (const char *)utf8, length, &status);
+    if (status != U_BUFFER_OVERFLOW_ERROR && U_FAILURE(status)) return NULL;
+    status = U_ZERO_ERROR;
+    UChar *buffer = malloc(sizeof(UChar) * (size_t)(needed + 1));
+    if (!buffer) return NULL;
+    u_strFromUTF8(buffer, needed + 1, outLength, (const char *)utf8, length, &status);
+    if (U_FAILURE(status)) { free(buffer); return NULL; }
+    return buffer;
+}
+
+int32_t tok_icu_is_nfc(const uint8_t *utf8, int32_t length) {
+    UErrorCode status = U_ZERO_ERROR;
+    const UNormalizer2 *nfc = unorm2_getNFCInstance(&status);
+    if (U_FAILURE(status)) return 0;
+    int32_t n16 = 0;
+    UChar *s16 = to_utf16(utf8, length, &n16);
+    if (!s16) return 0;
+    UBool yes = unorm2_isNormalized(nfc, s16, n16, &status);
+    free(s16);
+    return U_SUCCESS(status) && yes ? 1 : 0;
+}
+
+int32_t tok_icu_nfc(const uint8_t *utf8, int32_t length, uint8_t *out, int32_t capacity) {
+    UErrorCode status = U_ZERO_ERROR;
+    const UNormalizer2 *nfc = unorm2_getNFCInstance(&status);
+    if (U_FAILURE(status)) return INT32_MIN;
+    int32_t n16 = 0;
+    UChar *s16 = to_utf16(utf8, length, &n16);
+    if (!s16) return INT32_MIN;
+    int32_t cap16 = n16 * 3 + 16;
+    UChar *d16 = malloc(sizeof(UChar) * (size_t)cap16);
+    if (!d16) { free(s16); return INT32_MIN; }
+    int32_t m16 = unorm2_normalize(nfc, s16, n16, d16, cap16, &status);
+    free(s16);
+    if (U_FAILURE(status)) { free(d16); return INT32_MIN; }
+    int32_t written = 0;
+    u_strToUTF8((char *)out, capacity, &written, d16, m16, &status);
+    free(d16);
+    if (status == U_BUFFER_OVERFLOW_ERROR || written > capacity) return -written;
+    if (U_FAILURE(status) && status != U_STRING_NOT_TERMINATED_WARNING) return INT32_MIN;
+    return written;
+}

@@ -1,0 +1,114 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public struct FileError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+
+    static func errno(_ path: String, _ what: String) -> FileError {
+        FileError("\(path): cannot \(what): \(String(cString: strerror(Glibc.errno)))")
+    }
+}
+
+/// Reads a whole file.
+public func readFile(_ path: String) throws -> [UInt8] {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { throw FileError.errno(path, "open") }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else { throw FileError.errno(path, "stat") }
+    if (st.st_mode & S_IFMT) == S_IFDIR { throw FileError("\(path): is a directory") }
+    var out = [UInt8]()
+    var capacity = max(Int(st.st_size), 0) + 1
+    var filled = 0
+    while true {
+        if filled == out.count { out.append(contentsOf: repeatElement(0, count: max(capacity - out.count, 65536))) }
+        let n = out.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
+        if n < 0 { if Glibc.errno == EINTR { continue }; throw FileError.errno(path, "read") }
+        if n == 0 { break }
+        filled += n
+        capacity = out.count * 2
+    }
+    out.removeSubrange(filled...)
+    return out
+}
+
+/// The modification time of `path` in nanoseconds, or nil if it does not exist.
+public func modificationTime(_ path: String) -> Int? {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return nil }
+    return Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec)
+}
+
+public func fileExists(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0
+}
+
+public func isDirectory(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+}
+
+/// A file written under a temporary name beside its destination and renamed
+/// into place by ``commit()``, so a failed run leaves no half-written output.
+/// Dropping it uncommitted removes the temporary file.
+public final class AtomicFile {
+    public let path: String
+    public let temporaryPath: String
+    private var fd: Int32
+    private var buffer: [UInt8] = []
+    private var committed = false
+
+    public init(_ path: String) throws {
+        self.path = path
+        self.temporaryPath = path + ".tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw FileError.errno(path, "create") }
+        buffer.reserveCapacity(1 << 20)
+    }
+
+    public func write(_ bytes: some Collection<UInt8>) throws {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    public func write(_ bytes: UnsafeBufferPointer<UInt8>) throws {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    private func flush() throws {
+        var done = 0
+        while done < buffer.count {
+            let n = buffer.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 { if Glibc.errno == EINTR { continue }; throw FileError.errno(path, "write") }
+            done += n
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Flushes, closes and renames the file into place.
+    public func commit() throws {
+        try flush()
+        guard close(fd) == 0 else { fd = -1; throw FileError.errno(path, "close") }
+        fd = -1
+        guard rename(temporaryPath, path) == 0 else { throw FileError.errno(path, "rename") }
+        committed = true
+    }
+
+    deinit {
+        if fd >= 0 { close(fd) }
+        if !committed { unlink(temporaryPath) }
+    }
+}
+
+/// Writes `bytes` to `path` atomically.
+public func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws {
+    let file = try AtomicFile(path)
+    try file.write(bytes)
+    try file.commit()
+}

@@ -1,0 +1,141 @@
+/// Which special tokens `encode` recognises in its input.
+public enum AllowedSpecial: Sendable, Hashable {
+    /// None: special-token text is encoded as ordinary text.
+    case none
+    case all
+    case only(Set<String>)
+}
+
+public struct DecodeError: Error, CustomStringConvertible, Sendable {
+    public var id: UInt32
+    public var position: Int
+    public var description: String { "token id \(id) at position \(position) is not in the vocabulary" }
+}
+
+/// A vocabulary with its pre-tokenizer and normalizer: the one encoder that
+/// training, the CLI and library users share.
+public struct Tokenizer: Sendable {
+    public let vocabulary: Vocabulary
+    public let preTokenizer: PreTokenizer
+    public let normalizer: Normalizer
+    let allSpecials: SpecialTokenMatcher
+
+    public init(vocabulary: Vocabulary, preTokenizer: PreTokenizer, normalizer: Normalizer = .none) {
+        self.vocabulary = vocabulary
+        self.preTokenizer = preTokenizer
+        self.normalizer = normalizer
+        self.allSpecials = SpecialTokenMatcher(vocabulary.specialTokens)
+    }
+
+    // MARK: Encoding
+
+    /// Encodes `text` and returns its ids.
+    public func encode(_ text: String, allowedSpecial: AllowedSpecial = .none) -> [UInt32] {
+        var text = text
+        return text.withUTF8 { Array(encode(bytes: $0, allowedSpecial: allowedSpecial)) }
+    }
+
+    /// Encodes any bytes, invalid UTF-8 included, and returns the ids.
+    public func encode(bytes: UnsafeBufferPointer<UInt8>, allowedSpecial: AllowedSpecial = .none) -> ContiguousArray<UInt32> {
+        var out = ContiguousArray<UInt32>()
+        out.reserveCapacity(bytes.count / 3)
+        var scratch = BytePairScratch()
+        encode(bytes, allowedSpecial: allowedSpecial, scratch: &scratch, into: &out)
+        return out
+    }
+
+    /// Appends the ids of `text` to `out`. Special tokens are matched only
+    /// where `allowedSpecial` allows them.
+    ///
+    /// - Complexity: O(n log n) in the length of `text` at worst; O(n) for text
+    ///   whose pieces are short.
+    public func encode(
+        _ text: UnsafeBufferPointer<UInt8>, allowedSpecial: AllowedSpecial,
+        scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
+    ) {
+        if case .none = allowedSpecial { return encodeOrdinary(text, scratch: &scratch, into: &out) }
+        if allSpecials.isEmpty { return encodeOrdinary(text, scratch: &scratch, into: &out) }
+        let matcher: SpecialTokenMatcher
+        switch allowedSpecial {
+        case .only(let names): matcher = SpecialTokenMatcher(vocabulary.specialTokens.filter { names.contains($0.content) })
+        default: matcher = allSpecials
+        }
+        var start = 0
+        while let m = matcher.next(in: text, from: start) {
+            encodeOrdinary(UnsafeBufferPointer(rebasing: text[start ..< m.start]), scratch: &scratch, into: &out)
+            out.append(m.id)
+            start = m.start + m.length
+        }
+        encodeOrdinary(UnsafeBufferPointer(rebasing: text[start...]), scratch: &scratch, into: &out)
+    }
+
+    /// Appends the ids of `text`, matching no special tokens.
+    public func encodeOrdinary(
+        _ text: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
+    ) {
+        guard !text.isEmpty else { return }
+        if let normalized = normalizer.apply(text) {
+            return normalized.withUnsafeBufferPointer { encodePieces($0, scratch: &scratch, into: &out) }
+        }
+        encodePieces(text, scratch: &scratch, into: &out)
+    }
+
+    @inlinable
+    func encodePieces(
+        _ text: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
+    ) {
+        let vocabulary = self.vocabulary
+        vocabulary.tokenBytes.withUnsafeBufferPointer { tokenBytes in
+            vocabulary.tokenOffsets.withUnsafeBufferPointer { tokenOffsets in
+                vocabulary.wholePieceAllowed.withUnsafeBufferPointer { allowed in
+                    let base = text.baseAddress!
+                    preTokenizer.forEachPiece(text) { piece in
+                        let start = base + piece.lowerBound
+                        if let id = vocabulary.lookup.find(start, piece.count, bytes: tokenBytes.baseAddress!,
+                                                           offsets: tokenOffsets.baseAddress!),
+                           allowed[Int(id) >> 6] & (1 << UInt64(id & 63)) != 0  // id < count, so the word exists
+                        {
+                            out.append(id)
+                        } else {
+                            vocabulary.mergeBytePairs(UnsafeBufferPointer(start: start, count: piece.count),
+                                                      scratch: &scratch, into: &out)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Decoding
+
+    /// The bytes of `ids`, appended to `out`.
+    ///
+    /// - Throws: ``DecodeError`` for an id that is neither a token nor a special token.
+    public func decode(_ ids: some Collection<UInt32>, into out: inout [UInt8]) throws {
+        let vocabulary = self.vocabulary
+        let count = vocabulary.count
+        try vocabulary.tokenBytes.withUnsafeBufferPointer { bytes in
+            try vocabulary.tokenOffsets.withUnsafeBufferPointer { offsets in
+                for (position, id) in ids.enumerated() {
+                    if Int(id) < count && (vocabulary.specialIdsBelowCount.isEmpty
+                                           || !vocabulary.specialIdsBelowCount.contains(id)) {
+                        // id < count, so offsets[id + 1] exists.
+                        out.append(contentsOf: UnsafeBufferPointer(
+                            rebasing: bytes[Int(offsets[Int(id)]) ..< Int(offsets[Int(id) + 1])]))
+                    } else if let special = vocabulary.specialById[id] {
+                        out.append(contentsOf: special)
+                    } else {
+                        throw DecodeError(id: id, position: position)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The bytes of `ids`.
+    public func decode(_ ids: some Collection<UInt32>) throws -> [UInt8] {
+        var out: [UInt8] = []
+        try decode(ids, into: &out)
+        return out
+    }
+}

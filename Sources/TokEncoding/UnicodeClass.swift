@@ -1,0 +1,146 @@
+import CTokICU
+
+/// The class of one code point as the pre-tokenizers see it: ICU's general
+/// category in the low five bits, and bit 7 set for Unicode `White_Space`.
+///
+/// One flat table of 0x110000 bytes, filled once per process from ICU by ranges
+/// (about a millisecond); the hot loops index it directly.
+@usableFromInline
+nonisolated(unsafe) let unicodeClassTable: UnsafeMutablePointer<UInt8> = {
+    let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 0x110000)
+    table.initialize(repeating: 0, count: 0x110000)
+    tok_icu_fill_classes(table)
+    return table
+}()
+
+/// General categories, numbered as ICU's `UCharCategory`.
+@usableFromInline
+enum Category {
+    @usableFromInline static let lu: UInt32 = 1 << 1
+    @usableFromInline static let ll: UInt32 = 1 << 2
+    @usableFromInline static let lt: UInt32 = 1 << 3
+    @usableFromInline static let lm: UInt32 = 1 << 4
+    @usableFromInline static let lo: UInt32 = 1 << 5
+    @usableFromInline static let mark: UInt32 = (1 << 6) | (1 << 7) | (1 << 8)
+    @usableFromInline static let letter: UInt32 = lu | ll | lt | lm | lo
+    @usableFromInline static let number: UInt32 = (1 << 9) | (1 << 10) | (1 << 11)
+    @usableFromInline static let punctuation: UInt32 =
+        (1 << 19) | (1 << 20) | (1 << 21) | (1 << 22) | (1 << 23) | (1 << 28) | (1 << 29)
+    @usableFromInline static let symbol: UInt32 = (1 << 24) | (1 << 25) | (1 << 26) | (1 << 27)
+    /// o200k's `[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]`.
+    @usableFromInline static let upperish: UInt32 = lu | lt | lm | lo | mark
+    /// o200k's `[\p{Ll}\p{Lm}\p{Lo}\p{M}]`.
+    @usableFromInline static let lowerish: UInt32 = ll | lm | lo | mark
+}
+
+/// One decoded code point: its class byte and its length in bytes.
+///
+/// Invalid UTF-8 is data: each byte of an ill-formed sequence decodes alone,
+/// with the class of U+FFFD (a symbol), so it is never lost and never crashes.
+@usableFromInline
+struct Scalar: Sendable {
+    @usableFromInline var value: UInt32
+    @usableFromInline var length: Int
+
+    @inlinable @inline(__always)
+    init(value: UInt32, length: Int) {
+        self.value = value
+        self.length = length
+    }
+
+    @inlinable @inline(__always)
+    var classByte: UInt8 { unicodeClassTable[Int(value)] }
+
+    @inlinable @inline(__always)
+    var categoryBit: UInt32 { 1 << UInt32(classByte & 0x1F) }
+
+    @inlinable @inline(__always)
+    var isWhitespace: Bool { classByte & 0x80 != 0 }
+
+    @inlinable @inline(__always)
+    func isIn(_ mask: UInt32) -> Bool { categoryBit & mask != 0 }
+
+    @inlinable @inline(__always)
+    var isLetter: Bool { isIn(Category.letter) }
+
+    @inlinable @inline(__always)
+    var isNumber: Bool { isIn(Category.number) }
+
+    @inlinable @inline(__always)
+    var isNewline: Bool { value == 0x0A || value == 0x0D }
+
+}
+
+/// The Unicode version of the tables the pre-tokenizers use.
+public var unicodeVersion: String {
+    var buffer = [CChar](repeating: 0, count: 32)
+    tok_icu_unicode_version(&buffer, 32)
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+extension UnsafeBufferPointer where Element == UInt8 {
+    /// Decodes the code point starting at `i` (which must be `< count`).
+    ///
+    /// - Complexity: O(1).
+    @inlinable @inline(__always)
+    func scalar(at i: Int) -> Scalar {
+        let b0 = self[i]
+        if b0 < 0x80 { return Scalar(value: UInt32(b0), length: 1) }
+        return multiByteScalar(at: i, lead: b0)
+    }
+
+    @inlinable
+    func multiByteScalar(at i: Int, lead b0: UInt8) -> Scalar {
+        let n = count
+        @inline(__always) func continuation(_ j: Int, _ low: UInt8 = 0x80, _ high: UInt8 = 0xBF) -> UInt32? {
+            guard j < n else { return nil }
+            let b = self[j]
+            return b >= low && b <= high ? UInt32(b & 0x3F) : nil
+        }
+        switch b0 {
+        case 0xC2...0xDF:
+            if let c1 = continuation(i + 1) {
+                return Scalar(value: UInt32(b0 & 0x1F) << 6 | c1, length: 2)
+            }
+        case 0xE0...0xEF:
+            let low: UInt8 = b0 == 0xE0 ? 0xA0 : 0x80
+            let high: UInt8 = b0 == 0xED ? 0x9F : 0xBF
+            if let c1 = continuation(i + 1, low, high), let c2 = continuation(i + 2) {
+                return Scalar(value: UInt32(b0 & 0x0F) << 12 | c1 << 6 | c2, length: 3)
+            }
+        case 0xF0...0xF4:
+            let low: UInt8 = b0 == 0xF0 ? 0x90 : 0x80
+            let high: UInt8 = b0 == 0xF4 ? 0x8F : 0xBF
+            if let c1 = continuation(i + 1, low, high), let c2 = continuation(i + 2),
+               let c3 = continuation(i + 3) {
+                return Scalar(value: UInt32(b0 & 0x07) << 18 | c1 << 12 | c2 << 6 | c3, length: 4)
+            }
+        default:
+            break
+        }
+        return Scalar(value: 0xFFFD, length: 1)
+    }
+}
+
+/// Counts the bytes of `bytes` that are not part of well-formed UTF-8.
+public func invalidUTF8ByteCount(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+    var i = 0, invalid = 0
+    while i < bytes.count {
+        let b = bytes[i]
+        if b < 0x80 { i += 1; continue }
+        let s = bytes.multiByteScalar(at: i, lead: b)
+        if s.length == 1 { invalid += 1 }
+        i += s.length
+    }
+    return invalid
+}
+
+/// Counts the code points of `bytes`; every invalid byte counts as one.
+public func characterCount(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+    var i = 0, n = 0
+    while i < bytes.count {
+        i += bytes[i] < 0x80 ? 1 : bytes.multiByteScalar(at: i, lead: bytes[i]).length
+        n += 1
+    }
+    return n
+}

@@ -1,0 +1,133 @@
+import ArgumentParser
+import Foundation
+import TokEncoding
+
+/// A failure reported as one line, naming the file (and line) it concerns.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Options every command that reads a vocabulary takes.
+struct VocabularyOptions: ParsableArguments {
+    @Option(name: .long, help: "The vocabulary folder (vocab/NAME).")
+    var vocab: String
+
+    func load() throws -> Tokenizer {
+        do {
+            return try VocabularyFolder.load(vocab)
+        } catch {
+            throw CLIError("\(error)")
+        }
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Reads a file or standard input in blocks.
+final class BlockReader {
+    let name: String
+    private let fd: Int32
+    private let ownsDescriptor: Bool
+
+    init(_ path: String) throws {
+        if path == "-" {
+            name = "<stdin>"
+            fd = 0
+            ownsDescriptor = false
+        } else {
+            name = path
+            if isDirectory(path) { throw CLIError("\(path): is a directory") }
+            fd = open(path, O_RDONLY)
+            guard fd >= 0 else { throw CLIError("\(path): cannot open: \(String(cString: strerror(errno)))") }
+            ownsDescriptor = true
+        }
+    }
+
+    /// Appends up to `maximum` bytes to `buffer`; false at the end of the input.
+    func read(into buffer: inout [UInt8], maximum: Int) throws -> Bool {
+        let start = buffer.count
+        buffer.append(contentsOf: repeatElement(0, count: maximum))
+        var filled = 0
+        while filled < maximum {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + start + filled, maximum - filled) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                buffer.removeSubrange((start + filled)...)
+                throw CLIError("\(name): cannot read: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            filled += n
+        }
+        buffer.removeSubrange((start + filled)...)
+        return filled > 0
+    }
+
+    deinit { if ownsDescriptor { close(fd) } }
+}
+
+/// Standard output or a file written atomically.
+final class OutputSink {
+    private let file: AtomicFile?
+    private var buffer: [UInt8] = []
+
+    init(_ path: String?) throws {
+        if let path, path != "-" {
+            do { file = try AtomicFile(path) } catch { throw CLIError("\(error)") }
+        } else {
+            file = nil
+        }
+    }
+
+    func write(_ bytes: some Collection<UInt8>) throws {
+        if let file {
+            do { try file.write(bytes) } catch { throw CLIError("\(error)") }
+        } else {
+            buffer.append(contentsOf: bytes)
+            if buffer.count >= 1 << 20 { flushStandardOutput() }
+        }
+    }
+
+    private func flushStandardOutput() {
+        var done = 0
+        while done < buffer.count {
+            let n = buffer.withUnsafeBytes { Glibc.write(1, $0.baseAddress! + done, $0.count - done) }
+            if n <= 0 { break }
+            done += n
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Puts the output in place; without this call a file output is discarded.
+    func finish() throws {
+        if let file {
+            do { try file.commit() } catch { throw CLIError("\(error)") }
+        } else {
+            flushStandardOutput()
+        }
+    }
+}
+
+/// Writes ids as decimal text.
+struct IdFormatter {
+    static func append(_ id: UInt32, to out: inout [UInt8]) {
+        if id < 10 { out.append(0x30 + UInt8(id)); return }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = id, k = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            while n > 0 {
+                d[k] = 0x30 + UInt8(n % 10)  // k < 10: a UInt32 has at most 10 digits
+                n /= 10
+                k += 1
+            }
+            while k > 0 {
+                k -= 1
+                out.append(d[k])
+            }
+        }
+    }
+}
+
+func defaultThreadCount() -> Int { ProcessInfo.processInfo.activeProcessorCount }

@@ -1,0 +1,92 @@
+import ArgumentParser
+import TokEncoding
+
+struct DecodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decode",
+        abstract: "Decode token ids to bytes.",
+        discussion: """
+            Reads decimal ids separated by spaces or newlines and writes the bytes they \
+            stand for. With --lines, each input line is one sequence and its bytes are \
+            followed by a newline (the inverse of 'tok encode --lines').
+            """
+    )
+
+    @OptionGroup var vocabulary: VocabularyOptions
+
+    @Argument(help: "Input file of ids ('-' or none: standard input).")
+    var input: String = "-"
+
+    @Option(name: .shortAndLong, help: "Output file (default: standard output). Written only if the run succeeds.")
+    var output: String?
+
+    @Flag(help: "Decode each line as one sequence and end its bytes with a newline.")
+    var lines = false
+
+    func run() throws {
+        let tokenizer = try vocabulary.load()
+        let reader = try BlockReader(input)
+        let sink = try OutputSink(output)
+        var buffer: [UInt8] = []
+        var ids: [UInt32] = []
+        var bytes: [UInt8] = []
+        var line = 1
+        var atEnd = false
+        while !atEnd {
+            atEnd = try !reader.read(into: &buffer, maximum: 4 << 20)
+            // Parse up to the last separator, unless at the end.
+            var limit = buffer.count
+            if !atEnd {
+                while limit > 0 && buffer[limit - 1] != 0x20 && buffer[limit - 1] != 0x0A { limit -= 1 }
+            }
+            var i = 0
+            while i < limit {
+                let b = buffer[i]
+                if b == 0x20 || b == 0x09 || b == 0x0D {
+                    i += 1
+                } else if b == 0x0A {
+                    if lines {
+                        try decodeFlush(tokenizer, &ids, &bytes, line: line)
+                        bytes.append(0x0A)
+                    }
+                    line += 1
+                    i += 1
+                } else if b >= 0x30 && b <= 0x39 {
+                    var value: UInt64 = 0
+                    while i < limit && buffer[i] >= 0x30 && buffer[i] <= 0x39 {
+                        value = value * 10 + UInt64(buffer[i] - 0x30)
+                        if value > UInt64(UInt32.max) { throw CLIError("\(reader.name):\(line): token id is too large") }
+                        i += 1
+                    }
+                    if i < limit, ![0x20, 0x0A, 0x09, 0x0D].contains(buffer[i]) {
+                        throw CLIError("\(reader.name):\(line): expected a token id, found \(String(decoding: buffer[i ..< min(i + 1, limit)], as: UTF8.self).debugDescription)")
+                    }
+                    ids.append(UInt32(value))
+                } else {
+                    throw CLIError("\(reader.name):\(line): expected a token id, found \(String(decoding: [b], as: UTF8.self).debugDescription)")
+                }
+            }
+            if !lines { try decodeFlush(tokenizer, &ids, &bytes, line: line) }
+            if bytes.count >= 1 << 20 || atEnd {
+                try sink.write(bytes)
+                bytes.removeAll(keepingCapacity: true)
+            }
+            buffer.removeSubrange(0 ..< limit)
+        }
+        if lines && !ids.isEmpty {
+            try decodeFlush(tokenizer, &ids, &bytes, line: line)
+            bytes.append(0x0A)
+        }
+        try sink.write(bytes)
+        try sink.finish()
+
+        func decodeFlush(_ tokenizer: Tokenizer, _ ids: inout [UInt32], _ bytes: inout [UInt8], line: Int) throws {
+            do {
+                try tokenizer.decode(ids, into: &bytes)
+            } catch let error as DecodeError {
+                throw CLIError("\(reader.name):\(line): token id \(error.id) is not in the vocabulary")
+            }
+            ids.removeAll(keepingCapacity: true)
+        }
+    }
+}

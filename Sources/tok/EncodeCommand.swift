@@ -1,0 +1,158 @@
+import ArgumentParser
+import Dispatch
+import TokEncoding
+
+struct EncodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "encode",
+        abstract: "Encode text to token ids.",
+        discussion: """
+            Writes ids as decimal numbers separated by single spaces; the whole input \
+            is one sequence. With --lines, each input line (without its newline) is \
+            encoded alone and gives one output line. Any bytes are accepted: invalid \
+            UTF-8 becomes byte tokens, and the count is reported on stderr.
+            """
+    )
+
+    @OptionGroup var vocabulary: VocabularyOptions
+
+    @Argument(help: "Input files ('-' or none: standard input). Several only with --count.")
+    var inputs: [String] = []
+
+    @Option(name: .shortAndLong, help: "Output file (default: standard output). Written only if the run succeeds.")
+    var output: String?
+
+    @Flag(help: "Encode each line separately; one output line per input line.")
+    var lines = false
+
+    @Flag(help: "Print bytes, characters, tokens and bytes/token per file instead of ids.")
+    var count = false
+
+    @Option(help: "Special tokens to recognise in the input: 'all', 'none', or a comma-separated list.")
+    var allowSpecial: String = "none"
+
+    @Option(help: "Threads (default: all cores). The ids do not depend on it.")
+    var threads: Int?
+
+    func validate() throws {
+        if !count && inputs.count > 1 { throw ValidationError("encode takes one input file (several only with --count)") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    var allowed: AllowedSpecial {
+        switch allowSpecial {
+        case "none": return .none
+        case "all": return .all
+        default: return .only(Set(allowSpecial.split(separator: ",").map(String.init)))
+        }
+    }
+
+    func run() throws {
+        let tokenizer = try vocabulary.load()
+        let threads = self.threads ?? defaultThreadCount()
+        if count { return try runCount(tokenizer, threads: threads) }
+        let reader = try BlockReader(inputs.first ?? "-")
+        let sink = try OutputSink(output)
+        var invalid = 0
+        if lines {
+            invalid = try encodeLines(tokenizer, reader: reader, sink: sink, threads: threads)
+        } else {
+            var first = true
+            var text: [UInt8] = []
+            try tokenizer.encodeStream(threads: threads, allowedSpecial: allowed, read: { buffer, n in
+                try reader.read(into: &buffer, maximum: n)
+            }, emit: { ids, part in
+                invalid += invalidUTF8ByteCount(part)
+                text.removeAll(keepingCapacity: true)
+                for id in ids {
+                    if !first { text.append(0x20) }
+                    first = false
+                    IdFormatter.append(id, to: &text)
+                }
+                try sink.write(text)
+            })
+            try sink.write([0x0A])
+        }
+        try sink.finish()
+        if invalid > 0 { printError("tok: \(reader.name): \(invalid) bytes of invalid UTF-8 encoded as byte tokens") }
+    }
+
+    /// Encodes complete lines in batches, the lines of a batch in parallel.
+    func encodeLines(_ tokenizer: Tokenizer, reader: BlockReader, sink: OutputSink, threads: Int) throws -> Int {
+        var buffer: [UInt8] = []
+        var atEnd = false
+        var invalid = 0
+        let allowed = self.allowed
+        while !atEnd || !buffer.isEmpty {
+            if !atEnd { atEnd = try !reader.read(into: &buffer, maximum: 8 << 20) }
+            guard let lastNewline = atEnd ? buffer.count - 1 : buffer.lastIndex(of: 0x0A) else { continue }
+            if buffer.isEmpty { break }
+            let batchEnd = lastNewline + 1
+            var lineRanges: [Range<Int>] = []
+            var start = 0
+            for i in 0 ..< batchEnd where buffer[i] == 0x0A {
+                lineRanges.append(start ..< i)
+                start = i + 1
+            }
+            if start < batchEnd { lineRanges.append(start ..< batchEnd) }
+            let groups = min(max(threads, 1) * 4, max(lineRanges.count, 1))
+            var texts = [[UInt8]](repeating: [], count: groups)
+            try buffer.withUnsafeBufferPointer { all in
+                invalid += invalidUTF8ByteCount(UnsafeBufferPointer(rebasing: all[0 ..< batchEnd]))
+                let input = UnsafeSendableBox(all)
+                let output = UnsafeSendableBox(UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: groups))
+                output.value.initialize(repeating: [])
+                defer { output.value.deallocate() }
+                let ranges = lineRanges
+                DispatchQueue.concurrentPerform(iterations: groups) { g in
+                    var text: [UInt8] = []
+                    var scratch = BytePairScratch()
+                    var ids = ContiguousArray<UInt32>()
+                    for r in ranges[ranges.count * g / groups ..< ranges.count * (g + 1) / groups] {
+                        ids.removeAll(keepingCapacity: true)
+                        tokenizer.encode(UnsafeBufferPointer(rebasing: input.value[r]), allowedSpecial: allowed,
+                                         scratch: &scratch, into: &ids)
+                        for (k, id) in ids.enumerated() {
+                            if k > 0 { text.append(0x20) }
+                            IdFormatter.append(id, to: &text)
+                        }
+                        text.append(0x0A)
+                    }
+                    output.value[g] = text
+                }
+                for g in 0 ..< groups { texts[g] = output.value[g] }
+            }
+            for t in texts { try sink.write(t) }
+            buffer.removeSubrange(0 ..< batchEnd)
+        }
+        return invalid
+    }
+
+    func runCount(_ tokenizer: Tokenizer, threads: Int) throws {
+        let files = inputs.isEmpty ? ["-"] : inputs
+        let sink = try OutputSink(output)
+        try sink.write(Array("file\tbytes\tcharacters\ttokens\tbytes/token\n".utf8))
+        for file in files {
+            let reader = try BlockReader(file)
+            var bytes = 0, characters = 0, tokens = 0, invalid = 0
+            try tokenizer.encodeStream(threads: threads, allowedSpecial: allowed, read: { buffer, n in
+                try reader.read(into: &buffer, maximum: n)
+            }, emit: { ids, part in
+                bytes += part.count
+                characters += characterCount(part)
+                invalid += invalidUTF8ByteCount(part)
+                tokens += ids.count
+            })
+            let ratio = tokens == 0 ? "-" : String(Double(Int(Double(bytes) / Double(tokens) * 1000)) / 1000)
+            try sink.write(Array("\(reader.name)\t\(bytes)\t\(characters)\t\(tokens)\t\(ratio)\n".utf8))
+            if invalid > 0 { printError("tok: \(reader.name): \(invalid) bytes of invalid UTF-8 encoded as byte tokens") }
+        }
+        try sink.finish()
+    }
+}
+
+/// A pointer handed to concurrent work that touches disjoint parts of it.
+struct UnsafeSendableBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

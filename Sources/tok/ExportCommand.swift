@@ -1,0 +1,37 @@
+import ArgumentParser
+import TokEncoding
+
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Export a vocabulary as a HuggingFace tokenizer.json or a tiktoken ranks file.",
+        discussion: """
+            A ranks file holds no pattern or special tokens: the vocabulary's manifest.json \
+            lists both (regexes, specialTokens) for building a tiktoken.Encoding.
+            """
+    )
+
+    enum Format: String, ExpressibleByArgument { case hf, tiktoken }
+
+    @OptionGroup var vocabulary: VocabularyOptions
+
+    @Option(help: "hf or tiktoken.")
+    var format: Format
+
+    @Option(name: .shortAndLong, help: "The file to write.")
+    var output: String
+
+    func run() throws {
+        let tokenizer = try vocabulary.load()
+        let bytes: [UInt8]
+        switch format {
+        case .hf: bytes = HuggingFaceJSON.write(tokenizer)
+        case .tiktoken:
+            guard tokenizer.preTokenizer.rules.count == 1 else {
+                throw CLIError("\(vocabulary.vocab): pattern \(tokenizer.preTokenizer.name) is a sequence of splits, which tiktoken cannot express")
+            }
+            bytes = TiktokenFile.write(tokenizer.vocabulary)
+        }
+        do { try writeFileAtomically(output, bytes) } catch { throw CLIError("\(error)") }
+    }
+}

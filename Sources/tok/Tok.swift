@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Tok: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tok",
+        abstract: "Build and use byte-level BPE vocabularies.",
+        subcommands: [EncodeCommand.self, DecodeCommand.self, ImportCommand.self, ExportCommand.self]
+    )
+}
