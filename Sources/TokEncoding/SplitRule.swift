@@ -52,17 +52,30 @@ public enum SplitRule: String, Sendable, CaseIterable, Hashable {
         case .deepseekDigits:
             return #"\p{N}{1,3}"#
         case .deepseekCJK:
-            return "[一-龥\u{3040}-ゟ゠-ヿ]+"
+            return "[\u{4E00}-\u{9FA5}\u{3040}-\u{309F}\u{30A0}-\u{30FF}]+"
         case .deepseekWords:
             return "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"
         }
     }
 
+    /// The same regex as HuggingFace `tokenizers` (Oniguruma) must be given it.
+    /// Oniguruma reads `{1,3}+` as a repeated interval, not a possessive one, so
+    /// cl100k's tiktoken spelling would make digit runs unbounded there.
+    public var huggingFaceRegex: String {
+        switch self {
+        case .cl100k:
+            return #"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"#
+        default: return regex
+        }
+    }
+
     /// Han ideographs by code point range (CJK Unified, Extension A, compatibility
-    /// ideographs, and the supplementary ideographic planes), written as literal
-    /// characters so that every engine reads the same ranges whatever its Unicode
-    /// version.
-    static let hanClass = "㐀-䶿一-鿿豈-﫿𠀀-𲎯"
+    /// ideographs, and the supplementary ideographic planes), written as
+    /// ranges of literal characters so that every engine reads the same set
+    /// whatever its Unicode version. (Escaped here: U+F900 is canonically
+    /// equivalent to U+8C48, and an NFC-normalizing editor would silently turn
+    /// the range into one that swallows Hangul.)
+    static let hanClass = "\u{3400}-\u{4DBF}\u{4E00}-\u{9FFF}\u{F900}-\u{FAFF}\u{20000}-\u{323AF}"
 
     /// Other spellings of the same regexes found in published `tokenizer.json` files.
     static let aliases: [String: SplitRule] = [
@@ -70,11 +83,12 @@ public enum SplitRule: String, Sendable, CaseIterable, Hashable {
         #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#: .r50k,
     ]
 
-    /// The rule whose regex is exactly `regex`, if one is implemented.
-    public init?(regex: String) {
-        if let rule = SplitRule.allCases.first(where: { $0.regex == regex }) {
+    /// The rule that a `tokenizer.json` Split with exactly this regex means to
+    /// HuggingFace `tokenizers`, if one is implemented.
+    public init?(huggingFaceRegex regex: String) {
+        if let rule = SplitRule.allCases.first(where: { $0.huggingFaceRegex.utf8.elementsEqual(regex.utf8) }) {
             self = rule
-        } else if let rule = SplitRule.aliases[regex] {
+        } else if let rule = SplitRule.aliases.first(where: { $0.key.utf8.elementsEqual(regex.utf8) })?.value {
             self = rule
         } else {
             return nil

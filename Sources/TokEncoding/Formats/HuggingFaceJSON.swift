@@ -133,7 +133,7 @@ public enum HuggingFaceJSON {
                 guard let pattern = step["pattern"] as? [String: Any], let regex = pattern["Regex"] as? String else {
                     throw fail("unsupported Split pattern: only {\"Regex\": ...}")
                 }
-                guard let rule = SplitRule(regex: regex) else { throw fail("unsupported pre-tokenizer regex \(regex.debugDescription)") }
+                guard let rule = SplitRule(huggingFaceRegex: regex) else { throw fail("unsupported pre-tokenizer regex \(regex.debugDescription)") }
                 rules.append(rule)
             case "ByteLevel":
                 sawByteLevel = true
@@ -176,7 +176,7 @@ public enum HuggingFaceJSON {
         out += "  \"normalizer\": " + (tokenizer.normalizer == .nfc ? "{\"type\": \"NFC\"}" : "null") + ",\n"
         out += "  \"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": ["
         for rule in tokenizer.preTokenizer.rules {
-            out += "{\"type\": \"Split\", \"pattern\": {\"Regex\": \(jsonString(rule.regex))}, \"behavior\": \"Isolated\", \"invert\": false}, "
+            out += "{\"type\": \"Split\", \"pattern\": {\"Regex\": \(jsonString(rule.huggingFaceRegex))}, \"behavior\": \"Isolated\", \"invert\": false}, "
         }
         out += "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": false}]},\n"
         out += "  \"post_processor\": null,\n"
@@ -212,7 +212,7 @@ public enum HuggingFaceJSON {
     }
 
     /// A JSON string literal.
-    static func jsonString(_ s: String) -> String {
+    public static func jsonString(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {
