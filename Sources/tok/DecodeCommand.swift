@@ -45,10 +45,8 @@ struct DecodeCommand: ParsableCommand {
                 if b == 0x20 || b == 0x09 || b == 0x0D {
                     i += 1
                 } else if b == 0x0A {
-                    if lines {
-                        try decodeFlush(tokenizer, &ids, &bytes, line: line)
-                        bytes.append(0x0A)
-                    }
+                    try decodeFlush(tokenizer, &ids, &bytes, line: line)
+                    if lines { bytes.append(0x0A) }
                     line += 1
                     i += 1
                 } else if b >= 0x30 && b <= 0x39 {
