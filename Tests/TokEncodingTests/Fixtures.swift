@@ -1,0 +1,32 @@
+@testable import TokEncoding
+
+/// A small ranks vocabulary: the 256 bytes, then merges learned by hand.
+func smallVocabulary() throws -> Vocabulary {
+    var tokens = (0 ..< 256).map { [UInt8($0)] }
+    for t in ["ab", "abc", "aa", "aaaa", " t", "he", " the", "in", "ing"] { tokens.append(Array(t.utf8)) }
+    tokens.append([0xE4, 0xB8])  // the first two bytes of 中, so that 中 is reachable
+    tokens.append(Array("中".utf8))
+    return try Vocabulary.fromRanks(tokens, specialTokens: [SpecialToken(id: UInt32(tokens.count), content: "<|end|>")])
+}
+
+func pieces(_ pattern: String, _ text: String) -> [String] {
+    let pre = PreTokenizer(named: pattern)!
+    var out: [String] = []
+    var text = text
+    text.withUTF8 { bytes in
+        pre.forEachPiece(bytes) { r in out.append(String(decoding: bytes[r], as: UTF8.self)) }
+    }
+    return out
+}
+
+/// A deterministic generator, so failures reproduce.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,64 @@
+import Testing
+@testable import TokEncoding
+
+// Hand-picked cases for each rule; the oracle tests (Tests/oracle) check the
+// same rules against Python regex, tokenizers and tiktoken on megabytes of text.
+struct PreTokenizerTests {
+    @Test func cl100kContractionsLettersDigits() {
+        #expect(pieces("cl100k", "I'LL pay 12345 for it's") == ["I", "'LL", " pay", " ", "123", "45", " for", " it", "'s"])
+        #expect(pieces("cl100k", "(word") == ["(word"])
+        #expect(pieces("cl100k", "x ſ'ſ") == ["x", " ſ", "'ſ"])
+    }
+
+    @Test func cl100kAndLlama3DifferOnlyAtTheEnd() {
+        // tiktoken's \s++$ takes the whole trailing run; Llama 3's older spelling stops at the newline.
+        #expect(pieces("cl100k", "abc\n  ") == ["abc", "\n  "])
+        #expect(pieces("llama3", "abc\n  ") == ["abc", "\n", "  "])
+        #expect(pieces("cl100k", "a\n\n  b") == ["a", "\n\n", " ", " b"])
+        #expect(pieces("llama3", "a\n\n  b") == ["a", "\n\n", " ", " b"])
+    }
+
+    @Test func qwen2SplitsDigitsOneByOne() {
+        #expect(pieces("qwen2", "x 2024") == ["x", " ", "2", "0", "2", "4"])
+    }
+
+    @Test func o200kSplitsCamelCaseAndKeepsPunctuationNewlines() {
+        #expect(pieces("o200k", "getElementById") == ["get", "Element", "By", "Id"])
+        #expect(pieces("o200k", "HTTPServer") == ["HTTPServer"])
+        #expect(pieces("o200k", " ;;\n\nx") == [" ;;\n\n", "x"])
+        #expect(pieces("o200k", "don't") == ["don't"])
+    }
+
+    @Test func tokKeepsHanApartAndDigitsSingle() {
+        #expect(pieces("tok", "使用Python的API") == ["使用", "Python", "的", "API"])
+        #expect(pieces("tok", "，中文abc") == ["，", "中文", "abc"])
+        #expect(pieces("tok", "x=123") == ["x", "=", "1", "2", "3"])
+        #expect(pieces("tok", "    return x") == ["   ", " return", " x"])
+        #expect(pieces("tok", "한국어") == ["한국어"])
+    }
+
+    @Test func deepseekKeepsGapsAsPieces() {
+        #expect(pieces("deepseek-v3", "abc1234中文x") == ["abc", "123", "4", "中文", "x"])
+        #expect(pieces("deepseek-v3", "\u{0}\u{0}.") == ["\u{0}\u{0}", "."])
+        #expect(pieces("deepseek-v3", "\u{0}\u{1}x") == ["\u{0}", "\u{1}x"])
+    }
+
+    @Test func invalidUTF8IsKeptAsData() {
+        let bytes: [UInt8] = [0x61, 0xFF, 0xFE, 0x20, 0xE4, 0xB8, 0x62, 0xC0, 0x80]
+        for name in PreTokenizer.named.keys {
+            var covered: [UInt8] = []
+            bytes.withUnsafeBufferPointer { b in
+                PreTokenizer(named: name)!.forEachPiece(b) { covered.append(contentsOf: b[$0]) }
+            }
+            #expect(covered == bytes, "\(name)")
+        }
+    }
+
+    @Test func regexesRoundTripThroughHuggingFaceNames() {
+        for rule in SplitRule.allCases {
+            #expect(SplitRule(huggingFaceRegex: rule.huggingFaceRegex) == rule)
+        }
+        // The tiktoken spelling of cl100k means something else to Oniguruma: not accepted.
+        #expect(SplitRule(huggingFaceRegex: SplitRule.cl100k.regex) == nil)
+    }
+}

@@ -1,0 +1,79 @@
+import Testing
+@testable import TokEncoding
+
+struct VocabularyTests {
+    @Test func mergesByLowestRankLeftmostFirst() throws {
+        let v = try smallVocabulary()
+        let t = Tokenizer(vocabulary: v, preTokenizer: PreTokenizer(named: "o200k")!)
+        let ab = try #require(v.id(of: Array("ab".utf8)))
+        let abc = try #require(v.id(of: Array("abc".utf8)))
+        let aa = try #require(v.id(of: Array("aa".utf8)))
+        #expect(t.encode("abc") == [abc])
+        #expect(t.encode("abcab") == [abc, ab])
+        // "aaa": the leftmost "aa" merges first.
+        #expect(t.encode("aaa") == [aa, UInt32(UInt8(ascii: "a"))])
+        #expect(t.encode("aaaaaaaaa") == [v.id(of: Array("aaaa".utf8))!, v.id(of: Array("aaaa".utf8))!, 97])
+    }
+
+    @Test func heapKernelAgreesWithScanKernel() throws {
+        let v = try smallVocabulary()
+        var rng = SplitMix(state: 1)
+        let alphabet = Array("abc ahe中ing".utf8)
+        for _ in 0 ..< 200 {
+            let n = Int.random(in: 2 ... 400, using: &rng)
+            let piece = (0 ..< n).map { _ in alphabet.randomElement(using: &rng)! }
+            var scratch = BytePairScratch()
+            var byScan = ContiguousArray<UInt32>(), byHeap = ContiguousArray<UInt32>()
+            piece.withUnsafeBufferPointer {
+                v.mergeByScan($0, scratch: &scratch, into: &byScan)
+                v.mergeByHeap($0, scratch: &scratch, into: &byHeap)
+            }
+            #expect(byScan == byHeap)
+        }
+    }
+
+    @Test func longSingleByteRunIsFast() throws {
+        // 1 MB of one byte is one piece; the heap kernel keeps it O(n log n).
+        let v = try smallVocabulary()
+        let t = Tokenizer(vocabulary: v, preTokenizer: PreTokenizer(named: "o200k")!)
+        let text = [UInt8](repeating: UInt8(ascii: "a"), count: 1 << 20)
+        let ids = text.withUnsafeBufferPointer { t.encode(bytes: $0) }
+        #expect(ids.count == (1 << 20) / 4)
+        #expect(try t.decode(ids) == text)
+    }
+
+    @Test func rejectsBrokenVocabularies() {
+        var tokens = (0 ..< 256).map { [UInt8($0)] }
+        #expect(throws: VocabularyError.self) { try Vocabulary.fromRanks(tokens + [[97]]) }  // repeats a byte
+        #expect(throws: VocabularyError.self) { try Vocabulary.fromRanks(Array(tokens.dropLast())) }  // byte 255 missing
+        tokens.append(Array("abc".utf8))  // "abc" with no "ab" or "bc": merges never reach it
+        #expect(throws: VocabularyError.self) { try Vocabulary.fromRanks(tokens) }
+    }
+
+    @Test func specialTokensOnlyWhenAllowed() throws {
+        let v = try smallVocabulary()
+        let t = Tokenizer(vocabulary: v, preTokenizer: PreTokenizer(named: "tok")!)
+        let end = v.specialTokens[0].id
+        #expect(!t.encode("x<|end|>y").contains(end))
+        #expect(t.encode("x<|end|>y", allowedSpecial: .all).contains(end))
+        #expect(try t.decode(t.encode("x<|end|>y", allowedSpecial: .all)) == Array("x<|end|>y".utf8))
+    }
+
+    @Test func randomBytesRoundTrip() throws {
+        let v = try smallVocabulary()
+        var rng = SplitMix(state: 2)
+        for name in PreTokenizer.named.keys.sorted() {
+            let t = Tokenizer(vocabulary: v, preTokenizer: PreTokenizer(named: name)!)
+            for _ in 0 ..< 50 {
+                let bytes = (0 ..< Int.random(in: 0 ... 300, using: &rng)).map { _ in UInt8.random(in: 0 ... 255, using: &rng) }
+                let ids = bytes.withUnsafeBufferPointer { t.encode(bytes: $0) }
+                #expect(try t.decode(ids) == bytes)
+            }
+        }
+    }
+
+    @Test func decodeRejectsUnknownIds() throws {
+        let t = Tokenizer(vocabulary: try smallVocabulary(), preTokenizer: PreTokenizer(named: "tok")!)
+        #expect(throws: DecodeError.self) { try t.decode([1, 2, 99999]) }
+    }
+}
