@@ -28,6 +28,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(
+            name: "tok-bench",
+            dependencies: ["TokEncoding"],
+            path: "Benchmarks/TokBenchmarks"
+        ),
         .testTarget(
             name: "TokEncodingTests",
             dependencies: ["TokEncoding"]

@@ -17,14 +17,34 @@
 public struct BytePairScratch: Sendable {
     @usableFromInline var ids = ContiguousArray<UInt32>()
     @usableFromInline var ranks = ContiguousArray<UInt64>()
-    @usableFromInline var next = ContiguousArray<Int32>()
-    @usableFromInline var prev = ContiguousArray<Int32>()
+    @usableFromInline var links = ContiguousArray<Int32>()
     @usableFromInline var heap = ContiguousArray<UInt64>()
 
     public init() {}
+
+    /// Makes room for a piece of `n` bytes (the heap takes at most 3n entries:
+    /// n - 1 initial pairs and two per merge).
+    @inlinable
+    mutating func reserve(_ n: Int) {
+        if ids.count < n {
+            let capacity = max(n, 64).roundedUpToPowerOfTwo
+            ids = ContiguousArray(repeating: 0, count: capacity)
+            ranks = ContiguousArray(repeating: 0, count: capacity)
+            links = ContiguousArray(repeating: 0, count: 2 * capacity)
+            heap = ContiguousArray(repeating: 0, count: 3 * capacity)
+        }
+    }
 }
 
-extension Vocabulary {
+extension Int {
+    @usableFromInline var roundedUpToPowerOfTwo: Int {
+        var p = 1
+        while p < self { p <<= 1 }
+        return p
+    }
+}
+
+extension BPETables {
     /// Pieces up to this many bytes use the linear scan.
     @usableFromInline static let linearScanLimit = 48
 
@@ -37,7 +57,7 @@ extension Vocabulary {
     ) {
         if piece.count == 1 {
             out.append(byteTokens[Int(piece[0])])
-        } else if piece.count <= Vocabulary.linearScanLimit {
+        } else if piece.count <= BPETables.linearScanLimit {
             mergeByScan(piece, scratch: &scratch, into: &out)
         } else {
             mergeByHeap(piece, scratch: &scratch, into: &out)
@@ -49,36 +69,41 @@ extension Vocabulary {
         _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
         let n = piece.count
-        scratch.ids.removeAll(keepingCapacity: true)
-        scratch.ranks.removeAll(keepingCapacity: true)
-        for b in piece { scratch.ids.append(byteTokens[Int(b)]) }
-        for k in 0 ..< n - 1 { scratch.ranks.append(pairs.lookup(scratch.ids[k], scratch.ids[k + 1])) }
-        var m = n
-        scratch.ids.withUnsafeMutableBufferPointer { ids in
-            scratch.ranks.withUnsafeMutableBufferPointer { ranks in
+        scratch.reserve(n)
+        scratch.ids.withUnsafeMutableBufferPointer { idsBuffer in
+            scratch.ranks.withUnsafeMutableBufferPointer { ranksBuffer in
+                // reserve(n) made both at least n long.
+                let ids = idsBuffer.baseAddress!, ranks = ranksBuffer.baseAddress!
+                for k in 0 ..< n { ids[k] = byteTokens[Int(piece[k])] }
+                for k in 0 ..< n - 1 { ranks[k] = pair(ids[k], ids[k + 1]) }
+                var m = n
                 while m > 1 {
                     // ranks[k] = rank << 32 | result for the pair (ids[k], ids[k + 1]);
                     // comparing whole words compares ranks first, and `<` keeps the leftmost.
                     var best = 0
                     var bestValue = ranks[0]
-                    for k in 1 ..< m - 1 where ranks[k] < bestValue {
-                        bestValue = ranks[k]
-                        best = k
+                    var k = 1
+                    while k < m - 1 {
+                        if ranks[k] < bestValue {
+                            bestValue = ranks[k]
+                            best = k
+                        }
+                        k += 1
                     }
                     if bestValue == UInt64.max { break }
                     ids[best] = UInt32(truncatingIfNeeded: bestValue)
-                    // Remove part best + 1: shift the tails left by one.
-                    var k = best + 1
+                    // Remove part best + 1 and the pair that started there.
+                    k = best + 1
                     while k < m - 1 {
                         ids[k] = ids[k + 1]
-                        if k < m - 2 { ranks[k] = ranks[k + 1] }
+                        ranks[k] = ranks[k + 1]  // k + 1 <= m - 1 < n: in the buffer, stale past m - 2
                         k += 1
                     }
                     m -= 1
-                    if best < m - 1 { ranks[best] = pairs.lookup(ids[best], ids[best + 1]) }
-                    if best > 0 { ranks[best - 1] = pairs.lookup(ids[best - 1], ids[best]) }
+                    if best < m - 1 { ranks[best] = pair(ids[best], ids[best + 1]) }
+                    if best > 0 { ranks[best - 1] = pair(ids[best - 1], ids[best]) }
                 }
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: ids[0 ..< m]))
+                out.append(contentsOf: UnsafeBufferPointer(start: ids, count: m))
             }
         }
     }
@@ -87,108 +112,64 @@ extension Vocabulary {
     func mergeByHeap(
         _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
+        // A tournament tree over pair positions: the root is always the leftmost
+        // lowest-ranked live pair, a merge rewrites three leaves, and no stale
+        // entries pile up as they do in a heap with lazy invalidation.
         let n = piece.count
-        scratch.ids.removeAll(keepingCapacity: true)
-        scratch.next.removeAll(keepingCapacity: true)
-        scratch.prev.removeAll(keepingCapacity: true)
-        scratch.heap.removeAll(keepingCapacity: true)
-        for (k, b) in piece.enumerated() {
-            scratch.ids.append(byteTokens[Int(b)])
-            scratch.next.append(k + 1 < n ? Int32(k + 1) : -1)
-            scratch.prev.append(Int32(k - 1))
-        }
-        for k in 0 ..< n - 1 {
-            let value = pairs.lookup(scratch.ids[k], scratch.ids[k + 1])
-            if value != UInt64.max { scratch.heap.append((value >> 32) << 32 | UInt64(k)) }
-        }
+        scratch.reserve(n)
+        let size = n.roundedUpToPowerOfTwo
         let dead = UInt32.max
-        var heap = MinHeap(storage: scratch.heap)
-        scratch.heap = []  // keep the buffer uniquely referenced by the heap
-        heap.heapify()
-        scratch.ids.withUnsafeMutableBufferPointer { ids in
-            scratch.next.withUnsafeMutableBufferPointer { next in
-                scratch.prev.withUnsafeMutableBufferPointer { prev in
-                    while let top = heap.popMin() {
-                        let pos = Int(top & 0xFFFF_FFFF)
-                        let rank = top >> 32
+        scratch.ids.withUnsafeMutableBufferPointer { idsBuffer in
+            scratch.links.withUnsafeMutableBufferPointer { linksBuffer in
+                scratch.heap.withUnsafeMutableBufferPointer { treeBuffer in
+                    // reserve(n) sized ids >= n, links >= 2n, heap >= 3n >= 2 * size (size < 2n).
+                    let ids = idsBuffer.baseAddress!
+                    let next = linksBuffer.baseAddress!, prev = next + n
+                    let tree = treeBuffer.baseAddress!  // tree[1] is the root, leaf k at size + k
+                    for k in 0 ..< n {
+                        ids[k] = byteTokens[Int(piece[k])]
+                        next[k] = k + 1 < n ? Int32(k + 1) : -1
+                        prev[k] = Int32(k - 1)
+                    }
+                    @inline(__always) func leaf(_ left: Int, _ right: Int) -> UInt64 {
+                        let value = pair(ids[left], ids[right])
+                        return value == UInt64.max ? value : (value >> 32) << 32 | UInt64(left)
+                    }
+                    // Leaf k holds rank << 32 | k for the pair starting at part k, or max.
+                    for k in 0 ..< size { tree[size + k] = k < n - 1 ? leaf(k, k + 1) : UInt64.max }
+                    var node = size - 1
+                    while node >= 1 {
+                        tree[node] = min(tree[2 * node], tree[2 * node + 1])
+                        node -= 1
+                    }
+                    @inline(__always) func set(_ k: Int, _ value: UInt64) {
+                        var i = size + k
+                        tree[i] = value
+                        while i > 1 {
+                            i >>= 1
+                            tree[i] = min(tree[2 * i], tree[2 * i + 1])
+                        }
+                    }
+                    while tree[1] != UInt64.max {
+                        let pos = Int(tree[1] & 0xFFFF_FFFF)
                         let right = Int(next[pos])
-                        // A stale entry: its left part was merged away, or the pair changed.
-                        guard ids[pos] != dead, right >= 0 else { continue }
-                        let value = pairs.lookup(ids[pos], ids[right])
-                        guard value >> 32 == rank else { continue }
-                        ids[pos] = UInt32(truncatingIfNeeded: value)
+                        ids[pos] = UInt32(truncatingIfNeeded: pair(ids[pos], ids[right]))
                         ids[right] = dead
+                        set(right, UInt64.max)
                         let after = Int(next[right])
                         next[pos] = Int32(after)
                         if after >= 0 { prev[after] = Int32(pos) }
+                        set(pos, after >= 0 ? leaf(pos, after) : UInt64.max)
                         let before = Int(prev[pos])
-                        if before >= 0 {
-                            let v = pairs.lookup(ids[before], ids[pos])
-                            if v != UInt64.max { heap.push((v >> 32) << 32 | UInt64(before)) }
-                        }
-                        if after >= 0 {
-                            let v = pairs.lookup(ids[pos], ids[after])
-                            if v != UInt64.max { heap.push((v >> 32) << 32 | UInt64(pos)) }
-                        }
+                        if before >= 0 { set(before, leaf(before, pos)) }
+                    }
+                    var k = 0
+                    while k >= 0 {
+                        out.append(ids[k])
+                        k = Int(next[k])
                     }
                 }
-                var k = 0
-                while k >= 0 {
-                    out.append(ids[k])
-                    k = Int(next[k])
-                }
             }
-        }
-        scratch.heap = heap.storage
-    }
-}
-
-/// A binary min-heap of packed integers.
-@usableFromInline
-struct MinHeap {
-    @usableFromInline var storage: ContiguousArray<UInt64>
-
-    @inlinable init(storage: ContiguousArray<UInt64>) { self.storage = storage }
-
-    @inlinable mutating func heapify() {
-        var i = storage.count / 2 - 1
-        while i >= 0 {
-            siftDown(i)
-            i -= 1
-        }
-    }
-
-    @inlinable mutating func push(_ value: UInt64) {
-        storage.append(value)
-        var i = storage.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            guard storage[i] < storage[parent] else { break }
-            storage.swapAt(i, parent)
-            i = parent
-        }
-    }
-
-    @inlinable mutating func popMin() -> UInt64? {
-        guard let last = storage.popLast() else { return nil }
-        guard !storage.isEmpty else { return last }
-        let top = storage[0]
-        storage[0] = last
-        siftDown(0)
-        return top
-    }
-
-    @inlinable mutating func siftDown(_ start: Int) {
-        var i = start
-        let n = storage.count
-        while true {
-            let l = 2 * i + 1
-            guard l < n else { return }
-            var smallest = l
-            if l + 1 < n && storage[l + 1] < storage[l] { smallest = l + 1 }
-            guard storage[smallest] < storage[i] else { return }
-            storage.swapAt(i, smallest)
-            i = smallest
         }
     }
 }

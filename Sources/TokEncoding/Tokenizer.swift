@@ -84,23 +84,14 @@ public struct Tokenizer: Sendable {
     func encodePieces(
         _ text: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
-        let vocabulary = self.vocabulary
-        vocabulary.tokenBytes.withUnsafeBufferPointer { tokenBytes in
-            vocabulary.tokenOffsets.withUnsafeBufferPointer { tokenOffsets in
-                vocabulary.wholePieceAllowed.withUnsafeBufferPointer { allowed in
-                    let base = text.baseAddress!
-                    preTokenizer.forEachPiece(text) { piece in
-                        let start = base + piece.lowerBound
-                        if let id = vocabulary.lookup.find(start, piece.count, bytes: tokenBytes.baseAddress!,
-                                                           offsets: tokenOffsets.baseAddress!),
-                           allowed[Int(id) >> 6] & (1 << UInt64(id & 63)) != 0  // id < count, so the word exists
-                        {
-                            out.append(id)
-                        } else {
-                            vocabulary.mergeBytePairs(UnsafeBufferPointer(start: start, count: piece.count),
-                                                      scratch: &scratch, into: &out)
-                        }
-                    }
+        vocabulary.withTables { tables in
+            let base = text.baseAddress!
+            preTokenizer.forEachPiece(text) { piece in
+                let start = base + piece.lowerBound
+                if let id = tables.wholePiece(start, piece.count) {
+                    out.append(id)
+                } else {
+                    tables.mergeBytePairs(UnsafeBufferPointer(start: start, count: piece.count), scratch: &scratch, into: &out)
                 }
             }
         }

@@ -229,11 +229,12 @@ extension Vocabulary {
             var unreachable: [UInt32] = []
             var scratch = BytePairScratch()
             var out = ContiguousArray<UInt32>()
-            vocabulary.tokenBytes.withUnsafeBufferPointer { tb in
+            vocabulary.withTables { tables in
                 for id in indexed.indices where indexed[id] {
                     out.removeAll(keepingCapacity: true)
-                    let piece = UnsafeBufferPointer(rebasing: tb[Int(offsets[id]) ..< Int(offsets[id + 1])])
-                    vocabulary.mergeBytePairs(piece, scratch: &scratch, into: &out)
+                    let start = Int(tables.tokenOffsets[id]), end = Int(tables.tokenOffsets[id + 1])
+                    tables.mergeBytePairs(UnsafeBufferPointer(start: tables.tokenBytes + start, count: end - start),
+                                          scratch: &scratch, into: &out)
                     if out.count != 1 || out[0] != UInt32(id) { unreachable.append(UInt32(id)) }
                 }
             }

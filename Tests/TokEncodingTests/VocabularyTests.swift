@@ -25,8 +25,9 @@ struct VocabularyTests {
             var scratch = BytePairScratch()
             var byScan = ContiguousArray<UInt32>(), byHeap = ContiguousArray<UInt32>()
             piece.withUnsafeBufferPointer {
-                v.mergeByScan($0, scratch: &scratch, into: &byScan)
-                v.mergeByHeap($0, scratch: &scratch, into: &byHeap)
+                let piece = $0
+                v.withTables { $0.mergeByScan(piece, scratch: &scratch, into: &byScan) }
+                v.withTables { $0.mergeByHeap(piece, scratch: &scratch, into: &byHeap) }
             }
             #expect(byScan == byHeap)
         }

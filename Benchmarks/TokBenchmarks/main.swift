@@ -1,0 +1,58 @@
+// Measures the encoder in-process (no process start, no I/O): single-thread
+// throughput per file, vocabulary load time, and the cost of one long piece.
+// Driven by Benchmarks/encode.py, which runs tiktoken on the same text.
+//
+//   tok-bench VOCAB_DIR FILE...   -> one JSON object on stdout
+import Foundation
+import TokEncoding
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+/// Best of `runs` timings: the machines are shared, the minimum is the least disturbed.
+func best(_ runs: Int, _ body: () throws -> Void) rethrows -> Double {
+    var t = Double.infinity
+    for _ in 0 ..< runs { t = min(t, try seconds(body)) }
+    return t
+}
+
+let args = CommandLine.arguments.dropFirst()
+guard let vocab = args.first else {
+    FileHandle.standardError.write(Data("usage: tok-bench VOCAB_DIR FILE...\n".utf8))
+    exit(2)
+}
+var tokenizer: Tokenizer!
+let load = try best(5) { tokenizer = try VocabularyFolder.load(vocab) }
+var result: [String: Any] = ["vocab": vocab, "load_ms": load * 1000]
+var files: [[String: Any]] = []
+for file in args.dropFirst() {
+    let text = try readFile(file)
+    var tokens = 0
+    let t = try best(3) {
+        tokens = text.withUnsafeBufferPointer { tokenizer.encode(bytes: $0).count }
+    }
+    let threads = ProcessInfo.processInfo.activeProcessorCount
+    let tp = best(3) { _ = text.withUnsafeBufferPointer { tokenizer.encodeInParallel($0, threads: threads) } }
+    files.append(["file": file, "bytes": text.count, "tokens": tokens, "seconds": t,
+                  "mb_per_s": Double(text.count) / t / 1e6, "parallel_mb_per_s": Double(text.count) / tp / 1e6,
+                  "threads": threads])
+}
+result["files"] = files
+// One 1 MB piece of each hard kind, against ordinary text.
+var pieces: [String: Double] = [:]
+let han = Array(String(repeating: "中文分词测试汉字长句没有标点", count: 1 << 20 / 42).utf8)
+let kinds: [(String, [UInt8])] = [
+    ("han_1mb", han),
+    ("one_byte_1mb", [UInt8](repeating: UInt8(ascii: "a"), count: 1 << 20)),
+    ("digits_1mb", (0 ..< (1 << 20)).map { UInt8(ascii: "0") + UInt8($0 * 7 % 10) }),
+]
+for (name, bytes) in kinds {
+    let t = best(2) { _ = bytes.withUnsafeBufferPointer { tokenizer.encode(bytes: $0) } }
+    pieces[name + "_ms_per_mb"] = t * 1000 / (Double(bytes.count) / 1e6)
+}
+result["long_pieces"] = pieces
+let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys, .prettyPrinted])
+print(String(decoding: json, as: UTF8.self))
