@@ -32,6 +32,8 @@ def candidates():
         "o200k, single digits": o200k.replace(r"\p{N}{1,3}", r"\p{N}"),
         "tok, digits 1-3": tok.replace(r"|\p{N}|", r"|\p{N}{1,3}|"),
         "tok (Han apart, single digits)": tok,
+        "tok, Han after one punctuation": tok.replace("[" + HAN + "]+|", r"[^\r\n\p{L}\p{N}]?[" + HAN + "]+|", 1),
+        "tok, Han after one punctuation, digits 1-3": tok.replace("[" + HAN + "]+|", r"[^\r\n\p{L}\p{N}]?[" + HAN + "]+|", 1).replace(r"|\p{N}|", r"|\p{N}{1,3}|"),
     }
 
 

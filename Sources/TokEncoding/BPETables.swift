@@ -17,11 +17,13 @@ struct BPETables {
     @usableFromInline let pairShift: UInt64
     @usableFromInline let byteTokens: UnsafePointer<UInt32>
     @usableFromInline let wholePieceAllowed: UnsafePointer<UInt64>
+    @usableFromInline let bytePairs: UnsafePointer<UInt64>
 
     @usableFromInline
     init(tokenBytes: UnsafePointer<UInt8>, tokenOffsets: UnsafePointer<UInt32>, lookupSlots: UnsafePointer<UInt64>,
          lookupMask: Int, pairKeys: UnsafePointer<UInt64>, pairValues: UnsafePointer<UInt64>, pairMask: Int,
-         pairShift: UInt64, byteTokens: UnsafePointer<UInt32>, wholePieceAllowed: UnsafePointer<UInt64>) {
+         pairShift: UInt64, byteTokens: UnsafePointer<UInt32>, wholePieceAllowed: UnsafePointer<UInt64>,
+         bytePairs: UnsafePointer<UInt64>) {
         self.tokenBytes = tokenBytes
         self.tokenOffsets = tokenOffsets
         self.lookupSlots = lookupSlots
@@ -32,7 +34,12 @@ struct BPETables {
         self.pairShift = pairShift
         self.byteTokens = byteTokens
         self.wholePieceAllowed = wholePieceAllowed
+        self.bytePairs = bytePairs
     }
+
+    /// The pair value of two single bytes' tokens.
+    @inlinable @inline(__always)
+    func bytePair(_ first: UInt8, _ second: UInt8) -> UInt64 { bytePairs[Int(first) << 8 | Int(second)] }
 
     /// The id of the token whose bytes are the `n` bytes at `p`, or nil.
     ///
@@ -88,12 +95,15 @@ extension Vocabulary {
                         try pairs.values.withUnsafeBufferPointer { values in
                             try byteTokens.withUnsafeBufferPointer { byteTokens in
                                 try wholePieceAllowed.withUnsafeBufferPointer { allowed in
+                                  try bytePairs.withUnsafeBufferPointer { bytePairs in
                                     try body(BPETables(
                                         tokenBytes: bytes.baseAddress!, tokenOffsets: offsets.baseAddress!,
                                         lookupSlots: slots.baseAddress!, lookupMask: lookup.mask,
                                         pairKeys: keys.baseAddress!, pairValues: values.baseAddress!,
                                         pairMask: pairs.keys.count - 1, pairShift: pairs.shift,
-                                        byteTokens: byteTokens.baseAddress!, wholePieceAllowed: allowed.baseAddress!))
+                                        byteTokens: byteTokens.baseAddress!, wholePieceAllowed: allowed.baseAddress!,
+                                        bytePairs: bytePairs.baseAddress!))
+                                  }
                                 }
                             }
                         }

@@ -75,7 +75,7 @@ extension BPETables {
                 // reserve(n) made both at least n long.
                 let ids = idsBuffer.baseAddress!, ranks = ranksBuffer.baseAddress!
                 for k in 0 ..< n { ids[k] = byteTokens[Int(piece[k])] }
-                for k in 0 ..< n - 1 { ranks[k] = pair(ids[k], ids[k + 1]) }
+                for k in 0 ..< n - 1 { ranks[k] = bytePair(piece[k], piece[k + 1]) }
                 var m = n
                 while m > 1 {
                     // ranks[k] = rank << 32 | result for the pair (ids[k], ids[k + 1]);
@@ -136,7 +136,14 @@ extension BPETables {
                         return value == UInt64.max ? value : (value >> 32) << 32 | UInt64(left)
                     }
                     // Leaf k holds rank << 32 | k for the pair starting at part k, or max.
-                    for k in 0 ..< size { tree[size + k] = k < n - 1 ? leaf(k, k + 1) : UInt64.max }
+                    for k in 0 ..< size {
+                        var value = UInt64.max
+                        if k < n - 1 {
+                            value = bytePair(piece[k], piece[k + 1])
+                            if value != UInt64.max { value = (value >> 32) << 32 | UInt64(k) }
+                        }
+                        tree[size + k] = value
+                    }
                     var node = size - 1
                     while node >= 1 {
                         tree[node] = min(tree[2 * node], tree[2 * node + 1])

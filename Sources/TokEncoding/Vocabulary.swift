@@ -45,6 +45,9 @@ public struct Vocabulary: Sendable {
     public let specialTokens: [SpecialToken]
     /// Tokens whose bytes the merges alone do not turn into the token itself.
     public let unreachableTokens: [UInt32]
+    /// The pair value (as ``PairTable`` gives it) of every two single-byte tokens,
+    /// indexed by `first << 8 | second`: a piece's initial pairs never hash.
+    @usableFromInline let bytePairs: ContiguousArray<UInt64>
     @usableFromInline let specialIdsBelowCount: Set<UInt32>
     @usableFromInline let specialById: [UInt32: [UInt8]]
 
@@ -92,6 +95,15 @@ public struct Vocabulary: Sendable {
         let count = tokenOffsets.count - 1
         self.specialIdsBelowCount = Set(specialTokens.map(\.id).filter { Int($0) < count })
         self.specialById = Dictionary(specialTokens.map { ($0.id, Array($0.content.utf8)) }, uniquingKeysWith: { a, _ in a })
+        var bytePairs = ContiguousArray<UInt64>(repeating: UInt64.max, count: 65536)
+        if pairs.count > 0 {
+            for first in 0 ..< 256 {
+                for second in 0 ..< 256 {
+                    bytePairs[first << 8 | second] = pairs.lookup(byteTokens[first], byteTokens[second])
+                }
+            }
+        }
+        self.bytePairs = bytePairs
     }
 }
 
