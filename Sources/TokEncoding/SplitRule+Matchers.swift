@@ -151,9 +151,13 @@ extension UnsafeBufferPointer where Element == UInt8 {
     @inlinable
     func matchO200K(at i: Int, separateHan: Bool) -> Int {
         let c = scalar(at: i)
-        // [Han]+ (tok only)
-        if separateHan && Self.isHan(c.value) {
-            return runEnd(from: i) { Self.isHan($0.value) } - i
+        let prefixed = !c.isNewline && !c.isLetter && !c.isNumber && i + c.length < count
+        // [^\r\n\p{L}\p{N}]?[Han]+ (tok only)
+        if separateHan {
+            if Self.isHan(c.value) { return runEnd(from: i) { Self.isHan($0.value) } - i }
+            if prefixed && Self.isHan(scalar(at: i + c.length).value) {
+                return runEnd(from: i + c.length) { Self.isHan($0.value) } - i
+            }
         }
         @inline(__always) func upper(_ s: Scalar) -> Bool {
             s.isIn(Category.upperish) && !(separateHan && Self.isHan(s.value))
@@ -163,7 +167,6 @@ extension UnsafeBufferPointer where Element == UInt8 {
         }
         // [^\r\n\p{L}\p{N}]?[U]*[W]+(?i:'s|...)?  then  [^\r\n\p{L}\p{N}]?[U]+[W]*(?i:'s|...)?
         // Each tries with the optional prefix first, then without.
-        let prefixed = !c.isNewline && !c.isLetter && !c.isNumber && i + c.length < count
         if prefixed, let end = upperStarLowerPlus(from: i + c.length, upper, lower) { return end - i }
         if let end = upperStarLowerPlus(from: i, upper, lower) { return end - i }
         if prefixed, let end = upperPlusLowerStar(from: i + c.length, upper, lower) { return end - i }

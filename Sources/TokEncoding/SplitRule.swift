@@ -18,7 +18,9 @@ public enum SplitRule: String, Sendable, CaseIterable, Hashable {
     case qwen2
     /// o200k_base.
     case o200k
-    /// The project's default: o200k with Han runs kept apart and single digits.
+    /// The project's default: o200k with Han runs kept apart from other letters
+    /// (each may take one leading punctuation or space, as o200k's letter runs
+    /// do) and digits one by one. See the README for the measurements.
     case tok
     /// DeepSeek-V3's three splits, applied in sequence.
     case deepseekDigits = "deepseek-digits"
@@ -44,7 +46,7 @@ public enum SplitRule: String, Sendable, CaseIterable, Hashable {
             ].joined(separator: "|")
         case .tok:
             return [
-                "[\(SplitRule.hanClass)]+",
+                #"[^\r\n\p{L}\p{N}]?["# + SplitRule.hanClass + "]+",
                 #"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}&&[^"# + SplitRule.hanClass + #"]]*[\p{Ll}\p{Lm}\p{Lo}\p{M}&&[^"# + SplitRule.hanClass + #"]]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?"#,
                 #"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}&&[^"# + SplitRule.hanClass + #"]]+[\p{Ll}\p{Lm}\p{Lo}\p{M}&&[^"# + SplitRule.hanClass + #"]]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?"#,
                 #"\p{N}"#, #" ?[^\s\p{L}\p{N}]+[\r\n/]*"#, #"\s*[\r\n]+"#, #"\s+(?!\S)"#, #"\s+"#,
