@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "TokEncoding", targets: ["TokEncoding"]),
+        .library(name: "TokCorpus", targets: ["TokCorpus"]),
+        .library(name: "TokTraining", targets: ["TokTraining"]),
         .executable(name: "tok", targets: ["tok"]),
     ],
     dependencies: [
@@ -21,10 +23,21 @@ let package = Package(
             name: "TokEncoding",
             dependencies: ["CTokICU"]
         ),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .target(
+            name: "TokCorpus",
+            dependencies: ["TokEncoding", "CZstd"]
+        ),
+        .target(
+            name: "TokTraining",
+            dependencies: ["TokEncoding", "TokCorpus"]
+        ),
         .executableTarget(
             name: "tok",
             dependencies: [
                 "TokEncoding",
+                "TokCorpus",
+                "TokTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

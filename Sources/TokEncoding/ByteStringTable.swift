@@ -6,6 +6,7 @@
 /// Slot layout: `hash >> 32 << 32 | (id + 1)`; 0 is empty. Capacity is a power
 /// of two at least twice the key count, so probe runs stay short.
 public struct ByteStringTable: Sendable {
+    // Public only for `hash`, which the counting tables of TokTraining share.
     @usableFromInline var slots: ContiguousArray<UInt64>
     @usableFromInline var mask: Int
 
@@ -24,7 +25,7 @@ public struct ByteStringTable: Sendable {
     /// A fast, deterministic hash of `n` bytes at `p` (the same on every
     /// little-endian machine, since the table is stored on disk).
     @inlinable @inline(__always)
-    static func hash(_ p: UnsafeRawPointer, _ n: Int) -> UInt64 {
+    public static func hash(_ p: UnsafeRawPointer, _ n: Int) -> UInt64 {
         var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(truncatingIfNeeded: n)
         var i = 0
         while i + 8 <= n {

@@ -22,8 +22,8 @@ struct VocabularyOptions: ParsableArguments {
     }
 }
 
-func printError(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
+func printError(_ message: String, newline: Bool = true) {
+    FileHandle.standardError.write(Data((message + (newline ? "\n" : "")).utf8))
 }
 
 /// Reads a file or standard input in blocks.

@@ -1,0 +1,94 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CZstd
+
+/// A stream of bytes: a file, or a file decompressed with zstd.
+public protocol ByteSource {
+    /// Appends up to `maximum` bytes to `buffer`; false at the end.
+    mutating func read(into buffer: inout [UInt8], maximum: Int) throws -> Bool
+}
+
+/// Reads a file through its descriptor.
+public final class FileByteSource: ByteSource {
+    let path: String
+    let fd: Int32
+
+    public init(path: String) throws {
+        self.path = path
+        fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw CorpusError("\(path): cannot open: \(String(cString: strerror(errno)))") }
+    }
+
+    deinit { close(fd) }
+
+    public func read(into buffer: inout [UInt8], maximum: Int) throws -> Bool {
+        let start = buffer.count
+        buffer.append(contentsOf: repeatElement(0, count: maximum))
+        var filled = 0
+        while filled < maximum {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + start + filled, maximum - filled) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                buffer.removeSubrange((start + filled)...)
+                throw CorpusError("\(path): cannot read: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            filled += n
+        }
+        buffer.removeSubrange((start + filled)...)
+        return filled > 0
+    }
+}
+
+/// Decompresses a zstd file as it is read, in bounded memory.
+public final class ZstdByteSource: ByteSource {
+    let file: FileByteSource
+    let stream: OpaquePointer
+    var input: [UInt8] = []
+    var inputOffset = 0
+    var fileEnded = false
+
+    public init(path: String) throws {
+        file = try FileByteSource(path: path)
+        guard let s = ZSTD_createDStream() else { throw CorpusError("\(path): cannot start zstd") }
+        stream = s
+        ZSTD_initDStream(stream)
+    }
+
+    deinit { ZSTD_freeDStream(stream) }
+
+    public func read(into buffer: inout [UInt8], maximum: Int) throws -> Bool {
+        let start = buffer.count
+        buffer.append(contentsOf: repeatElement(0, count: maximum))
+        var produced = 0
+        while produced < maximum {
+            if inputOffset == input.count {
+                if fileEnded { break }
+                input.removeAll(keepingCapacity: true)
+                inputOffset = 0
+                fileEnded = try !file.read(into: &input, maximum: 1 << 20)
+                if input.isEmpty { break }
+            }
+            let result: Int = input.withUnsafeBytes { inRaw in
+                buffer.withUnsafeMutableBytes { outRaw in
+                    var inBuf = ZSTD_inBuffer(src: inRaw.baseAddress, size: input.count, pos: inputOffset)
+                    var outBuf = ZSTD_outBuffer(dst: outRaw.baseAddress! + start, size: maximum, pos: produced)
+                    let code = ZSTD_decompressStream(stream, &outBuf, &inBuf)
+                    inputOffset = inBuf.pos
+                    produced = outBuf.pos
+                    return ZSTD_isError(code) != 0 ? -1 : Int(code)
+                }
+            }
+            if result < 0 { throw CorpusError("\(file.path): not valid zstd data") }
+            if result == 0 && inputOffset == input.count && fileEnded { break }
+        }
+        buffer.removeSubrange((start + produced)...)
+        return produced > 0
+    }
+}
+
+/// Opens a corpus file as a byte stream.
+public func openByteSource(_ file: CorpusFile) throws -> any ByteSource {
+    file.zstd ? try ZstdByteSource(path: file.path) : try FileByteSource(path: file.path)
+}

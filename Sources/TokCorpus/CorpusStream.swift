@@ -1,0 +1,171 @@
+import TokEncoding
+
+/// What reading a corpus saw.
+public struct CorpusStatistics: Sendable, Codable, Equatable {
+    public var files = 0
+    public var bytes = 0
+    public var documents = 0
+    public var invalidUTF8Bytes = 0
+    public var malformedLines = 0
+    public var linesWithoutField = 0
+
+    public init() {}
+
+    public mutating func add(_ other: CorpusStatistics) {
+        files += other.files
+        bytes += other.bytes
+        documents += other.documents
+        invalidUTF8Bytes += other.invalidUTF8Bytes
+        malformedLines += other.malformedLines
+        linesWithoutField += other.linesWithoutField
+    }
+}
+
+/// A batch of text: `bytes` split at `ends` into texts that pre-tokenize
+/// independently (documents, or parts of a long document cut where every
+/// pattern ends a piece).
+public struct TextBatch: Sendable {
+    public var bytes: [UInt8] = []
+    public var ends: [Int] = []
+    public var documentsStarted = 0
+
+    public init() {}
+
+    public mutating func removeAll() {
+        bytes.removeAll(keepingCapacity: true)
+        ends.removeAll(keepingCapacity: true)
+        documentsStarted = 0
+    }
+
+    /// Calls `body` with each text of the batch.
+    public func forEachText(_ body: (UnsafeBufferPointer<UInt8>) throws -> Void) rethrows {
+        try bytes.withUnsafeBufferPointer { b in
+            var start = 0
+            for end in ends {
+                try body(UnsafeBufferPointer(rebasing: b[start ..< end]))
+                start = end
+            }
+        }
+    }
+}
+
+/// Reads corpus files in order as batches of text, in bounded memory: plain
+/// text streams in blocks cut only at ``Tokenizer/safeCut(in:lower:upper:)``
+/// positions, whatever the file size; a JSON-lines file gives the text field of
+/// each line (one document per line); `.zst` files are decompressed on the fly.
+/// Not thread-safe: one reader, many consumers of its batches.
+public final class CorpusStream {
+    public let files: [CorpusFile]
+    public let blockSize: Int
+    public let field: [UInt8]
+    public let strict: Bool
+    public private(set) var statistics = CorpusStatistics()
+    /// Called with a one-line message (file and line) for each skipped JSON line.
+    public var warn: (String) -> Void = { _ in }
+
+    private var fileIndex = -1
+    private var source: (any ByteSource)?
+    private var buffer: [UInt8] = []
+    private var atEnd = true
+    private var searchedUpTo = 0
+    private var lineNumber = 0
+    private var scratch: [UInt8] = []
+
+    public init(files: [CorpusFile], blockSize: Int = 4 << 20, field: String = "text", strict: Bool = false) {
+        self.files = files
+        self.blockSize = blockSize
+        self.field = Array(field.utf8)
+        self.strict = strict
+    }
+
+    /// Fills `batch` with the next texts (about `blockSize` bytes); false when
+    /// the corpus is exhausted.
+    public func next(_ batch: inout TextBatch) throws -> Bool {
+        batch.removeAll()
+        while batch.bytes.count < blockSize {
+            if source == nil || (atEnd && buffer.isEmpty) {
+                guard try openNext() else { break }
+                continue
+            }
+            let file = files[fileIndex]
+            if !atEnd { atEnd = try !source!.read(into: &buffer, maximum: blockSize) }
+            switch file.format {
+            case .text: try takeText(&batch)
+            case .jsonLines: try takeLines(&batch, file: file)
+            }
+        }
+        return !batch.ends.isEmpty
+    }
+
+    private func openNext() throws -> Bool {
+        source = nil
+        fileIndex += 1
+        guard fileIndex < files.count else { return false }
+        source = try openByteSource(files[fileIndex])
+        buffer.removeAll(keepingCapacity: true)
+        atEnd = false
+        searchedUpTo = 0
+        lineNumber = 0
+        statistics.files += 1
+        if files[fileIndex].format == .text { statistics.documents += 1 }
+        return true
+    }
+
+    private func append(_ text: UnsafeBufferPointer<UInt8>, to batch: inout TextBatch) {
+        batch.bytes.append(contentsOf: text)
+        batch.ends.append(batch.bytes.count)
+        statistics.bytes += text.count
+        statistics.invalidUTF8Bytes += invalidUTF8ByteCount(text)
+    }
+
+    private func takeText(_ batch: inout TextBatch) throws {
+        guard !buffer.isEmpty else { return }
+        let cut: Int? = buffer.withUnsafeBufferPointer { b in
+            atEnd ? b.count : Tokenizer.safeCut(in: b, lower: max(searchedUpTo, 1), upper: b.count - 1)
+        }
+        guard let cut else {
+            // No cut yet: keep reading (a stretch with no cut grows the buffer).
+            searchedUpTo = max(buffer.count - 8, 0)
+            return
+        }
+        buffer.withUnsafeBufferPointer { append(UnsafeBufferPointer(rebasing: $0[0 ..< cut]), to: &batch) }
+        buffer.removeSubrange(0 ..< cut)
+        searchedUpTo = 0
+    }
+
+    private func takeLines(_ batch: inout TextBatch, file: CorpusFile) throws {
+        guard !buffer.isEmpty else { return }
+        guard let end = buffer.lastIndex(of: 0x0A).map({ $0 + 1 }) ?? (atEnd ? buffer.count : nil) else { return }
+        let field = self.field
+        try buffer.withUnsafeBufferPointer { b in
+            var start = 0
+            while start < end {
+                var stop = start
+                while stop < end && b[stop] != 0x0A { stop += 1 }
+                lineNumber += 1
+                let line = UnsafeBufferPointer(rebasing: b[start ..< stop])
+                start = stop + 1
+                if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
+                scratch.removeAll(keepingCapacity: true)
+                let found: Bool
+                do {
+                    found = try extractJSONStringField(line, field: field, into: &scratch)
+                } catch {
+                    let message = "\(file.path):\(lineNumber): malformed JSON line"
+                    if strict { throw CorpusError(message) }
+                    warn(message + " (skipped)")
+                    statistics.malformedLines += 1
+                    continue
+                }
+                guard found else {
+                    statistics.linesWithoutField += 1
+                    continue
+                }
+                statistics.documents += 1
+                batch.documentsStarted += 1
+                scratch.withUnsafeBufferPointer { append($0, to: &batch) }
+            }
+        }
+        buffer.removeSubrange(0 ..< end)
+    }
+}

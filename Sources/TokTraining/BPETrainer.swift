@@ -1,0 +1,305 @@
+import Foundation
+import TokEncoding
+
+/// Byte-level BPE training on piece counts.
+///
+/// Each step merges the adjacent pair with the highest total count over all
+/// pieces. Ties go to the pair whose ids are smaller, left id first (ids are
+/// ranks: bytes are 0-255, then tokens in the order they were made). Pair
+/// counts are kept incrementally, as HuggingFace's trainer does: a table of
+/// pair counts, for each pair the pieces it occurs in, and a max-heap with
+/// lazy invalidation; a merge touches only the pieces that hold the pair.
+/// Counts are 64-bit.
+public struct BPETrainer: Sendable {
+    /// Total ids wanted: 256 bytes + merges + special tokens.
+    public var vocabularySize: Int
+    public var minFrequency: UInt64 = 0
+    /// Longest token in bytes; pairs that would make a longer one are never merged.
+    public var maxTokenLength: Int = .max
+    public var specialTokens: [String] = []
+
+    public init(vocabularySize: Int) {
+        self.vocabularySize = vocabularySize
+    }
+
+    /// One merge as training made it.
+    public struct Merge: Sendable, Codable, Equatable {
+        public var left: UInt32
+        public var right: UInt32
+        public var count: UInt64
+        /// Another pair had the same count when this one was chosen.
+        public var tied: Bool
+    }
+
+    public struct Result: Sendable {
+        /// Token byte strings by id: the 256 bytes, then one per merge.
+        public var tokens: [[UInt8]]
+        public var merges: [Merge]
+        public var specialTokens: [SpecialToken]
+        public var seconds: Double
+    }
+
+    /// Trains on `pieces` (byte strings with their counts).
+    public func train(
+        pieces: [(bytes: [UInt8], count: UInt64)], progress: (Int, Int) -> Void = { _, _ in }
+    ) throws -> Result {
+        let started = Date()
+        let wanted = vocabularySize - 256 - specialTokens.count
+        guard wanted >= 0 else {
+            throw VocabularyError("--vocab-size \(vocabularySize) leaves no room for 256 byte tokens and \(specialTokens.count) special tokens")
+        }
+        var state = TrainingState(pieces: pieces)
+        var tokens = (0 ..< 256).map { [UInt8($0)] }
+        var merges: [Merge] = []
+        merges.reserveCapacity(wanted)
+        while merges.count < wanted {
+            guard let (key, count, tied) = state.popBest(tokenLength: { tokens[Int($0)].count }, maxLength: maxTokenLength),
+                  count >= max(minFrequency, 1)
+            else { break }
+            let left = UInt32(key >> 32), right = UInt32(truncatingIfNeeded: key)
+            let id = UInt32(tokens.count)
+            tokens.append(tokens[Int(left)] + tokens[Int(right)])
+            merges.append(Merge(left: left, right: right, count: count, tied: tied))
+            state.merge(key: key, into: id)
+            if merges.count % 1000 == 0 { progress(merges.count, wanted) }
+        }
+        let specials = specialTokens.enumerated().map { SpecialToken(id: UInt32(tokens.count + $0.offset), content: $0.element) }
+        return Result(tokens: tokens, merges: merges, specialTokens: specials, seconds: Date().timeIntervalSince(started))
+    }
+}
+
+/// The trainer's working state: pieces as symbol sequences, pair counts, where
+/// each pair occurs, and the heap.
+struct TrainingState {
+    var symbols = ContiguousArray<UInt32>()
+    var wordStart = ContiguousArray<Int>()
+    var wordLength = ContiguousArray<Int32>()
+    var wordCount = ContiguousArray<UInt64>()
+    /// The step at which a word was last rewritten, to visit it once per merge.
+    var wordSeen = ContiguousArray<Int32>()
+
+    var pairs = PairIndex()
+    var heap = PairHeap()
+    var step: Int32 = 0
+
+    init(pieces: [(bytes: [UInt8], count: UInt64)]) {
+        for piece in pieces where piece.bytes.count >= 2 {
+            wordStart.append(symbols.count)
+            wordLength.append(Int32(piece.bytes.count))
+            wordCount.append(piece.count)
+            wordSeen.append(-1)
+            for b in piece.bytes { symbols.append(UInt32(b)) }
+        }
+        // 1. Count every adjacent pair, and note the words it occurs in.
+        for w in wordStart.indices {
+            let start = wordStart[w], n = Int(wordLength[w]), c = Int64(wordCount[w])
+            for k in start ..< start + n - 1 {
+                let e = pairs.entry(UInt64(symbols[k]) << 32 | UInt64(symbols[k + 1]))
+                pairs.counts[e] += c
+                pairs.addWord(e, UInt32(w))
+            }
+        }
+        // 2. Every pair goes on the heap once; changes push again later.
+        for e in pairs.keys.indices where pairs.counts[e] > 0 {
+            heap.push(count: pairs.counts[e], key: pairs.keys[e])
+        }
+    }
+
+    /// The best pair: (key, count, tied), or nil when none is left.
+    mutating func popBest(tokenLength: (UInt32) -> Int, maxLength: Int) -> (UInt64, UInt64, Bool)? {
+        while let top = heap.pop() {
+            let e = pairs.find(top.key)!
+            let current = pairs.counts[e]
+            if current != top.count {
+                if current > 0 { heap.push(count: current, key: top.key) }  // stale: requeue at its true count
+                continue
+            }
+            if maxLength < .max && tokenLength(UInt32(top.key >> 32)) + tokenLength(UInt32(truncatingIfNeeded: top.key)) > maxLength {
+                pairs.counts[e] = Int64.min / 2  // never merge this pair
+                continue
+            }
+            // A tie: the next valid entry has the same count.
+            var tied = false
+            while let next = heap.peek() {
+                let f = pairs.find(next.key)!
+                if pairs.counts[f] == next.count {
+                    tied = next.count == current
+                    break
+                }
+                _ = heap.pop()
+                if pairs.counts[f] > 0 { heap.push(count: pairs.counts[f], key: next.key) }
+            }
+            return (top.key, UInt64(current), tied)
+        }
+        return nil
+    }
+
+    /// Rewrites every word holding the pair `key` with the new symbol `id`, and
+    /// updates the counts of the pairs around each occurrence.
+    mutating func merge(key: UInt64, into id: UInt32) {
+        step += 1
+        let a = UInt32(key >> 32), b = UInt32(truncatingIfNeeded: key)
+        let e = pairs.find(key)!
+        let words = pairs.words[e]
+        var changed: [Int] = []
+        for w32 in words {
+            let w = Int(w32)
+            guard wordSeen[w] != step else { continue }
+            wordSeen[w] = step
+            let start = wordStart[w], n = Int(wordLength[w])
+            let c = Int64(wordCount[w])
+            // Positions of the occurrences, left to right, not overlapping.
+            var positions: [Int] = []
+            var k = start
+            while k < start + n - 1 {
+                if symbols[k] == a && symbols[k + 1] == b {
+                    positions.append(k)
+                    k += 2
+                } else {
+                    k += 1
+                }
+            }
+            if positions.isEmpty { continue }
+            // Subtract the old pairs around each occurrence (each pair once).
+            var last = -1
+            for p in positions {
+                for q in max(p - 1, start) ... min(p + 1, start + n - 2) where q > last {
+                    let f = pairs.find(UInt64(symbols[q]) << 32 | UInt64(symbols[q + 1]))!
+                    pairs.counts[f] -= c
+                    last = q
+                }
+            }
+            // Rewrite the word in place.
+            var read = start, write = start, next = 0
+            var merged: [Int] = []
+            while read < start + n {
+                if next < positions.count && read == positions[next] {
+                    symbols[write] = id
+                    merged.append(write)
+                    read += 2
+                    next += 1
+                } else {
+                    symbols[write] = symbols[read]
+                    read += 1
+                }
+                write += 1
+            }
+            let m = write - start
+            wordLength[w] = Int32(m)
+            // Add the new pairs around each new symbol (each pair once).
+            last = -1
+            for p in merged {
+                for q in p - 1 ... p where q >= start && q <= start + m - 2 && q > last {
+                    let f = pairs.entry(UInt64(symbols[q]) << 32 | UInt64(symbols[q + 1]))
+                    pairs.counts[f] += c
+                    pairs.addWord(f, UInt32(w))
+                    changed.append(f)
+                    last = q
+                }
+            }
+        }
+        pairs.counts[e] = 0
+        pairs.words[e] = []
+        changed.sort()
+        var previous = -1
+        for f in changed where f != previous {
+            previous = f
+            if pairs.counts[f] > 0 { heap.push(count: pairs.counts[f], key: pairs.keys[f]) }
+        }
+    }
+}
+
+/// Pair -> entry index, with per-entry count and word list.
+struct PairIndex {
+    var keys = ContiguousArray<UInt64>()
+    var counts = ContiguousArray<Int64>()
+    var words: [ContiguousArray<UInt32>] = []
+    var slots = ContiguousArray<Int32>(repeating: -1, count: 1 << 16)
+    var shift: UInt64 = 48
+
+    @inline(__always) func slot(_ key: UInt64) -> Int { Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift) }
+
+    func find(_ key: UInt64) -> Int? {
+        let mask = slots.count - 1
+        var i = slot(key)
+        while true {
+            let e = slots[i]
+            if e < 0 { return nil }
+            if keys[Int(e)] == key { return Int(e) }
+            i = (i + 1) & mask
+        }
+    }
+
+    mutating func entry(_ key: UInt64) -> Int {
+        let mask = slots.count - 1
+        var i = slot(key)
+        while true {
+            let e = slots[i]
+            if e < 0 { break }
+            if keys[Int(e)] == key { return Int(e) }
+            i = (i + 1) & mask
+        }
+        let e = keys.count
+        keys.append(key)
+        counts.append(0)
+        words.append([])
+        slots[i] = Int32(e)
+        if keys.count * 2 > slots.count { grow() }
+        return e
+    }
+
+    @inline(__always) mutating func addWord(_ e: Int, _ w: UInt32) {
+        if words[e].last != w { words[e].append(w) }
+    }
+
+    private mutating func grow() {
+        slots = ContiguousArray(repeating: -1, count: slots.count * 2)
+        shift -= 1
+        let mask = slots.count - 1
+        for e in keys.indices {
+            var i = slot(keys[e])
+            while slots[i] >= 0 { i = (i + 1) & mask }
+            slots[i] = Int32(e)
+        }
+    }
+}
+
+/// A max-heap of (count, pair): highest count first, then the smaller pair.
+struct PairHeap {
+    var items = ContiguousArray<(count: Int64, key: UInt64)>()
+
+    @inline(__always) static func before(_ x: (count: Int64, key: UInt64), _ y: (count: Int64, key: UInt64)) -> Bool {
+        x.count != y.count ? x.count > y.count : x.key < y.key
+    }
+
+    func peek() -> (count: Int64, key: UInt64)? { items.first }
+
+    mutating func push(count: Int64, key: UInt64) {
+        items.append((count, key))
+        var i = items.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            guard PairHeap.before(items[i], items[parent]) else { break }
+            items.swapAt(i, parent)
+            i = parent
+        }
+    }
+
+    mutating func pop() -> (count: Int64, key: UInt64)? {
+        guard let last = items.popLast() else { return nil }
+        guard !items.isEmpty else { return last }
+        let top = items[0]
+        items[0] = last
+        var i = 0
+        while true {
+            let l = 2 * i + 1
+            guard l < items.count else { break }
+            var best = l
+            if l + 1 < items.count && PairHeap.before(items[l + 1], items[l]) { best = l + 1 }
+            guard PairHeap.before(items[best], items[i]) else { break }
+            items.swapAt(i, best)
+            i = best
+        }
+        return top
+    }
+}

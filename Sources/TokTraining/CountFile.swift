@@ -1,0 +1,219 @@
+import Foundation
+import TokCorpus
+import TokEncoding
+
+/// What a count file says about itself.
+public struct CountMetadata: Codable, Sendable, Equatable {
+    public var format = "tok-counts"
+    public var version = 1
+    /// The domains counted (sorted); several after a merge.
+    public var domains: [String]
+    public var pattern: String
+    public var regexes: [String]
+    /// The input files, sorted.
+    public var sources: [String]
+    public var statistics: CorpusStatistics
+    /// Sum of all counts, and the number of distinct pieces.
+    public var pieces: UInt64
+    public var distinctPieces: Int
+    /// What happens when the counting table outgrows `--memory`: sorted runs are
+    /// spilled to disk and merged exactly, so no piece is pruned.
+    public var overBudget = "spill sorted runs and merge them exactly; nothing pruned"
+
+    public init(domains: [String], pattern: String, regexes: [String], sources: [String],
+                statistics: CorpusStatistics, pieces: UInt64, distinctPieces: Int) {
+        self.domains = domains
+        self.pattern = pattern
+        self.regexes = regexes
+        self.sources = sources
+        self.statistics = statistics
+        self.pieces = pieces
+        self.distinctPieces = distinctPieces
+    }
+}
+
+/// The count file: entries sorted by their bytes, so files merge in one
+/// streaming pass, and metadata at the end, where the totals are known.
+///
+/// Layout: `TOKC`, version (u32 LE); entries as (count varint, length varint,
+/// bytes), ascending by bytes; a zero count ending them; the metadata JSON
+/// (sorted keys); its length (u32 LE); `TOKC`.
+public enum CountFile {
+    static let magic = Array("TOKC".utf8)
+    static let version: UInt32 = 1
+
+    /// Writes entries in order; the caller guarantees ascending, distinct bytes.
+    final class Writer {
+        let file: AtomicFile
+        var buffer: [UInt8] = []
+        var distinct = 0
+        var total: UInt64 = 0
+
+        init(path: String) throws {
+            file = try AtomicFile(path)
+            buffer.append(contentsOf: CountFile.magic)
+            withUnsafeBytes(of: CountFile.version.littleEndian) { buffer.append(contentsOf: $0) }
+        }
+
+        func add(_ bytes: UnsafeBufferPointer<UInt8>, count: UInt64) throws {
+            appendVarint(count, to: &buffer)
+            appendVarint(UInt64(bytes.count), to: &buffer)
+            buffer.append(contentsOf: bytes)
+            distinct += 1
+            total &+= count
+            if buffer.count >= 1 << 20 {
+                try file.write(buffer)
+                buffer.removeAll(keepingCapacity: true)
+            }
+        }
+
+        /// Ends the entries; with metadata (nil for a spilled run) and commits.
+        func finish(metadata: CountMetadata?) throws {
+            buffer.append(0)
+            var json: [UInt8] = []
+            if var metadata {
+                metadata.pieces = total
+                metadata.distinctPieces = distinct
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                json = Array(try encoder.encode(metadata))
+            }
+            buffer.append(contentsOf: json)
+            withUnsafeBytes(of: UInt32(json.count).littleEndian) { buffer.append(contentsOf: $0) }
+            buffer.append(contentsOf: CountFile.magic)
+            try file.write(buffer)
+            try file.commit()
+        }
+    }
+
+    /// Streams the entries of a count file.
+    final class Reader {
+        let path: String
+        let source: FileByteSource
+        var buffer: [UInt8] = []
+        var offset = 0
+        var atEnd = false
+        var finished = false
+        /// The current entry.
+        var key: [UInt8] = []
+        var count: UInt64 = 0
+
+        init(path: String) throws {
+            self.path = path
+            source = try FileByteSource(path: path)
+            try fill(8)
+            guard buffer.count >= 8, Array(buffer[0 ..< 4]) == CountFile.magic else {
+                throw CorpusError("\(path): not a tok count file")
+            }
+            offset = 8
+        }
+
+        private func fill(_ need: Int) throws {
+            if offset > 1 << 20 {
+                buffer.removeSubrange(0 ..< offset)
+                offset = 0
+            }
+            while buffer.count - offset < need && !atEnd {
+                atEnd = try !source.read(into: &buffer, maximum: 1 << 20)
+            }
+        }
+
+        private func varint() throws -> UInt64 {
+            var value: UInt64 = 0, shift: UInt64 = 0
+            while true {
+                try fill(1)
+                guard offset < buffer.count, shift < 64 else { throw CorpusError("\(path): truncated count file") }
+                let b = buffer[offset]
+                offset += 1
+                value |= UInt64(b & 0x7F) << shift
+                if b < 0x80 { return value }
+                shift += 7
+            }
+        }
+
+        /// Moves to the next entry; false after the last.
+        func next() throws -> Bool {
+            guard !finished else { return false }
+            count = try varint()
+            if count == 0 {
+                finished = true
+                return false
+            }
+            let n = Int(try varint())
+            try fill(n)
+            guard buffer.count - offset >= n else { throw CorpusError("\(path): truncated count file") }
+            key.removeAll(keepingCapacity: true)
+            key.append(contentsOf: buffer[offset ..< offset + n])
+            offset += n
+            return true
+        }
+    }
+
+    /// The metadata at the end of a count file.
+    public static func metadata(path: String) throws -> CountMetadata {
+        let data = try readTail(path)
+        guard data.count >= 8, Array(data.suffix(4)) == magic else { throw CorpusError("\(path): not a tok count file") }
+        let length = data.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: data.count - 8, as: UInt32.self))) }
+        guard length > 0, length <= data.count - 8 else { throw CorpusError("\(path): count file has no metadata") }
+        do {
+            return try JSONDecoder().decode(CountMetadata.self, from: Data(data[data.count - 8 - length ..< data.count - 8]))
+        } catch {
+            throw CorpusError("\(path): unreadable count metadata")
+        }
+    }
+
+    private static func readTail(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw CorpusError("\(path): cannot open") }
+        defer { close(fd) }
+        let size = Int(lseek(fd, 0, SEEK_END))
+        let n = min(size, 1 << 22)
+        var out = [UInt8](repeating: 0, count: n)
+        let got = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, n, off_t(size - n)) }
+        guard got == n else { throw CorpusError("\(path): cannot read") }
+        return out
+    }
+
+    /// True when the file starts like a count file.
+    public static func isCountFile(_ path: String) -> Bool {
+        guard let source = try? FileByteSource(path: path) else { return false }
+        var head: [UInt8] = []
+        _ = try? source.read(into: &head, maximum: 4)
+        return head == magic
+    }
+
+    /// Merges sorted streams, adding the counts of equal pieces, and calls
+    /// `body` with each distinct piece in ascending order.
+    static func mergeStreams(_ readers: [Reader], _ body: (UnsafeBufferPointer<UInt8>, UInt64) throws -> Void) throws {
+        var live = try readers.filter { try $0.next() }
+        // Few streams (runs and inputs): a linear minimum search is fine.
+        var current: [UInt8] = []
+        while !live.isEmpty {
+            var best = 0
+            for i in 1 ..< live.count where live[i].key.lexicographicallyPrecedes(live[best].key) { best = i }
+            current = live[best].key
+            var total: UInt64 = 0
+            var i = 0
+            while i < live.count {
+                if live[i].key == current {
+                    total &+= live[i].count
+                    if try !live[i].next() {
+                        live.remove(at: i)
+                        continue
+                    }
+                }
+                i += 1
+            }
+            try current.withUnsafeBufferPointer { try body($0, total) }
+        }
+    }
+}
+
+func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
+    var v = value
+    while v >= 0x80 {
+        out.append(UInt8(v & 0x7F) | 0x80)
+        v >>= 7
+    }
+    out.append(UInt8(v))
+}

@@ -1,0 +1,126 @@
+import ArgumentParser
+import Foundation
+import TokCorpus
+import TokEncoding
+import TokTraining
+
+struct CountCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "count",
+        abstract: "Count the pieces of a domain's corpus, or merge count files.",
+        discussion: """
+            Inputs are files, folders (recursive) and globs of .txt, .jsonl (text in \
+            --field) and the same compressed as .zst. The count file is deterministic \
+            (the same bytes for any thread count or input order) and mergeable: \
+            'tok count --merge A B -o C' adds count files, so shards can be counted \
+            apart and reduced afterwards.
+            """
+    )
+
+    @Argument(help: "Corpus inputs, or count files with --merge.")
+    var inputs: [String]
+
+    @Option(help: "The domain's name, recorded in the count file.")
+    var domain: String = "default"
+
+    @Flag(help: "Add count files instead of counting a corpus.")
+    var merge = false
+
+    @OptionGroup var corpus: CorpusOptions
+
+    @Option(name: .shortAndLong, help: "The count file to write.")
+    var output: String
+
+    func run() throws {
+        let started = Date()
+        let metadata: CountMetadata
+        do {
+            if merge {
+                metadata = try mergeCountFiles(inputs, output: output)
+            } else {
+                metadata = try corpus.count(inputs: inputs, domain: domain, output: output)
+            }
+        } catch let error as CLIError {
+            throw error
+        } catch {
+            throw CLIError("\(error)")
+        }
+        corpus.finishProgress()
+        let seconds = Date().timeIntervalSince(started)
+        if corpus.json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            var object = try JSONSerialization.jsonObject(with: encoder.encode(metadata)) as! [String: Any]
+            object["seconds"] = seconds
+            object["output"] = output
+            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted]), as: UTF8.self))
+        } else {
+            let s = metadata.statistics
+            print("\(output): \(metadata.distinctPieces) distinct pieces, \(metadata.pieces) in all, from \(s.files) files, \(s.bytes) bytes, \(s.documents) documents in \(String(format: "%.1f", seconds)) s (\(String(format: "%.1f", Double(s.bytes) / 1e6 / max(seconds, 1e-9))) MB/s)")
+            if s.invalidUTF8Bytes > 0 { printError("tok: \(s.invalidUTF8Bytes) bytes of invalid UTF-8 counted as byte pieces") }
+            if s.malformedLines > 0 { printError("tok: \(s.malformedLines) malformed JSON lines skipped") }
+        }
+    }
+}
+
+/// Options shared by the commands that read corpora.
+struct CorpusOptions: ParsableArguments {
+    @Option(help: "Pre-tokenizer pattern: \(PreTokenizer.named.keys.sorted().joined(separator: ", ")).")
+    var pattern: String = PreTokenizer.defaultName
+
+    @Option(help: "Threads (default: all cores). Results do not depend on it.")
+    var threads: Int?
+
+    @Option(help: "Memory for counting tables, e.g. 4G or 512M (default: a quarter of RAM, at most 16G). Past it, sorted runs spill to disk.")
+    var memory: String?
+
+    @Option(help: "The JSON field holding the text in .jsonl files.")
+    var field: String = "text"
+
+    @Flag(help: "Fail on a malformed JSON line instead of reporting and skipping it.")
+    var strict = false
+
+    @Flag(help: "No progress on stderr.")
+    var quiet = false
+
+    @Flag(help: "Print a JSON summary on stdout.")
+    var json = false
+
+    func memoryBudget() throws -> Int {
+        guard let memory else { return CountingOptions.defaultMemoryBudget }
+        let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        var text = memory.uppercased()
+        var scale = 1
+        if let unit = text.last, let s = units[unit] { scale = s; text.removeLast() }
+        guard let value = Double(text), value > 0 else { throw ValidationError("--memory expects a size such as 4G or 512M") }
+        return Int(value * Double(scale))
+    }
+
+    func options() throws -> CountingOptions {
+        guard let preTokenizer = PreTokenizer(named: pattern) else { throw CLIError("unknown pattern '\(pattern)'") }
+        var options = CountingOptions(preTokenizer: preTokenizer, threads: threads ?? defaultThreadCount(), memoryBudget: try memoryBudget())
+        options.field = field
+        options.strict = strict
+        return options
+    }
+
+    var showsProgress: Bool { !quiet && !json && isatty(2) != 0 }
+
+    func count(inputs: [String], domain: String, output: String) throws -> CountMetadata {
+        let files = try expandCorpusInputs(inputs)
+        let show = showsProgress
+        return try countPieces(
+            files: files, domain: domain, options: try options(), output: output,
+            warn: { printError("tok: " + $0) },
+            progress: { p in
+                if show {
+                    printError(String(format: "\rcounting %@: %.1f MB read, %.1f MB/s   ", domain, Double(p.bytes) / 1e6,
+                                      Double(p.bytes) / 1e6 / max(p.seconds, 1e-9)), newline: false)
+                }
+            })
+    }
+
+    func finishProgress() {
+        if showsProgress { printError("") }
+    }
+}
