@@ -50,6 +50,10 @@ let package = Package(
             name: "TokEncodingTests",
             dependencies: ["TokEncoding"]
         ),
+        .testTarget(
+            name: "TokTrainingTests",
+            dependencies: ["TokTraining", "TokCorpus", "TokEncoding"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
