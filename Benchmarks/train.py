@@ -21,7 +21,8 @@ TOK = ROOT / ".build/release/tok"
 HF_SCRIPT = r"""
 import json, sys
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
-regex, size, out, files = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+regex, size, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+files = open(sys.argv[4]).read().split("\n")
 model = Tokenizer(models.BPE())
 model.pre_tokenizer = pre_tokenizers.Sequence([
     pre_tokenizers.Split(Regex(regex), behavior="isolated"),
@@ -44,7 +45,7 @@ def run(cmd):
     _, status, usage = os.wait4(pid, 0)
     seconds = time.perf_counter() - start
     if status != 0:
-        sys.exit(f"failed: {' '.join(map(str, cmd))}")
+        sys.exit(f"failed: {str(cmd[0])} {str(cmd[1])[:40]}...")
     return seconds, usage.ru_maxrss / 1024
 
 
@@ -67,7 +68,9 @@ def main():
             folder = pathlib.Path(args.corpora) / domain
             files = files_of(folder)
             mb = sum(os.path.getsize(f) for f in files) / 1e6
-            hf_s, hf_mb = run([sys.executable, "-c", HF_SCRIPT, regex, args.vocab_size, f"{tmp}/hf.json", *files])
+            listing = pathlib.Path(tmp) / "files.txt"
+            listing.write_text("\n".join(files))
+            hf_s, hf_mb = run([sys.executable, "-c", HF_SCRIPT, regex, args.vocab_size, f"{tmp}/hf.json", listing])
             tok_s, tok_mb = run([TOK, "train", folder, "--vocab-size", args.vocab_size, "--pattern", args.pattern,
                                  "--quiet", "-o", f"{tmp}/tok-{domain}", "--json"])
             print(f"{domain:8} {mb:7.1f} {hf_s:7.1f} {hf_mb:7.0f} {tok_s:7.1f} {tok_mb:7.0f} {hf_s / tok_s:8.2f}x "
