@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "TokEncoding", targets: ["TokEncoding"]),
         .library(name: "TokCorpus", targets: ["TokCorpus"]),
         .library(name: "TokTraining", targets: ["TokTraining"]),
+        .library(name: "TokBuild", targets: ["TokBuild"]),
         .executable(name: "tok", targets: ["tok"]),
     ],
     dependencies: [
@@ -32,12 +33,17 @@ let package = Package(
             name: "TokTraining",
             dependencies: ["TokEncoding", "TokCorpus"]
         ),
+        .target(
+            name: "TokBuild",
+            dependencies: ["TokEncoding", "TokCorpus", "TokTraining"]
+        ),
         .executableTarget(
             name: "tok",
             dependencies: [
                 "TokEncoding",
                 "TokCorpus",
                 "TokTraining",
+                "TokBuild",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

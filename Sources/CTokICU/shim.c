@@ -73,3 +73,20 @@ int32_t tok_icu_nfc(const uint8_t *utf8, int32_t length, uint8_t *out, int32_t c
     if (U_FAILURE(status) && status != U_STRING_NOT_TERMINATED_WARNING) return INT32_MIN;
     return written;
 }
+
+#include <unicode/uscript.h>
+
+int32_t tok_icu_script_class(uint32_t cp) {
+    UErrorCode status = U_ZERO_ERROR;
+    UScriptCode s = uscript_getScript((UChar32)cp, &status);
+    if (U_FAILURE(status)) return 0;
+    switch (s) {
+    case USCRIPT_LATIN: return 1;
+    case USCRIPT_HAN: return 2;
+    case USCRIPT_HIRAGANA: case USCRIPT_KATAKANA: case USCRIPT_KATAKANA_OR_HIRAGANA: return 3;
+    case USCRIPT_HANGUL: return 4;
+    case USCRIPT_ARABIC: return 5;
+    case USCRIPT_COMMON: case USCRIPT_INHERITED: return 6;
+    default: return 0;
+    }
+}

@@ -21,6 +21,33 @@ public struct CorpusStatistics: Sendable, Codable, Equatable {
     }
 }
 
+/// Sets aside a small, deterministic share of documents for evaluation: a
+/// document is held out when the hash of its bytes falls in the first
+/// `perMille` thousandths, until `capacity` bytes are held. The same corpus
+/// always gives the same held-out text.
+public final class HoldOut {
+    public let perMille: UInt64
+    public let capacity: Int
+    public private(set) var text: [UInt8] = []
+    public private(set) var documents = 0
+
+    public init(perMille: Int, capacity: Int) {
+        self.perMille = UInt64(perMille)
+        self.capacity = capacity
+    }
+
+    func route(_ document: UnsafeBufferPointer<UInt8>, keep: (UnsafeBufferPointer<UInt8>) -> Void) {
+        guard !document.isEmpty else { return }
+        let h = ByteStringTable.hash(document.baseAddress!, document.count)
+        if h % 1000 < perMille && text.count + document.count <= capacity {
+            text.append(contentsOf: document)
+            documents += 1
+        } else {
+            keep(document)
+        }
+    }
+}
+
 /// A batch of text: `bytes` split at `ends` into texts that pre-tokenize
 /// independently (documents, or parts of a long document cut where every
 /// pattern ends a piece).
@@ -62,6 +89,8 @@ public final class CorpusStream {
     public private(set) var statistics = CorpusStatistics()
     /// Called with a one-line message (file and line) for each skipped JSON line.
     public var warn: (String) -> Void = { _ in }
+    /// Documents set aside instead of returned: see ``HoldOut``.
+    public var holdOut: HoldOut?
 
     private var fileIndex = -1
     private var source: (any ByteSource)?
@@ -112,6 +141,22 @@ public final class CorpusStream {
     }
 
     private func append(_ text: UnsafeBufferPointer<UInt8>, to batch: inout TextBatch) {
+        guard let holdOut else { return appendUnit(text, to: &batch) }
+        // Plain text splits into documents after each blank line; a JSON line is one already.
+        var start = 0
+        var i = 2
+        while i < text.count {
+            if text[i - 1] == 0x0A && text[i - 2] == 0x0A && text[i] != 0x0A {
+                holdOut.route(UnsafeBufferPointer(rebasing: text[start ..< i])) { appendUnit($0, to: &batch) }
+                start = i
+            }
+            i += 1
+        }
+        holdOut.route(UnsafeBufferPointer(rebasing: text[start...])) { appendUnit($0, to: &batch) }
+    }
+
+    private func appendUnit(_ text: UnsafeBufferPointer<UInt8>, to batch: inout TextBatch) {
+        guard !text.isEmpty else { return }
         batch.bytes.append(contentsOf: text)
         batch.ends.append(batch.bytes.count)
         statistics.bytes += text.count

@@ -144,3 +144,12 @@ public func characterCount(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
     }
     return n
 }
+
+/// A coarse script class of a code point, for composition tables.
+public enum ScriptClass: Int32, Sendable {
+    case other = 0, latin, han, kana, hangul, arabic, common
+
+    public init(_ scalar: Unicode.Scalar) {
+        self = ScriptClass(rawValue: tok_icu_script_class(scalar.value)) ?? .other
+    }
+}

@@ -118,7 +118,9 @@ extension Vocabulary {
     /// does not encode to itself.
     ///
     /// - Complexity: O(total token bytes) expected.
-    public static func fromRanks(_ tokens: [[UInt8]], specialTokens: [SpecialToken] = []) throws -> Vocabulary {
+    public static func fromRanks(
+        _ tokens: [[UInt8]], specialTokens: [SpecialToken] = [], allowUnreachable: Bool = false
+    ) throws -> Vocabulary {
         var storage = Storage(tokens: tokens.map { $0 })
         try storage.indexAll(tokens.indices.map { _ in true })
         var splits: [(left: UInt32, right: UInt32, id: UInt32)] = []
@@ -141,7 +143,7 @@ extension Vocabulary {
         var pairs = PairTable(minimumCapacity: splits.count)
         for s in splits { pairs.insert(left: s.left, right: s.right, rank: s.id, result: s.id) }
         let vocabulary = try storage.finish(pairs: pairs, mergeOrder: .ranks, specialTokens: specialTokens)
-        if let first = vocabulary.unreachableTokens.first {
+        if !allowUnreachable, let first = vocabulary.unreachableTokens.first {
             throw VocabularyError(
                 "\(vocabulary.unreachableTokens.count) tokens do not encode to themselves (first: id \(first), bytes \(vocabulary.bytes(of: first)))")
         }

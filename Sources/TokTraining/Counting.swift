@@ -41,12 +41,13 @@ public struct CountingProgress: Sendable {
 /// adding equal pieces: the file's bytes do not depend on the thread count, the
 /// order of the inputs or the budget.
 public func countPieces(
-    files: [CorpusFile], domain: String, options: CountingOptions, output: String,
+    files: [CorpusFile], domain: String, options: CountingOptions, output: String, holdOut: HoldOut? = nil,
     warn: @escaping @Sendable (String) -> Void = { _ in },
     progress: @escaping @Sendable (CountingProgress) -> Void = { _ in }
 ) throws -> CountMetadata {
     let stream = CorpusStream(files: files, blockSize: options.blockSize, field: options.field, strict: options.strict)
     stream.warn = warn
+    stream.holdOut = holdOut
     let shared = SharedCounting(stream: stream, options: options)
     let started = Date()
     DispatchQueue.concurrentPerform(iterations: options.threads) { worker in

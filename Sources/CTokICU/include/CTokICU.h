@@ -19,4 +19,10 @@ int32_t tok_icu_nfc(const uint8_t *utf8, int32_t length, uint8_t *out, int32_t c
 /// 1 when valid UTF-8 `utf8` is already in NFC (a fast quick-check), else 0.
 int32_t tok_icu_is_nfc(const uint8_t *utf8, int32_t length);
 
+
+
+/// A coarse script class of a code point, for vocabulary composition tables:
+/// 0 other script, 1 Latin, 2 Han, 3 Hiragana/Katakana, 4 Hangul, 5 Arabic,
+/// 6 Common or Inherited (digits, punctuation, symbols, marks).
+int32_t tok_icu_script_class(uint32_t cp);
 #endif

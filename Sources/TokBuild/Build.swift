@@ -1,0 +1,223 @@
+import Dispatch
+import Foundation
+import TokCorpus
+import TokEncoding
+import TokTraining
+
+/// One domain of a build: its name, where its text is (files, folders, globs,
+/// or one count file from `tok count`), and its weight in the merge.
+public struct DomainInput: Sendable, Codable {
+    public var name: String
+    public var inputs: [String]
+    public var weight: Double
+
+    public init(name: String, inputs: [String], weight: Double = 1) {
+        self.name = name
+        self.inputs = inputs
+        self.weight = weight
+    }
+}
+
+public struct BuildOptions: Sendable {
+    public var domains: [DomainInput]
+    /// Total ids, the 256 byte tokens and the special tokens included.
+    public var vocabularySize = 153_376
+    public var specialTokens = ["<|endoftext|>"]
+    public var preTokenizer = PreTokenizer(named: PreTokenizer.defaultName)!
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    public var memoryBudget = CountingOptions.defaultMemoryBudget
+    /// Thousandths of each domain's documents held out for evaluation, up to `heldOutCapacity` bytes.
+    public var heldOutPerMille = 20
+    public var heldOutCapacity = 4 << 20
+    /// Also train one BPE on all domains pooled, at the same size, for comparison.
+    public var comparePooled = false
+
+    public init(domains: [DomainInput]) { self.domains = domains }
+}
+
+/// Per-domain figures of a build.
+public struct DomainReport: Codable, Sendable {
+    public var name: String
+    public var weight: Double
+    public var trainingBytes: Int
+    public var heldOutDocuments: Int
+    /// Tokens of the merged vocabulary taken from this domain's list.
+    public var contributed: Int
+    /// Tokens of the merged vocabulary that this domain's own vocabulary shares with another domain's.
+    public var shared: Int
+    /// Held-out compression: merged vocabulary, the domain's own vocabulary at
+    /// the same size, and one BPE over all domains pooled (if compared).
+    public var merged: Compression?
+    public var own: Compression?
+    public var pooled: Compression?
+}
+
+public struct BuildReport: Codable, Sendable {
+    public var vocabularySize: Int
+    public var bpeTokens: Int
+    public var specialTokens: [String]
+    public var pattern: String
+    public var domains: [DomainReport]
+    /// Tokens per kind, as in table 1 of the Pangu Ultra report.
+    public var composition: [String: Int]
+    /// Tokens dropped because rival domains' tokens left them unreachable.
+    public var droppedUnreachable: Int
+    /// Wall seconds per stage, and peak resident memory.
+    public var seconds: [String: Double]
+    public var peakMemoryMB: Double
+}
+
+/// Builds a balanced vocabulary: counts each domain (holding out a small share
+/// of its documents), trains a BPE per domain, merges them with
+/// ``BalancedMerge`` into exactly `vocabularySize` ids, checks every token,
+/// and writes the folder with `build-report.json` and the held-out texts.
+public func buildVocabulary(_ options: BuildOptions, output: String, log: @escaping @Sendable (String) -> Void) throws -> BuildReport {
+    let started = Date()
+    var seconds: [String: Double] = [:]
+    func stage<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+        let t = Date()
+        defer { seconds[name, default: 0] += Date().timeIntervalSince(t) }
+        return try body()
+    }
+    let bpeTokens = options.vocabularySize - 256 - options.specialTokens.count
+    guard bpeTokens > 0 else { throw VocabularyError("--vocab-size \(options.vocabularySize) is too small") }
+    guard !options.domains.isEmpty else { throw VocabularyError("no domains") }
+    let work = NSTemporaryDirectory() + "/tok-build-\(getpid())"
+    try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: work) }
+    try FileManager.default.createDirectory(atPath: output + "/heldout", withIntermediateDirectories: true)
+
+    // 1. Count each domain, holding out documents.
+    var countFiles: [String] = []
+    var heldOut: [[UInt8]] = []
+    var heldOutDocuments: [Int] = []
+    var trainingBytes: [Int] = []
+    var counting = CountingOptions(preTokenizer: options.preTokenizer, threads: options.threads, memoryBudget: options.memoryBudget)
+    counting.temporaryDirectory = work
+    for domain in options.domains {
+        try stage("count") {
+            if domain.inputs.count == 1 && CountFile.isCountFile(domain.inputs[0]) {
+                let metadata = try CountFile.metadata(path: domain.inputs[0])
+                guard metadata.regexes == options.preTokenizer.regexes else {
+                    throw VocabularyError("\(domain.inputs[0]): counted with pattern \(metadata.pattern), not \(options.preTokenizer.name)")
+                }
+                countFiles.append(domain.inputs[0])
+                heldOut.append([])
+                heldOutDocuments.append(0)
+                trainingBytes.append(metadata.statistics.bytes)
+                log("\(domain.name): using counts \(domain.inputs[0]) (no held-out text)")
+                return
+            }
+            let files = try expandCorpusInputs(domain.inputs)
+            let holdOut = HoldOut(perMille: options.heldOutPerMille, capacity: options.heldOutCapacity)
+            let path = work + "/\(domain.name).counts"
+            let metadata = try countPieces(files: files, domain: domain.name, options: counting, output: path, holdOut: holdOut,
+                                           warn: { log($0) })
+            countFiles.append(path)
+            heldOut.append(holdOut.text)
+            heldOutDocuments.append(holdOut.documents)
+            trainingBytes.append(metadata.statistics.bytes)
+            try writeFileAtomically(output + "/heldout/\(domain.name).txt", holdOut.text)
+            log("\(domain.name): \(files.count) files, \(metadata.statistics.bytes) bytes counted, \(holdOut.text.count) bytes held out")
+        }
+    }
+
+    // 2. Train one BPE per domain, as many domains at once as there are threads.
+    let trained = try stage("train") { () -> [BPETrainer.Result] in
+        try trainAll(countFiles, size: options.vocabularySize, threads: options.threads)
+    }
+    for (domain, result) in zip(options.domains, trained) {
+        log("\(domain.name): \(result.merges.count) merges in \(String(format: "%.1f", result.seconds)) s")
+    }
+
+    // 3. Merge into one rank order, exactly sized, every token reachable.
+    let specials = options.specialTokens.enumerated().map { SpecialToken(id: UInt32(256 + bpeTokens + $0.offset), content: $0.element) }
+    let domainVocabularies = zip(options.domains, zip(trained, trainingBytes)).map { domain, pair in
+        DomainVocabulary(name: domain.name, weight: domain.weight, trainingBytes: pair.1,
+                         tokens: Array(pair.0.tokens.dropFirst(256)), counts: pair.0.merges.map(\.count))
+    }
+    let (vocabulary, from, dropped) = try stage("merge") {
+        try BalancedMerge(domains: domainVocabularies).build(bpeTokens: bpeTokens, specialTokens: specials)
+    }
+    guard vocabulary.idLimit == options.vocabularySize, vocabulary.unreachableTokens.isEmpty else {
+        throw VocabularyError("internal: built \(vocabulary.idLimit) ids, \(vocabulary.unreachableTokens.count) unreachable")
+    }
+    let tokenizer = Tokenizer(vocabulary: vocabulary, preTokenizer: options.preTokenizer)
+    try stage("merge") {
+        try VocabularyFolder.save(tokenizer, to: output, source: "tok build: " + options.domains.map {
+            "\($0.name)=\($0.inputs.joined(separator: "+")) (weight \($0.weight))" }.joined(separator: ", "))
+    }
+
+    // 4. Report: contributions, sharing, held-out compression against each domain's own and a pooled BPE.
+    var reports: [DomainReport] = []
+    let ownSets = domainVocabularies.map { Set($0.tokens.prefix(bpeTokens)) }
+    let finalTokens = (256 ..< 256 + bpeTokens).map { vocabulary.bytes(of: UInt32($0)) }
+    var pooledTokenizer: Tokenizer?
+    if options.comparePooled {
+        pooledTokenizer = try stage("pooled") {
+            let pooled = work + "/pooled.counts"
+            _ = try mergeCountFiles(countFiles, output: pooled)
+            let result = try trainAll([pooled], size: options.vocabularySize, threads: 1)[0]
+            return Tokenizer(vocabulary: try Vocabulary.fromRanks(Array(result.tokens.prefix(256 + bpeTokens)), specialTokens: specials),
+                             preTokenizer: options.preTokenizer)
+        }
+    }
+    try stage("report") {
+        for (d, domain) in options.domains.enumerated() {
+            let others = ownSets.indices.filter { $0 != d }
+            var report = DomainReport(
+                name: domain.name, weight: domain.weight, trainingBytes: trainingBytes[d], heldOutDocuments: heldOutDocuments[d],
+                contributed: from.filter { $0 == d }.count,
+                shared: finalTokens.filter { t in ownSets[d].contains(t) && others.contains { ownSets[$0].contains(t) } }.count,
+                merged: nil, own: nil, pooled: nil)
+            if !heldOut[d].isEmpty {
+                let own = Tokenizer(
+                    vocabulary: try Vocabulary.fromRanks(Array(trained[d].tokens.prefix(256 + bpeTokens)), specialTokens: specials),
+                    preTokenizer: options.preTokenizer)
+                report.merged = Compression(tokenizer: tokenizer, text: heldOut[d], threads: options.threads)
+                report.own = Compression(tokenizer: own, text: heldOut[d], threads: options.threads)
+                report.pooled = pooledTokenizer.map { Compression(tokenizer: $0, text: heldOut[d], threads: options.threads) }
+            }
+            reports.append(report)
+        }
+    }
+    var composition: [String: Int] = [:]
+    for (kind, n) in TokenKind.table(vocabulary) { composition[kind.rawValue] = n }
+    seconds["total"] = Date().timeIntervalSince(started)
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let report = BuildReport(
+        vocabularySize: options.vocabularySize, bpeTokens: bpeTokens, specialTokens: options.specialTokens,
+        pattern: options.preTokenizer.name, domains: reports, composition: composition, droppedUnreachable: dropped,
+        seconds: seconds.mapValues { ($0 * 100).rounded() / 100 }, peakMemoryMB: Double(usage.ru_maxrss) / 1024)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try writeFileAtomically(output + "/build-report.json", Array(try encoder.encode(report)) + [0x0A])
+    return report
+}
+
+/// Trains a BPE on each count file to `size` ids (no special tokens), up to
+/// `threads` at once.
+func trainAll(_ countFiles: [String], size: Int, threads: Int) throws -> [BPETrainer.Result] {
+    let results = UnsafeMutableBufferPointer<Result<BPETrainer.Result, Error>?>.allocate(capacity: countFiles.count)
+    results.initialize(repeating: nil)
+    defer { results.deallocate() }
+    let box = ResultsBox(results)
+    let files = countFiles
+    let lanes = max(1, min(threads, files.count))
+    DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+        for k in stride(from: lane, to: files.count, by: lanes) {
+            box.value[k] = Result {
+                var pieces: [(bytes: [UInt8], count: UInt64)] = []
+                try readCounts(files[k]) { bytes, count in pieces.append((Array(bytes), count)) }
+                return try BPETrainer(vocabularySize: size).train(pieces: pieces)
+            }
+        }
+    }
+    return try results.map { try $0!.get() }
+}
+
+struct ResultsBox: @unchecked Sendable {
+    let value: UnsafeMutableBufferPointer<Result<BPETrainer.Result, Error>?>
+    init(_ value: UnsafeMutableBufferPointer<Result<BPETrainer.Result, Error>?>) { self.value = value }
+}

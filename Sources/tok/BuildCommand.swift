@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import TokBuild
+import TokEncoding
+import TokTraining
+
+struct BuildCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "build",
+        abstract: "Build a balanced multi-domain vocabulary (the Pangu Ultra recipe).",
+        discussion: """
+            Counts each domain (holding out about 2% of its documents for evaluation), \
+            trains a BPE per domain, and merges the domain vocabularies, de-duplicated, \
+            into exactly --vocab-size ids: the 256 byte tokens and the special tokens \
+            are included in that number. Each step of the merge takes the token that \
+            saves the largest share of its own domain's text (times the domain's weight). \
+            Every token is checked to encode to itself. Writes the vocabulary folder, \
+            build-report.json and heldout/<domain>.txt, and prints the per-domain table.
+            """
+    )
+
+    @Option(help: "Domains as NAME=PATH[+PATH...],... (files, folders, globs, or one count file each).")
+    var domains: String
+
+    @Option(help: "Total ids, byte and special tokens included.")
+    var vocabSize: Int = 153_376
+
+    @Option(help: "Domain weights as NAME=W,... (default 1 each).")
+    var weights: String?
+
+    @Option(help: "Special tokens, comma-separated; they take the last ids.")
+    var specialTokens: String = "<|endoftext|>"
+
+    @Flag(help: "Also train one BPE on all domains pooled, at the same size, and compare.")
+    var comparePooled = false
+
+    @Option(help: "Thousandths of each domain's documents to hold out (up to 4 MB a domain).")
+    var heldOutPerMille: Int = 20
+
+    @OptionGroup var corpus: CorpusOptions
+
+    @Option(name: .shortAndLong, help: "The vocabulary folder to write (vocab/NAME).")
+    var output: String
+
+    func run() throws {
+        var options = BuildOptions(domains: try parseDomains(domains))
+        if let weights {
+            for (name, value) in try parsePairs(weights, what: "--weights") {
+                guard let w = Double(value), w > 0 else { throw ValidationError("--weights: '\(value)' is not a positive number") }
+                guard let k = options.domains.firstIndex(where: { $0.name == name }) else {
+                    throw ValidationError("--weights names \(name), which is not a domain")
+                }
+                options.domains[k].weight = w
+            }
+        }
+        options.vocabularySize = vocabSize
+        options.specialTokens = specialTokens.split(separator: ",").map(String.init)
+        guard let p = PreTokenizer(named: corpus.pattern) else { throw CLIError("unknown pattern '\(corpus.pattern)'") }
+        options.preTokenizer = p
+        options.threads = corpus.threads ?? defaultThreadCount()
+        options.memoryBudget = try corpus.memoryBudget()
+        options.comparePooled = comparePooled
+        options.heldOutPerMille = heldOutPerMille
+        let quiet = corpus.quiet || corpus.json
+        let report: BuildReport
+        do {
+            report = try buildVocabulary(options, output: output) { if !quiet { printError("tok build: " + $0) } }
+        } catch {
+            throw CLIError("\(error)")
+        }
+        if corpus.json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(BuildTable.render(report, output: output))
+        }
+    }
+}
+
+/// Parses NAME=VALUE,NAME=VALUE.
+func parsePairs(_ text: String, what: String) throws -> [(String, String)] {
+    try text.split(separator: ",").map { item in
+        guard let eq = item.firstIndex(of: "="), eq != item.startIndex else {
+            throw ValidationError("\(what) expects NAME=VALUE,..., got '\(item)'")
+        }
+        return (String(item[..<eq]), String(item[item.index(after: eq)...]))
+    }
+}
+
+func parseDomains(_ text: String) throws -> [DomainInput] {
+    let pairs = try parsePairs(text, what: "--domains")
+    guard Set(pairs.map(\.0)).count == pairs.count else { throw ValidationError("--domains names a domain twice") }
+    return pairs.map { DomainInput(name: $0.0, inputs: $0.1.split(separator: "+").map(String.init)) }
+}
+
+/// The readable form of a build report.
+enum BuildTable {
+    static func render(_ r: BuildReport, output: String) -> String {
+        func f(_ x: Double?) -> String { x.map { String(format: "%.3f", $0) } ?? "-" }
+        // Bytes/token of `b` relative to `a`: positive when `b` needs fewer tokens.
+        func gain(_ a: Compression?, _ b: Compression?) -> String {
+            guard let a, let b, a.tokens > 0, b.tokens > 0 else { return "-" }
+            return String(format: "%+.1f%%", (b.bytesPerToken / a.bytesPerToken - 1) * 100)
+        }
+        func pad(_ s: String, _ n: Int, left: Bool = false) -> String {
+            let fill = String(repeating: " ", count: max(0, n - s.count))
+            return left ? fill + s : s + fill
+        }
+        var lines = ["\(output): \(r.vocabularySize) ids (\(r.bpeTokens) merged BPE tokens + 256 bytes + \(r.specialTokens.count) special), pattern \(r.pattern)"]
+        lines.append("")
+        lines.append("domain   weight  train MB  tokens  shared   held-out bytes/token: merged    own  pooled   merged vs pooled   chars/token merged")
+        for d in r.domains {
+            lines.append(pad(d.name, 8) + String(format: " %6.2f %9.1f %7d %7d", d.weight, Double(d.trainingBytes) / 1e6, d.contributed, d.shared)
+                         + pad(f(d.merged?.bytesPerToken), 38, left: true) + pad(f(d.own?.bytesPerToken), 7, left: true)
+                         + pad(f(d.pooled?.bytesPerToken), 8, left: true) + pad(gain(d.pooled, d.merged), 19, left: true)
+                         + pad(f(d.merged?.charactersPerToken), 21, left: true))
+        }
+        lines.append("")
+        lines.append("composition (as Pangu Ultra's table 1):")
+        let total = Double(r.vocabularySize)
+        for kind in TokenKind.allCases {
+            let n = r.composition[kind.rawValue] ?? 0
+            lines.append("  " + pad(kind.rawValue, 34) + String(format: " %7d  %5.1f%%", n, Double(n) / total * 100))
+        }
+        let stages = r.seconds.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.1f", $0.value)) s" }
+        lines.append("")
+        lines.append("time: " + stages.joined(separator: ", ") + String(format: "; peak memory %.0f MB", r.peakMemoryMB))
+        if r.droppedUnreachable > 0 { lines.append("\(r.droppedUnreachable) candidate tokens skipped: other domains' tokens left them unreachable") }
+        return lines.joined(separator: "\n")
+    }
+}
