@@ -7,69 +7,125 @@ public struct DomainVocabulary: Sendable {
     public var weight: Double
     /// Bytes of training text the counts came from.
     public var trainingBytes: Int
-    /// Tokens in merge order (after the 256 bytes) and each merge's count.
+    /// Tokens in merge order (after the 256 bytes), each merge's count, and the
+    /// two tokens (as indices into `tokens`, or -1 - byte for a byte) it joined.
     public var tokens: [[UInt8]]
     public var counts: [UInt64]
+    public var parts: [(Int, Int)]
+
+    public init(name: String, weight: Double, trainingBytes: Int, result: BPETrainer.Result) {
+        self.name = name
+        self.weight = weight
+        self.trainingBytes = trainingBytes
+        tokens = Array(result.tokens.dropFirst(256))
+        counts = result.merges.map(\.count)
+        parts = result.merges.map { m in
+            (m.left < 256 ? -1 - Int(m.left) : Int(m.left) - 256, m.right < 256 ? -1 - Int(m.right) : Int(m.right) - 256)
+        }
+    }
+}
+
+/// How the domain vocabularies become one rank order.
+public enum MergeStrategy: String, Sendable, CaseIterable, Codable {
+    /// Score every distinct token by the share of each domain's text it saves,
+    /// summed over the domains that learned it (see ``BalancedMerge``).
+    case share
+    /// Take each domain's next token in turn (the naive baseline).
+    case roundRobin = "round-robin"
 }
 
 /// The merge of domain vocabularies into one rank order.
 ///
 /// A merge's count in its domain is the number of tokens it saves on that
 /// domain's training text; divided by the text's size it is the share of the
-/// domain's tokens it saves. Each step takes, over all domains, the next token
-/// with the highest `weight x count / bytes`, skipping byte strings already
-/// taken: every domain gets tokens until its next one saves no larger a share of
-/// its own text than any other domain's next one, which maximises the weighted
-/// sum of the domains' relative compression gains. A domain's counts never rise
-/// along its merge order, so each domain contributes a prefix of its own list,
-/// and a token's two parts, made earlier in its domain, always come first.
-/// Ties go to the domain listed first, then to the earlier merge.
+/// domain's tokens it saves. A token's score is `weight x count / bytes`
+/// summed over every domain whose vocabulary has it: the tokens taken are those
+/// that save the most, counting each domain's text as equally important
+/// whatever its size (or as the weights say), and a token useful to several
+/// domains gets their savings together, as it would in one BPE over all of
+/// them. Tokens are ranked by score; a token whose parts are not in yet brings
+/// them in first (a part is made earlier than its token in its domain), so the
+/// rank order is one BPE could follow. Ties go to the smaller byte string.
 public struct BalancedMerge: Sendable {
     public var domains: [DomainVocabulary]
+    public var strategy: MergeStrategy
 
-    public init(domains: [DomainVocabulary]) { self.domains = domains }
+    public init(domains: [DomainVocabulary], strategy: MergeStrategy = .share) {
+        self.domains = domains
+        self.strategy = strategy
+    }
 
-    /// The merged BPE tokens (after the 256 bytes) in rank order, with the
-    /// domain each was taken from; `count` of them, fewer if the lists run out.
-    /// `exclude` removes byte strings from consideration (see ``build``).
+    /// Candidate order: each entry is (domain, index in its list).
+    func candidates() -> [(domain: Int, index: Int)] {
+        switch strategy {
+        case .roundRobin:
+            var out: [(Int, Int)] = []
+            let longest = domains.map(\.tokens.count).max() ?? 0
+            for i in 0 ..< longest {
+                for d in domains.indices where i < domains[d].tokens.count { out.append((d, i)) }
+            }
+            return out
+        case .share:
+            var score: [[UInt8]: Double] = [:]
+            var home: [[UInt8]: (domain: Int, index: Int, part: Double)] = [:]
+            for (d, domain) in domains.enumerated() {
+                let scale = domain.weight / Double(max(domain.trainingBytes, 1))
+                for (i, token) in domain.tokens.enumerated() {
+                    let s = scale * Double(domain.counts[i])
+                    score[token, default: 0] += s
+                    if home[token].map({ s > $0.part }) ?? true { home[token] = (d, i, s) }
+                }
+            }
+            let ordered = score.sorted { a, b in
+                a.value != b.value ? a.value > b.value : a.key.lexicographicallyPrecedes(b.key)
+            }
+            return ordered.map { (home[$0.key]!.domain, home[$0.key]!.index) }
+        }
+    }
+
+    /// `count` merged BPE tokens (after the 256 bytes) in rank order, with the
+    /// domain each is credited to; fewer if the lists run out.
     public func select(count: Int, exclude: Set<[UInt8]> = []) -> (tokens: [[UInt8]], from: [Int]) {
-        var next = [Int](repeating: 0, count: domains.count)
         var taken = Set<[UInt8]>()
         var tokens: [[UInt8]] = []
         var from: [Int] = []
         tokens.reserveCapacity(count)
-        func score(_ d: Int) -> Double {
-            let domain = domains[d]
-            guard next[d] < domain.counts.count else { return -1 }
-            return domain.weight * Double(domain.counts[next[d]]) / Double(max(domain.trainingBytes, 1))
+        // The tokens `add` would bring in, parts first; nil if one is excluded.
+        func needed(_ d: Int, _ i: Int, into list: inout [(Int, Int)], seen: inout Set<[UInt8]>) -> Bool {
+            let token = domains[d].tokens[i]
+            if taken.contains(token) || seen.contains(token) { return true }
+            if exclude.contains(token) { return false }
+            let (l, r) = domains[d].parts[i]
+            if l >= 0 && !needed(d, l, into: &list, seen: &seen) { return false }
+            if r >= 0 && !needed(d, r, into: &list, seen: &seen) { return false }
+            seen.insert(token)
+            list.append((d, i))
+            return true
         }
-        while tokens.count < count {
-            var best = -1
-            var bestScore = -1.0
-            for d in domains.indices {
-                let s = score(d)
-                if s > bestScore { best = d; bestScore = s }
+        for (d, i) in candidates() where tokens.count < count {
+            var list: [(Int, Int)] = []
+            var seen = Set<[UInt8]>()
+            guard needed(d, i, into: &list, seen: &seen), !list.isEmpty, tokens.count + list.count <= count else { continue }
+            for (pd, pi) in list {
+                let token = domains[pd].tokens[pi]
+                taken.insert(token)
+                tokens.append(token)
+                from.append(pd)
             }
-            if best < 0 { break }
-            let token = domains[best].tokens[next[best]]
-            next[best] += 1
-            if token.count < 2 || exclude.contains(token) || !taken.insert(token).inserted { continue }
-            tokens.append(token)
-            from.append(best)
         }
         return (tokens, from)
     }
 
     /// The merged vocabulary of exactly `bpeTokens` tokens after the 256 bytes,
-    /// every one of which encodes to itself. A token that a rival domain's
-    /// tokens leave unreachable (its bytes merge another way and get stuck) is
-    /// dropped and the selection refilled, until none is left.
+    /// every one of which encodes to itself. A token that rival domains' tokens
+    /// leave unreachable (its bytes merge another way and get stuck) is dropped
+    /// and the selection refilled, until none is left.
     public func build(bpeTokens: Int, specialTokens: [SpecialToken]) throws -> (vocabulary: Vocabulary, from: [Int], dropped: Int) {
         var exclude = Set<[UInt8]>()
         for _ in 0 ..< 50 {
             let (tokens, from) = select(count: bpeTokens, exclude: exclude)
             guard tokens.count == bpeTokens else {
-                throw VocabularyError("the domain vocabularies hold only \(tokens.count) distinct tokens, \(bpeTokens) wanted: train them larger")
+                throw VocabularyError("the domain vocabularies hold only \(tokens.count) usable distinct tokens, \(bpeTokens) wanted: train them larger")
             }
             let all = (0 ..< 256).map { [UInt8($0)] } + tokens
             let vocabulary = try Vocabulary.fromRanks(all, specialTokens: specialTokens, allowUnreachable: true)

@@ -31,6 +31,7 @@ public struct BuildOptions: Sendable {
     public var heldOutCapacity = 4 << 20
     /// Also train one BPE on all domains pooled, at the same size, for comparison.
     public var comparePooled = false
+    public var strategy = MergeStrategy.share
 
     public init(domains: [DomainInput]) { self.domains = domains }
 }
@@ -57,6 +58,7 @@ public struct BuildReport: Codable, Sendable {
     public var bpeTokens: Int
     public var specialTokens: [String]
     public var pattern: String
+    public var strategy: MergeStrategy
     public var domains: [DomainReport]
     /// Tokens per kind, as in table 1 of the Pangu Ultra report.
     public var composition: [String: Int]
@@ -133,11 +135,10 @@ public func buildVocabulary(_ options: BuildOptions, output: String, log: @escap
     // 3. Merge into one rank order, exactly sized, every token reachable.
     let specials = options.specialTokens.enumerated().map { SpecialToken(id: UInt32(256 + bpeTokens + $0.offset), content: $0.element) }
     let domainVocabularies = zip(options.domains, zip(trained, trainingBytes)).map { domain, pair in
-        DomainVocabulary(name: domain.name, weight: domain.weight, trainingBytes: pair.1,
-                         tokens: Array(pair.0.tokens.dropFirst(256)), counts: pair.0.merges.map(\.count))
+        DomainVocabulary(name: domain.name, weight: domain.weight, trainingBytes: pair.1, result: pair.0)
     }
     let (vocabulary, from, dropped) = try stage("merge") {
-        try BalancedMerge(domains: domainVocabularies).build(bpeTokens: bpeTokens, specialTokens: specials)
+        try BalancedMerge(domains: domainVocabularies, strategy: options.strategy).build(bpeTokens: bpeTokens, specialTokens: specials)
     }
     guard vocabulary.idLimit == options.vocabularySize, vocabulary.unreachableTokens.isEmpty else {
         throw VocabularyError("internal: built \(vocabulary.idLimit) ids, \(vocabulary.unreachableTokens.count) unreachable")
@@ -188,7 +189,7 @@ public func buildVocabulary(_ options: BuildOptions, output: String, log: @escap
     getrusage(RUSAGE_SELF.rawValue, &usage)
     let report = BuildReport(
         vocabularySize: options.vocabularySize, bpeTokens: bpeTokens, specialTokens: options.specialTokens,
-        pattern: options.preTokenizer.name, domains: reports, composition: composition, droppedUnreachable: dropped,
+        pattern: options.preTokenizer.name, strategy: options.strategy, domains: reports, composition: composition, droppedUnreachable: dropped,
         seconds: seconds.mapValues { ($0 * 100).rounded() / 100 }, peakMemoryMB: Double(usage.ru_maxrss) / 1024)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

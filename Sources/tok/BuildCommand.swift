@@ -37,6 +37,9 @@ struct BuildCommand: ParsableCommand {
     @Option(help: "Thousandths of each domain's documents to hold out (up to 4 MB a domain).")
     var heldOutPerMille: Int = 20
 
+    @Option(help: "How domain vocabularies interleave: share (default) or round-robin (the naive baseline).")
+    var strategy: String = MergeStrategy.share.rawValue
+
     @OptionGroup var corpus: CorpusOptions
 
     @Option(name: .shortAndLong, help: "The vocabulary folder to write (vocab/NAME).")
@@ -61,6 +64,8 @@ struct BuildCommand: ParsableCommand {
         options.memoryBudget = try corpus.memoryBudget()
         options.comparePooled = comparePooled
         options.heldOutPerMille = heldOutPerMille
+        guard let strategy = MergeStrategy(rawValue: strategy) else { throw ValidationError("--strategy: share or round-robin") }
+        options.strategy = strategy
         let quiet = corpus.quiet || corpus.json
         let report: BuildReport
         do {
@@ -107,7 +112,7 @@ enum BuildTable {
             let fill = String(repeating: " ", count: max(0, n - s.count))
             return left ? fill + s : s + fill
         }
-        var lines = ["\(output): \(r.vocabularySize) ids (\(r.bpeTokens) merged BPE tokens + 256 bytes + \(r.specialTokens.count) special), pattern \(r.pattern)"]
+        var lines = ["\(output): \(r.vocabularySize) ids (\(r.bpeTokens) merged BPE tokens + 256 bytes + \(r.specialTokens.count) special), pattern \(r.pattern), merge \(r.strategy.rawValue)"]
         lines.append("")
         lines.append("domain   weight  train MB  tokens  shared   held-out bytes/token: merged    own  pooled   merged vs pooled   chars/token merged")
         for d in r.domains {
