@@ -84,11 +84,14 @@ public struct BalancedMerge: Sendable {
     }
 
     /// `count` merged BPE tokens (after the 256 bytes) in rank order, with the
-    /// domain each is credited to; fewer if the lists run out.
-    public func select(count: Int, exclude: Set<[UInt8]> = []) -> (tokens: [[UInt8]], from: [Int]) {
+    /// domain each is credited to and the positions of the two parts it was
+    /// made of there (-1 for a single byte); fewer if the lists run out.
+    public func select(count: Int, exclude: Set<[UInt8]> = []) -> (tokens: [[UInt8]], from: [Int], parts: [(Int, Int)]) {
         var taken = Set<[UInt8]>()
+        var position: [[UInt8]: Int] = [:]
         var tokens: [[UInt8]] = []
         var from: [Int] = []
+        var parts: [(Int, Int)] = []
         tokens.reserveCapacity(count)
         // The tokens `add` would bring in, parts first; nil if one is excluded.
         func needed(_ d: Int, _ i: Int, into list: inout [(Int, Int)], seen: inout Set<[UInt8]>) -> Bool {
@@ -108,12 +111,15 @@ public struct BalancedMerge: Sendable {
             guard needed(d, i, into: &list, seen: &seen), !list.isEmpty, tokens.count + list.count <= count else { continue }
             for (pd, pi) in list {
                 let token = domains[pd].tokens[pi]
+                let (l, r) = domains[pd].parts[pi]
+                parts.append((l >= 0 ? position[domains[pd].tokens[l]] ?? -1 : -1, r >= 0 ? position[domains[pd].tokens[r]] ?? -1 : -1))
                 taken.insert(token)
+                position[token] = tokens.count
                 tokens.append(token)
                 from.append(pd)
             }
         }
-        return (tokens, from)
+        return (tokens, from, parts)
     }
 
     /// The merged vocabulary of exactly `bpeTokens` tokens after the 256 bytes,
@@ -123,7 +129,7 @@ public struct BalancedMerge: Sendable {
     public func build(bpeTokens: Int, specialTokens: [SpecialToken]) throws -> (vocabulary: Vocabulary, from: [Int], dropped: Int) {
         var exclude = Set<[UInt8]>()
         for _ in 0 ..< 50 {
-            let (tokens, from) = select(count: bpeTokens, exclude: exclude)
+            let (tokens, from, _) = select(count: bpeTokens, exclude: exclude)
             guard tokens.count == bpeTokens else {
                 throw VocabularyError("the domain vocabularies hold only \(tokens.count) usable distinct tokens, \(bpeTokens) wanted: train them larger")
             }

@@ -32,6 +32,9 @@ public struct BuildOptions: Sendable {
     /// Also train one BPE on all domains pooled, at the same size, for comparison.
     public var comparePooled = false
     public var strategy = MergeStrategy.share
+    /// Candidates taken before pruning by measured use, as a multiple of the
+    /// BPE tokens wanted (1: no pruning).
+    public var pruneCandidates = 1.25
 
     public init(domains: [DomainInput]) { self.domains = domains }
 }
@@ -137,8 +140,18 @@ public func buildVocabulary(_ options: BuildOptions, output: String, log: @escap
     let domainVocabularies = zip(options.domains, zip(trained, trainingBytes)).map { domain, pair in
         DomainVocabulary(name: domain.name, weight: domain.weight, trainingBytes: pair.1, result: pair.0)
     }
-    let (vocabulary, from, dropped) = try stage("merge") {
-        try BalancedMerge(domains: domainVocabularies, strategy: options.strategy).build(bpeTokens: bpeTokens, specialTokens: specials)
+    let (vocabulary, from, dropped) = try stage("merge") { () -> (Vocabulary, [Int], Int) in
+        let merge = BalancedMerge(domains: domainVocabularies, strategy: options.strategy)
+        guard options.strategy == .share, options.pruneCandidates > 1 else {
+            return try merge.build(bpeTokens: bpeTokens, specialTokens: specials)
+        }
+        // Take more candidates than needed, then prune them by measured use.
+        let (candidates, credit, parts) = merge.select(count: Int(Double(bpeTokens) * options.pruneCandidates))
+        let pieces = try zip(countFiles, options.domains).map { try DomainPieces(countFile: $0, weight: $1.weight) }
+        let pruned = try UsagePruning(domains: pieces, threads: options.threads)
+            .prune(tokens: candidates, from: credit, parts: parts, target: bpeTokens, specialTokens: specials)
+        log("merge: \(candidates.count) candidates pruned to \(bpeTokens) in \(pruned.rounds) rounds")
+        return (pruned.vocabulary, pruned.from, candidates.count - bpeTokens)
     }
     guard vocabulary.idLimit == options.vocabularySize, vocabulary.unreachableTokens.isEmpty else {
         throw VocabularyError("internal: built \(vocabulary.idLimit) ids, \(vocabulary.unreachableTokens.count) unreachable")

@@ -130,3 +130,20 @@ public struct Tokenizer: Sendable {
         return out
     }
 }
+
+extension Vocabulary {
+    /// Appends the ids of one piece (bytes the pre-tokenizer already split
+    /// off): the whole-piece token if there is one, else the merges.
+    public func encodePiece(
+        _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
+    ) {
+        guard !piece.isEmpty else { return }
+        withTables { tables in
+            if let id = tables.wholePiece(piece.baseAddress!, piece.count) {
+                out.append(id)
+            } else {
+                tables.mergeBytePairs(piece, scratch: &scratch, into: &out)
+            }
+        }
+    }
+}
