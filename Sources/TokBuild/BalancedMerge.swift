@@ -25,12 +25,19 @@ public struct DomainVocabulary: Sendable {
     }
 }
 
-/// How the domain vocabularies become one rank order.
+/// How the domains become one rank order.
 public enum MergeStrategy: String, Sendable, CaseIterable, Codable {
-    /// Score every distinct token by the share of each domain's text it saves,
-    /// summed over the domains that learned it (see ``BalancedMerge``).
+    /// The default. Merge the domains' frequency statistics, each scaled to the
+    /// same total (times its weight), and train one BPE on them: every merge
+    /// takes the pair that saves the largest summed share of the domains' texts.
+    /// Measured better on every domain than interleaving the domain
+    /// vocabularies (README).
+    case balanced
+    /// Merge the domain vocabularies: score each distinct token by the share of
+    /// each domain's text it saves, summed over the domains that learned it,
+    /// then prune candidates by measured use (see ``BalancedMerge``).
     case share
-    /// Take each domain's next token in turn (the naive baseline).
+    /// Take each domain vocabulary's next token in turn (the naive baseline).
     case roundRobin = "round-robin"
 }
 
@@ -49,16 +56,22 @@ public enum MergeStrategy: String, Sendable, CaseIterable, Codable {
 public struct BalancedMerge: Sendable {
     public var domains: [DomainVocabulary]
     public var strategy: MergeStrategy
+    /// Index in `domains` of the joint vocabulary (trained on all domains'
+    /// counts, each scaled to the same total), if one takes part: its counts
+    /// already sum the domains' shares, so its score is not added to theirs but
+    /// stands beside their sum (the larger counts).
+    public var joint: Int?
 
-    public init(domains: [DomainVocabulary], strategy: MergeStrategy = .share) {
+    public init(domains: [DomainVocabulary], strategy: MergeStrategy = .share, joint: Int? = nil) {
         self.domains = domains
         self.strategy = strategy
+        self.joint = joint
     }
 
     /// Candidate order: each entry is (domain, index in its list).
     func candidates() -> [(domain: Int, index: Int)] {
         switch strategy {
-        case .roundRobin:
+        case .roundRobin, .balanced:
             var out: [(Int, Int)] = []
             let longest = domains.map(\.tokens.count).max() ?? 0
             for i in 0 ..< longest {
@@ -67,15 +80,21 @@ public struct BalancedMerge: Sendable {
             return out
         case .share:
             var score: [[UInt8]: Double] = [:]
+            var jointScore: [[UInt8]: Double] = [:]
             var home: [[UInt8]: (domain: Int, index: Int, part: Double)] = [:]
             for (d, domain) in domains.enumerated() {
                 let scale = domain.weight / Double(max(domain.trainingBytes, 1))
                 for (i, token) in domain.tokens.enumerated() {
                     let s = scale * Double(domain.counts[i])
-                    score[token, default: 0] += s
+                    if d == joint {
+                        jointScore[token] = s
+                    } else {
+                        score[token, default: 0] += s
+                    }
                     if home[token].map({ s > $0.part }) ?? true { home[token] = (d, i, s) }
                 }
             }
+            for (token, s) in jointScore { score[token] = max(score[token] ?? 0, s) }
             let ordered = score.sorted { a, b in
                 a.value != b.value ? a.value > b.value : a.key.lexicographicallyPrecedes(b.key)
             }
@@ -120,6 +139,22 @@ public struct BalancedMerge: Sendable {
             }
         }
         return (tokens, from, parts)
+    }
+
+    /// For each token, the domain whose own vocabulary gives it the largest
+    /// share score (`weight x count / bytes`), or `domains.count` when no
+    /// domain vocabulary (other than the joint one) has it.
+    public func credit(_ tokens: [[UInt8]]) -> [Int] {
+        var best: [[UInt8]: (domain: Int, score: Double)] = [:]
+        for (d, domain) in domains.enumerated() where d != joint {
+            let scale = domain.weight / Double(max(domain.trainingBytes, 1))
+            for (i, token) in domain.tokens.enumerated() {
+                let s = scale * Double(domain.counts[i])
+                if best[token].map({ s > $0.score }) ?? true { best[token] = (d, s) }
+            }
+        }
+        let none = domains.count - (joint == nil ? 0 : 1)
+        return tokens.map { best[$0]?.domain ?? none }
     }
 
     /// The merged vocabulary of exactly `bpeTokens` tokens after the 256 bytes,

@@ -31,7 +31,7 @@ public struct BuildOptions: Sendable {
     public var heldOutCapacity = 4 << 20
     /// Also train one BPE on all domains pooled, at the same size, for comparison.
     public var comparePooled = false
-    public var strategy = MergeStrategy.share
+    public var strategy = MergeStrategy.balanced
     /// Candidates taken before pruning by measured use, as a multiple of the
     /// BPE tokens wanted (1: no pruning).
     public var pruneCandidates = 1.25
@@ -63,6 +63,8 @@ public struct BuildReport: Codable, Sendable {
     public var pattern: String
     public var strategy: MergeStrategy
     public var domains: [DomainReport]
+    /// Tokens no domain's own vocabulary has (learned only from the merged statistics).
+    public var jointOnlyTokens: Int
     /// Tokens per kind, as in table 1 of the Pangu Ultra report.
     public var composition: [String: Int]
     /// Tokens dropped because rival domains' tokens left them unreachable.
@@ -141,7 +143,25 @@ public func buildVocabulary(_ options: BuildOptions, output: String, log: @escap
         DomainVocabulary(name: domain.name, weight: domain.weight, trainingBytes: pair.1, result: pair.0)
     }
     let (vocabulary, from, dropped) = try stage("merge") { () -> (Vocabulary, [Int], Int) in
-        let merge = BalancedMerge(domains: domainVocabularies, strategy: options.strategy)
+        // The joint vocabulary: one BPE over all domains' counts, each domain
+        // scaled to the same total (times its weight).
+        var jointVocabulary: DomainVocabulary?
+        if options.strategy != .roundRobin {
+            let joint = work + "/joint.counts"
+            let largest = trainingBytes.max() ?? 1
+            let scales = zip(options.domains, trainingBytes).map { $0.weight * Double(largest) / Double(max($1, 1)) }
+            _ = try mergeCountFiles(countFiles, output: joint, scales: scales)
+            let result = try trainAll([joint], size: options.vocabularySize, threads: 1)[0]
+            jointVocabulary = DomainVocabulary(name: "joint", weight: 1, trainingBytes: largest, result: result)
+            if options.strategy == .balanced {
+                let tokens = Array(result.tokens.prefix(256 + bpeTokens))
+                let vocabulary = try Vocabulary.fromRanks(tokens, specialTokens: specials)
+                return (vocabulary, BalancedMerge(domains: domainVocabularies).credit(Array(tokens.dropFirst(256))), 0)
+            }
+        }
+        let merge = BalancedMerge(
+            domains: domainVocabularies + (jointVocabulary.map { [$0] } ?? []), strategy: options.strategy,
+            joint: jointVocabulary == nil ? nil : domainVocabularies.count)
         guard options.strategy == .share, options.pruneCandidates > 1 else {
             return try merge.build(bpeTokens: bpeTokens, specialTokens: specials)
         }
@@ -202,7 +222,8 @@ public func buildVocabulary(_ options: BuildOptions, output: String, log: @escap
     getrusage(RUSAGE_SELF.rawValue, &usage)
     let report = BuildReport(
         vocabularySize: options.vocabularySize, bpeTokens: bpeTokens, specialTokens: options.specialTokens,
-        pattern: options.preTokenizer.name, strategy: options.strategy, domains: reports, composition: composition, droppedUnreachable: dropped,
+        pattern: options.preTokenizer.name, strategy: options.strategy, domains: reports,
+        jointOnlyTokens: from.filter { $0 >= options.domains.count }.count, composition: composition, droppedUnreachable: dropped,
         seconds: seconds.mapValues { ($0 * 100).rounded() / 100 }, peakMemoryMB: Double(usage.ru_maxrss) / 1024)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -184,7 +184,10 @@ public enum CountFile {
 
     /// Merges sorted streams, adding the counts of equal pieces, and calls
     /// `body` with each distinct piece in ascending order.
-    static func mergeStreams(_ readers: [Reader], _ body: (UnsafeBufferPointer<UInt8>, UInt64) throws -> Void) throws {
+    static func mergeStreams(
+        _ readers: [Reader], scales: [Double]? = nil, _ body: (UnsafeBufferPointer<UInt8>, UInt64) throws -> Void
+    ) throws {
+        let scaleOf = Dictionary(uniqueKeysWithValues: readers.enumerated().map { (ObjectIdentifier($0.element), scales?[$0.offset] ?? 1) })
         var live = try readers.filter { try $0.next() }
         // Few streams (runs and inputs): a linear minimum search is fine.
         var current: [UInt8] = []
@@ -196,7 +199,8 @@ public enum CountFile {
             var i = 0
             while i < live.count {
                 if live[i].key == current {
-                    total &+= live[i].count
+                    let scale = scaleOf[ObjectIdentifier(live[i])]!
+                    total &+= scale == 1 ? live[i].count : UInt64((Double(live[i].count) * scale).rounded())
                     if try !live[i].next() {
                         live.remove(at: i)
                         continue
@@ -204,7 +208,7 @@ public enum CountFile {
                 }
                 i += 1
             }
-            try current.withUnsafeBufferPointer { try body($0, total) }
+            if total > 0 { try current.withUnsafeBufferPointer { try body($0, total) } }
         }
     }
 }

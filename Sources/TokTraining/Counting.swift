@@ -148,8 +148,9 @@ final class SharedCounting: @unchecked Sendable {
     }
 }
 
-/// Merges count files into one, adding the counts of equal pieces.
-public func mergeCountFiles(_ inputs: [String], output: String) throws -> CountMetadata {
+/// Merges count files into one, adding the counts of equal pieces, each file's
+/// counts first multiplied by its scale (if given) and rounded.
+public func mergeCountFiles(_ inputs: [String], output: String, scales: [Double]? = nil) throws -> CountMetadata {
     let metadata = try inputs.map(CountFile.metadata(path:))
     guard let first = metadata.first else { throw CorpusError("nothing to merge") }
     for (m, path) in zip(metadata, inputs) where m.regexes != first.regexes {
@@ -158,7 +159,9 @@ public func mergeCountFiles(_ inputs: [String], output: String) throws -> CountM
     var statistics = CorpusStatistics()
     for m in metadata { statistics.add(m.statistics) }
     let writer = try CountFile.Writer(path: output)
-    try CountFile.mergeStreams(try inputs.map(CountFile.Reader.init)) { bytes, count in try writer.add(bytes, count: count) }
+    try CountFile.mergeStreams(try inputs.map(CountFile.Reader.init), scales: scales) { bytes, count in
+        try writer.add(bytes, count: count)
+    }
     try writer.finish(metadata: CountMetadata(
         domains: Array(Set(metadata.flatMap(\.domains))).sorted(), pattern: first.pattern, regexes: first.regexes,
         sources: metadata.flatMap(\.sources).sorted(), statistics: statistics, pieces: 0, distinctPieces: 0))

@@ -10,12 +10,13 @@ struct BuildCommand: ParsableCommand {
         abstract: "Build a balanced multi-domain vocabulary (the Pangu Ultra recipe).",
         discussion: """
             Counts each domain (holding out about 2% of its documents for evaluation), \
-            trains a BPE per domain, and merges the domain vocabularies, de-duplicated, \
-            into exactly --vocab-size ids: the 256 byte tokens and the special tokens \
-            are included in that number. Each step of the merge takes the token that \
-            saves the largest share of its own domain's text (times the domain's weight). \
-            Every token is checked to encode to itself. Writes the vocabulary folder, \
-            build-report.json and heldout/<domain>.txt, and prints the per-domain table.
+            trains a BPE per domain, and merges the domains into exactly --vocab-size \
+            ids: the 256 byte tokens and the special tokens are included in that number. \
+            By default the domains' frequency statistics are merged, each scaled to the \
+            same total (times --weights), and one BPE ranks the tokens; --strategy share \
+            merges the domain vocabularies instead. Every token is checked to encode to \
+            itself. Writes the vocabulary folder, build-report.json and \
+            heldout/<domain>.txt, and prints the per-domain table.
             """
     )
 
@@ -37,8 +38,8 @@ struct BuildCommand: ParsableCommand {
     @Option(help: "Thousandths of each domain's documents to hold out (up to 4 MB a domain).")
     var heldOutPerMille: Int = 20
 
-    @Option(help: "How domain vocabularies interleave: share (default) or round-robin (the naive baseline).")
-    var strategy: String = MergeStrategy.share.rawValue
+    @Option(help: "How the domains become one vocabulary: balanced (default), share, or round-robin (the naive baseline). See the README.")
+    var strategy: String = MergeStrategy.balanced.rawValue
 
     @OptionGroup var corpus: CorpusOptions
 
@@ -64,7 +65,7 @@ struct BuildCommand: ParsableCommand {
         options.memoryBudget = try corpus.memoryBudget()
         options.comparePooled = comparePooled
         options.heldOutPerMille = heldOutPerMille
-        guard let strategy = MergeStrategy(rawValue: strategy) else { throw ValidationError("--strategy: share or round-robin") }
+        guard let strategy = MergeStrategy(rawValue: strategy) else { throw ValidationError("--strategy: balanced, share or round-robin") }
         options.strategy = strategy
         let quiet = corpus.quiet || corpus.json
         let report: BuildReport
@@ -121,6 +122,7 @@ enum BuildTable {
                          + pad(f(d.pooled?.bytesPerToken), 8, left: true) + pad(gain(d.pooled, d.merged), 19, left: true)
                          + pad(f(d.merged?.charactersPerToken), 21, left: true))
         }
+        if r.jointOnlyTokens > 0 { lines.append("\(r.jointOnlyTokens) tokens are in no single domain's own vocabulary (learned from the merged statistics)") }
         lines.append("")
         lines.append("composition (as Pangu Ultra's table 1):")
         let total = Double(r.vocabularySize)

@@ -1,0 +1,79 @@
+"""tok build and tok stats: exact size, every token reachable, no duplicates,
+deterministic, exports that tokenizers reproduces, a report that tok stats
+reproduces, and a starved domain that gains on the pooled baseline."""
+import base64
+import json
+
+import pytest
+from tokenizers import Tokenizer
+
+from conftest import CORPORA, DOMAINS, tok
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("build")
+    domains = ",".join(f"{d}={CORPORA / d}" for d in DOMAINS)
+    out = root / "v"
+    report = json.loads(tok("build", "--domains", domains, "--vocab-size", 20000, "--special-tokens", "<|endoftext|>,<|pad|>",
+                            "--compare-pooled", "--threads", 2, "--json", "-o", out).stdout)
+    return root, domains, out, report
+
+
+def test_exact_size_reachable_and_unique(built, tmp_path):
+    _, _, out, report = built
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["size"] == 20000 and manifest["bpeTokens"] == 20000 - 2
+    assert manifest["unreachableTokens"] == 0
+    assert [s["id"] for s in manifest["specialTokens"]] == [19998, 19999]
+    tok("export", "--vocab", out, "--format", "tiktoken", "-o", tmp_path / "r.tiktoken")
+    tokens = [base64.b64decode(l.split()[0]) for l in (tmp_path / "r.tiktoken").read_bytes().splitlines()]
+    assert len(tokens) == 19998 == len(set(tokens))
+    assert sum(d["contributed"] for d in report["domains"]) == 20000 - 256 - 2
+    assert sum(report["composition"].values()) == 20000
+
+
+def test_build_is_deterministic(built, tmp_path):
+    _, domains, out, _ = built
+    tok("build", "--domains", domains, "--vocab-size", 20000, "--special-tokens", "<|endoftext|>,<|pad|>", "--threads", 1,
+        "--quiet", "-o", tmp_path / "again")
+    assert (tmp_path / "again" / "tokenizer.json").read_bytes() == (out / "tokenizer.json").read_bytes()
+    for d in DOMAINS:
+        assert (tmp_path / "again" / "heldout" / f"{d}.txt").read_bytes() == (out / "heldout" / f"{d}.txt").read_bytes()
+
+
+def test_stats_reproduces_the_report_and_tokenizers_the_ids(built, tmp_path):
+    _, _, out, report = built
+    held = ",".join(f"{d}={out / 'heldout' / f'{d}.txt'}" for d in DOMAINS)
+    stats = json.loads(tok("stats", "--vocab", out, "--domains", held, "--json", "--html", tmp_path / "s.html").stdout)
+    for d in report["domains"]:
+        assert d["heldOutDocuments"] > 0
+        ours = stats["results"][d["name"]][str(out)]
+        assert ours["tokens"] == d["merged"]["tokens"] and ours["bytes"] == d["merged"]["bytes"]
+    html = (tmp_path / "s.html").read_text()
+    assert "<svg" in html and "http" not in html.replace("http-equiv", "")
+    tok("export", "--vocab", out, "--format", "hf", "-o", tmp_path / "t.json")
+    hf = Tokenizer.from_file(str(tmp_path / "t.json"))
+    for d in DOMAINS:
+        text = (out / "heldout" / f"{d}.txt").read_text()
+        ids = [int(x) for x in tok("encode", "--vocab", out, input=text.encode()).stdout.split()]
+        assert ids == hf.encode(text).ids
+
+
+def test_starved_domain_gains_on_pooled(tmp_path):
+    """zh with a fifth of the others' text: the merged vocabulary serves it better than one pooled BPE."""
+    small = tmp_path / "zh-small.txt"
+    files = sorted(p for p in (CORPORA / "zh").rglob("*") if p.is_file() and not p.name.startswith("."))
+    small.write_bytes(b"".join(p.read_bytes() for p in files)[:1_000_000].rsplit(b"\n", 1)[0] + b"\n")
+    domains = f"zh={small},en={CORPORA / 'en'},code={CORPORA / 'code'}"
+    report = json.loads(tok("build", "--domains", domains, "--vocab-size", 12000, "--compare-pooled", "--json",
+                            "-o", tmp_path / "v").stdout)
+    zh = next(d for d in report["domains"] if d["name"] == "zh")
+    assert zh["merged"]["bytesPerToken"] > zh["pooled"]["bytesPerToken"] * 1.01
+
+
+def test_bad_domains_are_named(tmp_path):
+    r = tok("build", "--domains", f"zh={tmp_path / 'nothing'}", "-o", tmp_path / "v", check=False)
+    assert r.returncode != 0 and b"nothing" in r.stderr and not (tmp_path / "v" / "tokenizer.json").exists()
+    r = tok("build", "--domains", "zh", "-o", tmp_path / "v", check=False)
+    assert r.returncode != 0 and b"NAME=" in r.stderr
