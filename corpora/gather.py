@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Gathers the default per-domain corpora (zh, en, code, math) from Debian
+packages: each package is fetched with `apt-get download` (nothing is
+installed), unpacked with `dpkg-deb -x` into a cache, and its text extracted
+into OUT/<domain>/<source>.txt, documents separated by a blank line.
+
+    python3 corpora/gather.py OUT [--cache DIR] [--scale 0.1] [--only zh,en]
+
+Deterministic: files are taken in sorted path order up to each source's cap.
+Standard library only. See corpora/README.md for the sources.
+"""
+import argparse
+import gzip
+import html.parser
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+
+# domain -> [(source name, [packages], file pattern, converter, cap in MB)]
+SOURCES = {
+    "zh": [
+        ("manpages-zh", ["manpages-zh"], r"/man/zh_(CN|TW)/man\d/.*\.gz$", "roff", 8),
+        ("debian-reference-zh", ["debian-reference-zh-cn", "debian-reference-zh-tw"], r"\.html$", "html", 4),
+        ("maint-guide-zh", ["maint-guide-zh-cn", "maint-guide-zh-tw"], r"\.html$", "html", 2),
+        ("fortunes-zh", ["fortunes-zh"], r"/fortunes/(chinese|song100|tang300)$", "fortune", 2),
+    ],
+    "en": [
+        ("python-docs", ["python3.11-doc"], r"/_sources/.*\.rst\.txt$", "text", 12),
+        ("manpages-en", ["manpages", "manpages-dev"], r"/man/man\d/.*\.gz$", "roff", 8),
+        ("perl-pod", ["perl-doc"], r"\.pod$", "text", 8),
+        ("debian-reference-en", ["debian-reference-en"], r"\.html$", "html", 3),
+    ],
+    "code": [
+        ("python", ["libpython3.11-stdlib"], r"/usr/lib/python3\.11/.*\.py$", "text", 20),
+        ("go", ["golang-1.19-src"], r"\.go$", "text", 20),
+        ("cpp-boost", ["libboost1.81-dev"], r"\.hpp$", "text", 20),
+        ("ruby", ["libruby3.1"], r"\.rb$", "text", 6),
+        ("perl", ["perl-modules-5.36"], r"\.pm$", "text", 6),
+    ],
+    "math": [
+        ("texlive-science", ["texlive-science-doc"], r"\.tex$", "tex", 15),
+        ("maxima-doc", ["maxima-doc"], r"\.html$", "html", 10),
+        ("metamath", ["metamath-databases"], r"\.mm$", "text", 8),
+        ("coq-stdlib", ["libcoq-stdlib"], r"\.v$", "text", 6),
+    ],
+}
+
+
+def log(*args):
+    print("gather:", *args, file=sys.stderr, flush=True)
+
+
+def fetch(packages, cache):
+    """Downloads and unpacks packages into cache/<package>; returns the folders."""
+    debs = cache / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    folders = []
+    for package in packages:
+        tree = cache / "trees" / package
+        if not (tree / ".unpacked").exists():
+            have = sorted(debs.glob(f"{package}_*.deb"))
+            if not have:
+                log("apt-get download", package)
+                r = subprocess.run(["apt-get", "download", package], cwd=debs, capture_output=True, text=True)
+                if r.returncode != 0:
+                    subprocess.run(["apt-get", "update", "-qq"], check=True)
+                    subprocess.run(["apt-get", "download", package], cwd=debs, check=True)
+                have = sorted(debs.glob(f"{package}_*.deb"))
+            shutil.rmtree(tree, ignore_errors=True)
+            tree.mkdir(parents=True)
+            subprocess.run(["dpkg-deb", "-x", str(have[-1]), str(tree)], check=True)
+            (tree / ".unpacked").touch()
+        folders.append(tree)
+    return folders
+
+
+class HTMLText(html.parser.HTMLParser):
+    """Visible text of an HTML page, paragraphs on their own lines."""
+    BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "dd", "dt", "table", "section"}
+    SKIP = {"script", "style", "head", "nav"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts, self.skipping = [], 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.SKIP:
+            self.skipping += 1
+        elif tag in self.BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag in self.SKIP and self.skipping:
+            self.skipping -= 1
+        elif tag in self.BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data):
+        if not self.skipping:
+            self.parts.append(data)
+
+
+ROFF_ESCAPES = re.compile(r"\\f[BIRP]|\\f\(..|\\\(..|\\[&|^e]|\\-")
+
+
+def convert(kind, raw):
+    if kind == "roff":
+        text = gzip.decompress(raw).decode("utf-8", "replace")
+        lines = [ROFF_ESCAPES.sub(lambda m: "-" if m.group() == "\\-" else "", l)
+                 for l in text.split("\n") if not l.startswith((".", "'", '\\"'))]
+        text = "\n".join(lines)
+    elif kind == "html":
+        parser = HTMLText()
+        parser.feed(raw.decode("utf-8", "replace"))
+        text = "".join(parser.parts)
+    elif kind == "fortune":
+        text = raw.decode("utf-8", "replace").replace("\n%\n", "\n\n")
+    elif kind == "tex":
+        text = raw.decode("utf-8", "replace")
+        if text.count("$") + text.count("\\begin{equation") + text.count("\\frac") < 2 * len(text) / 1000:
+            return ""  # keep only mathematics-dense LaTeX
+    else:
+        text = raw.decode("utf-8", "replace")
+    text = re.sub(r"[ \t]+\n", "\n", text.replace("\r\n", "\n"))
+    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    return text
+
+
+def gather_source(domain, name, packages, pattern, kind, cap_mb, out, cache):
+    target = out / domain / f"{name}.txt"
+    stamp = out / domain / f".{name}.done"
+    key = f"{packages} {pattern} {kind} {cap_mb}"
+    if stamp.exists() and stamp.read_text() == key and target.exists():
+        return target.stat().st_size
+    folders = fetch(packages, cache)
+    matcher = re.compile(pattern)
+    files = sorted(str(p) for f in folders for p in f.rglob("*") if p.is_file() and matcher.search(str(p)))
+    cap = int(cap_mb * 1e6)
+    written, seen = 0, set()
+    tmp = target.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8") as sink:
+        for path in files:
+            if written >= cap:
+                break
+            try:
+                text = convert(kind, pathlib.Path(path).read_bytes())
+            except (OSError, EOFError, gzip.BadGzipFile):
+                continue
+            if len(text) < 40 or text in seen:
+                continue
+            seen.add(text)
+            sink.write(text + "\n\n")
+            written += len(text.encode("utf-8")) + 2
+    tmp.rename(target)
+    stamp.write_text(key)
+    log(f"{domain}/{name}: {len(seen)} documents, {written / 1e6:.1f} MB")
+    return written
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--cache", default=os.path.expanduser("~/.cache/tok/debian"))
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply every cap (0.1 for a quick corpus)")
+    ap.add_argument("--only", default="zh,en,code,math")
+    args = ap.parse_args()
+    out, cache = pathlib.Path(args.out), pathlib.Path(args.cache)
+    for domain in args.only.split(","):
+        (out / domain).mkdir(parents=True, exist_ok=True)
+        total = sum(gather_source(domain, name, pk, pat, kind, cap * args.scale, out, cache)
+                    for name, pk, pat, kind, cap in SOURCES[domain])
+        log(f"{domain}: {total / 1e6:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()
