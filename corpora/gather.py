@@ -41,7 +41,7 @@ SOURCES = {
         ("perl", ["perl-modules-5.36"], r"\.pm$", "text", 6),
     ],
     "math": [
-        ("texlive-science", ["texlive-science-doc"], r"\.tex$", "tex", 15),
+        ("texlive-science", ["texlive-science-doc"], r"\.tex(\.gz)?$", "tex", 15),
         ("maxima-doc", ["maxima-doc"], r"\.html$", "html", 10),
         ("metamath", ["metamath-databases"], r"\.mm$", "text", 8),
         ("coq-stdlib", ["libcoq-stdlib"], r"\.v$", "text", 6),
@@ -107,8 +107,10 @@ ROFF_ESCAPES = re.compile(r"\\f[BIRP]|\\f\(..|\\\(..|\\[&|^e]|\\-")
 
 
 def convert(kind, raw):
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)  # Debian compresses documentation
     if kind == "roff":
-        text = gzip.decompress(raw).decode("utf-8", "replace")
+        text = raw.decode("utf-8", "replace")
         lines = [ROFF_ESCAPES.sub(lambda m: "-" if m.group() == "\\-" else "", l)
                  for l in text.split("\n") if not l.startswith((".", "'", '\\"'))]
         text = "\n".join(lines)
