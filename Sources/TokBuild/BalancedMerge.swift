@@ -56,16 +56,10 @@ public enum MergeStrategy: String, Sendable, CaseIterable, Codable {
 public struct BalancedMerge: Sendable {
     public var domains: [DomainVocabulary]
     public var strategy: MergeStrategy
-    /// Index in `domains` of the joint vocabulary (trained on all domains'
-    /// counts, each scaled to the same total), if one takes part: its counts
-    /// already sum the domains' shares, so its score is not added to theirs but
-    /// stands beside their sum (the larger counts).
-    public var joint: Int?
 
-    public init(domains: [DomainVocabulary], strategy: MergeStrategy = .share, joint: Int? = nil) {
+    public init(domains: [DomainVocabulary], strategy: MergeStrategy = .share) {
         self.domains = domains
         self.strategy = strategy
-        self.joint = joint
     }
 
     /// Candidate order: each entry is (domain, index in its list).
@@ -80,21 +74,15 @@ public struct BalancedMerge: Sendable {
             return out
         case .share:
             var score: [[UInt8]: Double] = [:]
-            var jointScore: [[UInt8]: Double] = [:]
             var home: [[UInt8]: (domain: Int, index: Int, part: Double)] = [:]
             for (d, domain) in domains.enumerated() {
                 let scale = domain.weight / Double(max(domain.trainingBytes, 1))
                 for (i, token) in domain.tokens.enumerated() {
                     let s = scale * Double(domain.counts[i])
-                    if d == joint {
-                        jointScore[token] = s
-                    } else {
-                        score[token, default: 0] += s
-                    }
+                    score[token, default: 0] += s
                     if home[token].map({ s > $0.part }) ?? true { home[token] = (d, i, s) }
                 }
             }
-            for (token, s) in jointScore { score[token] = max(score[token] ?? 0, s) }
             let ordered = score.sorted { a, b in
                 a.value != b.value ? a.value > b.value : a.key.lexicographicallyPrecedes(b.key)
             }
@@ -143,18 +131,17 @@ public struct BalancedMerge: Sendable {
 
     /// For each token, the domain whose own vocabulary gives it the largest
     /// share score (`weight x count / bytes`), or `domains.count` when no
-    /// domain vocabulary (other than the joint one) has it.
+    /// domain vocabulary has it.
     public func credit(_ tokens: [[UInt8]]) -> [Int] {
         var best: [[UInt8]: (domain: Int, score: Double)] = [:]
-        for (d, domain) in domains.enumerated() where d != joint {
+        for (d, domain) in domains.enumerated() {
             let scale = domain.weight / Double(max(domain.trainingBytes, 1))
             for (i, token) in domain.tokens.enumerated() {
                 let s = scale * Double(domain.counts[i])
                 if best[token].map({ s > $0.score }) ?? true { best[token] = (d, s) }
             }
         }
-        let none = domains.count - (joint == nil ? 0 : 1)
-        return tokens.map { best[$0]?.domain ?? none }
+        return tokens.map { best[$0]?.domain ?? domains.count }
     }
 
     /// The merged vocabulary of exactly `bpeTokens` tokens after the 256 bytes,

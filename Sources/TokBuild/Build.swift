@@ -145,23 +145,17 @@ public func buildVocabulary(_ options: BuildOptions, output: String, log: @escap
     let (vocabulary, from, dropped) = try stage("merge") { () -> (Vocabulary, [Int], Int) in
         // The joint vocabulary: one BPE over all domains' counts, each domain
         // scaled to the same total (times its weight).
-        var jointVocabulary: DomainVocabulary?
-        if options.strategy != .roundRobin {
+        if options.strategy == .balanced {
             let joint = work + "/joint.counts"
             let largest = trainingBytes.max() ?? 1
             let scales = zip(options.domains, trainingBytes).map { $0.weight * Double(largest) / Double(max($1, 1)) }
             _ = try mergeCountFiles(countFiles, output: joint, scales: scales)
             let result = try trainAll([joint], size: options.vocabularySize, threads: 1)[0]
-            jointVocabulary = DomainVocabulary(name: "joint", weight: 1, trainingBytes: largest, result: result)
-            if options.strategy == .balanced {
-                let tokens = Array(result.tokens.prefix(256 + bpeTokens))
-                let vocabulary = try Vocabulary.fromRanks(tokens, specialTokens: specials)
-                return (vocabulary, BalancedMerge(domains: domainVocabularies).credit(Array(tokens.dropFirst(256))), 0)
-            }
+            let tokens = Array(result.tokens.prefix(256 + bpeTokens))
+            let vocabulary = try Vocabulary.fromRanks(tokens, specialTokens: specials)
+            return (vocabulary, BalancedMerge(domains: domainVocabularies).credit(Array(tokens.dropFirst(256))), 0)
         }
-        let merge = BalancedMerge(
-            domains: domainVocabularies + (jointVocabulary.map { [$0] } ?? []), strategy: options.strategy,
-            joint: jointVocabulary == nil ? nil : domainVocabularies.count)
+        let merge = BalancedMerge(domains: domainVocabularies, strategy: options.strategy)
         guard options.strategy == .share, options.pruneCandidates > 1 else {
             return try merge.build(bpeTokens: bpeTokens, specialTokens: specials)
         }
