@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CZstd
+import TokEncoding
 
 /// A stream of bytes: a file, or a file decompressed with zstd.
 public protocol ByteSource {
@@ -9,18 +10,25 @@ public protocol ByteSource {
     mutating func read(into buffer: inout [UInt8], maximum: Int) throws -> Bool
 }
 
-/// Reads a file through its descriptor.
+/// Reads a file through its descriptor; the path `-` is standard input.
 public final class FileByteSource: ByteSource {
-    let path: String
+    /// The path, or `<stdin>`.
+    public let path: String
     let fd: Int32
 
     public init(path: String) throws {
+        if path == "-" {
+            self.path = "<stdin>"
+            fd = 0
+            return
+        }
         self.path = path
+        if isDirectory(path) { throw CorpusError("\(path): is a directory") }
         fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw CorpusError("\(path): cannot open: \(String(cString: strerror(errno)))") }
     }
 
-    deinit { close(fd) }
+    deinit { if fd > 0 { close(fd) } }
 
     public func read(into buffer: inout [UInt8], maximum: Int) throws -> Bool {
         let start = buffer.count

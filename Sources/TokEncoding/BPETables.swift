@@ -46,19 +46,7 @@ struct BPETables {
     /// - Complexity: O(n) expected.
     @inlinable @inline(__always)
     func find(_ p: UnsafeRawPointer, _ n: Int) -> UInt32? {
-        let h = ByteStringTable.hash(p, n)
-        let tag = h & 0xFFFF_FFFF_0000_0000
-        var i = Int(truncatingIfNeeded: h) & lookupMask
-        while true {
-            let slot = lookupSlots[i]  // i is masked to the table size
-            if slot == 0 { return nil }
-            if slot & 0xFFFF_FFFF_0000_0000 == tag {
-                let id = Int(slot & 0xFFFF_FFFF) - 1
-                let start = Int(tokenOffsets[id]), end = Int(tokenOffsets[id + 1])
-                if end - start == n && bytesEqual(tokenBytes + start, p, n) { return UInt32(id) }
-            }
-            i = (i + 1) & lookupMask
-        }
+        ByteStringTable.probe(slots: lookupSlots, mask: lookupMask, p, n, bytes: tokenBytes, offsets: tokenOffsets)
     }
 
     /// The id of a piece that becomes one token whole, or nil.

@@ -61,20 +61,29 @@ public struct ByteStringTable: Sendable {
         _ p: UnsafeRawPointer, _ n: Int,
         bytes: UnsafePointer<UInt8>, offsets: UnsafePointer<UInt32>
     ) -> UInt32? {
-        let h = ByteStringTable.hash(p, n)
+        slots.withUnsafeBufferPointer { s in
+            ByteStringTable.probe(slots: s.baseAddress!, mask: mask, p, n, bytes: bytes, offsets: offsets)
+        }
+    }
+
+    /// The lookup itself, on raw storage (``BPETables`` calls it too).
+    @inlinable @inline(__always)
+    static func probe(
+        slots: UnsafePointer<UInt64>, mask: Int, _ p: UnsafeRawPointer, _ n: Int,
+        bytes: UnsafePointer<UInt8>, offsets: UnsafePointer<UInt32>
+    ) -> UInt32? {
+        let h = hash(p, n)
         let tag = h & 0xFFFF_FFFF_0000_0000
-        return slots.withUnsafeBufferPointer { s in
-            var i = Int(truncatingIfNeeded: h) & mask
-            while true {
-                let slot = s[i]  // i is masked to the table size
-                if slot == 0 { return nil }
-                if slot & 0xFFFF_FFFF_0000_0000 == tag {
-                    let id = Int(slot & 0xFFFF_FFFF) - 1
-                    let start = Int(offsets[id]), end = Int(offsets[id + 1])
-                    if end - start == n && bytesEqual(bytes + start, p, n) { return UInt32(id) }
-                }
-                i = (i + 1) & mask
+        var i = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let slot = slots[i]  // i is masked to the table size
+            if slot == 0 { return nil }
+            if slot & 0xFFFF_FFFF_0000_0000 == tag {
+                let id = Int(slot & 0xFFFF_FFFF) - 1
+                let start = Int(offsets[id]), end = Int(offsets[id + 1])
+                if end - start == n && bytesEqual(bytes + start, p, n) { return UInt32(id) }
             }
+            i = (i + 1) & mask
         }
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TokCorpus
 import TokEncoding
 
 /// A failure reported as one line, naming the file (and line) it concerns.
@@ -26,46 +27,19 @@ func printError(_ message: String, newline: Bool = true) {
     FileHandle.standardError.write(Data((message + (newline ? "\n" : "")).utf8))
 }
 
-/// Reads a file or standard input in blocks.
+/// Reads a file or standard input (`-`) in blocks.
 final class BlockReader {
-    let name: String
-    private let fd: Int32
-    private let ownsDescriptor: Bool
+    private let source: FileByteSource
+    var name: String { source.path }
 
     init(_ path: String) throws {
-        if path == "-" {
-            name = "<stdin>"
-            fd = 0
-            ownsDescriptor = false
-        } else {
-            name = path
-            if isDirectory(path) { throw CLIError("\(path): is a directory") }
-            fd = open(path, O_RDONLY)
-            guard fd >= 0 else { throw CLIError("\(path): cannot open: \(String(cString: strerror(errno)))") }
-            ownsDescriptor = true
-        }
+        do { source = try FileByteSource(path: path) } catch { throw CLIError("\(error)") }
     }
 
     /// Appends up to `maximum` bytes to `buffer`; false at the end of the input.
     func read(into buffer: inout [UInt8], maximum: Int) throws -> Bool {
-        let start = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: maximum))
-        var filled = 0
-        while filled < maximum {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + start + filled, maximum - filled) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                buffer.removeSubrange((start + filled)...)
-                throw CLIError("\(name): cannot read: \(String(cString: strerror(errno)))")
-            }
-            if n == 0 { break }
-            filled += n
-        }
-        buffer.removeSubrange((start + filled)...)
-        return filled > 0
+        do { return try source.read(into: &buffer, maximum: maximum) } catch { throw CLIError("\(error)") }
     }
-
-    deinit { if ownsDescriptor { close(fd) } }
 }
 
 /// Standard output or a file written atomically.

@@ -85,8 +85,10 @@ struct TrainCommand: ParsableCommand {
         let result: BPETrainer.Result
         let tokenizer: Tokenizer
         do {
+            let trainingStarted = Date()
             result = try trainer.train(pieces: pieces) { done, total in
-                if show { printError("\rtraining: \(done) of \(total) merges   ", newline: false) }
+                let rate = Double(done) / max(Date().timeIntervalSince(trainingStarted), 1e-9)
+                if show { printError(String(format: "\rtraining: %d of %d merges, %.0f merges/s   ", done, total, rate), newline: false) }
             }
             if show { printError("") }
             pieces = []
