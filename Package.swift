@@ -60,6 +60,10 @@ let package = Package(
             name: "TokTrainingTests",
             dependencies: ["TokTraining", "TokCorpus", "TokEncoding"]
         ),
+        .testTarget(
+            name: "TokBuildTests",
+            dependencies: ["TokBuild", "TokTraining", "TokEncoding"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
