@@ -31,6 +31,9 @@ struct ImportCommand: ParsableCommand {
         let source: String
         do {
             if data.first(where: { ![0x20, 0x0A, 0x0D, 0x09].contains($0) }) == UInt8(ascii: "{") {
+                guard specials.isEmpty else {
+                    throw CLIError("--special applies to ranks files; a tokenizer.json lists its own added tokens")
+                }
                 tokenizer = try HuggingFaceJSON.read(data, path: file)
                 if let pattern, PreTokenizer(named: pattern) != tokenizer.preTokenizer {
                     throw CLIError("\(file): its pre-tokenizer is \(tokenizer.preTokenizer.name), not \(pattern)")
@@ -49,10 +52,6 @@ struct ImportCommand: ParsableCommand {
             }
         } catch let error as VocabularyError {
             throw CLIError(error.description.hasPrefix(file) ? error.description : "\(file): \(error)")
-        }
-        if let extra = try parseSpecials(), case .mergesList = tokenizer.vocabulary.mergeOrder {
-            _ = extra
-            throw CLIError("--special applies to ranks files; a tokenizer.json lists its own added tokens")
         }
         do {
             try VocabularyFolder.save(tokenizer, to: output, source: source)
