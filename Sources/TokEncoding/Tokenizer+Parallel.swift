@@ -5,16 +5,24 @@ extension Tokenizer {
     /// encoding the two sides apart gives exactly the ids of encoding it whole;
     /// nil if there is none. Searches backwards from `upper`.
     ///
-    /// The cut is after a newline that follows a non-whitespace character and
-    /// precedes a letter. Every pattern ends a piece there: no alternative runs
-    /// a newline into a following letter (the letter alternatives exclude `\r\n`
-    /// from their optional prefix), the whitespace run before the letter is the
-    /// newline alone, so `$` and `(?!\S)` see the same thing at the cut as they
-    /// would in the whole text, and NFC never composes across a newline. A
-    /// special token containing such a newline is not found across a cut.
+    /// Two kinds of cut, both where every pattern ends a piece and the next
+    /// piece starts the same with or without what comes before:
+    /// - after a newline that follows a non-whitespace character and precedes a
+    ///   letter: no alternative runs a newline into a following letter (the
+    ///   letter alternatives exclude `\r\n` from their optional prefix), and the
+    ///   whitespace before the letter is the newline alone, so `$` and `(?!\S)`
+    ///   see the same thing at the cut as in the whole text;
+    /// - before a single space between two ASCII letters (`abc def`): the letter
+    ///   run ends at the space and ` def` is one piece in every pattern. This
+    ///   keeps a long line without newlines cuttable.
+    /// NFC never composes across either. A special token containing such a
+    /// newline or space is not found across a cut.
     public static func safeCut(in text: UnsafeBufferPointer<UInt8>, lower: Int, upper: Int) -> Int? {
-        var p = min(upper, text.count - 1)
+        @inline(__always) func asciiLetter(_ b: UInt8) -> Bool { (b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A }
+        var p = min(upper, text.count - 2)
         while p >= max(lower, 2) {
+            let b = text[p]
+            if b == 0x20 && asciiLetter(text[p - 1]) && asciiLetter(text[p + 1]) { return p }
             if text[p - 1] == 0x0A {
                 // Start of the scalar before the newline: step back over continuation bytes.
                 var q = p - 2

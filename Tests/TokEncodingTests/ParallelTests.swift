@@ -5,7 +5,7 @@ struct ParallelTests {
     @Test func parallelAndStreamedEncodingEqualOneThread() throws {
         let t = Tokenizer(vocabulary: try smallVocabulary(), preTokenizer: PreTokenizer(named: "cl100k")!)
         var rng = SplitMix(state: 3)
-        let words = ["the", "ing", "中文", "  ", "\n", "\n\n", " \n", "x", "42", ";", "\t", "é", "\u{3000}"]
+        let words = ["the", "ing", "中文", "  ", "\n", "\n\n", " \n", "x", "42", ";", "\t", "é", "\u{3000}", " ", "'s", "A"]
         var text: [UInt8] = []
         while text.count < 600_000 { text += Array(words.randomElement(using: &rng)!.utf8) }
         let whole = text.withUnsafeBufferPointer { t.encode(bytes: $0) }
@@ -26,7 +26,7 @@ struct ParallelTests {
     @Test func safeCutsSplitNothingThePatternsJoin() {
         for name in PreTokenizer.named.keys.sorted() {
             let pre = PreTokenizer(named: name)!
-            let text = Array("a;\nb  x\nc\n\nd \ne 'll\n's\u{3000}\nf".utf8)
+            let text = Array("a;\nb  x\nc\n\nd \ne 'll\n's\u{3000}\nf ab cd, e f  g's h 'll ſ x\u{301} 中 文 12 ab\n".utf8)
             var boundaries = Set<Int>()
             text.withUnsafeBufferPointer { b in pre.forEachPiece(b) { boundaries.insert($0.lowerBound) } }
             text.withUnsafeBufferPointer { b in

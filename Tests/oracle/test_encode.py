@@ -209,3 +209,15 @@ def test_errors_name_the_file_and_leave_no_output(imported, tmp_path):
     bad.write_text('{"model": {"type": "WordPiece", "vocab": {}}}')
     r = tok("import", bad, "-o", tmp_path / "v", check=False)
     assert r.returncode != 0 and b"WordPiece" in r.stderr and not (tmp_path / "v").exists()
+
+
+def test_one_long_line_encodes_in_parallel_like_tiktoken(imported, corpus, tmp_path):
+    """A 5 MB text with no newline at all is still cut (at spaces between letters) and
+    encoded on two threads with exactly tiktoken's ids."""
+    vocab = imported["o200k"]
+    enc = tiktoken_from_export(vocab, tmp_path)
+    text = (corpus["en"] + corpus["code"]).replace("\n", " ")
+    src = tmp_path / "line.txt"
+    src.write_text(text)
+    two = [int(x) for x in tok("encode", "--vocab", vocab, "--threads", "2", src).stdout.split()]
+    assert two == enc.encode_ordinary(text)
