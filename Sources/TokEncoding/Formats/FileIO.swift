@@ -55,18 +55,22 @@ public func isDirectory(_ path: String) -> Bool {
 
 /// A file written under a temporary name beside its destination and renamed
 /// into place by ``commit()``, so a failed run leaves no half-written output.
-/// Dropping it uncommitted removes the temporary file.
+/// Dropping it uncommitted removes the temporary file. A destination that
+/// exists and is not a regular file (`/dev/null`, a pipe) is written directly.
 public final class AtomicFile {
     public let path: String
     public let temporaryPath: String
     private var fd: Int32
     private var buffer: [UInt8] = []
     private var committed = false
+    private let direct: Bool
 
     public init(_ path: String) throws {
         self.path = path
-        self.temporaryPath = path + ".tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))"
-        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        var st = stat()
+        direct = stat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG
+        self.temporaryPath = direct ? path : path + ".tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+        fd = direct ? open(path, O_WRONLY) : open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw FileError.errno(path, "create") }
         buffer.reserveCapacity(1 << 20)
     }
@@ -96,13 +100,13 @@ public final class AtomicFile {
         try flush()
         guard close(fd) == 0 else { fd = -1; throw FileError.errno(path, "close") }
         fd = -1
-        guard rename(temporaryPath, path) == 0 else { throw FileError.errno(path, "rename") }
+        guard direct || rename(temporaryPath, path) == 0 else { throw FileError.errno(path, "rename") }
         committed = true
     }
 
     deinit {
         if fd >= 0 { close(fd) }
-        if !committed { unlink(temporaryPath) }
+        if !committed && !direct { unlink(temporaryPath) }
     }
 }
 
