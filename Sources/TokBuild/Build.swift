@@ -129,10 +129,29 @@ public func buildVocabulary(_ options: BuildOptions, output: String, log: @escap
         }
     }
 
-    // 2. Train one BPE per domain, as many domains at once as there are threads.
-    let trained = try stage("train") { () -> [BPETrainer.Result] in
-        try trainAll(countFiles, size: options.vocabularySize, threads: options.threads)
+    // 2. Train one BPE per domain, and with them the joint BPE (the domains'
+    // counts, each scaled to the same total times its weight) and the pooled
+    // one (plain sum, for comparison), as many at once as there are threads.
+    let extra = try stage("train") { () -> (joint: String?, pooled: String?) in
+        var joint: String?, pooled: String?
+        if options.strategy == .balanced {
+            joint = work + "/joint.counts"
+            let largest = trainingBytes.max() ?? 1
+            let scales = zip(options.domains, trainingBytes).map { $0.weight * Double(largest) / Double(max($1, 1)) }
+            _ = try mergeCountFiles(countFiles, output: joint!, scales: scales)
+        }
+        if options.comparePooled {
+            pooled = work + "/pooled.counts"
+            _ = try mergeCountFiles(countFiles, output: pooled!)
+        }
+        return (joint, pooled)
     }
+    let allTrained = try stage("train") { () -> [BPETrainer.Result] in
+        try trainAll(countFiles + [extra.joint, extra.pooled].compactMap { $0 }, size: options.vocabularySize, threads: options.threads)
+    }
+    let trained = Array(allTrained.prefix(countFiles.count))
+    let jointResult = extra.joint == nil ? nil : allTrained[countFiles.count]
+    let pooledResult = extra.pooled == nil ? nil : allTrained.last
     for (domain, result) in zip(options.domains, trained) {
         log("\(domain.name): \(result.merges.count) merges in \(String(format: "%.1f", result.seconds)) s")
     }
@@ -143,14 +162,8 @@ public func buildVocabulary(_ options: BuildOptions, output: String, log: @escap
         DomainVocabulary(name: domain.name, weight: domain.weight, trainingBytes: pair.1, result: pair.0)
     }
     let (vocabulary, from, dropped) = try stage("merge") { () -> (Vocabulary, [Int], Int) in
-        // The joint vocabulary: one BPE over all domains' counts, each domain
-        // scaled to the same total (times its weight).
-        if options.strategy == .balanced {
-            let joint = work + "/joint.counts"
-            let largest = trainingBytes.max() ?? 1
-            let scales = zip(options.domains, trainingBytes).map { $0.weight * Double(largest) / Double(max($1, 1)) }
-            _ = try mergeCountFiles(countFiles, output: joint, scales: scales)
-            let result = try trainAll([joint], size: options.vocabularySize, threads: 1)[0]
+        // The joint vocabulary ranks the tokens.
+        if let result = jointResult {
             let tokens = Array(result.tokens.prefix(256 + bpeTokens))
             let vocabulary = try Vocabulary.fromRanks(tokens, specialTokens: specials)
             return (vocabulary, BalancedMerge(domains: domainVocabularies).credit(Array(tokens.dropFirst(256))), 0)
@@ -180,15 +193,9 @@ public func buildVocabulary(_ options: BuildOptions, output: String, log: @escap
     var reports: [DomainReport] = []
     let ownSets = domainVocabularies.map { Set($0.tokens.prefix(bpeTokens)) }
     let finalTokens = (256 ..< 256 + bpeTokens).map { vocabulary.bytes(of: UInt32($0)) }
-    var pooledTokenizer: Tokenizer?
-    if options.comparePooled {
-        pooledTokenizer = try stage("pooled") {
-            let pooled = work + "/pooled.counts"
-            _ = try mergeCountFiles(countFiles, output: pooled)
-            let result = try trainAll([pooled], size: options.vocabularySize, threads: 1)[0]
-            return Tokenizer(vocabulary: try Vocabulary.fromRanks(Array(result.tokens.prefix(256 + bpeTokens)), specialTokens: specials),
-                             preTokenizer: options.preTokenizer)
-        }
+    let pooledTokenizer = try pooledResult.map { result in
+        Tokenizer(vocabulary: try Vocabulary.fromRanks(Array(result.tokens.prefix(256 + bpeTokens)), specialTokens: specials),
+                  preTokenizer: options.preTokenizer)
     }
     try stage("report") {
         for (d, domain) in options.domains.enumerated() {
@@ -232,10 +239,12 @@ func trainAll(_ countFiles: [String], size: Int, threads: Int) throws -> [BPETra
     results.initialize(repeating: nil)
     defer { results.deallocate() }
     let box = ResultsBox(results)
+    // Largest first, each lane taking the next when it is free: the lanes end together.
+    let order = countFiles.indices.sorted { fileSize(countFiles[$0]) > fileSize(countFiles[$1]) }
+    let queue = WorkQueue(order)
     let files = countFiles
-    let lanes = max(1, min(threads, files.count))
-    DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-        for k in stride(from: lane, to: files.count, by: lanes) {
+    DispatchQueue.concurrentPerform(iterations: max(1, min(threads, files.count))) { _ in
+        while let k = queue.next() {
             box.value[k] = Result {
                 var pieces: [(bytes: [UInt8], count: UInt64)] = []
                 try readCounts(files[k]) { bytes, count in pieces.append((Array(bytes), count)) }
@@ -244,6 +253,24 @@ func trainAll(_ countFiles: [String], size: Int, threads: Int) throws -> [BPETra
         }
     }
     return try results.map { try $0!.get() }
+}
+
+func fileSize(_ path: String) -> Int {
+    (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+}
+
+/// Hands out work items to concurrent lanes.
+final class WorkQueue: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [Int]
+
+    init(_ items: [Int]) { self.items = items.reversed() }
+
+    func next() -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        return items.popLast()
+    }
 }
 
 struct ResultsBox: @unchecked Sendable {

@@ -166,7 +166,11 @@ public final class CorpusStream {
     private func takeText(_ batch: inout TextBatch) throws {
         guard !buffer.isEmpty else { return }
         let cut: Int? = buffer.withUnsafeBufferPointer { b in
-            atEnd ? b.count : Tokenizer.safeCut(in: b, lower: max(searchedUpTo, 1), upper: b.count - 1)
+            if atEnd { return b.count }
+            // Holding out documents: cut between documents, so that a document is
+            // one unit whatever the block size.
+            if holdOut != nil, let end = lastDocumentEnd(b, lower: max(searchedUpTo, 2)) { return end }
+            return Tokenizer.safeCut(in: b, lower: max(searchedUpTo, 1), upper: b.count - 1)
         }
         guard let cut else {
             // No cut yet: keep reading (a stretch with no cut grows the buffer).
@@ -176,6 +180,16 @@ public final class CorpusStream {
         buffer.withUnsafeBufferPointer { append(UnsafeBufferPointer(rebasing: $0[0 ..< cut]), to: &batch) }
         buffer.removeSubrange(0 ..< cut)
         searchedUpTo = 0
+    }
+
+    /// The position after the last blank line in `b` that a line follows.
+    private func lastDocumentEnd(_ b: UnsafeBufferPointer<UInt8>, lower: Int) -> Int? {
+        var p = b.count - 1
+        while p >= lower {
+            if b[p] != 0x0A && b[p - 1] == 0x0A && b[p - 2] == 0x0A { return p }
+            p -= 1
+        }
+        return nil
     }
 
     private func takeLines(_ batch: inout TextBatch, file: CorpusFile) throws {
