@@ -78,8 +78,12 @@ public struct BuildReport: Codable, Sendable {
 /// of its documents), trains a BPE per domain, merges them with
 /// ``BalancedMerge`` into exactly `vocabularySize` ids, checks every token,
 /// and writes the folder with `build-report.json` and the held-out texts.
-public func buildVocabulary(_ options: BuildOptions, output: String, log: @escaping @Sendable (String) -> Void) throws -> BuildReport {
+public func buildVocabulary(_ options: BuildOptions, output finalOutput: String, log: @escaping @Sendable (String) -> Void) throws -> BuildReport {
     let started = Date()
+    // Everything is written to a staging folder beside the output and moved into
+    // place at the end: a failed build leaves no half-written vocabulary.
+    let output = finalOutput + ".tmp-\(getpid())"
+    defer { try? FileManager.default.removeItem(atPath: output) }
     var seconds: [String: Double] = [:]
     func stage<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
         let t = Date()
@@ -185,7 +189,7 @@ public func buildVocabulary(_ options: BuildOptions, output: String, log: @escap
     }
     let tokenizer = Tokenizer(vocabulary: vocabulary, preTokenizer: options.preTokenizer)
     try stage("merge") {
-        try VocabularyFolder.save(tokenizer, to: output, source: "tok build: " + options.domains.map {
+        try VocabularyFolder.save(tokenizer, to: output, name: URL(fileURLWithPath: finalOutput).lastPathComponent, source: "tok build: " + options.domains.map {
             "\($0.name)=\($0.inputs.joined(separator: "+")) (weight \($0.weight))" }.joined(separator: ", "))
     }
 
@@ -229,6 +233,11 @@ public func buildVocabulary(_ options: BuildOptions, output: String, log: @escap
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     try writeFileAtomically(output + "/build-report.json", Array(try encoder.encode(report)) + [0x0A])
+    let old = finalOutput + ".old-\(getpid())"
+    let replacing = FileManager.default.fileExists(atPath: finalOutput)
+    if replacing { try FileManager.default.moveItem(atPath: finalOutput, toPath: old) }
+    try FileManager.default.moveItem(atPath: output, toPath: finalOutput)
+    if replacing { try? FileManager.default.removeItem(atPath: old) }
     return report
 }
 

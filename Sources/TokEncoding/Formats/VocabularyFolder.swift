@@ -49,9 +49,9 @@ public enum VocabularyFolder {
 
     /// Writes the folder. Files are written under temporary names and renamed
     /// into place, so an interrupted save never leaves a half-written file.
-    public static func save(_ tokenizer: Tokenizer, to directory: String, source: String) throws {
+    public static func save(_ tokenizer: Tokenizer, to directory: String, name: String? = nil, source: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let name = URL(fileURLWithPath: directory).lastPathComponent
+        let name = name ?? URL(fileURLWithPath: directory).lastPathComponent
         let manifest = VocabularyManifest(tokenizer: tokenizer, name: name, source: source)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
