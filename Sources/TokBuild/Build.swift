@@ -233,11 +233,7 @@ public func buildVocabulary(_ options: BuildOptions, output finalOutput: String,
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     try writeFileAtomically(output + "/build-report.json", Array(try encoder.encode(report)) + [0x0A])
-    let old = finalOutput + ".old-\(getpid())"
-    let replacing = FileManager.default.fileExists(atPath: finalOutput)
-    if replacing { try FileManager.default.moveItem(atPath: finalOutput, toPath: old) }
-    try FileManager.default.moveItem(atPath: output, toPath: finalOutput)
-    if replacing { try? FileManager.default.removeItem(atPath: old) }
+    try VocabularyFolder.moveIntoPlace(output, finalOutput)
     return report
 }
 

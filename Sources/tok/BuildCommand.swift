@@ -68,12 +68,7 @@ struct BuildCommand: ParsableCommand {
         guard let strategy = MergeStrategy(rawValue: strategy) else { throw ValidationError("--strategy: balanced, share or round-robin") }
         options.strategy = strategy
         let quiet = corpus.quiet || corpus.json
-        let report: BuildReport
-        do {
-            report = try buildVocabulary(options, output: output) { if !quiet { printError("tok build: " + $0) } }
-        } catch {
-            throw CLIError("\(error)")
-        }
+        let report = try buildVocabulary(options, output: output) { if !quiet { printError("tok build: " + $0) } }
         if corpus.json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -4,6 +4,7 @@ import TokCorpus
 import TokEncoding
 
 /// A failure reported as one line, naming the file (and line) it concerns.
+/// (The libraries' errors are such lines already and are thrown as they are.)
 struct CLIError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
@@ -14,13 +15,7 @@ struct VocabularyOptions: ParsableArguments {
     @Option(name: .long, help: "The vocabulary folder (vocab/NAME).")
     var vocab: String
 
-    func load() throws -> Tokenizer {
-        do {
-            return try VocabularyFolder.load(vocab)
-        } catch {
-            throw CLIError("\(error)")
-        }
-    }
+    func load() throws -> Tokenizer { try VocabularyFolder.load(vocab) }
 }
 
 func printError(_ message: String, newline: Bool = true) {
@@ -33,12 +28,12 @@ final class BlockReader {
     var name: String { source.path }
 
     init(_ path: String) throws {
-        do { source = try FileByteSource(path: path) } catch { throw CLIError("\(error)") }
+        source = try FileByteSource(path: path)
     }
 
     /// Appends up to `maximum` bytes to `buffer`; false at the end of the input.
     func read(into buffer: inout [UInt8], maximum: Int) throws -> Bool {
-        do { return try source.read(into: &buffer, maximum: maximum) } catch { throw CLIError("\(error)") }
+        try source.read(into: &buffer, maximum: maximum)
     }
 }
 
@@ -49,7 +44,7 @@ final class OutputSink {
 
     init(_ path: String?) throws {
         if let path, path != "-" {
-            do { file = try AtomicFile(path) } catch { throw CLIError("\(error)") }
+            file = try AtomicFile(path)
         } else {
             file = nil
         }
@@ -57,7 +52,7 @@ final class OutputSink {
 
     func write(_ bytes: some Collection<UInt8>) throws {
         if let file {
-            do { try file.write(bytes) } catch { throw CLIError("\(error)") }
+            try file.write(bytes)
         } else {
             buffer.append(contentsOf: bytes)
             if buffer.count >= 1 << 20 { flushStandardOutput() }
@@ -77,7 +72,7 @@ final class OutputSink {
     /// Puts the output in place; without this call a file output is discarded.
     func finish() throws {
         if let file {
-            do { try file.commit() } catch { throw CLIError("\(error)") }
+            try file.commit()
         } else {
             flushStandardOutput()
         }

@@ -33,18 +33,9 @@ struct CountCommand: ParsableCommand {
 
     func run() throws {
         let started = Date()
-        let metadata: CountMetadata
-        do {
-            if merge {
-                metadata = try mergeCountFiles(inputs, output: output)
-            } else {
-                metadata = try corpus.count(inputs: inputs, domain: domain, output: output)
-            }
-        } catch let error as CLIError {
-            throw error
-        } catch {
-            throw CLIError("\(error)")
-        }
+        let metadata = merge
+            ? try mergeCountFiles(inputs, output: output)
+            : try corpus.count(inputs: inputs, domain: domain, output: output)
         corpus.finishProgress()
         let seconds = Date().timeIntervalSince(started)
         if corpus.json {

@@ -32,6 +32,6 @@ struct ExportCommand: ParsableCommand {
             }
             bytes = TiktokenFile.write(tokenizer.vocabulary)
         }
-        do { try writeFileAtomically(output, bytes) } catch { throw CLIError("\(error)") }
+        try writeFileAtomically(output, bytes)
     }
 }

@@ -26,7 +26,7 @@ struct ImportCommand: ParsableCommand {
 
     func run() throws {
         let data: [UInt8]
-        do { data = try readFile(file) } catch { throw CLIError("\(error)") }
+        data = try readFile(file)
         var tokenizer: Tokenizer
         let source: String
         do {
@@ -53,11 +53,7 @@ struct ImportCommand: ParsableCommand {
         } catch let error as VocabularyError {
             throw CLIError(error.description.hasPrefix(file) ? error.description : "\(file): \(error)")
         }
-        do {
-            try VocabularyFolder.save(tokenizer, to: output, source: source)
-        } catch {
-            throw CLIError("\(error)")
-        }
+        try VocabularyFolder.save(tokenizer, to: output, source: source)
         let v = tokenizer.vocabulary
         print("\(output): \(v.count) BPE tokens, \(v.specialTokens.count) special tokens, pattern \(tokenizer.preTokenizer.name), \(v.merges.count) merges, \(v.unreachableTokens.count) tokens the merges do not reach")
     }

@@ -32,15 +32,8 @@ struct StatsCommand: ParsableCommand {
     func run() throws {
         let loaded = try vocabularies.map { (name: $0, tokenizer: try VocabularyOptions.parse(["--vocab", $0]).load()) }
         let domainList = try parseDomains(domains).map { (name: $0.name, inputs: $0.inputs) }
-        let report: StatsReport
-        do {
-            report = try StatsReport.measure(vocabularies: loaded, domains: domainList, threads: threads ?? defaultThreadCount())
-        } catch {
-            throw CLIError("\(error)")
-        }
-        if let html {
-            do { try writeFileAtomically(html, Array(report.html().utf8)) } catch { throw CLIError("\(error)") }
-        }
+        let report = try StatsReport.measure(vocabularies: loaded, domains: domainList, threads: threads ?? defaultThreadCount())
+        if let html { try writeFileAtomically(html, Array(report.html().utf8)) }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

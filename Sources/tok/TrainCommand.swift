@@ -42,35 +42,24 @@ struct TrainCommand: ParsableCommand {
         let countsPath: String
         var temporary: String?
         let countFiles = inputs.allSatisfy { CountFile.isCountFile($0) }
-        do {
-            if countFiles && inputs.count == 1 {
-                countsPath = inputs[0]
+        if countFiles && inputs.count == 1 {
+            countsPath = inputs[0]
+        } else {
+            let path = NSTemporaryDirectory() + "/tok-train-\(getpid()).counts"
+            temporary = path
+            if countFiles {
+                _ = try mergeCountFiles(inputs, output: path)
             } else {
-                let path = NSTemporaryDirectory() + "/tok-train-\(getpid()).counts"
-                temporary = path
-                if countFiles {
-                    _ = try mergeCountFiles(inputs, output: path)
-                } else {
-                    _ = try corpus.count(inputs: inputs, domain: "train", output: path)
-                    corpus.finishProgress()
-                }
-                countsPath = path
+                _ = try corpus.count(inputs: inputs, domain: "train", output: path)
+                corpus.finishProgress()
             }
-        } catch let error as CLIError {
-            throw error
-        } catch {
-            throw CLIError("\(error)")
+            countsPath = path
         }
         defer { if let temporary { unlink(temporary) } }
         let countSeconds = Date().timeIntervalSince(started)
-        let metadata: CountMetadata
+        let metadata = try CountFile.metadata(path: countsPath)
         var pieces: [(bytes: [UInt8], count: UInt64)] = []
-        do {
-            metadata = try CountFile.metadata(path: countsPath)
-            try readCounts(countsPath) { bytes, count in pieces.append((Array(bytes), count)) }
-        } catch {
-            throw CLIError("\(error)")
-        }
+        try readCounts(countsPath) { bytes, count in pieces.append((Array(bytes), count)) }
         guard let preTokenizer = PreTokenizer.named.values.first(where: { $0.regexes == metadata.regexes }) else {
             throw CLIError("\(countsPath): counted with an unknown pattern")
         }
@@ -82,26 +71,23 @@ struct TrainCommand: ParsableCommand {
         trainer.maxTokenLength = maxTokenLength ?? .max
         trainer.specialTokens = specialTokens?.split(separator: ",").map(String.init) ?? []
         let show = corpus.showsProgress
-        let result: BPETrainer.Result
-        let tokenizer: Tokenizer
-        do {
-            let trainingStarted = Date()
-            result = try trainer.train(pieces: pieces) { done, total in
-                let rate = Double(done) / max(Date().timeIntervalSince(trainingStarted), 1e-9)
-                if show { printError(String(format: "\rtraining: %d of %d merges, %.0f merges/s   ", done, total, rate), newline: false) }
-            }
-            if show { printError("") }
-            pieces = []
-            tokenizer = Tokenizer(
-                vocabulary: try Vocabulary.fromRanks(result.tokens, specialTokens: result.specialTokens),
-                preTokenizer: preTokenizer)
-            try VocabularyFolder.save(
-                tokenizer, to: output,
-                source: "tok train on \(metadata.domains.joined(separator: ",")) (\(metadata.statistics.bytes) bytes, pattern \(metadata.pattern))")
-            try writeTrainingReport(result, metadata: metadata)
-        } catch {
-            throw CLIError("\(error)")
+        let trainingStarted = Date()
+        let result = try trainer.train(pieces: pieces) { done, total in
+            let rate = Double(done) / max(Date().timeIntervalSince(trainingStarted), 1e-9)
+            if show { printError(String(format: "\rtraining: %d of %d merges, %.0f merges/s   ", done, total, rate), newline: false) }
         }
+        if show { printError("") }
+        pieces = []
+        let tokenizer = Tokenizer(
+            vocabulary: try Vocabulary.fromRanks(result.tokens, specialTokens: result.specialTokens), preTokenizer: preTokenizer)
+        // Written in full beside the output, then moved into place.
+        let staging = output + ".tmp-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: staging) }
+        try VocabularyFolder.save(
+            tokenizer, to: staging, name: URL(fileURLWithPath: output).lastPathComponent,
+            source: "tok train on \(metadata.domains.joined(separator: ",")) (\(metadata.statistics.bytes) bytes, pattern \(metadata.pattern))")
+        try writeTrainingReport(result, metadata: metadata, folder: staging)
+        try VocabularyFolder.moveIntoPlace(staging, output)
         let seconds = Date().timeIntervalSince(started)
         if corpus.json {
             let summary: [String: Any] = [
@@ -118,12 +104,12 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
-    func writeTrainingReport(_ result: BPETrainer.Result, metadata: CountMetadata) throws {
+    func writeTrainingReport(_ result: BPETrainer.Result, metadata: CountMetadata, folder: String) throws {
         var out = "{\"pattern\": \(HuggingFaceJSON.jsonString(metadata.pattern)), \"merges\": [\n"
         for (i, m) in result.merges.enumerated() {
             out += "[\(m.left), \(m.right), \(m.count), \(m.tied)]" + (i + 1 < result.merges.count ? ",\n" : "\n")
         }
         out += "]}\n"
-        try writeFileAtomically(output + "/training.json", Array(out.utf8))
+        try writeFileAtomically(folder + "/training.json", Array(out.utf8))
     }
 }

@@ -63,6 +63,17 @@ public enum VocabularyFolder {
         try writeFileAtomically(directory + "/" + binaryName, binary)
     }
 
+    /// Moves a folder written in full at `staging` to `destination`, replacing
+    /// any folder there only once the new one is complete.
+    public static func moveIntoPlace(_ staging: String, _ destination: String) throws {
+        let files = FileManager.default
+        let old = destination + ".old-\(getpid())"
+        let replacing = files.fileExists(atPath: destination)
+        if replacing { try files.moveItem(atPath: destination, toPath: old) }
+        try files.moveItem(atPath: staging, toPath: destination)
+        if replacing { try? files.removeItem(atPath: old) }
+    }
+
     public static func readManifest(_ directory: String) throws -> VocabularyManifest? {
         let path = directory + "/" + manifestName
         guard fileExists(path) else { return nil }
