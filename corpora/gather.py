@@ -10,7 +10,9 @@ Deterministic: files are taken in sorted path order up to each source's cap.
 Standard library only. See corpora/README.md for the sources.
 """
 import argparse
+import gettext
 import gzip
+import io
 import html.parser
 import os
 import pathlib
@@ -26,6 +28,10 @@ SOURCES = {
         ("debian-reference-zh", ["debian-reference-zh-cn", "debian-reference-zh-tw"], r"\.html$", "html", 4),
         ("maint-guide-zh", ["maint-guide-zh-cn", "maint-guide-zh-tw"], r"\.html$", "html", 2),
         ("fortunes-zh", ["fortunes-zh"], r"/fortunes/(chinese|song100|tang300)$", "fortune", 2),
+        ("libreoffice-help-zh", ["libreoffice-help-zh-cn", "libreoffice-help-zh-tw"], r"/help/zh-(CN|TW)/.*\.html$", "html", 6),
+        ("software-translations-zh", ["libreoffice-l10n-zh-cn", "coreutils", "git", "libc-l10n"],
+         r"/locale/zh_(CN|TW)/LC_MESSAGES/.*\.mo$", "mo", 6),
+        ("linux-kernel-docs-zh", ["linux-doc-6.1"], r"/Documentation/translations/zh_(CN|TW)/.*\.rst(\.gz)?$", "text", 4),
     ],
     "en": [
         ("python-docs", ["python3.11-doc"], r"/_sources/.*\.rst\.txt$", "text", 12),
@@ -118,6 +124,11 @@ def convert(kind, raw):
         parser = HTMLText()
         parser.feed(raw.decode("utf-8", "replace"))
         text = "".join(parser.parts)
+    elif kind == "mo":
+        # Message catalogues: the translations (msgstr) only, lines holding Chinese.
+        catalog = gettext.GNUTranslations(io.BytesIO(raw))._catalog
+        lines = [v for k, v in sorted(catalog.items(), key=lambda kv: str(kv[0])) if k and isinstance(v, str)]
+        text = "\n".join(l for l in lines if re.search("[\u4e00-\u9fff]", l))
     elif kind == "fortune":
         text = raw.decode("utf-8", "replace").replace("\n%\n", "\n\n")
     elif kind == "tex":
