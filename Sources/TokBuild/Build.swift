@@ -243,7 +243,7 @@ func trainAll(_ countFiles: [String], size: Int, threads: Int) throws -> [BPETra
     let results = UnsafeMutableBufferPointer<Result<BPETrainer.Result, Error>?>.allocate(capacity: countFiles.count)
     results.initialize(repeating: nil)
     defer { results.deallocate() }
-    let box = ResultsBox(results)
+    let box = UncheckedSendable(results)
     // Largest first, each lane taking the next when it is free: the lanes end together.
     let order = countFiles.indices.sorted { fileSize(countFiles[$0]) > fileSize(countFiles[$1]) }
     let queue = WorkQueue(order)
@@ -278,7 +278,3 @@ final class WorkQueue: @unchecked Sendable {
     }
 }
 
-struct ResultsBox: @unchecked Sendable {
-    let value: UnsafeMutableBufferPointer<Result<BPETrainer.Result, Error>?>
-    init(_ value: UnsafeMutableBufferPointer<Result<BPETrainer.Result, Error>?>) { self.value = value }
-}

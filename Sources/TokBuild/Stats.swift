@@ -36,7 +36,7 @@ public struct StatsReport: Codable, Sendable {
             let counts = UnsafeMutableBufferPointer<(Int, Int, Int)>.allocate(capacity: lanes)
             counts.initialize(repeating: (0, 0, 0))
             defer { counts.deallocate() }
-            let box = SendableBox(counts)
+            let box = UncheckedSendable(counts)
             let shared = batch
             if lanes == 1 {
                 // One long text: let the encoder split it across the threads.
@@ -116,9 +116,4 @@ public struct StatsReport: Codable, Sendable {
         out += "</table></body></html>\n"
         return out
     }
-}
-
-struct SendableBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }

@@ -118,7 +118,7 @@ struct UsagePruning {
         let usages = UnsafeMutableBufferPointer<[UInt64]>.allocate(capacity: domains.count)
         usages.initialize(repeating: [])
         defer { usages.deallocate() }
-        let box = SendableBox(usages)
+        let box = UncheckedSendable(usages)
         let domains = self.domains
         DispatchQueue.concurrentPerform(iterations: domains.count) { d in box.value[d] = domains[d].usage(vocabulary) }
         var score = [Double](repeating: 0, count: vocabulary.count)

@@ -54,14 +54,12 @@ public final class HoldOut {
 public struct TextBatch: Sendable {
     public var bytes: [UInt8] = []
     public var ends: [Int] = []
-    public var documentsStarted = 0
 
     public init() {}
 
     public mutating func removeAll() {
         bytes.removeAll(keepingCapacity: true)
         ends.removeAll(keepingCapacity: true)
-        documentsStarted = 0
     }
 
     /// Calls `body` with each text of the batch.
@@ -221,7 +219,6 @@ public final class CorpusStream {
                     continue
                 }
                 statistics.documents += 1
-                batch.documentsStarted += 1
                 scratch.withUnsafeBufferPointer { append($0, to: &batch) }
             }
         }

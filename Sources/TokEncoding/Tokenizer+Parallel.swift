@@ -69,10 +69,11 @@ extension Tokenizer {
     }
 }
 
-/// A value handed to concurrent work that only touches disjoint parts of it.
-struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
+/// A value handed to concurrent work that only touches disjoint parts of it
+/// (each lane its own slot of a buffer). Shared by the package's targets.
+package struct UncheckedSendable<T>: @unchecked Sendable {
+    package let value: T
+    package init(_ value: T) { self.value = value }
 }
 
 extension Tokenizer {

@@ -99,8 +99,8 @@ struct EncodeCommand: ParsableCommand {
             var texts = [[UInt8]](repeating: [], count: groups)
             try buffer.withUnsafeBufferPointer { all in
                 invalid += invalidUTF8ByteCount(UnsafeBufferPointer(rebasing: all[0 ..< batchEnd]))
-                let input = UnsafeSendableBox(all)
-                let output = UnsafeSendableBox(UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: groups))
+                let input = UncheckedSendable(all)
+                let output = UncheckedSendable(UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: groups))
                 output.value.initialize(repeating: [])
                 defer { output.value.deallocate() }
                 let ranges = lineRanges
@@ -149,10 +149,4 @@ struct EncodeCommand: ParsableCommand {
         }
         try sink.finish()
     }
-}
-
-/// A pointer handed to concurrent work that touches disjoint parts of it.
-struct UnsafeSendableBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }

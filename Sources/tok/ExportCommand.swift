@@ -27,7 +27,7 @@ struct ExportCommand: ParsableCommand {
         switch format {
         case .hf: bytes = HuggingFaceJSON.write(tokenizer)
         case .tiktoken:
-            guard tokenizer.preTokenizer.rules.count == 1 else {
+            guard tokenizer.preTokenizer.rules.count == 1, tokenizer.preTokenizer.rules[0].coversEverything else {
                 throw CLIError("\(vocabulary.vocab): pattern \(tokenizer.preTokenizer.name) is a sequence of splits, which tiktoken cannot express")
             }
             bytes = TiktokenFile.write(tokenizer.vocabulary)
