@@ -65,7 +65,7 @@ public struct BalancedMerge: Sendable {
     /// Candidate order: each entry is (domain, index in its list).
     func candidates() -> [(domain: Int, index: Int)] {
         switch strategy {
-        case .roundRobin, .balanced:
+        case .roundRobin, .balanced:  // `balanced` ranks by its joint BPE (Build.swift) and never asks for candidates
             var out: [(Int, Int)] = []
             let longest = domains.map(\.tokens.count).max() ?? 0
             for i in 0 ..< longest {
