@@ -5,6 +5,7 @@ installed), unpacked with `dpkg-deb -x` into a cache, and its text extracted
 into OUT/<domain>/<source>.txt, documents separated by a blank line.
 
     python3 corpora/gather.py OUT [--cache DIR] [--scale 0.1] [--only zh,en]
+    python3 corpora/gather.py corpora/test-small --small   # the test fixtures: 3-7 MB a domain
 
 Deterministic: files are taken in sorted path order up to each source's cap.
 Standard library only. See corpora/README.md for the sources.
@@ -179,7 +180,10 @@ def main():
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/tok/debian"))
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every cap (0.1 for a quick corpus)")
     ap.add_argument("--only", default="zh,en,code,math")
+    ap.add_argument("--small", action="store_true", help="the test fixtures: --scale 0.1")
     args = ap.parse_args()
+    if args.small:
+        args.scale = 0.1
     out, cache = pathlib.Path(args.out), pathlib.Path(args.cache)
     for domain in args.only.split(","):
         (out / domain).mkdir(parents=True, exist_ok=True)
