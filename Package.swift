@@ -1,12 +1,19 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// Linux only: the file and process code calls Glibc directly (open, read,
+// glob, signals), and the build needs ICU and zstd from Debian's libicu-dev
+// and libzstd-dev. SwiftPM has no platform entry for Linux, so none is listed.
+//
+// The pipeline, one target per stage:
+// TokCorpus (corpora) -> TokCounts (piece counts) -> TokTraining (BPE trainer)
+// -> TokBuild (balanced multi-domain build) -> TokEncoding (vocabulary, encoder).
 let package = Package(
     name: "tok",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "TokEncoding", targets: ["TokEncoding"]),
         .library(name: "TokCorpus", targets: ["TokCorpus"]),
+        .library(name: "TokCounts", targets: ["TokCounts"]),
         .library(name: "TokTraining", targets: ["TokTraining"]),
         .library(name: "TokBuild", targets: ["TokBuild"]),
         .executable(name: "tok", targets: ["tok"]),
@@ -16,54 +23,26 @@ let package = Package(
     ],
     targets: [
         // ICU's C API names are versioned macros; this shim gives Swift stable names.
-        .target(
-            name: "CTokICU",
-            linkerSettings: [.linkedLibrary("icuuc")]
-        ),
-        .target(
-            name: "TokEncoding",
-            dependencies: ["CTokICU"]
-        ),
+        .target(name: "CTokICU", linkerSettings: [.linkedLibrary("icuuc")]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
-        .target(
-            name: "TokCorpus",
-            dependencies: ["TokEncoding", "CZstd"]
-        ),
-        .target(
-            name: "TokTraining",
-            dependencies: ["TokEncoding", "TokCorpus"]
-        ),
-        .target(
-            name: "TokBuild",
-            dependencies: ["TokEncoding", "TokCorpus", "TokTraining"]
-        ),
+        .target(name: "TokEncoding", dependencies: ["CTokICU"]),
+        .target(name: "TokCorpus", dependencies: ["TokEncoding", "CZstd"]),
+        .target(name: "TokCounts", dependencies: ["TokEncoding", "TokCorpus"]),
+        .target(name: "TokTraining", dependencies: ["TokEncoding", "TokCorpus", "TokCounts"]),
+        .target(name: "TokBuild", dependencies: ["TokEncoding", "TokCorpus", "TokCounts", "TokTraining"]),
         .executableTarget(
             name: "tok",
             dependencies: [
-                "TokEncoding",
-                "TokCorpus",
-                "TokTraining",
-                "TokBuild",
+                "TokEncoding", "TokCorpus", "TokCounts", "TokTraining", "TokBuild",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(
-            name: "tok-bench",
-            dependencies: ["TokEncoding"],
-            path: "Benchmarks/TokBenchmarks"
-        ),
-        .testTarget(
-            name: "TokEncodingTests",
-            dependencies: ["TokEncoding"]
-        ),
-        .testTarget(
-            name: "TokTrainingTests",
-            dependencies: ["TokTraining", "TokCorpus", "TokEncoding"]
-        ),
-        .testTarget(
-            name: "TokBuildTests",
-            dependencies: ["TokBuild", "TokTraining", "TokEncoding"]
-        ),
+        .executableTarget(name: "tok-bench", dependencies: ["TokEncoding"], path: "Benchmarks/TokBenchmarks"),
+        .testTarget(name: "TokEncodingTests", dependencies: ["TokEncoding"]),
+        .testTarget(name: "TokCorpusTests", dependencies: ["TokCorpus", "TokEncoding"]),
+        .testTarget(name: "TokCountsTests", dependencies: ["TokCounts", "TokCorpus", "TokEncoding"]),
+        .testTarget(name: "TokTrainingTests", dependencies: ["TokTraining", "TokCounts", "TokEncoding"]),
+        .testTarget(name: "TokBuildTests", dependencies: ["TokBuild", "TokTraining", "TokCounts", "TokEncoding"]),
     ],
     swiftLanguageModes: [.v6]
 )

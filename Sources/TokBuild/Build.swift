@@ -1,6 +1,7 @@
-import Dispatch
 import Foundation
+import Synchronization
 import TokCorpus
+import TokCounts
 import TokEncoding
 import TokTraining
 
@@ -31,12 +32,36 @@ public struct BuildOptions: Sendable {
     public var heldOutCapacity = 4 << 20
     /// Also train one BPE on all domains pooled, at the same size, for comparison.
     public var comparePooled = false
-    public var strategy = MergeStrategy.balanced
-    /// Candidates taken before pruning by measured use, as a multiple of the
-    /// BPE tokens wanted (1: no pruning).
-    public var pruneCandidates = 1.25
 
     public init(domains: [DomainInput]) { self.domains = domains }
+
+    var bpeTokens: Int { vocabularySize - 256 - specialTokens.count }
+}
+
+/// What can stop a build.
+public enum BuildError: Error, CustomStringConvertible, Sendable, Equatable {
+    case noDomains
+    case repeatedDomain(name: String)
+    /// A domain whose inputs hold no text: building would train it on nothing.
+    case emptyDomain(name: String, inputs: [String])
+    case sizeTooSmall(size: Int, reserved: Int)
+    case patternMismatch(domain: String, path: String, counted: String, expected: String)
+    /// The built vocabulary failed a check it must pass (a bug, not bad input).
+    case checkFailed(String)
+
+    public var description: String {
+        switch self {
+        case .noDomains: return "no domains to build from"
+        case .repeatedDomain(let name): return "domain \(name) is named twice"
+        case .emptyDomain(let name, let inputs):
+            return "domain \(name): no text in \(inputs.joined(separator: ", ")); nothing was written"
+        case .sizeTooSmall(let size, let reserved):
+            return "a vocabulary of \(size) ids leaves no room after the \(reserved) byte and special tokens"
+        case .patternMismatch(let domain, let path, let counted, let expected):
+            return "domain \(domain): \(path) was counted with pattern \(counted), not \(expected)"
+        case .checkFailed(let what): return "internal check failed: \(what)"
+        }
+    }
 }
 
 /// Per-domain figures of a build.
@@ -45,7 +70,7 @@ public struct DomainReport: Codable, Sendable {
     public var weight: Double
     public var trainingBytes: Int
     public var heldOutDocuments: Int
-    /// Tokens of the merged vocabulary taken from this domain's list.
+    /// Tokens of the merged vocabulary credited to this domain (``creditTokens(_:to:)``).
     public var contributed: Int
     /// Tokens of the merged vocabulary that this domain's own vocabulary shares with another domain's.
     public var shared: Int
@@ -61,220 +86,239 @@ public struct BuildReport: Codable, Sendable {
     public var bpeTokens: Int
     public var specialTokens: [String]
     public var pattern: String
-    public var strategy: MergeStrategy
     public var domains: [DomainReport]
     /// Tokens no domain's own vocabulary has (learned only from the merged statistics).
     public var jointOnlyTokens: Int
     /// Tokens per kind, as in table 1 of the Pangu Ultra report.
     public var composition: [String: Int]
-    /// Tokens dropped because rival domains' tokens left them unreachable.
-    public var droppedUnreachable: Int
     /// Wall seconds per stage, and peak resident memory.
     public var seconds: [String: Double]
     public var peakMemoryMB: Double
 }
 
-/// Builds a balanced vocabulary: counts each domain (holding out a small share
-/// of its documents), trains a BPE per domain, merges them with
-/// ``BalancedMerge`` into exactly `vocabularySize` ids, checks every token,
-/// and writes the folder with `build-report.json` and the held-out texts.
-public func buildVocabulary(_ options: BuildOptions, output finalOutput: String, log: @escaping @Sendable (String) -> Void) throws -> BuildReport {
-    let started = Date()
-    // Everything is written to a staging folder beside the output and moved into
-    // place at the end: a failed build leaves no half-written vocabulary.
-    let output = finalOutput + ".tmp-\(getpid())"
-    defer { try? FileManager.default.removeItem(atPath: output) }
-    var seconds: [String: Double] = [:]
-    func stage<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+/// Builds a balanced vocabulary, in stages: count each domain (holding out a
+/// share of its documents), make the joint counts (each domain's counts scaled
+/// to the same total, times its weight), train the joint BPE and each domain's
+/// own, assemble the vocabulary of exactly `vocabularySize` ids, check it, and
+/// evaluate it on the held-out text. Writes the folder with
+/// `build-report.json` and `heldout/<domain>.txt` under a staging name and
+/// moves it into place only when every stage has passed.
+///
+/// - Throws: ``BuildError`` and the errors of the stages' libraries.
+public func buildVocabulary(
+    _ options: BuildOptions, output: String, log: @escaping @Sendable (String) -> Void
+) throws -> BuildReport {
+    guard !options.domains.isEmpty else { throw BuildError.noDomains }
+    if let twice = options.domains.map(\.name).firstRepeated { throw BuildError.repeatedDomain(name: twice) }
+    guard options.bpeTokens > 0 else {
+        throw BuildError.sizeTooSmall(size: options.vocabularySize, reserved: 256 + options.specialTokens.count)
+    }
+    TemporaryPaths.removeStale(in: TemporaryPaths.temporaryDirectory, prefixes: workFolderPrefixes)
+    let work = TemporaryPaths.workFolder("build")
+    TemporaryPaths.register(work)
+    defer {
+        try? FileManager.default.removeItem(atPath: work)
+        TemporaryPaths.unregister(work)
+    }
+    try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+    return try VocabularyFolder.writeStaged(to: output) { staging in
+        var clock = StageClock()
+        let domains = try clock.time("count") { try countDomains(options, work: work, staging: staging, log: log) }
+        let counts = try clock.time("joint") { try jointCounts(domains, options, work: work) }
+        let trained = try clock.time("train") {
+            try trainAll(domains.map(\.countFile) + [counts.joint] + (counts.pooled.map { [$0] } ?? []),
+                         size: options.vocabularySize, threads: options.threads)
+        }
+        let own = zip(domains, trained).map { domain, result in
+            DomainVocabulary(name: domain.input.name, weight: domain.input.weight, trainingBytes: domain.trainingBytes,
+                             result: result)
+        }
+        for d in own { log("\(d.name): \(d.tokens.count) merges") }
+        let tokenizer = try clock.time("assemble") {
+            try assemble(trained[domains.count], options, name: URL(fileURLWithPath: output).lastPathComponent,
+                         staging: staging)
+        }
+        try clock.time("check") { try check(tokenizer, options) }
+        let pooled = counts.pooled == nil ? nil : trained.last
+        var report = try clock.time("evaluate") {
+            try evaluate(tokenizer, domains: domains, own: own, pooled: pooled, options)
+        }
+        report.seconds = clock.seconds
+        report.peakMemoryMB = peakMemoryMB()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeFileAtomically(staging + "/build-report.json", Array(try encoder.encode(report)) + [0x0A])
+        return report
+    }
+}
+
+/// Wall time per named stage.
+struct StageClock {
+    private(set) var seconds: [String: Double] = [:]
+    private let started = Date()
+
+    mutating func time<T>(_ stage: String, _ body: () throws -> T) rethrows -> T {
         let t = Date()
-        defer { seconds[name, default: 0] += Date().timeIntervalSince(t) }
+        defer {
+            seconds[stage, default: 0] += (Date().timeIntervalSince(t) * 100).rounded() / 100
+            seconds["total"] = (Date().timeIntervalSince(started) * 100).rounded() / 100
+        }
         return try body()
     }
-    let bpeTokens = options.vocabularySize - 256 - options.specialTokens.count
-    guard bpeTokens > 0 else { throw VocabularyError("--vocab-size \(options.vocabularySize) is too small") }
-    guard !options.domains.isEmpty else { throw VocabularyError("no domains") }
-    let work = NSTemporaryDirectory() + "/tok-build-\(getpid())"
-    try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: work) }
-    try FileManager.default.createDirectory(atPath: output + "/heldout", withIntermediateDirectories: true)
+}
 
-    // 1. Count each domain, holding out documents.
-    var countFiles: [String] = []
-    var heldOut: [[UInt8]] = []
-    var heldOutDocuments: [Int] = []
-    var trainingBytes: [Int] = []
-    var counting = CountingOptions(preTokenizer: options.preTokenizer, threads: options.threads, memoryBudget: options.memoryBudget)
+/// A domain after counting: its count file, training bytes and held-out text.
+struct CountedDomain {
+    var input: DomainInput
+    var countFile: String
+    var trainingBytes: Int
+    var heldOut: [UInt8]
+    var heldOutDocuments: Int
+}
+
+/// Stage 1: counts each domain with the vocabulary's pre-tokenizer, holding
+/// out documents (by a hash of their bytes) into `staging/heldout/`. A domain
+/// given as one count file is used as it is. A domain with no text fails the build.
+func countDomains(
+    _ options: BuildOptions, work: String, staging: String, log: @escaping @Sendable (String) -> Void
+) throws -> [CountedDomain] {
+    try FileManager.default.createDirectory(atPath: staging + "/heldout", withIntermediateDirectories: true)
+    var counting = CountingOptions(preTokenizer: options.preTokenizer, threads: options.threads,
+                                   memoryBudget: options.memoryBudget)
     counting.temporaryDirectory = work
-    for domain in options.domains {
-        try stage("count") {
-            if domain.inputs.count == 1 && CountFile.isCountFile(domain.inputs[0]) {
-                let metadata = try CountFile.metadata(path: domain.inputs[0])
-                guard metadata.regexes == options.preTokenizer.regexes else {
-                    throw VocabularyError("\(domain.inputs[0]): counted with pattern \(metadata.pattern), not \(options.preTokenizer.name)")
-                }
-                countFiles.append(domain.inputs[0])
-                heldOut.append([])
-                heldOutDocuments.append(0)
-                trainingBytes.append(metadata.statistics.bytes)
-                log("\(domain.name): using counts \(domain.inputs[0]) (no held-out text)")
-                return
+    return try options.domains.map { domain in
+        if domain.inputs.count == 1 && CountFile.isCountFile(domain.inputs[0]) {
+            let path = domain.inputs[0]
+            let metadata = try CountFile.metadata(path: path)
+            guard metadata.regexes == options.preTokenizer.regexes else {
+                throw BuildError.patternMismatch(domain: domain.name, path: path, counted: metadata.pattern,
+                                                 expected: options.preTokenizer.name)
             }
-            let files = try expandCorpusInputs(domain.inputs)
-            let holdOut = HoldOut(perMille: options.heldOutPerMille, capacity: options.heldOutCapacity)
-            let path = work + "/\(domain.name).counts"
-            let metadata = try countPieces(files: files, domain: domain.name, options: counting, output: path, holdOut: holdOut,
-                                           warn: { log($0) })
-            countFiles.append(path)
-            heldOut.append(holdOut.text)
-            heldOutDocuments.append(holdOut.documents)
-            trainingBytes.append(metadata.statistics.bytes)
-            try writeFileAtomically(output + "/heldout/\(domain.name).txt", holdOut.text)
-            log("\(domain.name): \(files.count) files, \(metadata.statistics.bytes) bytes counted, \(holdOut.text.count) bytes held out")
+            guard metadata.distinctPieces > 0 else { throw BuildError.emptyDomain(name: domain.name, inputs: domain.inputs) }
+            log("\(domain.name): using counts \(path) (no held-out text)")
+            return CountedDomain(input: domain, countFile: path, trainingBytes: metadata.statistics.bytes, heldOut: [],
+                                 heldOutDocuments: 0)
         }
+        let files = try expandCorpusInputs(domain.inputs)
+        let holdOut = HoldOut(perMille: options.heldOutPerMille, capacity: options.heldOutCapacity)
+        let path = work + "/\(domain.name).counts"
+        let metadata = try countPieces(files: files, domain: domain.name, options: counting, output: path,
+                                       holdOut: holdOut, warn: { log($0) })
+        guard metadata.distinctPieces > 0 else { throw BuildError.emptyDomain(name: domain.name, inputs: domain.inputs) }
+        try writeFileAtomically(staging + "/heldout/\(domain.name).txt", holdOut.text)
+        log("\(domain.name): \(files.count) files, \(metadata.statistics.bytes) bytes counted, \(holdOut.text.count) bytes held out")
+        return CountedDomain(input: domain, countFile: path, trainingBytes: metadata.statistics.bytes,
+                             heldOut: holdOut.text, heldOutDocuments: holdOut.documents)
     }
+}
 
-    // 2. Train one BPE per domain, and with them the joint BPE (the domains'
-    // counts, each scaled to the same total times its weight) and the pooled
-    // one (plain sum, for comparison), as many at once as there are threads.
-    let extra = try stage("train") { () -> (joint: String?, pooled: String?) in
-        var joint: String?, pooled: String?
-        if options.strategy == .balanced {
-            joint = work + "/joint.counts"
-            let largest = trainingBytes.max() ?? 1
-            let scales = zip(options.domains, trainingBytes).map { $0.weight * Double(largest) / Double(max($1, 1)) }
-            _ = try mergeCountFiles(countFiles, output: joint!, scales: scales)
-        }
-        if options.comparePooled {
-            pooled = work + "/pooled.counts"
-            _ = try mergeCountFiles(countFiles, output: pooled!)
-        }
-        return (joint, pooled)
-    }
-    let allTrained = try stage("train") { () -> [BPETrainer.Result] in
-        try trainAll(countFiles + [extra.joint, extra.pooled].compactMap { $0 }, size: options.vocabularySize, threads: options.threads)
-    }
-    let trained = Array(allTrained.prefix(countFiles.count))
-    let jointResult = extra.joint == nil ? nil : allTrained[countFiles.count]
-    let pooledResult = extra.pooled == nil ? nil : allTrained.last
-    for (domain, result) in zip(options.domains, trained) {
-        log("\(domain.name): \(result.merges.count) merges in \(String(format: "%.1f", result.seconds)) s")
-    }
+/// Stage 2: the joint counts, each domain's scaled to the largest domain's
+/// total times its weight, so that a merge's count is the summed share of the
+/// domains' texts it saves; and, if compared, the plain pooled sum.
+func jointCounts(_ domains: [CountedDomain], _ options: BuildOptions, work: String) throws -> (joint: String, pooled: String?) {
+    let joint = work + "/joint.counts"
+    let largest = domains.map(\.trainingBytes).max() ?? 1
+    let scales = domains.map { $0.input.weight * Double(largest) / Double(max($0.trainingBytes, 1)) }
+    _ = try mergeCountFiles(domains.map(\.countFile), output: joint, scales: scales)
+    guard options.comparePooled else { return (joint, nil) }
+    let pooled = work + "/pooled.counts"
+    _ = try mergeCountFiles(domains.map(\.countFile), output: pooled)
+    return (joint, pooled)
+}
 
-    // 3. Merge into one rank order, exactly sized, every token reachable.
-    let specials = options.specialTokens.enumerated().map { SpecialToken(id: UInt32(256 + bpeTokens + $0.offset), content: $0.element) }
-    let domainVocabularies = zip(options.domains, zip(trained, trainingBytes)).map { domain, pair in
-        DomainVocabulary(name: domain.name, weight: domain.weight, trainingBytes: pair.1, result: pair.0)
-    }
-    let (vocabulary, from, dropped) = try stage("merge") { () -> (Vocabulary, [Int], Int) in
-        // The joint vocabulary ranks the tokens.
-        if let result = jointResult {
-            let tokens = Array(result.tokens.prefix(256 + bpeTokens))
-            let vocabulary = try Vocabulary.fromRanks(tokens, specialTokens: specials)
-            return (vocabulary, BalancedMerge(domains: domainVocabularies).credit(Array(tokens.dropFirst(256))), 0)
+/// Stage 3: trains a BPE on each count file to `size` ids (no special tokens),
+/// up to `threads` at once, largest first so that the lanes end together.
+func trainAll(_ countFiles: [String], size: Int, threads: Int) throws -> [BPETrainer.Result] {
+    let order = countFiles.indices.sorted { fileSize(countFiles[$0]) > fileSize(countFiles[$1]) }
+    let next = Atomic<Int>(0)
+    let done = try inParallel(lanes: max(1, min(threads, countFiles.count))) { _ in
+        var mine: [(Int, BPETrainer.Result)] = []
+        while case let k = next.add(1, ordering: .relaxed).oldValue, k < order.count {
+            let file = countFiles[order[k]]
+            mine.append((order[k], try BPETrainer(vocabularySize: size).train(pieces: try PieceCounts(countFile: file))))
         }
-        let merge = BalancedMerge(domains: domainVocabularies, strategy: options.strategy)
-        guard options.strategy == .share, options.pruneCandidates > 1 else {
-            return try merge.build(bpeTokens: bpeTokens, specialTokens: specials)
-        }
-        // Take more candidates than needed, then prune them by measured use.
-        let (candidates, credit, parts) = merge.select(count: Int(Double(bpeTokens) * options.pruneCandidates))
-        let pieces = try zip(countFiles, options.domains).map { try DomainPieces(countFile: $0, weight: $1.weight) }
-        let pruned = try UsagePruning(domains: pieces, threads: options.threads)
-            .prune(tokens: candidates, from: credit, parts: parts, target: bpeTokens, specialTokens: specials)
-        log("merge: \(candidates.count) candidates pruned to \(bpeTokens) in \(pruned.rounds) rounds")
-        return (pruned.vocabulary, pruned.from, candidates.count - bpeTokens)
+        return mine
     }
-    guard vocabulary.idLimit == options.vocabularySize, vocabulary.unreachableTokens.isEmpty else {
-        throw VocabularyError("internal: built \(vocabulary.idLimit) ids, \(vocabulary.unreachableTokens.count) unreachable")
+    return done.flatMap { $0 }.sorted { $0.0 < $1.0 }.map(\.1)
+}
+
+/// Stage 4: the vocabulary: the joint BPE's first tokens in its rank order,
+/// then the special tokens, written to `staging`.
+func assemble(_ joint: BPETrainer.Result, _ options: BuildOptions, name: String, staging: String) throws -> Tokenizer {
+    let specials = options.specialTokens.enumerated().map {
+        SpecialToken(id: UInt32(256 + options.bpeTokens + $0.offset), content: $0.element)
     }
+    let vocabulary = try Vocabulary.fromRanks(Array(joint.tokens.prefix(256 + options.bpeTokens)), specialTokens: specials)
     let tokenizer = Tokenizer(vocabulary: vocabulary, preTokenizer: options.preTokenizer)
-    try stage("merge") {
-        try VocabularyFolder.save(tokenizer, to: output, name: URL(fileURLWithPath: finalOutput).lastPathComponent, source: "tok build: " + options.domains.map {
-            "\($0.name)=\($0.inputs.joined(separator: "+")) (weight \($0.weight))" }.joined(separator: ", "))
-    }
+    try VocabularyFolder.save(tokenizer, to: staging, name: name, source: "tok build: " + options.domains.map {
+        "\($0.name)=\($0.inputs.joined(separator: "+")) (weight \($0.weight))" }.joined(separator: ", "))
+    return tokenizer
+}
 
-    // 4. Report: contributions, sharing, held-out compression against each domain's own and a pooled BPE.
-    var reports: [DomainReport] = []
-    let ownSets = domainVocabularies.map { Set($0.tokens.prefix(bpeTokens)) }
-    let finalTokens = (256 ..< 256 + bpeTokens).map { vocabulary.bytes(of: UInt32($0)) }
-    let pooledTokenizer = try pooledResult.map { result in
-        Tokenizer(vocabulary: try Vocabulary.fromRanks(Array(result.tokens.prefix(256 + bpeTokens)), specialTokens: specials),
-                  preTokenizer: options.preTokenizer)
+/// Stage 5: exactly the size asked for, every token encodes to itself, no
+/// byte string twice (``Vocabulary/fromRanks`` refuses repeats).
+func check(_ tokenizer: Tokenizer, _ options: BuildOptions) throws {
+    let v = tokenizer.vocabulary
+    guard v.idLimit == options.vocabularySize else {
+        throw BuildError.checkFailed("built \(v.idLimit) ids, not \(options.vocabularySize): the corpora hold too few distinct pairs")
     }
-    try stage("report") {
-        for (d, domain) in options.domains.enumerated() {
-            let others = ownSets.indices.filter { $0 != d }
-            var report = DomainReport(
-                name: domain.name, weight: domain.weight, trainingBytes: trainingBytes[d], heldOutDocuments: heldOutDocuments[d],
-                contributed: from.filter { $0 == d }.count,
-                shared: finalTokens.filter { t in ownSets[d].contains(t) && others.contains { ownSets[$0].contains(t) } }.count,
-                merged: nil, own: nil, pooled: nil)
-            if !heldOut[d].isEmpty {
-                let own = Tokenizer(
-                    vocabulary: try Vocabulary.fromRanks(Array(trained[d].tokens.prefix(256 + bpeTokens)), specialTokens: specials),
-                    preTokenizer: options.preTokenizer)
-                report.merged = Compression(tokenizer: tokenizer, text: heldOut[d], threads: options.threads)
-                report.own = Compression(tokenizer: own, text: heldOut[d], threads: options.threads)
-                report.pooled = pooledTokenizer.map { Compression(tokenizer: $0, text: heldOut[d], threads: options.threads) }
-            }
-            reports.append(report)
+    guard v.unreachableTokens.isEmpty else { throw BuildError.checkFailed("\(v.unreachableTokens.count) unreachable tokens") }
+}
+
+/// Stage 6: contributions, sharing, composition and held-out compression
+/// against each domain's own vocabulary and the pooled BPE.
+func evaluate(
+    _ tokenizer: Tokenizer, domains: [CountedDomain], own: [DomainVocabulary], pooled: BPETrainer.Result?,
+    _ options: BuildOptions
+) throws -> BuildReport {
+    let vocabulary = tokenizer.vocabulary
+    let bpeTokens = options.bpeTokens
+    let finalTokens = (256 ..< 256 + bpeTokens).map { vocabulary.bytes(of: UInt32($0)) }
+    let credit = creditTokens(finalTokens, to: own)
+    let ownSets = own.map { Set($0.tokens.prefix(bpeTokens)) }
+    func ranked(_ tokens: [[UInt8]]) throws -> Tokenizer {
+        Tokenizer(vocabulary: try Vocabulary.fromRanks(Array(tokens.prefix(256 + bpeTokens))), preTokenizer: options.preTokenizer)
+    }
+    let pooledTokenizer = try pooled.map { try ranked($0.tokens) }
+    var reports: [DomainReport] = []
+    for (d, domain) in domains.enumerated() {
+        let others = ownSets.indices.filter { $0 != d }
+        var report = DomainReport(
+            name: domain.input.name, weight: domain.input.weight, trainingBytes: domain.trainingBytes,
+            heldOutDocuments: domain.heldOutDocuments, contributed: credit.filter { $0 == d }.count,
+            shared: finalTokens.filter { t in ownSets[d].contains(t) && others.contains { ownSets[$0].contains(t) } }.count,
+            merged: nil, own: nil, pooled: nil)
+        if !domain.heldOut.isEmpty {
+            let ownTokenizer = try ranked((0 ..< 256).map { [UInt8($0)] } + own[d].tokens)
+            report.merged = Compression(tokenizer: tokenizer, text: domain.heldOut, threads: options.threads)
+            report.own = Compression(tokenizer: ownTokenizer, text: domain.heldOut, threads: options.threads)
+            report.pooled = pooledTokenizer.map { Compression(tokenizer: $0, text: domain.heldOut, threads: options.threads) }
         }
+        reports.append(report)
     }
     var composition: [String: Int] = [:]
     for (kind, n) in TokenKind.table(vocabulary) { composition[kind.rawValue] = n }
-    seconds["total"] = Date().timeIntervalSince(started)
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    let report = BuildReport(
+    return BuildReport(
         vocabularySize: options.vocabularySize, bpeTokens: bpeTokens, specialTokens: options.specialTokens,
-        pattern: options.preTokenizer.name, strategy: options.strategy, domains: reports,
-        jointOnlyTokens: from.filter { $0 >= options.domains.count }.count, composition: composition, droppedUnreachable: dropped,
-        seconds: seconds.mapValues { ($0 * 100).rounded() / 100 }, peakMemoryMB: Double(usage.ru_maxrss) / 1024)
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try writeFileAtomically(output + "/build-report.json", Array(try encoder.encode(report)) + [0x0A])
-    try VocabularyFolder.moveIntoPlace(output, finalOutput)
-    return report
-}
-
-/// Trains a BPE on each count file to `size` ids (no special tokens), up to
-/// `threads` at once.
-func trainAll(_ countFiles: [String], size: Int, threads: Int) throws -> [BPETrainer.Result] {
-    let results = UnsafeMutableBufferPointer<Result<BPETrainer.Result, Error>?>.allocate(capacity: countFiles.count)
-    results.initialize(repeating: nil)
-    defer { results.deallocate() }
-    let box = UncheckedSendable(results)
-    // Largest first, each lane taking the next when it is free: the lanes end together.
-    let order = countFiles.indices.sorted { fileSize(countFiles[$0]) > fileSize(countFiles[$1]) }
-    let queue = WorkQueue(order)
-    let files = countFiles
-    DispatchQueue.concurrentPerform(iterations: max(1, min(threads, files.count))) { _ in
-        while let k = queue.next() {
-            box.value[k] = Result {
-                var pieces: [(bytes: [UInt8], count: UInt64)] = []
-                try readCounts(files[k]) { bytes, count in pieces.append((Array(bytes), count)) }
-                return try BPETrainer(vocabularySize: size).train(pieces: pieces)
-            }
-        }
-    }
-    return try results.map { try $0!.get() }
+        pattern: options.preTokenizer.name, domains: reports, jointOnlyTokens: credit.filter { $0 >= domains.count }.count,
+        composition: composition, seconds: [:], peakMemoryMB: 0)
 }
 
 func fileSize(_ path: String) -> Int {
     (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
 }
 
-/// Hands out work items to concurrent lanes.
-final class WorkQueue: @unchecked Sendable {
-    private let lock = NSLock()
-    private var items: [Int]
-
-    init(_ items: [Int]) { self.items = items.reversed() }
-
-    func next() -> Int? {
-        lock.lock()
-        defer { lock.unlock() }
-        return items.popLast()
-    }
+/// Peak resident memory of this process so far, in MB.
+func peakMemoryMB() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
 }
 
+extension Array where Element: Hashable {
+    /// The first element that appears a second time.
+    var firstRepeated: Element? {
+        var seen = Set<Element>()
+        return first { !seen.insert($0).inserted }
+    }
+}

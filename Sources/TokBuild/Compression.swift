@@ -1,4 +1,3 @@
-import Dispatch
 import TokEncoding
 
 /// How well a vocabulary compresses a text.

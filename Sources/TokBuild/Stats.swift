@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import TokCorpus
 import TokEncoding
@@ -27,27 +26,26 @@ public struct StatsReport: Codable, Sendable {
 
     /// The compression of one vocabulary on the text of `files`.
     public static func measure(_ tokenizer: Tokenizer, files: [CorpusFile], threads: Int) throws -> Compression {
-        let stream = CorpusStream(files: files, blockSize: 8 << 20)
+        let stream = CorpusStream(files: files, preTokenizer: tokenizer.preTokenizer, blockSize: 8 << 20)
         var batch = TextBatch()
         var total = Compression(bytes: 0, characters: 0, tokens: 0)
         while try stream.next(&batch) {
             let texts = batch.ends.count
             let lanes = max(1, min(threads, texts))
-            let counts = UnsafeMutableBufferPointer<(Int, Int, Int)>.allocate(capacity: lanes)
-            counts.initialize(repeating: (0, 0, 0))
-            defer { counts.deallocate() }
-            let box = UncheckedSendable(counts)
             let shared = batch
+            let counts: [(Int, Int, Int)]
             if lanes == 1 {
                 // One long text: let the encoder split it across the threads.
+                var c = (0, 0, 0)
                 shared.forEachText { t in
-                    counts[0].0 += t.count
-                    counts[0].1 += characterCount(t)
-                    counts[0].2 += tokenizer.encodeInParallel(t, threads: threads).count
+                    c.0 += t.count
+                    c.1 += characterCount(t)
+                    c.2 += tokenizer.encodeInParallel(t, threads: threads).count
                 }
+                counts = [c]
             } else {
-                DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-                    var k = 0
+                counts = inParallel(lanes: lanes) { lane in
+                    var k = 0, c = (0, 0, 0)
                     var scratch = BytePairScratch()
                     var ids = ContiguousArray<UInt32>()
                     shared.forEachText { t in
@@ -55,10 +53,11 @@ public struct StatsReport: Codable, Sendable {
                         guard k % lanes == lane else { return }
                         ids.removeAll(keepingCapacity: true)
                         tokenizer.encode(t, allowedSpecial: .none, scratch: &scratch, into: &ids)
-                        box.value[lane].0 += t.count
-                        box.value[lane].1 += characterCount(t)
-                        box.value[lane].2 += ids.count
+                        c.0 += t.count
+                        c.1 += characterCount(t)
+                        c.2 += ids.count
                     }
+                    return c
                 }
             }
             for c in counts {

@@ -5,9 +5,9 @@ import CZstd
 import TokEncoding
 
 /// A stream of bytes: a file, or a file decompressed with zstd.
-public protocol ByteSource {
+public protocol ByteSource: AnyObject {
     /// Appends up to `maximum` bytes to `buffer`; false at the end.
-    mutating func read(into buffer: inout [UInt8], maximum: Int) throws -> Bool
+    func read(into buffer: inout [UInt8], maximum: Int) throws -> Bool
 }
 
 /// Reads a file through its descriptor; the path `-` is standard input.
@@ -23,9 +23,9 @@ public final class FileByteSource: ByteSource {
             return
         }
         self.path = path
-        if isDirectory(path) { throw CorpusError("\(path): is a directory") }
+        if isDirectory(path) { throw CorpusError.isDirectory(path: path) }
         fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw CorpusError("\(path): cannot open: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw CorpusError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
     }
 
     deinit { if fd > 0 { close(fd) } }
@@ -39,7 +39,7 @@ public final class FileByteSource: ByteSource {
             if n < 0 {
                 if errno == EINTR { continue }
                 buffer.removeSubrange((start + filled)...)
-                throw CorpusError("\(path): cannot read: \(String(cString: strerror(errno)))")
+                throw CorpusError.cannotRead(path: path, reason: String(cString: strerror(errno)))
             }
             if n == 0 { break }
             filled += n
@@ -56,10 +56,12 @@ public final class ZstdByteSource: ByteSource {
     var input: [UInt8] = []
     var inputOffset = 0
     var fileEnded = false
+    /// The decoder is inside a frame: more input or output is due.
+    var frameOpen = false
 
     public init(path: String) throws {
         file = try FileByteSource(path: path)
-        guard let s = ZSTD_createDStream() else { throw CorpusError("\(path): cannot start zstd") }
+        guard let s = ZSTD_createDStream() else { throw CorpusError.invalidZstd(path: path) }
         stream = s
         ZSTD_initDStream(stream)
     }
@@ -70,14 +72,15 @@ public final class ZstdByteSource: ByteSource {
         let start = buffer.count
         buffer.append(contentsOf: repeatElement(0, count: maximum))
         var produced = 0
+        defer { buffer.removeSubrange((start + produced)...) }
         while produced < maximum {
-            if inputOffset == input.count {
-                if fileEnded { break }
+            if inputOffset == input.count && !fileEnded {
                 input.removeAll(keepingCapacity: true)
                 inputOffset = 0
                 fileEnded = try !file.read(into: &input, maximum: 1 << 20)
-                if input.isEmpty { break }
             }
+            if inputOffset == input.count && fileEnded && !frameOpen { break }
+            let before = produced
             let result: Int = input.withUnsafeBytes { inRaw in
                 buffer.withUnsafeMutableBytes { outRaw in
                     var inBuf = ZSTD_inBuffer(src: inRaw.baseAddress, size: input.count, pos: inputOffset)
@@ -88,10 +91,13 @@ public final class ZstdByteSource: ByteSource {
                     return ZSTD_isError(code) != 0 ? -1 : Int(code)
                 }
             }
-            if result < 0 { throw CorpusError("\(file.path): not valid zstd data") }
-            if result == 0 && inputOffset == input.count && fileEnded { break }
+            if result < 0 { throw CorpusError.invalidZstd(path: file.path) }
+            frameOpen = result > 0
+            // All input read, a frame unfinished and nothing more comes out: truncated.
+            if frameOpen && fileEnded && inputOffset == input.count && produced == before && produced < maximum {
+                throw CorpusError.invalidZstd(path: file.path)
+            }
         }
-        buffer.removeSubrange((start + produced)...)
         return produced > 0
     }
 }

@@ -3,9 +3,27 @@ import Glibc
 #endif
 import TokEncoding
 
-public struct CorpusError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+/// What can go wrong reading a corpus: each case names the file (and line).
+public enum CorpusError: Error, CustomStringConvertible, Sendable, Equatable {
+    case noMatch(pattern: String)
+    case notFound(path: String)
+    case isDirectory(path: String)
+    case cannotOpen(path: String, reason: String)
+    case cannotRead(path: String, reason: String)
+    case invalidZstd(path: String)
+    case malformedJSONLine(path: String, line: Int)
+
+    public var description: String {
+        switch self {
+        case .noMatch(let pattern): return "\(pattern): no file matches"
+        case .notFound(let path): return "\(path): no such file or directory"
+        case .isDirectory(let path): return "\(path): is a directory"
+        case .cannotOpen(let path, let reason): return "\(path): cannot open: \(reason)"
+        case .cannotRead(let path, let reason): return "\(path): cannot read: \(reason)"
+        case .invalidZstd(let path): return "\(path): not valid zstd data (truncated or damaged)"
+        case .malformedJSONLine(let path, let line): return "\(path):\(line): malformed JSON line"
+        }
+    }
 }
 
 /// How a corpus file holds its text, decided by its name.
@@ -41,12 +59,12 @@ public func expandCorpusInputs(_ inputs: [String]) throws -> [CorpusFile] {
         if input.contains(where: { "*?[".contains($0) }) && !fileExists(input) {
             var g = glob_t()
             defer { globfree(&g) }
-            guard Glibc.glob(input, 0, nil, &g) == 0 else { throw CorpusError("\(input): no file matches") }
+            guard Glibc.glob(input, 0, nil, &g) == 0 else { throw CorpusError.noMatch(pattern: input) }
             for i in 0 ..< Int(g.gl_pathc) {
                 if let p = g.gl_pathv[i] { try collect(String(cString: p), into: &paths) }
             }
         } else {
-            guard fileExists(input) else { throw CorpusError("\(input): no such file or directory") }
+            guard fileExists(input) else { throw CorpusError.notFound(path: input) }
             try collect(input, into: &paths)
         }
     }
@@ -58,7 +76,7 @@ private func collect(_ path: String, into paths: inout [String]) throws {
         paths.append(path)
         return
     }
-    guard let dir = opendir(path) else { throw CorpusError("\(path): cannot open directory") }
+    guard let dir = opendir(path) else { throw CorpusError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
     defer { closedir(dir) }
     var names: [String] = []
     while let entry = readdir(dir) {

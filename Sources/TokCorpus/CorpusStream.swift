@@ -38,7 +38,7 @@ public final class HoldOut {
 
     func route(_ document: UnsafeBufferPointer<UInt8>, keep: (UnsafeBufferPointer<UInt8>) -> Void) {
         guard !document.isEmpty else { return }
-        let h = ByteStringTable.hash(document.baseAddress!, document.count)
+        let h = hashBytes(document.baseAddress!, document.count)
         if h % 1000 < perMille && text.count + document.count <= capacity {
             text.append(contentsOf: document)
             documents += 1
@@ -75,12 +75,13 @@ public struct TextBatch: Sendable {
 }
 
 /// Reads corpus files in order as batches of text, in bounded memory: plain
-/// text streams in blocks cut only at ``Tokenizer/safeCut(in:lower:upper:)``
-/// positions, whatever the file size; a JSON-lines file gives the text field of
+/// text streams in blocks cut only where the pre-tokenizer may cut
+/// (``BlockCutter``), whatever the file size; a JSON-lines file gives the text field of
 /// each line (one document per line); `.zst` files are decompressed on the fly.
 /// Not thread-safe: one reader, many consumers of its batches.
 public final class CorpusStream {
     public let files: [CorpusFile]
+    public let preTokenizer: PreTokenizer
     public let blockSize: Int
     public let field: [UInt8]
     public let strict: Bool
@@ -92,14 +93,18 @@ public final class CorpusStream {
 
     private var fileIndex = -1
     private var source: (any ByteSource)?
+    /// Plain text: the streaming loop's state. JSON lines: `buffer` and `atEnd`.
+    private var cutter: BlockCutter
     private var buffer: [UInt8] = []
     private var atEnd = true
-    private var searchedUpTo = 0
     private var lineNumber = 0
     private var scratch: [UInt8] = []
 
-    public init(files: [CorpusFile], blockSize: Int = 4 << 20, field: String = "text", strict: Bool = false) {
+    public init(files: [CorpusFile], preTokenizer: PreTokenizer, blockSize: Int = 4 << 20, field: String = "text",
+                strict: Bool = false) {
         self.files = files
+        self.preTokenizer = preTokenizer
+        self.cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: blockSize)
         self.blockSize = blockSize
         self.field = Array(field.utf8)
         self.strict = strict
@@ -110,15 +115,15 @@ public final class CorpusStream {
     public func next(_ batch: inout TextBatch) throws -> Bool {
         batch.removeAll()
         while batch.bytes.count < blockSize {
-            if source == nil || (atEnd && buffer.isEmpty) {
-                guard try openNext() else { break }
-                continue
-            }
+            if source == nil { guard try openNext() else { break } }
             let file = files[fileIndex]
-            if !atEnd { atEnd = try !source!.read(into: &buffer, maximum: blockSize) }
             switch file.format {
-            case .text: try takeText(&batch)
-            case .jsonLines: try takeLines(&batch, file: file)
+            case .text:
+                if try !takeText(&batch) { source = nil }
+            case .jsonLines:
+                if !atEnd { atEnd = try !source!.read(into: &buffer, maximum: blockSize) }
+                try takeLines(&batch, file: file)
+                if atEnd && buffer.isEmpty { source = nil }
             }
         }
         return !batch.ends.isEmpty
@@ -130,8 +135,8 @@ public final class CorpusStream {
         guard fileIndex < files.count else { return false }
         source = try openByteSource(files[fileIndex])
         buffer.removeAll(keepingCapacity: true)
+        cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: blockSize)
         atEnd = false
-        searchedUpTo = 0
         lineNumber = 0
         statistics.files += 1
         if files[fileIndex].format == .text { statistics.documents += 1 }
@@ -161,23 +166,17 @@ public final class CorpusStream {
         statistics.invalidUTF8Bytes += invalidUTF8ByteCount(text)
     }
 
-    private func takeText(_ batch: inout TextBatch) throws {
-        guard !buffer.isEmpty else { return }
-        let cut: Int? = buffer.withUnsafeBufferPointer { b in
-            if atEnd { return b.count }
-            // Holding out documents: cut between documents, so that a document is
-            // one unit whatever the block size.
-            if holdOut != nil, let end = lastDocumentEnd(b, lower: max(searchedUpTo, 2)) { return end }
-            return Tokenizer.safeCut(in: b, lower: max(searchedUpTo, 1), upper: b.count - 1)
-        }
-        guard let cut else {
-            // No cut yet: keep reading (a stretch with no cut grows the buffer).
-            searchedUpTo = max(buffer.count - 8, 0)
-            return
-        }
-        buffer.withUnsafeBufferPointer { append(UnsafeBufferPointer(rebasing: $0[0 ..< cut]), to: &batch) }
-        buffer.removeSubrange(0 ..< cut)
-        searchedUpTo = 0
+    /// Takes the next block of plain text; false at the end of the file.
+    private func takeText(_ batch: inout TextBatch) throws -> Bool {
+        // Holding out documents: cut between documents, so that a document is
+        // one unit whatever the block size.
+        let documentEnd: ((UnsafeBufferPointer<UInt8>, Int) -> Int?)? = holdOut == nil ? nil : { self.lastDocumentEnd($0, lower: $1) }
+        let source = self.source!
+        let n = try cutter.nextBlock(read: { try source.read(into: &$0, maximum: $1) }, preferred: documentEnd)
+        guard n > 0 else { return false }
+        cutter.buffer.withUnsafeBufferPointer { append(UnsafeBufferPointer(rebasing: $0[0 ..< n]), to: &batch) }
+        cutter.consume(n)
+        return true
     }
 
     /// The position after the last blank line in `b` that a line follows.
@@ -208,9 +207,9 @@ public final class CorpusStream {
                 do {
                     found = try extractJSONStringField(line, field: field, into: &scratch)
                 } catch {
-                    let message = "\(file.path):\(lineNumber): malformed JSON line"
-                    if strict { throw CorpusError(message) }
-                    warn(message + " (skipped)")
+                    let error = CorpusError.malformedJSONLine(path: file.path, line: lineNumber)
+                    if strict { throw error }
+                    warn("\(error) (skipped)")
                     statistics.malformedLines += 1
                     continue
                 }

@@ -9,11 +9,14 @@
 //   the whole state sits in a few cache lines. 24, 32 and 48 bytes as the limit
 //   measured the same within noise on Chinese and English.
 // - Long pieces (a Chinese sentence under o200k, a 1 MB run of one byte) use a
-//   tournament tree of `rank << 32 | position` over a linked list of parts:
-//   O(n log n), where the scan would be O(n^2). It replaced a binary heap with
-//   lazy invalidation (stale entries piled up: zh 15.2 -> 17.9 MB/s), and
-//   stopping the walk up at the first unchanged node halved the cost of 1 MB of
-//   Han (127 -> 61 ms/MB; zh 18.7 -> 21 MB/s).
+//   tournament tree over byte positions: O(n log n), where the scan would be
+//   O(n^2). It replaced a binary heap with lazy invalidation (stale entries
+//   piled up: zh 15.2 -> 17.9 MB/s), and stopping the walk up at the first
+//   unchanged node halved the cost of 1 MB of Han (127 -> 61 ms/MB; zh 18.7 ->
+//   21 MB/s). Its first form (64-bit nodes, rounded up to a power of two, and
+//   linked parts) took 65 bytes of memory per input byte: a 300 MB piece of Han
+//   needed 19.5 GB. Parts are now found from token lengths and inner nodes hold
+//   32-bit winners: 12 bytes per byte (MEASURED_TREE).
 // - Pair ranks come from an integer-keyed hash table (`PairTable`), not from
 //   hashing byte slices; a piece's first pairs (two single bytes) come from a
 //   65,536-entry table. Keys and values are separate arrays: most lookups miss,
@@ -25,21 +28,32 @@
 /// Reusable buffers for the kernel, so that encoding allocates nothing per piece.
 public struct BytePairScratch: Sendable {
     @usableFromInline var ids = ContiguousArray<UInt32>()
-    @usableFromInline var ranks = ContiguousArray<UInt64>()
-    @usableFromInline var links = ContiguousArray<Int32>()
-    @usableFromInline var tree = ContiguousArray<UInt64>()
+    /// The scan's pair values (pieces up to `linearScanLimit` bytes).
+    @usableFromInline var ranks = ContiguousArray<UInt64>(repeating: 0, count: BPETables.linearScanLimit)
+    /// The tree's leaves (pair ranks) and its inner nodes (winning leaves).
+    @usableFromInline var leafRanks = ContiguousArray<UInt32>()
+    @usableFromInline var winners = ContiguousArray<UInt32>()
 
     public init() {}
 
-    /// Makes room for a piece of `n` bytes (the tree takes 2 x n rounded up to a power of two).
+    /// Makes room for a piece of `n` bytes: 12 bytes per byte, rounded up to a
+    /// power of two below 1 MiB (so buffers are reused) and exact above it.
     @inlinable
     mutating func reserve(_ n: Int) {
         if ids.count < n {
-            let capacity = max(n, 64).roundedUpToPowerOfTwo
+            let capacity = n < 1 << 20 ? max(n, 64).roundedUpToPowerOfTwo : n
             ids = ContiguousArray(repeating: 0, count: capacity)
-            ranks = ContiguousArray(repeating: 0, count: capacity)
-            links = ContiguousArray(repeating: 0, count: 2 * capacity)
-            tree = ContiguousArray(repeating: 0, count: 2 * capacity)
+            leafRanks = []
+            winners = []
+        }
+    }
+
+    @inlinable
+    mutating func reserveTree(_ n: Int) {
+        reserve(n)
+        if leafRanks.count < n {
+            leafRanks = ContiguousArray(repeating: 0, count: ids.count)
+            winners = ContiguousArray(repeating: 0, count: ids.count)
         }
     }
 }
@@ -58,7 +72,8 @@ extension BPETables {
 
     /// Appends the ids of `piece` (one or more bytes) by merges alone.
     ///
-    /// - Complexity: O(n^2) worst case for n <= `linearScanLimit`, else O(n log n).
+    /// - Complexity: O(n^2) worst case for n <= `linearScanLimit`, else
+    ///   O(n (log n + L)) time for a longest token of L bytes, and 12n bytes.
     @inlinable
     func mergeBytePairs(
         _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
@@ -68,7 +83,7 @@ extension BPETables {
         } else if piece.count <= BPETables.linearScanLimit {
             mergeByScan(piece, scratch: &scratch, into: &out)
         } else {
-            mergeByHeap(piece, scratch: &scratch, into: &out)
+            mergeByTree(piece, scratch: &scratch, into: &out)
         }
     }
 
@@ -80,7 +95,7 @@ extension BPETables {
         scratch.reserve(n)
         scratch.ids.withUnsafeMutableBufferPointer { idsBuffer in
             scratch.ranks.withUnsafeMutableBufferPointer { ranksBuffer in
-                // reserve(n) made both at least n long.
+                // reserve(n) made ids at least n long; ranks holds linearScanLimit >= n.
                 let ids = idsBuffer.baseAddress!, ranks = ranksBuffer.baseAddress!
                 for k in 0 ..< n { ids[k] = byteTokens[Int(piece[k])] }
                 for k in 0 ..< n - 1 { ranks[k] = bytePair(piece[k], piece[k + 1]) }
@@ -116,74 +131,70 @@ extension BPETables {
         }
     }
 
+    /// The long-piece path: a tournament tree over byte positions whose root is
+    /// always the leftmost lowest-ranked live pair. A part is the token starting
+    /// at a position; the part after it starts its byte length further on, and
+    /// the positions inside it hold `dead`, so no links are stored: 4 bytes of
+    /// ids, 4 of leaf ranks and 4 of inner nodes per byte.
     @inlinable
-    func mergeByHeap(
+    func mergeByTree(
         _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
-        // A tournament tree over pair positions: the root is always the leftmost
-        // lowest-ranked live pair, a merge rewrites three leaves, and no stale
-        // entries pile up as they do in a heap with lazy invalidation.
         let n = piece.count
-        scratch.reserve(n)
-        let size = n.roundedUpToPowerOfTwo
-        let dead = UInt32.max
+        scratch.reserveTree(n)
+        let dead = UInt32.max, none = UInt32.max
         scratch.ids.withUnsafeMutableBufferPointer { idsBuffer in
-            scratch.links.withUnsafeMutableBufferPointer { linksBuffer in
-                scratch.tree.withUnsafeMutableBufferPointer { treeBuffer in
-                    // reserve(n) sized ids >= n, links >= 2n, tree >= 2 * size (capacity >= size).
-                    let ids = idsBuffer.baseAddress!
-                    let next = linksBuffer.baseAddress!, prev = next + n
-                    let tree = treeBuffer.baseAddress!  // tree[1] is the root, leaf k at size + k
-                    for k in 0 ..< n {
-                        ids[k] = byteTokens[Int(piece[k])]
-                        next[k] = k + 1 < n ? Int32(k + 1) : -1
-                        prev[k] = Int32(k - 1)
+            scratch.leafRanks.withUnsafeMutableBufferPointer { leafBuffer in
+                scratch.winners.withUnsafeMutableBufferPointer { winnerBuffer in
+                    // reserveTree(n) made all three at least n long. Leaf k (node n + k)
+                    // is the pair starting at byte k; inner node i < n holds its winning leaf.
+                    let ids = idsBuffer.baseAddress!, rank = leafBuffer.baseAddress!
+                    let winner = winnerBuffer.baseAddress!
+                    for k in 0 ..< n { ids[k] = byteTokens[Int(piece[k])] }
+                    for k in 0 ..< n - 1 { rank[k] = UInt32(truncatingIfNeeded: bytePair(piece[k], piece[k + 1]) >> 32) }
+                    rank[n - 1] = none
+                    @inline(__always) func leafOf(_ node: Int) -> Int { node >= n ? node - n : Int(winner[node]) }
+                    @inline(__always) func better(_ a: Int, _ b: Int) -> Int {
+                        let ra = rank[a], rb = rank[b]
+                        return ra < rb || (ra == rb && a < b) ? a : b
                     }
-                    @inline(__always) func leaf(_ left: Int, _ right: Int) -> UInt64 {
-                        let value = pair(ids[left], ids[right])
-                        return value == UInt64.max ? value : (value >> 32) << 32 | UInt64(left)
-                    }
-                    // Leaf k holds rank << 32 | k for the pair starting at part k, or max.
-                    for k in 0 ..< size {
-                        var value = UInt64.max
-                        if k < n - 1 {
-                            value = bytePair(piece[k], piece[k + 1])
-                            if value != UInt64.max { value = (value >> 32) << 32 | UInt64(k) }
-                        }
-                        tree[size + k] = value
-                    }
-                    var node = size - 1
+                    var node = n - 1
                     while node >= 1 {
-                        tree[node] = min(tree[2 * node], tree[2 * node + 1])
+                        winner[node] = UInt32(better(leafOf(2 * node), leafOf(2 * node + 1)))
                         node -= 1
                     }
-                    @inline(__always) func set(_ k: Int, _ value: UInt64) {
-                        var i = size + k
-                        tree[i] = value
-                        while i > 1 {
+                    @inline(__always) func set(_ k: Int, _ value: UInt32) {
+                        rank[k] = value
+                        var i = (n + k) >> 1
+                        while i >= 1 {
+                            let old = Int(winner[i])
+                            let now = better(leafOf(2 * i), leafOf(2 * i + 1))
+                            if now == old && old != k { break }  // same winner, same value: nothing above changes
+                            winner[i] = UInt32(now)
                             i >>= 1
-                            let m = min(tree[2 * i], tree[2 * i + 1])
-                            if tree[i] == m { break }  // unchanged here, so unchanged above
-                            tree[i] = m
                         }
                     }
-                    while tree[1] != UInt64.max {
-                        let pos = Int(tree[1] & 0xFFFF_FFFF)
-                        let right = Int(next[pos])
+                    @inline(__always) func pairRank(_ left: Int, _ right: Int) -> UInt32 {
+                        UInt32(truncatingIfNeeded: pair(ids[left], ids[right]) >> 32)
+                    }
+                    while true {
+                        let pos = n == 1 ? 0 : Int(winner[1])
+                        guard rank[pos] != none else { break }
+                        let right = pos + tokenLength(ids[pos])
+                        let after = right + tokenLength(ids[right])
                         ids[pos] = UInt32(truncatingIfNeeded: pair(ids[pos], ids[right]))
                         ids[right] = dead
-                        set(right, UInt64.max)
-                        let after = Int(next[right])
-                        next[pos] = Int32(after)
-                        if after >= 0 { prev[after] = Int32(pos) }
-                        set(pos, after >= 0 ? leaf(pos, after) : UInt64.max)
-                        let before = Int(prev[pos])
-                        if before >= 0 { set(before, leaf(before, pos)) }
+                        set(right, none)
+                        set(pos, after < n ? pairRank(pos, after) : none)
+                        // The part before: back over the dead bytes of its token (at most its length).
+                        var before = pos - 1
+                        while before >= 0 && ids[before] == dead { before -= 1 }
+                        if before >= 0 { set(before, pairRank(before, pos)) }
                     }
                     var k = 0
-                    while k >= 0 {
+                    while k < n {
                         out.append(ids[k])
-                        k = Int(next[k])
+                        k += tokenLength(ids[k])
                     }
                 }
             }

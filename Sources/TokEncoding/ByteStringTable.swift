@@ -4,99 +4,92 @@
 /// of a key that does not match.
 ///
 /// Slot layout: `hash >> 32 << 32 | (id + 1)`; 0 is empty. Capacity is a power
-/// of two at least twice the key count, so probe runs stay short.
-public struct ByteStringTable: Sendable {
-    // Public only for `hash`, which the counting tables of TokTraining share.
-    @usableFromInline var slots: ContiguousArray<UInt64>
-    @usableFromInline var mask: Int
-
-    init(slots: ContiguousArray<UInt64>) {
-        precondition(slots.count > 0 && slots.count & (slots.count - 1) == 0)
-        self.slots = slots
-        self.mask = slots.count - 1
-    }
+/// of two at least twice the key count, so probe runs stay short. This is the
+/// builder; the finished slots move into the vocabulary's ``TableStorage``.
+@usableFromInline
+struct ByteStringTable {
+    var slots: ContiguousArray<UInt64>
 
     init(minimumCapacity: Int) {
-        var capacity = 16
-        while capacity < minimumCapacity * 2 { capacity <<= 1 }
-        self.init(slots: ContiguousArray(repeating: 0, count: capacity))
+        slots = ContiguousArray(repeating: 0, count: OpenAddressing.capacity(for: minimumCapacity))
     }
 
-    /// A fast, deterministic hash of `n` bytes at `p` (the same on every
-    /// little-endian machine, since the table is stored on disk).
     @inlinable @inline(__always)
-    public static func hash(_ p: UnsafeRawPointer, _ n: Int) -> UInt64 {
-        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(truncatingIfNeeded: n)
-        var i = 0
-        while i + 8 <= n {
-            h = (h ^ p.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
-            h ^= h >> 31
-            i += 8
-        }
-        let rest = n - i
-        if rest > 0 {
-            var w: UInt64 = 0
-            var k = 0
-            if rest >= 4 {
-                w = UInt64(p.loadUnaligned(fromByteOffset: i, as: UInt32.self))
-                k = 4
-            }
-            while k < rest {
-                w |= UInt64(p.load(fromByteOffset: i + k, as: UInt8.self)) << (8 * UInt64(k))
-                k += 1
-            }
-            h = (h ^ w) &* 0x94D0_49BB_1331_11EB
-        }
-        h ^= h >> 32
-        h &*= 0xD6E8_FEB8_6659_FD93
-        h ^= h >> 32
-        return h
-    }
+    static func hash(_ p: UnsafeRawPointer, _ n: Int) -> UInt64 { hashBytes(p, n) }
+}
 
-    /// The id stored for the `n` bytes at `p`, or nil.
+/// A fast, deterministic hash of `n` bytes at `p`: the same on every
+/// little-endian machine, since tables hashed with it are stored on disk, and
+/// it decides which documents are held out. Shared by every byte-string table.
+@inlinable @inline(__always)
+public func hashBytes(_ p: UnsafeRawPointer, _ n: Int) -> UInt64 {
+    var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(truncatingIfNeeded: n)
+    var i = 0
+    while i + 8 <= n {
+        h = (h ^ p.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
+        h ^= h >> 31
+        i += 8
+    }
+    let rest = n - i
+    if rest > 0 {
+        var w: UInt64 = 0
+        var k = 0
+        if rest >= 4 {
+            w = UInt64(p.loadUnaligned(fromByteOffset: i, as: UInt32.self))
+            k = 4
+        }
+        while k < rest {
+            w |= UInt64(p.load(fromByteOffset: i + k, as: UInt8.self)) << (8 * UInt64(k))
+            k += 1
+        }
+        h = (h ^ w) &* 0x94D0_49BB_1331_11EB
+    }
+    h ^= h >> 32
+    h &*= 0xD6E8_FEB8_6659_FD93
+    h ^= h >> 32
+    return h
+}
+
+extension ByteStringTable {
+    /// The lookup, on raw storage: the id stored for the `n` bytes at `p`, or nil.
     ///
     /// - Complexity: O(n) expected.
     @inlinable @inline(__always)
-    func find(
-        _ p: UnsafeRawPointer, _ n: Int,
-        bytes: UnsafePointer<UInt8>, offsets: UnsafePointer<UInt32>
-    ) -> UInt32? {
-        slots.withUnsafeBufferPointer { s in
-            ByteStringTable.probe(slots: s.baseAddress!, mask: mask, p, n, bytes: bytes, offsets: offsets)
-        }
-    }
-
-    /// The lookup itself, on raw storage (``BPETables`` calls it too).
-    @inlinable @inline(__always)
-    static func probe(
+    @usableFromInline static func probe(
         slots: UnsafePointer<UInt64>, mask: Int, _ p: UnsafeRawPointer, _ n: Int,
         bytes: UnsafePointer<UInt8>, offsets: UnsafePointer<UInt32>
     ) -> UInt32? {
         let h = hash(p, n)
         let tag = h & 0xFFFF_FFFF_0000_0000
-        var i = Int(truncatingIfNeeded: h) & mask
-        while true {
-            let slot = slots[i]  // i is masked to the table size
-            if slot == 0 { return nil }
-            if slot & 0xFFFF_FFFF_0000_0000 == tag {
-                let id = Int(slot & 0xFFFF_FFFF) - 1
+        // Slots are masked to the table size; an id in a slot indexes `offsets` (checked at load).
+        let (slot, found) = OpenAddressing.probe(
+            home: Int(truncatingIfNeeded: h), mask: mask, isEmpty: { slots[$0] == 0 },
+            matches: { i in
+                let s = slots[i]
+                guard s & 0xFFFF_FFFF_0000_0000 == tag else { return false }
+                let id = Int(s & 0xFFFF_FFFF) - 1
                 let start = Int(offsets[id]), end = Int(offsets[id + 1])
-                if end - start == n && bytesEqual(bytes + start, p, n) { return UInt32(id) }
-            }
-            i = (i + 1) & mask
+                return end - start == n && bytesEqual(bytes + start, p, n)
+            })
+        return found ? UInt32(truncatingIfNeeded: slots[slot] & 0xFFFF_FFFF) - 1 : nil
+    }
+
+    func find(_ p: UnsafeRawPointer, _ n: Int, bytes: UnsafePointer<UInt8>, offsets: UnsafePointer<UInt32>) -> UInt32? {
+        slots.withUnsafeBufferPointer { s in
+            ByteStringTable.probe(slots: s.baseAddress!, mask: s.count - 1, p, n, bytes: bytes, offsets: offsets)
         }
     }
 
     /// Inserts `id` for its bytes; returns false if the bytes are present already.
-    mutating func insert(
-        id: UInt32, bytes: UnsafePointer<UInt8>, offsets: UnsafePointer<UInt32>
-    ) -> Bool {
+    mutating func insert(id: UInt32, bytes: UnsafePointer<UInt8>, offsets: UnsafePointer<UInt32>) -> Bool {
         let start = Int(offsets[Int(id)]), n = Int(offsets[Int(id) + 1]) - start
         if find(bytes + start, n, bytes: bytes, offsets: offsets) != nil { return false }
         let h = ByteStringTable.hash(bytes + start, n)
-        var i = Int(truncatingIfNeeded: h) & mask
-        while slots[i] != 0 { i = (i + 1) & mask }
-        slots[i] = (h & 0xFFFF_FFFF_0000_0000) | UInt64(id + 1)
+        let slot = slots.withUnsafeBufferPointer { s in
+            OpenAddressing.probe(home: Int(truncatingIfNeeded: h), mask: s.count - 1,
+                                 isEmpty: { s[$0] == 0 }, matches: { _ in false }).slot
+        }
+        slots[slot] = (h & 0xFFFF_FFFF_0000_0000) | UInt64(id + 1)
         return true
     }
 }

@@ -84,7 +84,8 @@ public struct Tokenizer: Sendable {
     func encodePieces(
         _ text: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
-        vocabulary.withTables { tables in
+        withExtendedLifetime(vocabulary.storage) {
+            let tables = vocabulary.tables
             let base = text.baseAddress!
             preTokenizer.forEachPiece(text) { piece in
                 let start = base + piece.lowerBound
@@ -104,20 +105,18 @@ public struct Tokenizer: Sendable {
     /// - Throws: ``DecodeError`` for an id that is neither a token nor a special token.
     public func decode(_ ids: some Collection<UInt32>, into out: inout [UInt8]) throws {
         let vocabulary = self.vocabulary
-        let count = vocabulary.count
-        try vocabulary.tokenBytes.withUnsafeBufferPointer { bytes in
-            try vocabulary.tokenOffsets.withUnsafeBufferPointer { offsets in
-                for (position, id) in ids.enumerated() {
-                    if Int(id) < count && (vocabulary.specialIdsBelowCount.isEmpty
-                                           || !vocabulary.specialIdsBelowCount.contains(id)) {
-                        // id < count, so offsets[id + 1] exists.
-                        out.append(contentsOf: UnsafeBufferPointer(
-                            rebasing: bytes[Int(offsets[Int(id)]) ..< Int(offsets[Int(id) + 1])]))
-                    } else if let special = vocabulary.specialById[id] {
-                        out.append(contentsOf: special)
-                    } else {
-                        throw DecodeError(id: id, position: position)
-                    }
+        try withExtendedLifetime(vocabulary.storage) {
+            let tables = vocabulary.tables
+            for (position, id) in ids.enumerated() {
+                if Int(id) < tables.tokenCount && (vocabulary.specialIdsBelowCount.isEmpty
+                                                   || !vocabulary.specialIdsBelowCount.contains(id)) {
+                    // id < tokenCount, so its offsets exist.
+                    out.append(contentsOf: UnsafeBufferPointer(
+                        start: tables.tokenBytes + Int(tables.tokenOffsets[Int(id)]), count: tables.tokenLength(id)))
+                } else if let special = vocabulary.specialById[id] {
+                    out.append(contentsOf: special)
+                } else {
+                    throw DecodeError(id: id, position: position)
                 }
             }
         }
@@ -138,7 +137,7 @@ extension Vocabulary {
         _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
         guard !piece.isEmpty else { return }
-        withTables { tables in
+        withExtendedLifetime(storage) {
             if let id = tables.wholePiece(piece.baseAddress!, piece.count) {
                 out.append(id)
             } else {

@@ -19,82 +19,112 @@ public enum MergeOrder: Sendable, Hashable {
     case mergesList(ignoreMerges: Bool)
 }
 
-public struct VocabularyError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+/// What can be wrong with a vocabulary or a vocabulary file. Each case carries
+/// what a message needs; ``description`` is one line.
+public enum VocabularyError: Error, CustomStringConvertible, Sendable, Equatable {
+    case emptyToken(id: Int)
+    case repeatedToken(id: Int)
+    case noByteToken(UInt8)
+    /// Tokens whose bytes the merges alone do not turn into the token.
+    case unreachableTokens(count: Int, first: UInt32, bytes: [UInt8])
+    case mergeOutsideVocabulary(rank: Int)
+    case mergeMakesNoToken(rank: Int)
+    /// A file that is not what it should be; `line` when it is about one line.
+    case malformed(path: String, line: Int?, reason: String)
+    /// A construct tok does not support, named.
+    case unsupported(path: String, construct: String)
+    /// A fast-form file (`tokenizer.bin`) that fails its checksum or checks.
+    case corrupt(path: String, reason: String)
+    case notAVocabularyFolder(path: String, reason: String)
+    /// An error about the contents of the file at `path`.
+    indirect case inFile(path: String, VocabularyError)
+
+    public var description: String {
+        switch self {
+        case .emptyToken(let id): return "token \(id) is empty"
+        case .repeatedToken(let id): return "token \(id) repeats the bytes of another token"
+        case .noByteToken(let b): return "no token for the single byte \(b)"
+        case .unreachableTokens(let count, let first, let bytes):
+            return "\(count) tokens do not encode to themselves (first: id \(first), bytes \(bytes))"
+        case .mergeOutsideVocabulary(let rank): return "merge \(rank) names an id outside the vocabulary"
+        case .mergeMakesNoToken(let rank): return "merge \(rank) makes a byte string that is not in the vocabulary"
+        case .malformed(let path, let line, let reason): return "\(path)\(line.map { ":\($0)" } ?? ""): \(reason)"
+        case .unsupported(let path, let construct): return "\(path): unsupported: \(construct)"
+        case .corrupt(let path, let reason): return "\(path): damaged (\(reason))"
+        case .notAVocabularyFolder(let path, let reason): return "\(path): not a vocabulary folder (\(reason))"
+        case .inFile(let path, let error): return "\(path): \(error)"
+        }
+    }
 }
 
 /// A byte-level BPE vocabulary: flat token storage, the byte-string lookup table
-/// and the merge table.
+/// and the merge table, all in one ``TableStorage``.
 ///
-/// Token ids `0..<count` index `tokenBytes` through `tokenOffsets`. Special
+/// Token ids `0..<count` index the token bytes through their offsets. Special
 /// tokens have their own ids (usually `>= count`).
 public struct Vocabulary: Sendable {
-    @usableFromInline var tokenBytes: ContiguousArray<UInt8>
-    @usableFromInline var tokenOffsets: ContiguousArray<UInt32>
-    /// Byte strings of the tokens BPE can produce -> id.
-    @usableFromInline var lookup: ByteStringTable
-    @usableFromInline var pairs: PairTable
-    /// The token of each single byte.
-    @usableFromInline var byteTokens: ContiguousArray<UInt32>
-    /// Bit per token: a piece equal to this token's bytes may become this token
-    /// directly (always, except under `mergesList(ignoreMerges: false)` for a
-    /// token the merges do not reach).
-    @usableFromInline var wholePieceAllowed: ContiguousArray<UInt64>
+    @usableFromInline let storage: TableStorage
     public let mergeOrder: MergeOrder
     public let specialTokens: [SpecialToken]
     /// Tokens whose bytes the merges alone do not turn into the token itself.
     public let unreachableTokens: [UInt32]
-    /// The pair value (as ``PairTable`` gives it) of every two single-byte tokens,
-    /// indexed by `first << 8 | second`: a piece's initial pairs never hash.
-    @usableFromInline let bytePairs: ContiguousArray<UInt64>
+    /// Number of merges in the pair table.
+    let pairCount: Int
     @usableFromInline let specialIdsBelowCount: Set<UInt32>
     @usableFromInline let specialById: [UInt32: [UInt8]]
 
+    /// The raw tables for the hot loops; valid while this vocabulary (its storage) lives.
+    @inlinable var tables: BPETables { storage.view }
+
     /// Number of BPE token ids (specials not included unless they fall inside).
-    @inlinable public var count: Int { tokenOffsets.count - 1 }
+    @inlinable public var count: Int { storage.view.tokenCount }
 
     /// One more than the largest id, special tokens included.
     public var idLimit: Int { max(count, (specialTokens.map { Int($0.id) }.max() ?? -1) + 1) }
 
     /// The bytes of BPE token `id`.
     public func bytes(of id: UInt32) -> [UInt8] {
-        Array(tokenBytes[Int(tokenOffsets[Int(id)]) ..< Int(tokenOffsets[Int(id) + 1])])
+        let t = tables
+        return Array(UnsafeBufferPointer(start: t.tokenBytes + Int(t.tokenOffsets[Int(id)]), count: t.tokenLength(id)))
     }
 
     /// The id of the BPE token whose bytes are `bytes`, if any.
     public func id(of bytes: [UInt8]) -> UInt32? {
-        bytes.withUnsafeBytes { b in
-            tokenBytes.withUnsafeBufferPointer { tb in
-                tokenOffsets.withUnsafeBufferPointer { to in
-                    lookup.find(b.baseAddress ?? UnsafeRawPointer(tb.baseAddress!), b.count,
-                                bytes: tb.baseAddress!, offsets: to.baseAddress!)
-                }
-            }
+        withExtendedLifetime(storage) {
+            bytes.withUnsafeBytes { b in tables.find(b.baseAddress ?? UnsafeRawPointer(tables.tokenBytes), b.count) }
         }
     }
 
-    /// All merges ordered by priority.
-    public var merges: [(left: UInt32, right: UInt32, rank: UInt32, result: UInt32)] { pairs.sortedMerges() }
+    /// All merges as `(left, right, rank, result)`, ordered by rank, then left, then right.
+    public var merges: [(left: UInt32, right: UInt32, rank: UInt32, result: UInt32)] {
+        let keys = storage.elements(of: .pairKeys, as: UInt64.self)
+        let values = storage.elements(of: .pairValues, as: UInt64.self)
+        var all: [(left: UInt32, right: UInt32, rank: UInt32, result: UInt32)] = []
+        all.reserveCapacity(pairCount)
+        for i in keys.indices where keys[i] != PairTable.empty {
+            all.append((UInt32(keys[i] >> 32), UInt32(truncatingIfNeeded: keys[i]),
+                        UInt32(values[i] >> 32), UInt32(truncatingIfNeeded: values[i])))
+        }
+        all.sort { ($0.rank, $0.left, $0.right) < ($1.rank, $1.left, $1.right) }
+        return all
+    }
 
-    init(
-        tokenBytes: ContiguousArray<UInt8>, tokenOffsets: ContiguousArray<UInt32>,
-        lookup: ByteStringTable, pairs: PairTable, byteTokens: ContiguousArray<UInt32>,
-        wholePieceAllowed: ContiguousArray<UInt64>, mergeOrder: MergeOrder,
-        specialTokens: [SpecialToken], unreachableTokens: [UInt32]
-    ) {
-        self.tokenBytes = tokenBytes
-        self.tokenOffsets = tokenOffsets
-        self.lookup = lookup
-        self.pairs = pairs
-        self.byteTokens = byteTokens
-        self.wholePieceAllowed = wholePieceAllowed
+    init(storage: TableStorage, pairCount: Int, mergeOrder: MergeOrder, specialTokens: [SpecialToken],
+         unreachableTokens: [UInt32]) {
+        self.storage = storage
+        self.pairCount = pairCount
         self.mergeOrder = mergeOrder
         self.specialTokens = specialTokens
         self.unreachableTokens = unreachableTokens
-        let count = tokenOffsets.count - 1
+        let count = storage.view.tokenCount
         self.specialIdsBelowCount = Set(specialTokens.map(\.id).filter { Int($0) < count })
         self.specialById = Dictionary(specialTokens.map { ($0.id, Array($0.content.utf8)) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// A vocabulary from finished tables; the byte-pair table is derived here.
+    init(tokenBytes: ContiguousArray<UInt8>, tokenOffsets: ContiguousArray<UInt32>, lookup: ByteStringTable,
+         pairs: PairTable, byteTokens: ContiguousArray<UInt32>, wholePieceAllowed: ContiguousArray<UInt64>,
+         mergeOrder: MergeOrder, specialTokens: [SpecialToken], unreachableTokens: [UInt32]) {
         var bytePairs = ContiguousArray<UInt64>(repeating: UInt64.max, count: 65536)
         if pairs.count > 0 {
             for first in 0 ..< 256 {
@@ -103,7 +133,28 @@ public struct Vocabulary: Sendable {
                 }
             }
         }
-        self.bytePairs = bytePairs
+        func copy<T>(_ array: ContiguousArray<T>, _ into: UnsafeMutableRawBufferPointer) {
+            array.withUnsafeBytes { into.copyMemory(from: $0) }
+        }
+        let arrays: [TableID: Int] = [
+            .tokenBytes: tokenBytes.count, .tokenOffsets: tokenOffsets.count, .lookupSlots: lookup.slots.count,
+            .pairKeys: pairs.keys.count, .pairValues: pairs.values.count, .byteTokens: byteTokens.count,
+            .wholePieceAllowed: wholePieceAllowed.count, .bytePairs: bytePairs.count,
+        ]
+        let storage = TableStorage(counts: arrays) { id, memory in
+            switch id {
+            case .tokenBytes: copy(tokenBytes, memory)
+            case .tokenOffsets: copy(tokenOffsets, memory)
+            case .lookupSlots: copy(lookup.slots, memory)
+            case .pairKeys: copy(pairs.keys, memory)
+            case .pairValues: copy(pairs.values, memory)
+            case .byteTokens: copy(byteTokens, memory)
+            case .wholePieceAllowed: copy(wholePieceAllowed, memory)
+            case .bytePairs: copy(bytePairs, memory)
+            }
+        }
+        self.init(storage: storage, pairCount: pairs.count, mergeOrder: mergeOrder, specialTokens: specialTokens,
+                  unreachableTokens: unreachableTokens)
     }
 }
 
@@ -144,8 +195,8 @@ extension Vocabulary {
         for s in splits { pairs.insert(left: s.left, right: s.right, rank: s.id, result: s.id) }
         let vocabulary = try storage.finish(pairs: pairs, mergeOrder: .ranks, specialTokens: specialTokens)
         if !allowUnreachable, let first = vocabulary.unreachableTokens.first {
-            throw VocabularyError(
-                "\(vocabulary.unreachableTokens.count) tokens do not encode to themselves (first: id \(first), bytes \(vocabulary.bytes(of: first)))")
+            throw VocabularyError.unreachableTokens(
+                count: vocabulary.unreachableTokens.count, first: first, bytes: vocabulary.bytes(of: first))
         }
         return vocabulary
     }
@@ -168,11 +219,11 @@ extension Vocabulary {
         for (rank, (left, right)) in merges.enumerated() {
             guard lastRank[UInt64(left) << 32 | UInt64(right)] == rank else { continue }
             guard Int(left) < tokens.count, Int(right) < tokens.count else {
-                throw VocabularyError("merge \(rank) names an id outside the vocabulary")
+                throw VocabularyError.mergeOutsideVocabulary(rank: rank)
             }
             let merged = storage.tokenBytes(Int(left)) + storage.tokenBytes(Int(right))
             guard let result = storage.find(merged) else {
-                throw VocabularyError("merge \(rank) makes a byte string that is not in the vocabulary")
+                throw VocabularyError.mergeMakesNoToken(rank: rank)
             }
             pairs.insert(left: left, right: right, rank: UInt32(rank), result: result)
         }
@@ -215,9 +266,9 @@ extension Vocabulary {
             try bytes.withUnsafeBufferPointer { tb in
                 try offsets.withUnsafeBufferPointer { to in
                     for id in include.indices where include[id] {
-                        guard to[id + 1] > to[id] else { throw VocabularyError("token \(id) is empty") }
+                        guard to[id + 1] > to[id] else { throw VocabularyError.emptyToken(id: id) }
                         guard lookup.insert(id: UInt32(id), bytes: tb.baseAddress!, offsets: to.baseAddress!) else {
-                            throw VocabularyError("token \(id) repeats the bytes of another token")
+                            throw VocabularyError.repeatedToken(id: id)
                         }
                     }
                 }
@@ -228,7 +279,7 @@ extension Vocabulary {
             var byteTokens = ContiguousArray<UInt32>(repeating: 0, count: 256)
             for b in 0 ..< 256 {
                 guard let id = find([UInt8(b)]) else {
-                    throw VocabularyError("no token for the single byte \(b)")
+                    throw VocabularyError.noByteToken(UInt8(b))
                 }
                 byteTokens[b] = id
             }
@@ -243,11 +294,12 @@ extension Vocabulary {
             var unreachable: [UInt32] = []
             var scratch = BytePairScratch()
             var out = ContiguousArray<UInt32>()
-            vocabulary.withTables { tables in
+            withExtendedLifetime(vocabulary) {
+                let tables = vocabulary.tables
                 for id in indexed.indices where indexed[id] {
                     out.removeAll(keepingCapacity: true)
-                    let start = Int(tables.tokenOffsets[id]), end = Int(tables.tokenOffsets[id + 1])
-                    tables.mergeBytePairs(UnsafeBufferPointer(start: tables.tokenBytes + start, count: end - start),
+                    let start = Int(tables.tokenOffsets[id])
+                    tables.mergeBytePairs(UnsafeBufferPointer(start: tables.tokenBytes + start, count: tables.tokenLength(UInt32(id))),
                                           scratch: &scratch, into: &out)
                     if out.count != 1 || out[0] != UInt32(id) { unreachable.append(UInt32(id)) }
                 }

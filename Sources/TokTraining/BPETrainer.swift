@@ -1,5 +1,26 @@
 import Foundation
+import TokCounts
 import TokEncoding
+
+/// What can stop a training.
+public enum TrainingError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// The size asked for leaves no room for the byte and special tokens.
+    case sizeTooSmall(size: Int, reserved: Int)
+    /// The inputs hold no text to learn from.
+    case noText(inputs: [String])
+    case unknownPattern(path: String, pattern: String)
+    case patternMismatch(path: String, counted: String, wanted: String)
+
+    public var description: String {
+        switch self {
+        case .sizeTooSmall(let size, let reserved):
+            return "a vocabulary of \(size) ids leaves no room after the \(reserved) byte and special tokens"
+        case .noText(let inputs): return "\(inputs.joined(separator: ", ")): no text to train on"
+        case .unknownPattern(let path, let pattern): return "\(path): counted with an unknown pattern \(pattern)"
+        case .patternMismatch(let path, let counted, let wanted): return "\(path): counted with pattern \(counted), not \(wanted)"
+        }
+    }
+}
 
 /// Byte-level BPE training on piece counts.
 ///
@@ -40,14 +61,13 @@ public struct BPETrainer: Sendable {
     }
 
     /// Trains on `pieces` (byte strings with their counts).
-    public func train(
-        pieces: [(bytes: [UInt8], count: UInt64)], progress: (Int, Int) -> Void = { _, _ in }
-    ) throws -> Result {
+    ///
+    /// - Complexity: O(total piece bytes) to start; each merge then touches
+    ///   only the pieces that hold the merged pair.
+    public func train(pieces: PieceCounts, progress: (Int, Int) -> Void = { _, _ in }) throws -> Result {
         let started = Date()
         let wanted = vocabularySize - 256 - specialTokens.count
-        guard wanted >= 0 else {
-            throw VocabularyError("--vocab-size \(vocabularySize) leaves no room for 256 byte tokens and \(specialTokens.count) special tokens")
-        }
+        guard wanted >= 0 else { throw TrainingError.sizeTooSmall(size: vocabularySize, reserved: 256 + specialTokens.count) }
         var state = TrainingState(pieces: pieces)
         var tokens = (0 ..< 256).map { [UInt8($0)] }
         var merges: [Merge] = []
@@ -82,13 +102,14 @@ struct TrainingState {
     var heap = PairHeap()
     var step: Int32 = 0
 
-    init(pieces: [(bytes: [UInt8], count: UInt64)]) {
-        for piece in pieces where piece.bytes.count >= 2 {
+    init(pieces: PieceCounts) {
+        pieces.forEach { bytes, count in
+            guard bytes.count >= 2 else { return }
             wordStart.append(symbols.count)
-            wordLength.append(Int32(piece.bytes.count))
-            wordCount.append(piece.count)
+            wordLength.append(Int32(bytes.count))
+            wordCount.append(count)
             wordSeen.append(-1)
-            for b in piece.bytes { symbols.append(UInt32(b)) }
+            for b in bytes { symbols.append(UInt32(b)) }
         }
         // 1. Count every adjacent pair, and note the words it occurs in.
         for w in wordStart.indices {
@@ -217,33 +238,30 @@ struct PairIndex {
     var slots = ContiguousArray<Int32>(repeating: -1, count: 1 << 16)
     var shift: UInt64 = 48
 
-    @inline(__always) func slot(_ key: UInt64) -> Int { Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift) }
-
-    func find(_ key: UInt64) -> Int? {
-        let mask = slots.count - 1
-        var i = slot(key)
-        while true {
-            let e = slots[i]
-            if e < 0 { return nil }
-            if keys[Int(e)] == key { return Int(e) }
-            i = (i + 1) & mask
+    /// The slot of `key`, and whether it is there.
+    @inline(__always) func probe(_ key: UInt64) -> (slot: Int, found: Bool) {
+        slots.withUnsafeBufferPointer { s in
+            keys.withUnsafeBufferPointer { k in
+                // A slot holds an entry index (< keys.count) or -1.
+                OpenAddressing.probe(home: OpenAddressing.fibonacci(key, shift: shift), mask: s.count - 1,
+                                     isEmpty: { s[$0] < 0 }, matches: { k[Int(s[$0])] == key })
+            }
         }
     }
 
+    func find(_ key: UInt64) -> Int? {
+        let (slot, found) = probe(key)
+        return found ? Int(slots[slot]) : nil
+    }
+
     mutating func entry(_ key: UInt64) -> Int {
-        let mask = slots.count - 1
-        var i = slot(key)
-        while true {
-            let e = slots[i]
-            if e < 0 { break }
-            if keys[Int(e)] == key { return Int(e) }
-            i = (i + 1) & mask
-        }
+        let (slot, found) = probe(key)
+        if found { return Int(slots[slot]) }
         let e = keys.count
         keys.append(key)
         counts.append(0)
         words.append([])
-        slots[i] = Int32(e)
+        slots[slot] = Int32(e)
         if keys.count * 2 > slots.count { grow() }
         return e
     }
@@ -255,11 +273,12 @@ struct PairIndex {
     private mutating func grow() {
         slots = ContiguousArray(repeating: -1, count: slots.count * 2)
         shift -= 1
-        let mask = slots.count - 1
         for e in keys.indices {
-            var i = slot(keys[e])
-            while slots[i] >= 0 { i = (i + 1) & mask }
-            slots[i] = Int32(e)
+            let slot = slots.withUnsafeBufferPointer { s in
+                OpenAddressing.probe(home: OpenAddressing.fibonacci(keys[e], shift: shift), mask: s.count - 1,
+                                     isEmpty: { s[$0] < 0 }, matches: { _ in false }).slot
+            }
+            slots[slot] = Int32(e)
         }
     }
 }

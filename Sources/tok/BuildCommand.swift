@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TokBuild
 import TokEncoding
+import TokCounts
 import TokTraining
 
 struct BuildCommand: ParsableCommand {
@@ -12,10 +13,9 @@ struct BuildCommand: ParsableCommand {
             Counts each domain (holding out about 2% of its documents for evaluation), \
             trains a BPE per domain, and merges the domains into exactly --vocab-size \
             ids: the 256 byte tokens and the special tokens are included in that number. \
-            By default the domains' frequency statistics are merged, each scaled to the \
-            same total (times --weights), and one BPE ranks the tokens; --strategy share \
-            merges the domain vocabularies instead. Every token is checked to encode to \
-            itself. Writes the vocabulary folder, build-report.json and \
+            The domains' frequency statistics are merged, each scaled to the same total \
+            (times --weights), and one BPE ranks the tokens. Every token is checked to \
+            encode to itself. Writes the vocabulary folder, build-report.json and \
             heldout/<domain>.txt, and prints the per-domain table.
             """
     )
@@ -37,9 +37,6 @@ struct BuildCommand: ParsableCommand {
 
     @Option(help: "Thousandths of each domain's documents to hold out (up to 4 MB a domain).")
     var heldOutPerMille: Int = 20
-
-    @Option(help: "How the domains become one vocabulary: balanced (default), share, or round-robin (the naive baseline). See the README.")
-    var strategy: String = MergeStrategy.balanced.rawValue
 
     @OptionGroup var corpus: CorpusOptions
 
@@ -65,8 +62,6 @@ struct BuildCommand: ParsableCommand {
         options.memoryBudget = try corpus.memoryBudget()
         options.comparePooled = comparePooled
         options.heldOutPerMille = heldOutPerMille
-        guard let strategy = MergeStrategy(rawValue: strategy) else { throw ValidationError("--strategy: balanced, share or round-robin") }
-        options.strategy = strategy
         let quiet = corpus.quiet || corpus.json
         let report = try buildVocabulary(options, output: output) { if !quiet { printError("tok build: " + $0) } }
         if corpus.json {
@@ -108,7 +103,7 @@ enum BuildTable {
             let fill = String(repeating: " ", count: max(0, n - s.count))
             return left ? fill + s : s + fill
         }
-        var lines = ["\(output): \(r.vocabularySize) ids (\(r.bpeTokens) merged BPE tokens + 256 bytes + \(r.specialTokens.count) special), pattern \(r.pattern), merge \(r.strategy.rawValue)"]
+        var lines = ["\(output): \(r.vocabularySize) ids (\(r.bpeTokens) merged BPE tokens + 256 bytes + \(r.specialTokens.count) special), pattern \(r.pattern)"]
         lines.append("")
         lines.append("domain   weight  train MB  tokens  shared   held-out bytes/token: merged    own  pooled   merged vs pooled   chars/token merged")
         for d in r.domains {
@@ -128,7 +123,6 @@ enum BuildTable {
         let stages = r.seconds.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.1f", $0.value)) s" }
         lines.append("")
         lines.append("time: " + stages.joined(separator: ", ") + String(format: "; peak memory %.0f MB", r.peakMemoryMB))
-        if r.droppedUnreachable > 0 { lines.append("\(r.droppedUnreachable) candidate tokens skipped: other domains' tokens left them unreachable") }
         return lines.joined(separator: "\n")
     }
 }

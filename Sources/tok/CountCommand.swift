@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TokCorpus
+import TokCounts
 import TokEncoding
 import TokTraining
 
@@ -98,17 +99,19 @@ struct CorpusOptions: ParsableArguments {
     var showsProgress: Bool { !quiet && !json && isatty(2) != 0 }
 
     func count(inputs: [String], domain: String, output: String) throws -> CountMetadata {
-        let files = try expandCorpusInputs(inputs)
+        try countPieces(files: try expandCorpusInputs(inputs), domain: domain, options: try options(), output: output,
+                        warn: { printError("tok: " + $0) }, progress: countingProgress(domain: domain))
+    }
+
+    /// A status line on stderr while counting, when it is a terminal.
+    func countingProgress(domain: String) -> @Sendable (CountingProgress) -> Void {
         let show = showsProgress
-        return try countPieces(
-            files: files, domain: domain, options: try options(), output: output,
-            warn: { printError("tok: " + $0) },
-            progress: { p in
-                if show {
-                    printError(String(format: "\rcounting %@: %.1f MB read, %.1f MB/s   ", domain, Double(p.bytes) / 1e6,
-                                      Double(p.bytes) / 1e6 / max(p.seconds, 1e-9)), newline: false)
-                }
-            })
+        return { p in
+            if show {
+                printError(String(format: "\rcounting %@: %.1f MB read, %.1f MB/s   ", domain, Double(p.bytes) / 1e6,
+                                  Double(p.bytes) / 1e6 / max(p.seconds, 1e-9)), newline: false)
+            }
+        }
     }
 
     func finishProgress() {

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import TokEncoding
 
 @main
 struct Tok: ParsableCommand {
@@ -7,4 +9,28 @@ struct Tok: ParsableCommand {
         abstract: "Build and use byte-level BPE vocabularies.",
         subcommands: [EncodeCommand.self, DecodeCommand.self, ImportCommand.self, ExportCommand.self, PretokenizeCommand.self, CountCommand.self, TrainCommand.self, BuildCommand.self, StatsCommand.self]
     )
+
+    /// Parses and runs the command. Errors of the libraries and the commands
+    /// are one line, `tok: ...` naming the file (and line), and exit status 1;
+    /// temporary files and staging folders go on SIGINT, SIGTERM and SIGHUP.
+    static func main() {
+        TemporaryPaths.removeOnSignals()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as ExitCode {
+            exit(withError: error)
+        } catch let error as CustomStringConvertible & Error where !(error is ValidationError) && isLibraryError(error) {
+            printError("tok: \(error)")
+            Foundation.exit(1)
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    static func isLibraryError(_ error: Error) -> Bool {
+        let type = String(reflecting: Swift.type(of: error))
+        return type.hasPrefix("TokEncoding.") || type.hasPrefix("TokCorpus.") || type.hasPrefix("TokCounts.")
+            || type.hasPrefix("TokTraining.") || type.hasPrefix("TokBuild.") || error is CLIError
+    }
 }

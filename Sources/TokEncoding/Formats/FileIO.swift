@@ -4,12 +4,21 @@ import Glibc
 import Darwin
 #endif
 
-public struct FileError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
+/// A file operation that failed: the path, what was tried and the system's reason.
+public enum FileError: Error, CustomStringConvertible, Sendable, Equatable {
+    case system(path: String, operation: String, reason: String)
+    case isDirectory(path: String)
 
-    static func errno(_ path: String, _ what: String) -> FileError {
-        FileError("\(path): cannot \(what): \(String(cString: strerror(Glibc.errno)))")
+    public var description: String {
+        switch self {
+        case .system(let path, let operation, let reason): return "\(path): cannot \(operation): \(reason)"
+        case .isDirectory(let path): return "\(path): is a directory"
+        }
+    }
+
+    /// The error for `operation` on `path` just failing, with `errno`'s reason.
+    public static func errno(_ path: String, _ operation: String) -> FileError {
+        .system(path: path, operation: operation, reason: String(cString: strerror(Glibc.errno)))
     }
 }
 
@@ -20,7 +29,7 @@ public func readFile(_ path: String) throws -> [UInt8] {
     defer { close(fd) }
     var st = stat()
     guard fstat(fd, &st) == 0 else { throw FileError.errno(path, "stat") }
-    if (st.st_mode & S_IFMT) == S_IFDIR { throw FileError("\(path): is a directory") }
+    if (st.st_mode & S_IFMT) == S_IFDIR { throw FileError.isDirectory(path: path) }
     var out = [UInt8]()
     var capacity = max(Int(st.st_size), 0) + 1
     var filled = 0
@@ -69,9 +78,16 @@ public final class AtomicFile {
         self.path = path
         var st = stat()
         direct = stat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG
-        self.temporaryPath = direct ? path : path + ".tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+        self.temporaryPath = direct ? path : TemporaryPaths.name(besides: path)
+        if !direct {
+            TemporaryPaths.removeStale(besides: path)
+            TemporaryPaths.register(temporaryPath)
+        }
         fd = direct ? open(path, O_WRONLY) : open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw FileError.errno(path, "create") }
+        guard fd >= 0 else {
+            TemporaryPaths.unregister(temporaryPath)
+            throw FileError.errno(path, "create")
+        }
         buffer.reserveCapacity(1 << 20)
     }
 
@@ -101,12 +117,16 @@ public final class AtomicFile {
         guard close(fd) == 0 else { fd = -1; throw FileError.errno(path, "close") }
         fd = -1
         guard direct || rename(temporaryPath, path) == 0 else { throw FileError.errno(path, "rename") }
+        if !direct { TemporaryPaths.unregister(temporaryPath) }
         committed = true
     }
 
     deinit {
         if fd >= 0 { close(fd) }
-        if !committed && !direct { unlink(temporaryPath) }
+        if !committed && !direct {
+            unlink(temporaryPath)
+            TemporaryPaths.unregister(temporaryPath)
+        }
     }
 }
 

@@ -10,7 +10,11 @@ public enum HuggingFaceJSON {
     // MARK: Reading
 
     public static func read(_ data: [UInt8], path: String) throws -> Tokenizer {
-        func fail(_ message: String) -> VocabularyError { VocabularyError("\(path): \(message)") }
+        func fail(_ message: String) -> VocabularyError {
+            message.hasPrefix("unsupported")
+                ? .unsupported(path: path, construct: String(message.drop { $0 != " " && $0 != ":" }.drop { $0 == ":" || $0 == " " }))
+                : .malformed(path: path, line: nil, reason: message)
+        }
         let root: [String: Any]
         do {
             guard let object = try JSONSerialization.jsonObject(with: Data(data)) as? [String: Any] else {
@@ -95,7 +99,7 @@ public enum HuggingFaceJSON {
                 tokens: tokens, mergeable: mergeable, merges: merges, ignoreMerges: ignoreMerges,
                 specialTokens: specials)
         } catch let error as VocabularyError {
-            throw fail(error.description)
+            throw VocabularyError.inFile(path: path, error)
         }
         return Tokenizer(vocabulary: vocabulary, preTokenizer: preTokenizer, normalizer: normalizer)
     }

@@ -21,14 +21,14 @@ public enum TiktokenFile {
             guard fields.count == 2,
                   let decoded = Data(base64Encoded: Data(fields[0])),
                   let rank = Int(String(decoding: fields[1], as: UTF8.self)), rank >= 0, rank < 10_000_000
-            else { throw VocabularyError("\(path):\(line): expected 'base64 rank'") }
+            else { throw VocabularyError.malformed(path: path, line: line, reason: "expected 'base64 rank'") }
             if rank >= byRank.count { byRank.append(contentsOf: repeatElement(nil, count: rank + 1 - byRank.count)) }
-            guard byRank[rank] == nil else { throw VocabularyError("\(path):\(line): rank \(rank) appears twice") }
+            guard byRank[rank] == nil else { throw VocabularyError.malformed(path: path, line: line, reason: "rank \(rank) appears twice") }
             byRank[rank] = [UInt8](decoded)
         }
-        guard !byRank.isEmpty else { throw VocabularyError("\(path): no tokens") }
+        guard !byRank.isEmpty else { throw VocabularyError.malformed(path: path, line: nil, reason: "no tokens") }
         if let missing = byRank.firstIndex(where: { $0 == nil }) {
-            throw VocabularyError("\(path): rank \(missing) is missing (ranks must be 0..<n)")
+            throw VocabularyError.malformed(path: path, line: nil, reason: "rank \(missing) is missing (ranks must be 0..<n)")
         }
         return byRank.map { $0! }
     }

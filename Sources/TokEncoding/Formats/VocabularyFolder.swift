@@ -63,15 +63,27 @@ public enum VocabularyFolder {
         try writeFileAtomically(directory + "/" + binaryName, binary)
     }
 
-    /// Moves a folder written in full at `staging` to `destination`, replacing
-    /// any folder there only once the new one is complete.
-    public static func moveIntoPlace(_ staging: String, _ destination: String) throws {
+    /// Writes a folder in full under a staging name beside `destination`
+    /// (`body` gets that path) and moves it into place only when `body`
+    /// succeeds, replacing any folder there. A failure, or SIGINT/SIGTERM,
+    /// leaves `destination` as it was and no staging folder behind.
+    public static func writeStaged<T>(to destination: String, _ body: (String) throws -> T) throws -> T {
         let files = FileManager.default
-        let old = destination + ".old-\(getpid())"
+        TemporaryPaths.removeStale(besides: destination)
+        let staging = TemporaryPaths.name(besides: destination)
+        TemporaryPaths.register(staging)
+        defer {
+            try? files.removeItem(atPath: staging)
+            TemporaryPaths.unregister(staging)
+        }
+        try files.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        let result = try body(staging)
+        let old = TemporaryPaths.name(besides: destination)
         let replacing = files.fileExists(atPath: destination)
         if replacing { try files.moveItem(atPath: destination, toPath: old) }
         try files.moveItem(atPath: staging, toPath: destination)
         if replacing { try? files.removeItem(atPath: old) }
+        return result
     }
 
     public static func readManifest(_ directory: String) throws -> VocabularyManifest? {
@@ -82,7 +94,7 @@ public enum VocabularyFolder {
         } catch let error as FileError {
             throw error
         } catch {
-            throw VocabularyError("\(path): not a valid manifest (\(error))")
+            throw VocabularyError.malformed(path: path, line: nil, reason: "not a valid manifest (\(error))")
         }
     }
 
@@ -90,14 +102,18 @@ public enum VocabularyFolder {
     /// `tokenizer.json`, else `tokenizer.json` (and the fast form is rewritten).
     public static func load(_ directory: String) throws -> Tokenizer {
         guard isDirectory(directory) else {
-            throw VocabularyError("\(directory): not a vocabulary folder (no such directory)")
+            throw VocabularyError.notAVocabularyFolder(path: directory, reason: "no such directory")
         }
         let jsonPath = directory + "/" + jsonName
         let binaryPath = directory + "/" + binaryName
         if let binaryTime = modificationTime(binaryPath), binaryTime >= (modificationTime(jsonPath) ?? 0) {
-            return try BinaryFormat.read(try readFile(binaryPath), path: binaryPath)
+            do {
+                return try BinaryFormat.read(try readFile(binaryPath), path: binaryPath)
+            } catch VocabularyError.corrupt where fileExists(jsonPath) {
+                // Damaged or from another version: never used; rebuilt from the JSON below.
+            }
         }
-        guard fileExists(jsonPath) else { throw VocabularyError("\(directory): no \(jsonName)") }
+        guard fileExists(jsonPath) else { throw VocabularyError.notAVocabularyFolder(path: directory, reason: "no \(jsonName)") }
         var tokenizer = try HuggingFaceJSON.read(try readFile(jsonPath), path: jsonPath)
         if try readManifest(directory)?.mergeOrder == "ranks" {
             let v = tokenizer.vocabulary

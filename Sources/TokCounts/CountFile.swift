@@ -32,6 +32,28 @@ public struct CountMetadata: Codable, Sendable, Equatable {
     }
 }
 
+/// What can be wrong with count files.
+public enum CountFileError: Error, CustomStringConvertible, Sendable, Equatable {
+    case notACountFile(path: String)
+    case truncated(path: String)
+    case noMetadata(path: String)
+    case unreadableMetadata(path: String)
+    case patternMismatch(path: String, counted: String, expected: String)
+    case nothingToMerge
+
+    public var description: String {
+        switch self {
+        case .notACountFile(let path): return "\(path): not a tok count file"
+        case .truncated(let path): return "\(path): truncated count file"
+        case .noMetadata(let path): return "\(path): count file has no metadata"
+        case .unreadableMetadata(let path): return "\(path): unreadable count metadata"
+        case .patternMismatch(let path, let counted, let expected):
+            return "\(path): counted with pattern \(counted), not \(expected)"
+        case .nothingToMerge: return "no count files to merge"
+        }
+    }
+}
+
 /// The count file: entries sorted by their bytes, so files merge in one
 /// streaming pass, and metadata at the end, where the totals are known.
 ///
@@ -68,12 +90,16 @@ public enum CountFile {
         }
 
         /// Ends the entries; with metadata (nil for a spilled run) and commits.
-        func finish(metadata: CountMetadata?) throws {
+        /// Returns the metadata as written, totals filled in.
+        @discardableResult
+        func finish(metadata: CountMetadata?) throws -> CountMetadata? {
             buffer.append(0)
             var json: [UInt8] = []
+            var written = metadata
             if var metadata {
                 metadata.pieces = total
                 metadata.distinctPieces = distinct
+                written = metadata
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
                 json = Array(try encoder.encode(metadata))
@@ -83,6 +109,7 @@ public enum CountFile {
             buffer.append(contentsOf: CountFile.magic)
             try file.write(buffer)
             try file.commit()
+            return written
         }
     }
 
@@ -103,7 +130,7 @@ public enum CountFile {
             source = try FileByteSource(path: path)
             try fill(8)
             guard buffer.count >= 8, Array(buffer[0 ..< 4]) == CountFile.magic else {
-                throw CorpusError("\(path): not a tok count file")
+                throw CountFileError.notACountFile(path: path)
             }
             offset = 8
         }
@@ -122,7 +149,7 @@ public enum CountFile {
             var value: UInt64 = 0, shift: UInt64 = 0
             while true {
                 try fill(1)
-                guard offset < buffer.count, shift < 64 else { throw CorpusError("\(path): truncated count file") }
+                guard offset < buffer.count, shift < 64 else { throw CountFileError.truncated(path: path) }
                 let b = buffer[offset]
                 offset += 1
                 value |= UInt64(b & 0x7F) << shift
@@ -141,7 +168,7 @@ public enum CountFile {
             }
             let n = Int(try varint())
             try fill(n)
-            guard buffer.count - offset >= n else { throw CorpusError("\(path): truncated count file") }
+            guard buffer.count - offset >= n else { throw CountFileError.truncated(path: path) }
             key.removeAll(keepingCapacity: true)
             key.append(contentsOf: buffer[offset ..< offset + n])
             offset += n
@@ -152,25 +179,25 @@ public enum CountFile {
     /// The metadata at the end of a count file.
     public static func metadata(path: String) throws -> CountMetadata {
         let data = try readTail(path)
-        guard data.count >= 8, Array(data.suffix(4)) == magic else { throw CorpusError("\(path): not a tok count file") }
+        guard data.count >= 8, Array(data.suffix(4)) == magic else { throw CountFileError.notACountFile(path: path) }
         let length = data.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: data.count - 8, as: UInt32.self))) }
-        guard length > 0, length <= data.count - 8 else { throw CorpusError("\(path): count file has no metadata") }
+        guard length > 0, length <= data.count - 8 else { throw CountFileError.noMetadata(path: path) }
         do {
             return try JSONDecoder().decode(CountMetadata.self, from: Data(data[data.count - 8 - length ..< data.count - 8]))
         } catch {
-            throw CorpusError("\(path): unreadable count metadata")
+            throw CountFileError.unreadableMetadata(path: path)
         }
     }
 
     private static func readTail(_ path: String) throws -> [UInt8] {
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw CorpusError("\(path): cannot open") }
+        guard fd >= 0 else { throw FileError.errno(path, "open") }
         defer { close(fd) }
         let size = Int(lseek(fd, 0, SEEK_END))
         let n = min(size, 1 << 22)
         var out = [UInt8](repeating: 0, count: n)
         let got = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, n, off_t(size - n)) }
-        guard got == n else { throw CorpusError("\(path): cannot read") }
+        guard got == n else { throw FileError.errno(path, "read") }
         return out
     }
 
@@ -180,6 +207,11 @@ public enum CountFile {
         var head: [UInt8] = []
         _ = try? source.read(into: &head, maximum: 4)
         return head == magic
+    }
+
+    /// Calls `body` with every entry of the count file at `path`, in order.
+    public static func forEachEntry(_ path: String, _ body: (UnsafeBufferPointer<UInt8>, UInt64) throws -> Void) throws {
+        try mergeStreams([try Reader(path: path)], body)
     }
 
     /// Merges sorted streams, adding the counts of equal pieces, and calls

@@ -1,0 +1,169 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Synchronization
+import TokCorpus
+import TokEncoding
+
+/// Options for counting pieces.
+public struct CountingOptions: Sendable {
+    public var preTokenizer: PreTokenizer
+    public var threads: Int
+    /// Bytes the counting tables may hold in all; past it, sorted runs spill to disk.
+    public var memoryBudget: Int
+    public var field: String = "text"
+    public var strict = false
+    public var blockSize = 2 << 20
+    /// Where spilled runs go (in a work folder of their own, removed at the end).
+    public var temporaryDirectory = TemporaryPaths.temporaryDirectory
+
+    public init(preTokenizer: PreTokenizer, threads: Int, memoryBudget: Int = CountingOptions.defaultMemoryBudget) {
+        self.preTokenizer = preTokenizer
+        self.threads = max(1, threads)
+        self.memoryBudget = memoryBudget
+    }
+
+    /// A quarter of physical memory, at most 16 GiB.
+    public static var defaultMemoryBudget: Int {
+        min(Int(ProcessInfo.processInfo.physicalMemory / 4), 16 << 30)
+    }
+}
+
+/// Progress of a long run, for a status line.
+public struct CountingProgress: Sendable {
+    public var bytes: Int
+    public var seconds: Double
+}
+
+/// The prefixes of the work folders tok makes in the temporary directory; a
+/// run removes those whose process is gone (``TemporaryPaths``).
+public let workFolderPrefixes = ["tok-count-", "tok-build-", "tok-train-"]
+
+/// Counts the pieces of corpus files into a count file.
+///
+/// Each thread takes batches of text from one shared reader, pre-tokenizes them
+/// with the vocabulary's own pre-tokenizer and counts pieces in a table of its
+/// own; a table that outgrows its share of the memory budget is written out as
+/// a sorted run. At the end the runs and the tables are merged in one pass,
+/// adding equal pieces: the file's bytes do not depend on the thread count, the
+/// order of the inputs or the budget.
+public func countPieces(
+    files: [CorpusFile], domain: String, options: CountingOptions, output: String, holdOut: HoldOut? = nil,
+    warn: @escaping @Sendable (String) -> Void = { _ in },
+    progress: @escaping @Sendable (CountingProgress) -> Void = { _ in }
+) throws -> CountMetadata {
+    TemporaryPaths.removeStale(in: options.temporaryDirectory, prefixes: workFolderPrefixes)
+    let work = TemporaryPaths.workFolder("count", in: options.temporaryDirectory)
+    TemporaryPaths.register(work)
+    defer {
+        try? FileManager.default.removeItem(atPath: work)
+        TemporaryPaths.unregister(work)
+    }
+    try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+    let stream = CorpusStream(files: files, preTokenizer: options.preTokenizer, blockSize: options.blockSize,
+                              field: options.field, strict: options.strict)
+    stream.warn = warn
+    stream.holdOut = holdOut
+    let shared = SharedReader(stream: stream)
+    let started = Date()
+    let budget = max(options.memoryBudget / options.threads, 1 << 20)
+    let lanes = try inParallel(lanes: options.threads) { lane in
+        try countLane(shared, options.preTokenizer, budget: budget, work: work, lane: lane) { bytes in
+            if lane == 0 { progress(CountingProgress(bytes: bytes, seconds: Date().timeIntervalSince(started))) }
+        }
+    }
+    // Merge the spilled runs with what is still in memory.
+    var runs = lanes.flatMap(\.runs)
+    for (k, lane) in lanes.enumerated() where lane.counter.count > 0 {
+        let path = work + "/final-\(k).run"
+        try writeRun(lane.counter, to: path)
+        runs.append(path)
+    }
+    let readers = try runs.map(CountFile.Reader.init)
+    let writer = try CountFile.Writer(path: output)
+    try CountFile.mergeStreams(readers) { bytes, count in try writer.add(bytes, count: count) }
+    let metadata = CountMetadata(
+        domains: [domain], pattern: options.preTokenizer.name, regexes: options.preTokenizer.regexes,
+        sources: files.map(\.path).sorted(), statistics: shared.statistics, pieces: 0, distinctPieces: 0)
+    return try writer.finish(metadata: metadata)!  // non-nil: metadata was given
+}
+
+/// One counting thread: takes batches from the shared reader until it is
+/// exhausted, spilling its table as a sorted run whenever it outgrows `budget`.
+private func countLane(
+    _ shared: SharedReader, _ preTokenizer: PreTokenizer, budget: Int, work: String, lane: Int,
+    progress: (Int) -> Void
+) throws -> (counter: PieceCounter, runs: [String]) {
+    var batch = TextBatch()
+    var counter = PieceCounter()
+    var runs: [String] = []
+    while let bytes = try shared.next(&batch) {
+        progress(bytes)
+        batch.forEachText { text in
+            let base = text.baseAddress!
+            preTokenizer.forEachPiece(text) { piece in counter.add(base + piece.lowerBound, piece.count) }
+        }
+        if counter.memoryBytes > budget {
+            let path = work + "/lane\(lane)-\(runs.count).run"
+            try writeRun(counter, to: path)
+            runs.append(path)
+            counter = PieceCounter()
+        }
+    }
+    return (counter, runs)
+}
+
+/// The corpus reader the counting threads share: one reads at a time, and the
+/// first error stops every thread.
+final class SharedReader: Sendable {
+    private let state: Mutex<(stream: UncheckedSendable<CorpusStream>, failed: Bool)>
+
+    init(stream: CorpusStream) { state = Mutex((UncheckedSendable(stream), false)) }
+
+    /// Fills `batch`; returns the bytes read so far, or nil at the end (or after an error elsewhere).
+    func next(_ batch: inout TextBatch) throws -> Int? {
+        try state.withLock { state in
+            guard !state.failed else { return nil }
+            do {
+                guard try state.stream.value.next(&batch) else { return nil }
+                return state.stream.value.statistics.bytes
+            } catch {
+                state.failed = true
+                throw error
+            }
+        }
+    }
+
+    var statistics: CorpusStatistics { state.withLock { $0.stream.value.statistics } }
+}
+
+func writeRun(_ counter: PieceCounter, to path: String) throws {
+    let writer = try CountFile.Writer(path: path)
+    let entries = counter.entries
+    try entries.bytes.withUnsafeBufferPointer { a in
+        for e in counter.sortedEntries() {
+            try writer.add(UnsafeBufferPointer(rebasing: a[entries.start(e) ..< entries.ends[e]]), count: entries.counts[e])
+        }
+    }
+    _ = try writer.finish(metadata: nil)
+}
+
+/// Merges count files into one, adding the counts of equal pieces, each file's
+/// counts first multiplied by its scale (if given) and rounded.
+public func mergeCountFiles(_ inputs: [String], output: String, scales: [Double]? = nil) throws -> CountMetadata {
+    let metadata = try inputs.map(CountFile.metadata(path:))
+    guard let first = metadata.first else { throw CountFileError.nothingToMerge }
+    for (m, path) in zip(metadata, inputs) where m.regexes != first.regexes {
+        throw CountFileError.patternMismatch(path: path, counted: m.pattern, expected: first.pattern)
+    }
+    var statistics = CorpusStatistics()
+    for m in metadata { statistics.add(m.statistics) }
+    let writer = try CountFile.Writer(path: output)
+    try CountFile.mergeStreams(try inputs.map(CountFile.Reader.init), scales: scales) { bytes, count in
+        try writer.add(bytes, count: count)
+    }
+    return try writer.finish(metadata: CountMetadata(
+        domains: Array(Set(metadata.flatMap(\.domains))).sorted(), pattern: first.pattern, regexes: first.regexes,
+        sources: metadata.flatMap(\.sources).sorted(), statistics: statistics, pieces: 0, distinctPieces: 0))!
+}

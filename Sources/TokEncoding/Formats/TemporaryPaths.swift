@@ -1,0 +1,86 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import Foundation
+import Synchronization
+
+/// The paths a run is writing and must not leave behind: temporary files beside
+/// their outputs, staging folders, work folders of count files and spilled runs.
+///
+/// Every such path is registered while it exists. SIGINT, SIGTERM and SIGHUP
+/// (once ``removeOnSignals()`` is called) remove them all and end the process
+/// by the same signal. A run killed outright (SIGKILL, power loss) cannot clean
+/// up, so every name carries the writer's process id, and the next run removes
+/// the names whose process no longer lives (``removeStale(besides:)``,
+/// ``removeStale(in:prefixes:)``).
+public enum TemporaryPaths {
+    private static let registered = Mutex<Set<String>>([])
+    private static let counter = Atomic<Int>(0)
+
+    /// A new temporary name beside `path`: `PATH.tmp-PID-N`.
+    public static func name(besides path: String) -> String {
+        "\(path).tmp-\(getpid())-\(counter.add(1, ordering: .relaxed).newValue)"
+    }
+
+    /// A new work folder name: `DIRECTORY/tok-KIND-PID-N`.
+    public static func workFolder(_ kind: String, in directory: String = temporaryDirectory) -> String {
+        "\(directory)/tok-\(kind)-\(getpid())-\(counter.add(1, ordering: .relaxed).newValue)"
+    }
+
+    /// `$TMPDIR`, or `/tmp`.
+    public static var temporaryDirectory: String {
+        let dir = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        return dir.hasSuffix("/") && dir.count > 1 ? String(dir.dropLast()) : dir
+    }
+
+    public static func register(_ path: String) { registered.withLock { _ = $0.insert(path) } }
+    public static func unregister(_ path: String) { registered.withLock { _ = $0.remove(path) } }
+
+    /// Removes every registered path (files and folders).
+    public static func removeAll() {
+        let paths = registered.withLock { set in defer { set.removeAll() }; return set }
+        for path in paths { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    nonisolated(unsafe) private static var signalSources: [DispatchSourceSignal] = []
+
+    /// From now on SIGINT, SIGTERM and SIGHUP remove the registered paths, then
+    /// end the process by the same signal. Call once, at start-up.
+    public static func removeOnSignals() {
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                removeAll()
+                signal(sig, SIG_DFL)
+                raise(sig)
+            }
+            source.resume()
+            signalSources.append(source)
+        }
+    }
+
+    /// Removes `PATH.tmp-PID...` entries beside `path` whose process is gone.
+    @discardableResult
+    public static func removeStale(besides path: String) -> [String] {
+        let url = URL(fileURLWithPath: path)
+        return removeStale(in: url.deletingLastPathComponent().path, prefixes: [url.lastPathComponent + ".tmp-"])
+    }
+
+    /// Removes entries of `directory` named `PREFIX` + pid + anything, for one
+    /// of `prefixes`, whose process no longer lives. Returns what it removed.
+    @discardableResult
+    public static func removeStale(in directory: String, prefixes: [String]) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        var removed: [String] = []
+        for name in names {
+            guard let prefix = prefixes.first(where: { name.hasPrefix($0) }) else { continue }
+            let digits = name.dropFirst(prefix.count).prefix { $0.isASCII && $0.isNumber }
+            guard let pid = Int32(digits), pid > 0, pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            let path = directory + "/" + name
+            if (try? FileManager.default.removeItem(atPath: path)) != nil { removed.append(path) }
+        }
+        return removed
+    }
+}

@@ -1,0 +1,139 @@
+/// The tables a vocabulary encodes with, in the order they are stored. This
+/// list is the one description of them: the storage allocates them by it, and
+/// `tokenizer.bin` writes and reads them by it.
+@usableFromInline
+enum TableID: Int, CaseIterable, Sendable {
+    /// Every token's bytes, back to back.
+    case tokenBytes
+    /// `tokenOffsets[id] ..< tokenOffsets[id + 1]` are token `id`'s bytes.
+    case tokenOffsets
+    /// The byte-string table's slots (``ByteStringTable``).
+    case lookupSlots
+    /// The pair table's keys and values (``PairTable``).
+    case pairKeys, pairValues
+    /// The token of each single byte.
+    case byteTokens
+    /// Bit per token: a piece equal to the token's bytes may become the token
+    /// directly (always, except under `mergesList(ignoreMerges: false)` for a
+    /// token the merges do not reach).
+    case wholePieceAllowed
+    /// The pair value of every two single-byte tokens, indexed by
+    /// `first << 8 | second`: a piece's first pairs never hash.
+    case bytePairs
+
+    @usableFromInline var elementSize: Int {
+        switch self {
+        case .tokenBytes: return 1
+        case .tokenOffsets, .byteTokens: return 4
+        case .lookupSlots, .pairKeys, .pairValues, .wholePieceAllowed, .bytePairs: return 8
+        }
+    }
+}
+
+/// The tables of one vocabulary, each in an allocation of its own that lives
+/// exactly as long as this object. Immutable once made, so sharing it between
+/// threads is safe; the kernel reaches it through ``BPETables``, derived once.
+@usableFromInline
+final class TableStorage: @unchecked Sendable {
+    /// Per table (indexed by `TableID.rawValue`): its memory and element count.
+    let tables: [(memory: UnsafeMutableRawPointer, count: Int)]
+    @usableFromInline let view: BPETables
+
+    /// Takes each table's contents from `fill`, which is given the table and an
+    /// uninitialized buffer of `counts[table]` elements to fill.
+    init(counts: [TableID: Int], fill: (TableID, UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
+        var tables: [(UnsafeMutableRawPointer, Int)] = []
+        do {
+            for id in TableID.allCases {
+                let count = counts[id] ?? 0
+                let memory = UnsafeMutableRawPointer.allocate(byteCount: max(count * id.elementSize, 8), alignment: 8)
+                tables.append((memory, count))
+                try fill(id, UnsafeMutableRawBufferPointer(start: memory, count: count * id.elementSize))
+            }
+        } catch {
+            for t in tables { t.0.deallocate() }
+            throw error
+        }
+        self.tables = tables
+        func pointer<T>(_ id: TableID, _: T.Type) -> UnsafePointer<T> {
+            UnsafePointer(tables[id.rawValue].0.assumingMemoryBound(to: T.self))
+        }
+        let slotCount = tables[TableID.lookupSlots.rawValue].1
+        let pairCount = tables[TableID.pairKeys.rawValue].1
+        view = BPETables(
+            tokenBytes: pointer(.tokenBytes, UInt8.self), tokenOffsets: pointer(.tokenOffsets, UInt32.self),
+            lookupSlots: pointer(.lookupSlots, UInt64.self), lookupMask: slotCount - 1,
+            pairKeys: pointer(.pairKeys, UInt64.self), pairValues: pointer(.pairValues, UInt64.self),
+            pairMask: pairCount - 1, pairShift: UInt64(64 - pairCount.trailingZeroBitCount),
+            byteTokens: pointer(.byteTokens, UInt32.self), wholePieceAllowed: pointer(.wholePieceAllowed, UInt64.self),
+            bytePairs: pointer(.bytePairs, UInt64.self), tokenCount: tables[TableID.tokenOffsets.rawValue].1 - 1)
+    }
+
+    /// A table's bytes.
+    func bytes(of id: TableID) -> UnsafeRawBufferPointer {
+        let t = tables[id.rawValue]
+        return UnsafeRawBufferPointer(start: t.memory, count: t.count * id.elementSize)
+    }
+
+    /// A table's elements.
+    func elements<T: FixedWidthInteger>(of id: TableID, as _: T.Type) -> UnsafeBufferPointer<T> {
+        precondition(MemoryLayout<T>.size == id.elementSize)
+        let t = tables[id.rawValue]
+        return UnsafeBufferPointer(start: t.memory.assumingMemoryBound(to: T.self), count: t.count)
+    }
+
+    deinit { for t in tables { t.memory.deallocate() } }
+}
+
+/// The vocabulary's lookup tables as raw pointers, for the hot loops.
+///
+/// Copying a ``Vocabulary`` per piece retained its arrays, and two threads
+/// retaining the same arrays fought over their reference counts: ARC took 45%
+/// of encoding time and made two threads slower than one. This view is plain
+/// data, valid while its ``TableStorage`` lives, and costs nothing to copy.
+@usableFromInline
+struct BPETables: @unchecked Sendable {  // read-only pointers into an immutable TableStorage
+    @usableFromInline let tokenBytes: UnsafePointer<UInt8>
+    @usableFromInline let tokenOffsets: UnsafePointer<UInt32>
+    @usableFromInline let lookupSlots: UnsafePointer<UInt64>
+    @usableFromInline let lookupMask: Int
+    @usableFromInline let pairKeys: UnsafePointer<UInt64>
+    @usableFromInline let pairValues: UnsafePointer<UInt64>
+    @usableFromInline let pairMask: Int
+    @usableFromInline let pairShift: UInt64
+    @usableFromInline let byteTokens: UnsafePointer<UInt32>
+    @usableFromInline let wholePieceAllowed: UnsafePointer<UInt64>
+    @usableFromInline let bytePairs: UnsafePointer<UInt64>
+    @usableFromInline let tokenCount: Int
+
+    /// The pair value of two single bytes' tokens.
+    @inlinable @inline(__always)
+    func bytePair(_ first: UInt8, _ second: UInt8) -> UInt64 { bytePairs[Int(first) << 8 | Int(second)] }
+
+    /// The length in bytes of token `id` (< `tokenCount`).
+    @inlinable @inline(__always)
+    func tokenLength(_ id: UInt32) -> Int { Int(tokenOffsets[Int(id) + 1] &- tokenOffsets[Int(id)]) }
+
+    /// The id of the token whose bytes are the `n` bytes at `p`, or nil.
+    ///
+    /// - Complexity: O(n) expected.
+    @inlinable @inline(__always)
+    func find(_ p: UnsafeRawPointer, _ n: Int) -> UInt32? {
+        ByteStringTable.probe(slots: lookupSlots, mask: lookupMask, p, n, bytes: tokenBytes, offsets: tokenOffsets)
+    }
+
+    /// The id of a piece that becomes one token whole, or nil.
+    @inlinable @inline(__always)
+    func wholePiece(_ p: UnsafeRawPointer, _ n: Int) -> UInt32? {
+        guard let id = find(p, n), wholePieceAllowed[Int(id) >> 6] & (1 << UInt64(id & 63)) != 0 else { return nil }
+        return id
+    }
+
+    /// `rank << 32 | result` for the pair, or `UInt64.max` when it does not merge.
+    @inlinable @inline(__always)
+    func pair(_ left: UInt32, _ right: UInt32) -> UInt64 {
+        // Keys and values are apart on purpose: most lookups miss (no merge), and
+        // then only the keys are touched; interleaving them measured slower.
+        PairTable.probe(keys: pairKeys, values: pairValues, mask: pairMask, shift: pairShift, left, right)
+    }
+}

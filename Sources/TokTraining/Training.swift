@@ -1,0 +1,100 @@
+import Foundation
+import TokCorpus
+import TokCounts
+import TokEncoding
+
+/// What `tok train` does, as a library call: options for counting (when the
+/// inputs are a corpus) and for the trainer.
+public struct TrainingOptions: Sendable {
+    public var trainer: BPETrainer
+    public var counting: CountingOptions
+
+    public init(vocabularySize: Int, counting: CountingOptions) {
+        self.trainer = BPETrainer(vocabularySize: vocabularySize)
+        self.counting = counting
+    }
+}
+
+/// What a training made and how long it took.
+public struct TrainingSummary: Sendable, Codable {
+    public var output: String
+    public var vocabularySize: Int
+    public var merges: Int
+    public var tiedMerges: Int
+    public var specialTokens: Int
+    public var pattern: String
+    public var countSeconds: Double
+    public var trainSeconds: Double
+    public var seconds: Double
+    /// Fewer merges than asked for: no pair was left above the minimum frequency.
+    public var stoppedEarly: Bool
+}
+
+/// Trains a vocabulary and writes its folder: counts `inputs` first unless
+/// they are count files (several are added up), trains, and writes the folder
+/// with `training.json` (every merge with its count and whether it was tied)
+/// under a staging name, moved into place only when complete.
+///
+/// - Throws: ``TrainingError``, ``CountFileError``, ``CorpusError``, ``FileError``.
+public func trainVocabulary(
+    inputs: [String], options: TrainingOptions, output: String,
+    warn: @escaping @Sendable (String) -> Void = { _ in },
+    countingProgress: @escaping @Sendable (CountingProgress) -> Void = { _ in },
+    trainingProgress: (Int, Int) -> Void = { _, _ in }
+) throws -> TrainingSummary {
+    let started = Date()
+    let countFiles = !inputs.isEmpty && inputs.allSatisfy(CountFile.isCountFile)
+    let metadata: CountMetadata
+    let pieces: PieceCounts
+    if countFiles && inputs.count == 1 {
+        metadata = try CountFile.metadata(path: inputs[0])
+        pieces = try PieceCounts(countFile: inputs[0])
+    } else {
+        TemporaryPaths.removeStale(in: options.counting.temporaryDirectory, prefixes: workFolderPrefixes)
+        let path = TemporaryPaths.workFolder("train", in: options.counting.temporaryDirectory) + ".counts"
+        TemporaryPaths.register(path)
+        defer {
+            unlink(path)
+            TemporaryPaths.unregister(path)
+        }
+        metadata = countFiles
+            ? try mergeCountFiles(inputs, output: path)
+            : try countPieces(files: try expandCorpusInputs(inputs), domain: "train", options: options.counting,
+                              output: path, warn: warn, progress: countingProgress)
+        pieces = try PieceCounts(countFile: path)
+    }
+    guard metadata.statistics.bytes > 0 || metadata.distinctPieces > 0 else { throw TrainingError.noText(inputs: inputs) }
+    let source = inputs.count == 1 ? inputs[0] : "count files"
+    guard let preTokenizer = PreTokenizer.named.values.first(where: { $0.regexes == metadata.regexes }) else {
+        throw TrainingError.unknownPattern(path: source, pattern: metadata.pattern)
+    }
+    if countFiles && preTokenizer != options.counting.preTokenizer {
+        throw TrainingError.patternMismatch(path: source, counted: metadata.pattern, wanted: options.counting.preTokenizer.name)
+    }
+    let countSeconds = Date().timeIntervalSince(started)
+    let result = try options.trainer.train(pieces: pieces, progress: trainingProgress)
+    let tokenizer = Tokenizer(
+        vocabulary: try Vocabulary.fromRanks(result.tokens, specialTokens: result.specialTokens), preTokenizer: preTokenizer)
+    try VocabularyFolder.writeStaged(to: output) { staging in
+        try VocabularyFolder.save(
+            tokenizer, to: staging, name: URL(fileURLWithPath: output).lastPathComponent,
+            source: "tok train on \(metadata.domains.joined(separator: ",")) (\(metadata.statistics.bytes) bytes, pattern \(metadata.pattern))")
+        try writeFileAtomically(staging + "/training.json", trainingReport(result, pattern: metadata.pattern))
+    }
+    let wanted = options.trainer.vocabularySize - 256 - result.specialTokens.count
+    return TrainingSummary(
+        output: output, vocabularySize: tokenizer.vocabulary.idLimit, merges: result.merges.count,
+        tiedMerges: result.merges.filter(\.tied).count, specialTokens: result.specialTokens.count,
+        pattern: metadata.pattern, countSeconds: countSeconds, trainSeconds: result.seconds,
+        seconds: Date().timeIntervalSince(started), stoppedEarly: result.merges.count < wanted)
+}
+
+/// `training.json`: the pattern and every merge as `[left, right, count, tied]`.
+func trainingReport(_ result: BPETrainer.Result, pattern: String) -> [UInt8] {
+    var out = "{\"pattern\": \(HuggingFaceJSON.jsonString(pattern)), \"merges\": [\n"
+    for (i, m) in result.merges.enumerated() {
+        out += "[\(m.left), \(m.right), \(m.count), \(m.tied)]" + (i + 1 < result.merges.count ? ",\n" : "\n")
+    }
+    out += "]}\n"
+    return Array(out.utf8)
+}
