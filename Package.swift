@@ -42,7 +42,7 @@ let package = Package(
         .testTarget(name: "TokCorpusTests", dependencies: ["TokCorpus", "TokEncoding"]),
         .testTarget(name: "TokCountsTests", dependencies: ["TokCounts", "TokCorpus", "TokEncoding"]),
         .testTarget(name: "TokTrainingTests", dependencies: ["TokTraining", "TokCounts", "TokEncoding"]),
-        .testTarget(name: "TokBuildTests", dependencies: ["TokBuild", "TokTraining", "TokCounts", "TokEncoding"]),
+        .testTarget(name: "TokBuildTests", dependencies: ["TokBuild", "TokTraining", "TokCounts", "TokCorpus", "TokEncoding"]),
     ],
     swiftLanguageModes: [.v6]
 )

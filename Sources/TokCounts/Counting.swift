@@ -138,7 +138,9 @@ final class SharedReader: Sendable {
     var statistics: CorpusStatistics { state.withLock { $0.stream.value.statistics } }
 }
 
-func writeRun(_ counter: PieceCounter, to path: String) throws {
+/// Writes a counter's entries sorted by bytes: a spilled run (no metadata), or a count file.
+@discardableResult
+func writeRun(_ counter: PieceCounter, to path: String, metadata: CountMetadata? = nil) throws -> CountMetadata? {
     let writer = try CountFile.Writer(path: path)
     let entries = counter.entries
     try entries.bytes.withUnsafeBufferPointer { a in
@@ -146,7 +148,7 @@ func writeRun(_ counter: PieceCounter, to path: String) throws {
             try writer.add(UnsafeBufferPointer(rebasing: a[entries.start(e) ..< entries.ends[e]]), count: entries.counts[e])
         }
     }
-    _ = try writer.finish(metadata: nil)
+    return try writer.finish(metadata: metadata)
 }
 
 /// Merges count files into one, adding the counts of equal pieces, each file's
@@ -166,4 +168,12 @@ public func mergeCountFiles(_ inputs: [String], output: String, scales: [Double]
     return try writer.finish(metadata: CountMetadata(
         domains: Array(Set(metadata.flatMap(\.domains))).sorted(), pattern: first.pattern, regexes: first.regexes,
         sources: metadata.flatMap(\.sources).sorted(), statistics: statistics, pieces: 0, distinctPieces: 0))!
+}
+
+/// Writes pieces counted elsewhere (in memory, by another tool) as a count
+/// file: sorted by bytes, equal pieces added. `metadata`'s totals are filled in.
+public func writeCountFile(_ pieces: PieceCounts, metadata: CountMetadata, to path: String) throws -> CountMetadata {
+    var counter = PieceCounter()
+    pieces.forEach { bytes, count in counter.add(UnsafeRawPointer(bytes.baseAddress ?? UnsafePointer(bitPattern: 1)!), bytes.count, count: count) }
+    return try writeRun(counter, to: path, metadata: metadata)!  // non-nil: metadata was given
 }

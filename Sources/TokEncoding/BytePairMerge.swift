@@ -93,9 +93,10 @@ extension BPETables {
     ) {
         let n = piece.count
         scratch.reserve(n)
+        if scratch.ranks.count < n { scratch.ranks = ContiguousArray(repeating: 0, count: n) }  // a direct call on a long piece
         scratch.ids.withUnsafeMutableBufferPointer { idsBuffer in
             scratch.ranks.withUnsafeMutableBufferPointer { ranksBuffer in
-                // reserve(n) made ids at least n long; ranks holds linearScanLimit >= n.
+                // reserve(n) made ids at least n long, and ranks is at least n long.
                 let ids = idsBuffer.baseAddress!, ranks = ranksBuffer.baseAddress!
                 for k in 0 ..< n { ids[k] = byteTokens[Int(piece[k])] }
                 for k in 0 ..< n - 1 { ranks[k] = bytePair(piece[k], piece[k + 1]) }

@@ -1,39 +1,82 @@
+import Foundation
 import Testing
-import TokEncoding
+import TokCorpus
+import TokCounts
 @testable import TokBuild
+@testable import TokEncoding
 @testable import TokTraining
 
 struct BuildTests {
-    func domain(_ name: String, _ words: [(String, UInt64)], bytes: Int, weight: Double = 1) throws -> DomainVocabulary {
-        let result = try BPETrainer(vocabularySize: 256 + 40).train(pieces: words.map { (Array($0.0.utf8), $0.1) })
-        return DomainVocabulary(name: name, weight: weight, trainingBytes: bytes, result: result)
+    let tok = PreTokenizer(named: "tok")!
+
+    /// A count file of `words`, as if `bytes` of text had been counted.
+    func countFile(_ name: String, _ words: [(String, UInt64)], bytes: Int) throws -> String {
+        let path = uniqueTemporaryPath("\(name).counts")
+        var statistics = CorpusStatistics()
+        statistics.bytes = bytes
+        statistics.documents = 1
+        _ = try writeCountFile(PieceCounts(words.map { (Array($0.0.utf8), $0.1) }),
+                               metadata: CountMetadata(domains: [name], pattern: tok.name, regexes: tok.regexes, sources: [],
+                                                       statistics: statistics, pieces: 0, distinctPieces: 0),
+                               to: path)
+        return path
     }
 
-    @Test func selectionPutsPartsFirstAndSkipsDuplicates() throws {
-        let a = try domain("a", [("hello", 50), ("help", 30), ("world", 20)], bytes: 1000)
-        let b = try domain("b", [("hello", 10), ("中文", 40), ("wor", 5)], bytes: 200)
-        for strategy in [MergeStrategy.share, .roundRobin] {
-            let merge = BalancedMerge(domains: [a, b], strategy: strategy)
-            let (tokens, from, parts) = merge.select(count: 12)
-            #expect(tokens.count == 12 && Set(tokens).count == 12)
-            #expect(from.count == 12 && parts.count == 12)
-            for (k, t) in tokens.enumerated() {
-                // Each token's parts are single bytes or come before it.
-                #expect(parts[k].0 < k && parts[k].1 < k)
-                if parts[k].0 >= 0 && parts[k].1 >= 0 { #expect(tokens[parts[k].0] + tokens[parts[k].1] == t) }
-            }
-            let (vocabulary, _, _) = try merge.build(bpeTokens: 12, specialTokens: [SpecialToken(id: 268, content: "<|e|>")])
-            #expect(vocabulary.idLimit == 269 && vocabulary.unreachableTokens.isEmpty)
+    @Test func defaultBuildOnSmallCountsIsExactAndBalanced() throws {
+        // "en" has five times the text of "zh": scaled to equal totals, zh's pairs still rank high.
+        let en = try countFile("en", [("the", 500), (" the", 400), (" cat", 300), (" hat", 200), (" sat", 100)], bytes: 5000)
+        let zh = try countFile("zh", [("中文", 60), ("文字", 50), ("汉字", 40)], bytes: 1000)
+        let output = uniqueTemporaryPath("built")
+        defer { for p in [en, zh] { unlink(p) }; try? FileManager.default.removeItem(atPath: output) }
+        var options = BuildOptions(domains: [DomainInput(name: "en", inputs: [en]), DomainInput(name: "zh", inputs: [zh])])
+        options.vocabularySize = 256 + 12 + 1
+        options.threads = 2
+        let report = try buildVocabulary(options, output: output) { _ in }
+        let tokenizer = try VocabularyFolder.load(output)
+        let v = tokenizer.vocabulary
+        #expect(v.idLimit == 269 && v.count == 268 && v.unreachableTokens.isEmpty)
+        #expect(v.specialTokens == [SpecialToken(id: 268, content: "<|endoftext|>")])
+        #expect(Set((0 ..< v.count).map { v.bytes(of: UInt32($0)) }).count == v.count)
+        #expect(report.domains.map(\.contributed).reduce(0, +) + report.jointOnlyTokens == 12)
+        // zh's tokens are in: a pooled BPE would give the first merges to en's larger counts.
+        #expect(tokenizer.encode("中文").count == 1)
+        #expect(report.domains.first { $0.name == "zh" }!.contributed >= 3)
+        #expect(report.composition.values.reduce(0, +) == 269)
+    }
+
+    @Test func anEmptyDomainFailsAndLeavesTheOutputAlone() throws {
+        let en = try countFile("en", [("the", 5), (" cat", 3)], bytes: 100)
+        let emptyFolder = uniqueTemporaryPath("empty-domain"), output = uniqueTemporaryPath("existing")
+        defer {
+            unlink(en)
+            for p in [emptyFolder, output] { try? FileManager.default.removeItem(atPath: p) }
         }
+        try FileManager.default.createDirectory(atPath: emptyFolder, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        try writeFileAtomically(output + "/tokenizer.json", Array("the good vocabulary".utf8))
+        var options = BuildOptions(domains: [DomainInput(name: "en", inputs: [en]), DomainInput(name: "zh", inputs: [emptyFolder])])
+        options.vocabularySize = 270
+        #expect(throws: BuildError.emptyDomain(name: "zh", inputs: [emptyFolder])) {
+            try buildVocabulary(options, output: output) { _ in }
+        }
+        #expect(try readFile(output + "/tokenizer.json") == Array("the good vocabulary".utf8))
+        let siblings = try FileManager.default.contentsOfDirectory(atPath: (output as NSString).deletingLastPathComponent)
+        let name = (output as NSString).lastPathComponent
+        #expect(!siblings.contains { $0.hasPrefix(name + ".tmp-") })
     }
 
-    @Test func shareFavoursTheSmallerDomainPerByte() throws {
-        // Domain b has a fifth of the text: its tokens save a larger share of it.
-        let a = try domain("a", [("alpha", 100), ("beta", 90)], bytes: 5000)
-        let b = try domain("b", [("gamma", 40), ("delta", 30)], bytes: 1000)
-        let (tokens, from, _) = BalancedMerge(domains: [a, b]).select(count: 4)
-        #expect(from.first == 1, "\(tokens.map { String(decoding: $0, as: UTF8.self) })")
-        #expect(BalancedMerge(domains: [a, b]).credit([Array("gamma".utf8), Array("zzz".utf8)]) == [1, 2])
+    @Test func creditGoesToTheDomainThatSavesTheLargestShare() {
+        func domain(_ name: String, _ tokens: [(String, UInt64)], bytes: Int) -> DomainVocabulary {
+            var d = DomainVocabulary(name: name, weight: 1, trainingBytes: bytes,
+                                     result: BPETrainer.Result(tokens: [], merges: [], specialTokens: [], seconds: 0))
+            d.tokens = tokens.map { Array($0.0.utf8) }
+            d.counts = tokens.map(\.1)
+            return d
+        }
+        let a = domain("a", [("alpha", 100), ("shared", 50)], bytes: 5000)
+        let b = domain("b", [("gamma", 40), ("shared", 20)], bytes: 1000)
+        // "shared": 50/5000 in a, 20/1000 in b: b saves the larger share.
+        #expect(creditTokens(["alpha", "shared", "gamma", "zzz"].map { Array($0.utf8) }, to: [a, b]) == [0, 1, 1, 2])
     }
 
     @Test func tokenKinds() {

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import TokEncoding
 
@@ -23,17 +24,52 @@ struct ParallelTests {
         #expect(streamed == whole)
     }
 
-    @Test func safeCutsSplitNothingThePatternsJoin() {
+    /// Real text of the four domains (the test corpora when scripts/test made
+    /// them, else a built-in sample of each) and seeded random Unicode.
+    static func propertyTexts() -> [(String, [UInt8])] {
+        var texts: [(String, [UInt8])] = []
+        let root = ProcessInfo.processInfo.environment["TOK_TEST_CORPORA"] ?? "corpora/test-small"
+        for domain in ["zh", "en", "code", "math"] {
+            let folder = root + "/" + domain
+            let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+            var text: [UInt8] = []
+            for f in files where text.count < 150_000 { text += (try? readFile(folder + "/" + f)) ?? [] }
+            texts.append((domain, Array(text.prefix(150_000))))
+        }
+        texts.append(("sample", Array("a;\nb  x\nc\n\nd \ne 'll\n's\u{3000}\nf ab cd, e f  g's h 'll ſ x\u{301} 中 文 12 ab\n使用Python的\nfor i in range(10):\n    x = $\\frac{a}{b}$\n".utf8)))
+        var rng = SplitMix(state: 7)
+        let spice = Array("abcXYZ 中文字\n\r\t  \u{3000}\u{301}'s'LL12٣;.,(){}$\\/é".unicodeScalars)
+        var random = ""
+        for _ in 0 ..< 40_000 {
+            random.unicodeScalars.append(Bool.random(using: &rng) ? spice.randomElement(using: &rng)!
+                                         : Unicode.Scalar(UInt32.random(in: 0x20 ... 0x2FFF, using: &rng)) ?? "x")
+        }
+        texts.append(("random", Array(random.utf8)))
+        return texts
+    }
+
+    @Test func cuttingAtSafeCutsNeverChangesThePieces() {
+        let texts = ParallelTests.propertyTexts()
         for name in PreTokenizer.named.keys.sorted() {
             let pre = PreTokenizer(named: name)!
-            let text = Array("a;\nb  x\nc\n\nd \ne 'll\n's\u{3000}\nf ab cd, e f  g's h 'll ſ x\u{301} 中 文 12 ab\n".utf8)
-            var boundaries = Set<Int>()
-            text.withUnsafeBufferPointer { b in pre.forEachPiece(b) { boundaries.insert($0.lowerBound) } }
-            text.withUnsafeBufferPointer { b in
-                var upper = b.count - 1
-                while let cut = Tokenizer.safeCut(in: b, lower: 1, upper: upper) {
-                    #expect(boundaries.contains(cut), "\(name) cut at \(cut)")
-                    upper = cut - 1
+            for (label, text) in texts {
+                text.withUnsafeBufferPointer { b in
+                    var whole: [Range<Int>] = []
+                    pre.forEachPiece(b) { whole.append($0) }
+                    // Every safe cut, from the end backwards, then the segments between them.
+                    var cuts: [Int] = [b.count]
+                    while let cut = pre.safeCut(in: b, lower: 1, upper: cuts.last! - 1) { cuts.append(cut) }
+                    cuts.append(0)
+                    cuts.reverse()
+                    var parts: [Range<Int>] = []
+                    for k in 0 ..< cuts.count - 1 where cuts[k] < cuts[k + 1] {
+                        let offset = cuts[k]
+                        pre.forEachPiece(UnsafeBufferPointer(rebasing: b[cuts[k] ..< cuts[k + 1]])) {
+                            parts.append(offset + $0.lowerBound ..< offset + $0.upperBound)
+                        }
+                    }
+                    #expect(cuts.count > 2 || b.count < 1000, "\(name) \(label): no cut found")
+                    #expect(parts == whole, "\(name) \(label): \(cuts.count - 2) cuts")
                 }
             }
         }

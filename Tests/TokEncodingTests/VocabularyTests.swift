@@ -26,11 +26,25 @@ struct VocabularyTests {
             var byScan = ContiguousArray<UInt32>(), byHeap = ContiguousArray<UInt32>()
             piece.withUnsafeBufferPointer {
                 let piece = $0
-                v.withTables { $0.mergeByScan(piece, scratch: &scratch, into: &byScan) }
-                v.withTables { $0.mergeByHeap(piece, scratch: &scratch, into: &byHeap) }
+                withExtendedLifetime(v) {
+                    v.tables.mergeByScan(piece, scratch: &scratch, into: &byScan)
+                    v.tables.mergeByTree(piece, scratch: &scratch, into: &byHeap)
+                }
             }
             #expect(byScan == byHeap)
         }
+    }
+
+    @Test func longPieceKernelTakesTwelveBytesPerByte() throws {
+        // A 3 MB piece of one Han character: the tree path, exact-size buffers.
+        let v = try smallVocabulary()
+        let piece = Array(String(repeating: "中", count: 1 << 20).utf8)
+        var scratch = BytePairScratch()
+        var ids = ContiguousArray<UInt32>()
+        piece.withUnsafeBufferPointer { p in withExtendedLifetime(v) { v.tables.mergeBytePairs(p, scratch: &scratch, into: &ids) } }
+        #expect(ids == ContiguousArray(repeating: v.id(of: Array("中".utf8))!, count: 1 << 20))
+        let held = scratch.ids.count * 4 + scratch.leafRanks.count * 4 + scratch.winners.count * 4 + scratch.ranks.count * 8
+        #expect(held <= 12 * piece.count + 1024, "\(held) bytes of scratch for \(piece.count) bytes")
     }
 
     @Test func longSingleByteRunIsFast() throws {

@@ -1,0 +1,20 @@
+/// A small seeded generator (SplitMix64), so that tests, benchmarks and
+/// generated corpora are the same on every run and a failure can be replayed.
+package struct SplitMix: RandomNumberGenerator, Sendable {
+    package var state: UInt64
+    package init(state: UInt64) { self.state = state }
+
+    package mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// A fresh path in the temporary directory, unique within this process, for tests and tools.
+package func uniqueTemporaryPath(_ name: String) -> String {
+    let unique = TemporaryPaths.name(besides: "")  // ".tmp-PID-N": unique in this process
+    return TemporaryPaths.temporaryDirectory + "/tok-test" + unique.dropFirst(4) + "-" + name
+}
