@@ -2,7 +2,9 @@
 // throughput per file, vocabulary load time, and the cost of one long piece.
 // Driven by Benchmarks/encode.py, which runs tiktoken on the same text.
 //
-//   tok-bench VOCAB_DIR FILE...   -> one JSON object on stdout
+//   tok-bench VOCAB_DIR FILE...          -> one JSON object on stdout
+//   tok-bench --giant MB VOCAB_DIR       -> one piece of MB megabytes of Han:
+//                                           ms/MB and peak resident memory
 import Foundation
 import TokEncoding
 
@@ -19,7 +21,29 @@ func best(_ runs: Int, _ body: () throws -> Void) rethrows -> Double {
     return t
 }
 
-let args = CommandLine.arguments.dropFirst()
+var args = CommandLine.arguments.dropFirst()
+if args.first == "--giant", let mb = Int(args.dropFirst().first ?? ""), let vocab = args.dropFirst(2).first {
+    // Han with no punctuation: one piece under o200k, so the whole input goes through the kernel.
+    let tokenizer = try VocabularyFolder.load(vocab)
+    let unit = Array("中文分词测试汉字长句没有标点".utf8)
+    var text: [UInt8] = []
+    text.reserveCapacity(mb << 20)
+    while text.count + unit.count <= mb << 20 { text += unit }
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let before = Double(usage.ru_maxrss) / 1024
+    var tokens = 0
+    let t = seconds { tokens = text.withUnsafeBufferPointer { tokenizer.encode(bytes: $0).count } }
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let peak = Double(usage.ru_maxrss) / 1024
+    let result: [String: Any] = [
+        "piece_mb": Double(text.count) / 1e6, "tokens": tokens, "ms_per_mb": t * 1000 / (Double(text.count) / 1e6),
+        "peak_rss_mb": peak, "rss_before_mb": before,
+        "bytes_per_input_byte": (peak - before) * 1e6 * 1.048576 / Double(text.count),
+    ]
+    print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+    exit(0)
+}
 guard let vocab = args.first else {
     FileHandle.standardError.write(Data("usage: tok-bench VOCAB_DIR FILE...\n".utf8))
     exit(2)

@@ -30,13 +30,13 @@ public struct BytePairScratch: Sendable {
     @usableFromInline var ids = ContiguousArray<UInt32>()
     /// The scan's pair values (pieces up to `linearScanLimit` bytes).
     @usableFromInline var ranks = ContiguousArray<UInt64>(repeating: 0, count: BPETables.linearScanLimit)
-    /// The tree's leaves (pair ranks) and its inner nodes (winning leaves).
+    /// The tree's leaves (pair ranks) and its inner nodes (`rank << 32 | leaf` of the winner).
     @usableFromInline var leafRanks = ContiguousArray<UInt32>()
-    @usableFromInline var winners = ContiguousArray<UInt32>()
+    @usableFromInline var winners = ContiguousArray<UInt64>()
 
     public init() {}
 
-    /// Makes room for a piece of `n` bytes: 12 bytes per byte, rounded up to a
+    /// Makes room for a piece of `n` bytes: 16 bytes per byte, rounded up to a
     /// power of two below 1 MiB (so buffers are reused) and exact above it.
     @inlinable
     mutating func reserve(_ n: Int) {
@@ -136,7 +136,7 @@ extension BPETables {
     /// always the leftmost lowest-ranked live pair. A part is the token starting
     /// at a position; the part after it starts its byte length further on, and
     /// the positions inside it hold `dead`, so no links are stored: 4 bytes of
-    /// ids, 4 of leaf ranks and 4 of inner nodes per byte.
+    /// ids, 4 of leaf ranks and 8 of inner nodes per byte.
     @inlinable
     func mergeByTree(
         _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
@@ -148,30 +148,29 @@ extension BPETables {
             scratch.leafRanks.withUnsafeMutableBufferPointer { leafBuffer in
                 scratch.winners.withUnsafeMutableBufferPointer { winnerBuffer in
                     // reserveTree(n) made all three at least n long. Leaf k (node n + k)
-                    // is the pair starting at byte k; inner node i < n holds its winning leaf.
+                    // is the pair starting at byte k; inner nodes are 1 ..< n.
                     let ids = idsBuffer.baseAddress!, rank = leafBuffer.baseAddress!
-                    let winner = winnerBuffer.baseAddress!
+                    let node = winnerBuffer.baseAddress!
                     for k in 0 ..< n { ids[k] = byteTokens[Int(piece[k])] }
                     for k in 0 ..< n - 1 { rank[k] = UInt32(truncatingIfNeeded: bytePair(piece[k], piece[k + 1]) >> 32) }
                     rank[n - 1] = none
-                    @inline(__always) func leafOf(_ node: Int) -> Int { node >= n ? node - n : Int(winner[node]) }
-                    @inline(__always) func better(_ a: Int, _ b: Int) -> Int {
-                        let ra = rank[a], rb = rank[b]
-                        return ra < rb || (ra == rb && a < b) ? a : b
+                    // A node's value is `rank << 32 | leaf`: comparing values compares
+                    // ranks, then positions, so the minimum is the leftmost lowest rank.
+                    @inline(__always) func value(_ i: Int) -> UInt64 {
+                        i >= n ? UInt64(rank[i - n]) << 32 | UInt64(i - n) : node[i]
                     }
-                    var node = n - 1
-                    while node >= 1 {
-                        winner[node] = UInt32(better(leafOf(2 * node), leafOf(2 * node + 1)))
-                        node -= 1
+                    var i = n - 1
+                    while i >= 1 {
+                        node[i] = min(value(2 * i), value(2 * i + 1))
+                        i -= 1
                     }
-                    @inline(__always) func set(_ k: Int, _ value: UInt32) {
-                        rank[k] = value
+                    @inline(__always) func set(_ k: Int, _ r: UInt32) {
+                        rank[k] = r
                         var i = (n + k) >> 1
                         while i >= 1 {
-                            let old = Int(winner[i])
-                            let now = better(leafOf(2 * i), leafOf(2 * i + 1))
-                            if now == old && old != k { break }  // same winner, same value: nothing above changes
-                            winner[i] = UInt32(now)
+                            let m = min(value(2 * i), value(2 * i + 1))
+                            if node[i] == m { break }  // unchanged here, so unchanged above
+                            node[i] = m
                             i >>= 1
                         }
                     }
@@ -179,8 +178,9 @@ extension BPETables {
                         UInt32(truncatingIfNeeded: pair(ids[left], ids[right]) >> 32)
                     }
                     while true {
-                        let pos = n == 1 ? 0 : Int(winner[1])
-                        guard rank[pos] != none else { break }
+                        let top = node[1]  // n > linearScanLimit, so node 1 is an inner node
+                        guard top >> 32 != UInt64(none) else { break }
+                        let pos = Int(top & 0xFFFF_FFFF)
                         let right = pos + tokenLength(ids[pos])
                         let after = right + tokenLength(ids[right])
                         ids[pos] = UInt32(truncatingIfNeeded: pair(ids[pos], ids[right]))

@@ -15,15 +15,18 @@ struct Tok: ParsableCommand {
     /// temporary files and staging folders go on SIGINT, SIGTERM and SIGHUP.
     static func main() {
         TemporaryPaths.removeOnSignals()
+        defer { TemporaryPaths.waitIfStopping() }
         do {
             var command = try parseAsRoot()
             try command.run()
         } catch let error as ExitCode {
             exit(withError: error)
         } catch let error as CustomStringConvertible & Error where !(error is ValidationError) && isLibraryError(error) {
+            TemporaryPaths.waitIfStopping()
             printError("tok: \(error)")
             Foundation.exit(1)
         } catch {
+            TemporaryPaths.waitIfStopping()
             exit(withError: error)
         }
     }

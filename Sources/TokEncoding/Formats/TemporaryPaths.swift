@@ -17,6 +17,17 @@ import Synchronization
 public enum TemporaryPaths {
     private static let registered = Mutex<Set<String>>([])
     private static let counter = Atomic<Int>(0)
+    private static let stopping = Atomic<Bool>(false)
+
+    /// True once a stopping signal is being handled: the process is about to
+    /// end by it, and must not end otherwise first (``waitIfStopping()``).
+    public static var isStopping: Bool { stopping.load(ordering: .acquiring) }
+
+    /// Blocks forever while a stopping signal is being handled, so that the
+    /// process ends by the signal and not by an exit status.
+    public static func waitIfStopping() {
+        while isStopping { pause() }
+    }
 
     /// A new temporary name beside `path`: `PATH.tmp-PID-N`.
     public static func name(besides path: String) -> String {
@@ -52,9 +63,12 @@ public enum TemporaryPaths {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
+                stopping.store(true, ordering: .releasing)
                 removeAll()
                 signal(sig, SIG_DFL)
-                raise(sig)
+                // To the process, not this thread: dispatch's threads block signals,
+                // and the main thread (waiting in `waitIfStopping`) takes it.
+                kill(getpid(), sig)
             }
             source.resume()
             signalSources.append(source)

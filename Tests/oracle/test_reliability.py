@@ -1,0 +1,93 @@
+"""What a stopped or killed run leaves behind (nothing), and the memory a
+giant piece takes (bounded), through the release binary as users run it."""
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import CORPORA, DOMAINS, TOK, tok
+
+
+def start(args, tmpdir):
+    env = dict(os.environ, TMPDIR=str(tmpdir))
+    return subprocess.Popen([TOK, *map(str, args)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def wait_for(predicate, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_stopped_build_leaves_nothing(tmp_path, sig):
+    tmpdir, out = tmp_path / "tmp", tmp_path / "out"
+    tmpdir.mkdir()
+    out.mkdir()
+    domains = ",".join(f"{d}={CORPORA / d}" for d in DOMAINS)
+    p = start(["build", "--domains", domains, "--vocab-size", 30000, "--quiet", "-o", out / "v"], tmpdir)
+    # Stop it once it is writing: its work folder and staging folder exist.
+    assert wait_for(lambda: any(tmpdir.iterdir()) and any(out.iterdir())), "the build never started writing"
+    p.send_signal(sig)
+    p.wait(timeout=60)
+    assert p.returncode == -sig
+    assert list(tmpdir.iterdir()) == [] and list(out.iterdir()) == []
+
+
+def test_stopped_count_leaves_nothing(tmp_path):
+    tmpdir, big = tmp_path / "tmp", tmp_path / "corpus"
+    tmpdir.mkdir()
+    big.mkdir()
+    files = sorted(f for d in DOMAINS for f in (CORPORA / d).iterdir() if not f.name.startswith("."))
+    for k in range(4):
+        (big / f"{k}.txt").write_bytes(b"".join(f.read_bytes() for f in files))
+    p = start(["count", big, "--memory", "2M", "--threads", 2, "--quiet", "-o", tmp_path / "all.counts"], tmpdir)
+    # Stop it once it has spilled a run or two.
+    assert wait_for(lambda: any(len(list(w.iterdir())) >= 2 for w in tmpdir.iterdir()))
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=60)
+    assert p.returncode == -signal.SIGTERM
+    assert list(tmpdir.iterdir()) == []
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["corpus", "tmp"]
+
+
+def test_a_killed_runs_leftovers_are_removed_by_the_next(tmp_path):
+    """SIGKILL leaves files no handler could remove; the next run removes those of dead processes."""
+    tmpdir = tmp_path / "tmp"
+    (tmpdir / "tok-build-999999999-1").mkdir(parents=True)
+    (tmpdir / "tok-build-999999999-1" / "code.counts").write_bytes(b"x" * 1000)
+    (tmpdir / "tok-count-999999999-2").mkdir()
+    (tmp_path / "c.counts.tmp-999999999-3").write_bytes(b"half")
+    (tmpdir / "tok-count-1-4").mkdir()  # pid 1 lives: not ours to remove
+    text = tmp_path / "t.txt"
+    text.write_text("some text to count\n")
+    r = subprocess.run([TOK, "count", text, "-o", tmp_path / "c.counts"], env=dict(os.environ, TMPDIR=str(tmpdir)),
+                       capture_output=True)
+    assert r.returncode == 0, r.stderr
+    assert sorted(x.name for x in tmpdir.iterdir()) == ["tok-count-1-4"]
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["c.counts", "t.txt", "tmp"]
+
+
+def test_a_giant_piece_takes_bounded_memory(tmp_path):
+    """24 MB of Han with no punctuation is one o200k piece: the kernel takes 16
+    bytes per input byte (the whole process took 65 before), so the process,
+    with the input and the ids, stays within 18 per byte plus the vocabulary."""
+    from conftest import REFVOCAB
+    tok("import", REFVOCAB / "o200k_base.tiktoken", "--pattern", "o200k", "-o", tmp_path / "o200k")
+    n_chars = 8 << 20
+    text = tmp_path / "han.txt"
+    text.write_bytes(("中" * n_chars).encode())
+    p = subprocess.Popen([TOK, "encode", "--vocab", tmp_path / "o200k", "--count", text], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    out = p.stdout.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    assert status == 0
+    fields = out.decode().splitlines()[1].split("\t")
+    assert int(fields[1]) == 3 * n_chars and int(fields[3]) > 0
+    peak = usage.ru_maxrss * 1024
+    assert peak < 18 * 3 * n_chars + (150 << 20), f"{peak / (3 * n_chars):.1f} bytes per input byte"
