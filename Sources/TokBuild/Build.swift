@@ -39,7 +39,7 @@ public struct BuildOptions: Sendable {
 }
 
 /// What can stop a build.
-public enum BuildError: Error, CustomStringConvertible, Sendable, Equatable {
+public enum BuildError: TokError, Equatable {
     case noDomains
     case repeatedDomain(name: String)
     /// A domain whose inputs hold no text: building would train it on nothing.

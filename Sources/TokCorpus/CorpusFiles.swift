@@ -4,7 +4,7 @@ import Glibc
 import TokEncoding
 
 /// What can go wrong reading a corpus: each case names the file (and line).
-public enum CorpusError: Error, CustomStringConvertible, Sendable, Equatable {
+public enum CorpusError: TokError, Equatable {
     case noMatch(pattern: String)
     case notFound(path: String)
     case isDirectory(path: String)

@@ -33,7 +33,7 @@ public struct CountMetadata: Codable, Sendable, Equatable {
 }
 
 /// What can be wrong with count files.
-public enum CountFileError: Error, CustomStringConvertible, Sendable, Equatable {
+public enum CountFileError: TokError, Equatable {
     case notACountFile(path: String)
     case truncated(path: String)
     case noMetadata(path: String)

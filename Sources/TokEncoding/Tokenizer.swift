@@ -6,7 +6,11 @@ public enum AllowedSpecial: Sendable, Hashable {
     case only(Set<String>)
 }
 
-public struct DecodeError: Error, CustomStringConvertible, Sendable {
+/// The errors of tok's libraries: each is one line naming what it concerns
+/// (file, line, id), which the CLI prints as it is.
+public protocol TokError: Error, CustomStringConvertible, Sendable {}
+
+public struct DecodeError: TokError {
     public var id: UInt32
     public var position: Int
     public var description: String { "token id \(id) at position \(position) is not in the vocabulary" }

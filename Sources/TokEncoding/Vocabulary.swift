@@ -21,7 +21,7 @@ public enum MergeOrder: Sendable, Hashable {
 
 /// What can be wrong with a vocabulary or a vocabulary file. Each case carries
 /// what a message needs; ``description`` is one line.
-public enum VocabularyError: Error, CustomStringConvertible, Sendable, Equatable {
+public enum VocabularyError: TokError, Equatable {
     case emptyToken(id: Int)
     case repeatedToken(id: Int)
     case noByteToken(UInt8)

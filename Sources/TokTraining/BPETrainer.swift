@@ -3,7 +3,7 @@ import TokCounts
 import TokEncoding
 
 /// What can stop a training.
-public enum TrainingError: Error, CustomStringConvertible, Sendable, Equatable {
+public enum TrainingError: TokError, Equatable {
     /// The size asked for leaves no room for the byte and special tokens.
     case sizeTooSmall(size: Int, reserved: Int)
     /// The inputs hold no text to learn from.

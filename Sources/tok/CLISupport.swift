@@ -5,7 +5,7 @@ import TokEncoding
 
 /// A failure reported as one line, naming the file (and line) it concerns.
 /// (The libraries' errors are such lines already and are thrown as they are.)
-struct CLIError: Error, CustomStringConvertible {
+struct CLIError: TokError {
     var description: String
     init(_ description: String) { self.description = description }
 }

@@ -21,7 +21,7 @@ struct Tok: ParsableCommand {
             try command.run()
         } catch let error as ExitCode {
             exit(withError: error)
-        } catch let error as CustomStringConvertible & Error where !(error is ValidationError) && isLibraryError(error) {
+        } catch let error as TokError {
             TemporaryPaths.waitIfStopping()
             printError("tok: \(error)")
             Foundation.exit(1)
@@ -29,11 +29,5 @@ struct Tok: ParsableCommand {
             TemporaryPaths.waitIfStopping()
             exit(withError: error)
         }
-    }
-
-    static func isLibraryError(_ error: Error) -> Bool {
-        let type = String(reflecting: Swift.type(of: error))
-        return type.hasPrefix("TokEncoding.") || type.hasPrefix("TokCorpus.") || type.hasPrefix("TokCounts.")
-            || type.hasPrefix("TokTraining.") || type.hasPrefix("TokBuild.") || error is CLIError
     }
 }

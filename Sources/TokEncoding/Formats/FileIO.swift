@@ -5,7 +5,7 @@ import Darwin
 #endif
 
 /// A file operation that failed: the path, what was tried and the system's reason.
-public enum FileError: Error, CustomStringConvertible, Sendable, Equatable {
+public enum FileError: TokError, Equatable {
     case system(path: String, operation: String, reason: String)
     case isDirectory(path: String)
 
