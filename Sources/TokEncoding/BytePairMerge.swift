@@ -13,10 +13,14 @@
 //   O(n^2). It replaced a binary heap with lazy invalidation (stale entries
 //   piled up: zh 15.2 -> 17.9 MB/s), and stopping the walk up at the first
 //   unchanged node halved the cost of 1 MB of Han (127 -> 61 ms/MB; zh 18.7 ->
-//   21 MB/s). Its first form (64-bit nodes, rounded up to a power of two, and
-//   linked parts) took 65 bytes of memory per input byte: a 300 MB piece of Han
-//   needed 19.5 GB. Parts are now found from token lengths and inner nodes hold
-//   32-bit winners: 12 bytes per byte (MEASURED_TREE).
+//   21 MB/s). Its first form (leaves in the tree, rounded up to a power of two,
+//   and linked parts) took 65 bytes of memory per input byte: a 300 MB piece
+//   of Han needed 19.5 GB and 146 s. Parts are now found from token lengths,
+//   leaves are 32-bit ranks and inner nodes `rank << 32 | position`: 16 bytes
+//   per byte, 5.5 GB and 41 s. 32-bit inner nodes holding the winning leaf (12
+//   bytes per byte) measured 2x slower (a dependent load per comparison); a
+//   two-level tree (blocks of 4096 positions) measured no faster. Skipping the
+//   result lookup for ranks vocabularies (the result is the rank) saved 6%.
 // - Pair ranks come from an integer-keyed hash table (`PairTable`), not from
 //   hashing byte slices; a piece's first pairs (two single bytes) come from a
 //   65,536-entry table. Keys and values are separate arrays: most lookups miss,
@@ -183,7 +187,9 @@ extension BPETables {
                         let pos = Int(top & 0xFFFF_FFFF)
                         let right = pos + tokenLength(ids[pos])
                         let after = right + tokenLength(ids[right])
-                        ids[pos] = UInt32(truncatingIfNeeded: pair(ids[pos], ids[right]))
+                        // A ranks vocabulary's merge makes the token of id `rank`: no lookup.
+                        ids[pos] = resultIsRank ? UInt32(truncatingIfNeeded: top >> 32)
+                            : UInt32(truncatingIfNeeded: pair(ids[pos], ids[right]))
                         ids[right] = dead
                         set(right, none)
                         set(pos, after < n ? pairRank(pos, after) : none)

@@ -141,7 +141,7 @@ public struct Vocabulary: Sendable {
             .pairKeys: pairs.keys.count, .pairValues: pairs.values.count, .byteTokens: byteTokens.count,
             .wholePieceAllowed: wholePieceAllowed.count, .bytePairs: bytePairs.count,
         ]
-        let storage = TableStorage(counts: arrays) { id, memory in
+        let storage = TableStorage(counts: arrays, resultIsRank: mergeOrder == .ranks) { id, memory in
             switch id {
             case .tokenBytes: copy(tokenBytes, memory)
             case .tokenOffsets: copy(tokenOffsets, memory)

@@ -41,7 +41,10 @@ final class TableStorage: @unchecked Sendable {
 
     /// Takes each table's contents from `fill`, which is given the table and an
     /// uninitialized buffer of `counts[table]` elements to fill.
-    init(counts: [TableID: Int], fill: (TableID, UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
+    /// `resultIsRank`: every merge makes the token whose id is its rank (a
+    /// tiktoken ranks vocabulary), so the kernel need not look the result up.
+    init(counts: [TableID: Int], resultIsRank: Bool,
+         fill: (TableID, UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
         var tables: [(UnsafeMutableRawPointer, Int)] = []
         do {
             for id in TableID.allCases {
@@ -66,7 +69,8 @@ final class TableStorage: @unchecked Sendable {
             pairKeys: pointer(.pairKeys, UInt64.self), pairValues: pointer(.pairValues, UInt64.self),
             pairMask: pairCount - 1, pairShift: UInt64(64 - pairCount.trailingZeroBitCount),
             byteTokens: pointer(.byteTokens, UInt32.self), wholePieceAllowed: pointer(.wholePieceAllowed, UInt64.self),
-            bytePairs: pointer(.bytePairs, UInt64.self), tokenCount: tables[TableID.tokenOffsets.rawValue].1 - 1)
+            bytePairs: pointer(.bytePairs, UInt64.self), tokenCount: tables[TableID.tokenOffsets.rawValue].1 - 1,
+            resultIsRank: resultIsRank)
     }
 
     /// A table's bytes.
@@ -105,6 +109,8 @@ struct BPETables: @unchecked Sendable {  // read-only pointers into an immutable
     @usableFromInline let wholePieceAllowed: UnsafePointer<UInt64>
     @usableFromInline let bytePairs: UnsafePointer<UInt64>
     @usableFromInline let tokenCount: Int
+    /// A merge's result is its rank (tiktoken's rule), so a pair's rank is all the kernel needs.
+    @usableFromInline let resultIsRank: Bool
 
     /// The pair value of two single bytes' tokens.
     @inlinable @inline(__always)

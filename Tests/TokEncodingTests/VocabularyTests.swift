@@ -35,6 +35,25 @@ struct VocabularyTests {
         }
     }
 
+    @Test func treeAgreesWithScanOnLongPieces() throws {
+        // Long pieces against the scan (quadratic, so a few only).
+        let v = try smallVocabulary()
+        var rng = SplitMix(state: 4)
+        let alphabet = Array("abc ahe中ing".utf8)
+        for n in [4097, 8192 + 7, 12_000] {
+            let piece = (0 ..< n).map { _ in alphabet.randomElement(using: &rng)! }
+            var scratch = BytePairScratch()
+            var byScan = ContiguousArray<UInt32>(), byTree = ContiguousArray<UInt32>()
+            piece.withUnsafeBufferPointer { p in
+                withExtendedLifetime(v) {
+                    v.tables.mergeByScan(p, scratch: &scratch, into: &byScan)
+                    v.tables.mergeByTree(p, scratch: &scratch, into: &byTree)
+                }
+            }
+            #expect(byScan == byTree, "piece of \(n) bytes")
+        }
+    }
+
     @Test func longPieceKernelTakesSixteenBytesPerByte() throws {
         // A 3 MB piece of one Han character: the tree path, exact-size buffers.
         let v = try smallVocabulary()
@@ -44,6 +63,7 @@ struct VocabularyTests {
         piece.withUnsafeBufferPointer { p in withExtendedLifetime(v) { v.tables.mergeBytePairs(p, scratch: &scratch, into: &ids) } }
         #expect(ids == ContiguousArray(repeating: v.id(of: Array("中".utf8))!, count: 1 << 20))
         let held = scratch.ids.count * 4 + scratch.leafRanks.count * 4 + scratch.winners.count * 8 + scratch.ranks.count * 8
+
         #expect(held <= 16 * piece.count + 1024, "\(held) bytes of scratch for \(piece.count) bytes")
     }
 

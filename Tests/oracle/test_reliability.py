@@ -95,3 +95,20 @@ def test_a_giant_piece_takes_bounded_memory(tmp_path):
     assert int(fields[1]) == 3 * n_chars and int(fields[3]) > 0
     peak = int(maxrss) * 1024
     assert peak < 18 * 3 * n_chars + (150 << 20), f"{peak / (3 * n_chars):.1f} bytes per input byte"
+
+
+def test_giant_pieces_give_the_ids_of_tokenizers(tmp_path):
+    """Pieces of many tree blocks (Han with no punctuation, varied characters)
+    against HuggingFace tokenizers' own BPE on the exported o200k."""
+    import random
+    from conftest import REFVOCAB
+    from tokenizers import Tokenizer
+    tok("import", REFVOCAB / "o200k_base.tiktoken", "--pattern", "o200k", "-o", tmp_path / "o200k")
+    tok("export", "--vocab", tmp_path / "o200k", "--format", "hf", "-o", tmp_path / "o200k.json")
+    hf = Tokenizer.from_file(str(tmp_path / "o200k.json"))
+    rng = random.Random(12)
+    common = "的一是了我不人在他有这个上们来到时大地为子中你说生国年着就那和要她出也得里后自以会家可下而过天去能对小多然于心学么之都好看起发当没成只如事把还用第样道想作种开美总从无情己面最女但现前些所同日手又行意动方期它头经长儿回位分爱老因很给名法间斯知世什两次使身者被高已亲其进此话常与活正感"
+    for size in [20_000, 200_000]:
+        text = "".join(rng.choice(common) for _ in range(size))
+        ids = [int(x) for x in tok("encode", "--vocab", tmp_path / "o200k", input=text.encode()).stdout.split()]
+        assert ids == hf.encode(text, add_special_tokens=False).ids, f"{size} characters"
