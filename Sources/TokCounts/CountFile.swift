@@ -16,7 +16,7 @@ public struct CountMetadata: Codable, Sendable, Equatable {
     /// Sum of all counts, and the number of distinct pieces.
     public var pieces: UInt64
     public var distinctPieces: Int
-    /// What happens when the counting table outgrows `--memory`: sorted runs are
+    /// What happens when the counting table outgrows its memory budget: sorted runs are
     /// spilled to disk and merged exactly, so no piece is pruned.
     public var overBudget = "spill sorted runs and merge them exactly; nothing pruned"
 
