@@ -7,7 +7,8 @@ import PackageDescription
 //
 // The pipeline, one target per stage:
 // TokCorpus (corpora) -> TokCounts (piece counts) -> TokTraining (BPE trainer)
-// -> TokBuild (balanced multi-domain build) -> TokEncoding (vocabulary, encoder).
+// -> TokBuild (balanced multi-domain build) -> TokEncoding (vocabulary, encoder)
+// -> TokData (training datasets).
 let package = Package(
     name: "tok",
     products: [
@@ -16,6 +17,7 @@ let package = Package(
         .library(name: "TokCounts", targets: ["TokCounts"]),
         .library(name: "TokTraining", targets: ["TokTraining"]),
         .library(name: "TokBuild", targets: ["TokBuild"]),
+        .library(name: "TokData", targets: ["TokData"]),
         .executable(name: "tok", targets: ["tok"]),
     ],
     dependencies: [
@@ -30,10 +32,12 @@ let package = Package(
         .target(name: "TokCounts", dependencies: ["TokEncoding", "TokCorpus"]),
         .target(name: "TokTraining", dependencies: ["TokEncoding", "TokCorpus", "TokCounts"]),
         .target(name: "TokBuild", dependencies: ["TokEncoding", "TokCorpus", "TokCounts", "TokTraining"]),
+        // Training data: corpora encoded into megatron-core indexed datasets.
+        .target(name: "TokData", dependencies: ["TokEncoding", "TokCorpus"]),
         .executableTarget(
             name: "tok",
             dependencies: [
-                "TokEncoding", "TokCorpus", "TokCounts", "TokTraining", "TokBuild",
+                "TokEncoding", "TokCorpus", "TokCounts", "TokTraining", "TokBuild", "TokData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -12,6 +12,8 @@ public enum CorpusError: TokError, Equatable {
     case cannotRead(path: String, reason: String)
     case invalidZstd(path: String)
     case malformedJSONLine(path: String, line: Int)
+    /// A JSON line whose object has no string under the text field.
+    case missingField(path: String, line: Int, field: String)
 
     public var description: String {
         switch self {
@@ -22,6 +24,7 @@ public enum CorpusError: TokError, Equatable {
         case .cannotRead(let path, let reason): return "\(path): cannot read: \(reason)"
         case .invalidZstd(let path): return "\(path): not valid zstd data (truncated or damaged)"
         case .malformedJSONLine(let path, let line): return "\(path):\(line): malformed JSON line"
+        case .missingField(let path, let line, let field): return "\(path):\(line): no string field \"\(field)\""
         }
     }
 }

@@ -54,13 +54,25 @@ public final class HoldOut {
 public struct TextBatch: Sendable {
     public var bytes: [UInt8] = []
     public var ends: [Int] = []
+    /// With ``CorpusStream/documents`` on: whether text `k` ends a document,
+    /// the index (in the stream's files) of the file it came from, and the
+    /// line of that file it starts on (1-based).
+    public var endsDocument: [Bool] = []
+    public var fileIndexes: [Int] = []
+    public var lines: [Int] = []
 
     public init() {}
 
     public mutating func removeAll() {
         bytes.removeAll(keepingCapacity: true)
         ends.removeAll(keepingCapacity: true)
+        endsDocument.removeAll(keepingCapacity: true)
+        fileIndexes.removeAll(keepingCapacity: true)
+        lines.removeAll(keepingCapacity: true)
     }
+
+    /// The bytes of text `k`.
+    public func range(_ k: Int) -> Range<Int> { (k == 0 ? 0 : ends[k - 1]) ..< ends[k] }
 
     /// Calls `body` with each text of the batch.
     public func forEachText(_ body: (UnsafeBufferPointer<UInt8>) throws -> Void) rethrows {
@@ -90,6 +102,13 @@ public final class CorpusStream {
     public var warn: (String) -> Void = { _ in }
     /// Documents set aside instead of returned: see ``HoldOut``.
     public var holdOut: HoldOut?
+    /// Document mode, for writing datasets: every document, empty ones
+    /// included, ends with a text marked in ``TextBatch/endsDocument`` (a whole
+    /// `.txt` file is one document, a JSON line is one), and texts carry their
+    /// file and line.
+    public var documents = false
+    /// Skipped JSON lines reported per file, before only counting them.
+    public var warningsPerFile = 10
 
     private var fileIndex = -1
     private var source: (any ByteSource)?
@@ -98,6 +117,7 @@ public final class CorpusStream {
     private var buffer: [UInt8] = []
     private var atEnd = true
     private var lineNumber = 0
+    private var warningsLeft = 0
     private var scratch: [UInt8] = []
 
     public init(files: [CorpusFile], preTokenizer: PreTokenizer, blockSize: Int = 4 << 20, field: String = "text",
@@ -119,7 +139,10 @@ public final class CorpusStream {
             let file = files[fileIndex]
             switch file.format {
             case .text:
-                if try !takeText(&batch) { source = nil }
+                if try !takeText(&batch) {
+                    source = nil
+                    if documents { endDocument(&batch) }
+                }
             case .jsonLines:
                 if !atEnd { atEnd = try !source!.read(into: &buffer, maximum: blockSize) }
                 try takeLines(&batch, file: file)
@@ -137,7 +160,8 @@ public final class CorpusStream {
         buffer.removeAll(keepingCapacity: true)
         cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: blockSize)
         atEnd = false
-        lineNumber = 0
+        lineNumber = files[fileIndex].format == .text ? 1 : 0
+        warningsLeft = warningsPerFile
         statistics.files += 1
         if files[fileIndex].format == .text { statistics.documents += 1 }
         return true
@@ -158,12 +182,27 @@ public final class CorpusStream {
         holdOut.route(UnsafeBufferPointer(rebasing: text[start...])) { appendUnit($0, to: &batch) }
     }
 
-    private func appendUnit(_ text: UnsafeBufferPointer<UInt8>, to batch: inout TextBatch) {
-        guard !text.isEmpty else { return }
+    private func appendUnit(_ text: UnsafeBufferPointer<UInt8>, to batch: inout TextBatch, endsDocument: Bool = false) {
+        guard !text.isEmpty || (documents && endsDocument) else { return }
         batch.bytes.append(contentsOf: text)
         batch.ends.append(batch.bytes.count)
         statistics.bytes += text.count
         statistics.invalidUTF8Bytes += invalidUTF8ByteCount(text)
+        guard documents else { return }
+        batch.endsDocument.append(endsDocument)
+        batch.fileIndexes.append(fileIndex)
+        batch.lines.append(lineNumber)
+        if files[fileIndex].format == .text { lineNumber += text.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) } }
+    }
+
+    /// Marks the end of a plain-text file's document: its last text if it is
+    /// in this batch, else an empty text (an empty file is an empty document).
+    private func endDocument(_ batch: inout TextBatch) {
+        if let last = batch.fileIndexes.last, last == fileIndex, batch.endsDocument.last == false {
+            batch.endsDocument[batch.endsDocument.count - 1] = true
+        } else {
+            appendUnit(UnsafeBufferPointer(start: nil, count: 0), to: &batch, endsDocument: true)
+        }
     }
 
     /// Takes the next block of plain text; false at the end of the file.
@@ -209,16 +248,26 @@ public final class CorpusStream {
                 } catch {
                     let error = CorpusError.malformedJSONLine(path: file.path, line: lineNumber)
                     if strict { throw error }
-                    warn("\(error) (skipped)")
+                    if warningsLeft > 0 {
+                        warningsLeft -= 1
+                        warn("\(error) (skipped)")
+                    }
                     statistics.malformedLines += 1
                     continue
                 }
                 guard found else {
                     statistics.linesWithoutField += 1
+                    if strict { throw CorpusError.missingField(path: file.path, line: lineNumber, field: String(decoding: field, as: UTF8.self)) }
+                    if warningsLeft > 0 {
+                        warningsLeft -= 1
+                        warn("\(CorpusError.missingField(path: file.path, line: lineNumber, field: String(decoding: field, as: UTF8.self))) (skipped)")
+                    }
                     continue
                 }
                 statistics.documents += 1
-                scratch.withUnsafeBufferPointer { append($0, to: &batch) }
+                scratch.withUnsafeBufferPointer {
+                    if documents { appendUnit($0, to: &batch, endsDocument: true) } else { append($0, to: &batch) }
+                }
             }
         }
         buffer.removeSubrange(0 ..< end)

@@ -100,3 +100,13 @@ struct IdFormatter {
 }
 
 func defaultThreadCount() -> Int { ProcessInfo.processInfo.activeProcessorCount }
+
+/// A size such as 4G, 512M or 100000 (bytes).
+func parseSize(_ text: String, option: String) throws -> Int {
+    let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+    var text = text.uppercased()
+    var scale = 1
+    if let unit = text.last, let s = units[unit] { scale = s; text.removeLast() }
+    guard let value = Double(text), value > 0 else { throw ValidationError("\(option) expects a size such as 4G or 512M") }
+    return Int(value * Double(scale))
+}

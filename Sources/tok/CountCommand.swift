@@ -80,12 +80,7 @@ struct CorpusOptions: ParsableArguments {
 
     func memoryBudget() throws -> Int {
         guard let memory else { return CountingOptions.defaultMemoryBudget }
-        let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
-        var text = memory.uppercased()
-        var scale = 1
-        if let unit = text.last, let s = units[unit] { scale = s; text.removeLast() }
-        guard let value = Double(text), value > 0 else { throw ValidationError("--memory expects a size such as 4G or 512M") }
-        return Int(value * Double(scale))
+        return try parseSize(memory, option: "--memory")
     }
 
     func options() throws -> CountingOptions {

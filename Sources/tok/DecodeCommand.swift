@@ -1,4 +1,5 @@
 import ArgumentParser
+import TokData
 import TokEncoding
 
 struct DecodeCommand: ParsableCommand {
@@ -23,8 +24,16 @@ struct DecodeCommand: ParsableCommand {
     @Flag(help: "Decode each line as one sequence and end its bytes with a newline.")
     var lines = false
 
+    @Option(help: "Input format: ids (decimal text) or megatron (the input is a dataset PREFIX).")
+    var format: String = "ids"
+
+    @Option(help: "With --format megatron: only this document (0-based).")
+    var document: Int?
+
     func run() throws {
         let tokenizer = try vocabulary.load()
+        if format == "megatron" { return try decodeDataset(tokenizer) }
+        guard format == "ids" else { throw ValidationError("--format: ids or megatron") }
         let reader = try BlockReader(input)
         let sink = try OutputSink(output)
         var buffer: [UInt8] = []
@@ -86,5 +95,20 @@ struct DecodeCommand: ParsableCommand {
             }
             ids.removeAll(keepingCapacity: true)
         }
+    }
+}
+
+extension DecodeCommand {
+    /// Prints a dataset's documents (or one), each followed by a newline.
+    func decodeDataset(_ tokenizer: Tokenizer) throws {
+        let dataset = try IndexedDatasetReader(prefix: input)
+        let sink = try OutputSink(output)
+        for n in document.map({ [$0] }) ?? Array(0 ..< dataset.documents) {
+            var bytes: [UInt8] = []
+            try tokenizer.decode(try dataset.document(n), into: &bytes)
+            if document == nil { bytes.append(0x0A) }
+            try sink.write(bytes)
+        }
+        try sink.finish()
     }
 }

@@ -11,13 +11,25 @@ struct EncodeCommand: ParsableCommand {
             is one sequence. With --lines, each input line (without its newline) is \
             encoded alone and gives one output line. Any bytes are accepted: invalid \
             UTF-8 becomes byte tokens, and the count is reported on stderr.
+
+            With --format megatron, writes a megatron-core indexed dataset \
+            (PREFIX.bin, PREFIX.idx, PREFIX.manifest.json) from corpus inputs as \
+            'tok count' takes them: a .txt file is one document, a .jsonl line one \
+            (text in --field), either may be .zst. --shard-size splits it into \
+            PREFIX-NNNNN shards; a stopped run started again resumes after its last \
+            finished shard.
             """
     )
 
     @OptionGroup var vocabulary: VocabularyOptions
 
-    @Argument(help: "Input files ('-' or none: standard input). Several only with --count.")
+    @Argument(help: "Input files ('-' or none: standard input). Several only with --count or --format megatron (files, folders, globs).")
     var inputs: [String] = []
+
+    @Option(help: "Output format: ids (decimal text) or megatron (an indexed dataset; -o names its prefix).")
+    var format: String = "ids"
+
+    @OptionGroup var dataset: DatasetArguments
 
     @Option(name: .shortAndLong, help: "Output file (default: standard output). Written only if the run succeeds.")
     var output: String?
@@ -35,7 +47,13 @@ struct EncodeCommand: ParsableCommand {
     var threads: Int?
 
     func validate() throws {
-        if !count && inputs.count > 1 { throw ValidationError("encode takes one input file (several only with --count)") }
+        guard ["ids", "megatron"].contains(format) else { throw ValidationError("--format: ids or megatron") }
+        if format == "megatron" {
+            guard output != nil, !inputs.isEmpty else { throw ValidationError("--format megatron needs inputs and -o PREFIX") }
+            guard !count && !lines else { throw ValidationError("--format megatron writes documents; --count and --lines do not apply") }
+        } else if !count && inputs.count > 1 {
+            throw ValidationError("encode takes one input file (several only with --count or --format megatron)")
+        }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
@@ -50,6 +68,7 @@ struct EncodeCommand: ParsableCommand {
     func run() throws {
         let tokenizer = try vocabulary.load()
         let threads = self.threads ?? defaultThreadCount()
+        if format == "megatron" { return try runMegatron(tokenizer, threads: threads) }
         if count { return try runCount(tokenizer, threads: threads) }
         let reader = try BlockReader(inputs.first ?? "-")
         let sink = try OutputSink(output)

@@ -86,6 +86,14 @@ public enum VocabularyFolder {
         return result
     }
 
+    /// A fingerprint of the vocabulary: the checksum of its `tokenizer.json`
+    /// (16 hex digits). Datasets record it, so a resumed run uses the same one.
+    public static func fingerprint(_ directory: String) throws -> String {
+        let sum = Checksum.of(try readFile(directory + "/" + jsonName))
+        let hex = String(sum, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
     public static func readManifest(_ directory: String) throws -> VocabularyManifest? {
         let path = directory + "/" + manifestName
         guard fileExists(path) else { return nil }
