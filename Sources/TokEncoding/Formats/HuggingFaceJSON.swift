@@ -36,12 +36,13 @@ public enum HuggingFaceJSON {
         if let dropout = model["dropout"] as? Double, dropout > 0 { throw fail("unsupported: BPE dropout") }
         let ignoreMerges = model["ignore_merges"] as? Bool ?? false
 
-        // Added tokens become special tokens.
+        // Added tokens become special tokens (tok's own placeholders for unused ids excepted).
         var specials: [SpecialToken] = []
         for case let added as [String: Any] in root["added_tokens"] as? [Any] ?? [] {
             guard let id = added["id"] as? Int, let content = added["content"] as? String else {
                 throw fail("an added token lacks id or content")
             }
+            if content == HuggingFaceJSON.unusedIdContent(id) { continue }
             specials.append(SpecialToken(id: UInt32(id), content: content))
         }
 
@@ -171,12 +172,20 @@ public enum HuggingFaceJSON {
         var out = ""
         out.reserveCapacity(vocabulary.count * 40)
         out += "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n  \"padding\": null,\n  \"added_tokens\": ["
-        for (i, special) in vocabulary.specialTokens.sorted(by: { $0.id < $1.id }).enumerated() {
+        // `tokenizers` numbers added tokens after the vocabulary without gaps: an
+        // unused id below a special token (o200k has 199,998 and 200,000-200,017)
+        // gets a placeholder, so that every id means the same in both libraries.
+        var added = vocabulary.specialTokens.map { ($0.id, $0.content) }
+        let used = Set(added.map(\.0))
+        for id in vocabulary.count ..< vocabulary.idLimit where !used.contains(UInt32(id)) {
+            added.append((UInt32(id), unusedIdContent(id)))
+        }
+        for (i, token) in added.sorted(by: { $0.0 < $1.0 }).enumerated() {
             out += i == 0 ? "\n" : ",\n"
-            out += "    {\"id\": \(special.id), \"content\": \(jsonString(special.content)), \"single_word\": false, "
+            out += "    {\"id\": \(token.0), \"content\": \(jsonString(token.1)), \"single_word\": false, "
             out += "\"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true}"
         }
-        out += vocabulary.specialTokens.isEmpty ? "],\n" : "\n  ],\n"
+        out += added.isEmpty ? "],\n" : "\n  ],\n"
         out += "  \"normalizer\": " + (tokenizer.normalizer == .nfc ? "{\"type\": \"NFC\"}" : "null") + ",\n"
         out += "  \"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": ["
         for rule in tokenizer.preTokenizer.rules {
@@ -214,6 +223,9 @@ public enum HuggingFaceJSON {
         out += "\n    ]\n  }\n}\n"
         return Array(out.utf8)
     }
+
+    /// The placeholder written for an unused id between the vocabulary and a special token.
+    static func unusedIdContent(_ id: Int) -> String { "<|tok_unused_\(id)|>" }
 
     /// A JSON string literal.
     public static func jsonString(_ s: String) -> String {
