@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import TokEncoding
 
 /// What reading a corpus saw.
@@ -60,6 +63,8 @@ public struct TextBatch: Sendable {
     public var endsDocument: [Bool] = []
     public var fileIndexes: [Int] = []
     public var lines: [Int] = []
+    /// Bytes of text `k` that are not well-formed UTF-8.
+    public var invalidBytes: [Int] = []
 
     public init() {}
 
@@ -69,6 +74,7 @@ public struct TextBatch: Sendable {
         endsDocument.removeAll(keepingCapacity: true)
         fileIndexes.removeAll(keepingCapacity: true)
         lines.removeAll(keepingCapacity: true)
+        invalidBytes.removeAll(keepingCapacity: true)
     }
 
     /// The bytes of text `k`.
@@ -183,16 +189,30 @@ public final class CorpusStream {
     }
 
     private func appendUnit(_ text: UnsafeBufferPointer<UInt8>, to batch: inout TextBatch, endsDocument: Bool = false) {
-        guard !text.isEmpty || (documents && endsDocument) else { return }
+        let mark = batch.bytes.count
         batch.bytes.append(contentsOf: text)
+        recordUnit(from: mark, in: &batch, endsDocument: endsDocument)
+    }
+
+    /// Makes `batch.bytes[start...]`, already in place, the batch's next text
+    /// (an empty one only when it ends a document in document mode).
+    private func recordUnit(from start: Int, in batch: inout TextBatch, endsDocument: Bool) {
+        let count = batch.bytes.count - start
+        guard count > 0 || (documents && endsDocument) else { return }
         batch.ends.append(batch.bytes.count)
-        statistics.bytes += text.count
-        statistics.invalidUTF8Bytes += invalidUTF8ByteCount(text)
+        statistics.bytes += count
+        let (invalid, newlines) = batch.bytes.withUnsafeBufferPointer { b in
+            let text = UnsafeBufferPointer(rebasing: b[start...])
+            return (invalidUTF8ByteCount(text),
+                    documents && files[fileIndex].format == .text ? text.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) } : 0)
+        }
+        statistics.invalidUTF8Bytes += invalid
         guard documents else { return }
+        batch.invalidBytes.append(invalid)
         batch.endsDocument.append(endsDocument)
         batch.fileIndexes.append(fileIndex)
         batch.lines.append(lineNumber)
-        if files[fileIndex].format == .text { lineNumber += text.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) } }
+        lineNumber += newlines
     }
 
     /// Marks the end of a plain-text file's document: its last text if it is
@@ -235,17 +255,24 @@ public final class CorpusStream {
         try buffer.withUnsafeBufferPointer { b in
             var start = 0
             while start < end {
-                var stop = start
-                while stop < end && b[stop] != 0x0A { stop += 1 }
+                // start < end <= b.count: memchr reads inside the buffer.
+                let stop = memchr(b.baseAddress! + start, 0x0A, end - start)
+                    .map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) - b.baseAddress! } ?? end
                 lineNumber += 1
                 let line = UnsafeBufferPointer(rebasing: b[start ..< stop])
                 start = stop + 1
                 if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
+                // Plain counting (hold-out routing) takes the text from `scratch`; document
+                // mode and counting without hold-out extract it straight into the batch.
+                let direct = holdOut == nil
+                let mark = batch.bytes.count
                 scratch.removeAll(keepingCapacity: true)
                 let found: Bool
                 do {
-                    found = try extractJSONStringField(line, field: field, into: &scratch)
+                    found = direct ? try extractJSONStringField(line, field: field, into: &batch.bytes)
+                        : try extractJSONStringField(line, field: field, into: &scratch)
                 } catch {
+                    batch.bytes.removeSubrange(mark...)
                     let error = CorpusError.malformedJSONLine(path: file.path, line: lineNumber)
                     if strict { throw error }
                     if warningsLeft > 0 {
@@ -256,6 +283,7 @@ public final class CorpusStream {
                     continue
                 }
                 guard found else {
+                    batch.bytes.removeSubrange(mark...)
                     statistics.linesWithoutField += 1
                     if strict { throw CorpusError.missingField(path: file.path, line: lineNumber, field: String(decoding: field, as: UTF8.self)) }
                     if warningsLeft > 0 {
@@ -265,8 +293,10 @@ public final class CorpusStream {
                     continue
                 }
                 statistics.documents += 1
-                scratch.withUnsafeBufferPointer {
-                    if documents { appendUnit($0, to: &batch, endsDocument: true) } else { append($0, to: &batch) }
+                if direct {
+                    recordUnit(from: mark, in: &batch, endsDocument: true)
+                } else {
+                    scratch.withUnsafeBufferPointer { append($0, to: &batch) }
                 }
             }
         }

@@ -53,13 +53,17 @@ struct JSONScanner {
     mutating func string(into out: inout [UInt8]) throws {
         try expect(UInt8(ascii: "\""))
         while i < bytes.count {
+            // A run without quotes or backslashes is copied whole.
+            var run = i
+            while run < bytes.count && bytes[run] != UInt8(ascii: "\"") && bytes[run] != UInt8(ascii: "\\") { run += 1 }
+            if run > i {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[i ..< run]))
+                i = run
+                continue
+            }
             let b = bytes[i]
             i += 1
             if b == UInt8(ascii: "\"") { return }
-            if b != UInt8(ascii: "\\") {
-                out.append(b)
-                continue
-            }
             guard i < bytes.count else { throw JSONError() }
             let e = bytes[i]
             i += 1

@@ -241,12 +241,9 @@ public func encodeDataset(
                     shardInputs.insert(file)
                     try w.append(UnsafeBufferPointer(rebasing: all[offset ..< offset + count]))
                     offset += count
-                    if !reportedInvalid.contains(file) {
-                        let invalid = batch.bytes.withUnsafeBufferPointer { invalidUTF8ByteCount(UnsafeBufferPointer(rebasing: $0[batch.range(k)])) }
-                        if invalid > 0 {
-                            reportedInvalid.insert(file)
-                            warn("\(files[file].path):\(batch.lines[k]): invalid UTF-8, encoded as byte tokens (reported once a file)")
-                        }
+                    if batch.invalidBytes[k] > 0 && !reportedInvalid.contains(file) {
+                        reportedInvalid.insert(file)
+                        warn("\(files[file].path):\(batch.lines[k]): invalid UTF-8, encoded as byte tokens (reported once a file)")
                     }
                     guard batch.endsDocument[k] else { continue }
                     if var eod = options.endOfText, w.currentLength > 0 {

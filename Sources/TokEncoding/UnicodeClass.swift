@@ -125,7 +125,13 @@ extension UnsafeBufferPointer where Element == UInt8 {
 /// Counts the bytes of `bytes` that are not part of well-formed UTF-8.
 public func invalidUTF8ByteCount(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
     var i = 0, invalid = 0
+    guard let base = bytes.baseAddress else { return 0 }
     while i < bytes.count {
+        // Eight ASCII bytes at a time (i + 8 <= count: the word is inside the buffer).
+        if i + 8 <= bytes.count && UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+            i += 8
+            continue
+        }
         let b = bytes[i]
         if b < 0x80 { i += 1; continue }
         let s = bytes.multiByteScalar(at: i, lead: b)
