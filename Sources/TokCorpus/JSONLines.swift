@@ -12,12 +12,11 @@ func extractJSONStringField(_ line: UnsafeBufferPointer<UInt8>, field: [UInt8], 
     var found = false
     while true {
         p.skipSpace()
-        var key: [UInt8] = []
-        try p.string(into: &key)
+        let isField = try p.keyEquals(field)
         p.skipSpace()
         try p.expect(UInt8(ascii: ":"))
         p.skipSpace()
-        if !found && key == field && p.peek() == UInt8(ascii: "\"") {
+        if !found && isField && p.peek() == UInt8(ascii: "\"") {
             try p.string(into: &out)
             found = true
         } else {
@@ -48,6 +47,44 @@ struct JSONScanner {
     mutating func expect(_ b: UInt8) throws {
         guard i < bytes.count, bytes[i] == b else { throw JSONError() }
         i += 1
+    }
+
+    /// Reads a key (a string) and tells whether it is `name`, without copying
+    /// it unless it has escapes.
+    mutating func keyEquals(_ name: [UInt8]) throws -> Bool {
+        try expect(UInt8(ascii: "\""))
+        let start = i
+        while i < bytes.count && bytes[i] != UInt8(ascii: "\"") && bytes[i] != UInt8(ascii: "\\") { i += 1 }
+        if i < bytes.count && bytes[i] == UInt8(ascii: "\"") {
+            i += 1
+            return name.elementsEqual(bytes[start ..< i - 1])
+        }
+        i = start - 1
+        var key: [UInt8] = []
+        try string(into: &key)
+        return key == name
+    }
+
+    /// Steps over a string without keeping it.
+    mutating func skipString() throws {
+        try expect(UInt8(ascii: "\""))
+        while i < bytes.count {
+            let b = bytes[i]
+            i += 1
+            if b == UInt8(ascii: "\"") { return }
+            if b == UInt8(ascii: "\\") {
+                guard i < bytes.count else { throw JSONError() }
+                if bytes[i] == UInt8(ascii: "u") {
+                    i += 1
+                    _ = try hex4()
+                } else {
+                    guard [UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                           UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t")].contains(bytes[i]) else { throw JSONError() }
+                    i += 1
+                }
+            }
+        }
+        throw JSONError()
     }
 
     mutating func string(into out: inout [UInt8]) throws {
@@ -117,8 +154,7 @@ struct JSONScanner {
         guard let c = peek() else { throw JSONError() }
         switch c {
         case UInt8(ascii: "\""):
-            var sink: [UInt8] = []
-            try string(into: &sink)
+            try skipString()
         case UInt8(ascii: "{"), UInt8(ascii: "["):
             let close = c == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
             i += 1
@@ -127,8 +163,7 @@ struct JSONScanner {
             while true {
                 skipSpace()
                 if c == UInt8(ascii: "{") {
-                    var sink: [UInt8] = []
-                    try string(into: &sink)
+                    try skipString()
                     skipSpace()
                     try expect(UInt8(ascii: ":"))
                     skipSpace()

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TokCorpus
 import TokEncoding
 
@@ -199,37 +200,49 @@ public func encodeDataset(
             first += 1
         }
         guard first < units else { continue }
-        // Encode the batch's texts in lanes of contiguous texts, about equal in bytes.
-        let lanes = min(options.threads, units - first)
+        // Encode the batch's texts in chunks of contiguous texts (about 64 KB
+        // each, in order), which the lanes take from a shared counter as they
+        // finish: Chinese text costs more per byte than code, so fixed lanes
+        // would wait for each other.
         let skipped = first == 0 ? 0 : batch.ends[first - 1]
+        let chunkBytes = max(64 << 10, (batch.bytes.count - skipped) / (options.threads * 16))
         var bounds = [first]
-        for lane in 1 ..< max(lanes, 1) {
-            let target = skipped + (batch.bytes.count - skipped) * lane / lanes
-            var k = bounds.last!
-            while k < units && batch.ends[k] < target { k += 1 }
-            bounds.append(max(k, bounds.last!))
+        var k = first
+        while k < units {
+            let limit = (bounds.last! == 0 ? 0 : batch.ends[bounds.last! - 1]) + chunkBytes
+            while k < units && batch.ends[k] < limit { k += 1 }
+            k = min(k + 1, units)
+            bounds.append(k)
         }
-        bounds.append(units)
+        let chunks = bounds.count - 1
+        let lanes = min(options.threads, chunks)
         let shared = batch
-        let encoded = inParallel(lanes: bounds.count - 1) { lane in
-            var ids = ContiguousArray<UInt32>()
-            var counts = [Int]()
+        let next = Atomic<Int>(0)
+        let laneResults = inParallel(lanes: lanes) { _ in
+            var done: [(chunk: Int, ids: ContiguousArray<UInt32>, counts: [Int])] = []
             var scratch = BytePairScratch()
-            shared.bytes.withUnsafeBufferPointer { all in
-                for k in bounds[lane] ..< bounds[lane + 1] {
-                    let before = ids.count
-                    tokenizer.encode(UnsafeBufferPointer(rebasing: all[shared.range(k)]), allowedSpecial: options.allowedSpecial,
-                                     scratch: &scratch, into: &ids)
-                    counts.append(ids.count - before)
+            while case let c = next.add(1, ordering: .relaxed).oldValue, c < chunks {
+                var ids = ContiguousArray<UInt32>()
+                ids.reserveCapacity((shared.ends[bounds[c + 1] - 1] - (bounds[c] == 0 ? 0 : shared.ends[bounds[c] - 1])) / 2 + 16)
+                var counts = [Int]()
+                shared.bytes.withUnsafeBufferPointer { all in
+                    for k in bounds[c] ..< bounds[c + 1] {
+                        let before = ids.count
+                        tokenizer.encode(UnsafeBufferPointer(rebasing: all[shared.range(k)]), allowedSpecial: options.allowedSpecial,
+                                         scratch: &scratch, into: &ids)
+                        counts.append(ids.count - before)
+                    }
                 }
+                done.append((c, ids, counts))
             }
-            return (ids, counts)
+            return done
         }
-        for (lane, (ids, counts)) in encoded.enumerated() {
+        let encoded = laneResults.flatMap { $0 }.sorted { $0.chunk < $1.chunk }.map { ($0.ids, $0.counts) }
+        for (chunk, (ids, counts)) in encoded.enumerated() {
             var offset = 0
             try ids.withUnsafeBufferPointer { all in
                 for (j, count) in counts.enumerated() {
-                    let k = bounds[lane] + j
+                    let k = bounds[chunk] + j
                     let file = start.file + batch.fileIndexes[k]
                     if file != position.file { position = DatasetPosition(file: file, document: 0) }
                     if writer == nil {

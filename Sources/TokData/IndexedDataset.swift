@@ -72,31 +72,33 @@ public final class IndexedDatasetWriter {
         buffer.reserveCapacity(1 << 20)
     }
 
-    /// Appends ids to the document being written.
+    /// Appends ids to the document being written. Every id must be below
+    /// ``idLimit`` (the vocabulary's ids always are: the type was chosen by it).
     public func append(_ ids: UnsafeBufferPointer<UInt32>) throws {
-        let size = dtype.size
-        let start = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: ids.count * size))
-        try buffer.withUnsafeMutableBytes { raw in
-            // start + ids.count * size == raw.count: every store is inside the bytes just added.
-            var offset = start
-            if dtype == .uint16 {
-                for id in ids {
-                    guard id <= UInt32(UInt16.max) else { throw DatasetError.idTooLarge(id: id, dtype: dtype.name) }
-                    raw.storeBytes(of: UInt16(id).littleEndian, toByteOffset: offset, as: UInt16.self)
-                    offset += 2
-                }
-            } else {
-                for id in ids {
-                    guard id <= UInt32(Int32.max) else { throw DatasetError.idTooLarge(id: id, dtype: dtype.name) }
-                    raw.storeBytes(of: id.littleEndian, toByteOffset: offset, as: UInt32.self)
-                    offset += 4
+        guard !ids.isEmpty else { return }
+        if dtype == .uint16 {
+            let start = buffer.count
+            buffer.append(contentsOf: repeatElement(0, count: ids.count * 2))
+            var over = false
+            buffer.withUnsafeMutableBytes { raw in
+                // start + 2 * ids.count == raw.count: every store is inside the bytes just added.
+                for (k, id) in ids.enumerated() {
+                    over = over || id >= idLimit
+                    raw.storeBytes(of: UInt16(truncatingIfNeeded: id).littleEndian, toByteOffset: start + 2 * k, as: UInt16.self)
                 }
             }
+            if over { throw DatasetError.idTooLarge(id: ids.max()!, dtype: dtype.name) }
+        } else {
+            // Little-endian 32-bit ids are already the file's bytes.
+            if let bad = ids.first(where: { $0 >= idLimit }) { throw DatasetError.idTooLarge(id: bad, dtype: dtype.name) }
+            buffer.append(contentsOf: UnsafeRawBufferPointer(ids))
         }
         current += ids.count
         if buffer.count >= 1 << 20 { try flush() }
     }
+
+    /// One more than the largest id the type holds: 65,536, or 2^31.
+    var idLimit: UInt32 { dtype == .uint16 ? 1 << 16 : 1 << 31 }
 
     /// Ends the document being written: one sequence, or none when it is empty.
     public func endDocument() {
