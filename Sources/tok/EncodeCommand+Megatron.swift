@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TokCorpus
 import TokData
 import TokEncoding
 
@@ -37,7 +38,10 @@ extension EncodeCommand {
         options.allowedSpecial = allowed
         options.domain = dataset.domain
         let show = !dataset.quiet && isatty(2) != 0
-        let total = inputs.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? 0) }
+        // The ETA needs the text's size up front: known for plain files, not for .zst.
+        let files = try expandCorpusInputs(inputs)
+        let total = files.contains(where: \.zstd) ? 0
+            : files.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1.path)[.size] as? Int) ?? 0) }
         let manifest = try encodeDataset(
             inputs: inputs, vocabulary: vocabulary.vocab, tokenizer: tokenizer, options: options, prefix: output!,
             warn: { printError("tok: " + $0) },

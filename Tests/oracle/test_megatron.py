@@ -49,7 +49,8 @@ def corpus(tmp_path_factory):
 def vocabularies(tmp_path_factory):
     root = tmp_path_factory.mktemp("megatron-vocab")
     tok("import", REFVOCAB / "o200k_base.tiktoken", "--pattern", "o200k", "-o", root / "o200k")
-    tok("train", CORPORA, "--vocab-size", 8000, "--special-tokens", "<|endoftext|>", "--quiet", "-o", root / "small")
+    domains = ",".join(f"{d}={CORPORA / d}" for d in DOMAINS)  # a balanced build under 65,500 ids: uint16
+    tok("build", "--domains", domains, "--vocab-size", 8000, "--quiet", "-o", root / "small")
     out = {}
     for name in ["o200k", "small"]:
         tok("export", "--vocab", root / name, "--format", "hf", "-o", root / f"{name}.json")
