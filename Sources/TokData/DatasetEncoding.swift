@@ -75,13 +75,8 @@ public struct DatasetManifest: Codable, Sendable, Equatable {
 
     public static func read(_ prefix: String) throws -> DatasetManifest? {
         let path = path(prefix)
-        guard fileExists(path) else { return nil }
-        do {
-            return try JSONDecoder().decode(DatasetManifest.self, from: Data(try readFile(path)))
-        } catch let error as FileError {
-            throw error
-        } catch {
-            throw DatasetError.notAnIndex(path: path, reason: "unreadable manifest")
+        return try readJSONFile(DatasetManifest.self, at: path) { _ in
+            DatasetError.notAnIndex(path: path, reason: "unreadable manifest")
         }
     }
 

@@ -1,3 +1,5 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -19,6 +21,18 @@ public enum FileError: TokError, Equatable {
     /// The error for `operation` on `path` just failing, with `errno`'s reason.
     public static func errno(_ path: String, _ operation: String) -> FileError {
         .system(path: path, operation: operation, reason: String(cString: strerror(Glibc.errno)))
+    }
+}
+
+/// Decodes the JSON file at `path`, or nil when there is none. A file that
+/// exists but does not decode throws `invalid` of the decoder's reason.
+public func readJSONFile<T: Decodable>(_ type: T.Type, at path: String, invalid: (String) -> any Error) throws -> T? {
+    guard fileExists(path) else { return nil }
+    let data = try readFile(path)
+    do {
+        return try JSONDecoder().decode(T.self, from: Data(data))
+    } catch {
+        throw invalid("\(error)")
     }
 }
 

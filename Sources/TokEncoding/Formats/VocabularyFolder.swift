@@ -96,13 +96,8 @@ public enum VocabularyFolder {
 
     public static func readManifest(_ directory: String) throws -> VocabularyManifest? {
         let path = directory + "/" + manifestName
-        guard fileExists(path) else { return nil }
-        do {
-            return try JSONDecoder().decode(VocabularyManifest.self, from: Data(try readFile(path)))
-        } catch let error as FileError {
-            throw error
-        } catch {
-            throw VocabularyError.malformed(path: path, line: nil, reason: "not a valid manifest (\(error))")
+        return try readJSONFile(VocabularyManifest.self, at: path) {
+            VocabularyError.malformed(path: path, line: nil, reason: "not a valid manifest (\($0))")
         }
     }
 
