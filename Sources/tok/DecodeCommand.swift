@@ -24,7 +24,7 @@ struct DecodeCommand: ParsableCommand {
     @Flag(help: "Decode each line as one sequence and end its bytes with a newline.")
     var lines = false
 
-    @Option(help: "Input format: ids (decimal text) or megatron (the input is a dataset PREFIX).")
+    @Option(help: "Input format: ids (decimal text), u32 or u16 (raw little-endian ids), or megatron (the input is a dataset PREFIX).")
     var format: String = "ids"
 
     @Option(help: "With --format megatron: only this document (0-based).")
@@ -33,7 +33,8 @@ struct DecodeCommand: ParsableCommand {
     func run() throws {
         let tokenizer = try vocabulary.load()
         if format == "megatron" { return try decodeDataset(tokenizer) }
-        guard format == "ids" else { throw ValidationError("--format: ids or megatron") }
+        if format == "u32" || format == "u16" { return try decodeRaw(tokenizer, width: format == "u32" ? 4 : 2) }
+        guard format == "ids" else { throw ValidationError("--format: ids, u32, u16 or megatron") }
         let reader = try BlockReader(input)
         let sink = try OutputSink(output)
         var buffer: [UInt8] = []
@@ -99,6 +100,38 @@ struct DecodeCommand: ParsableCommand {
 }
 
 extension DecodeCommand {
+    /// Decodes raw little-endian ids of `width` bytes, as `tok encode --format u32|u16` writes them.
+    func decodeRaw(_ tokenizer: Tokenizer, width: Int) throws {
+        let reader = try BlockReader(input)
+        let sink = try OutputSink(output)
+        var buffer: [UInt8] = []
+        var ids: [UInt32] = []
+        var bytes: [UInt8] = []
+        var position = 0
+        while try reader.read(into: &buffer, maximum: 4 << 20) || !buffer.isEmpty {
+            let whole = buffer.count / width * width
+            if whole == 0 { break }
+            ids.removeAll(keepingCapacity: true)
+            buffer.withUnsafeBytes { raw in
+                for k in stride(from: 0, to: whole, by: width) {
+                    ids.append(width == 4 ? UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: k, as: UInt32.self))
+                                          : UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: k, as: UInt16.self))))
+                }
+            }
+            bytes.removeAll(keepingCapacity: true)
+            do {
+                try tokenizer.decode(ids, into: &bytes)
+            } catch let error as DecodeError {
+                throw CLIError("\(reader.name): token id \(error.id) at id \(position + error.position) is not in the vocabulary")
+            }
+            position += ids.count
+            try sink.write(bytes)
+            buffer.removeSubrange(0 ..< whole)
+        }
+        guard buffer.isEmpty else { throw CLIError("\(reader.name): \(buffer.count) bytes left over, not a whole \(width * 8)-bit id") }
+        try sink.finish()
+    }
+
     /// Prints a dataset's documents (or one), each followed by a newline.
     func decodeDataset(_ tokenizer: Tokenizer) throws {
         let dataset = try IndexedDatasetReader(prefix: input)

@@ -26,7 +26,7 @@ struct EncodeCommand: ParsableCommand {
     @Argument(help: "Input files ('-' or none: standard input). Several only with --count or --format megatron (files, folders, globs).")
     var inputs: [String] = []
 
-    @Option(help: "Output format: ids (decimal text) or megatron (an indexed dataset; -o names its prefix).")
+    @Option(help: "Output format: ids (decimal text), u32 or u16 (raw little-endian ids), or megatron (an indexed dataset; -o names its prefix).")
     var format: String = "ids"
 
     @OptionGroup var dataset: DatasetArguments
@@ -47,7 +47,8 @@ struct EncodeCommand: ParsableCommand {
     var threads: Int?
 
     func validate() throws {
-        guard ["ids", "megatron"].contains(format) else { throw ValidationError("--format: ids or megatron") }
+        guard ["ids", "u32", "u16", "megatron"].contains(format) else { throw ValidationError("--format: ids, u32, u16 or megatron") }
+        if (format == "u32" || format == "u16") && lines { throw ValidationError("--format \(format) writes one sequence; --lines does not apply") }
         if format == "megatron" {
             guard output != nil, !inputs.isEmpty else { throw ValidationError("--format megatron needs inputs and -o PREFIX") }
             guard !count && !lines else { throw ValidationError("--format megatron writes documents; --count and --lines do not apply") }
@@ -78,10 +79,21 @@ struct EncodeCommand: ParsableCommand {
         } else {
             var first = true
             var text: [UInt8] = []
+            let raw = format == "u32" || format == "u16"
+            if format == "u16" && tokenizer.vocabulary.idLimit > 65536 {
+                throw CLIError("\(vocabulary.vocab): \(tokenizer.vocabulary.idLimit) ids do not fit --format u16")
+            }
             try tokenizer.encodeStream(threads: threads, allowedSpecial: allowed, read: { buffer, n in
                 try reader.read(into: &buffer, maximum: n)
             }, emit: { ids, part in
                 invalid += invalidUTF8ByteCount(part)
+                if raw {
+                    // Little-endian hosts: 32-bit ids are already the output's bytes.
+                    if format == "u32" { return try ids.withUnsafeBytes { try sink.write($0) } }
+                    text.removeAll(keepingCapacity: true)
+                    for id in ids { withUnsafeBytes(of: UInt16(truncatingIfNeeded: id).littleEndian) { text.append(contentsOf: $0) } }
+                    return try sink.write(text)
+                }
                 text.removeAll(keepingCapacity: true)
                 for id in ids {
                     if !first { text.append(0x20) }
@@ -90,7 +102,7 @@ struct EncodeCommand: ParsableCommand {
                 }
                 try sink.write(text)
             })
-            try sink.write([0x0A])
+            if !raw { try sink.write([0x0A]) }
         }
         try sink.finish()
         if invalid > 0 { printError("tok: \(reader.name): \(invalid) bytes of invalid UTF-8 encoded as byte tokens") }

@@ -221,3 +221,25 @@ def test_one_long_line_encodes_in_parallel_like_tiktoken(imported, corpus, tmp_p
     src.write_text(text)
     two = [int(x) for x in tok("encode", "--vocab", vocab, "--threads", "2", src).stdout.split()]
     assert two == enc.encode_ordinary(text)
+
+
+@pytest.mark.parametrize("fmt,width", [("u32", 4), ("u16", 2)])
+def test_raw_binary_output_gives_tiktokens_ids_and_round_trips(fmt, width, imported, corpus, tmp_path):
+    import array
+    if fmt == "u16":
+        vocab = tmp_path / "v16"  # u16 needs a vocabulary of at most 65,536 ids: o200k's first 50,000 ranks
+        lines = (REFVOCAB / "o200k_base.tiktoken").read_bytes().splitlines()[:50_000]
+        (tmp_path / "r.tiktoken").write_bytes(b"\n".join(lines) + b"\n")
+        tok("import", tmp_path / "r.tiktoken", "--pattern", "o200k", "--special", "<|endoftext|>=50000", "-o", vocab)
+        r = tok("encode", "--vocab", imported["o200k"], "--format", "u16", input=b"x", check=False)
+        assert r.returncode == 1 and b"do not fit --format u16" in r.stderr
+    else:
+        vocab = imported["o200k"]
+    enc = tiktoken_from_export(vocab, tmp_path)
+    text = corpus["zh"][:300_000] + corpus["code"][:300_000]
+    (tmp_path / "t.txt").write_text(text)
+    tok("encode", "--vocab", vocab, "--format", fmt, tmp_path / "t.txt", "-o", tmp_path / "t.ids")
+    ids = array.array("I" if width == 4 else "H", (tmp_path / "t.ids").read_bytes())
+    assert list(ids) == enc.encode_ordinary(text)
+    tok("decode", "--vocab", vocab, "--format", fmt, tmp_path / "t.ids", "-o", tmp_path / "back.txt")
+    assert (tmp_path / "back.txt").read_text() == text
