@@ -5,6 +5,8 @@
 //   tok-bench VOCAB_DIR FILE...          -> one JSON object on stdout
 //   tok-bench --giant MB VOCAB_DIR       -> one piece of MB megabytes of Han:
 //                                           ms/MB and peak resident memory
+//   tok-bench --short VOCAB_DIR FILE     -> FILE.docs.json (a JSON array of short
+//                                           documents) encoded one call each
 import Foundation
 import TokEncoding
 
@@ -42,6 +44,15 @@ if args.first == "--giant", let mb = Int(args.dropFirst().first ?? ""), let voca
         "bytes_per_input_byte": (peak - before) * 1e6 * 1.048576 / Double(text.count),
     ]
     print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+    exit(0)
+}
+if args.first == "--short", let vocab = args.dropFirst().first, let file = args.dropFirst(2).first {
+    // Short documents, one call each, as a server meets them: the per-call overhead.
+    let tokenizer = try VocabularyFolder.load(vocab)
+    let docs = try JSONSerialization.jsonObject(with: Data(try readFile(file + ".docs.json"))) as! [String]
+    var count = 0
+    let t = seconds { for d in docs { count += tokenizer.encode(d).count } }
+    print(String(decoding: try JSONSerialization.data(withJSONObject: ["seconds": t, "count": count, "calls": docs.count]), as: UTF8.self))
     exit(0)
 }
 guard let vocab = args.first else {

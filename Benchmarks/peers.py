@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""Encoding against the fastest published encoders, side by side.
+
+    python3 Benchmarks/peers.py CORPORA [--vocab o200k=vocab/o200k ...] [--mixed-mb 100] [--domain-mb 20]
+
+Installs the peers from PyPI into their own environment (.build-peers:
+tiktoken, tokenizers, fastokens, riptoken, bpe-openai, toktok-rs) and runs
+each fresh, in its own process pinned to one core (taskset -c 0), making one
+pass over: the four domains of CORPORA interleaved by document (--mixed-mb,
+at least 100 MB) and each domain alone (--domain-mb). tok runs as a user runs
+it: `tok encode --format u32 --threads 1` (start-up, vocabulary load, reading
+and writing included), and on all cores for the mixed text. Every peer's ids
+are checked against tiktoken's (toktok gives counts only: its count is
+checked; bpe-openai refuses inputs over its length limit: "refuses"). Prints
+MB/s and the ratio of tok to the fastest peer on each row.
+"""
+import argparse
+import hashlib
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+TOK = ROOT / ".build/release/tok"
+VENV = ROOT / ".build-peers"
+PEERS = {"tiktoken": "tiktoken==0.14.0", "tokenizers": "tokenizers==0.23.3", "fastokens": "fastokens==0.3.5",
+         "riptoken": "riptoken==0.2.4", "bpe-openai": "bpe-openai==0.1.4", "toktok": "toktok-rs==0.3.0"}
+BUNDLED = {"o200k": "o200k_base", "cl100k": "cl100k_base"}  # what bpe-openai and toktok ship
+
+
+def ensure_venv():
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *PEERS.values()], check=True)
+    return python
+
+
+def ids_digest(ids):
+    import array
+    return hashlib.sha1(array.array("I", ids).tobytes()).hexdigest()
+
+
+def worker(args):
+    """In the peers' environment: load one peer, one timed pass, one JSON line."""
+    text = pathlib.Path(args.text).read_text(encoding="utf-8")
+    manifest = json.loads((pathlib.Path(args.vocab) / "manifest.json").read_text())
+    (pattern,) = manifest["regexes"]
+    started = time.perf_counter()
+    count = None
+    if args.peer in ("tiktoken", "riptoken"):
+        import base64
+        ranks = {}
+        for line in pathlib.Path(args.ranks).read_bytes().splitlines():
+            b64, rank = line.split()
+            ranks[base64.b64decode(b64)] = int(rank)
+        if args.peer == "tiktoken":
+            import tiktoken
+            enc = tiktoken.Encoding("peer", pat_str=pattern, mergeable_ranks=ranks, special_tokens={})
+        else:
+            import riptoken
+            enc = riptoken.CoreBPE(ranks, {}, pattern)
+        encode = enc.encode_ordinary
+    elif args.peer == "tokenizers":
+        from tokenizers import Tokenizer
+        t = Tokenizer.from_file(args.hf)
+        encode = lambda s: t.encode(s, add_special_tokens=False).ids  # noqa: E731
+    elif args.peer == "fastokens":
+        import fastokens
+        t = fastokens.Tokenizer.from_file(args.hf)
+        encode = lambda s: t.encode_ordinary(s).ids  # noqa: E731
+    elif args.peer == "bpe-openai":
+        import bpe_openai
+        encode = bpe_openai.get_encoding(args.bundled).encode_ordinary
+    elif args.peer == "toktok":
+        import toktok
+        toktok.batch_count(["warm up"], args.bundled, threads=1)
+        encode = None
+    load = time.perf_counter() - started
+    docs = json.loads(pathlib.Path(args.text + ".docs.json").read_text()) if args.short else None
+    started = time.perf_counter()
+    if docs is not None:
+        total = 0
+        for d in docs:
+            total += len(encode(d)) if encode else toktok.batch_count([d], args.bundled, threads=1)[0]
+        seconds = time.perf_counter() - started
+        print(json.dumps({"load": load, "seconds": seconds, "count": total, "calls": len(docs)}))
+        return
+    if encode is None:
+        count = toktok.batch_count([text], args.bundled, threads=1)[0]
+        seconds = time.perf_counter() - started
+        print(json.dumps({"load": load, "seconds": seconds, "count": count}))
+        return
+    ids = encode(text)
+    seconds = time.perf_counter() - started
+    print(json.dumps({"load": load, "seconds": seconds, "count": len(ids), "digest": ids_digest(ids)}))
+
+
+def make_texts(corpora, mixed_mb, domain_mb, work):
+    domains = {}
+    for d in ["zh", "en", "code", "math"]:
+        folder = pathlib.Path(corpora) / d
+        text = b"".join(f.read_bytes() for f in sorted(folder.iterdir()) if f.is_file() and not f.name.startswith("."))
+        domains[d] = [x for x in text.decode("utf-8", "replace").split("\n\n") if x.strip()]
+    texts = {}
+    for d, docs in domains.items():
+        out, size = [], 0
+        for doc in docs:
+            out.append(doc)
+            size += len(doc.encode())
+            if size >= domain_mb * 1e6:
+                break
+        texts[d] = "\n\n".join(out)
+    out, size, k = [], 0, 0
+    while size < mixed_mb * 1e6:
+        for docs in domains.values():
+            doc = docs[k % len(docs)]
+            out.append(doc)
+            size += len(doc.encode())
+        k += 1
+    texts["mixed"] = "\n\n".join(out)
+    # Short documents: 1-4 KB slices of the mixed text cut at paragraph ends, 4 MB in all.
+    short, pos, mixed = [], 0, texts["mixed"]
+    while sum(map(len, short)) < 4e6:
+        end = mixed.find("\n", pos + 1000)
+        end = min(end if end > 0 else pos + 4000, pos + 4000)
+        short.append(mixed[pos:end])
+        pos = end
+    paths = {}
+    for name, text in list(texts.items()) + [("short", "\n".join(short))]:
+        path = work / f"{name}.txt"
+        path.write_text(text, encoding="utf-8")
+        paths[name] = path
+    (work / "short.txt.docs.json").write_text(json.dumps(short))
+    return paths
+
+
+def run(cmd, cores="0"):
+    r = subprocess.run(["taskset", "-c", cores, *map(str, cmd)], capture_output=True, text=True)
+    if r.returncode != 0:
+        return None, r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "failed"
+    return r.stdout, None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("corpora", nargs="?")
+    ap.add_argument("--vocab", action="append", help="NAME=DIR (default: o200k, cl100k and balanced-153k under vocab/)")
+    ap.add_argument("--mixed-mb", type=float, default=100)
+    ap.add_argument("--domain-mb", type=float, default=20)
+    ap.add_argument("--work", default="/tmp/tok-peers")
+    ap.add_argument("--worker", dest="peer")
+    ap.add_argument("--text")
+    ap.add_argument("--ranks")
+    ap.add_argument("--hf")
+    ap.add_argument("--bundled")
+    ap.add_argument("--short", action="store_true")
+    args = ap.parse_args()
+    if args.peer:
+        args.vocab = args.vocab[0]
+        return worker(args)
+    python = ensure_venv()
+    work = pathlib.Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    texts = make_texts(args.corpora, args.mixed_mb, args.domain_mb, work)
+    vocabs = dict(v.split("=", 1) for v in (args.vocab or ["o200k=vocab/o200k", "cl100k=vocab/cl100k",
+                                                            "built=vocab/balanced-153k"]))
+    cores = os.cpu_count()
+    print(f"one core (taskset -c 0), one fresh pass; MB/s of text; tok = `tok encode --format u32 --threads 1` end to end")
+    for vname, vdir in vocabs.items():
+        if not (pathlib.Path(vdir) / "manifest.json").exists():
+            print(f"{vname}: {vdir} not found, skipped")
+            continue
+        ranks, hf = work / f"{vname}.tiktoken", work / f"{vname}.json"
+        subprocess.run([TOK, "export", "--vocab", vdir, "--format", "tiktoken", "-o", ranks], check=True)
+        subprocess.run([TOK, "export", "--vocab", vdir, "--format", "hf", "-o", hf], check=True)
+        peers = ["tiktoken", "tokenizers", "fastokens", "riptoken"] + (["bpe-openai", "toktok"] if vname in BUNDLED else [])
+        print(f"\n{vname} ({vdir})")
+        print(f"{'text':8s} {'MB':>6s} " + " ".join(f"{p:>11s}" for p in peers) + f" {'tok':>8s} {'tok/best':>9s}"
+              + f" {'tok ' + str(cores) + ' cores':>12s}")
+        for tname in ["mixed", "zh", "en", "code", "math", "short"]:
+            path = texts[tname]
+            mb = path.stat().st_size / 1e6
+            reference, cells, best = None, [], 0.0
+            for peer in peers:
+                out, err = run([python, __file__, "--worker", peer, "--vocab", vdir, "--text", path, "--ranks", ranks,
+                                "--hf", hf, "--bundled", BUNDLED.get(vname, ""), *(["--short"] if tname == "short" else [])])
+                if out is None:
+                    cells.append("refuses" if "too long" in (err or "") else "error")
+                    continue
+                r = json.loads(out)
+                if peer == "tiktoken":
+                    reference = r
+                ok = r.get("digest", reference and reference.get("digest")) == (reference or {}).get("digest") \
+                    if "digest" in r else r["count"] == (reference or r)["count"]
+                speed = mb / r["seconds"]
+                best = max(best, speed) if ok else best
+                cells.append(f"{speed:.1f}" + ("" if ok else "!"))
+            if tname == "short":
+                out, err = run([ROOT / ".build/release/tok-bench", "--short", vdir, path])
+                r = json.loads(out) if out else {}
+                tok_speed = mb / r["seconds"] if r else 0
+                ok = r.get("count") == (reference or {}).get("count")
+                parallel = ""
+            else:
+                start = time.perf_counter()
+                out, err = run([TOK, "encode", "--vocab", vdir, "--format", "u32", "--threads", 1, path, "-o", work / "tok.u32"])
+                tok_speed = mb / (time.perf_counter() - start)
+                ok = hashlib.sha1((work / "tok.u32").read_bytes()).hexdigest() == (reference or {}).get("digest")
+                parallel = ""
+                if tname == "mixed":
+                    start = time.perf_counter()
+                    run([TOK, "encode", "--vocab", vdir, "--format", "u32", path, "-o", work / "tok2.u32"], f"0-{cores - 1}")
+                    parallel = f"{mb / (time.perf_counter() - start):.1f}"
+            print(f"{tname:8s} {mb:6.1f} " + " ".join(f"{c:>11s}" for c in cells)
+                  + f" {tok_speed:7.1f}{'' if ok else '!'} {tok_speed / best if best else 0:8.2f}x {parallel:>12s}")
+    print("\n'!': ids (or count) differ from tiktoken's")
+
+
+if __name__ == "__main__":
+    main()
