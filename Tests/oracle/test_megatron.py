@@ -152,7 +152,7 @@ def test_a_killed_run_resumes_to_identical_files(corpus, vocabularies, tmp_path)
     vocab, _ = vocabularies["o200k"]
     big = tmp_path / "big"
     big.mkdir()
-    for k in range(6):  # enough text that the run is still going when it is killed
+    for k in range(20):  # enough text (about 30 MB) that the run is still going when it is killed
         for d in DOMAINS:
             (big / f"{k}-{d}.jsonl").write_bytes((root / f"{d}.jsonl").read_bytes())
     args = [TOK, "encode", "--vocab", vocab, "--format", "megatron", "--append-eod", "--shard-size", "300K", "--threads", 1,
@@ -160,10 +160,15 @@ def test_a_killed_run_resumes_to_identical_files(corpus, vocabularies, tmp_path)
     tok(*args[1:], "-o", tmp_path / "whole" / "ds")
     p = subprocess.Popen([*map(str, args), "-o", str(tmp_path / "resumed" / "ds")], stderr=subprocess.PIPE)
     manifest = tmp_path / "resumed" / "ds.manifest.json"
-    assert_started = time.time()
-    while not manifest.exists() and time.time() - assert_started < 60:
-        time.sleep(0.01)
-    time.sleep(0.2)
+
+    def shards_listed():
+        try:
+            return len(json.loads(manifest.read_text())["shards"])
+        except (OSError, ValueError):
+            return 0
+    started = time.time()
+    while shards_listed() < 2 and time.time() - started < 120:  # killed once two shards are in place
+        time.sleep(0.005)
     p.send_signal(signal.SIGKILL)
     p.wait()
     done = json.loads(manifest.read_text())
