@@ -104,6 +104,9 @@ public final class CorpusStream {
     public let field: [UInt8]
     public let strict: Bool
     public private(set) var statistics = CorpusStatistics()
+    /// ``statistics`` as they stood when each file (by index) was opened: what
+    /// the files before it gave, whatever has been read ahead since.
+    public private(set) var statisticsBeforeFile: [CorpusStatistics] = []
     /// Called with a one-line message (file and line) for each skipped JSON line.
     public var warn: (String) -> Void = { _ in }
     /// Documents set aside instead of returned: see ``HoldOut``.
@@ -162,6 +165,7 @@ public final class CorpusStream {
         source = nil
         fileIndex += 1
         guard fileIndex < files.count else { return false }
+        statisticsBeforeFile.append(statistics)
         source = try openByteSource(files[fileIndex])
         buffer.removeAll(keepingCapacity: true)
         cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: blockSize)

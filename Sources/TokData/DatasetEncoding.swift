@@ -42,6 +42,9 @@ public struct DatasetShard: Codable, Sendable, Equatable {
     public var inputs: [String]
     public var start: DatasetPosition
     public var end: DatasetPosition
+    /// The run's corpus statistics up to the start of `end.file`: where a
+    /// resumed run, which reads that file again from its start, adds its own.
+    public var statisticsBeforeEndFile: CorpusStatistics
 }
 
 /// `PREFIX.manifest.json`: what a dataset is made of and from what.
@@ -144,8 +147,9 @@ public func encodeDataset(
             manifest.shards.append(shard)
             start = shard.end
         }
-        manifest.statistics = previous.statistics
+        manifest.statistics = manifest.shards.last?.statisticsBeforeEndFile ?? CorpusStatistics()
         if previous.complete && manifest.shards == previous.shards {
+            manifest.statistics = previous.statistics
             manifest.complete = true
             return manifest
         }
@@ -173,9 +177,14 @@ public func encodeDataset(
     func closeShard() throws {
         guard let w = writer else { return }
         try w.finish()
+        // Counts as of the start of the file the shard ends in (all of them at the end).
+        let opened = stream.statisticsBeforeFile
+        var before = base
+        before.add(position.file - start.file < opened.count ? opened[position.file - start.file] : stream.statistics)
         manifest.shards.append(DatasetShard(
             prefix: shardPrefix(), documents: w.documents, tokens: w.tokens, binBytes: w.binBytes,
-            inputs: shardInputs.sorted().map { files[$0].path }, start: shardStart, end: position))
+            inputs: shardInputs.sorted().map { files[$0].path }, start: shardStart, end: position,
+            statisticsBeforeEndFile: before))
         manifest.statistics = base
         manifest.statistics.add(stream.statistics)
         try manifest.write(prefix)
@@ -199,12 +208,12 @@ public func encodeDataset(
         // each, in order), which the lanes take from a shared counter as they
         // finish: Chinese text costs more per byte than code, so fixed lanes
         // would wait for each other.
-        let skipped = first == 0 ? 0 : batch.ends[first - 1]
+        let skipped = batch.range(first).lowerBound
         let chunkBytes = max(64 << 10, (batch.bytes.count - skipped) / (options.threads * 16))
         var bounds = [first]
         var k = first
         while k < units {
-            let limit = (bounds.last! == 0 ? 0 : batch.ends[bounds.last! - 1]) + chunkBytes
+            let limit = batch.range(bounds.last!).lowerBound + chunkBytes
             while k < units && batch.ends[k] < limit { k += 1 }
             k = min(k + 1, units)
             bounds.append(k)
@@ -218,7 +227,7 @@ public func encodeDataset(
             var scratch = BytePairScratch()
             while case let c = next.add(1, ordering: .relaxed).oldValue, c < chunks {
                 var ids = ContiguousArray<UInt32>()
-                ids.reserveCapacity((shared.ends[bounds[c + 1] - 1] - (bounds[c] == 0 ? 0 : shared.ends[bounds[c] - 1])) / 2 + 16)
+                ids.reserveCapacity((shared.ends[bounds[c + 1] - 1] - shared.range(bounds[c]).lowerBound) / 2 + 16)
                 var counts = [Int]()
                 shared.bytes.withUnsafeBufferPointer { all in
                     for k in bounds[c] ..< bounds[c + 1] {

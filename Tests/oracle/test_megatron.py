@@ -177,6 +177,7 @@ def test_a_killed_run_resumes_to_identical_files(corpus, vocabularies, tmp_path)
     whole = json.loads((tmp_path / "whole" / "ds.manifest.json").read_text())
     resumed = json.loads(manifest.read_text())
     assert resumed["shards"] == whole["shards"] and resumed["complete"]
+    assert resumed["statistics"] == whole["statistics"] and whole["statistics"]["malformedLines"] == 20
     names = sorted(x.name for x in (tmp_path / "resumed").iterdir())
     assert names == sorted(x.name for x in (tmp_path / "whole").iterdir()), "leftovers beside the shards"
     for s in whole["shards"]:

@@ -105,9 +105,10 @@ def encode(args, spark):
         (shard,) = manifest["shards"]
         shard["start"] = {"file": k, "document": 0}
         shard["end"] = {"file": k + 1, "document": 0}
-        shards.append(shard)
         for key, value in manifest["statistics"].items():
             statistics[key] = statistics.get(key, 0) + value
+        shard["statisticsBeforeEndFile"] = dict(statistics)  # shards 0..k: the inputs before file k + 1
+        shards.append(shard)
     combined = dict(first, inputs=inputs, shards=shards, statistics=statistics, complete=True,
                     vocabulary=os.path.abspath(args.vocab))
     tmp = output + ".manifest.json.tmp"
