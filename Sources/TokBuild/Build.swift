@@ -113,15 +113,7 @@ public func buildVocabulary(
     guard options.bpeTokens > 0 else {
         throw BuildError.sizeTooSmall(size: options.vocabularySize, reserved: 256 + options.specialTokens.count)
     }
-    TemporaryPaths.removeStale(in: TemporaryPaths.temporaryDirectory, prefixes: workFolderPrefixes)
-    let work = TemporaryPaths.workFolder("build")
-    TemporaryPaths.register(work)
-    defer {
-        try? FileManager.default.removeItem(atPath: work)
-        TemporaryPaths.unregister(work)
-    }
-    try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-    return try VocabularyFolder.writeStaged(to: output) { staging in
+    return try TemporaryPaths.withWorkFolder("build") { work in try VocabularyFolder.writeStaged(to: output) { staging in
         var clock = StageClock()
         let domains = try clock.time("count") { try countDomains(options, work: work, staging: staging, log: log) }
         let counts = try clock.time("joint") { try jointCounts(domains, options, work: work) }
@@ -149,7 +141,7 @@ public func buildVocabulary(
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try writeFileAtomically(staging + "/build-report.json", Array(try encoder.encode(report)) + [0x0A])
         return report
-    }
+    } }
 }
 
 /// Wall time per named stage.

@@ -36,10 +36,6 @@ public struct CountingProgress: Sendable {
     public var seconds: Double
 }
 
-/// The prefixes of the work folders tok makes in the temporary directory; a
-/// run removes those whose process is gone (``TemporaryPaths``).
-public let workFolderPrefixes = ["tok-count-", "tok-build-", "tok-train-"]
-
 /// Counts the pieces of corpus files into a count file.
 ///
 /// Each thread takes batches of text from one shared reader, pre-tokenizes them
@@ -53,14 +49,17 @@ public func countPieces(
     warn: @escaping @Sendable (String) -> Void = { _ in },
     progress: @escaping @Sendable (CountingProgress) -> Void = { _ in }
 ) throws -> CountMetadata {
-    TemporaryPaths.removeStale(in: options.temporaryDirectory, prefixes: workFolderPrefixes)
-    let work = TemporaryPaths.workFolder("count", in: options.temporaryDirectory)
-    TemporaryPaths.register(work)
-    defer {
-        try? FileManager.default.removeItem(atPath: work)
-        TemporaryPaths.unregister(work)
+    try TemporaryPaths.withWorkFolder("count", in: options.temporaryDirectory) { work in
+        try countPieces(files: files, domain: domain, options: options, output: output, holdOut: holdOut, work: work,
+                        warn: warn, progress: progress)
     }
-    try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+}
+
+/// ``countPieces(files:domain:options:output:holdOut:warn:progress:)`` with its spilled runs in `work`.
+func countPieces(
+    files: [CorpusFile], domain: String, options: CountingOptions, output: String, holdOut: HoldOut?, work: String,
+    warn: @escaping @Sendable (String) -> Void, progress: @escaping @Sendable (CountingProgress) -> Void
+) throws -> CountMetadata {
     let stream = CorpusStream(files: files, preTokenizer: options.preTokenizer, blockSize: options.blockSize,
                               field: options.field, strict: options.strict)
     stream.warn = warn

@@ -12,9 +12,3 @@ package struct SplitMix: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
 }
-
-/// A fresh path in the temporary directory, unique within this process, for tests and tools.
-package func uniqueTemporaryPath(_ name: String) -> String {
-    let unique = TemporaryPaths.name(besides: "")  // ".tmp-PID-N": unique in this process
-    return TemporaryPaths.temporaryDirectory + "/tok-test" + unique.dropFirst(4) + "-" + name
-}

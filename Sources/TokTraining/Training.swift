@@ -50,18 +50,14 @@ public func trainVocabulary(
         metadata = try CountFile.metadata(path: inputs[0])
         pieces = try PieceCounts(countFile: inputs[0])
     } else {
-        TemporaryPaths.removeStale(in: options.counting.temporaryDirectory, prefixes: workFolderPrefixes)
-        let path = TemporaryPaths.workFolder("train", in: options.counting.temporaryDirectory) + ".counts"
-        TemporaryPaths.register(path)
-        defer {
-            unlink(path)
-            TemporaryPaths.unregister(path)
+        (metadata, pieces) = try TemporaryPaths.withWorkFolder("train", in: options.counting.temporaryDirectory) { work in
+            let path = work + "/train.counts"
+            let metadata = countFiles
+                ? try mergeCountFiles(inputs, output: path)
+                : try countPieces(files: try expandCorpusInputs(inputs), domain: "train", options: options.counting,
+                                  output: path, warn: warn, progress: countingProgress)
+            return (metadata, try PieceCounts(countFile: path))
         }
-        metadata = countFiles
-            ? try mergeCountFiles(inputs, output: path)
-            : try countPieces(files: try expandCorpusInputs(inputs), domain: "train", options: options.counting,
-                              output: path, warn: warn, progress: countingProgress)
-        pieces = try PieceCounts(countFile: path)
     }
     guard metadata.statistics.bytes > 0 || metadata.distinctPieces > 0 else { throw TrainingError.noText(inputs: inputs) }
     let source = inputs.count == 1 ? inputs[0] : "count files"

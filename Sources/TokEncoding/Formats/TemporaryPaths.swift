@@ -39,6 +39,25 @@ public enum TemporaryPaths {
         "\(directory)/tok-\(kind)-\(getpid())-\(counter.add(1, ordering: .relaxed).newValue)"
     }
 
+    /// The prefixes of the work folders tok makes; a run removes those whose process is gone.
+    public static let workFolderPrefixes = ["tok-count-", "tok-build-", "tok-train-"]
+
+    /// Runs `body` with a new, empty work folder `DIRECTORY/tok-KIND-PID-N`,
+    /// removed when `body` returns or throws, or on a stopping signal. First
+    /// removes the work folders that runs killed outright left behind.
+    public static func withWorkFolder<T>(_ kind: String, in directory: String = temporaryDirectory,
+                                         _ body: (String) throws -> T) throws -> T {
+        removeStale(in: directory, prefixes: workFolderPrefixes)
+        let work = workFolder(kind, in: directory)
+        register(work)
+        defer {
+            try? FileManager.default.removeItem(atPath: work)
+            unregister(work)
+        }
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        return try body(work)
+    }
+
     /// `$TMPDIR`, or `/tmp`.
     public static var temporaryDirectory: String {
         let dir = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
@@ -97,4 +116,10 @@ public enum TemporaryPaths {
         }
         return removed
     }
+}
+
+/// A fresh path in the temporary directory, unique within this process, for tests and tools.
+package func uniqueTemporaryPath(_ name: String) -> String {
+    let unique = TemporaryPaths.name(besides: "")  // ".tmp-PID-N": unique in this process
+    return TemporaryPaths.temporaryDirectory + "/tok-test" + unique.dropFirst(4) + "-" + name
 }
