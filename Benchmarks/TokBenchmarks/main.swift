@@ -5,6 +5,7 @@
 //   tok-bench VOCAB_DIR FILE...          -> one JSON object on stdout
 //   tok-bench --giant MB VOCAB_DIR       -> one piece of MB megabytes of Han:
 //                                           ms/MB and peak resident memory
+//   tok-bench --cache VOCAB_DIR FILE...  -> the piece cache at several sizes
 //   tok-bench --short VOCAB_DIR FILE     -> FILE.docs.json (a JSON array of short
 //                                           documents) encoded one call each
 import Foundation
@@ -55,6 +56,46 @@ if args.first == "--short", let vocab = args.dropFirst().first, let file = args.
     print(String(decoding: try JSONSerialization.data(withJSONObject: ["seconds": t, "count": count, "calls": docs.count]), as: UTF8.self))
     exit(0)
 }
+if args.first == "--cache", let vocab = args.dropFirst().first {
+    // The piece cache at several sizes (0: off), one thread: each size with a
+    // cold cache (one pass, as a job meets a corpus) and warm (a second pass).
+    // Sizes take turns over several rounds and the best of each is kept, so
+    // that the machine's noise falls on all of them alike.
+    let tokenizer = try VocabularyFolder.load(vocab)
+    let sizes = ProcessInfo.processInfo.environment["TOK_BENCH_CACHE_SIZES"].map { $0.split(separator: ",").compactMap { Int($0) } }
+        ?? [0, 1 << 10, 1 << 12, 1 << 14, 1 << 15, 1 << 16, 1 << 18]
+    var rows: [[String: Any]] = []
+    for file in args.dropFirst(2) {
+        let text = try readFile(file)
+        var reference: ContiguousArray<UInt32>? = nil
+        var cold = [Double](repeating: .infinity, count: sizes.count), warm = cold
+        var equal = [Bool](repeating: true, count: sizes.count)
+        for _ in 0 ..< 5 {
+            for (k, entries) in sizes.enumerated() {
+                var out = ContiguousArray<UInt32>()
+                out.reserveCapacity(text.count / 2)
+                var scratch = BytePairScratch(pieceCacheEntries: entries)
+                cold[k] = min(cold[k], seconds {
+                    text.withUnsafeBufferPointer { tokenizer.encode($0, allowedSpecial: .none, scratch: &scratch, into: &out) }
+                })
+                if reference == nil { reference = out }
+                equal[k] = equal[k] && out == reference!
+                out.removeAll(keepingCapacity: true)
+                warm[k] = min(warm[k], seconds {
+                    text.withUnsafeBufferPointer { tokenizer.encode($0, allowedSpecial: .none, scratch: &scratch, into: &out) }
+                })
+                equal[k] = equal[k] && out == reference!
+            }
+        }
+        for (k, entries) in sizes.enumerated() {
+            rows.append(["file": file, "entries": entries, "cache_kib": entries * 64 / 1024,
+                         "cold_mb_per_s": Double(text.count) / cold[k] / 1e6,
+                         "warm_mb_per_s": Double(text.count) / warm[k] / 1e6, "ids_equal": equal[k]])
+        }
+    }
+    print(String(decoding: try JSONSerialization.data(withJSONObject: rows, options: [.sortedKeys, .prettyPrinted]), as: UTF8.self))
+    exit(0)
+}
 guard let vocab = args.first else {
     FileHandle.standardError.write(Data("usage: tok-bench VOCAB_DIR FILE...\n".utf8))
     exit(2)
@@ -71,7 +112,14 @@ for file in args.dropFirst() {
     }
     let threads = ProcessInfo.processInfo.activeProcessorCount
     let tp = best(3) { _ = text.withUnsafeBufferPointer { tokenizer.encodeInParallel($0, threads: threads) } }
-    files.append(["file": file, "bytes": text.count, "tokens": tokens, "seconds": t,
+    // The pre-tokenizer alone: it bounds everything else.
+    var pieceCount = 0
+    let tpre = best(3) {
+        pieceCount = 0
+        text.withUnsafeBufferPointer { tokenizer.preTokenizer.forEachPiece($0) { _ in pieceCount += 1 } }
+    }
+    files.append(["file": file, "bytes": text.count, "tokens": tokens, "seconds": t, "pieces": pieceCount,
+                  "pretokenize_mb_per_s": Double(text.count) / tpre / 1e6,
                   "mb_per_s": Double(text.count) / t / 1e6, "parallel_mb_per_s": Double(text.count) / tp / 1e6,
                   "threads": threads])
 }

@@ -1,3 +1,4 @@
+#include <pthread.h>
 #include "CTokICU.h"
 
 #include <stdlib.h>
@@ -20,6 +21,14 @@ void tok_icu_fill_classes(uint8_t *table) {
         if (u_isUWhiteSpace(c)) table[c] |= 0x80;
     }
 }
+
+static uint8_t unicode_classes[0x110000];
+const uint8_t *const tok_unicode_classes = unicode_classes;
+static pthread_once_t unicode_classes_once = PTHREAD_ONCE_INIT;
+
+static void fill_unicode_classes(void) { tok_icu_fill_classes(unicode_classes); }
+
+void tok_icu_ensure_classes(void) { pthread_once(&unicode_classes_once, fill_unicode_classes); }
 
 void tok_icu_unicode_version(char *out, int32_t capacity) {
     UVersionInfo v;

@@ -38,7 +38,35 @@ public struct BytePairScratch: Sendable {
     @usableFromInline var leafRanks = ContiguousArray<UInt32>()
     @usableFromInline var winners = ContiguousArray<UInt64>()
 
-    public init() {}
+    /// The piece cache (``PieceCacheStorage``); nil when disabled.
+    @usableFromInline var pieceCache: PieceCacheStorage?
+
+    /// Entries of the piece cache by default: 16,384 lines of 64 bytes, 1 MiB
+    /// per thread (this machine's L2 is 2 MiB per core).
+    public static let defaultPieceCacheEntries = 1 << 14
+
+    /// - Parameter pieceCacheEntries: the piece cache's size in 64-byte
+    ///   entries (rounded up to a power of two); 0 disables it.
+    public init(pieceCacheEntries: Int = BytePairScratch.defaultPieceCacheEntries) {
+        if pieceCacheEntries > 0 { pieceCache = PieceCacheStorage(entries: pieceCacheEntries.roundedUpToPowerOfTwo) }
+    }
+
+    /// The piece cache, ready for the vocabulary `storage`: this scratch's own
+    /// (a copy of a scratch shares its cache until it is used, then gets a
+    /// fresh one) and emptied if it held another vocabulary's ids.
+    @inlinable
+    mutating func pieceCache(for storage: TableStorage) -> PieceCacheStorage? {
+        if pieceCache == nil { return nil }
+        if !isKnownUniquelyReferenced(&pieceCache) {
+            pieceCache = PieceCacheStorage(entries: pieceCache!.count)
+        }
+        let own = pieceCache!
+        if own.owner != storage.serial {
+            if own.owner != 0 { own.clear() }
+            own.owner = storage.serial
+        }
+        return own
+    }
 
     /// Makes room for a piece of `n` bytes: 16 bytes per byte, rounded up to a
     /// power of two below 1 MiB (so buffers are reused) and exact above it.

@@ -1,3 +1,5 @@
+import CTokICU
+
 /// Splits text into pieces: a sequence of ``SplitRule``s, each applied to every
 /// piece of the one before with HuggingFace's `Isolated` behaviour (a match is a
 /// piece, and so is the text between two matches).
@@ -6,6 +8,7 @@ public struct PreTokenizer: Sendable, Hashable {
 
     public init(rules: [SplitRule]) {
         precondition(!rules.isEmpty, "a pre-tokenizer needs at least one split")
+        tok_icu_ensure_classes()
         self.rules = rules
     }
 

@@ -150,6 +150,7 @@ extension UnsafeBufferPointer where Element == UInt8 {
 
     @inlinable
     func matchO200K(at i: Int, separateHan: Bool) -> Int {
+        if self[i] < 0x80, let n = matchO200KASCII(at: i, maxDigits: separateHan ? 1 : 3) { return n }
         let c = scalar(at: i)
         let prefixed = !c.isNewline && !c.isLetter && !c.isNumber && i + c.length < count
         // [^\r\n\p{L}\p{N}]?[Han]+ (tok only)
@@ -185,6 +186,73 @@ extension UnsafeBufferPointer where Element == UInt8 {
             return runEnd(from: end) { $0.isNewline || $0.value == 0x2F } - i
         }
         return matchWhitespace(at: i, atEndTakesAll: false, newlineRule: true)
+    }
+
+    /// `matchO200K` where the match is decided by ASCII bytes alone (at least
+    /// 95% of English, code and mathematics): the same length, from plain byte
+    /// comparisons instead of decoding and classifying each code point. Nil as
+    /// soon as a byte the decision depends on is not ASCII; the general path
+    /// then decides.
+    @inlinable @inline(__always)
+    func matchO200KASCII(at i: Int, maxDigits: Int) -> Int? {
+        let n = count
+        let c = self[i]
+        // U = [A-Z] and W = [a-z] in ASCII: U*W+ or U+W* from `s`, then a contraction.
+        @inline(__always) func letters(from s: Int) -> Int? {
+            var j = s
+            while j < n && self[j] &- 65 < 26 { j += 1 }
+            if j < n && self[j] &- 97 < 26 {
+                j += 1
+                while j < n && self[j] &- 97 < 26 { j += 1 }
+            }
+            if j < n && self[j] >= 0x80 { return nil }  // the run might go on
+            return j + contraction(at: j, caseInsensitive: true)
+        }
+        if (c | 0x20) &- 97 < 26 { return letters(from: i).map { $0 - i } }
+        // \p{N}{1,3} (tok: \p{N})
+        if c &- 48 < 10 {
+            var j = i + 1
+            while j < n && j - i < maxDigits && self[j] &- 48 < 10 { j += 1 }
+            if j - i < maxDigits && j < n && self[j] >= 0x80 { return nil }
+            return j - i
+        }
+        @inline(__always) func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b &- 9 < 5 }
+        @inline(__always) func isOther(_ b: UInt8) -> Bool {  // [^\s\p{L}\p{N}], for b < 0x80
+            !isSpace(b) && (b | 0x20) &- 97 >= 26 && b &- 48 >= 10
+        }
+        let next = i + 1
+        if next < n && c != 0x0A && c != 0x0D {
+            // [^\r\n\p{L}\p{N}]?[U]*[W]+... with the prefix (tok: or a Han run).
+            let d = self[next]
+            if d >= 0x80 { return nil }
+            if (d | 0x20) &- 97 < 26 { return letters(from: next).map { $0 - i } }
+        }
+        // ` ?[^\s\p{L}\p{N}]+[\r\n/]*`
+        let start = c == 0x20 && next < n && isOther(self[next]) ? next : i
+        if start != i || !isSpace(c) {
+            var j = start
+            while j < n {
+                let b = self[j]
+                if b >= 0x80 { return nil }
+                if !isOther(b) { break }
+                j += 1
+            }
+            while j < n && (self[j] == 0x0A || self[j] == 0x0D || self[j] == 0x2F) { j += 1 }
+            return j - i
+        }
+        // \s*[\r\n]+|\s+(?!\S)|\s+ over an ASCII whitespace run.
+        var j = i, lastStart = i, afterNewline = -1
+        while j < n {
+            let b = self[j]
+            if b >= 0x80 { return nil }
+            guard isSpace(b) else { break }
+            lastStart = j
+            j += 1
+            if b == 0x0A || b == 0x0D { afterNewline = j }
+        }
+        if afterNewline > 0 { return afterNewline - i }
+        if j == n { return j - i }
+        return lastStart > i ? lastStart - i : j - i
     }
 
     /// `[U]*[W]+` then an optional contraction, from `s`; nil when it fails.

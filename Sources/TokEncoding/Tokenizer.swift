@@ -1,3 +1,5 @@
+import CTokICU
+
 /// Which special tokens `encode` recognises in its input.
 public enum AllowedSpecial: Sendable, Hashable {
     /// None: special-token text is encoded as ordinary text.
@@ -18,6 +20,8 @@ public struct DecodeError: TokError {
 
 /// A vocabulary with its pre-tokenizer and normalizer: the one encoder that
 /// training, the CLI and library users share.
+@usableFromInline let pieceBatch = 32
+
 public struct Tokenizer: Sendable {
     public let vocabulary: Vocabulary
     public let preTokenizer: PreTokenizer
@@ -88,16 +92,36 @@ public struct Tokenizer: Sendable {
     func encodePieces(
         _ text: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
-        withExtendedLifetime(vocabulary.storage) {
-            let tables = vocabulary.tables
-            let base = text.baseAddress!
-            preTokenizer.forEachPiece(text) { piece in
-                let start = base + piece.lowerBound
-                if let id = tables.wholePiece(start, piece.count) {
-                    out.append(id)
-                } else {
-                    tables.mergeBytePairs(UnsafeBufferPointer(start: start, count: piece.count), scratch: &scratch, into: &out)
+        let storage = vocabulary.storage
+        guard let cache = scratch.pieceCache(for: storage) else {
+            return withExtendedLifetime(storage) {
+                let tables = vocabulary.tables
+                let base = text.baseAddress!
+                preTokenizer.forEachPiece(text) { piece in
+                    tables.encodePiece(base + piece.lowerBound, piece.count, scratch: &scratch, into: &out)
                 }
+            }
+        }
+        withExtendedLifetime((storage, cache)) {
+            encodeInBatches(text, tables: vocabulary.tables, cache: cache.view, scratch: &scratch, into: &out)
+        }
+    }
+
+    /// Pieces taken ``PieceBatch/capacity`` at a time: every piece's cache entry
+    /// is requested from memory first, then each is served in order, so the
+    /// misses overlap instead of being waited out one after another.
+    @inlinable
+    func encodeInBatches(
+        _ text: UnsafeBufferPointer<UInt8>, tables: BPETables, cache: PieceCacheView,
+        scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
+    ) {
+        withUnsafeTemporaryAllocation(of: PieceKey.self, capacity: PieceBatch.capacity) { keys in
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: 3 * PieceBatch.capacity) { meta in
+                var batch = PieceBatch(text: text, keys: keys.baseAddress!, meta: meta.baseAddress!)
+                preTokenizer.forEachPiece(text) { piece in
+                    if batch.add(piece) { batch.flush(tables: tables, cache: cache, scratch: &scratch, into: &out) }
+                }
+                batch.flush(tables: tables, cache: cache, scratch: &scratch, into: &out)
             }
         }
     }
@@ -142,11 +166,84 @@ extension Vocabulary {
     ) {
         guard !piece.isEmpty else { return }
         withExtendedLifetime(storage) {
-            if let id = tables.wholePiece(piece.baseAddress!, piece.count) {
-                out.append(id)
-            } else {
-                tables.mergeBytePairs(piece, scratch: &scratch, into: &out)
+            tables.encodePiece(piece.baseAddress!, piece.count, scratch: &scratch, into: &out)
+        }
+    }
+}
+
+extension BPETables {
+    /// The whole-piece token of the `n` bytes at `start` if there is one, else the merges.
+    @inlinable @inline(__always)
+    func encodePiece(
+        _ start: UnsafePointer<UInt8>, _ n: Int, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
+    ) {
+        if let id = wholePiece(start, n) {
+            out.append(id)
+        } else {
+            mergeBytePairs(UnsafeBufferPointer(start: start, count: n), scratch: &scratch, into: &out)
+        }
+    }
+}
+
+/// Up to `capacity` pieces waiting for their cache entries (see
+/// ``Tokenizer/encodeInBatches(_:tables:cache:scratch:into:)``).
+@usableFromInline
+struct PieceBatch {
+    @usableFromInline static let capacity = 32
+    @usableFromInline let base: UnsafePointer<UInt8>
+    @usableFromInline let end: UnsafePointer<UInt8>
+    @usableFromInline let keys: UnsafeMutablePointer<PieceKey>
+    /// `meta[3j ..< 3j + 3]`: piece j's start, length and cache slot.
+    @usableFromInline let meta: UnsafeMutablePointer<Int>
+    @usableFromInline var count = 0
+
+    @inlinable
+    init(text: UnsafeBufferPointer<UInt8>, keys: UnsafeMutablePointer<PieceKey>, meta: UnsafeMutablePointer<Int>) {
+        base = text.baseAddress!
+        end = base + text.count
+        self.keys = keys
+        self.meta = meta
+    }
+
+    /// Adds a piece; true when the batch is full.
+    @inlinable @inline(__always)
+    mutating func add(_ piece: Range<Int>) -> Bool {
+        meta[3 * count] = piece.lowerBound  // count < capacity: flushed when it reaches it
+        meta[3 * count + 1] = piece.count
+        count += 1
+        return count == PieceBatch.capacity
+    }
+
+    @inlinable
+    mutating func flush(
+        tables: BPETables, cache: PieceCacheView, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
+    ) {
+        for j in 0 ..< count {
+            let n = meta[3 * j + 1]
+            guard n <= pieceCacheMaxBytes else { continue }
+            let key = PieceKey(base + meta[3 * j], n, end: end)
+            let slot = key.slot(n, cache.shift)
+            keys[j] = key
+            meta[3 * j + 2] = slot
+            tok_prefetch(cache.entries + slot * 8)
+        }
+        for j in 0 ..< count {
+            let start = base + meta[3 * j], n = meta[3 * j + 1]
+            guard n <= pieceCacheMaxBytes else {
+                tables.encodePiece(start, n, scratch: &scratch, into: &out)
+                continue
+            }
+            let key = keys[j], slot = meta[3 * j + 2]
+            if cache.lookUp(key, n, slot: slot, into: &out) { continue }
+            let before = out.count
+            tables.encodePiece(start, n, scratch: &scratch, into: &out)
+            let made = out.count - before
+            if made <= pieceCacheMaxIds {
+                out.withUnsafeBufferPointer { ids in
+                    cache.store(key, n, slot: slot, ids: UnsafeBufferPointer(rebasing: ids[before...]))
+                }
             }
         }
+        count = 0
     }
 }

@@ -4,14 +4,14 @@ import CTokICU
 /// category in the low five bits, and bit 7 set for Unicode `White_Space`.
 ///
 /// One flat table of 0x110000 bytes, filled once per process from ICU by ranges
-/// (about a millisecond); the hot loops index it directly.
+/// (about a millisecond); the hot loops index it directly. Every
+/// ``PreTokenizer`` fills it when made (`tok_icu_ensure_classes`), and only
+/// pre-tokenizers classify. It is a C global because a Swift global is checked
+/// for initialization on every access (`swift_once`: 4-8% of encoding time).
 @usableFromInline
-nonisolated(unsafe) let unicodeClassTable: UnsafeMutablePointer<UInt8> = {
-    let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 0x110000)
-    table.initialize(repeating: 0, count: 0x110000)
-    tok_icu_fill_classes(table)
-    return table
-}()
+var unicodeClassTable: UnsafePointer<UInt8> {
+    @inline(__always) get { tok_unicode_classes }
+}
 
 /// General categories, numbered as ICU's `UCharCategory`.
 @usableFromInline

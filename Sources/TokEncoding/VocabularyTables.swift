@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The tables a vocabulary encodes with, in the order they are stored. This
 /// list is the one description of them: the storage allocates them by it, and
 /// `tokenizer.bin` writes and reads them by it.
@@ -38,6 +40,8 @@ final class TableStorage: @unchecked Sendable {
     /// Per table (indexed by `TableID.rawValue`): its memory and element count.
     let tables: [(memory: UnsafeMutableRawPointer, count: Int)]
     @usableFromInline let view: BPETables
+    /// Unique in the process: what a ``PieceCacheStorage`` records as its owner.
+    @usableFromInline let serial: UInt64 = tableStorageSerials.add(1, ordering: .relaxed).newValue
 
     /// Takes each table's contents from `fill`, which is given the table and an
     /// uninitialized buffer of `counts[table]` elements to fill.
@@ -88,6 +92,8 @@ final class TableStorage: @unchecked Sendable {
 
     deinit { for t in tables { t.memory.deallocate() } }
 }
+
+let tableStorageSerials = Atomic<UInt64>(0)
 
 /// The vocabulary's lookup tables as raw pointers, for the hot loops.
 ///

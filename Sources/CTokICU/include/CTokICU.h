@@ -8,6 +8,14 @@
 /// Unicode White_Space property.
 void tok_icu_fill_classes(uint8_t *table);
 
+/// The class table above for the whole process (0x110000 bytes), valid once
+/// `tok_icu_ensure_classes` has returned. A plain C global: Swift reads it
+/// without the lazy-initialization check a Swift global costs on every access.
+extern const uint8_t *_Nonnull const tok_unicode_classes;
+
+/// Fills `tok_unicode_classes` once per process; cheap after the first call.
+void tok_icu_ensure_classes(void);
+
 /// The Unicode version ICU's data implements, as "major.minor".
 void tok_icu_unicode_version(char *out, int32_t capacity);
 
@@ -25,4 +33,7 @@ int32_t tok_icu_is_nfc(const uint8_t *utf8, int32_t length);
 /// 0 other script, 1 Latin, 2 Han, 3 Hiragana/Katakana, 4 Hangul, 5 Arabic,
 /// 6 Common or Inherited (digits, punctuation, symbols, marks).
 int32_t tok_icu_script_class(uint32_t cp);
+
+/// Asks the CPU to bring in the cache line at `p` ahead of a read; changes no result.
+static inline void tok_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 #endif
