@@ -1,4 +1,5 @@
 import CTokICU
+import Synchronization
 
 /// Which special tokens `encode` recognises in its input.
 public enum AllowedSpecial: Sendable, Hashable {
@@ -20,19 +21,41 @@ public struct DecodeError: TokError {
 
 /// A vocabulary with its pre-tokenizer and normalizer: the one encoder that
 /// training, the CLI and library users share.
-@usableFromInline let pieceBatch = 32
+/// Scratches that outlive one call: at most a few per tokenizer, each 4 MiB
+/// with its piece cache (``BytePairScratch/defaultPieceCacheEntries``).
+final class ScratchPool: Sendable {
+    private let free = Mutex<[BytePairScratch]>([])
+    static let kept = 16
+
+    func take() -> BytePairScratch { free.withLock { $0.popLast() } ?? BytePairScratch() }
+
+    func give(_ scratch: BytePairScratch) {
+        free.withLock { if $0.count < ScratchPool.kept { $0.append(scratch) } }
+    }
+}
 
 public struct Tokenizer: Sendable {
     public let vocabulary: Vocabulary
     public let preTokenizer: PreTokenizer
     public let normalizer: Normalizer
     let allSpecials: SpecialTokenMatcher
+    /// Scratch buffers, piece caches included, kept warm between calls that
+    /// bring none of their own (a server's short requests, a stream's blocks).
+    let scratchPool = ScratchPool()
 
     public init(vocabulary: Vocabulary, preTokenizer: PreTokenizer, normalizer: Normalizer = .none) {
         self.vocabulary = vocabulary
         self.preTokenizer = preTokenizer
         self.normalizer = normalizer
         self.allSpecials = SpecialTokenMatcher(vocabulary.specialTokens)
+    }
+
+    /// Runs `body` with a scratch from this tokenizer's pool (a new one when
+    /// all are in use) and gives it back afterwards.
+    public func withScratch<R>(_ body: (inout BytePairScratch) throws -> R) rethrows -> R {
+        var scratch = scratchPool.take()
+        defer { scratchPool.give(scratch) }
+        return try body(&scratch)
     }
 
     // MARK: Encoding
@@ -47,8 +70,7 @@ public struct Tokenizer: Sendable {
     public func encode(bytes: UnsafeBufferPointer<UInt8>, allowedSpecial: AllowedSpecial = .none) -> ContiguousArray<UInt32> {
         var out = ContiguousArray<UInt32>()
         out.reserveCapacity(bytes.count / 3)
-        var scratch = BytePairScratch()
-        encode(bytes, allowedSpecial: allowedSpecial, scratch: &scratch, into: &out)
+        withScratch { encode(bytes, allowedSpecial: allowedSpecial, scratch: &$0, into: &out) }
         return out
     }
 
