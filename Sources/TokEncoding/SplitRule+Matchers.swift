@@ -112,6 +112,9 @@ extension UnsafeBufferPointer where Element == UInt8 {
 
     @inlinable
     func matchCL100K(at i: Int, maxDigits: Int, possessiveForm: Bool) -> Int {
+        if self[i] < 0x80, let n = matchCL100KASCII(at: i, maxDigits: maxDigits, possessiveForm: possessiveForm) {
+            return n
+        }
         let c = scalar(at: i)
         // '(?i:[sdmt]|ll|ve|re)
         if c.value == 0x27 {
@@ -240,19 +243,76 @@ extension UnsafeBufferPointer where Element == UInt8 {
             while j < n && (self[j] == 0x0A || self[j] == 0x0D || self[j] == 0x2F) { j += 1 }
             return j - i
         }
-        // \s*[\r\n]+|\s+(?!\S)|\s+ over an ASCII whitespace run.
+        return matchWhitespaceASCII(at: i, atEndTakesAll: false)
+    }
+
+    /// `matchWhitespace(at:atEndTakesAll:newlineRule: true)` over a run of ASCII
+    /// whitespace; nil when the run stops at a byte that is not ASCII.
+    @inlinable @inline(__always)
+    func matchWhitespaceASCII(at i: Int, atEndTakesAll: Bool) -> Int? {
         var j = i, lastStart = i, afterNewline = -1
-        while j < n {
+        while j < count {
             let b = self[j]
             if b >= 0x80 { return nil }
-            guard isSpace(b) else { break }
+            guard b == 0x20 || b &- 9 < 5 else { break }
             lastStart = j
             j += 1
             if b == 0x0A || b == 0x0D { afterNewline = j }
         }
+        if atEndTakesAll && j == count { return j - i }
         if afterNewline > 0 { return afterNewline - i }
-        if j == n { return j - i }
+        if j == count { return j - i }
         return lastStart > i ? lastStart - i : j - i
+    }
+
+    /// `matchCL100K` decided by ASCII bytes alone, as ``matchO200KASCII(at:maxDigits:)``.
+    @inlinable @inline(__always)
+    func matchCL100KASCII(at i: Int, maxDigits: Int, possessiveForm: Bool) -> Int? {
+        let n = count
+        let c = self[i]
+        @inline(__always) func isLetter(_ b: UInt8) -> Bool { (b | 0x20) &- 97 < 26 }
+        @inline(__always) func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b &- 9 < 5 }
+        @inline(__always) func isOther(_ b: UInt8) -> Bool { !isSpace(b) && !isLetter(b) && b &- 48 >= 10 }
+        @inline(__always) func letters(from s: Int) -> Int? {
+            var j = s
+            while j < n && isLetter(self[j]) { j += 1 }
+            return j < n && self[j] >= 0x80 ? nil : j - i
+        }
+        // '(?i:[sdmt]|ll|ve|re)
+        if c == 0x27 {
+            let k = contraction(at: i, caseInsensitive: true)
+            if k > 0 { return k }
+        }
+        // [^\r\n\p{L}\p{N}]?\p{L}+
+        if isLetter(c) { return letters(from: i) }
+        let next = i + 1
+        let digit = c &- 48 < 10
+        if c != 0x0A && c != 0x0D && !digit && next < n {
+            let d = self[next]
+            if d >= 0x80 { return nil }
+            if isLetter(d) { return letters(from: next) }
+        }
+        // \p{N}{1,3}
+        if digit {
+            var j = next
+            while j < n && j - i < maxDigits && self[j] &- 48 < 10 { j += 1 }
+            if j - i < maxDigits && j < n && self[j] >= 0x80 { return nil }
+            return j - i
+        }
+        // ` ?[^\s\p{L}\p{N}]+[\r\n]*`
+        let start = c == 0x20 && next < n && isOther(self[next]) ? next : i
+        if start != i || !isSpace(c) {
+            var j = start
+            while j < n {
+                let b = self[j]
+                if b >= 0x80 { return nil }
+                if !isOther(b) { break }
+                j += 1
+            }
+            while j < n && (self[j] == 0x0A || self[j] == 0x0D) { j += 1 }
+            return j - i
+        }
+        return matchWhitespaceASCII(at: i, atEndTakesAll: possessiveForm)
     }
 
     /// `[U]*[W]+` then an optional contraction, from `s`; nil when it fails.

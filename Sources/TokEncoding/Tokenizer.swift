@@ -252,7 +252,17 @@ struct PieceBatch {
         for j in 0 ..< count {
             let start = base + meta[3 * j], n = meta[3 * j + 1]
             guard n <= pieceCacheMaxBytes else {
+                guard n <= PieceCacheView.longMaxBytes else {
+                    tables.encodePiece(start, n, scratch: &scratch, into: &out)
+                    continue
+                }
+                let h = hashBytes(start, n)
+                if cache.lookUpLong(start, n, hash: h, into: &out) { continue }
+                let before = out.count
                 tables.encodePiece(start, n, scratch: &scratch, into: &out)
+                out.withUnsafeBufferPointer { ids in
+                    cache.storeLong(start, n, hash: h, ids: UnsafeBufferPointer(rebasing: ids[before...]))
+                }
                 continue
             }
             let key = keys[j], slot = meta[3 * j + 2]
