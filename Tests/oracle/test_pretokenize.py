@@ -80,3 +80,24 @@ def test_random_unicode(pattern):
         if len(pats) == 1:
             theirs = python_regex_pieces(pats, text)
             assert ours == theirs, f"trial {trial} {text!r}: " + first_difference(ours, theirs)
+
+
+# Fragments where the matchers' ASCII fast paths hand over to the general path:
+# ASCII runs that go on, or stop, at a letter, digit, mark or space outside ASCII.
+FRAGMENTS = ["abc", "ABC", "Ab", "aB", "x", "'s", "'S", "'ll", "'Re", "'", "ſ", "é", "É", "\u0301", "ǅ", "ʰ",
+             "中文", "한", "123", "7", "٣", "Ⅻ", "²", " ", "  ", "\t", "\n", "\r\n", "\r", "\u00a0", "\u3000",
+             "\u2028", "\x0b", "\x85", "/", "//", "...", "(", "—", "_", "$", "\x00", "\x1f"]
+
+
+@pytest.mark.parametrize("pattern", SINGLE + ["deepseek-v3"])
+def test_ascii_boundaries(pattern):
+    rng = random.Random(f"ascii-boundaries-{pattern}")
+    pats = regexes(pattern)
+    hf_pats = regexes(pattern, "hf")
+    for trial in range(200):
+        text = "".join(rng.choice(FRAGMENTS) for _ in range(rng.choice([3, 10, 40, 400])))
+        ours = tok_pieces(pattern, text)
+        assert ours == hf_pieces(hf_pats, text), f"trial {trial} {text!r}: " + first_difference(ours, hf_pieces(hf_pats, text))
+        if len(pats) == 1:
+            theirs = python_regex_pieces(pats, text)
+            assert ours == theirs, f"trial {trial} {text!r}: " + first_difference(ours, theirs)
