@@ -46,7 +46,7 @@ public struct StatsReport: Codable, Sendable {
             } else {
                 counts = inParallel(lanes: lanes) { lane in
                     var k = 0, c = (0, 0, 0)
-                    var scratch = BytePairScratch()
+                    var scratch = tokenizer.makeScratch()
                     var ids = ContiguousArray<UInt32>()
                     shared.forEachText { t in
                         defer { k += 1 }

@@ -222,9 +222,9 @@ public func encodeDataset(
         let lanes = min(options.threads, chunks)
         let shared = batch
         let next = Atomic<Int>(0)
-        let laneResults = inParallel(lanes: lanes) { _ in
+        let laneResults = inParallel(lanes: lanes) { _ in tokenizer.withScratch { scratch in
+            // A scratch from the tokenizer's pool: its piece cache stays warm from batch to batch.
             var done: [(chunk: Int, ids: ContiguousArray<UInt32>, counts: [Int])] = []
-            var scratch = BytePairScratch()
             while case let c = next.add(1, ordering: .relaxed).oldValue, c < chunks {
                 var ids = ContiguousArray<UInt32>()
                 ids.reserveCapacity((shared.ends[bounds[c + 1] - 1] - shared.range(bounds[c]).lowerBound) / 2 + 16)
@@ -240,7 +240,7 @@ public func encodeDataset(
                 done.append((c, ids, counts))
             }
             return done
-        }
+        } }
         let encoded = laneResults.flatMap { $0 }.sorted { $0.chunk < $1.chunk }.map { ($0.ids, $0.counts) }
         for (chunk, (ids, counts)) in encoded.enumerated() {
             var offset = 0

@@ -16,7 +16,7 @@ import Synchronization
 /// Pieces of 33 to 1,024 bytes (rows of `*` or `─`, Chinese clauses under
 /// o200k: 5% of the mixed text's bytes, but 17% of its encoding time in the
 /// kernel's tree) go to a second, smaller cache: an open-addressing table of
-/// 4,096 slots into an arena of 1 MiB holding each piece's bytes and ids,
+/// 4,096 slots (a power of two) into an arena of 1 MiB holding each piece's bytes and ids,
 /// emptied whole when either fills.
 @usableFromInline
 final class PieceCacheStorage: @unchecked Sendable {  // reached only through BytePairScratch.pieceCache(for:), which hands a mutating owner a cache no other scratch holds
@@ -31,8 +31,11 @@ final class PieceCacheStorage: @unchecked Sendable {  // reached only through By
     /// The ``TableStorage/serial`` of the vocabulary whose ids these are.
     @usableFromInline var owner: UInt64 = 0
 
-    @usableFromInline static let longSlotCount = 4096
-    @usableFromInline static let longArenaWords = 1 << 18
+    /// The long-piece cache's size: 4,096 slots and 1 MiB, less for a small
+    /// cache (1 slot per 16 entries and 256 bytes per slot), so that a tiny
+    /// cache evicts both kinds of piece.
+    @usableFromInline let longSlotCount: Int
+    @usableFromInline var longArenaWords: Int { longSlotCount * 64 }
 
     /// Entries: a power of two, at least 1.
     @usableFromInline init(entries count: Int) {
@@ -40,9 +43,10 @@ final class PieceCacheStorage: @unchecked Sendable {  // reached only through By
         shift = UInt64(64 - count.trailingZeroBitCount)
         entries = .allocate(capacity: count * 8)
         entries.initialize(repeating: 0, count: count * 8)
-        longSlots = .allocate(capacity: PieceCacheStorage.longSlotCount)
-        longSlots.initialize(repeating: 0, count: PieceCacheStorage.longSlotCount)
-        longArena = .allocate(capacity: PieceCacheStorage.longArenaWords)
+        longSlotCount = min(4096, max(count / 16, 4))
+        longSlots = .allocate(capacity: longSlotCount)
+        longSlots.initialize(repeating: 0, count: longSlotCount)
+        longArena = .allocate(capacity: longSlotCount * 64)
         longUsed = .allocate(capacity: 2)
         longUsed.initialize(repeating: 0, count: 2)
     }
@@ -115,7 +119,8 @@ extension PieceCacheStorage {
     /// The entries as plain data for the hot loop (valid while this object lives):
     /// calling methods on the class per piece retained it each time.
     @inlinable var view: PieceCacheView {
-        PieceCacheView(entries: entries, shift: shift, longSlots: longSlots, longArena: longArena, longUsed: longUsed)
+        PieceCacheView(entries: entries, shift: shift, longSlots: longSlots, longSlotCount: longSlotCount,
+                       longArena: longArena, longUsed: longUsed)
     }
 }
 
@@ -125,16 +130,18 @@ struct PieceCacheView {
     @usableFromInline let entries: UnsafeMutablePointer<UInt64>
     @usableFromInline let shift: UInt64
     @usableFromInline let longSlots: UnsafeMutablePointer<UInt64>
+    @usableFromInline let longSlotCount: Int
     @usableFromInline let longArena: UnsafeMutablePointer<UInt32>
     @usableFromInline let longUsed: UnsafeMutablePointer<Int>
 
     @inlinable init(
         entries: UnsafeMutablePointer<UInt64>, shift: UInt64, longSlots: UnsafeMutablePointer<UInt64>,
-        longArena: UnsafeMutablePointer<UInt32>, longUsed: UnsafeMutablePointer<Int>
+        longSlotCount: Int, longArena: UnsafeMutablePointer<UInt32>, longUsed: UnsafeMutablePointer<Int>
     ) {
         self.entries = entries
         self.shift = shift
         self.longSlots = longSlots
+        self.longSlotCount = longSlotCount
         self.longArena = longArena
         self.longUsed = longUsed
     }
@@ -183,7 +190,7 @@ extension PieceCacheView {
     @usableFromInline static let longMaxBytes = 1024
 
     @usableFromInline func clearLong() {
-        longSlots.update(repeating: 0, count: PieceCacheStorage.longSlotCount)
+        longSlots.update(repeating: 0, count: longSlotCount)
         longUsed[0] = 0
         longUsed[1] = 0
     }
@@ -195,7 +202,7 @@ extension PieceCacheView {
         let tag = h & 0xFFFF_FFFF_0000_0000
         // Fewer than half the slots are ever used, so an empty slot ends every probe.
         return OpenAddressing.probe(
-            home: Int(truncatingIfNeeded: h), mask: PieceCacheStorage.longSlotCount - 1,
+            home: Int(truncatingIfNeeded: h), mask: longSlotCount - 1,
             isEmpty: { longSlots[$0] == 0 },
             matches: { i in
                 let s = longSlots[i]
@@ -220,10 +227,10 @@ extension PieceCacheView {
     @inlinable
     func storeLong(_ p: UnsafePointer<UInt8>, _ n: Int, hash h: UInt64, ids: UnsafeBufferPointer<UInt32>) {
         let words = 2 + (n + 3) / 4 + ids.count
-        if longUsed[0] + words > PieceCacheStorage.longArenaWords || longUsed[1] >= PieceCacheStorage.longSlotCount / 2 {
+        if longUsed[0] + words > longSlotCount * 64 || longUsed[1] >= longSlotCount / 2 {
             clearLong()
         }
-        guard words <= PieceCacheStorage.longArenaWords else { return }
+        guard words <= longSlotCount * 64 else { return }
         let (slot, found) = longSlot(p, n, hash: h)
         guard !found else { return }
         let offset = longUsed[0]

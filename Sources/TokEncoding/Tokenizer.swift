@@ -25,9 +25,14 @@ public struct DecodeError: TokError {
 /// with its piece cache (``BytePairScratch/defaultPieceCacheEntries``).
 final class ScratchPool: Sendable {
     private let free = Mutex<[BytePairScratch]>([])
+    let pieceCacheEntries: Int
     static let kept = 16
 
-    func take() -> BytePairScratch { free.withLock { $0.popLast() } ?? BytePairScratch() }
+    init(pieceCacheEntries: Int) { self.pieceCacheEntries = pieceCacheEntries }
+
+    func take() -> BytePairScratch {
+        free.withLock { $0.popLast() } ?? BytePairScratch(pieceCacheEntries: pieceCacheEntries)
+    }
 
     func give(_ scratch: BytePairScratch) {
         free.withLock { if $0.count < ScratchPool.kept { $0.append(scratch) } }
@@ -41,7 +46,7 @@ public struct Tokenizer: Sendable {
     let allSpecials: SpecialTokenMatcher
     /// Scratch buffers, piece caches included, kept warm between calls that
     /// bring none of their own (a server's short requests, a stream's blocks).
-    let scratchPool = ScratchPool()
+    private(set) var scratchPool = ScratchPool(pieceCacheEntries: BytePairScratch.defaultPieceCacheEntries)
 
     public init(vocabulary: Vocabulary, preTokenizer: PreTokenizer, normalizer: Normalizer = .none) {
         self.vocabulary = vocabulary
@@ -49,6 +54,20 @@ public struct Tokenizer: Sendable {
         self.normalizer = normalizer
         self.allSpecials = SpecialTokenMatcher(vocabulary.specialTokens)
     }
+
+    /// Entries of the piece cache each thread's scratch gets (64 bytes each; 0: none).
+    public var pieceCacheEntries: Int { scratchPool.pieceCacheEntries }
+
+    /// This tokenizer with `entries` piece-cache entries per thread (0 turns
+    /// the cache off). The ids do not depend on it; the speed does.
+    public func withPieceCache(entries: Int) -> Tokenizer {
+        var copy = self
+        copy.scratchPool = ScratchPool(pieceCacheEntries: max(entries, 0))
+        return copy
+    }
+
+    /// A new scratch with this tokenizer's piece-cache size, for a thread of one's own.
+    public func makeScratch() -> BytePairScratch { BytePairScratch(pieceCacheEntries: pieceCacheEntries) }
 
     /// Runs `body` with a scratch from this tokenizer's pool (a new one when
     /// all are in use) and gives it back afterwards.

@@ -243,3 +243,26 @@ def test_raw_binary_output_gives_tiktokens_ids_and_round_trips(fmt, width, impor
     assert list(ids) == enc.encode_ordinary(text)
     tok("decode", "--vocab", vocab, "--format", fmt, tmp_path / "t.ids", "-o", tmp_path / "back.txt")
     assert (tmp_path / "back.txt").read_text() == text
+
+
+@pytest.mark.parametrize("name", ["o200k", "cl100k", "qwen2.5"])
+def test_piece_cache_changes_no_id(name, imported, corpus, tmp_path):
+    """The piece cache off, tiny (16 entries: evicting all the time, and the
+    long-piece cache with it) and at its default size gives tiktoken's or
+    tokenizers' ids, on the four domains, repeated text and random Unicode."""
+    vocab = imported[name]
+    rng = random.Random(f"piece-cache-{name}")
+    noise = "".join(random_text(rng, 400) for _ in range(30))
+    # Repeated pieces make hits; rows of '*' and '─' make long pieces that repeat.
+    repeated = ("(" + "*" * 70 + ")\n" + " ├" + "─" * 40 + "┤\n" + "中文分词的测试句子没有标点符号") * 50
+    text = "\n\n".join([corpus[d][:200_000] for d in DOMAINS] + [noise, repeated, corpus["en"][:50_000]])
+    data = text.encode("utf-8")
+    if name == "qwen2.5":
+        theirs = Tokenizer.from_file(str(REFVOCAB / "qwen2.5/tokenizer.json")).encode(text, add_special_tokens=False).ids
+    else:
+        theirs = tiktoken_from_export(vocab, tmp_path).encode(text, disallowed_special=())
+    for entries in ["0", "16", "65536"]:
+        out = tmp_path / f"ids-{entries}.u32"
+        tok("encode", "--vocab", vocab, "--format", "u32", "--piece-cache", entries, "--threads", "1", "-o", out, input=data)
+        ours = list(memoryview(out.read_bytes()).cast("I"))
+        assert_same(ours, theirs, text, f"--piece-cache {entries}")
