@@ -263,8 +263,8 @@ public func encodeDataset(
                         warn("\(files[file].path):\(batch.lines[k]): invalid UTF-8, encoded as byte tokens (reported once a file)")
                     }
                     guard batch.endsDocument[k] else { continue }
-                    if var eod = options.endOfText, w.currentLength > 0 {
-                        try w.append(UnsafeBufferPointer(start: &eod, count: 1))
+                    if let eod = options.endOfText, w.currentLength > 0 {
+                        try withUnsafePointer(to: eod) { try w.append(UnsafeBufferPointer(start: $0, count: 1)) }
                     }
                     w.endDocument()
                     position.document += 1
