@@ -59,7 +59,15 @@ extension ByteStringTable {
         slots: UnsafePointer<UInt64>, mask: Int, _ p: UnsafeRawPointer, _ n: Int,
         bytes: UnsafePointer<UInt8>, offsets: UnsafePointer<UInt32>
     ) -> UInt32? {
-        let h = hash(p, n)
+        probe(slots: slots, mask: mask, p, n, hash: hash(p, n), bytes: bytes, offsets: offsets)
+    }
+
+    /// The lookup with the key's hash (``hashBytes(_:_:)``) already known.
+    @inlinable @inline(__always)
+    @usableFromInline static func probe(
+        slots: UnsafePointer<UInt64>, mask: Int, _ p: UnsafeRawPointer, _ n: Int, hash h: UInt64,
+        bytes: UnsafePointer<UInt8>, offsets: UnsafePointer<UInt32>
+    ) -> UInt32? {
         let tag = h & 0xFFFF_FFFF_0000_0000
         // Slots are masked to the table size; an id in a slot indexes `offsets` (checked at load).
         let (slot, found) = OpenAddressing.probe(

@@ -146,6 +146,28 @@ struct PieceCacheView {
         self.longUsed = longUsed
     }
 
+    /// True when entry `slot` holds the piece.
+    @inlinable @inline(__always)
+    func holds(_ key: PieceKey, _ n: Int, slot: Int) -> Bool {
+        let e = entries + slot * 8  // slot = hash >> shift < count
+        return e[4] & 0xFF == UInt64(n) && e[0] == key.w0 && e[1] == key.w1 && e[2] == key.w2 && e[3] == key.w3
+    }
+
+    /// Appends the ids of entry `slot` (one that ``holds(_:_:slot:)`` the piece).
+    @inlinable @inline(__always)
+    func append(slot: Int, into out: inout ContiguousArray<UInt32>) {
+        let e = entries + slot * 8  // slot = hash >> shift < count
+        let head = e[4]
+        out.append(UInt32(truncatingIfNeeded: head >> 32))
+        let more = Int(head >> 8 & 0xFF) - 1
+        var k = 0
+        while k < more {
+            // Ids 1...6 sit in words 5-7, two to a word.
+            out.append(UInt32(truncatingIfNeeded: e[5 + k >> 1] >> UInt64(32 * (k & 1))))
+            k += 1
+        }
+    }
+
     /// Appends the ids cached for the piece and returns true, or returns false.
     @inlinable @inline(__always)
     func lookUp(_ key: PieceKey, _ n: Int, slot: Int, into out: inout ContiguousArray<UInt32>) -> Bool {

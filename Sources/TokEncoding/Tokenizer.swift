@@ -157,7 +157,7 @@ public struct Tokenizer: Sendable {
         scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
         withUnsafeTemporaryAllocation(of: PieceKey.self, capacity: PieceBatch.capacity) { keys in
-            withUnsafeTemporaryAllocation(of: Int.self, capacity: 3 * PieceBatch.capacity) { meta in
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * PieceBatch.capacity) { meta in
                 var batch = PieceBatch(text: text, keys: keys.baseAddress!, meta: meta.baseAddress!)
                 preTokenizer.forEachPiece(text) { piece in
                     if batch.add(piece) { batch.flush(tables: tables, cache: cache, scratch: &scratch, into: &out) }
@@ -234,7 +234,8 @@ struct PieceBatch {
     @usableFromInline let base: UnsafePointer<UInt8>
     @usableFromInline let end: UnsafePointer<UInt8>
     @usableFromInline let keys: UnsafeMutablePointer<PieceKey>
-    /// `meta[3j ..< 3j + 3]`: piece j's start, length and cache slot.
+    /// `meta[4j ..< 4j + 4]`: piece j's start, length, cache slot, and the
+    /// hash of a short piece the cache does not hold (-1 when it does).
     @usableFromInline let meta: UnsafeMutablePointer<Int>
     @usableFromInline var count = 0
 
@@ -249,8 +250,8 @@ struct PieceBatch {
     /// Adds a piece; true when the batch is full.
     @inlinable @inline(__always)
     mutating func add(_ piece: Range<Int>) -> Bool {
-        meta[3 * count] = piece.lowerBound  // count < capacity: flushed when it reaches it
-        meta[3 * count + 1] = piece.count
+        meta[4 * count] = piece.lowerBound  // count < capacity: flushed when it reaches it
+        meta[4 * count + 1] = piece.count
         count += 1
         return count == PieceBatch.capacity
     }
@@ -259,17 +260,32 @@ struct PieceBatch {
     mutating func flush(
         tables: BPETables, cache: PieceCacheView, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
+        // 1. Request every short piece's cache line.
         for j in 0 ..< count {
-            let n = meta[3 * j + 1]
+            let n = meta[4 * j + 1]
             guard n <= pieceCacheMaxBytes else { continue }
-            let key = PieceKey(base + meta[3 * j], n, end: end)
+            let key = PieceKey(base + meta[4 * j], n, end: end)
             let slot = key.slot(n, cache.shift)
             keys[j] = key
-            meta[3 * j + 2] = slot
+            meta[4 * j + 2] = slot
             tok_prefetch(cache.entries + slot * 8)
         }
+        // 2. For each that misses, request its slot in the vocabulary's lookup table.
         for j in 0 ..< count {
-            let start = base + meta[3 * j], n = meta[3 * j + 1]
+            let n = meta[4 * j + 1]
+            guard n <= pieceCacheMaxBytes, !cache.holds(keys[j], n, slot: meta[4 * j + 2]) else {
+                meta[4 * j + 3] = -1
+                continue
+            }
+            // A miss's hash, kept for step 3 (-1: a hit, so a hash of all ones is
+            // only ever recomputed).
+            let h = hashBytes(base + meta[4 * j], n)
+            meta[4 * j + 3] = Int(bitPattern: UInt(h))
+            tok_prefetch(tables.lookupSlot(hash: h))
+        }
+        // 3. Serve them in order.
+        for j in 0 ..< count {
+            let start = base + meta[4 * j], n = meta[4 * j + 1]
             guard n <= pieceCacheMaxBytes else {
                 guard n <= PieceCacheView.longMaxBytes else {
                     tables.encodePiece(start, n, scratch: &scratch, into: &out)
@@ -284,10 +300,20 @@ struct PieceBatch {
                 }
                 continue
             }
-            let key = keys[j], slot = meta[3 * j + 2]
-            if cache.lookUp(key, n, slot: slot, into: &out) { continue }
+            let key = keys[j], slot = meta[4 * j + 2]
+            // A hit in step 2 is checked again: an earlier piece of this batch
+            // may have taken the entry since.
+            if meta[4 * j + 3] == -1 && cache.holds(key, n, slot: slot) {
+                cache.append(slot: slot, into: &out)
+                continue
+            }
+            let h = meta[4 * j + 3] == -1 ? hashBytes(start, n) : UInt64(UInt(bitPattern: meta[4 * j + 3]))
             let before = out.count
-            tables.encodePiece(start, n, scratch: &scratch, into: &out)
+            if let id = tables.wholePiece(start, n, hash: h) {
+                out.append(id)
+            } else {
+                tables.mergeBytePairs(UnsafeBufferPointer(start: start, count: n), scratch: &scratch, into: &out)
+            }
             let made = out.count - before
             if made <= pieceCacheMaxIds {
                 out.withUnsafeBufferPointer { ids in

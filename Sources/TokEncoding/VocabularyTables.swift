@@ -141,6 +141,19 @@ struct BPETables: @unchecked Sendable {  // read-only pointers into an immutable
         return id
     }
 
+    /// ``wholePiece(_:_:)`` with the piece's hash (``hashBytes(_:_:)``) already known.
+    @inlinable @inline(__always)
+    func wholePiece(_ p: UnsafeRawPointer, _ n: Int, hash h: UInt64) -> UInt32? {
+        guard let id = ByteStringTable.probe(slots: lookupSlots, mask: lookupMask, p, n, hash: h,
+                                             bytes: tokenBytes, offsets: tokenOffsets),
+              wholePieceAllowed[Int(id) >> 6] & (1 << UInt64(id & 63)) != 0 else { return nil }
+        return id
+    }
+
+    /// Where the lookup of a piece with hash `h` starts: to prefetch.
+    @inlinable @inline(__always)
+    func lookupSlot(hash h: UInt64) -> UnsafePointer<UInt64> { lookupSlots + (Int(truncatingIfNeeded: h) & lookupMask) }
+
     /// `rank << 32 | result` for the pair, or `UInt64.max` when it does not merge.
     @inlinable @inline(__always)
     func pair(_ left: UInt32, _ right: UInt32) -> UInt64 {
