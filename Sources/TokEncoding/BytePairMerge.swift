@@ -142,20 +142,35 @@ extension BPETables {
     ///   O(n (log n + L)) time for a longest token of L bytes, and 12n bytes.
     @inlinable
     func mergeBytePairs(
-        _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
+        _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, pairCache: PairCacheView? = nil,
+        into out: inout ContiguousArray<UInt32>
     ) {
         if piece.count == 1 {
             out.append(byteTokens[Int(piece[0])])
         } else if piece.count <= BPETables.linearScanLimit {
-            mergeByScan(piece, scratch: &scratch, into: &out)
+            mergeByScan(piece, scratch: &scratch, pairCache: pairCache, into: &out)
         } else {
-            mergeByTree(piece, scratch: &scratch, into: &out)
+            mergeByTree(piece, scratch: &scratch, pairCache: pairCache, into: &out)
         }
+    }
+
+    /// ``pair(_:_:)`` through `cache` when there is one (it must be this vocabulary's).
+    @inlinable @inline(__always)
+    func pair(_ left: UInt32, _ right: UInt32, _ cache: PairCacheView?) -> UInt64 {
+        guard let cache else { return pair(left, right) }
+        let key = UInt64(left) << 32 | UInt64(right)
+        let e = cache.slots + 2 * OpenAddressing.fibonacci(key, shift: cache.shift)  // < 2 * entries
+        if e[0] == key { return e[1] }
+        let value = pair(left, right)
+        e[0] = key
+        e[1] = value
+        return value
     }
 
     @inlinable
     func mergeByScan(
-        _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
+        _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, pairCache: PairCacheView?,
+        into out: inout ContiguousArray<UInt32>
     ) {
         let n = piece.count
         scratch.reserve(n)
@@ -190,8 +205,8 @@ extension BPETables {
                         k += 1
                     }
                     m -= 1
-                    if best < m - 1 { ranks[best] = pair(ids[best], ids[best + 1]) }
-                    if best > 0 { ranks[best - 1] = pair(ids[best - 1], ids[best]) }
+                    if best < m - 1 { ranks[best] = pair(ids[best], ids[best + 1], pairCache) }
+                    if best > 0 { ranks[best - 1] = pair(ids[best - 1], ids[best], pairCache) }
                 }
                 out.append(contentsOf: UnsafeBufferPointer(start: ids, count: m))
             }
@@ -205,7 +220,8 @@ extension BPETables {
     /// ids, 4 of leaf ranks and 8 of inner nodes per byte.
     @inlinable
     func mergeByTree(
-        _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
+        _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, pairCache: PairCacheView?,
+        into out: inout ContiguousArray<UInt32>
     ) {
         let n = piece.count
         scratch.reserveTree(n)
@@ -241,7 +257,7 @@ extension BPETables {
                         }
                     }
                     @inline(__always) func pairRank(_ left: Int, _ right: Int) -> UInt32 {
-                        UInt32(truncatingIfNeeded: pair(ids[left], ids[right]) >> 32)
+                        UInt32(truncatingIfNeeded: pair(ids[left], ids[right], pairCache) >> 32)
                     }
                     while true {
                         let top = node[1]  // n > linearScanLimit, so node 1 is an inner node
@@ -251,7 +267,7 @@ extension BPETables {
                         let after = right + tokenLength(ids[right])
                         // A ranks vocabulary's merge makes the token of id `rank`: no lookup.
                         ids[pos] = resultIsRank ? UInt32(truncatingIfNeeded: top >> 32)
-                            : UInt32(truncatingIfNeeded: pair(ids[pos], ids[right]))
+                            : UInt32(truncatingIfNeeded: pair(ids[pos], ids[right], pairCache))
                         ids[right] = dead
                         set(right, none)
                         set(pos, after < n ? pairRank(pos, after) : none)

@@ -28,6 +28,12 @@ final class PieceCacheStorage: @unchecked Sendable {  // reached only through By
     @usableFromInline let longSlots: UnsafeMutablePointer<UInt64>
     @usableFromInline let longArena: UnsafeMutablePointer<UInt32>
     @usableFromInline let longUsed: UnsafeMutablePointer<Int>
+    /// The pair cache: `2 * pairEntries` words, `key, value` for a pair of ids
+    /// and its ``BPETables/pair(_:_:)``; `UInt64.max` keys are empty (no pair
+    /// of ids below 2^32 - 1 has that key).
+    @usableFromInline let pairSlots: UnsafeMutablePointer<UInt64>
+    @usableFromInline let pairShift: UInt64
+    @usableFromInline let pairEntries: Int
     /// The ``TableStorage/serial`` of the vocabulary whose ids these are.
     @usableFromInline var owner: UInt64 = 0
 
@@ -49,11 +55,16 @@ final class PieceCacheStorage: @unchecked Sendable {  // reached only through By
         longArena = .allocate(capacity: longSlotCount * 64)
         longUsed = .allocate(capacity: 2)
         longUsed.initialize(repeating: 0, count: 2)
+        pairEntries = min(1 << 16, max(count, 4))
+        pairShift = UInt64(64 - pairEntries.trailingZeroBitCount)
+        pairSlots = .allocate(capacity: 2 * pairEntries)
+        pairSlots.initialize(repeating: .max, count: 2 * pairEntries)
     }
 
     @usableFromInline func clear() {
         entries.update(repeating: 0, count: count * 8)
         view.clearLong()
+        pairSlots.update(repeating: .max, count: 2 * pairEntries)
     }
 
     deinit {
@@ -61,6 +72,7 @@ final class PieceCacheStorage: @unchecked Sendable {  // reached only through By
         longSlots.deallocate()
         longArena.deallocate()
         longUsed.deallocate()
+        pairSlots.deallocate()
     }
 }
 
@@ -118,9 +130,25 @@ struct PieceKey {
 extension PieceCacheStorage {
     /// The entries as plain data for the hot loop (valid while this object lives):
     /// calling methods on the class per piece retained it each time.
+    @inlinable var pairView: PairCacheView { PairCacheView(slots: pairSlots, shift: pairShift) }
+
     @inlinable var view: PieceCacheView {
         PieceCacheView(entries: entries, shift: shift, longSlots: longSlots, longSlotCount: longSlotCount,
                        longArena: longArena, longUsed: longUsed)
+    }
+}
+
+/// The kernel's cache of pair lookups (``PieceCacheStorage/pairSlots``): the
+/// pair table of a large vocabulary is tens of MiB, read at DRAM latency, while
+/// the pairs a text's merges ask for repeat.
+@usableFromInline
+struct PairCacheView {
+    @usableFromInline let slots: UnsafeMutablePointer<UInt64>
+    @usableFromInline let shift: UInt64
+
+    @inlinable init(slots: UnsafeMutablePointer<UInt64>, shift: UInt64) {
+        self.slots = slots
+        self.shift = shift
     }
 }
 

@@ -144,7 +144,8 @@ public struct Tokenizer: Sendable {
             }
         }
         withExtendedLifetime((storage, cache)) {
-            encodeInBatches(text, tables: vocabulary.tables, cache: cache.view, scratch: &scratch, into: &out)
+            encodeInBatches(text, tables: vocabulary.tables, cache: cache.view, pairCache: cache.pairView,
+                            scratch: &scratch, into: &out)
         }
     }
 
@@ -153,16 +154,18 @@ public struct Tokenizer: Sendable {
     /// misses overlap instead of being waited out one after another.
     @inlinable
     func encodeInBatches(
-        _ text: UnsafeBufferPointer<UInt8>, tables: BPETables, cache: PieceCacheView,
+        _ text: UnsafeBufferPointer<UInt8>, tables: BPETables, cache: PieceCacheView, pairCache: PairCacheView,
         scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
         withUnsafeTemporaryAllocation(of: PieceKey.self, capacity: PieceBatch.capacity) { keys in
             withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * PieceBatch.capacity) { meta in
                 var batch = PieceBatch(text: text, keys: keys.baseAddress!, meta: meta.baseAddress!)
                 preTokenizer.forEachPiece(text) { piece in
-                    if batch.add(piece) { batch.flush(tables: tables, cache: cache, scratch: &scratch, into: &out) }
+                    if batch.add(piece) {
+                        batch.flush(tables: tables, cache: cache, pairCache: pairCache, scratch: &scratch, into: &out)
+                    }
                 }
-                batch.flush(tables: tables, cache: cache, scratch: &scratch, into: &out)
+                batch.flush(tables: tables, cache: cache, pairCache: pairCache, scratch: &scratch, into: &out)
             }
         }
     }
@@ -216,12 +219,13 @@ extension BPETables {
     /// The whole-piece token of the `n` bytes at `start` if there is one, else the merges.
     @inlinable @inline(__always)
     func encodePiece(
-        _ start: UnsafePointer<UInt8>, _ n: Int, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
+        _ start: UnsafePointer<UInt8>, _ n: Int, scratch: inout BytePairScratch, pairCache: PairCacheView? = nil,
+        into out: inout ContiguousArray<UInt32>
     ) {
         if let id = wholePiece(start, n) {
             out.append(id)
         } else {
-            mergeBytePairs(UnsafeBufferPointer(start: start, count: n), scratch: &scratch, into: &out)
+            mergeBytePairs(UnsafeBufferPointer(start: start, count: n), scratch: &scratch, pairCache: pairCache, into: &out)
         }
     }
 }
@@ -258,7 +262,8 @@ struct PieceBatch {
 
     @inlinable
     mutating func flush(
-        tables: BPETables, cache: PieceCacheView, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
+        tables: BPETables, cache: PieceCacheView, pairCache: PairCacheView, scratch: inout BytePairScratch,
+        into out: inout ContiguousArray<UInt32>
     ) {
         // 1. Request every short piece's cache line.
         for j in 0 ..< count {
@@ -288,13 +293,13 @@ struct PieceBatch {
             let start = base + meta[4 * j], n = meta[4 * j + 1]
             guard n <= pieceCacheMaxBytes else {
                 guard n <= PieceCacheView.longMaxBytes else {
-                    tables.encodePiece(start, n, scratch: &scratch, into: &out)
+                    tables.encodePiece(start, n, scratch: &scratch, pairCache: pairCache, into: &out)
                     continue
                 }
                 let h = hashBytes(start, n)
                 if cache.lookUpLong(start, n, hash: h, into: &out) { continue }
                 let before = out.count
-                tables.encodePiece(start, n, scratch: &scratch, into: &out)
+                tables.encodePiece(start, n, scratch: &scratch, pairCache: pairCache, into: &out)
                 out.withUnsafeBufferPointer { ids in
                     cache.storeLong(start, n, hash: h, ids: UnsafeBufferPointer(rebasing: ids[before...]))
                 }
@@ -312,7 +317,8 @@ struct PieceBatch {
             if let id = tables.wholePiece(start, n, hash: h) {
                 out.append(id)
             } else {
-                tables.mergeBytePairs(UnsafeBufferPointer(start: start, count: n), scratch: &scratch, into: &out)
+                tables.mergeBytePairs(UnsafeBufferPointer(start: start, count: n), scratch: &scratch,
+                                      pairCache: pairCache, into: &out)
             }
             let made = out.count - before
             if made <= pieceCacheMaxIds {
