@@ -169,7 +169,7 @@ extension BPETables {
 
     @inlinable
     func mergeByScan(
-        _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, pairCache: PairCacheView?,
+        _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, pairCache: PairCacheView? = nil,
         into out: inout ContiguousArray<UInt32>
     ) {
         let n = piece.count
@@ -220,7 +220,7 @@ extension BPETables {
     /// ids, 4 of leaf ranks and 8 of inner nodes per byte.
     @inlinable
     func mergeByTree(
-        _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, pairCache: PairCacheView?,
+        _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, pairCache: PairCacheView? = nil,
         into out: inout ContiguousArray<UInt32>
     ) {
         let n = piece.count

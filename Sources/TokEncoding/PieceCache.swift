@@ -47,7 +47,7 @@ final class PieceCacheStorage: @unchecked Sendable {  // reached only through By
     @usableFromInline init(entries count: Int) {
         self.count = count
         shift = UInt64(64 - count.trailingZeroBitCount)
-        entries = .allocate(capacity: count * 8)
+        entries = HugePages.allocate(bytes: count * 64).bindMemory(to: UInt64.self, capacity: count * 8)
         entries.initialize(repeating: 0, count: count * 8)
         longSlotCount = min(4096, max(count / 16, 4))
         longSlots = .allocate(capacity: longSlotCount)
@@ -68,7 +68,7 @@ final class PieceCacheStorage: @unchecked Sendable {  // reached only through By
     }
 
     deinit {
-        entries.deallocate()
+        HugePages.release(entries)
         longSlots.deallocate()
         longArena.deallocate()
         longUsed.deallocate()

@@ -53,12 +53,12 @@ final class TableStorage: @unchecked Sendable {
         do {
             for id in TableID.allCases {
                 let count = counts[id] ?? 0
-                let memory = UnsafeMutableRawPointer.allocate(byteCount: max(count * id.elementSize, 8), alignment: 8)
+                let memory = HugePages.allocate(bytes: count * id.elementSize)
                 tables.append((memory, count))
                 try fill(id, UnsafeMutableRawBufferPointer(start: memory, count: count * id.elementSize))
             }
         } catch {
-            for t in tables { t.0.deallocate() }
+            for t in tables { HugePages.release(t.0) }
             throw error
         }
         self.tables = tables
@@ -90,7 +90,7 @@ final class TableStorage: @unchecked Sendable {
         return UnsafeBufferPointer(start: t.memory.assumingMemoryBound(to: T.self), count: t.count)
     }
 
-    deinit { for t in tables { t.memory.deallocate() } }
+    deinit { for t in tables { HugePages.release(t.memory) } }
 }
 
 let tableStorageSerials = Atomic<UInt64>(0)

@@ -135,7 +135,7 @@ struct EncodeCommand: ParsableCommand {
             if start < batchEnd { lineRanges.append(start ..< batchEnd) }
             let groups = min(max(threads, 1) * 4, max(lineRanges.count, 1))
             var texts = [[UInt8]](repeating: [], count: groups)
-            try buffer.withUnsafeBufferPointer { all in
+            buffer.withUnsafeBufferPointer { all in
                 invalid += invalidUTF8ByteCount(UnsafeBufferPointer(rebasing: all[0 ..< batchEnd]))
                 let input = UncheckedSendable(all)
                 let output = UncheckedSendable(UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: groups))
