@@ -107,7 +107,7 @@ var files: [[String: Any]] = []
 for file in args.dropFirst() {
     let text = try readFile(file)
     var tokens = 0
-    let t = try best(3) {
+    let t = best(3) {
         tokens = text.withUnsafeBufferPointer { tokenizer.encode(bytes: $0).count }
     }
     let threads = ProcessInfo.processInfo.activeProcessorCount

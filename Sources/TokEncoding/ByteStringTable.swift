@@ -55,7 +55,7 @@ extension ByteStringTable {
     ///
     /// - Complexity: O(n) expected.
     @inlinable @inline(__always)
-    @usableFromInline static func probe(
+    static func probe(
         slots: UnsafePointer<UInt64>, mask: Int, _ p: UnsafeRawPointer, _ n: Int,
         bytes: UnsafePointer<UInt8>, offsets: UnsafePointer<UInt32>
     ) -> UInt32? {
@@ -64,7 +64,7 @@ extension ByteStringTable {
 
     /// The lookup with the key's hash (``hashBytes(_:_:)``) already known.
     @inlinable @inline(__always)
-    @usableFromInline static func probe(
+    static func probe(
         slots: UnsafePointer<UInt64>, mask: Int, _ p: UnsafeRawPointer, _ n: Int, hash h: UInt64,
         bytes: UnsafePointer<UInt8>, offsets: UnsafePointer<UInt32>
     ) -> UInt32? {

@@ -27,7 +27,7 @@ struct PairTable {
     ///
     /// - Complexity: O(1) expected.
     @inlinable @inline(__always)
-    @usableFromInline static func probe(
+    static func probe(
         keys: UnsafePointer<UInt64>, values: UnsafePointer<UInt64>, mask: Int, shift: UInt64,
         _ left: UInt32, _ right: UInt32
     ) -> UInt64 {

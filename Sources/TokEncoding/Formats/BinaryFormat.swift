@@ -78,7 +78,7 @@ enum BinaryFormat {
             where_[id] = (r.offset, count)
             _ = try r.skip(count * id.elementSize)
         }
-        let storage = try TableStorage(counts: where_.mapValues(\.count), resultIsRank: mergeOrder == .ranks) { id, memory in
+        let storage = TableStorage(counts: where_.mapValues(\.count), resultIsRank: mergeOrder == .ranks) { id, memory in
             let (offset, count) = where_[id]!
             data.withUnsafeBytes { raw in
                 // offset + count * elementSize <= data.count: `skip` checked it above.
