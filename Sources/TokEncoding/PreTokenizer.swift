@@ -46,6 +46,20 @@ public struct PreTokenizer: Sendable, Hashable {
     /// - Complexity: O(n) in the length of `text`.
     @inlinable
     public func forEachPiece(_ text: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>) -> Void) {
+        // One split: a loop with the matcher chosen once, outside it, so that it
+        // inlines (the general loop below dispatches on the rule per match;
+        // split and its closure measured 14% of English encoding time, and this
+        // loop 2-4% faster in all).
+        if rules.count == 1 {
+            switch rules[0] {
+            case .o200k: return text.forEachMatch(body) { $0.matchO200K(at: $1, separateHan: false) }
+            case .tok: return text.forEachMatch(body) { $0.matchO200K(at: $1, separateHan: true) }
+            case .cl100k: return text.forEachMatch(body) { $0.matchCL100K(at: $1, maxDigits: 3, possessiveForm: true) }
+            case .llama3: return text.forEachMatch(body) { $0.matchCL100K(at: $1, maxDigits: 3, possessiveForm: false) }
+            case .qwen2: return text.forEachMatch(body) { $0.matchCL100K(at: $1, maxDigits: 1, possessiveForm: false) }
+            default: break
+            }
+        }
         split(text, offset: 0, rule: 0, body)
     }
 
@@ -74,5 +88,26 @@ public struct PreTokenizer: Sendable, Hashable {
             }
         }
         if gapStart < n { emit(gapStart, n) }
+    }
+}
+
+extension UnsafeBufferPointer where Element == UInt8 {
+    /// Calls `body` with each match of `match` and each gap between matches, in
+    /// order: ``PreTokenizer``'s split with one rule, the rule inlined.
+    @inlinable @inline(__always)
+    func forEachMatch(_ body: (Range<Int>) -> Void, _ match: (Self, Int) -> Int) {
+        var i = 0, gapStart = 0
+        while i < count {
+            let length = match(self, i)
+            if length > 0 {
+                if gapStart < i { body(gapStart ..< i) }
+                body(i ..< i + length)
+                i += length
+                gapStart = i
+            } else {
+                i += scalar(at: i).length
+            }
+        }
+        if gapStart < count { body(gapStart ..< count) }
     }
 }
