@@ -41,9 +41,15 @@
 //   piece of up to 32 bytes and 7 ids) maps a piece to its ids. Its first form,
 //   one piece at a time, measured no faster than none (en 44-48 MB/s both): the
 //   cache object was retained per piece, and counters captured by the loop
-//   went through dynamic exclusivity checks. Pieces now go in batches of 32
-//   (`PieceBatch`): every entry is prefetched, then each piece served in
-//   order. Sizes, mixed 101 MB cold/warm: none 44.0/46.5; 16,384 entries
+//   went through dynamic exclusivity checks. Pieces now go in batches
+//   (`PieceBatch`): every entry is prefetched, then the vocabulary slot of
+//   each miss, then each piece is served in order. Batches of 32, 64, 128 and
+//   256 pieces: English 86-91, 88-89, 84-91, 82-91 MB/s cold; 128 kept (the
+//   prefetches need the lead). A pair cache (65,536 pairs, 1 MiB) in front of
+//   the kernel's pair table took Chinese from 20-21 to 24 MB/s; prefetching
+//   the kernel's two pair lookups after a merge measured nothing. Huge pages
+//   for the tables and the cache (`HugePages.swift`): Chinese +8-10%, mixed
+//   +4%. Sizes, mixed 101 MB cold/warm: none 44.0/46.5; 16,384 entries
 //   (1 MiB) 51.4/54.1; 65,536 (4 MiB, the default) 58.3/64.0; 262,144 (16 MiB)
 //   64.5/71.6. English 48.0 -> 68.7 at the default; Chinese 17.5 -> 17.4 (its
 //   Han pieces are mostly new: the kernel, not the cache, sets its speed).

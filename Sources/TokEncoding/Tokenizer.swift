@@ -234,7 +234,7 @@ extension BPETables {
 /// ``Tokenizer/encodeInBatches(_:tables:cache:scratch:into:)``).
 @usableFromInline
 struct PieceBatch {
-    @usableFromInline static let capacity = 32
+    @usableFromInline static let capacity = 128
     @usableFromInline let base: UnsafePointer<UInt8>
     @usableFromInline let end: UnsafePointer<UInt8>
     @usableFromInline let keys: UnsafeMutablePointer<PieceKey>
