@@ -41,7 +41,6 @@ final class PieceCacheStorage: @unchecked Sendable {  // reached only through By
     /// cache (1 slot per 16 entries and 256 bytes per slot), so that a tiny
     /// cache evicts both kinds of piece.
     @usableFromInline let longSlotCount: Int
-    @usableFromInline var longArenaWords: Int { longSlotCount * 64 }
 
     /// Entries: a power of two, at least 1.
     @usableFromInline init(entries count: Int) {
@@ -52,7 +51,7 @@ final class PieceCacheStorage: @unchecked Sendable {  // reached only through By
         longSlotCount = min(4096, max(count / 16, 4))
         longSlots = .allocate(capacity: longSlotCount)
         longSlots.initialize(repeating: 0, count: longSlotCount)
-        longArena = .allocate(capacity: longSlotCount * 64)
+        longArena = .allocate(capacity: PieceCacheView.arenaWordsPerSlot * longSlotCount)
         longUsed = .allocate(capacity: 2)
         longUsed.initialize(repeating: 0, count: 2)
         pairEntries = min(1 << 16, max(count, 4))
@@ -196,25 +195,6 @@ struct PieceCacheView {
         }
     }
 
-    /// Appends the ids cached for the piece and returns true, or returns false.
-    @inlinable @inline(__always)
-    func lookUp(_ key: PieceKey, _ n: Int, slot: Int, into out: inout ContiguousArray<UInt32>) -> Bool {
-        let e = entries + slot * 8  // slot = hash >> shift < count
-        let head = e[4]
-        guard head & 0xFF == UInt64(n), e[0] == key.w0, e[1] == key.w1, e[2] == key.w2, e[3] == key.w3 else {
-            return false
-        }
-        out.append(UInt32(truncatingIfNeeded: head >> 32))
-        let more = Int(head >> 8 & 0xFF) - 1
-        var k = 0
-        while k < more {
-            // Ids 1...6 sit in words 5-7, two to a word.
-            out.append(UInt32(truncatingIfNeeded: e[5 + k >> 1] >> UInt64(32 * (k & 1))))
-            k += 1
-        }
-        return true
-    }
-
     /// Stores `ids` (1...7 of them) for the piece.
     @inlinable @inline(__always)
     func store(_ key: PieceKey, _ n: Int, slot: Int, ids: UnsafeBufferPointer<UInt32>) {
@@ -238,6 +218,9 @@ struct PieceCacheView {
 extension PieceCacheView {
     /// The longest piece the long-piece cache holds.
     @usableFromInline static let longMaxBytes = 1024
+    /// The arena's size per slot: 256 bytes.
+    @usableFromInline static let arenaWordsPerSlot = 64
+    @inlinable var longArenaWords: Int { PieceCacheView.arenaWordsPerSlot * longSlotCount }
 
     @usableFromInline func clearLong() {
         longSlots.update(repeating: 0, count: longSlotCount)
@@ -277,10 +260,10 @@ extension PieceCacheView {
     @inlinable
     func storeLong(_ p: UnsafePointer<UInt8>, _ n: Int, hash h: UInt64, ids: UnsafeBufferPointer<UInt32>) {
         let words = 2 + (n + 3) / 4 + ids.count
-        if longUsed[0] + words > longSlotCount * 64 || longUsed[1] >= longSlotCount / 2 {
+        if longUsed[0] + words > longArenaWords || longUsed[1] >= longSlotCount / 2 {
             clearLong()
         }
-        guard words <= longSlotCount * 64 else { return }
+        guard words <= longArenaWords else { return }
         let (slot, found) = longSlot(p, n, hash: h)
         guard !found else { return }
         let offset = longUsed[0]

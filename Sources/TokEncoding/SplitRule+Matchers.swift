@@ -191,6 +191,48 @@ extension UnsafeBufferPointer where Element == UInt8 {
         return matchWhitespace(at: i, atEndTakesAll: false, newlineRule: true)
     }
 
+    // MARK: ASCII fast paths
+
+    @inlinable @inline(__always) static func isASCIILetter(_ b: UInt8) -> Bool { (b | 0x20) &- 97 < 26 }
+    @inlinable @inline(__always) static func isASCIIDigit(_ b: UInt8) -> Bool { b &- 48 < 10 }
+    /// `\s` for a byte below 0x80.
+    @inlinable @inline(__always) static func isASCIISpace(_ b: UInt8) -> Bool { b == 0x20 || b &- 9 < 5 }
+    /// `[^\s\p{L}\p{N}]` for a byte below 0x80.
+    @inlinable @inline(__always) static func isASCIIOther(_ b: UInt8) -> Bool {
+        !isASCIISpace(b) && !isASCIILetter(b) && !isASCIIDigit(b)
+    }
+
+    /// `\p{N}{1,max}` at the ASCII digit at `i`; nil when the run stops short
+    /// of `max` at a byte that is not ASCII (it might be a digit).
+    @inlinable @inline(__always)
+    func matchDigitsASCII(at i: Int, max: Int) -> Int? {
+        var j = i + 1
+        while j < count && j - i < max && Self.isASCIIDigit(self[j]) { j += 1 }
+        if j - i < max && j < count && self[j] >= 0x80 { return nil }
+        return j - i
+    }
+
+    /// The alternatives both families end with, at `i` where no letter or
+    /// digit alternative matched: ` ?[^\s\p{L}\p{N}]+` then newlines (and
+    /// slashes, for o200k), else the whitespace alternatives.
+    @inlinable @inline(__always)
+    func matchPunctuationOrSpaceASCII(at i: Int, trailingSlash: Bool, atEndTakesAll: Bool) -> Int? {
+        let c = self[i], next = i + 1
+        let start = c == 0x20 && next < count && Self.isASCIIOther(self[next]) ? next : i
+        guard start != i || !Self.isASCIISpace(c) else {
+            return matchWhitespaceASCII(at: i, atEndTakesAll: atEndTakesAll)
+        }
+        var j = start
+        while j < count {
+            let b = self[j]
+            if b >= 0x80 { return nil }
+            if !Self.isASCIIOther(b) { break }
+            j += 1
+        }
+        while j < count && (self[j] == 0x0A || self[j] == 0x0D || (trailingSlash && self[j] == 0x2F)) { j += 1 }
+        return j - i
+    }
+
     /// `matchO200K` where the match is decided by ASCII bytes alone (at least
     /// 95% of English, code and mathematics): the same length, from plain byte
     /// comparisons instead of decoding and classifying each code point. Nil as
@@ -209,41 +251,20 @@ extension UnsafeBufferPointer where Element == UInt8 {
                 while j < n && self[j] &- 97 < 26 { j += 1 }
             }
             if j < n && self[j] >= 0x80 { return nil }  // the run might go on
-            return j + contraction(at: j, caseInsensitive: true)
+            return j + contraction(at: j, caseInsensitive: true) - i
         }
-        if (c | 0x20) &- 97 < 26 { return letters(from: i).map { $0 - i } }
+        if Self.isASCIILetter(c) { return letters(from: i) }
         // \p{N}{1,3} (tok: \p{N})
-        if c &- 48 < 10 {
-            var j = i + 1
-            while j < n && j - i < maxDigits && self[j] &- 48 < 10 { j += 1 }
-            if j - i < maxDigits && j < n && self[j] >= 0x80 { return nil }
-            return j - i
-        }
-        @inline(__always) func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b &- 9 < 5 }
-        @inline(__always) func isOther(_ b: UInt8) -> Bool {  // [^\s\p{L}\p{N}], for b < 0x80
-            !isSpace(b) && (b | 0x20) &- 97 >= 26 && b &- 48 >= 10
-        }
+        if Self.isASCIIDigit(c) { return matchDigitsASCII(at: i, max: maxDigits) }
         let next = i + 1
         if next < n && c != 0x0A && c != 0x0D {
             // [^\r\n\p{L}\p{N}]?[U]*[W]+... with the prefix (tok: or a Han run).
             let d = self[next]
             if d >= 0x80 { return nil }
-            if (d | 0x20) &- 97 < 26 { return letters(from: next).map { $0 - i } }
+            if Self.isASCIILetter(d) { return letters(from: next) }
         }
-        // ` ?[^\s\p{L}\p{N}]+[\r\n/]*`
-        let start = c == 0x20 && next < n && isOther(self[next]) ? next : i
-        if start != i || !isSpace(c) {
-            var j = start
-            while j < n {
-                let b = self[j]
-                if b >= 0x80 { return nil }
-                if !isOther(b) { break }
-                j += 1
-            }
-            while j < n && (self[j] == 0x0A || self[j] == 0x0D || self[j] == 0x2F) { j += 1 }
-            return j - i
-        }
-        return matchWhitespaceASCII(at: i, atEndTakesAll: false)
+        // ` ?[^\s\p{L}\p{N}]+[\r\n/]*`, then \s*[\r\n]+|\s+(?!\S)|\s+
+        return matchPunctuationOrSpaceASCII(at: i, trailingSlash: true, atEndTakesAll: false)
     }
 
     /// `matchWhitespace(at:atEndTakesAll:newlineRule: true)` over a run of ASCII
@@ -254,7 +275,7 @@ extension UnsafeBufferPointer where Element == UInt8 {
         while j < count {
             let b = self[j]
             if b >= 0x80 { return nil }
-            guard b == 0x20 || b &- 9 < 5 else { break }
+            guard Self.isASCIISpace(b) else { break }
             lastStart = j
             j += 1
             if b == 0x0A || b == 0x0D { afterNewline = j }
@@ -270,12 +291,9 @@ extension UnsafeBufferPointer where Element == UInt8 {
     func matchCL100KASCII(at i: Int, maxDigits: Int, possessiveForm: Bool) -> Int? {
         let n = count
         let c = self[i]
-        @inline(__always) func isLetter(_ b: UInt8) -> Bool { (b | 0x20) &- 97 < 26 }
-        @inline(__always) func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b &- 9 < 5 }
-        @inline(__always) func isOther(_ b: UInt8) -> Bool { !isSpace(b) && !isLetter(b) && b &- 48 >= 10 }
         @inline(__always) func letters(from s: Int) -> Int? {
             var j = s
-            while j < n && isLetter(self[j]) { j += 1 }
+            while j < n && Self.isASCIILetter(self[j]) { j += 1 }
             return j < n && self[j] >= 0x80 ? nil : j - i
         }
         // '(?i:[sdmt]|ll|ve|re)
@@ -284,35 +302,18 @@ extension UnsafeBufferPointer where Element == UInt8 {
             if k > 0 { return k }
         }
         // [^\r\n\p{L}\p{N}]?\p{L}+
-        if isLetter(c) { return letters(from: i) }
+        if Self.isASCIILetter(c) { return letters(from: i) }
         let next = i + 1
-        let digit = c &- 48 < 10
+        let digit = Self.isASCIIDigit(c)
         if c != 0x0A && c != 0x0D && !digit && next < n {
             let d = self[next]
             if d >= 0x80 { return nil }
-            if isLetter(d) { return letters(from: next) }
+            if Self.isASCIILetter(d) { return letters(from: next) }
         }
         // \p{N}{1,3}
-        if digit {
-            var j = next
-            while j < n && j - i < maxDigits && self[j] &- 48 < 10 { j += 1 }
-            if j - i < maxDigits && j < n && self[j] >= 0x80 { return nil }
-            return j - i
-        }
-        // ` ?[^\s\p{L}\p{N}]+[\r\n]*`
-        let start = c == 0x20 && next < n && isOther(self[next]) ? next : i
-        if start != i || !isSpace(c) {
-            var j = start
-            while j < n {
-                let b = self[j]
-                if b >= 0x80 { return nil }
-                if !isOther(b) { break }
-                j += 1
-            }
-            while j < n && (self[j] == 0x0A || self[j] == 0x0D) { j += 1 }
-            return j - i
-        }
-        return matchWhitespaceASCII(at: i, atEndTakesAll: possessiveForm)
+        if digit { return matchDigitsASCII(at: i, max: maxDigits) }
+        // ` ?[^\s\p{L}\p{N}]+[\r\n]*`, then \s++$|\s*[\r\n]|\s+(?!\S)|\s
+        return matchPunctuationOrSpaceASCII(at: i, trailingSlash: false, atEndTakesAll: possessiveForm)
     }
 
     /// `[U]*[W]+` then an optional contraction, from `s`; nil when it fails.
