@@ -46,7 +46,7 @@
 //   each miss, then each piece is served in order. Batches of 32, 64, 128 and
 //   256 pieces: English 86-91, 88-89, 84-91, 82-91 MB/s cold; 128 kept (the
 //   prefetches need the lead). A pair cache (65,536 pairs, 1 MiB) in front of
-//   the kernel's pair table took Chinese from 20-21 to 24 MB/s; prefetching
+//   the kernel's pair table took Chinese from 20-22 to 23-24 MB/s; prefetching
 //   the kernel's two pair lookups after a merge measured nothing. Huge pages
 //   for the tables and the cache (`HugePages.swift`): Chinese +8-10%, mixed
 //   +4%. Sizes, mixed 101 MB cold/warm: none 44.0/46.5; 16,384 entries
