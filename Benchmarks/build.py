@@ -26,7 +26,7 @@ def main():
     args = ap.parse_args()
     domains = args.domains.split(",")
     root = pathlib.Path(args.corpora)
-    (regex,) = json.loads(subprocess.run([TOK, "pretokenize", "--pattern", "tok", "--regex", "--hf"],
+    (regex,) = json.loads(subprocess.run([TOK, "pretokenize", "--pattern", "tok", "--print-regexes", "--hf"],
                                          check=True, capture_output=True).stdout)
     with tempfile.TemporaryDirectory() as tmp:
         spec = ",".join(f"{d}={root / d}" for d in domains)

@@ -21,7 +21,7 @@ HAN = "\u3400-\u4DBF\u4E00-\u9FFF\uF900-\uFAFF\U00020000-\U000323AF"
 
 
 def pattern(name):
-    return json.loads(subprocess.run([ROOT / ".build/release/tok", "pretokenize", "--pattern", name, "--regex", "--hf"],
+    return json.loads(subprocess.run([ROOT / ".build/release/tok", "pretokenize", "--pattern", name, "--print-regexes", "--hf"],
                                      check=True, capture_output=True).stdout)[0]
 
 

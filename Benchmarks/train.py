@@ -60,7 +60,7 @@ def main():
     ap.add_argument("--vocab-size", type=int, default=32000)
     ap.add_argument("--pattern", default="tok")
     args = ap.parse_args()
-    (regex,) = json.loads(subprocess.run([TOK, "pretokenize", "--pattern", args.pattern, "--regex", "--hf"],
+    (regex,) = json.loads(subprocess.run([TOK, "pretokenize", "--pattern", args.pattern, "--print-regexes", "--hf"],
                                          check=True, capture_output=True).stdout)
     print(f"{'domain':8} {'MB':>7} {'HF s':>7} {'HF MB':>7} {'tok s':>7} {'tok MB':>7} {'speed-up':>9} {'memory':>7}")
     with tempfile.TemporaryDirectory() as tmp:

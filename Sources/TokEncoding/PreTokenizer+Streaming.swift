@@ -28,7 +28,10 @@ extension SplitRule {
 extension PreTokenizer {
     /// The cuts every rule of this pre-tokenizer honours.
     public var safeCuts: SafeCuts {
-        rules.reduce(SafeCuts([.newlineBeforeLetter, .spaceBetweenASCIILetters])) { $0.intersection($1.safeCuts) }
+        // Compiled patterns, other behaviors and a prefix space promise no cut:
+        // such a text is split whole.
+        guard let rules else { return [] }
+        return rules.reduce(SafeCuts([.newlineBeforeLetter, .spaceBetweenASCIILetters])) { $0.intersection($1.safeCuts) }
     }
 
     /// The last position in `text[lower...upper]` where the text can be cut

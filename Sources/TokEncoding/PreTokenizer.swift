@@ -1,15 +1,110 @@
 import CTokICU
 
-/// Splits text into pieces: a sequence of ``SplitRule``s, each applied to every
-/// piece of the one before with HuggingFace's `Isolated` behaviour (a match is a
-/// piece, and so is the text between two matches).
+/// What a split does with the matches of its pattern: HuggingFace's
+/// `SplitDelimiterBehavior`.
+public enum SplitBehavior: String, Sendable, Hashable, CaseIterable {
+    /// Every match is a piece, and so is the text between two matches.
+    case isolated = "Isolated"
+    /// Matches are dropped; the text between them stays.
+    case removed = "Removed"
+    /// A match joins the piece before it.
+    case mergedWithPrevious = "MergedWithPrevious"
+    /// A match joins the piece after it.
+    case mergedWithNext = "MergedWithNext"
+    /// Runs of matches are one piece, and runs of the rest another.
+    case contiguous = "Contiguous"
+}
+
+/// Where a split's matches come from: a hand-written rule (the fast path for
+/// the known patterns) or a compiled pattern (any other regex).
+public enum SplitPattern: Sendable, Hashable {
+    case rule(SplitRule)
+    case compiled(CompiledPattern)
+
+    /// A pattern from a HuggingFace regex: the hand-written rule when one is
+    /// exactly equivalent, else compiled.
+    public init(huggingFaceRegex regex: String) throws {
+        if let rule = SplitRule(huggingFaceRegex: regex) { self = .rule(rule) } else { self = .compiled(try CompiledPattern(regex)) }
+    }
+
+    /// The regex as HuggingFace `tokenizers` must be given it.
+    public var huggingFaceRegex: String {
+        switch self {
+        case .rule(let r): return r.huggingFaceRegex
+        case .compiled(let c): return c.source
+        }
+    }
+
+    /// The regex as tiktoken and Python `regex` read it.
+    public var regex: String {
+        switch self {
+        case .rule(let r): return r.regex
+        case .compiled(let c): return c.source
+        }
+    }
+}
+
+/// One step of a pre-tokenizer: a pattern, what to do with its matches, and
+/// whether matches and the rest swap roles first (`invert`).
+public struct Split: Sendable, Hashable {
+    public var pattern: SplitPattern
+    public var behavior: SplitBehavior
+    public var invert: Bool
+    /// The literal text, when HuggingFace's file gave the pattern as `{"String": ...}`.
+    public var literal: String?
+
+    public init(_ pattern: SplitPattern, behavior: SplitBehavior = .isolated, invert: Bool = false, literal: String? = nil) {
+        self.pattern = pattern
+        self.behavior = behavior
+        self.invert = invert
+        self.literal = literal
+    }
+
+    /// True for the common case the fast paths serve: a hand-written rule, `Isolated`, not inverted.
+    var isPlainRule: Bool {
+        if case .rule = pattern, behavior == .isolated, !invert { return true }
+        return false
+    }
+}
+
+/// Splits text into pieces: a sequence of ``Split``s, each applied to every
+/// piece of the one before (HuggingFace's `Sequence` of `Split`s, with
+/// `ByteLevel`'s own split when it uses its regex).
 public struct PreTokenizer: Sendable, Hashable {
-    public let rules: [SplitRule]
+    public let splits: [Split]
+    /// `ByteLevel`'s `add_prefix_space`: a segment that does not start with a
+    /// space gets one before it is split.
+    public let addPrefixSpace: Bool
+    /// Every split is a plain hand-written rule: the loops below serve it.
+    @usableFromInline let fastPath: Bool
+
+    public init(splits: [Split], addPrefixSpace: Bool = false) {
+        precondition(!splits.isEmpty, "a pre-tokenizer needs at least one split")
+        tok_icu_ensure_classes()
+        self.splits = splits
+        self.addPrefixSpace = addPrefixSpace
+        self.fastPath = splits.allSatisfy(\.isPlainRule)
+    }
 
     public init(rules: [SplitRule]) {
-        precondition(!rules.isEmpty, "a pre-tokenizer needs at least one split")
-        tok_icu_ensure_classes()
-        self.rules = rules
+        self.init(splits: rules.map { Split(.rule($0)) })
+    }
+
+    /// A pre-tokenizer of one regex (HuggingFace semantics), `Isolated`.
+    public init(regex: String) throws {
+        self.init(splits: [Split(try SplitPattern(huggingFaceRegex: regex))])
+    }
+
+    /// The hand-written rules, when every split is one with `Isolated` and no
+    /// inversion and no prefix space is added; else nil.
+    public var rules: [SplitRule]? {
+        guard !addPrefixSpace else { return nil }
+        var out: [SplitRule] = []
+        for split in splits {
+            guard split.isPlainRule, case .rule(let r) = split.pattern else { return nil }
+            out.append(r)
+        }
+        return out
     }
 
     /// The named patterns a vocabulary can record.
@@ -32,13 +127,15 @@ public struct PreTokenizer: Sendable, Hashable {
         self = p
     }
 
-    /// The name this pre-tokenizer is known by, or `custom`.
+    /// The name this pre-tokenizer is known by, `custom` for compiled patterns, or its rules joined by `+`.
     public var name: String {
-        PreTokenizer.named.first { $0.value == self }?.key ?? rules.map(\.rawValue).joined(separator: "+")
+        if let known = PreTokenizer.named.first(where: { $0.value == self })?.key { return known }
+        guard let rules else { return "custom" }
+        return rules.map(\.rawValue).joined(separator: "+")
     }
 
     /// The regex strings, one per split, that this pre-tokenizer is exactly equivalent to.
-    public var regexes: [String] { rules.map(\.regex) }
+    public var regexes: [String] { splits.map(\.pattern.regex) }
 
     /// Calls `body` with the byte range of each piece of `text`, in order. The
     /// pieces tile `text` exactly.
@@ -50,8 +147,9 @@ public struct PreTokenizer: Sendable, Hashable {
         // inlines (the general loop below dispatches on the rule per match;
         // split and its closure measured 14% of English encoding time, and this
         // loop 2-4% faster in all).
-        if rules.count == 1 {
-            switch rules[0] {
+        guard fastPath else { return splitGeneral(text, offset: 0, index: 0, body) }
+        if splits.count == 1, case .rule(let rule) = splits[0].pattern {
+            switch rule {
             case .o200k: return text.forEachMatch(body) { $0.matchO200K(at: $1, separateHan: false) }
             case .tok: return text.forEachMatch(body) { $0.matchO200K(at: $1, separateHan: true) }
             case .cl100k: return text.forEachMatch(body) { $0.matchCL100K(at: $1, maxDigits: 3, possessiveForm: true) }
@@ -63,10 +161,11 @@ public struct PreTokenizer: Sendable, Hashable {
         split(text, offset: 0, rule: 0, body)
     }
 
+
     @inlinable
     func split(_ text: UnsafeBufferPointer<UInt8>, offset: Int, rule index: Int, _ body: (Range<Int>) -> Void) {
-        let rule = rules[index]
-        let last = index == rules.count - 1
+        guard case .rule(let rule) = splits[index].pattern else { return }
+        let last = index == splits.count - 1
         @inline(__always) func emit(_ start: Int, _ end: Int) {
             if last {
                 body(offset + start ..< offset + end)

@@ -43,16 +43,35 @@ public struct Tokenizer: Sendable {
     public let vocabulary: Vocabulary
     public let preTokenizer: PreTokenizer
     public let normalizer: Normalizer
-    let allSpecials: SpecialTokenMatcher
+    /// What `encode(..., addSpecialTokens: true)` puts around the ids.
+    public let postProcessor: PostProcessor
+    /// Added tokens matched in the raw text, and in the normalized text: all of them,
+    /// and those that are not `special` (always matched).
+    let rawAll: AddedTokenMatcher, normalizedAll: AddedTokenMatcher
+    let rawOrdinary: AddedTokenMatcher, normalizedOrdinary: AddedTokenMatcher
     /// Scratch buffers, piece caches included, kept warm between calls that
     /// bring none of their own (a server's short requests, a stream's blocks).
     private(set) var scratchPool = ScratchPool(pieceCacheEntries: BytePairScratch.defaultPieceCacheEntries)
 
-    public init(vocabulary: Vocabulary, preTokenizer: PreTokenizer, normalizer: Normalizer = .none) {
+    public init(vocabulary: Vocabulary, preTokenizer: PreTokenizer, normalizer: Normalizer = .none,
+                postProcessor: PostProcessor = .none) {
         self.vocabulary = vocabulary
         self.preTokenizer = preTokenizer
         self.normalizer = normalizer
-        self.allSpecials = SpecialTokenMatcher(vocabulary.specialTokens)
+        self.postProcessor = postProcessor
+        (rawAll, normalizedAll) = Tokenizer.matchers(vocabulary.specialTokens, normalizer)
+        (rawOrdinary, normalizedOrdinary) = Tokenizer.matchers(vocabulary.specialTokens.filter { !$0.special }, normalizer)
+    }
+
+    static func matchers(_ tokens: [SpecialToken], _ normalizer: Normalizer) -> (AddedTokenMatcher, AddedTokenMatcher) {
+        (AddedTokenMatcher(tokens.filter { !$0.normalized }, normalizer: nil),
+         AddedTokenMatcher(tokens.filter(\.normalized), normalizer: normalizer.steps.isEmpty ? nil : normalizer))
+    }
+
+    /// This tokenizer with another vocabulary (same pipeline).
+    public func with(vocabulary: Vocabulary) -> Tokenizer {
+        Tokenizer(vocabulary: vocabulary, preTokenizer: preTokenizer, normalizer: normalizer, postProcessor: postProcessor)
+            .withPieceCache(entries: pieceCacheEntries)
     }
 
     /// Entries of the piece cache each thread's scratch gets (64 bytes each; 0: none).
@@ -93,8 +112,20 @@ public struct Tokenizer: Sendable {
         return out
     }
 
+    /// Encodes `text` as HuggingFace's `encode(text, add_special_tokens=True)`
+    /// does: every added token matched, and the post-processor's special
+    /// tokens put around the ids.
+    public func encode(_ text: String, addSpecialTokens: Bool, allowedSpecial: AllowedSpecial = .all) -> [UInt32] {
+        var text = text
+        return text.withUTF8 { bytes in
+            let ids = encode(bytes: bytes, allowedSpecial: allowedSpecial)
+            return Array(addSpecialTokens ? postProcessor.apply(to: ids) : ids)
+        }
+    }
+
     /// Appends the ids of `text` to `out`. Special tokens are matched only
-    /// where `allowedSpecial` allows them.
+    /// where `allowedSpecial` allows them; added tokens that are not special
+    /// always are, as in `tokenizers`.
     ///
     /// - Complexity: O(n log n) in the length of `text` at worst; O(n) for text
     ///   whose pieces are short.
@@ -102,20 +133,25 @@ public struct Tokenizer: Sendable {
         _ text: UnsafeBufferPointer<UInt8>, allowedSpecial: AllowedSpecial,
         scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
-        if case .none = allowedSpecial { return encodeOrdinary(text, scratch: &scratch, into: &out) }
-        if allSpecials.isEmpty { return encodeOrdinary(text, scratch: &scratch, into: &out) }
-        let matcher: SpecialTokenMatcher
+        let raw: AddedTokenMatcher, normalized: AddedTokenMatcher
         switch allowedSpecial {
-        case .only(let names): matcher = SpecialTokenMatcher(vocabulary.specialTokens.filter { names.contains($0.content) })
-        default: matcher = allSpecials
+        case .none: (raw, normalized) = (rawOrdinary, normalizedOrdinary)
+        case .all: (raw, normalized) = (rawAll, normalizedAll)
+        case .only(let names):
+            (raw, normalized) = Tokenizer.matchers(
+                vocabulary.specialTokens.filter { !$0.special || names.contains($0.content) }, normalizer)
         }
-        var start = 0
-        while let m = matcher.next(in: text, from: start) {
-            encodeOrdinary(UnsafeBufferPointer(rebasing: text[start ..< m.start]), scratch: &scratch, into: &out)
-            out.append(m.id)
-            start = m.start + m.length
-        }
-        encodeOrdinary(UnsafeBufferPointer(rebasing: text[start...]), scratch: &scratch, into: &out)
+        if raw.isEmpty && normalized.isEmpty { return encodeOrdinary(text, scratch: &scratch, into: &out) }
+        raw.forEach(in: text, gap: { gap in
+            if normalized.isEmpty { return encodeOrdinary(gap, scratch: &scratch, into: &out) }
+            // Normalized added tokens are matched in the normalized text.
+            let n = normalizer.apply(gap)
+            func split(_ t: UnsafeBufferPointer<UInt8>) {
+                normalized.forEach(in: t, gap: { encodeNormalized($0, scratch: &scratch, into: &out) },
+                                   token: { out.append($0) })
+            }
+            if let n { n.withUnsafeBufferPointer { split($0) } } else { split(gap) }
+        }, token: { out.append($0) })
     }
 
     /// Appends the ids of `text`, matching no special tokens.
@@ -124,7 +160,19 @@ public struct Tokenizer: Sendable {
     ) {
         guard !text.isEmpty else { return }
         if let normalized = normalizer.apply(text) {
-            return normalized.withUnsafeBufferPointer { encodePieces($0, scratch: &scratch, into: &out) }
+            return normalized.withUnsafeBufferPointer { encodeNormalized($0, scratch: &scratch, into: &out) }
+        }
+        encodeNormalized(text, scratch: &scratch, into: &out)
+    }
+
+    /// Text already normalized: the prefix space, if any, then the pieces.
+    func encodeNormalized(
+        _ text: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
+    ) {
+        guard !text.isEmpty else { return }
+        if preTokenizer.addPrefixSpace && text[0] != 0x20 {
+            let spaced = [0x20] + Array(text)
+            return spaced.withUnsafeBufferPointer { encodePieces($0, scratch: &scratch, into: &out) }
         }
         encodePieces(text, scratch: &scratch, into: &out)
     }

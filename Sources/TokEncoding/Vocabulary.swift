@@ -1,12 +1,56 @@
-/// A token that is never produced from plain text: it is matched in the input
-/// only where the caller allows it, and decodes to its content.
+/// A token outside BPE (HuggingFace's added tokens): matched in the input
+/// before the text is split, and decoding to its content. A `special` one is
+/// matched only where the caller allows it; one that is not (`special`
+/// false) always is, as in `tokenizers`.
 public struct SpecialToken: Sendable, Hashable, Codable {
     public var id: UInt32
     public var content: String
+    public var special: Bool
+    /// Whitespace before a match is taken into the token.
+    public var lstrip: Bool
+    /// Whitespace after a match is taken into the token.
+    public var rstrip: Bool
+    /// Matched only where it is not inside a word.
+    public var singleWord: Bool
+    /// Matched in the normalized text (else in the raw input, before normalizing).
+    public var normalized: Bool
 
-    public init(id: UInt32, content: String) {
+    public init(id: UInt32, content: String, special: Bool = true, lstrip: Bool = false, rstrip: Bool = false,
+                singleWord: Bool = false, normalized: Bool = false) {
         self.id = id
         self.content = content
+        self.special = special
+        self.lstrip = lstrip
+        self.rstrip = rstrip
+        self.singleWord = singleWord
+        self.normalized = normalized
+    }
+
+    /// True when every option is the default of a plain special token.
+    public var isPlain: Bool { special && !lstrip && !rstrip && !singleWord && !normalized }
+
+    enum CodingKeys: String, CodingKey { case id, content, special, lstrip, rstrip, singleWord, normalized }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(id: try c.decode(UInt32.self, forKey: .id), content: try c.decode(String.self, forKey: .content),
+                  special: try c.decodeIfPresent(Bool.self, forKey: .special) ?? true,
+                  lstrip: try c.decodeIfPresent(Bool.self, forKey: .lstrip) ?? false,
+                  rstrip: try c.decodeIfPresent(Bool.self, forKey: .rstrip) ?? false,
+                  singleWord: try c.decodeIfPresent(Bool.self, forKey: .singleWord) ?? false,
+                  normalized: try c.decodeIfPresent(Bool.self, forKey: .normalized) ?? false)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(content, forKey: .content)
+        // Options only when set, so plain vocabularies' manifests stay as they were.
+        if !special { try c.encode(special, forKey: .special) }
+        if lstrip { try c.encode(lstrip, forKey: .lstrip) }
+        if rstrip { try c.encode(rstrip, forKey: .rstrip) }
+        if singleWord { try c.encode(singleWord, forKey: .singleWord) }
+        if normalized { try c.encode(normalized, forKey: .normalized) }
     }
 }
 

@@ -43,6 +43,9 @@ struct EncodeCommand: ParsableCommand {
     @Option(help: "Special tokens to recognise in the input: 'all', 'none', or a comma-separated list.")
     var allowSpecial: String = "none"
 
+    @Flag(help: "Put the vocabulary's post-processor tokens around each document (each line with --lines), as HuggingFace's add_special_tokens=True does.")
+    var addSpecial = false
+
     @Option(help: "Threads (default: all cores). The ids do not depend on it.")
     var threads: Int?
 
@@ -90,6 +93,23 @@ struct EncodeCommand: ParsableCommand {
             if format == "u16" && tokenizer.vocabulary.idLimit > 65536 {
                 throw CLIError("\(vocabulary.vocab): \(tokenizer.vocabulary.idLimit) ids do not fit --format u16")
             }
+            let (before, after) = addSpecial ? tokenizer.postProcessor.surroundingIds : ([], [])
+            func write<C: Collection<UInt32>>(_ ids: C) throws {
+                if raw {
+                    if format == "u32" { return try ContiguousArray(ids).withUnsafeBytes { try sink.write($0) } }
+                    text.removeAll(keepingCapacity: true)
+                    for id in ids { withUnsafeBytes(of: UInt16(truncatingIfNeeded: id).littleEndian) { text.append(contentsOf: $0) } }
+                    return try sink.write(text)
+                }
+                text.removeAll(keepingCapacity: true)
+                for id in ids {
+                    if !first { text.append(0x20) }
+                    first = false
+                    IdFormatter.append(id, to: &text)
+                }
+                try sink.write(text)
+            }
+            if !before.isEmpty { try write(before) }
             try tokenizer.encodeStream(threads: threads, allowedSpecial: allowed, read: { buffer, n in
                 try reader.read(into: &buffer, maximum: n)
             }, emit: { ids, part in
@@ -109,6 +129,7 @@ struct EncodeCommand: ParsableCommand {
                 }
                 try sink.write(text)
             })
+            if !after.isEmpty { try write(after) }
             if !raw { try sink.write([0x0A]) }
         }
         try sink.finish()
@@ -150,6 +171,7 @@ struct EncodeCommand: ParsableCommand {
                         ids.removeAll(keepingCapacity: true)
                         tokenizer.encode(UnsafeBufferPointer(rebasing: input.value[r]), allowedSpecial: allowed,
                                          scratch: &scratch, into: &ids)
+                        if addSpecial { ids = tokenizer.postProcessor.apply(to: ids) }
                         for (k, id) in ids.enumerated() {
                             if k > 0 { text.append(0x20) }
                             IdFormatter.append(id, to: &text)

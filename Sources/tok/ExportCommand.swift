@@ -27,8 +27,9 @@ struct ExportCommand: ParsableCommand {
         switch format {
         case .hf: bytes = HuggingFaceJSON.write(tokenizer)
         case .tiktoken:
-            guard tokenizer.preTokenizer.rules.count == 1, tokenizer.preTokenizer.rules[0].coversEverything else {
-                throw CLIError("\(vocabulary.vocab): pattern \(tokenizer.preTokenizer.name) is a sequence of splits, which tiktoken cannot express")
+            guard let rules = tokenizer.preTokenizer.rules, rules.count == 1, rules[0].coversEverything,
+                  tokenizer.normalizer.steps.isEmpty else {
+                throw CLIError("\(vocabulary.vocab): pattern \(tokenizer.preTokenizer.name) (normalizer \(tokenizer.normalizer.rawValue)) is not one regex that covers all text, which is all tiktoken can express")
             }
             bytes = TiktokenFile.write(tokenizer.vocabulary)
         }

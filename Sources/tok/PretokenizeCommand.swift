@@ -17,10 +17,19 @@ struct PretokenizeCommand: ParsableCommand {
     @Flag(help: "Print the byte length of each piece, separated by spaces.")
     var lengths = false
 
-    @Flag(help: "Print the regexes the pattern is equivalent to, as a JSON array (applied in order), and exit.")
-    var regex = false
+    @Option(help: "Split with this regex instead (HuggingFace tokenizers' semantics, Isolated), compiled: no regex engine runs.")
+    var regex: String?
 
-    @Flag(help: "With --regex: the spelling written into tokenizer.json for HuggingFace tokenizers.")
+    @Option(help: "With --regex: what the split does with matches: \(SplitBehavior.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var behavior: String = SplitBehavior.isolated.rawValue
+
+    @Flag(help: "With --regex: matches and the text between them swap roles first.")
+    var invert = false
+
+    @Flag(help: "Print the regexes the pattern is equivalent to, as a JSON array (applied in order), and exit.")
+    var printRegexes = false
+
+    @Flag(help: "With --print-regexes: the spelling written into tokenizer.json for HuggingFace tokenizers.")
     var hf = false
 
     @Argument(help: "Input file ('-' or none: standard input).")
@@ -28,14 +37,21 @@ struct PretokenizeCommand: ParsableCommand {
 
     func run() throws {
         let preTokenizer: PreTokenizer
-        if let vocab {
+        if let regex {
+            guard let behavior = SplitBehavior(rawValue: behavior) else { throw CLIError("unknown behavior '\(behavior)'") }
+            do {
+                preTokenizer = PreTokenizer(splits: [Split(try SplitPattern(huggingFaceRegex: regex), behavior: behavior, invert: invert)])
+            } catch let error as PatternError {
+                throw CLIError(error.description)
+            }
+        } else if let vocab {
             preTokenizer = try VocabularyOptions.parse(["--vocab", vocab]).load().preTokenizer
         } else {
             guard let p = PreTokenizer(named: pattern) else { throw CLIError("unknown pattern '\(pattern)'") }
             preTokenizer = p
         }
-        if regex {
-            let strings = preTokenizer.rules.map { hf ? $0.huggingFaceRegex : $0.regex }
+        if printRegexes {
+            let strings = preTokenizer.splits.map { hf ? $0.pattern.huggingFaceRegex : $0.pattern.regex }
             print("[" + strings.map(HuggingFaceJSON.jsonString).joined(separator: ", ") + "]")
             return
         }

@@ -91,7 +91,7 @@ def trained(tmp_path_factory, corpus):
     root = tmp_path_factory.mktemp("trained")
     out = {}
     for pattern in ["tok", "o200k"]:
-        (regex,) = json.loads(tok("pretokenize", "--pattern", pattern, "--regex", "--hf").stdout)
+        (regex,) = json.loads(tok("pretokenize", "--pattern", pattern, "--print-regexes", "--hf").stdout)
         model = Tokenizer(models.BPE(ignore_merges=False))
         model.pre_tokenizer = pre_tokenizers.Sequence([
             pre_tokenizers.Split(Regex(regex), behavior="isolated"),

@@ -16,7 +16,7 @@ def regexes(pattern, engine="tiktoken"):
     """The regexes tok records for a pattern: as tiktoken and Python regex read them,
     or (engine="hf") as written into tokenizer.json for HuggingFace's Oniguruma."""
     flag = ["--hf"] if engine == "hf" else []
-    return json.loads(tok("pretokenize", "--pattern", pattern, "--regex", *flag).stdout)
+    return json.loads(tok("pretokenize", "--pattern", pattern, "--print-regexes", *flag).stdout)
 
 
 def tok_pieces(pattern, text):

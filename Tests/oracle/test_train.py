@@ -26,7 +26,7 @@ DECODE = byte_level_decoder()
 
 
 def hf_train(texts, pattern, vocab_size):
-    (regex,) = json.loads(tok("pretokenize", "--pattern", pattern, "--regex", "--hf").stdout)
+    (regex,) = json.loads(tok("pretokenize", "--pattern", pattern, "--print-regexes", "--hf").stdout)
     model = Tokenizer(models.BPE())
     model.pre_tokenizer = pre_tokenizers.Sequence([
         pre_tokenizers.Split(Regex(regex), behavior="isolated"),

@@ -34,6 +34,23 @@ int32_t tok_icu_is_nfc(const uint8_t *utf8, int32_t length);
 /// 6 Common or Inherited (digits, punctuation, symbols, marks).
 int32_t tok_icu_script_class(uint32_t cp);
 
+/// Simple case folding of one code point (ICU `u_foldCase`, default mapping).
+int32_t tok_icu_fold_case(uint32_t cp);
+/// Full case folding of one code point: writes its scalars to `out`, returns how many.
+int32_t tok_icu_full_fold(uint32_t cp, uint32_t *out, int32_t capacity);
+int32_t tok_icu_full_fold_length(uint32_t cp);
+
+/// Looks up a `\p{name}` property: 1 general-category mask (in `value`), 2
+/// script code, 3 binary property; 0 when ICU knows no such name.
+int32_t tok_icu_property_kind(const char *name, int32_t *value);
+/// 1 when `cp` has the script (kind 2) or binary property (kind 3) `value`.
+int32_t tok_icu_has_property(int32_t kind, int32_t value, uint32_t cp);
+
+/// Normalizes valid UTF-8 to form 0 NFC, 1 NFD, 2 NFKC, 3 NFKD; returns as `tok_icu_nfc`.
+int32_t tok_icu_normalize(int32_t form, const uint8_t *utf8, int32_t length, uint8_t *out, int32_t capacity);
+/// Lowercases valid UTF-8 (root locale, full mappings); returns as `tok_icu_nfc`.
+int32_t tok_icu_lowercase(const uint8_t *utf8, int32_t length, uint8_t *out, int32_t capacity);
+
 /// Asks the CPU to bring in the cache line at `p` ahead of a read; changes no result.
 static inline void tok_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 #endif

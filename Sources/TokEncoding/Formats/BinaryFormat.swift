@@ -1,3 +1,5 @@
+import Foundation
+
 /// `tokenizer.bin`: the fast-loading form of a vocabulary folder. Every table of
 /// ``TableStorage`` is stored as it lies in memory (little-endian), hash tables
 /// included, in the order ``TableID`` lists them, so loading is a read, a
@@ -11,7 +13,7 @@
 /// function does; a file that fails the checksum is never used.
 enum BinaryFormat {
     static let magic: [UInt8] = Array("TOKB".utf8)
-    static let version: UInt32 = 2
+    static let version: UInt32 = 3
 
     static func write(_ tokenizer: Tokenizer) -> [UInt8] {
         var w = Writer()
@@ -23,9 +25,10 @@ enum BinaryFormat {
         case .mergesList(ignoreMerges: true): w.u32(1)
         case .mergesList(ignoreMerges: false): w.u32(2)
         }
-        w.string(tokenizer.normalizer.rawValue)
-        w.u32(UInt32(tokenizer.preTokenizer.rules.count))
-        for rule in tokenizer.preTokenizer.rules { w.string(rule.rawValue) }
+        // The pipeline as tokenizer.json writes it: read back by the same code.
+        w.string(HuggingFaceJSON.normalizerJSON(tokenizer.normalizer))
+        w.string(HuggingFaceJSON.preTokenizerJSON(tokenizer.preTokenizer))
+        w.string(HuggingFaceJSON.postProcessorJSON(tokenizer.postProcessor))
         w.u32(UInt32(v.pairCount))
         w.u32(UInt32(v.unreachableTokens.count))
         for id in v.unreachableTokens { w.u32(id) }
@@ -33,6 +36,7 @@ enum BinaryFormat {
         for s in v.specialTokens {
             w.u32(s.id)
             w.string(s.content)
+            w.u32((s.special ? 1 : 0) | (s.lstrip ? 2 : 0) | (s.rstrip ? 4 : 0) | (s.singleWord ? 8 : 0) | (s.normalized ? 16 : 0))
         }
         for id in TableID.allCases {
             let table = v.storage.bytes(of: id)
@@ -56,20 +60,27 @@ enum BinaryFormat {
         case 2: mergeOrder = .mergesList(ignoreMerges: false)
         default: throw r.corrupt("unknown merge order")
         }
-        guard let normalizer = Normalizer(rawValue: try r.string()) else { throw r.corrupt("unknown normalizer") }
-        var rules: [SplitRule] = []
-        for _ in 0 ..< (try r.u32()) {
-            guard let rule = SplitRule(rawValue: try r.string()) else { throw r.corrupt("unknown split rule") }
-            rules.append(rule)
+        func fragment() throws -> Any? {
+            let text = try r.string()
+            guard let value = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) else {
+                throw r.corrupt("pipeline entry is not JSON")
+            }
+            return value is NSNull ? nil : value
         }
-        guard !rules.isEmpty else { throw r.corrupt("no split rule") }
+        let fail = { (message: String) in r.corrupt(message) }
+        let normalizer = try HuggingFaceJSON.readNormalizer(try fragment(), fail)
+        let preTokenizer = try HuggingFaceJSON.readPreTokenizer(try fragment(), fail)
+        let postProcessor = try HuggingFaceJSON.readPostProcessor(try fragment(), fail)
         let pairCount = Int(try r.u32())
         var unreachable: [UInt32] = []
         for _ in 0 ..< (try r.u32()) { unreachable.append(try r.u32()) }
         var specials: [SpecialToken] = []
         for _ in 0 ..< (try r.u32()) {
             let id = try r.u32()
-            specials.append(SpecialToken(id: id, content: try r.string()))
+            let content = try r.string()
+            let flags = try r.u32()
+            specials.append(SpecialToken(id: id, content: content, special: flags & 1 != 0, lstrip: flags & 2 != 0,
+                                         rstrip: flags & 4 != 0, singleWord: flags & 8 != 0, normalized: flags & 16 != 0))
         }
         var where_: [TableID: (offset: Int, count: Int)] = [:]
         for id in TableID.allCases {
@@ -88,7 +99,7 @@ enum BinaryFormat {
         try check(storage, r)
         let vocabulary = Vocabulary(storage: storage, pairCount: pairCount, mergeOrder: mergeOrder,
                                     specialTokens: specials, unreachableTokens: unreachable)
-        return Tokenizer(vocabulary: vocabulary, preTokenizer: PreTokenizer(rules: rules), normalizer: normalizer)
+        return Tokenizer(vocabulary: vocabulary, preTokenizer: preTokenizer, normalizer: normalizer, postProcessor: postProcessor)
     }
 
     /// Structural checks, so that a file that passes the checksum but was made

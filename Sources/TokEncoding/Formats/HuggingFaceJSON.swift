@@ -43,7 +43,7 @@ public enum HuggingFaceJSON {
                 throw fail("an added token lacks id or content")
             }
             if content == HuggingFaceJSON.unusedIdContent(id) { continue }
-            specials.append(SpecialToken(id: UInt32(id), content: content))
+            specials.append(readAddedToken(added, id: id, content: content))
         }
 
         guard let vocab = model["vocab"] as? [String: Any] else { throw fail("model has no \"vocab\"") }
@@ -92,6 +92,7 @@ public enum HuggingFaceJSON {
 
         let normalizer = try readNormalizer(root["normalizer"], fail)
         let preTokenizer = try readPreTokenizer(root["pre_tokenizer"], fail)
+        let postProcessor = try readPostProcessor(root["post_processor"], fail)
         try checkDecoder(root["decoder"], fail)
 
         let vocabulary: Vocabulary
@@ -102,18 +103,57 @@ public enum HuggingFaceJSON {
         } catch let error as VocabularyError {
             throw VocabularyError.inFile(path: path, error)
         }
-        return Tokenizer(vocabulary: vocabulary, preTokenizer: preTokenizer, normalizer: normalizer)
+        return Tokenizer(vocabulary: vocabulary, preTokenizer: preTokenizer, normalizer: normalizer,
+                         postProcessor: postProcessor)
+    }
+
+    static func readAddedToken(_ added: [String: Any], id: Int, content: String) -> SpecialToken {
+        SpecialToken(id: UInt32(id), content: content, special: added["special"] as? Bool ?? true,
+                     lstrip: added["lstrip"] as? Bool ?? false, rstrip: added["rstrip"] as? Bool ?? false,
+                     singleWord: added["single_word"] as? Bool ?? false,
+                     normalized: added["normalized"] as? Bool ?? false)
+    }
+
+    /// A `{"String": s}` or `{"Regex": r}` pattern, compiled; the literal when it was a string.
+    static func readPattern(_ value: Any?, _ what: String, _ fail: (String) -> VocabularyError) throws -> (SplitPattern, String?) {
+        guard let pattern = value as? [String: Any] else { throw fail("\(what) has no pattern") }
+        do {
+            if let regex = pattern["Regex"] as? String { return (try SplitPattern(huggingFaceRegex: regex), nil) }
+            if let literal = pattern["String"] as? String {
+                return (.compiled(try CompiledPattern(CompiledPattern.escaped(literal))), literal)
+            }
+        } catch let error as PatternError {
+            throw fail("unsupported \(what) pattern: \(error.reason) (\(error.pattern.debugDescription), offset \(error.offset))")
+        }
+        throw fail("\(what) pattern is neither {\"String\": ...} nor {\"Regex\": ...}")
     }
 
     static func readNormalizer(_ value: Any?, _ fail: (String) -> VocabularyError) throws -> Normalizer {
         guard let n = value as? [String: Any] else { return .none }
-        switch n["type"] as? String {
-        case "NFC": return .nfc
+        let type = n["type"] as? String ?? "?"
+        switch type {
+        case "NFC": return Normalizer(steps: [.nfc])
+        case "NFD": return Normalizer(steps: [.nfd])
+        case "NFKC": return Normalizer(steps: [.nfkc])
+        case "NFKD": return Normalizer(steps: [.nfkd])
+        case "Lowercase": return Normalizer(steps: [.lowercase])
+        case "Strip":
+            return Normalizer(steps: [.strip(left: n["strip_left"] as? Bool ?? true, right: n["strip_right"] as? Bool ?? true)])
+        case "Prepend":
+            guard let prefix = n["prepend"] as? String else { throw fail("a Prepend normalizer has no \"prepend\"") }
+            return Normalizer(steps: [.prepend(prefix)])
+        case "Replace":
+            let (pattern, literal) = try readPattern(n["pattern"], "Replace", fail)
+            guard case .compiled(let compiled) = pattern else {
+                return Normalizer(steps: [.replace(pattern: try CompiledPattern(pattern.huggingFaceRegex), literal: literal,
+                                                   content: n["content"] as? String ?? "")])
+            }
+            return Normalizer(steps: [.replace(pattern: compiled, literal: literal, content: n["content"] as? String ?? "")])
         case "Sequence":
-            let inner = try (n["normalizers"] as? [Any] ?? []).map { try readNormalizer($0, fail) }.filter { $0 != .none }
-            guard inner.count <= 1 else { throw fail("unsupported normalizer: a Sequence of several") }
-            return inner.first ?? .none
-        case let other: throw fail("unsupported normalizer \"\(other ?? "?")\" (supported: none, NFC)")
+            let inner = try (n["normalizers"] as? [Any] ?? []).flatMap { try readNormalizer($0, fail).steps }
+            return Normalizer(steps: inner)
+        default:
+            throw fail("unsupported normalizer \"\(type)\" (supported: NFC, NFD, NFKC, NFKD, Lowercase, Strip, Prepend, Replace, Sequence)")
         }
     }
 
@@ -125,32 +165,85 @@ public enum HuggingFaceJSON {
         } else {
             steps = [p]
         }
-        var rules: [SplitRule] = []
-        var sawByteLevel = false
+        var splits: [Split] = []
+        var sawByteLevel = false, addPrefixSpace = false
         for step in steps {
             let type = step["type"] as? String ?? "?"
             switch type {
             case "Split":
                 guard !sawByteLevel else { throw fail("unsupported: Split after ByteLevel") }
-                guard step["behavior"] as? String == "Isolated", step["invert"] as? Bool != true else {
-                    throw fail("unsupported Split behavior \"\(step["behavior"] ?? "?")\" (supported: Isolated)")
+                let (pattern, literal) = try readPattern(step["pattern"], "Split", fail)
+                guard let behavior = SplitBehavior(rawValue: step["behavior"] as? String ?? "") else {
+                    throw fail("unsupported Split behavior \"\(step["behavior"] ?? "?")\"")
                 }
-                guard let pattern = step["pattern"] as? [String: Any], let regex = pattern["Regex"] as? String else {
-                    throw fail("unsupported Split pattern: only {\"Regex\": ...}")
-                }
-                guard let rule = SplitRule(huggingFaceRegex: regex) else { throw fail("unsupported pre-tokenizer regex \(regex.debugDescription)") }
-                rules.append(rule)
+                splits.append(Split(pattern, behavior: behavior, invert: step["invert"] as? Bool ?? false, literal: literal))
             case "ByteLevel":
+                guard !sawByteLevel else { throw fail("unsupported: two ByteLevel pre-tokenizers") }
                 sawByteLevel = true
-                if step["add_prefix_space"] as? Bool == true { throw fail("unsupported: ByteLevel add_prefix_space") }
-                if step["use_regex"] as? Bool ?? true { rules.append(.r50k) }
+                if step["add_prefix_space"] as? Bool == true {
+                    // A prefix space goes before each piece of the splits before it: only the first step can have one.
+                    guard splits.isEmpty else { throw fail("unsupported: ByteLevel add_prefix_space after a Split") }
+                    addPrefixSpace = true
+                }
+                if step["use_regex"] as? Bool ?? true { splits.append(Split(.rule(.r50k))) }
             default:
-                throw fail("unsupported pre-tokenizer \"\(type)\"")
+                throw fail("unsupported pre-tokenizer \"\(type)\" (supported: Split, ByteLevel, Sequence)")
             }
         }
         guard sawByteLevel else { throw fail("unsupported: no ByteLevel pre-tokenizer (not byte-level BPE)") }
-        guard !rules.isEmpty else { throw fail("unsupported: no Split pre-tokenizer") }
-        return PreTokenizer(rules: rules)
+        guard !splits.isEmpty else { throw fail("unsupported: no Split pre-tokenizer") }
+        return PreTokenizer(splits: splits, addPrefixSpace: addPrefixSpace)
+    }
+
+    static func readPostProcessor(_ value: Any?, _ fail: (String) -> VocabularyError) throws -> PostProcessor {
+        guard let p = value as? [String: Any] else { return .none }
+        let type = p["type"] as? String ?? "?"
+        func pair(_ key: String) throws -> TemplateSpecial {
+            guard let item = p[key] as? [Any], item.count == 2, let name = item[0] as? String, let id = item[1] as? Int else {
+                throw fail("\(type) has no valid \"\(key)\"")
+            }
+            return TemplateSpecial(name: name, ids: [UInt32(id)], tokens: [name])
+        }
+        switch type {
+        case "ByteLevel":
+            return .byteLevel(addPrefixSpace: p["add_prefix_space"] as? Bool ?? true, trimOffsets: p["trim_offsets"] as? Bool ?? true,
+                              useRegex: p["use_regex"] as? Bool ?? true)
+        case "TemplateProcessing":
+            func pieces(_ key: String) throws -> [TemplatePiece] {
+                try (p[key] as? [Any] ?? []).map { raw in
+                    guard let item = raw as? [String: Any] else { throw fail("TemplateProcessing \(key) has a malformed piece") }
+                    if let s = item["SpecialToken"] as? [String: Any], let name = s["id"] as? String {
+                        return .special(name: name, typeId: s["type_id"] as? Int ?? 0)
+                    }
+                    if let s = item["Sequence"] as? [String: Any], let id = s["id"] as? String {
+                        return .sequence(id: id, typeId: s["type_id"] as? Int ?? 0)
+                    }
+                    throw fail("TemplateProcessing \(key) has a malformed piece")
+                }
+            }
+            var specials: [TemplateSpecial] = []
+            for (name, raw) in p["special_tokens"] as? [String: Any] ?? [:] {
+                guard let s = raw as? [String: Any], let ids = s["ids"] as? [Int] else {
+                    throw fail("TemplateProcessing special token \(name.debugDescription) has no ids")
+                }
+                specials.append(TemplateSpecial(name: name, ids: ids.map { UInt32($0) }, tokens: s["tokens"] as? [String] ?? []))
+            }
+            specials.sort { $0.name < $1.name }
+            let single = try pieces("single")
+            for case .special(let name, _) in single where !specials.contains(where: { $0.name == name }) {
+                throw fail("TemplateProcessing names \(name.debugDescription), which its special_tokens lack")
+            }
+            return .template(single: single, pair: try pieces("pair"), specialTokens: specials)
+        case "RobertaProcessing":
+            return .roberta(cls: try pair("cls"), sep: try pair("sep"), trimOffsets: p["trim_offsets"] as? Bool ?? true,
+                            addPrefixSpace: p["add_prefix_space"] as? Bool ?? true)
+        case "BertProcessing":
+            return .bert(cls: try pair("cls"), sep: try pair("sep"))
+        case "Sequence":
+            return .sequence(try (p["processors"] as? [Any] ?? []).map { try readPostProcessor($0, fail) })
+        default:
+            throw fail("unsupported post-processor \"\(type)\" (supported: TemplateProcessing, RobertaProcessing, BertProcessing, ByteLevel, Sequence)")
+        }
     }
 
     static func checkDecoder(_ value: Any?, _ fail: (String) -> VocabularyError) throws {
@@ -176,23 +269,19 @@ public enum HuggingFaceJSON {
         // unused id below a special token (o200k has 199,998 and 200,000-200,017)
         // gets a placeholder, so that every id means the same in both libraries.
         var added = vocabulary.specialTokens.map { ($0.id, $0.content) }
+        let options = Dictionary(vocabulary.specialTokens.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let used = Set(added.map(\.0))
         for id in vocabulary.count ..< vocabulary.idLimit where !used.contains(UInt32(id)) {
             added.append((UInt32(id), unusedIdContent(id)))
         }
         for (i, token) in added.sorted(by: { $0.0 < $1.0 }).enumerated() {
             out += i == 0 ? "\n" : ",\n"
-            out += "    {\"id\": \(token.0), \"content\": \(jsonString(token.1)), \"single_word\": false, "
-            out += "\"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true}"
+            out += "    " + addedTokenJSON(options[token.0] ?? SpecialToken(id: token.0, content: token.1))
         }
         out += added.isEmpty ? "],\n" : "\n  ],\n"
-        out += "  \"normalizer\": " + (tokenizer.normalizer == .nfc ? "{\"type\": \"NFC\"}" : "null") + ",\n"
-        out += "  \"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": ["
-        for rule in tokenizer.preTokenizer.rules {
-            out += "{\"type\": \"Split\", \"pattern\": {\"Regex\": \(jsonString(rule.huggingFaceRegex))}, \"behavior\": \"Isolated\", \"invert\": false}, "
-        }
-        out += "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": false}]},\n"
-        out += "  \"post_processor\": null,\n"
+        out += "  \"normalizer\": " + normalizerJSON(tokenizer.normalizer) + ",\n"
+        out += "  \"pre_tokenizer\": " + preTokenizerJSON(tokenizer.preTokenizer) + ",\n"
+        out += "  \"post_processor\": " + postProcessorJSON(tokenizer.postProcessor) + ",\n"
         out += "  \"decoder\": {\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"trim_offsets\": true, \"use_regex\": true},\n"
         let ignoreMerges: Bool
         switch vocabulary.mergeOrder {
@@ -222,6 +311,81 @@ public enum HuggingFaceJSON {
         }
         out += "\n    ]\n  }\n}\n"
         return Array(out.utf8)
+    }
+
+    static func addedTokenJSON(_ t: SpecialToken) -> String {
+        "{\"id\": \(t.id), \"content\": \(jsonString(t.content)), \"single_word\": \(t.singleWord), "
+            + "\"lstrip\": \(t.lstrip), \"rstrip\": \(t.rstrip), \"normalized\": \(t.normalized), \"special\": \(t.special)}"
+    }
+
+    static func patternJSON(_ pattern: SplitPattern, literal: String?) -> String {
+        if let literal { return "{\"String\": \(jsonString(literal))}" }
+        return "{\"Regex\": \(jsonString(pattern.huggingFaceRegex))}"
+    }
+
+    /// The `normalizer` entry of `tokenizer.json`.
+    public static func normalizerJSON(_ normalizer: Normalizer) -> String {
+        func step(_ s: NormalizerStep) -> String {
+            switch s {
+            case .nfc: return "{\"type\": \"NFC\"}"
+            case .nfd: return "{\"type\": \"NFD\"}"
+            case .nfkc: return "{\"type\": \"NFKC\"}"
+            case .nfkd: return "{\"type\": \"NFKD\"}"
+            case .lowercase: return "{\"type\": \"Lowercase\"}"
+            case .strip(let left, let right): return "{\"type\": \"Strip\", \"strip_left\": \(left), \"strip_right\": \(right)}"
+            case .prepend(let p): return "{\"type\": \"Prepend\", \"prepend\": \(jsonString(p))}"
+            case .replace(let pattern, let literal, let content):
+                return "{\"type\": \"Replace\", \"pattern\": \(patternJSON(.compiled(pattern), literal: literal)), \"content\": \(jsonString(content))}"
+            }
+        }
+        switch normalizer.steps.count {
+        case 0: return "null"
+        case 1: return step(normalizer.steps[0])
+        default: return "{\"type\": \"Sequence\", \"normalizers\": [" + normalizer.steps.map(step).joined(separator: ", ") + "]}"
+        }
+    }
+
+    /// The `pre_tokenizer` entry of `tokenizer.json`.
+    public static func preTokenizerJSON(_ preTokenizer: PreTokenizer) -> String {
+        if preTokenizer.addPrefixSpace {
+            // Read only from a lone ByteLevel with its regex (GPT-2, RoBERTa): written back the same way.
+            return "{\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"trim_offsets\": true, \"use_regex\": true}"
+        }
+        var out = "{\"type\": \"Sequence\", \"pretokenizers\": ["
+        for split in preTokenizer.splits {
+            out += "{\"type\": \"Split\", \"pattern\": \(patternJSON(split.pattern, literal: split.literal)), "
+            out += "\"behavior\": \"\(split.behavior.rawValue)\", \"invert\": \(split.invert)}, "
+        }
+        return out + "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": false}]}"
+    }
+
+    /// The `post_processor` entry of `tokenizer.json`.
+    public static func postProcessorJSON(_ p: PostProcessor) -> String {
+        func pieces(_ list: [TemplatePiece]) -> String {
+            "[" + list.map { piece -> String in
+                switch piece {
+                case .sequence(let id, let typeId): return "{\"Sequence\": {\"id\": \(jsonString(id)), \"type_id\": \(typeId)}}"
+                case .special(let name, let typeId): return "{\"SpecialToken\": {\"id\": \(jsonString(name)), \"type_id\": \(typeId)}}"
+                }
+            }.joined(separator: ", ") + "]"
+        }
+        func pair(_ s: TemplateSpecial) -> String { "[\(jsonString(s.name)), \(s.ids.first ?? 0)]" }
+        switch p {
+        case .none: return "null"
+        case .byteLevel(let prefix, let trim, let regex):
+            return "{\"type\": \"ByteLevel\", \"add_prefix_space\": \(prefix), \"trim_offsets\": \(trim), \"use_regex\": \(regex)}"
+        case .template(let single, let pairPieces, let specials):
+            let specialsJSON = specials.map {
+                "\(jsonString($0.name)): {\"id\": \(jsonString($0.name)), \"ids\": [\($0.ids.map(String.init).joined(separator: ", "))], \"tokens\": [\($0.tokens.map(jsonString).joined(separator: ", "))]}"
+            }.joined(separator: ", ")
+            return "{\"type\": \"TemplateProcessing\", \"single\": \(pieces(single)), \"pair\": \(pieces(pairPieces)), \"special_tokens\": {\(specialsJSON)}}"
+        case .roberta(let cls, let sep, let trim, let prefix):
+            return "{\"type\": \"RobertaProcessing\", \"sep\": \(pair(sep)), \"cls\": \(pair(cls)), \"trim_offsets\": \(trim), \"add_prefix_space\": \(prefix)}"
+        case .bert(let cls, let sep):
+            return "{\"type\": \"BertProcessing\", \"sep\": \(pair(sep)), \"cls\": \(pair(cls))}"
+        case .sequence(let steps):
+            return "{\"type\": \"Sequence\", \"processors\": [" + steps.map(postProcessorJSON).joined(separator: ", ") + "]}"
+        }
     }
 
     /// The placeholder written for an unused id between the vocabulary and a special token.

@@ -121,9 +121,7 @@ public enum VocabularyFolder {
         if try readManifest(directory)?.mergeOrder == "ranks" {
             let v = tokenizer.vocabulary
             let tokens = (0 ..< v.count).map { v.bytes(of: UInt32($0)) }
-            tokenizer = Tokenizer(
-                vocabulary: try Vocabulary.fromRanks(tokens, specialTokens: v.specialTokens),
-                preTokenizer: tokenizer.preTokenizer, normalizer: tokenizer.normalizer)
+            tokenizer = tokenizer.with(vocabulary: try Vocabulary.fromRanks(tokens, specialTokens: v.specialTokens))
         }
         try? writeFileAtomically(binaryPath, BinaryFormat.write(tokenizer))
         return tokenizer
