@@ -190,20 +190,36 @@ int32_t tok_icu_normalize(int32_t form, const uint8_t *utf8, int32_t length, uin
 }
 
 int32_t tok_icu_lowercase(const uint8_t *utf8, int32_t length, uint8_t *out, int32_t capacity) {
-    int32_t n16 = 0;
-    UChar *s16 = to_utf16(utf8, length, &n16);
-    if (!s16) return INT32_MIN;
-    int32_t cap16 = n16 * 3 + 16;
-    UChar *d16 = malloc(sizeof(UChar) * (size_t)cap16);
-    if (!d16) { free(s16); return INT32_MIN; }
-    UErrorCode status = U_ZERO_ERROR;
-    int32_t m16 = u_strToLower(d16, cap16, s16, n16, "", &status);
-    free(s16);
-    if (U_FAILURE(status)) { free(d16); return INT32_MIN; }
-    int32_t written = 0;
-    u_strToUTF8((char *)out, capacity, &written, d16, m16, &status);
-    free(d16);
-    if (status == U_BUFFER_OVERFLOW_ERROR || written > capacity) return -written;
-    if (U_FAILURE(status) && status != U_STRING_NOT_TERMINATED_WARNING) return INT32_MIN;
-    return written;
+    // Code point by code point, each without context (as Rust's char::to_lowercase,
+    // which HuggingFace's Lowercase uses): a final capital sigma becomes σ, not ς.
+    int32_t written = 0, i = 0;
+    while (i < length) {
+        UChar32 c;
+        U8_NEXT(utf8, i, length, c);
+        if (c < 0) return INT32_MIN;
+        UChar src[2], dst[8];
+        int32_t n = 0, m;
+        UBool error = 0;
+        U16_APPEND(src, n, 2, c, error);
+        UErrorCode status = U_ZERO_ERROR;
+        m = u_strToLower(dst, 8, src, n, "", &status);
+        if (U_FAILURE(status)) return INT32_MIN;
+        for (int32_t k = 0; k < m;) {
+            UChar32 d;
+            U16_NEXT(dst, k, m, d);
+            uint8_t buffer[4];
+            int32_t b = 0;
+            UBool e2 = 0;
+            U8_APPEND(buffer, b, 4, d, e2);
+            if (written + b <= capacity) memcpy(out + written, buffer, (size_t)b);
+            written += b;
+        }
+    }
+    return written > capacity ? -written : written;
+}
+
+int32_t tok_icu_age_major(uint32_t cp) {
+    UVersionInfo v;
+    u_charAge((UChar32)cp, v);
+    return v[0];
 }

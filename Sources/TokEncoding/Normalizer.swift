@@ -63,14 +63,14 @@ public struct Normalizer: Sendable, Hashable {
         case .nfc:
             // ASCII, and text under U+0300 (the first combining mark), is always NFC.
             if !text.contains(where: { $0 >= 0xCC }) { return nil }
-            return byValidRuns(text) { run in
+            return byValidRuns(text, keepingNewer: true) { run in
                 tok_icu_is_nfc(run.baseAddress, Int32(run.count)) == 1 ? nil
                     : icu(run) { tok_icu_normalize(0, $0, $1, $2, $3) }
             }
         case .nfd, .nfkc, .nfkd:
             let form: Int32 = step == .nfd ? 1 : step == .nfkc ? 2 : 3
             if !text.contains(where: { $0 >= 0x80 }) { return nil }
-            return byValidRuns(text) { run in icu(run) { tok_icu_normalize(form, $0, $1, $2, $3) } }
+            return byValidRuns(text, keepingNewer: true) { run in icu(run) { tok_icu_normalize(form, $0, $1, $2, $3) } }
         case .lowercase:
             if !text.contains(where: { $0 >= 0x80 || ($0 >= 0x41 && $0 <= 0x5A) }) { return nil }
             if !text.contains(where: { $0 >= 0x80 }) { return text.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 } }
@@ -113,7 +113,13 @@ public struct Normalizer: Sendable, Hashable {
 
     /// Applies `transform` to each run of valid UTF-8 (nil: the run is unchanged),
     /// keeping invalid bytes as they are; nil when nothing changed.
-    static func byValidRuns(_ text: UnsafeBufferPointer<UInt8>, _ transform: (UnsafeBufferPointer<UInt8>) -> [UInt8]?) -> [UInt8]? {
+    ///
+    /// With `keepingNewer`, code points that Unicode assigned after the tables
+    /// of HuggingFace's normalizers (`unicode-normalization-alignments`: none
+    /// of 12.0's are known to it) are kept as they are too, as it keeps them.
+    static func byValidRuns(_ text: UnsafeBufferPointer<UInt8>, keepingNewer: Bool = false,
+                            _ transform: (UnsafeBufferPointer<UInt8>) -> [UInt8]?) -> [UInt8]? {
+        let newer = keepingNewer ? Normalizer.newerThanTables : []
         tok_icu_ensure_classes()
         var result: [UInt8] = []
         result.reserveCapacity(text.count + 16)
@@ -131,16 +137,24 @@ public struct Normalizer: Sendable, Hashable {
         }
         while i < text.count {
             let s = text.scalar(at: i)
-            if s.length == 1 && text[i] >= 0x80 {
+            // s.value <= 0x10FFFF, so the word index is inside the 0x110000-bit map.
+            if (s.length == 1 && text[i] >= 0x80) || (!newer.isEmpty && newer[Int(s.value >> 6)] >> UInt64(s.value & 63) & 1 != 0) {
                 flush(i)
-                result.append(text[i])
-                runStart = i + 1
+                result.append(contentsOf: text[i ..< i + s.length])
+                runStart = i + s.length
             }
             i += s.length
         }
         flush(text.count)
         return changed ? result : nil
     }
+
+    /// One bit per code point assigned in Unicode 12.0 or later.
+    static let newerThanTables: [UInt64] = {
+        var bits = [UInt64](repeating: 0, count: 0x110000 / 64)
+        for cp in UInt32(0x80) ..< 0x110000 where tok_icu_age_major(cp) >= 12 { bits[Int(cp >> 6)] |= 1 << UInt64(cp & 63) }
+        return bits
+    }()
 
     /// Runs an ICU conversion with a growing output buffer; nil on an ICU error.
     static func icu(_ run: UnsafeBufferPointer<UInt8>,

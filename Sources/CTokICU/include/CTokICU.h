@@ -51,6 +51,9 @@ int32_t tok_icu_normalize(int32_t form, const uint8_t *utf8, int32_t length, uin
 /// Lowercases valid UTF-8 (root locale, full mappings); returns as `tok_icu_nfc`.
 int32_t tok_icu_lowercase(const uint8_t *utf8, int32_t length, uint8_t *out, int32_t capacity);
 
+/// The major Unicode version that assigned `cp` (0 when unassigned).
+int32_t tok_icu_age_major(uint32_t cp);
+
 /// Asks the CPU to bring in the cache line at `p` ahead of a read; changes no result.
 static inline void tok_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 #endif
