@@ -5,7 +5,7 @@ struct PretokenizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pretokenize",
         abstract: "Show how a pattern splits text into pieces.",
-        discussion: "Prints one piece per line as a JSON string, or with --lengths the byte length of each piece."
+        discussion: "Prints one piece per line as a JSON string (invalid UTF-8 shown as U+FFFD), or with --lengths the byte length of each piece."
     )
 
     @Option(help: "Pattern: \(PreTokenizer.named.keys.sorted().joined(separator: ", ")).")
@@ -66,7 +66,7 @@ struct PretokenizeCommand: ParsableCommand {
                     if !first { out.append(0x20) }
                     out.append(contentsOf: String(piece.count).utf8)
                 } else {
-                    out.append(contentsOf: String(decoding: t[piece], as: UTF8.self).debugDescription.utf8)
+                    out.append(contentsOf: HuggingFaceJSON.jsonString(String(decoding: t[piece], as: UTF8.self)).utf8)
                     out.append(0x0A)
                 }
                 first = false

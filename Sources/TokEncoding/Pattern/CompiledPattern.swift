@@ -194,10 +194,8 @@ extension CompiledPattern {
         case .textEnd: return pos == n
         case .textEndOrFinalNewline: return pos == n || (pos == n - 1 && text[pos] == 0x0A)
         case .wordBoundary, .notWordBoundary:
-            @inline(__always) func isWord(_ s: Scalar) -> Bool {
-                s.value < 0x80 ? (s.value == 0x5F || (s.value | 0x20 >= 0x61 && s.value | 0x20 <= 0x7A) || (s.value >= 0x30 && s.value <= 0x39))
-                    : s.isIn(Category.letter | Category.mark | Category.number | 1 << 22)
-            }
+            let word = CompiledPattern.wordSet
+            @inline(__always) func isWord(_ s: Scalar) -> Bool { word.contains(s) }
             let before = pos > 0 && isWord(text.scalar(at: CompiledPattern.previousBoundary(text, pos, lower: 0)))
             let after = pos < n && isWord(text.scalar(at: pos))
             return (before != after) == (kind == Assertion.wordBoundary.rawValue)
@@ -327,6 +325,11 @@ extension CompiledPattern {
             }
         }
     }
+}
+
+extension CompiledPattern {
+    /// `\w`, for `\b` and `\B`.
+    static let wordSet = ScalarSet(ClassExpr.word, ignoreCase: false)
 }
 
 // MARK: - Compiling

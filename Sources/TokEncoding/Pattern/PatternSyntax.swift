@@ -51,8 +51,15 @@ indirect enum ClassExpr: Sendable, Hashable {
 
     static let any = ClassExpr.not(.union([]))
     static let digit = ClassExpr.categories(1 << 9)
-    /// Oniguruma's `\w`: letters, marks, numbers, connector punctuation.
-    static let word = ClassExpr.categories(Category.letter | Category.mark | Category.number | 1 << 22)
+    /// Oniguruma's `\w` as `tokenizers` runs it (measured against it): Alphabetic,
+    /// marks, decimal digits, connector punctuation, and Latin-1's other
+    /// numbers (`² ³ ¹ ¼ ½ ¾`), which its Latin-1 table counts as word characters.
+    static let word: ClassExpr = {
+        var value: Int32 = 0
+        _ = tok_icu_property_kind("Alphabetic", &value)
+        return .union([.property(kind: 3, value: value), .categories(Category.mark | 1 << 9 | 1 << 22),
+                       .range(0xB2, 0xB3), .range(0xB9, 0xB9), .range(0xBC, 0xBE)])
+    }()
     static let hexDigit = ClassExpr.union([.range(0x30, 0x39), .range(0x41, 0x46), .range(0x61, 0x66)])
 }
 
@@ -437,7 +444,8 @@ struct PatternParser {
         case "space": set = .whitespace
         case "upper": set = try property(named: "Uppercase")
         case "lower": set = try property(named: "Lowercase")
-        case "punct": set = .categories(Category.punctuation)
+        // Oniguruma's Unicode [[:punct:]] takes symbols too (measured against tokenizers).
+        case "punct": set = .categories(Category.punctuation | Category.symbol)
         case "xdigit": set = .hexDigit
         case "word": set = .word
         case "cntrl": set = .categories(1 << 15)
