@@ -6,6 +6,8 @@
 //   tok-bench --giant MB VOCAB_DIR       -> one piece of MB megabytes of Han:
 //                                           ms/MB and peak resident memory
 //   tok-bench --cache VOCAB_DIR FILE...  -> the piece cache at several sizes
+//   tok-bench --compiled PATTERN FILE... -> pre-tokenizer MB/s of the hand-written
+//                                           rule against the same regex compiled
 //   tok-bench --short VOCAB_DIR FILE     -> FILE.docs.json (a JSON array of short
 //                                           documents) encoded one call each
 import Foundation
@@ -45,6 +47,27 @@ if args.first == "--giant", let mb = Int(args.dropFirst().first ?? ""), let voca
         "bytes_per_input_byte": (peak - before) * 1e6 * 1.048576 / Double(text.count),
     ]
     print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+    exit(0)
+}
+if args.first == "--compiled", let name = args.dropFirst().first, let handWritten = PreTokenizer(named: name) {
+    // The pattern compiler against the hand-written matcher of the same regex: pieces must agree.
+    var rows: [[String: Any]] = []
+    let compiledSplits = try handWritten.splits.map { Split(.compiled(try CompiledPattern($0.pattern.huggingFaceRegex))) }
+    let compiled = PreTokenizer(splits: compiledSplits)
+    for file in args.dropFirst(2) {
+        let text = try readFile(file)
+        var pieces = (0, 0)
+        var hash = (0, 0)
+        let (hand, comp) = text.withUnsafeBufferPointer { t -> (Double, Double) in
+            let a = best(5) { pieces.0 = 0; hash.0 = 0; handWritten.forEachPiece(t) { pieces.0 += 1; hash.0 = hash.0 &* 31 &+ $0.upperBound } }
+            let b = best(5) { pieces.1 = 0; hash.1 = 0; compiled.forEachPiece(t) { pieces.1 += 1; hash.1 = hash.1 &* 31 &+ $0.upperBound } }
+            return (a, b)
+        }
+        let mb = Double(text.count) / 1e6
+        rows.append(["file": file, "pattern": name, "hand_written_mb_per_s": mb / hand, "compiled_mb_per_s": mb / comp,
+                     "ratio": hand / comp, "same_pieces": pieces.0 == pieces.1 && hash.0 == hash.1])
+    }
+    print(String(decoding: try JSONSerialization.data(withJSONObject: rows, options: [.sortedKeys]), as: UTF8.self))
     exit(0)
 }
 if args.first == "--short", let vocab = args.dropFirst().first, let file = args.dropFirst(2).first {

@@ -12,9 +12,19 @@ public struct CompiledPattern: Sendable, Hashable {
     /// The pattern as written.
     public let source: String
     @usableFromInline let program: [Instruction]
-    @usableFromInline let sets: [ScalarSet]
     @usableFromInline let alternatives: [Alternative]
     @usableFromInline let registerCount: Int
+    /// The sets as plain words (no references: reading one costs no retain),
+    /// their bitmaps in one pool.
+    let flatSets: [FlatSet]
+    let bitsPool: [UInt64]
+    /// Which alternatives (bit k: alternative k) can start with each ASCII
+    /// byte, and with a code point of each class byte (category | White_Space << 5).
+    let startByASCII: [UInt64]
+    let startByClass: [UInt64]
+    /// Alternatives that must be tried at any non-ASCII code point (a bitmap first set) or anywhere (nullable).
+    let startAlwaysNonASCII: UInt64
+    let nullableAlternatives: UInt64
 
     public static func == (a: CompiledPattern, b: CompiledPattern) -> Bool { a.source == b.source }
     public func hash(into hasher: inout Hasher) { hasher.combine(source) }
@@ -33,16 +43,79 @@ public struct CompiledPattern: Sendable, Hashable {
             try compiler.emit(branch)
             compiler.program.append(Instruction(.match))
             let first = try compiler.firstSet(branch)
-            alternatives.append(Alternative(start: start, first: first.set, nullable: first.nullable))
+            // `X?Y...`: the alternative needs a scalar of Y's first set here or right after one of X.
+            var prefix: Int32 = -1, afterPrefix: Int32 = -1
+            if case .sequence(let items) = branch, items.count >= 2,
+               case .repetition(.scalar(let expr, let ignoreCase), 0, 1, let kind) = items[0], kind != .lazy {
+                let rest = try compiler.firstSet(.sequence(Array(items.dropFirst())))
+                if !rest.nullable {
+                    prefix = compiler.set(expr, ignoreCase: ignoreCase)
+                    compiler.sets.append(rest.set)
+                    afterPrefix = Int32(compiler.sets.count - 1)
+                }
+            }
+            alternatives.append(Alternative(start: start, first: first.set, nullable: first.nullable,
+                                            prefix: prefix, afterPrefix: afterPrefix))
         }
         guard compiler.program.count <= PatternCompiler.maxInstructions else {
             throw PatternError(pattern: pattern, offset: 0, reason: "pattern too large once its repetitions are expanded")
         }
+        guard alternatives.count <= 64 else {
+            throw PatternError(pattern: pattern, offset: 0, reason: "more than 64 top-level alternatives")
+        }
         self.source = pattern
         self.program = compiler.program
-        self.sets = compiler.sets
         self.alternatives = alternatives
         self.registerCount = compiler.registers
+        var pool: [UInt64] = []
+        flatSets = compiler.sets.map { set in
+            var flat = FlatSet(asciiLow: set.asciiLow, asciiHigh: set.asciiHigh, byClass: set.byClass, bitsOffset: -1)
+            if !set.bits.isEmpty {
+                flat.bitsOffset = pool.count
+                pool += set.bits
+            }
+            return flat
+        }
+        bitsPool = pool
+        var ascii = [UInt64](repeating: 0, count: 128), byClass = [UInt64](repeating: 0, count: 64)
+        var always: UInt64 = 0, nullable: UInt64 = 0
+        for (k, alternative) in alternatives.enumerated() {
+            let bit = UInt64(1) << UInt64(k)
+            if alternative.nullable { nullable |= bit }
+            for b in 0 ..< 128 where alternative.first.contains(Scalar(value: UInt32(b), length: 1)) { ascii[b] |= bit }
+            if !alternative.first.bits.isEmpty {
+                always |= bit
+            } else {
+                for c in 0 ..< 64 where alternative.first.byClass >> UInt64(c) & 1 != 0 { byClass[c] |= bit }
+            }
+        }
+        startByASCII = ascii
+        startByClass = byClass
+        startAlwaysNonASCII = always
+        nullableAlternatives = nullable
+    }
+
+    /// A ``ScalarSet`` without references.
+    struct FlatSet {
+        var asciiLow: UInt64
+        var asciiHigh: UInt64
+        var byClass: UInt64
+        var bitsOffset: Int
+
+        @inline(__always)
+        func contains(_ s: Scalar, _ pool: UnsafePointer<UInt64>) -> Bool {
+            let v = s.value
+            if v < 0x80 {
+                // v < 128: the shift is below 64 in either half.
+                return (v < 64 ? asciiLow >> UInt64(v) : asciiHigh >> UInt64(v - 64)) & 1 != 0
+            }
+            if bitsOffset < 0 {
+                let c = s.classByte
+                return byClass >> UInt64((c & 0x1F) | (c >> 7) << 5) & 1 != 0
+            }
+            // v <= 0x10FFFF, so the word is inside this set's 0x110000-bit map.
+            return pool[bitsOffset + Int(v >> 6)] >> UInt64(v & 63) & 1 != 0
+        }
     }
 
     @usableFromInline
@@ -50,6 +123,9 @@ public struct CompiledPattern: Sendable, Hashable {
         @usableFromInline let start: Int32
         @usableFromInline let first: ScalarSet
         @usableFromInline let nullable: Bool
+        /// For `X?Y...`: X's set and Y's first set (-1: none).
+        let prefix: Int32
+        let afterPrefix: Int32
     }
 
     @usableFromInline
@@ -70,6 +146,9 @@ public struct CompiledPattern: Sendable, Hashable {
         case loopMark
         /// When the iteration matched nothing, leave the loop for `b`.
         case loopCheck
+        /// When no match of what follows can start here (the scalar is not in
+        /// set `a`, or the text ended), go on at `b` (-1: fail) without trying.
+        case guardFirst
         case match
     }
 
@@ -106,32 +185,89 @@ public struct CompiledPattern: Sendable, Hashable {
 // MARK: - Matching
 
 extension CompiledPattern {
-    /// Working memory for matching, reused across the positions of one text.
-    @usableFromInline
+    /// Working memory for matching, reused across the positions of one text:
+    /// the backtracking stack (grown by doubling) and the loop registers. A
+    /// struct passed `inout`, so that no access to it is checked at run time.
     struct Machine {
-        @usableFromInline var stack: [Frame] = []
-        @usableFromInline var registers: [Int]
+        var frames: UnsafeMutablePointer<Frame>
+        var capacity: Int
+        var count = 0
+        var registers: UnsafeMutablePointer<Int>
 
-        @inlinable init(registers: Int) { self.registers = [Int](repeating: -1, count: registers) }
+        init(registers: Int) {
+            capacity = 256
+            frames = .allocate(capacity: capacity)
+            self.registers = .allocate(capacity: max(registers, 1))
+            self.registers.initialize(repeating: -1, count: max(registers, 1))
+        }
+
+        func deallocate() {
+            frames.deallocate()
+            registers.deallocate()
+        }
+
+        @inline(__always)
+        mutating func push(_ f: Frame) {
+            if count == capacity { grow() }
+            // count < capacity after grow.
+            frames[count] = f
+            count += 1
+        }
+
+        mutating func grow() {
+            let bigger = UnsafeMutablePointer<Frame>.allocate(capacity: capacity * 2)
+            bigger.moveInitialize(from: frames, count: count)
+            frames.deallocate()
+            frames = bigger
+            capacity *= 2
+        }
+
+        @inline(__always)
+        mutating func pop() -> Frame? {
+            guard count > 0 else { return nil }
+            count -= 1
+            return frames[count]
+        }
     }
 
-    /// The end of the leftmost-first match starting exactly at `i`, or -1.
-    /// `text` is the whole segment: its ends are the pattern's `^ $ \A \z`.
     func match(_ text: UnsafeBufferPointer<UInt8>, at i: Int, machine: inout Machine) -> Int {
-        let n = text.count
-        if i < n {
-            let s = text.scalar(at: i)
-            for alternative in alternatives where alternative.nullable || alternative.first.contains(s) {
-                let end = run(text, from: alternative.start, at: i, machine: &machine)
-                if end >= 0 { return end }
+        var candidates: UInt64
+        if i < text.count {
+            let b = text[i]
+            if b < 0x80 {
+                candidates = startByASCII[Int(b)]
+            } else {
+                let c = text.scalar(at: i).classByte
+                candidates = startByClass[Int((c & 0x1F) | (c >> 7) << 5)] | startAlwaysNonASCII
             }
         } else {
-            for alternative in alternatives where alternative.nullable {
-                let end = run(text, from: alternative.start, at: i, machine: &machine)
-                if end >= 0 { return end }
-            }
+            candidates = nullableAlternatives
+        }
+        candidates |= nullableAlternatives
+        while candidates != 0 {
+            let k = candidates.trailingZeroBitCount
+            candidates &= candidates - 1
+            let alternative = alternatives[k]
+            if alternative.afterPrefix >= 0 && !canStart(alternative, text, i) { continue }
+            let end = run(text, from: alternative.start, at: i, machine: &machine)
+            if end >= 0 { return end }
         }
         return -1
+    }
+
+    /// For `X?Y...` at `i` (< count): whether Y can start at `i`, or after a scalar of X there.
+    @inline(__always)
+    func canStart(_ alternative: Alternative, _ text: UnsafeBufferPointer<UInt8>, _ i: Int) -> Bool {
+        bitsPool.withUnsafeBufferPointer { poolBuffer in
+            flatSets.withUnsafeBufferPointer { sets in
+                let pool = poolBuffer.baseAddress ?? UnsafePointer(bitPattern: 8)!
+                let s0 = text.scalar(at: i)
+                let after = sets[Int(alternative.afterPrefix)]
+                if after.contains(s0, pool) { return true }
+                guard sets[Int(alternative.prefix)].contains(s0, pool), i + s0.length < text.count else { return false }
+                return after.contains(text.scalar(at: i + s0.length), pool)
+            }
+        }
     }
 
     /// Calls `body` with each match and each stretch between matches, in order,
@@ -140,6 +276,7 @@ extension CompiledPattern {
     /// scalar on). Empty stretches are not reported; empty matches are.
     func forEachSegment(_ text: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>, _ isMatch: Bool) -> Void) {
         var machine = Machine(registers: registerCount)
+        defer { machine.deallocate() }
         let n = text.count
         var searchFrom = 0, previous = 0
         var lastMatchEnd = -1
@@ -206,8 +343,16 @@ extension CompiledPattern {
     func run(_ text: UnsafeBufferPointer<UInt8>, from pc0: Int32, at start: Int, machine: inout Machine) -> Int {
         let n = text.count
         var pc = Int(pc0), pos = start
-        machine.stack.removeAll(keepingCapacity: true)
+        machine.count = 0
         return program.withUnsafeBufferPointer { program in
+          flatSets.withUnsafeBufferPointer { sets in
+           bitsPool.withUnsafeBufferPointer { poolBuffer in
+            // A set's bitmap is read only when it has one, so the pool is never empty then.
+            let pool = poolBuffer.baseAddress ?? UnsafePointer(bitPattern: 8)!
+            // Unchecked: every pc is an instruction index (the compiler ends each
+            // alternative with `match` and patches every jump inside the program),
+            // and every set index names a set it made.
+            let program = program.baseAddress!, sets = sets.baseAddress!
             while true {
                 var failed = false
                 let instruction = program[pc]
@@ -215,7 +360,7 @@ extension CompiledPattern {
                 case .scalar:
                     if pos < n {
                         let s = text.scalar(at: pos)
-                        if sets[Int(instruction.a)].contains(s) { pos += s.length; pc += 1 } else { failed = true }
+                        if sets[Int(instruction.a)].contains(s, pool) { pos += s.length; pc += 1 } else { failed = true }
                     } else { failed = true }
                 case .runGreedy, .runPossessive:
                     let set = sets[Int(instruction.a)]
@@ -223,7 +368,7 @@ extension CompiledPattern {
                     var count = 0, minimumEnd = pos
                     while count < maximum && pos < n {
                         let s = text.scalar(at: pos)
-                        guard set.contains(s) else { break }
+                        guard set.contains(s, pool) else { break }
                         pos += s.length
                         count += 1
                         if count == minimum { minimumEnd = pos }
@@ -232,7 +377,7 @@ extension CompiledPattern {
                         failed = true
                     } else {
                         if instruction.op == .runGreedy && pos > minimumEnd {
-                            machine.stack.append(Frame(CompiledPattern.greedyFrame, Int32(pc + 1), pos, minimumEnd))
+                            machine.push(Frame(CompiledPattern.greedyFrame, Int32(pc + 1), pos, minimumEnd))
                         }
                         pc += 1
                     }
@@ -242,7 +387,7 @@ extension CompiledPattern {
                     var count = 0
                     while count < minimum && pos < n {
                         let s = text.scalar(at: pos)
-                        guard set.contains(s) else { break }
+                        guard set.contains(s, pool) else { break }
                         pos += s.length
                         count += 1
                     }
@@ -250,27 +395,27 @@ extension CompiledPattern {
                         failed = true
                     } else {
                         if instruction.c < 0 || count < Int(instruction.c) {
-                            machine.stack.append(Frame(CompiledPattern.lazyFrame, Int32(pc), pos, count))
+                            machine.push(Frame(CompiledPattern.lazyFrame, Int32(pc), pos, count))
                         }
                         pc += 1
                     }
                 case .split:
-                    machine.stack.append(Frame(CompiledPattern.altFrame, instruction.b, pos, 0))
+                    machine.push(Frame(CompiledPattern.altFrame, instruction.b, pos, 0))
                     pc = Int(instruction.a)
                 case .jump:
                     pc = Int(instruction.a)
                 case .atomicBegin:
-                    machine.stack.append(Frame(CompiledPattern.atomicFrame, 0, pos, 0))
+                    machine.push(Frame(CompiledPattern.atomicFrame, 0, pos, 0))
                     pc += 1
                 case .atomicEnd:
-                    while let f = machine.stack.popLast(), f.kind != CompiledPattern.atomicFrame {}
+                    while let f = machine.pop(), f.kind != CompiledPattern.atomicFrame {}
                     pc += 1
                 case .lookBegin:
-                    machine.stack.append(Frame(CompiledPattern.lookFrame, Int32(pc), pos, 0))
+                    machine.push(Frame(CompiledPattern.lookFrame, Int32(pc), pos, 0))
                     pc += 1
                 case .lookEnd:
                     var frame = Frame(0, 0, 0, 0)
-                    while let f = machine.stack.popLast() {
+                    while let f = machine.pop() {
                         if f.kind == CompiledPattern.lookFrame { frame = f; break }
                     }
                     pos = frame.pos
@@ -279,9 +424,17 @@ extension CompiledPattern {
                     if assertion(instruction.a, text, pos) { pc += 1 } else { failed = true }
                 case .loopMark:
                     let r = Int(instruction.a)
-                    machine.stack.append(Frame(CompiledPattern.registerFrame, instruction.a, machine.registers[r], 0))
+                    machine.push(Frame(CompiledPattern.registerFrame, instruction.a, machine.registers[r], 0))
                     machine.registers[r] = pos
                     pc += 1
+                case .guardFirst:
+                    if pos < n && sets[Int(instruction.a)].contains(text.scalar(at: pos), pool) {
+                        pc += 1
+                    } else if instruction.b >= 0 {
+                        pc = Int(instruction.b)
+                    } else {
+                        failed = true
+                    }
                 case .loopCheck:
                     pc = pos == machine.registers[Int(instruction.a)] ? Int(instruction.b) : pc + 1
                 case .match:
@@ -290,23 +443,23 @@ extension CompiledPattern {
                 guard failed else { continue }
                 // Backtrack to the newest choice left.
                 var resumed = false
-                while !resumed, let f = machine.stack.popLast() {
+                while !resumed, let f = machine.pop() {
                     switch f.kind {
                     case CompiledPattern.altFrame:
                         pc = Int(f.pc); pos = f.pos; resumed = true
                     case CompiledPattern.greedyFrame:
                         // f.pos > f.aux: one scalar back, no lower than the minimum's end.
                         let q = CompiledPattern.previousBoundary(text, f.pos, lower: f.aux)
-                        if q > f.aux { machine.stack.append(Frame(f.kind, f.pc, q, f.aux)) }
+                        if q > f.aux { machine.push(Frame(f.kind, f.pc, q, f.aux)) }
                         pc = Int(f.pc); pos = q; resumed = true
                     case CompiledPattern.lazyFrame:
                         let instruction = program[Int(f.pc)]
                         if f.pos < n {
                             let s = text.scalar(at: f.pos)
-                            if sets[Int(instruction.a)].contains(s) {
+                            if sets[Int(instruction.a)].contains(s, pool) {
                                 let count = f.aux + 1
                                 if instruction.c < 0 || count < Int(instruction.c) {
-                                    machine.stack.append(Frame(f.kind, f.pc, f.pos + s.length, count))
+                                    machine.push(Frame(f.kind, f.pc, f.pos + s.length, count))
                                 }
                                 pc = Int(f.pc) + 1; pos = f.pos + s.length; resumed = true
                             }
@@ -323,6 +476,8 @@ extension CompiledPattern {
                 }
                 if !resumed { return -1 }
             }
+           }
+          }
         }
     }
 }
@@ -374,8 +529,11 @@ struct PatternCompiler {
             for item in items { try emit(item) }
         case .alternation(let branches):
             // split L1, next; L1: b0; jump end; next: split L2, next2; ...
+            // Each branch behind a guard on its first scalar: a branch that
+            // cannot start here is skipped without a backtracking entry.
             var jumps: [Int] = []
             for (k, branch) in branches.enumerated() {
+                let guardAt = try emitGuard(branch, otherwise: -1)
                 if k < branches.count - 1 {
                     let split = program.count
                     program.append(I(.split, Int32(split + 1), 0))
@@ -383,6 +541,7 @@ struct PatternCompiler {
                     jumps.append(program.count)
                     program.append(I(.jump))
                     program[split].b = Int32(program.count)
+                    if let guardAt { program[guardAt].b = Int32(program.count) }
                 } else {
                     try emit(branch)
                 }
@@ -404,13 +563,16 @@ struct PatternCompiler {
             if let maximum {
                 // Optional copies, nested: (?:X(?:X)?)?
                 var exits: [Int] = []
+                var guards: [Int] = []
                 for _ in minimum ..< maximum {
+                    if kind == .greedy, let g = try emitGuard(inner, otherwise: 0) { guards.append(g) }
                     let split = program.count
                     program.append(I(.split))
                     exits.append(split)
                     program[split].a = Int32(program.count)
                     try emit(inner)
                 }
+                for g in guards { program[g].b = Int32(program.count) }
                 for s in exits {
                     if kind == .lazy {
                         program[s].b = program[s].a
@@ -423,6 +585,7 @@ struct PatternCompiler {
                 // L: split body, exit; body: mark r; X; check r -> exit; jump L
                 let register = Int32(registers)
                 registers += 1
+                let guardAt = kind == .greedy ? try emitGuard(inner, otherwise: 0) : nil
                 let loop = program.count
                 program.append(I(.split))
                 let body = program.count
@@ -433,6 +596,7 @@ struct PatternCompiler {
                 program.append(I(.jump, Int32(loop)))
                 let exit = Int32(program.count)
                 program[check].b = exit
+                if let guardAt { program[guardAt].b = exit }
                 if kind == .lazy {
                     program[loop].a = exit; program[loop].b = Int32(body)
                 } else {
@@ -452,6 +616,17 @@ struct PatternCompiler {
         case .assertion(let a):
             program.append(I(.assert, a.rawValue))
         }
+    }
+
+    /// A guard before `node` when it cannot match empty: where its first scalar
+    /// cannot start it, go to `otherwise` (patched by the caller; -1: fail).
+    /// Returns the guard's index.
+    mutating func emitGuard(_ node: PatternNode, otherwise: Int32) throws -> Int? {
+        let first = try firstSet(node)
+        guard !first.nullable else { return nil }
+        sets.append(first.set)
+        program.append(CompiledPattern.Instruction(.guardFirst, Int32(sets.count - 1), otherwise))
+        return program.count - 1
     }
 
     /// Under `(?i)`, Oniguruma lets one code point match a sequence it folds
