@@ -25,6 +25,8 @@ public struct CompiledPattern: Sendable, Hashable {
     /// Alternatives that must be tried at any non-ASCII code point (a bitmap first set) or anywhere (nullable).
     let startAlwaysNonASCII: UInt64
     let nullableAlternatives: UInt64
+    /// The same, as the matcher reads them.
+    let tables: PatternTables
 
     public static func == (a: CompiledPattern, b: CompiledPattern) -> Bool { a.source == b.source }
     public func hash(into hasher: inout Hasher) { hasher.combine(source) }
@@ -54,8 +56,9 @@ public struct CompiledPattern: Sendable, Hashable {
                     afterPrefix = Int32(compiler.sets.count - 1)
                 }
             }
+            let linear = LinearAlternative.make(branch, &compiler)
             alternatives.append(Alternative(start: start, first: first.set, nullable: first.nullable,
-                                            prefix: prefix, afterPrefix: afterPrefix))
+                                            prefix: prefix, afterPrefix: afterPrefix, linear: linear))
         }
         guard compiler.program.count <= PatternCompiler.maxInstructions else {
             throw PatternError(pattern: pattern, offset: 0, reason: "pattern too large once its repetitions are expanded")
@@ -93,10 +96,13 @@ public struct CompiledPattern: Sendable, Hashable {
         startByClass = byClass
         startAlwaysNonASCII = always
         nullableAlternatives = nullable
+        tables = PatternTables(program: compiler.program, sets: flatSets, pool: pool, startByASCII: ascii, startByClass: byClass,
+                               alternatives: alternatives, alwaysNonASCII: always, nullable: nullable,
+                               registerCount: compiler.registers)
     }
 
     /// A ``ScalarSet`` without references.
-    struct FlatSet {
+    struct FlatSet: Sendable {
         var asciiLow: UInt64
         var asciiHigh: UInt64
         var byClass: UInt64
@@ -126,6 +132,8 @@ public struct CompiledPattern: Sendable, Hashable {
         /// For `X?Y...`: X's set and Y's first set (-1: none).
         let prefix: Int32
         let afterPrefix: Int32
+        /// The alternative as a plain sequence of runs, when it is one.
+        let linear: LinearAlternative?
     }
 
     @usableFromInline
@@ -230,52 +238,13 @@ extension CompiledPattern {
         }
     }
 
-    func match(_ text: UnsafeBufferPointer<UInt8>, at i: Int, machine: inout Machine) -> Int {
-        var candidates: UInt64
-        if i < text.count {
-            let b = text[i]
-            if b < 0x80 {
-                candidates = startByASCII[Int(b)]
-            } else {
-                let c = text.scalar(at: i).classByte
-                candidates = startByClass[Int((c & 0x1F) | (c >> 7) << 5)] | startAlwaysNonASCII
-            }
-        } else {
-            candidates = nullableAlternatives
-        }
-        candidates |= nullableAlternatives
-        while candidates != 0 {
-            let k = candidates.trailingZeroBitCount
-            candidates &= candidates - 1
-            let alternative = alternatives[k]
-            if alternative.afterPrefix >= 0 && !canStart(alternative, text, i) { continue }
-            let end = run(text, from: alternative.start, at: i, machine: &machine)
-            if end >= 0 { return end }
-        }
-        return -1
-    }
-
-    /// For `X?Y...` at `i` (< count): whether Y can start at `i`, or after a scalar of X there.
-    @inline(__always)
-    func canStart(_ alternative: Alternative, _ text: UnsafeBufferPointer<UInt8>, _ i: Int) -> Bool {
-        bitsPool.withUnsafeBufferPointer { poolBuffer in
-            flatSets.withUnsafeBufferPointer { sets in
-                let pool = poolBuffer.baseAddress ?? UnsafePointer(bitPattern: 8)!
-                let s0 = text.scalar(at: i)
-                let after = sets[Int(alternative.afterPrefix)]
-                if after.contains(s0, pool) { return true }
-                guard sets[Int(alternative.prefix)].contains(s0, pool), i + s0.length < text.count else { return false }
-                return after.contains(text.scalar(at: i + s0.length), pool)
-            }
-        }
-    }
-
     /// Calls `body` with each match and each stretch between matches, in order,
     /// as Oniguruma's search loop finds them (an empty match right after a
     /// match is skipped, and after an empty match the search resumes one
     /// scalar on). Empty stretches are not reported; empty matches are.
     func forEachSegment(_ text: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>, _ isMatch: Bool) -> Void) {
-        var machine = Machine(registers: registerCount)
+        let tables = self.tables
+        var machine = Machine(registers: tables.registerCount)
         defer { machine.deallocate() }
         let n = text.count
         var searchFrom = 0, previous = 0
@@ -284,7 +253,7 @@ extension CompiledPattern {
             // Leftmost match at or after searchFrom.
             var start = searchFrom, end = -1
             while start <= n {
-                end = match(text, at: start, machine: &machine)
+                end = tables.match(text, at: start, machine: &machine)
                 if end >= 0 { break }
                 if start == n { break }
                 start += text.scalar(at: start).length
@@ -322,7 +291,7 @@ extension CompiledPattern {
         return p - 1
     }
 
-    func assertion(_ kind: Int32, _ text: UnsafeBufferPointer<UInt8>, _ pos: Int) -> Bool {
+    static func assertion(_ kind: Int32, _ text: UnsafeBufferPointer<UInt8>, _ pos: Int) -> Bool {
         let n = text.count
         switch Assertion(rawValue: kind)! {
         case .lineStart: return pos == 0 || text[pos - 1] == 0x0A
@@ -338,21 +307,62 @@ extension CompiledPattern {
             return (before != after) == (kind == Assertion.wordBoundary.rawValue)
         }
     }
+}
+
+extension CompiledPattern {
+    /// `\w`, for `\b` and `\B`.
+    static let wordSet = ScalarSet(ClassExpr.word, ignoreCase: false)
+}
+
+extension PatternTables {
+    func match(_ text: UnsafeBufferPointer<UInt8>, at i: Int, machine: inout CompiledPattern.Machine) -> Int {
+        var candidates: UInt64
+        if i < text.count {
+            let b = text[i]
+            if b < 0x80 {
+                candidates = startByASCII[Int(b)]
+            } else {
+                let c = text.scalar(at: i).classByte
+                candidates = startByClass[Int((c & 0x1F) | (c >> 7) << 5)] | alwaysNonASCII
+            }
+        } else {
+            candidates = nullable
+        }
+        candidates |= nullable
+        while candidates != 0 {
+            let k = candidates.trailingZeroBitCount
+            candidates &= candidates - 1
+            // k < alternativeCount: candidate bits are only ever set for alternatives.
+            if afterPrefixes[k] >= 0 && !canStart(k, text, i) { continue }
+            let end = linearRanges[k].1 > 0 ? matchLinear(k, text, at: i)
+                : run(text, from: starts[k], at: i, machine: &machine)
+            if end >= 0 { return end }
+        }
+        return -1
+    }
+
+    /// For `X?Y...` at `i` (< count): whether Y can start at `i`, or after a scalar of X there.
+    @inline(__always)
+    func canStart(_ k: Int, _ text: UnsafeBufferPointer<UInt8>, _ i: Int) -> Bool {
+        let pool = UnsafePointer(self.pool.baseAddress!)
+        let s0 = text.scalar(at: i)
+        let after = sets[Int(afterPrefixes[k])]
+        if after.contains(s0, pool) { return true }
+        guard sets[Int(prefixes[k])].contains(s0, pool), i + s0.length < text.count else { return false }
+        return after.contains(text.scalar(at: i + s0.length), pool)
+    }
 
     /// Runs the program from `pc` at `start`: the end of the match, or -1.
-    func run(_ text: UnsafeBufferPointer<UInt8>, from pc0: Int32, at start: Int, machine: inout Machine) -> Int {
+    func run(_ text: UnsafeBufferPointer<UInt8>, from pc0: Int32, at start: Int, machine: inout CompiledPattern.Machine) -> Int {
         let n = text.count
         var pc = Int(pc0), pos = start
         machine.count = 0
-        return program.withUnsafeBufferPointer { program in
-          flatSets.withUnsafeBufferPointer { sets in
-           bitsPool.withUnsafeBufferPointer { poolBuffer in
-            // A set's bitmap is read only when it has one, so the pool is never empty then.
-            let pool = poolBuffer.baseAddress ?? UnsafePointer(bitPattern: 8)!
-            // Unchecked: every pc is an instruction index (the compiler ends each
-            // alternative with `match` and patches every jump inside the program),
-            // and every set index names a set it made.
-            let program = program.baseAddress!, sets = sets.baseAddress!
+        // Unchecked: every pc is an instruction index (the compiler ends each
+        // alternative with `match` and patches every jump inside the program),
+        // and every set index names a set it made.
+        let program = UnsafePointer(self.program.baseAddress!), sets = UnsafePointer(self.sets.baseAddress!)
+        let pool = UnsafePointer(self.pool.baseAddress!)
+        do {
             while true {
                 var failed = false
                 let instruction = program[pc]
@@ -377,7 +387,7 @@ extension CompiledPattern {
                         failed = true
                     } else {
                         if instruction.op == .runGreedy && pos > minimumEnd {
-                            machine.push(Frame(CompiledPattern.greedyFrame, Int32(pc + 1), pos, minimumEnd))
+                            machine.push(CompiledPattern.Frame(CompiledPattern.greedyFrame, Int32(pc + 1), pos, minimumEnd))
                         }
                         pc += 1
                     }
@@ -395,36 +405,36 @@ extension CompiledPattern {
                         failed = true
                     } else {
                         if instruction.c < 0 || count < Int(instruction.c) {
-                            machine.push(Frame(CompiledPattern.lazyFrame, Int32(pc), pos, count))
+                            machine.push(CompiledPattern.Frame(CompiledPattern.lazyFrame, Int32(pc), pos, count))
                         }
                         pc += 1
                     }
                 case .split:
-                    machine.push(Frame(CompiledPattern.altFrame, instruction.b, pos, 0))
+                    machine.push(CompiledPattern.Frame(CompiledPattern.altFrame, instruction.b, pos, 0))
                     pc = Int(instruction.a)
                 case .jump:
                     pc = Int(instruction.a)
                 case .atomicBegin:
-                    machine.push(Frame(CompiledPattern.atomicFrame, 0, pos, 0))
+                    machine.push(CompiledPattern.Frame(CompiledPattern.atomicFrame, 0, pos, 0))
                     pc += 1
                 case .atomicEnd:
                     while let f = machine.pop(), f.kind != CompiledPattern.atomicFrame {}
                     pc += 1
                 case .lookBegin:
-                    machine.push(Frame(CompiledPattern.lookFrame, Int32(pc), pos, 0))
+                    machine.push(CompiledPattern.Frame(CompiledPattern.lookFrame, Int32(pc), pos, 0))
                     pc += 1
                 case .lookEnd:
-                    var frame = Frame(0, 0, 0, 0)
+                    var frame = CompiledPattern.Frame(0, 0, 0, 0)
                     while let f = machine.pop() {
                         if f.kind == CompiledPattern.lookFrame { frame = f; break }
                     }
                     pos = frame.pos
                     if program[Int(frame.pc)].a == 1 { failed = true } else { pc += 1 }
                 case .assert:
-                    if assertion(instruction.a, text, pos) { pc += 1 } else { failed = true }
+                    if CompiledPattern.assertion(instruction.a, text, pos) { pc += 1 } else { failed = true }
                 case .loopMark:
                     let r = Int(instruction.a)
-                    machine.push(Frame(CompiledPattern.registerFrame, instruction.a, machine.registers[r], 0))
+                    machine.push(CompiledPattern.Frame(CompiledPattern.registerFrame, instruction.a, machine.registers[r], 0))
                     machine.registers[r] = pos
                     pc += 1
                 case .guardFirst:
@@ -450,7 +460,7 @@ extension CompiledPattern {
                     case CompiledPattern.greedyFrame:
                         // f.pos > f.aux: one scalar back, no lower than the minimum's end.
                         let q = CompiledPattern.previousBoundary(text, f.pos, lower: f.aux)
-                        if q > f.aux { machine.push(Frame(f.kind, f.pc, q, f.aux)) }
+                        if q > f.aux { machine.push(CompiledPattern.Frame(f.kind, f.pc, q, f.aux)) }
                         pc = Int(f.pc); pos = q; resumed = true
                     case CompiledPattern.lazyFrame:
                         let instruction = program[Int(f.pc)]
@@ -459,7 +469,7 @@ extension CompiledPattern {
                             if sets[Int(instruction.a)].contains(s, pool) {
                                 let count = f.aux + 1
                                 if instruction.c < 0 || count < Int(instruction.c) {
-                                    machine.push(Frame(f.kind, f.pc, f.pos + s.length, count))
+                                    machine.push(CompiledPattern.Frame(f.kind, f.pc, f.pos + s.length, count))
                                 }
                                 pc = Int(f.pc) + 1; pos = f.pos + s.length; resumed = true
                             }
@@ -476,15 +486,8 @@ extension CompiledPattern {
                 }
                 if !resumed { return -1 }
             }
-           }
-          }
         }
     }
-}
-
-extension CompiledPattern {
-    /// `\w`, for `\b` and `\B`.
-    static let wordSet = ScalarSet(ClassExpr.word, ignoreCase: false)
 }
 
 // MARK: - Compiling
