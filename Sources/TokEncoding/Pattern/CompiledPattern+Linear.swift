@@ -93,9 +93,16 @@ extension PatternTables {
                     let set = sets[Int(item.set)]
                     var count = 0, minimumEnd = pos
                     while count < item.maximum && pos < n {
-                        let s = text.scalar(at: pos)
-                        guard set.contains(s, pool) else { break }
-                        pos += s.length
+                        let b = text[pos]
+                        if b < 0x80 {
+                            // ASCII: one bit test, no decoding (b < 128: the shift is below 64 in either half).
+                            guard (b < 64 ? set.asciiLow >> UInt64(b) : set.asciiHigh >> UInt64(b - 64)) & 1 != 0 else { break }
+                            pos += 1
+                        } else {
+                            let s = text.multiByteScalar(at: pos, lead: b)
+                            guard set.contains(s, pool) else { break }
+                            pos += s.length
+                        }
                         count += 1
                         if count == item.minimum { minimumEnd = pos }
                     }

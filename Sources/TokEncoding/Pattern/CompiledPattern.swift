@@ -242,6 +242,7 @@ extension CompiledPattern {
     /// as Oniguruma's search loop finds them (an empty match right after a
     /// match is skipped, and after an empty match the search resumes one
     /// scalar on). Empty stretches are not reported; empty matches are.
+    @usableFromInline
     func forEachSegment(_ text: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>, _ isMatch: Bool) -> Void) {
         let tables = self.tables
         var machine = Machine(registers: tables.registerCount)

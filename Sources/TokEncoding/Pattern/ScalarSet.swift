@@ -36,36 +36,41 @@ struct ScalarSet: Sendable, Hashable {
 
     init(_ expr: ClassExpr, ignoreCase: Bool) {
         tok_icu_ensure_classes()
-        let member: (UInt32) -> Bool
         if ignoreCase {
-            let closure = CaseFolding.closure
-            member = { cp in
-                if expr.contains(cp) { return true }
-                guard let others = closure[cp] else { return false }
-                return others.contains { expr.contains($0) }
+            // The set as written, then each code point that has a case partner in it.
+            let base = ScalarSet(expr, ignoreCase: false)
+            func member(_ cp: UInt32) -> Bool { base.contains(Scalar(value: cp, length: 1)) }
+            var partners: [UInt32] = []
+            for (cp, others) in CaseFolding.closure where !member(cp) && others.contains(where: member) { partners.append(cp) }
+            self = base
+            for cp in partners where cp < 0x80 {
+                if cp < 64 { asciiLow |= 1 << UInt64(cp) } else { asciiHigh |= 1 << UInt64(cp - 64) }
             }
-        } else {
-            member = { expr.contains($0) }
+            let above = partners.filter { $0 >= 0x80 }
+            guard !above.isEmpty else { return }
+            if bits.isEmpty {
+                // Spell the class map out as a bitmap, to add the partners to it.
+                var words = [UInt64](repeating: 0, count: 0x110000 / 64)
+                for cp in UInt32(0x80) ..< 0x110000 where base.contains(Scalar(value: cp, length: 1)) {
+                    words[Int(cp >> 6)] |= 1 << UInt64(cp & 63)
+                }
+                bits = words
+                byClass = 0
+            }
+            for cp in above { bits[Int(cp >> 6)] |= 1 << UInt64(cp & 63) }
+            return
         }
-        for cp in UInt32(0) ..< 128 where member(cp) {
+        for cp in UInt32(0) ..< 128 where expr.contains(cp) {
             if cp < 64 { asciiLow |= 1 << UInt64(cp) } else { asciiHigh |= 1 << UInt64(cp - 64) }
         }
-        if !ignoreCase && expr.isClassOnlyAboveASCII {
+        if expr.isClassOnlyAboveASCII {
             for c in 0 ..< 64 where expr.contains(category: UInt8(c & 31), whitespace: c >= 32) {
                 byClass |= 1 << UInt64(c)
             }
             return
         }
         var words = [UInt64](repeating: 0, count: 0x110000 / 64)
-        if ignoreCase {
-            // Members, then every case-fold partner of a member.
-            for cp in UInt32(0x80) ..< 0x110000 where expr.contains(cp) { words[Int(cp >> 6)] |= 1 << UInt64(cp & 63) }
-            for (cp, others) in CaseFolding.closure where cp >= 0x80 && others.contains(where: { expr.contains($0) }) {
-                words[Int(cp >> 6)] |= 1 << UInt64(cp & 63)
-            }
-        } else {
-            for cp in UInt32(0x80) ..< 0x110000 where expr.contains(cp) { words[Int(cp >> 6)] |= 1 << UInt64(cp & 63) }
-        }
+        for cp in UInt32(0x80) ..< 0x110000 where expr.contains(cp) { words[Int(cp >> 6)] |= 1 << UInt64(cp & 63) }
         bits = words
     }
 
