@@ -87,7 +87,11 @@ public enum VocabularyError: TokError, Equatable {
         switch self {
         case .emptyToken(let id): return "token \(id) is empty"
         case .repeatedToken(let id): return "token \(id) repeats the bytes of another token"
-        case .noByteToken(let b): return "no token for the single byte \(b)"
+        case .noByteToken(let b):
+            let hex = "0x" + String(b, radix: 16, uppercase: true)
+            return b >= 0xF5 || b == 0xC0 || b == 0xC1
+                ? "no token for the single byte \(hex), which never occurs in UTF-8; tok encodes any bytes, so it needs one"
+                : "no token for the single byte \(hex)"
         case .unreachableTokens(let count, let first, let bytes):
             return "\(count) tokens do not encode to themselves (first: id \(first), bytes \(bytes))"
         case .mergeOutsideVocabulary(let rank): return "merge \(rank) names an id outside the vocabulary"

@@ -50,6 +50,9 @@ public enum VocabularyFolder {
     /// Writes the folder. Files are written under temporary names and renamed
     /// into place, so an interrupted save never leaves a half-written file.
     public static func save(_ tokenizer: Tokenizer, to directory: String, name: String? = nil, source: String) throws {
+        if fileExists(directory) && !isDirectory(directory) {
+            throw VocabularyError.notAVocabularyFolder(path: directory, reason: "a file is there, not a folder")
+        }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let name = name ?? URL(fileURLWithPath: directory).lastPathComponent
         let manifest = VocabularyManifest(tokenizer: tokenizer, name: name, source: source)
