@@ -48,7 +48,10 @@ struct FormatTests {
         let cases = [
             (#"{"model": {"type": "Unigram"}}"#, "Unigram"),
             (#"{"model": {"type": "BPE", "byte_fallback": true, "vocab": {}}}"#, "byte_fallback"),
-            (#"{"normalizer": {"type": "Lowercase"}, "model": {"type": "BPE", "vocab": {}, "merges": []}}"#, "Lowercase"),
+            (#"{"normalizer": {"type": "BertNormalizer"}, "model": {"type": "BPE", "vocab": {}, "merges": []}}"#, "BertNormalizer"),
+            (#"{"pre_tokenizer": {"type": "Metaspace"}, "model": {"type": "BPE", "vocab": {}, "merges": []}}"#, "Metaspace"),
+            (#"{"pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(?<=a)"}, "behavior": "Isolated"}, "model": {"type": "BPE", "vocab": {}, "merges": []}}"#, "lookbehind"),
+            (#"{"post_processor": {"type": "Custom"}, "pre_tokenizer": {"type": "ByteLevel"}, "model": {"type": "BPE", "vocab": {}, "merges": []}}"#, "Custom"),
             ("not json", "not valid JSON"),
         ]
         for (json, word) in cases {

@@ -4,10 +4,23 @@
 /// lookahead. Code points are classified through the same table as the
 /// hand-written rules; no regex engine runs.
 ///
-/// Speed comes from two things: each top-level alternative is tried only when
-/// the scalar at the position can start it (its first-scalar filter), and a
-/// repeated single set (`\p{L}+`, `[^\s]*`) is one instruction that scans its
-/// run and, when the rest fails, gives back one scalar at a time.
+/// Performance notes (one core, o200k's regex compiled, 101 MB of mixed text;
+/// the hand-written matcher runs the same regex at 261 MB/s):
+/// - A plain interpreter of this program: 18 MB/s. Sets as plain words in one
+///   table and a frame stack of raw memory (no retain, no exclusivity check
+///   per access): 44.
+/// - Each top-level alternative tried only where the scalar can start it
+///   (masks per ASCII byte and per class byte): 64. A guard on each inner
+///   branch's first scalar: 64-70. For `X?Y...`, skipping the alternative
+///   when neither this scalar nor the next can start Y: 70.
+/// - Alternatives that are a plain sequence of repeated sets (nearly all of
+///   every published pattern) in one loop that backtracks over run ends
+///   (`CompiledPattern+Linear.swift`), with one test before a trailing
+///   `(?i:'s|'t|...)?`: 83. The Isolated split calling it without the general
+///   split's closures: 96. ASCII bytes tested without decoding: 99 (0.38 of
+///   the hand-written matcher; 0.30-0.50 over patterns and domains, README).
+/// - Left: about 40 ns per piece against 11. 1.14 alternatives are tried per
+///   piece, so sharper filters cannot help; code specialized per pattern could.
 public struct CompiledPattern: Sendable, Hashable {
     /// The pattern as written.
     public let source: String
