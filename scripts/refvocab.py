@@ -39,6 +39,8 @@ HUGGINGFACE = {
     # families, and one whose merges make an added token (<unk>).
     "qwen3.5": "qwen-3.5", "deepseek-v4": "deepseek-v4", "glm-4.5v": "glm-4.5v", "glm-4.7-flash": "glm-4.7-flash",
     "minimax-m3": "minimax-m3", "jt-coder-8b": "jt-coder-8b-base", "qwen3-mlx": "qwen3-235b-a22b-mlx-4bit",
+    # DeepSeek-LLM/V2 and Coder: Digits pre-tokenizers, no tokens for the 13 bytes UTF-8 never has.
+    "deepseek-v2": "deepseek-v2", "deepseek-coder-33b": "deepseek-coder-33b-base",
 }
 
 

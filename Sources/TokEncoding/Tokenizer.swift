@@ -170,6 +170,14 @@ public struct Tokenizer: Sendable {
         _ text: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
         guard !text.isEmpty else { return }
+        let missing = vocabulary.bytesWithoutToken
+        if !missing.isEmpty, text.contains(where: { missing[Int($0)] }) {
+            // Bytes the vocabulary has no token for (never in UTF-8): U+FFFD in their place.
+            var replaced: [UInt8] = []
+            replaced.reserveCapacity(text.count + 16)
+            for b in text { if missing[Int(b)] { replaced += Vocabulary.replacementCharacter } else { replaced.append(b) } }
+            return replaced.withUnsafeBufferPointer { encodeNormalized($0, scratch: &scratch, into: &out) }
+        }
         if preTokenizer.addPrefixSpace && text[0] != 0x20 {
             let spaced = [0x20] + Array(text)
             return spaced.withUnsafeBufferPointer { encodePieces($0, scratch: &scratch, into: &out) }

@@ -120,6 +120,13 @@ public struct Vocabulary: Sendable {
     let pairCount: Int
     @usableFromInline let specialIdsBelowCount: Set<UInt32>
     @usableFromInline let specialById: [UInt32: [UInt8]]
+    /// Per byte, whether the vocabulary lacks its token (only bytes that never
+    /// occur in UTF-8 may be missing); empty when none is. Such a byte is
+    /// encoded as U+FFFD, which is what it decodes to.
+    public let bytesWithoutToken: [Bool]
+
+    static func neverInUTF8(_ b: UInt8) -> Bool { b == 0xC0 || b == 0xC1 || b >= 0xF5 }
+    static let replacementCharacter: [UInt8] = [0xEF, 0xBF, 0xBD]
 
     /// The raw tables for the hot loops; valid while this vocabulary (its storage) lives.
     @inlinable var tables: BPETables { storage.view }
@@ -167,6 +174,13 @@ public struct Vocabulary: Sendable {
         let count = storage.view.tokenCount
         self.specialIdsBelowCount = Set(specialTokens.map(\.id).filter { Int($0) < count })
         self.specialById = Dictionary(specialTokens.map { ($0.id, Array($0.content.utf8)) }, uniquingKeysWith: { a, _ in a })
+        let view = storage.view
+        var missing = [Bool](repeating: false, count: 256)
+        for b in 0 ..< 256 {
+            let id = view.byteTokens[b]
+            missing[b] = view.tokenLength(id) != 1 || view.tokenBytes[Int(view.tokenOffsets[Int(id)])] != UInt8(b)
+        }
+        self.bytesWithoutToken = missing.contains(true) ? missing : []
     }
 
     /// A vocabulary from finished tables; the byte-pair table is derived here.
@@ -326,10 +340,16 @@ extension Vocabulary {
         func finish(pairs: PairTable, mergeOrder: MergeOrder, specialTokens: [SpecialToken]) throws -> Vocabulary {
             var byteTokens = ContiguousArray<UInt32>(repeating: 0, count: 256)
             for b in 0 ..< 256 {
-                guard let id = find([UInt8(b)]) else {
+                if let id = find([UInt8(b)]) {
+                    byteTokens[b] = id
+                } else if Vocabulary.neverInUTF8(UInt8(b)), find(Vocabulary.replacementCharacter) != nil, let question = find([0x3F]) {
+                    // A byte no UTF-8 text has (DeepSeek-LLM/Coder/V2 drop all 13): the encoder
+                    // writes U+FFFD in its place before splitting, so the kernel never meets it;
+                    // the table holds a placeholder.
+                    byteTokens[b] = question
+                } else {
                     throw VocabularyError.noByteToken(UInt8(b))
                 }
-                byteTokens[b] = id
             }
             let tokenCount = offsets.count - 1
             var allowed = ContiguousArray<UInt64>(repeating: 0, count: (tokenCount + 63) / 64)

@@ -13,7 +13,7 @@ from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalize
 from conftest import DOMAINS, REFVOCAB, random_text, tok
 
 PUBLISHED = ["qwen2.5", "qwen3", "deepseek-v3", "llama3", "glm-4", "minimax-text-01", "qwen3.5", "deepseek-v4", "glm-4.5v",
-             "glm-4.7-flash", "minimax-m3", "jt-coder-8b", "qwen3-mlx"]
+             "glm-4.7-flash", "minimax-m3", "jt-coder-8b", "qwen3-mlx", "deepseek-v2", "deepseek-coder-33b"]
 
 
 def tok_ids(vocab, text, *extra):
@@ -65,6 +65,17 @@ def test_published_tokenizer_json(name, imported, corpus):
     texts.append(("added tokens", added_token_text(original, rng)))
     compare(imported / name, original, texts, f"{name} vs its tokenizer.json")
     compare(imported / name, exported, texts, f"{name} vs tok's export")
+
+
+def test_bytes_without_a_token_become_the_replacement_character(imported):
+    """DeepSeek-V2 has no token for the bytes UTF-8 never uses: they encode as U+FFFD and decode so."""
+    vocab = imported / "deepseek-v2"
+    ids = tok("encode", "--vocab", vocab, input=b"a\xc0b\xffc\xe4\xb8").stdout
+    back = tok("decode", "--vocab", vocab, input=ids).stdout
+    assert back == "a\ufffdb\ufffdc".encode() + b"\xe4\xb8"  # other invalid bytes keep their byte tokens
+    hf = Tokenizer.from_file(str(REFVOCAB / "deepseek-v2" / "tokenizer.json"))
+    theirs = hf.encode("a\ufffdb\ufffdc", add_special_tokens=False).ids
+    assert [int(x) for x in ids.split()][:len(theirs)] == theirs
 
 
 def kitchen_sink(corpus, path):
