@@ -110,3 +110,10 @@ func parseSize(_ text: String, option: String) throws -> Int {
     guard let value = Double(text), value > 0 else { throw ValidationError("\(option) expects a size such as 4G or 512M") }
     return Int(value * Double(scale))
 }
+
+/// What `tok encode` says about invalid UTF-8 in its input.
+func invalidUTF8Message(_ count: Int, _ tokenizer: Tokenizer) -> String {
+    tokenizer.vocabulary.bytesWithoutToken.isEmpty
+        ? "\(count) bytes of invalid UTF-8 encoded as byte tokens"
+        : "\(count) bytes of invalid UTF-8 encoded as byte tokens, or as U+FFFD where this vocabulary has no token for the byte"
+}

@@ -55,7 +55,7 @@ extension EncodeCommand {
         if show { printError("") }
         let s = manifest.statistics
         print("\(output!): \(manifest.documents) documents, \(manifest.tokens) tokens, \(manifest.dtype) ids, \(manifest.shards.count) shard(s)")
-        if s.invalidUTF8Bytes > 0 { printError("tok: \(s.invalidUTF8Bytes) bytes of invalid UTF-8 encoded as byte tokens") }
+        if s.invalidUTF8Bytes > 0 { printError("tok: " + invalidUTF8Message(s.invalidUTF8Bytes, tokenizer)) }
         if s.malformedLines > 0 { printError("tok: \(s.malformedLines) malformed JSON lines skipped") }
         if s.linesWithoutField > 0 { printError("tok: \(s.linesWithoutField) JSON lines without a string \"\(dataset.field)\" skipped") }
     }

@@ -133,7 +133,7 @@ struct EncodeCommand: ParsableCommand {
             if !raw { try sink.write([0x0A]) }
         }
         try sink.finish()
-        if invalid > 0 { printError("tok: \(reader.name): \(invalid) bytes of invalid UTF-8 encoded as byte tokens") }
+        if invalid > 0 { printError("tok: \(reader.name): " + invalidUTF8Message(invalid, tokenizer)) }
     }
 
     /// Encodes complete lines in batches, the lines of a batch in parallel.
@@ -205,7 +205,7 @@ struct EncodeCommand: ParsableCommand {
             })
             let ratio = tokens == 0 ? "-" : String(Double(Int(Double(bytes) / Double(tokens) * 1000)) / 1000)
             try sink.write(Array("\(reader.name)\t\(bytes)\t\(characters)\t\(tokens)\t\(ratio)\n".utf8))
-            if invalid > 0 { printError("tok: \(reader.name): \(invalid) bytes of invalid UTF-8 encoded as byte tokens") }
+            if invalid > 0 { printError("tok: \(reader.name): " + invalidUTF8Message(invalid, tokenizer)) }
         }
         try sink.finish()
     }
