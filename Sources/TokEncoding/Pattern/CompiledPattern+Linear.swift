@@ -55,6 +55,17 @@ struct LinearAlternative: Sendable {
             }
         }
         guard !items.isEmpty, items.count <= 16 else { return nil }
+        // A greedy run gives nothing back when what follows cannot use it:
+        // at the end (the trailing group never fails), or before a run of at
+        // least one scalar from a disjoint set. It runs possessively then.
+        for k in items.indices where items[k].kind == .greedy {
+            if k == items.count - 1 {
+                items[k].kind = .possessive
+            } else if items[k + 1].kind == .greedy || items[k + 1].kind == .possessive, items[k + 1].minimum >= 1,
+                      compiler.sets[Int(items[k].set)].isDisjoint(with: compiler.sets[Int(items[k + 1].set)]) {
+                items[k].kind = .possessive
+            }
+        }
         // A possessive-looking item that is really a single scalar never needs backtracking; greedy
         // runs do. Lookaheads of a single scalar never backtrack either.
         var linear = LinearAlternative(items: items, trailing: trailing)

@@ -84,6 +84,14 @@ struct ScalarSet: Sendable, Hashable {
         return u
     }
 
+    /// True when no code point is in both (false when it cannot tell cheaply: bitmaps).
+    func isDisjoint(with other: ScalarSet) -> Bool {
+        guard asciiLow & other.asciiLow == 0, asciiHigh & other.asciiHigh == 0, bits.isEmpty, other.bits.isEmpty else {
+            return false
+        }
+        return byClass & other.byClass == 0
+    }
+
     static let everything: ScalarSet = {
         var s = ScalarSet()
         s.asciiLow = ~0; s.asciiHigh = ~0; s.byClass = ~0
