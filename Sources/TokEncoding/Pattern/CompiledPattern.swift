@@ -24,21 +24,7 @@
 public struct CompiledPattern: Sendable, Hashable {
     /// The pattern as written.
     public let source: String
-    @usableFromInline let program: [Instruction]
-    @usableFromInline let alternatives: [Alternative]
-    @usableFromInline let registerCount: Int
-    /// The sets as plain words (no references: reading one costs no retain),
-    /// their bitmaps in one pool.
-    let flatSets: [FlatSet]
-    let bitsPool: [UInt64]
-    /// Which alternatives (bit k: alternative k) can start with each ASCII
-    /// byte, and with a code point of each class byte (category | White_Space << 5).
-    let startByASCII: [UInt64]
-    let startByClass: [UInt64]
-    /// Alternatives that must be tried at any non-ASCII code point (a bitmap first set) or anywhere (nullable).
-    let startAlwaysNonASCII: UInt64
-    let nullableAlternatives: UInt64
-    /// The same, as the matcher reads them.
+    /// The program, its sets and the alternatives' filters, as the matcher reads them.
     let tables: PatternTables
 
     public static func == (a: CompiledPattern, b: CompiledPattern) -> Bool { a.source == b.source }
@@ -80,11 +66,9 @@ public struct CompiledPattern: Sendable, Hashable {
             throw PatternError(pattern: pattern, offset: 0, reason: "more than 64 top-level alternatives")
         }
         self.source = pattern
-        self.program = compiler.program
-        self.alternatives = alternatives
-        self.registerCount = compiler.registers
+        // The sets as plain words (no references: reading one costs no retain), their bitmaps in one pool.
         var pool: [UInt64] = []
-        flatSets = compiler.sets.map { set in
+        let flatSets = compiler.sets.map { set in
             var flat = FlatSet(asciiLow: set.asciiLow, asciiHigh: set.asciiHigh, byClass: set.byClass, bitsOffset: -1)
             if !set.bits.isEmpty {
                 flat.bitsOffset = pool.count
@@ -92,7 +76,9 @@ public struct CompiledPattern: Sendable, Hashable {
             }
             return flat
         }
-        bitsPool = pool
+        // Which alternatives (bit k: alternative k) can start with each ASCII byte, and with a code
+        // point of each class byte (category | White_Space << 5); those to try at any non-ASCII code
+        // point (a bitmap first set) and anywhere (nullable).
         var ascii = [UInt64](repeating: 0, count: 128), byClass = [UInt64](repeating: 0, count: 64)
         var always: UInt64 = 0, nullable: UInt64 = 0
         for (k, alternative) in alternatives.enumerated() {
@@ -105,10 +91,6 @@ public struct CompiledPattern: Sendable, Hashable {
                 for c in 0 ..< 64 where alternative.first.byClass >> UInt64(c) & 1 != 0 { byClass[c] |= bit }
             }
         }
-        startByASCII = ascii
-        startByClass = byClass
-        startAlwaysNonASCII = always
-        nullableAlternatives = nullable
         tables = PatternTables(program: compiler.program, sets: flatSets, pool: pool, startByASCII: ascii, startByClass: byClass,
                                alternatives: alternatives, alwaysNonASCII: always, nullable: nullable,
                                registerCount: compiler.registers)
