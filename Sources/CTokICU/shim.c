@@ -62,27 +62,6 @@ int32_t tok_icu_is_nfc(const uint8_t *utf8, int32_t length) {
     return U_SUCCESS(status) && yes ? 1 : 0;
 }
 
-int32_t tok_icu_nfc(const uint8_t *utf8, int32_t length, uint8_t *out, int32_t capacity) {
-    UErrorCode status = U_ZERO_ERROR;
-    const UNormalizer2 *nfc = unorm2_getNFCInstance(&status);
-    if (U_FAILURE(status)) return INT32_MIN;
-    int32_t n16 = 0;
-    UChar *s16 = to_utf16(utf8, length, &n16);
-    if (!s16) return INT32_MIN;
-    int32_t cap16 = n16 * 3 + 16;
-    UChar *d16 = malloc(sizeof(UChar) * (size_t)cap16);
-    if (!d16) { free(s16); return INT32_MIN; }
-    int32_t m16 = unorm2_normalize(nfc, s16, n16, d16, cap16, &status);
-    free(s16);
-    if (U_FAILURE(status)) { free(d16); return INT32_MIN; }
-    int32_t written = 0;
-    u_strToUTF8((char *)out, capacity, &written, d16, m16, &status);
-    free(d16);
-    if (status == U_BUFFER_OVERFLOW_ERROR || written > capacity) return -written;
-    if (U_FAILURE(status) && status != U_STRING_NOT_TERMINATED_WARNING) return INT32_MIN;
-    return written;
-}
-
 #include <unicode/uscript.h>
 
 int32_t tok_icu_script_class(uint32_t cp) {
@@ -103,20 +82,6 @@ int32_t tok_icu_script_class(uint32_t cp) {
 // MARK: Properties and case folding for compiled split patterns
 
 int32_t tok_icu_fold_case(uint32_t cp) { return (int32_t)u_foldCase((UChar32)cp, U_FOLD_CASE_DEFAULT); }
-
-int32_t tok_icu_full_fold_length(uint32_t cp) {
-    UChar src[2], dst[8];
-    int32_t n = 0;
-    UBool error = 0;
-    U16_APPEND((UChar *)src, n, 2, (UChar32)cp, error);
-    if (error) return 1;
-    UErrorCode status = U_ZERO_ERROR;
-    int32_t m = u_strFoldCase(dst, 8, src, n, U_FOLD_CASE_DEFAULT, &status);
-    if (U_FAILURE(status)) return 1;
-    int32_t scalars = 0;
-    for (int32_t i = 0; i < m; i++) if (!U16_IS_TRAIL(dst[i])) scalars++;
-    return scalars;
-}
 
 int32_t tok_icu_full_fold(uint32_t cp, uint32_t *out, int32_t capacity) {
     UChar src[2], dst[8];

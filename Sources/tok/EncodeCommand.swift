@@ -94,26 +94,7 @@ struct EncodeCommand: ParsableCommand {
                 throw CLIError("\(vocabulary.vocab): \(tokenizer.vocabulary.idLimit) ids do not fit --format u16")
             }
             let (before, after) = addSpecial ? tokenizer.postProcessor.surroundingIds : ([], [])
-            func write<C: Collection<UInt32>>(_ ids: C) throws {
-                if raw {
-                    if format == "u32" { return try ContiguousArray(ids).withUnsafeBytes { try sink.write($0) } }
-                    text.removeAll(keepingCapacity: true)
-                    for id in ids { withUnsafeBytes(of: UInt16(truncatingIfNeeded: id).littleEndian) { text.append(contentsOf: $0) } }
-                    return try sink.write(text)
-                }
-                text.removeAll(keepingCapacity: true)
-                for id in ids {
-                    if !first { text.append(0x20) }
-                    first = false
-                    IdFormatter.append(id, to: &text)
-                }
-                try sink.write(text)
-            }
-            if !before.isEmpty { try write(before) }
-            try tokenizer.encodeStream(threads: threads, allowedSpecial: allowed, read: { buffer, n in
-                try reader.read(into: &buffer, maximum: n)
-            }, emit: { ids, part in
-                invalid += invalidUTF8ByteCount(part)
+            func write(_ ids: ContiguousArray<UInt32>) throws {
                 if raw {
                     // Little-endian hosts: 32-bit ids are already the output's bytes.
                     if format == "u32" { return try ids.withUnsafeBytes { try sink.write($0) } }
@@ -128,8 +109,15 @@ struct EncodeCommand: ParsableCommand {
                     IdFormatter.append(id, to: &text)
                 }
                 try sink.write(text)
+            }
+            if !before.isEmpty { try write(ContiguousArray(before)) }
+            try tokenizer.encodeStream(threads: threads, allowedSpecial: allowed, read: { buffer, n in
+                try reader.read(into: &buffer, maximum: n)
+            }, emit: { ids, part in
+                invalid += invalidUTF8ByteCount(part)
+                try write(ids)
             })
-            if !after.isEmpty { try write(after) }
+            if !after.isEmpty { try write(ContiguousArray(after)) }
             if !raw { try sink.write([0x0A]) }
         }
         try sink.finish()

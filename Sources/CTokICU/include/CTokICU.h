@@ -19,11 +19,6 @@ void tok_icu_ensure_classes(void);
 /// The Unicode version ICU's data implements, as "major.minor".
 void tok_icu_unicode_version(char *out, int32_t capacity);
 
-/// NFC-normalizes valid UTF-8. Returns the length of the result written to `out`,
-/// or the required capacity (negated) when `capacity` is too small, or INT32_MIN
-/// on an ICU error.
-int32_t tok_icu_nfc(const uint8_t *utf8, int32_t length, uint8_t *out, int32_t capacity);
-
 /// 1 when valid UTF-8 `utf8` is already in NFC (a fast quick-check), else 0.
 int32_t tok_icu_is_nfc(const uint8_t *utf8, int32_t length);
 
@@ -38,7 +33,6 @@ int32_t tok_icu_script_class(uint32_t cp);
 int32_t tok_icu_fold_case(uint32_t cp);
 /// Full case folding of one code point: writes its scalars to `out`, returns how many.
 int32_t tok_icu_full_fold(uint32_t cp, uint32_t *out, int32_t capacity);
-int32_t tok_icu_full_fold_length(uint32_t cp);
 
 /// Looks up a `\p{name}` property: 1 general-category mask (in `value`), 2
 /// script code, 3 binary property; 0 when ICU knows no such name.
@@ -46,9 +40,11 @@ int32_t tok_icu_property_kind(const char *name, int32_t *value);
 /// 1 when `cp` has the script (kind 2) or binary property (kind 3) `value`.
 int32_t tok_icu_has_property(int32_t kind, int32_t value, uint32_t cp);
 
-/// Normalizes valid UTF-8 to form 0 NFC, 1 NFD, 2 NFKC, 3 NFKD; returns as `tok_icu_nfc`.
+/// Normalizes valid UTF-8 to form 0 NFC, 1 NFD, 2 NFKC, 3 NFKD. Returns the length of the
+/// result written to `out`, or the required capacity (negated) when `capacity` is too small,
+/// or INT32_MIN on an ICU error.
 int32_t tok_icu_normalize(int32_t form, const uint8_t *utf8, int32_t length, uint8_t *out, int32_t capacity);
-/// Lowercases valid UTF-8 (root locale, full mappings); returns as `tok_icu_nfc`.
+/// Lowercases valid UTF-8 (root locale, full mappings); returns as `tok_icu_normalize`.
 int32_t tok_icu_lowercase(const uint8_t *utf8, int32_t length, uint8_t *out, int32_t capacity);
 
 /// The major Unicode version that assigned `cp` (0 when unassigned).

@@ -128,18 +128,21 @@ public enum HuggingFaceJSON {
                      normalized: added["normalized"] as? Bool ?? false)
     }
 
-    /// A `{"String": s}` or `{"Regex": r}` pattern, compiled; the literal when it was a string.
-    static func readPattern(_ value: Any?, _ what: String, _ fail: (String) -> VocabularyError) throws -> (SplitPattern, String?) {
+    /// A `{"String": s}` or `{"Regex": r}` pattern as a regex (a string escaped), and the literal when it was a string.
+    static func readPattern(_ value: Any?, _ what: String, _ fail: (String) -> VocabularyError) throws -> (regex: String, literal: String?) {
         guard let pattern = value as? [String: Any] else { throw fail("\(what) has no pattern") }
+        if let regex = pattern["Regex"] as? String { return (regex, nil) }
+        if let literal = pattern["String"] as? String { return (CompiledPattern.escaped(literal), literal) }
+        throw fail("\(what) pattern is neither {\"String\": ...} nor {\"Regex\": ...}")
+    }
+
+    /// `body`, with a pattern it cannot compile named in one line.
+    static func compiling<T>(_ what: String, _ fail: (String) -> VocabularyError, _ body: () throws -> T) throws -> T {
         do {
-            if let regex = pattern["Regex"] as? String { return (try SplitPattern(huggingFaceRegex: regex), nil) }
-            if let literal = pattern["String"] as? String {
-                return (.compiled(try CompiledPattern(CompiledPattern.escaped(literal))), literal)
-            }
+            return try body()
         } catch let error as PatternError {
             throw fail("unsupported \(what) pattern: \(error.reason) (\(error.pattern.debugDescription), offset \(error.offset))")
         }
-        throw fail("\(what) pattern is neither {\"String\": ...} nor {\"Regex\": ...}")
     }
 
     static func readNormalizer(_ value: Any?, _ fail: (String) -> VocabularyError) throws -> Normalizer {
@@ -157,12 +160,9 @@ public enum HuggingFaceJSON {
             guard let prefix = n["prepend"] as? String else { throw fail("a Prepend normalizer has no \"prepend\"") }
             return Normalizer(steps: [.prepend(prefix)])
         case "Replace":
-            let (pattern, literal) = try readPattern(n["pattern"], "Replace", fail)
-            guard case .compiled(let compiled) = pattern else {
-                return Normalizer(steps: [.replace(pattern: try CompiledPattern(pattern.huggingFaceRegex), literal: literal,
-                                                   content: n["content"] as? String ?? "")])
-            }
-            return Normalizer(steps: [.replace(pattern: compiled, literal: literal, content: n["content"] as? String ?? "")])
+            let (regex, literal) = try readPattern(n["pattern"], "Replace", fail)
+            let pattern = try compiling("Replace", fail) { try CompiledPattern(regex) }
+            return Normalizer(steps: [.replace(pattern: pattern, literal: literal, content: n["content"] as? String ?? "")])
         case "Sequence":
             let inner = try (n["normalizers"] as? [Any] ?? []).flatMap { try readNormalizer($0, fail).steps }
             return Normalizer(steps: inner)
@@ -186,7 +186,8 @@ public enum HuggingFaceJSON {
             switch type {
             case "Split":
                 guard !sawByteLevel else { throw fail("unsupported: Split after ByteLevel") }
-                let (pattern, literal) = try readPattern(step["pattern"], "Split", fail)
+                let (regex, literal) = try readPattern(step["pattern"], "Split", fail)
+                let pattern = try compiling("Split", fail) { try SplitPattern(huggingFaceRegex: regex) }
                 guard let behavior = SplitBehavior(rawValue: step["behavior"] as? String ?? "") else {
                     throw fail("unsupported Split behavior \"\(step["behavior"] ?? "?")\"")
                 }

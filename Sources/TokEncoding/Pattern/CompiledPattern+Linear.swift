@@ -66,8 +66,6 @@ struct LinearAlternative: Sendable {
                 items[k].kind = .possessive
             }
         }
-        // A possessive-looking item that is really a single scalar never needs backtracking; greedy
-        // runs do. Lookaheads of a single scalar never backtrack either.
         var linear = LinearAlternative(items: items, trailing: trailing)
         if !trailing.isEmpty {
             var union = ScalarSet()

@@ -29,9 +29,6 @@ struct ScalarSet: Sendable, Hashable {
         return bits[Int(v >> 6)] >> UInt64(v & 63) & 1 != 0
     }
 
-    /// Whether this set has code points outside ASCII that a byte-class filter must let through.
-    var mayContainNonASCII: Bool { !bits.isEmpty || byClass != 0 }
-
     init() {}
 
     init(_ expr: ClassExpr, ignoreCase: Bool) {
@@ -91,12 +88,6 @@ struct ScalarSet: Sendable, Hashable {
         }
         return byClass & other.byClass == 0
     }
-
-    static let everything: ScalarSet = {
-        var s = ScalarSet()
-        s.asciiLow = ~0; s.asciiHigh = ~0; s.byClass = ~0
-        return s
-    }()
 }
 
 extension ClassExpr {
