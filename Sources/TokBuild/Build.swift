@@ -94,6 +94,28 @@ public struct BuildReport: Codable, Sendable {
     /// Wall seconds per stage, and peak resident memory.
     public var seconds: [String: Double]
     public var peakMemoryMB: Double
+    /// The memory budget, and the trainings that dropped their rarest pieces to
+    /// fit it (by domain, `joint` and `pooled`); empty when all fit.
+    public var memoryBudgetMB: Double = 0
+    public var reductions: [String: PieceReduction] = [:]
+}
+
+/// Where a build is: its stage (and domain, when counting), how far through
+/// it, and for how long, for a status line with an estimate of the time left.
+public struct BuildProgress: Sendable {
+    public var stage: String
+    public var domain: String? = nil
+    public var done: Double
+    public var total: Double
+    /// Seconds since the stage (or the domain's counting) began.
+    public var seconds: Double = 0
+
+    public var fraction: Double { total > 0 ? min(done / total, 1) : 0 }
+    /// Seconds left at the rate so far, once there is a rate.
+    public var secondsLeft: Double? {
+        guard done > 0, total >= done, seconds > 0.5 else { return nil }
+        return seconds * (total - done) / done
+    }
 }
 
 /// Builds a balanced vocabulary, in stages: count each domain (holding out a
@@ -106,7 +128,8 @@ public struct BuildReport: Codable, Sendable {
 ///
 /// - Throws: ``BuildError`` and the errors of the stages' libraries.
 public func buildVocabulary(
-    _ options: BuildOptions, output: String, log: @escaping @Sendable (String) -> Void
+    _ options: BuildOptions, output: String, log: @escaping @Sendable (String) -> Void,
+    progress: @escaping @Sendable (BuildProgress) -> Void = { _ in }
 ) throws -> BuildReport {
     guard !options.domains.isEmpty else { throw BuildError.noDomains }
     if let twice = options.domains.map(\.name).firstRepeated { throw BuildError.repeatedDomain(name: twice) }
@@ -115,11 +138,18 @@ public func buildVocabulary(
     }
     return try TemporaryPaths.withWorkFolder("build") { work in try VocabularyFolder.writeStaged(to: output) { staging in
         var clock = StageClock()
-        let domains = try clock.time("count") { try countDomains(options, work: work, staging: staging, log: log) }
+        let domains = try clock.time("count") {
+            try countDomains(options, work: work, staging: staging, log: log, progress: progress)
+        }
         let counts = try clock.time("joint") { try jointCounts(domains, options, work: work) }
+        let trainingStarted = Date()
         let trained = try clock.time("train") {
             try trainAll(domains.map(\.countFile) + [counts.joint] + (counts.pooled.map { [$0] } ?? []),
-                         size: options.vocabularySize, threads: options.threads)
+                         size: options.vocabularySize, threads: options.threads,
+                         memoryBudget: max(options.memoryBudget - BPETrainer.reservedMemory, 1 << 20)) {
+                progress(BuildProgress(stage: "train", done: Double($0), total: Double($1),
+                                       seconds: Date().timeIntervalSince(trainingStarted)))
+            }
         }
         let own = zip(domains, trained).map { domain, result in
             DomainVocabulary(name: domain.input.name, weight: domain.input.weight, trainingBytes: domain.trainingBytes,
@@ -137,6 +167,9 @@ public func buildVocabulary(
         }
         report.seconds = clock.seconds
         report.peakMemoryMB = peakMemoryMB()
+        report.memoryBudgetMB = Double(options.memoryBudget) / Double(1 << 20)
+        let names = domains.map(\.input.name) + ["joint"] + (counts.pooled == nil ? [] : ["pooled"])
+        for (name, result) in zip(names, trained) { report.reductions[name] = result.reduction }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try writeFileAtomically(staging + "/build-report.json", Array(try encoder.encode(report)) + [0x0A])
@@ -172,7 +205,8 @@ struct CountedDomain {
 /// out documents (by a hash of their bytes) into `staging/heldout/`. A domain
 /// given as one count file is used as it is. A domain with no text fails the build.
 func countDomains(
-    _ options: BuildOptions, work: String, staging: String, log: @escaping @Sendable (String) -> Void
+    _ options: BuildOptions, work: String, staging: String, log: @escaping @Sendable (String) -> Void,
+    progress: @escaping @Sendable (BuildProgress) -> Void
 ) throws -> [CountedDomain] {
     try FileManager.default.createDirectory(atPath: staging + "/heldout", withIntermediateDirectories: true)
     var counting = CountingOptions(preTokenizer: options.preTokenizer, threads: options.threads,
@@ -195,7 +229,10 @@ func countDomains(
         let holdOut = HoldOut(perMille: options.heldOutPerMille, capacity: options.heldOutCapacity)
         let path = work + "/\(domain.name).counts"
         let metadata = try countPieces(files: files, domain: domain.name, options: counting, output: path,
-                                       holdOut: holdOut, warn: { log($0) })
+                                       holdOut: holdOut, warn: { log($0) }) { p in
+            progress(BuildProgress(stage: "count", domain: domain.name, done: Double(p.consumed), total: Double(p.inputSize),
+                                   seconds: p.seconds))
+        }
         guard metadata.distinctPieces > 0 else { throw BuildError.emptyDomain(name: domain.name, inputs: domain.inputs) }
         try writeFileAtomically(staging + "/heldout/\(domain.name).txt", holdOut.text)
         log("\(domain.name): \(files.count) files, \(metadata.statistics.bytes) bytes counted, \(holdOut.text.count) bytes held out")
@@ -219,15 +256,30 @@ func jointCounts(_ domains: [CountedDomain], _ options: BuildOptions, work: Stri
 }
 
 /// Stage 3: trains a BPE on each count file to `size` ids (no special tokens),
-/// up to `threads` at once, largest first so that the lanes end together.
-func trainAll(_ countFiles: [String], size: Int, threads: Int) throws -> [BPETrainer.Result] {
-    let order = countFiles.indices.sorted { fileSize(countFiles[$0]) > fileSize(countFiles[$1]) }
+/// largest first so that the lanes end together, as many at once as `threads`
+/// and `memoryBudget` allow: when the largest trainings do not fit side by
+/// side, fewer run at once, and one that does not fit alone drops its rarest
+/// pieces (``PieceReduction``). Which trainings run together never changes
+/// what they learn.
+func trainAll(_ countFiles: [String], size: Int, threads: Int, memoryBudget: Int,
+              progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) throws -> [BPETrainer.Result] {
+    let estimates = try countFiles.map(BPETrainer.estimatedMemory(countFile:))
+    let order = countFiles.indices.sorted { (estimates[$0], $1) > (estimates[$1], $0) }
+    var lanes = max(1, min(threads, countFiles.count))
+    while lanes > 1 && order.prefix(lanes).reduce(0, { $0 + estimates[$1] }) > memoryBudget { lanes -= 1 }
     let next = Atomic<Int>(0)
-    let done = try inParallel(lanes: max(1, min(threads, countFiles.count))) { _ in
+    let merged = Atomic<Int>(0)
+    let total = countFiles.count * (size - 256)
+    let done = try inParallel(lanes: lanes) { _ in
         var mine: [(Int, BPETrainer.Result)] = []
         while case let k = next.add(1, ordering: .relaxed).oldValue, k < order.count {
-            let file = countFiles[order[k]]
-            mine.append((order[k], try BPETrainer(vocabularySize: size).train(pieces: try PieceCounts(countFile: file))))
+            var reported = 0
+            let result = try BPETrainer(vocabularySize: size).train(countFile: countFiles[order[k]], memoryBudget: memoryBudget) { n, _ in
+                progress(merged.add(n - reported, ordering: .relaxed).newValue, total)
+                reported = n
+            }
+            progress(merged.add(size - 256 - reported, ordering: .relaxed).newValue, total)
+            mine.append((order[k], result))
         }
         return mine
     }
@@ -294,10 +346,6 @@ func evaluate(
         vocabularySize: options.vocabularySize, bpeTokens: bpeTokens, specialTokens: options.specialTokens,
         pattern: options.preTokenizer.name, domains: reports, jointOnlyTokens: credit.filter { $0 >= domains.count }.count,
         composition: composition, seconds: [:], peakMemoryMB: 0)
-}
-
-func fileSize(_ path: String) -> Int {
-    (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
 }
 
 /// Peak resident memory of this process so far, in MB.

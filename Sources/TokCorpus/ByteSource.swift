@@ -8,6 +8,8 @@ import TokEncoding
 public protocol ByteSource: AnyObject {
     /// Appends up to `maximum` bytes to `buffer`; false at the end.
     func read(into buffer: inout [UInt8], maximum: Int) throws -> Bool
+    /// Bytes taken from the file so far (compressed bytes for zstd): progress against its size.
+    var consumed: Int { get }
 }
 
 /// Reads a file through its descriptor; the path `-` is standard input.
@@ -15,6 +17,7 @@ public final class FileByteSource: ByteSource {
     /// The path, or `<stdin>`.
     public let path: String
     let fd: Int32
+    public private(set) var consumed = 0
 
     public init(path: String) throws {
         if path == "-" {
@@ -44,6 +47,7 @@ public final class FileByteSource: ByteSource {
             if n == 0 { break }
             filled += n
         }
+        consumed += filled
         buffer.removeSubrange((start + filled)...)
         return filled > 0
     }
@@ -58,6 +62,7 @@ public final class ZstdByteSource: ByteSource {
     var fileEnded = false
     /// The decoder is inside a frame: more input or output is due.
     var frameOpen = false
+    public var consumed: Int { file.consumed }
 
     public init(path: String) throws {
         file = try FileByteSource(path: path)

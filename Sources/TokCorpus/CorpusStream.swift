@@ -121,6 +121,12 @@ public final class CorpusStream {
 
     private var fileIndex = -1
     private var source: (any ByteSource)?
+    private var consumedBeforeFile = 0
+
+    /// Bytes taken from the input files so far (compressed bytes for zstd), to set against ``inputSize``.
+    public var consumed: Int { consumedBeforeFile + (source?.consumed ?? 0) }
+    /// The input files' sizes on disk, summed.
+    public private(set) lazy var inputSize: Int = files.reduce(0) { $0 + fileSize($1.path) }
     /// Plain text: the streaming loop's state. JSON lines: `buffer` and `atEnd`.
     private var cutter: BlockCutter
     private var buffer: [UInt8] = []
@@ -149,19 +155,24 @@ public final class CorpusStream {
             switch file.format {
             case .text:
                 if try !takeText(&batch) {
+                    consumedBeforeFile += source!.consumed
                     source = nil
                     if documents { endDocument(&batch) }
                 }
             case .jsonLines:
                 if !atEnd { atEnd = try !source!.read(into: &buffer, maximum: blockSize) }
                 try takeLines(&batch, file: file)
-                if atEnd && buffer.isEmpty { source = nil }
+                if atEnd && buffer.isEmpty {
+                    consumedBeforeFile += source!.consumed
+                    source = nil
+                }
             }
         }
         return !batch.ends.isEmpty
     }
 
     private func openNext() throws -> Bool {
+        consumedBeforeFile += source?.consumed ?? 0
         source = nil
         fileIndex += 1
         guard fileIndex < files.count else { return false }
@@ -306,4 +317,10 @@ public final class CorpusStream {
         }
         buffer.removeSubrange(0 ..< end)
     }
+}
+
+/// A file's size on disk, or 0 (standard input, or unreadable: the read will say why).
+func fileSize(_ path: String) -> Int {
+    var info = stat()
+    return stat(path, &info) == 0 ? Int(info.st_size) : 0
 }

@@ -32,8 +32,18 @@ public struct CountingOptions: Sendable {
 
 /// Progress of a long run, for a status line.
 public struct CountingProgress: Sendable {
+    /// Text read so far.
     public var bytes: Int
     public var seconds: Double
+    /// Bytes taken from the input files (compressed ones counted as stored), of `inputSize` in all.
+    public var consumed: Int = 0
+    public var inputSize: Int = 0
+
+    /// Seconds left at the rate so far, once there is a rate.
+    public var secondsLeft: Double? {
+        guard consumed > 0, inputSize >= consumed, seconds > 0.5 else { return nil }
+        return seconds * Double(inputSize - consumed) / Double(consumed)
+    }
 }
 
 /// Counts the pieces of corpus files into a count file.
@@ -68,8 +78,11 @@ func countPieces(
     let started = Date()
     let budget = max(options.memoryBudget / options.threads, 1 << 20)
     let lanes = try inParallel(lanes: options.threads) { lane in
-        try countLane(shared, options.preTokenizer, budget: budget, work: work, lane: lane) { bytes in
-            if lane == 0 { progress(CountingProgress(bytes: bytes, seconds: Date().timeIntervalSince(started))) }
+        try countLane(shared, options.preTokenizer, budget: budget, work: work, lane: lane) { read in
+            if lane == 0 {
+                progress(CountingProgress(bytes: read.bytes, seconds: Date().timeIntervalSince(started), consumed: read.consumed,
+                                          inputSize: read.inputSize))
+            }
         }
     }
     // Merge the spilled runs with what is still in memory.
@@ -92,13 +105,13 @@ func countPieces(
 /// exhausted, spilling its table as a sorted run whenever it outgrows `budget`.
 private func countLane(
     _ shared: SharedReader, _ preTokenizer: PreTokenizer, budget: Int, work: String, lane: Int,
-    progress: (Int) -> Void
+    progress: ((bytes: Int, consumed: Int, inputSize: Int)) -> Void
 ) throws -> (counter: PieceCounter, runs: [String]) {
     var batch = TextBatch()
     var counter = PieceCounter()
     var runs: [String] = []
-    while let bytes = try shared.next(&batch) {
-        progress(bytes)
+    while let read = try shared.next(&batch) {
+        progress(read)
         batch.forEachText { text in
             let base = text.baseAddress!
             preTokenizer.forEachPiece(text) { piece in counter.add(base + piece.lowerBound, piece.count) }
@@ -120,13 +133,15 @@ final class SharedReader: Sendable {
 
     init(stream: CorpusStream) { state = Mutex((UncheckedSendable(stream), false)) }
 
-    /// Fills `batch`; returns the bytes read so far, or nil at the end (or after an error elsewhere).
-    func next(_ batch: inout TextBatch) throws -> Int? {
+    /// Fills `batch`; returns the text read so far and the input taken, or nil
+    /// at the end (or after an error elsewhere).
+    func next(_ batch: inout TextBatch) throws -> (bytes: Int, consumed: Int, inputSize: Int)? {
         try state.withLock { state in
             guard !state.failed else { return nil }
             do {
-                guard try state.stream.value.next(&batch) else { return nil }
-                return state.stream.value.statistics.bytes
+                let stream = state.stream.value
+                guard try stream.next(&batch) else { return nil }
+                return (stream.statistics.bytes, stream.consumed, stream.inputSize)
             } catch {
                 state.failed = true
                 throw error

@@ -28,6 +28,8 @@ public struct TrainingSummary: Sendable, Codable {
     public var seconds: Double
     /// Fewer merges than asked for: no pair was left above the minimum frequency.
     public var stoppedEarly: Bool
+    /// The rarest pieces dropped to fit `--memory`, if any were.
+    public var reduction: PieceReduction?
 }
 
 /// Trains a vocabulary and writes its folder: counts `inputs` first unless
@@ -44,31 +46,42 @@ public func trainVocabulary(
 ) throws -> TrainingSummary {
     let started = Date()
     let countFiles = !inputs.isEmpty && inputs.allSatisfy(CountFile.isCountFile)
+    let source = inputs.count == 1 ? inputs[0] : "count files"
+    func checkPattern(_ metadata: CountMetadata) throws {
+        guard let counted = PreTokenizer.named.values.first(where: { $0.regexes == metadata.regexes }) else {
+            throw TrainingError.unknownPattern(path: source, pattern: metadata.pattern)
+        }
+        if countFiles && counted != options.counting.preTokenizer {
+            throw TrainingError.patternMismatch(path: source, counted: metadata.pattern, wanted: options.counting.preTokenizer.name)
+        }
+    }
+    var countSeconds = 0.0
+    /// Checks the counts, then trains on them within the memory budget.
+    func train(_ path: String, _ metadata: CountMetadata) throws -> BPETrainer.Result {
+        guard metadata.statistics.bytes > 0 || metadata.distinctPieces > 0 else { throw TrainingError.noText(inputs: inputs) }
+        countSeconds = Date().timeIntervalSince(started)
+        return try options.trainer.train(
+            countFile: path, memoryBudget: max(options.counting.memoryBudget - BPETrainer.reservedMemory, 1 << 20),
+            progress: trainingProgress)
+    }
     let metadata: CountMetadata
-    let pieces: PieceCounts
+    let result: BPETrainer.Result
     if countFiles && inputs.count == 1 {
         metadata = try CountFile.metadata(path: inputs[0])
-        pieces = try PieceCounts(countFile: inputs[0])
+        try checkPattern(metadata)
+        result = try train(inputs[0], metadata)
     } else {
-        (metadata, pieces) = try TemporaryPaths.withWorkFolder("train", in: options.counting.temporaryDirectory) { work in
+        (metadata, result) = try TemporaryPaths.withWorkFolder("train", in: options.counting.temporaryDirectory) { work in
             let path = work + "/train.counts"
             let metadata = countFiles
                 ? try mergeCountFiles(inputs, output: path)
                 : try countPieces(files: try expandCorpusInputs(inputs), domain: "train", options: options.counting,
                                   output: path, warn: warn, progress: countingProgress)
-            return (metadata, try PieceCounts(countFile: path))
+            try checkPattern(metadata)
+            return (metadata, try train(path, metadata))
         }
     }
-    guard metadata.statistics.bytes > 0 || metadata.distinctPieces > 0 else { throw TrainingError.noText(inputs: inputs) }
-    let source = inputs.count == 1 ? inputs[0] : "count files"
-    guard let preTokenizer = PreTokenizer.named.values.first(where: { $0.regexes == metadata.regexes }) else {
-        throw TrainingError.unknownPattern(path: source, pattern: metadata.pattern)
-    }
-    if countFiles && preTokenizer != options.counting.preTokenizer {
-        throw TrainingError.patternMismatch(path: source, counted: metadata.pattern, wanted: options.counting.preTokenizer.name)
-    }
-    let countSeconds = Date().timeIntervalSince(started)
-    let result = try options.trainer.train(pieces: pieces, progress: trainingProgress)
+    let preTokenizer = PreTokenizer.named.values.first(where: { $0.regexes == metadata.regexes })!  // checked above
     let tokenizer = Tokenizer(
         vocabulary: try Vocabulary.fromRanks(result.tokens, specialTokens: result.specialTokens), preTokenizer: preTokenizer)
     try VocabularyFolder.writeStaged(to: output) { staging in
@@ -82,7 +95,7 @@ public func trainVocabulary(
         output: output, vocabularySize: tokenizer.vocabulary.idLimit, merges: result.merges.count,
         tiedMerges: result.merges.filter(\.tied).count, specialTokens: result.specialTokens.count,
         pattern: metadata.pattern, countSeconds: countSeconds, trainSeconds: result.seconds,
-        seconds: Date().timeIntervalSince(started), stoppedEarly: result.merges.count < wanted)
+        seconds: Date().timeIntervalSince(started), stoppedEarly: result.merges.count < wanted, reduction: result.reduction)
 }
 
 /// `training.json`: the pattern and every merge as `[left, right, count, tied]`.

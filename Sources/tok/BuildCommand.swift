@@ -63,7 +63,16 @@ struct BuildCommand: ParsableCommand {
         options.comparePooled = comparePooled
         options.heldOutPerMille = heldOutPerMille
         let quiet = corpus.quiet || corpus.json
-        let report = try buildVocabulary(options, output: output) { if !quiet { printError("tok build: " + $0) } }
+        let status = StatusLine(enabled: !quiet)
+        let report = try buildVocabulary(options, output: output, log: {
+            status.finish()
+            if !quiet { printError("tok build: " + $0) }
+        }, progress: { p in
+            status.show(String(format: "tok build: %@%@ %.0f%%, %@ left", p.stage, p.domain.map { " " + $0 } ?? "",
+                               p.fraction * 100, StatusLine.duration(p.secondsLeft)))
+        })
+        status.finish()
+        for (name, r) in report.reductions.sorted(by: { $0.key < $1.key }) where !quiet { printError("tok build: \(name): " + reductionLine(r)) }
         if corpus.json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -122,7 +131,11 @@ enum BuildTable {
         }
         let stages = r.seconds.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.1f", $0.value)) s" }
         lines.append("")
-        lines.append("time: " + stages.joined(separator: ", ") + String(format: "; peak memory %.0f MB", r.peakMemoryMB))
+        lines.append("time: " + stages.joined(separator: ", ") + String(format: "; peak memory %.0f MB of a %.0f MB budget", r.peakMemoryMB, r.memoryBudgetMB))
+        for (name, x) in r.reductions.sorted(by: { $0.key < $1.key }) {
+            lines.append(String(format: "reduced to fit: %@ dropped %.1f%% of its distinct pieces, %.2f%% of the piece mass", name,
+                                x.droppedPieceShare * 100, x.droppedMassShare * 100))
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -34,10 +34,11 @@ struct CountCommand: ParsableCommand {
 
     func run() throws {
         let started = Date()
+        let status = StatusLine(enabled: corpus.showsProgress)
         let metadata = merge
             ? try mergeCountFiles(inputs, output: output)
-            : try corpus.count(inputs: inputs, domain: domain, output: output)
-        corpus.finishProgress()
+            : try corpus.count(inputs: inputs, domain: domain, output: output, status: status)
+        status.finish()
         let seconds = Date().timeIntervalSince(started)
         if corpus.json {
             let encoder = JSONEncoder()
@@ -63,7 +64,7 @@ struct CorpusOptions: ParsableArguments {
     @Option(help: "Threads (default: all cores). Results do not depend on it.")
     var threads: Int?
 
-    @Option(help: "Memory for counting tables, e.g. 4G or 512M (default: a quarter of RAM, at most 16G). Past it, sorted runs spill to disk.")
+    @Option(help: "Peak memory, e.g. 4G or 512M (default: a quarter of RAM, at most 16G). Counting spills sorted runs to disk past it; training drops the rarest pieces when all would not fit (and says so).")
     var memory: String?
 
     @Option(help: "The JSON field holding the text in .jsonl files.")
@@ -91,25 +92,22 @@ struct CorpusOptions: ParsableArguments {
         return options
     }
 
-    var showsProgress: Bool { !quiet && !json && isatty(2) != 0 }
+    var showsProgress: Bool { !quiet && !json }
 
-    func count(inputs: [String], domain: String, output: String) throws -> CountMetadata {
+    func count(inputs: [String], domain: String, output: String, status: StatusLine) throws -> CountMetadata {
         try countPieces(files: try expandCorpusInputs(inputs), domain: domain, options: try options(), output: output,
-                        warn: { printError("tok: " + $0) }, progress: countingProgress(domain: domain))
+                        warn: { printError("tok: " + $0) }, progress: countingProgress(domain: domain, status: status))
     }
 
-    /// A status line on stderr while counting, when it is a terminal.
-    func countingProgress(domain: String) -> @Sendable (CountingProgress) -> Void {
-        let show = showsProgress
-        return { p in
-            if show {
-                printError(String(format: "\rcounting %@: %.1f MB read, %.1f MB/s   ", domain, Double(p.bytes) / 1e6,
-                                  Double(p.bytes) / 1e6 / max(p.seconds, 1e-9)), newline: false)
-            }
-        }
+    /// A status line on stderr while counting, with the time left.
+    func countingProgress(domain: String, status: StatusLine) -> @Sendable (CountingProgress) -> Void {
+        { p in status.show(countingLine(domain: domain, p)) }
     }
+}
 
-    func finishProgress() {
-        if showsProgress { printError("") }
-    }
+/// "counting zh: 1234.5 MB read (41%), 30.2 MB/s, 2m10s left".
+func countingLine(domain: String, _ p: CountingProgress) -> String {
+    let share = p.inputSize > 0 ? String(format: " (%.0f%%)", Double(p.consumed) / Double(p.inputSize) * 100) : ""
+    return String(format: "counting %@: %.1f MB read%@, %.1f MB/s, %@ left", domain, Double(p.bytes) / 1e6, share,
+                  Double(p.bytes) / 1e6 / max(p.seconds, 1e-9), StatusLine.duration(p.secondsLeft))
 }

@@ -43,16 +43,20 @@ struct TrainCommand: ParsableCommand {
         options.trainer.minFrequency = minFrequency
         options.trainer.maxTokenLength = maxTokenLength ?? .max
         options.trainer.specialTokens = specialTokens?.split(separator: ",").map(String.init) ?? []
-        let show = corpus.showsProgress
-        let started = Date()
+        let status = StatusLine(enabled: corpus.showsProgress)
+        var trainingStarted: Date?
         let summary = try trainVocabulary(
             inputs: inputs, options: options, output: output, warn: { printError("tok: " + $0) },
-            countingProgress: corpus.countingProgress(domain: "train"),
+            countingProgress: corpus.countingProgress(domain: "train", status: status),
             trainingProgress: { done, total in
-                let rate = Double(done) / max(Date().timeIntervalSince(started), 1e-9)
-                if show { printError(String(format: "\rtraining: %d of %d merges, %.0f merges/s   ", done, total, rate), newline: false) }
+                let started = trainingStarted ?? Date()
+                trainingStarted = started
+                let seconds = Date().timeIntervalSince(started)
+                let left = done > 0 ? seconds * Double(total - done) / Double(done) : nil
+                status.show(String(format: "training: %d of %d merges, %.0f merges/s, %@ left", done, total,
+                                   Double(done) / max(seconds, 1e-9), StatusLine.duration(left)))
             })
-        corpus.finishProgress()
+        status.finish()
         if corpus.json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -60,6 +64,19 @@ struct TrainCommand: ParsableCommand {
         } else {
             print("\(output): \(summary.vocabularySize) ids (\(summary.merges) merges, \(summary.specialTokens) special tokens), pattern \(summary.pattern); counting \(String(format: "%.1f", summary.countSeconds)) s, training \(String(format: "%.1f", summary.trainSeconds)) s")
             if summary.stoppedEarly { printError("tok: stopped early: no pair left above --min-frequency") }
+            if let r = summary.reduction { printError("tok: " + reductionLine(r)) }
         }
     }
+}
+
+/// One line saying what fitting the memory budget cost.
+func reductionLine(_ r: PieceReduction) -> String {
+    String(format: "%d of %d distinct pieces (%.1f%%), %.2f%% of the piece mass, dropped to fit %@ of training memory (all would take %@): the rarest first, every piece counted fewer than %llu times and those counted %llu times in hash buckets 0-%d of 1023",
+           r.droppedPieces, r.distinctPieces, r.droppedPieceShare * 100, r.droppedMassShare * 100,
+           formatSize(r.budgetBytes), formatSize(r.estimatedBytes), r.countThreshold, r.countThreshold, r.bucketThreshold)
+}
+
+/// "4.0G", "512M".
+func formatSize(_ bytes: Int) -> String {
+    bytes >= 1 << 30 ? String(format: "%.1fG", Double(bytes) / Double(1 << 30)) : String(format: "%.0fM", Double(bytes) / Double(1 << 20))
 }
