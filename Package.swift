@@ -42,6 +42,8 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "tok-bench", dependencies: ["TokEncoding"], path: "Benchmarks/TokBenchmarks"),
+        // Corpora of any size for the scale benchmarks: an order-k model of real text.
+        .executableTarget(name: "tok-scale-corpus", dependencies: ["TokEncoding"], path: "Benchmarks/ScaleCorpus"),
         .testTarget(name: "TokEncodingTests", dependencies: ["TokEncoding"]),
         .testTarget(name: "TokCorpusTests", dependencies: ["TokCorpus", "TokEncoding"]),
         .testTarget(name: "TokCountsTests", dependencies: ["TokCounts", "TokCorpus", "TokEncoding"]),
