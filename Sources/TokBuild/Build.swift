@@ -221,9 +221,12 @@ func countDomains(
                                                  expected: options.preTokenizer.name)
             }
             guard metadata.distinctPieces > 0 else { throw BuildError.emptyDomain(name: domain.name, inputs: domain.inputs) }
-            log("\(domain.name): using counts \(path) (no held-out text)")
-            return CountedDomain(input: domain, countFile: path, trainingBytes: metadata.statistics.bytes, heldOut: [],
-                                 heldOutDocuments: 0)
+            let heldOut = try CountFile.heldOutText(path, metadata: metadata) ?? []
+            try writeFileAtomically(staging + "/heldout/\(domain.name).txt", heldOut)
+            log("\(domain.name): using counts \(path), " + (metadata.heldOut == nil ? "no held-out text"
+                    : "\(heldOut.count) bytes held out in \(CountFile.heldOutPath(path))"))
+            return CountedDomain(input: domain, countFile: path, trainingBytes: metadata.statistics.bytes, heldOut: heldOut,
+                                 heldOutDocuments: metadata.heldOut?.documents ?? 0)
         }
         let files = try expandCorpusInputs(domain.inputs)
         let holdOut = HoldOut(perMille: options.heldOutPerMille, capacity: options.heldOutCapacity)

@@ -26,27 +26,51 @@ public struct CorpusStatistics: Sendable, Codable, Equatable {
 
 /// Sets aside a small, deterministic share of documents for evaluation: a
 /// document is held out when the hash of its bytes falls in the first
-/// `perMille` thousandths, until `capacity` bytes are held. The same corpus
-/// always gives the same held-out text.
+/// `perMille` thousandths (a candidate) and it still fits in `capacity` bytes
+/// with what is held already. The same corpus always gives the same held-out
+/// text. Counted in parts (shards, in order), the held-out text is the same as
+/// counted whole when each part starts with `alreadyHeld`, the bytes the parts
+/// before it held: the sizes of their candidates (``scanning``) give it.
 public final class HoldOut {
     public let perMille: UInt64
     public let capacity: Int
+    /// Bytes held out by the inputs before these (counting a corpus in parts).
+    public let alreadyHeld: Int
+    /// Only note each candidate's size (in ``candidateSizes``), holding nothing out.
+    public let scanning: Bool
     public private(set) var text: [UInt8] = []
     public private(set) var documents = 0
+    public private(set) var candidateSizes: [Int] = []
 
-    public init(perMille: Int, capacity: Int) {
+    public init(perMille: Int, capacity: Int, alreadyHeld: Int = 0, scanning: Bool = false) {
         self.perMille = UInt64(perMille)
         self.capacity = capacity
+        self.alreadyHeld = alreadyHeld
+        self.scanning = scanning
     }
 
     func route(_ document: UnsafeBufferPointer<UInt8>, keep: (UnsafeBufferPointer<UInt8>) -> Void) {
         guard !document.isEmpty else { return }
         let h = hashBytes(document.baseAddress!, document.count)
-        if h % 1000 < perMille && text.count + document.count <= capacity {
+        guard h % 1000 < perMille else { return keep(document) }
+        if scanning {
+            candidateSizes.append(document.count)
+        } else if alreadyHeld + text.count + document.count <= capacity {
             text.append(contentsOf: document)
             documents += 1
         } else {
             keep(document)
+        }
+    }
+
+    /// The bytes held before each part, given the candidate sizes of every part
+    /// in order: the fill that counting the parts as one corpus would reach.
+    public static func alreadyHeld(candidateSizes parts: [[Int]], capacity: Int) -> [Int] {
+        var held = 0
+        return parts.map { sizes in
+            let before = held
+            for n in sizes where held + n <= capacity { held += n }
+            return before
         }
     }
 }

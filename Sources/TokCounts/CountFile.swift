@@ -19,6 +19,8 @@ public struct CountMetadata: Codable, Sendable, Equatable {
     /// What happens when the counting table outgrows its memory budget: sorted runs are
     /// spilled to disk and merged exactly, so no piece is pruned.
     public var overBudget = "spill sorted runs and merge them exactly; nothing pruned"
+    /// Documents held out for evaluation, when counting held some out (absent otherwise).
+    public var heldOut: HeldOutRecord?
 
     public init(domains: [String], pattern: String, regexes: [String], sources: [String],
                 statistics: CorpusStatistics, pieces: UInt64, distinctPieces: Int) {
@@ -32,6 +34,34 @@ public struct CountMetadata: Codable, Sendable, Equatable {
     }
 }
 
+/// What a count file's held-out text is: the rule that chose it and its size.
+/// The text itself is a file beside the count file (``CountFile/heldOutPath(_:)``).
+public struct HeldOutRecord: Codable, Sendable, Equatable {
+    public var perMille: Int
+    public var capacity: Int
+    /// Bytes held by the parts of the corpus counted before these inputs (0 for a whole corpus).
+    public var alreadyHeld: Int
+    public var bytes: Int
+    public var documents: Int
+
+    public init(perMille: Int, capacity: Int, alreadyHeld: Int, bytes: Int, documents: Int) {
+        self.perMille = perMille
+        self.capacity = capacity
+        self.alreadyHeld = alreadyHeld
+        self.bytes = bytes
+        self.documents = documents
+    }
+
+    /// The record of parts counted apart and added up: nil unless all held out by the same rule.
+    static func merged(_ parts: [HeldOutRecord?]) -> HeldOutRecord? {
+        guard let first = parts.first ?? nil,
+              parts.allSatisfy({ $0?.perMille == first.perMille && $0?.capacity == first.capacity }) else { return nil }
+        let all = parts.compactMap { $0 }
+        return HeldOutRecord(perMille: first.perMille, capacity: first.capacity, alreadyHeld: all.map(\.alreadyHeld).min()!,
+                             bytes: all.reduce(0) { $0 + $1.bytes }, documents: all.reduce(0) { $0 + $1.documents })
+    }
+}
+
 /// What can be wrong with count files.
 public enum CountFileError: TokError, Equatable {
     case notACountFile(path: String)
@@ -40,6 +70,8 @@ public enum CountFileError: TokError, Equatable {
     case unreadableMetadata(path: String)
     case patternMismatch(path: String, counted: String, expected: String)
     case nothingToMerge
+    /// The held-out text beside a count file is missing or not the size its metadata says.
+    case heldOutMismatch(path: String, expected: Int, found: Int?)
 
     public var description: String {
         switch self {
@@ -50,6 +82,9 @@ public enum CountFileError: TokError, Equatable {
         case .patternMismatch(let path, let counted, let expected):
             return "\(path): counted with pattern \(counted), not \(expected)"
         case .nothingToMerge: return "no count files to merge"
+        case .heldOutMismatch(let path, let expected, let found):
+            return found.map { "\(path): \($0) bytes, but the count file held out \(expected): not its held-out text" }
+                ?? "\(path): missing; the count file held out \(expected) bytes of text there"
         }
     }
 }
@@ -199,6 +234,23 @@ public enum CountFile {
         let got = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, n, off_t(size - n)) }
         guard got == n else { throw FileError.errno(path, "read") }
         return out
+    }
+
+    /// Where the held-out text of the count file at `path` is: `NAME.heldout.txt`
+    /// beside `NAME.counts` (or beside `path` with `.heldout.txt` added).
+    public static func heldOutPath(_ path: String) -> String {
+        (path.hasSuffix(".counts") ? String(path.dropLast(7)) : path) + ".heldout.txt"
+    }
+
+    /// The held-out text of a count file, checked against its metadata; nil if it held none out.
+    public static func heldOutText(_ path: String, metadata: CountMetadata) throws -> [UInt8]? {
+        guard let record = metadata.heldOut else { return nil }
+        let textPath = heldOutPath(path)
+        guard let data = FileManager.default.contents(atPath: textPath) else {
+            throw CountFileError.heldOutMismatch(path: textPath, expected: record.bytes, found: nil)
+        }
+        guard data.count == record.bytes else { throw CountFileError.heldOutMismatch(path: textPath, expected: record.bytes, found: data.count) }
+        return Array(data)
     }
 
     /// True when the file starts like a count file.

@@ -95,9 +95,13 @@ func countPieces(
     let readers = try runs.map(CountFile.Reader.init)
     let writer = try CountFile.Writer(path: output)
     try CountFile.mergeStreams(readers) { bytes, count in try writer.add(bytes, count: count) }
-    let metadata = CountMetadata(
+    var metadata = CountMetadata(
         domains: [domain], pattern: options.preTokenizer.name, regexes: options.preTokenizer.regexes,
         sources: files.map(\.path).sorted(), statistics: shared.statistics, pieces: 0, distinctPieces: 0)
+    metadata.heldOut = holdOut.map {
+        HeldOutRecord(perMille: Int($0.perMille), capacity: $0.capacity, alreadyHeld: $0.alreadyHeld, bytes: $0.text.count,
+                      documents: $0.documents)
+    }
     return try writer.finish(metadata: metadata)!  // non-nil: metadata was given
 }
 
@@ -165,6 +169,20 @@ func writeRun(_ counter: PieceCounter, to path: String, metadata: CountMetadata?
     return try writer.finish(metadata: metadata)
 }
 
+/// The sizes of the documents of `files` that holding out `perMille`
+/// thousandths would choose, in corpus order, without counting anything: what
+/// counting a corpus in parts needs to know of the parts before each
+/// (``HoldOut/alreadyHeld(candidateSizes:capacity:)``).
+public func holdOutCandidates(files: [CorpusFile], perMille: Int, options: CountingOptions) throws -> [Int] {
+    let stream = CorpusStream(files: files, preTokenizer: options.preTokenizer, blockSize: options.blockSize,
+                              field: options.field, strict: options.strict)
+    let holdOut = HoldOut(perMille: perMille, capacity: .max, scanning: true)
+    stream.holdOut = holdOut
+    var batch = TextBatch()
+    while try stream.next(&batch) {}
+    return holdOut.candidateSizes
+}
+
 /// Merges count files into one, adding the counts of equal pieces, each file's
 /// counts first multiplied by its scale (if given) and rounded.
 public func mergeCountFiles(_ inputs: [String], output: String, scales: [Double]? = nil) throws -> CountMetadata {
@@ -179,9 +197,22 @@ public func mergeCountFiles(_ inputs: [String], output: String, scales: [Double]
     try CountFile.mergeStreams(try inputs.map(CountFile.Reader.init), scales: scales) { bytes, count in
         try writer.add(bytes, count: count)
     }
-    return try writer.finish(metadata: CountMetadata(
+    var merged = CountMetadata(
         domains: Array(Set(metadata.flatMap(\.domains))).sorted(), pattern: first.pattern, regexes: first.regexes,
-        sources: metadata.flatMap(\.sources).sorted(), statistics: statistics, pieces: 0, distinctPieces: 0))!
+        sources: metadata.flatMap(\.sources).sorted(), statistics: statistics, pieces: 0, distinctPieces: 0)
+    if scales == nil { merged.heldOut = HeldOutRecord.merged(metadata.map(\.heldOut)) }
+    return try writer.finish(metadata: merged)!
+}
+
+/// After merging count files that each held text out by the same rule: their
+/// held-out texts, concatenated in the order the inputs are given (give parts
+/// in corpus order), beside the merged file. Does nothing when `metadata` (the
+/// merged file's) has no held-out record.
+public func mergeHeldOutTexts(_ inputs: [String], output: String, metadata: CountMetadata) throws {
+    guard metadata.heldOut != nil else { return }
+    var text: [UInt8] = []
+    for input in inputs { text += try CountFile.heldOutText(input, metadata: try CountFile.metadata(path: input)) ?? [] }
+    try writeFileAtomically(CountFile.heldOutPath(output), text)
 }
 
 /// Writes pieces counted elsewhere (in memory, by another tool) as a count

@@ -27,17 +27,51 @@ struct CountCommand: ParsableCommand {
     @Flag(help: "Add count files instead of counting a corpus.")
     var merge = false
 
+    @Option(help: ArgumentHelp("Hold out this many thousandths of the documents, as 'tok build' does (it holds out 20), writing them to OUTPUT's .heldout.txt.", valueName: "per-mille"))
+    var holdOut: Int?
+
+    @Option(help: "Most bytes held out (as 'tok build').")
+    var heldOutCapacity: String = "4M"
+
+    @Option(help: ArgumentHelp("Bytes held out by the shards before these, when a corpus is counted in parts (see --scan-held-out).", valueName: "bytes"))
+    var heldOutBefore: Int = 0
+
+    @Flag(help: "Print (as a JSON array) the sizes of the documents --hold-out would choose, in corpus order, counting nothing.")
+    var scanHeldOut = false
+
     @OptionGroup var corpus: CorpusOptions
 
     @Option(name: .shortAndLong, help: "The count file to write.")
-    var output: String
+    var output: String?
+
+    func validate() throws {
+        if let holdOut, !(0 ... 1000).contains(holdOut) { throw ValidationError("--hold-out takes 0 to 1000 thousandths") }
+        if scanHeldOut && holdOut == nil { throw ValidationError("--scan-held-out needs --hold-out") }
+        if merge && holdOut != nil { throw ValidationError("--hold-out counts a corpus; merged count files keep their own held-out records") }
+        if output == nil && !scanHeldOut { throw ValidationError("missing -o/--output") }
+    }
 
     func run() throws {
         let started = Date()
+        if scanHeldOut {
+            let sizes = try holdOutCandidates(files: try expandCorpusInputs(inputs), perMille: holdOut!, options: try corpus.options())
+            print("[" + sizes.map(String.init).joined(separator: ",") + "]")
+            return
+        }
+        let output = output!  // validated
         let status = StatusLine(enabled: corpus.showsProgress)
-        let metadata = merge
-            ? try mergeCountFiles(inputs, output: output)
-            : try corpus.count(inputs: inputs, domain: domain, output: output, status: status)
+        let metadata: CountMetadata
+        if merge {
+            metadata = try mergeCountFiles(inputs, output: output)
+            try mergeHeldOutTexts(inputs, output: output, metadata: metadata)
+        } else if let holdOut {
+            let held = HoldOut(perMille: holdOut, capacity: try parseSize(heldOutCapacity, option: "--held-out-capacity"),
+                               alreadyHeld: heldOutBefore)
+            metadata = try corpus.count(inputs: inputs, domain: domain, output: output, holdOut: held, status: status)
+            try writeFileAtomically(CountFile.heldOutPath(output), held.text)
+        } else {
+            metadata = try corpus.count(inputs: inputs, domain: domain, output: output, status: status)
+        }
         status.finish()
         let seconds = Date().timeIntervalSince(started)
         if corpus.json {
@@ -49,6 +83,7 @@ struct CountCommand: ParsableCommand {
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted]), as: UTF8.self))
         } else {
             let s = metadata.statistics
+            if let h = metadata.heldOut { print("\(CountFile.heldOutPath(output)): \(h.documents) documents, \(h.bytes) bytes held out") }
             print("\(output): \(metadata.distinctPieces) distinct pieces, \(metadata.pieces) in all, from \(s.files) files, \(s.bytes) bytes, \(s.documents) documents in \(String(format: "%.1f", seconds)) s (\(String(format: "%.1f", Double(s.bytes) / 1e6 / max(seconds, 1e-9))) MB/s)")
             if s.invalidUTF8Bytes > 0 { printError("tok: \(s.invalidUTF8Bytes) bytes of invalid UTF-8 counted as byte pieces") }
             if s.malformedLines > 0 { printError("tok: \(s.malformedLines) malformed JSON lines skipped") }
@@ -94,9 +129,9 @@ struct CorpusOptions: ParsableArguments {
 
     var showsProgress: Bool { !quiet && !json }
 
-    func count(inputs: [String], domain: String, output: String, status: StatusLine) throws -> CountMetadata {
+    func count(inputs: [String], domain: String, output: String, holdOut: HoldOut? = nil, status: StatusLine) throws -> CountMetadata {
         try countPieces(files: try expandCorpusInputs(inputs), domain: domain, options: try options(), output: output,
-                        warn: { printError("tok: " + $0) }, progress: countingProgress(domain: domain, status: status))
+                        holdOut: holdOut, warn: { printError("tok: " + $0) }, progress: countingProgress(domain: domain, status: status))
     }
 
     /// A status line on stderr while counting, with the time left.
@@ -111,3 +146,4 @@ func countingLine(domain: String, _ p: CountingProgress) -> String {
     return String(format: "counting %@: %.1f MB read%@, %.1f MB/s, %@ left", domain, Double(p.bytes) / 1e6, share,
                   Double(p.bytes) / 1e6 / max(p.seconds, 1e-9), StatusLine.duration(p.secondsLeft))
 }
+
