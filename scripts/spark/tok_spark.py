@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Runs tok on Apache Spark: one task per input shard, on the executors.
 
+    spark-submit --master local[2] scripts/spark/tok_spark.py count \\
+        --tok .build/release/tok --output counts --hold-out 20 \\
+        zh='shards/zh/*.jsonl.zst' en=shards/en code=shards/code math=shards/math
+
     spark-submit --master local[2] scripts/spark/tok_spark.py encode \\
         --tok .build/release/tok --vocab vocab/o200k --append-eod \\
         --output data/code 'shards/code/*.jsonl.zst'
@@ -21,6 +25,19 @@ writes OUTPUT.manifest.json listing every shard with its documents and tokens,
 which `tok stats --dataset OUTPUT` reads and megatron-core's --data-path takes
 shard by shard. A shard that fails (unreadable, truncated .zst) fails the job
 with its name and tok's message.
+
+count: each domain's shards (sorted path order is corpus order) are counted by
+`tok count` on the executors, and the count files are added up in a tree of
+`tok count --merge` tasks (--fan-in files a task) into OUTPUT/NAME.counts,
+byte-identical to one `tok count` of all the domain's shards on one machine.
+With --hold-out (tok build's 20 thousandths by default), a first, cheap pass
+(`tok count --scan-held-out`: the sizes of the documents the hash rule picks,
+nothing counted) tells each shard how much the shards before it held out, so
+the held-out documents, OUTPUT/NAME.heldout.txt, are exactly those of a
+single-machine count or of `tok build` on the corpus, and `tok build --domains
+zh=OUTPUT/zh.counts,...` evaluates on them. Intermediate files go to a work
+folder under OUTPUT (which every executor must see), removed at the end; the
+outputs appear, by rename, only when the whole job has succeeded.
 """
 import argparse
 import glob
@@ -52,12 +69,102 @@ def expand(patterns):
 
 
 def pack(tok, vocab, work):
-    """One archive with bin/tok and vocab/: what the executors run."""
+    """One archive with bin/tok (and vocab/): what the executors run."""
     path = os.path.join(work, ARCHIVE)
     with tarfile.open(path, "w:gz") as tar:
         tar.add(tok, arcname="bin/tok")
-        tar.add(vocab, arcname="vocab")
+        if vocab:
+            tar.add(vocab, arcname="vocab")
     return path
+
+
+def shipped_tok():
+    """On an executor: the tok binary from the job's archive."""
+    from pyspark import SparkFiles
+    return os.path.join(SparkFiles.get(ARCHIVE), "bin", "tok")
+
+
+def run_tok(what, args):
+    """On an executor: runs tok; a failure raises naming `what` (the shard) and tok's message."""
+    r = subprocess.run([shipped_tok(), *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"{what}: {r.stderr.strip()}")
+    return r.stdout
+
+
+def count(args, spark):
+    sc = spark.sparkContext
+    domains = []
+    for spec in args.domains:
+        name, _, paths = spec.partition("=")
+        if not name or not paths:
+            sys.exit(f"tok_spark: domains are NAME=PATH[+PATH...], got '{spec}'")
+        domains.append((name, expand(paths.split("+"))))
+    if len({n for n, _ in domains}) != len(domains):
+        sys.exit("tok_spark: a domain is named twice")
+    output = os.path.abspath(args.output)
+    os.makedirs(output, exist_ok=True)
+    work = tempfile.mkdtemp(prefix=".tok-spark-", dir=output)  # every executor sees it: it is under OUTPUT
+    common = ["--pattern", args.pattern, "--field", args.field, "--threads", str(args.threads), "--quiet"]
+    if args.strict:
+        common.append("--strict")
+    hold = ["--hold-out", str(args.hold_out), "--held-out-capacity", args.held_out_capacity] if args.hold_out else []
+    try:
+        sc.addArchive(pack(args.tok, None, work))
+        tasks = [(name, k, path) for name, files in domains for k, path in enumerate(files)]
+        # Pass 1: the held-out candidates' sizes, so each shard knows what the shards before it hold.
+        before = {}
+        if args.hold_out:
+            sizes = sc.parallelize(tasks, len(tasks)).map(
+                lambda t: (t[0], t[1], json.loads(run_tok(f"shard {t[2]}", ["count", *common, *hold, "--scan-held-out", t[2]])))
+            ).collect()
+            capacity = parse_size(args.held_out_capacity)
+            for name, files in domains:
+                held = 0
+                for k, candidates in sorted((k, c) for n, k, c in sizes if n == name):
+                    before[(name, k)] = held
+                    for n in candidates:
+                        if held + n <= capacity:
+                            held += n
+
+        # Pass 2: count every shard.
+        def count_shard(t):
+            name, k, path = t
+            out = os.path.join(work, f"{name}-0-{k:06d}.counts")
+            extra = ["--held-out-before", str(before[(name, k)])] if args.hold_out else []
+            run_tok(f"shard {path}", ["count", *common, *hold, *extra, "--domain", name, path, "-o", out])
+            return name, k, out
+        counted = sc.parallelize(tasks, len(tasks)).map(count_shard).collect()
+        level = {name: [out for _, _, out in sorted(c for c in counted if c[0] == name)] for name, _ in domains}
+        # The merge tree: --fan-in files a task, level by level, all domains at once.
+        depth = 0
+        while any(len(files) > 1 for files in level.values()):
+            depth += 1
+            groups = [(name, i, files[i:i + args.fan_in]) for name, files in level.items() if len(files) > 1
+                      for i in range(0, len(files), args.fan_in)]
+
+            def merge_group(g, depth=depth):
+                name, i, files = g
+                out = os.path.join(work, f"{name}-{depth}-{i // args.fan_in:06d}.counts")
+                run_tok(f"merging {len(files)} count files of {name}", ["count", "--merge", "--quiet", *files, "-o", out])
+                return name, i, out
+            merged = sc.parallelize(groups, len(groups)).map(merge_group).collect()
+            for name in level:
+                if len(level[name]) > 1:
+                    level[name] = [out for _, _, out in sorted(m for m in merged if m[0] == name)]
+        for name, (final,) in level.items():
+            held_out = final[:-len(".counts")] + ".heldout.txt"
+            if os.path.exists(held_out):
+                os.replace(held_out, os.path.join(output, f"{name}.heldout.txt"))
+            os.replace(final, os.path.join(output, f"{name}.counts"))
+            print(f"{output}/{name}.counts: {len(dict(domains)[name])} shards, merge tree depth {depth}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def parse_size(text):
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    return int(float(text[:-1]) * units[text[-1].upper()]) if text[-1:].upper() in units else int(text)
 
 
 def encode_shard(task, settings):
@@ -134,11 +241,24 @@ def main():
     e.add_argument("--domain")
     e.add_argument("--strict", action="store_true")
     e.add_argument("--threads", type=int, default=1, help="tok threads per task (executor cores per task)")
+    c = sub.add_parser("count", help="count each domain's shards into one count file per domain (and its held-out text)")
+    c.add_argument("domains", nargs="+", help="NAME=PATH[+PATH...]: a domain's shards (files, folders, globs)")
+    c.add_argument("--tok", default=str(pathlib.Path(__file__).resolve().parents[2] / ".build/release/tok"))
+    c.add_argument("--output", required=True, help="folder for NAME.counts and NAME.heldout.txt")
+    c.add_argument("--pattern", default="tok")
+    c.add_argument("--field", default="text")
+    c.add_argument("--strict", action="store_true")
+    c.add_argument("--hold-out", type=int, default=20, help="thousandths of documents held out, as tok build (0: none)")
+    c.add_argument("--held-out-capacity", default="4M")
+    c.add_argument("--fan-in", type=int, default=16, help="count files one merge task adds up")
+    c.add_argument("--threads", type=int, default=1, help="tok threads per task (executor cores per task)")
     args = ap.parse_args()
+    if args.command == "count" and args.fan_in < 2:
+        sys.exit("tok_spark: --fan-in must be at least 2")
     from pyspark.sql import SparkSession
     spark = SparkSession.builder.appName(f"tok {args.command}").getOrCreate()
     try:
-        encode(args, spark)
+        (count if args.command == "count" else encode)(args, spark)
     finally:
         spark.stop()
 
