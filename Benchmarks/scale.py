@@ -27,7 +27,7 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-TOK = ROOT / ".build/release/tok"
+TOK = os.environ.get("TOK_BIN", str(ROOT / ".build/release/tok"))
 GENERATOR = ROOT / ".build/release/tok-scale-corpus"
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from train import HF_SCRIPT, files_of  # noqa: E402

@@ -6,6 +6,7 @@ the merged count files and held-out texts are byte-identical to one `tok count
 shards. In both, a shard that cannot be read fails the job naming it and leaves
 no output behind."""
 import json
+import os
 import pathlib
 import subprocess
 import warnings
@@ -146,3 +147,16 @@ def test_a_truncated_shard_fails_the_count_job_and_leaves_nothing(count_shards, 
     assert r.returncode != 0
     assert "part-9.jsonl.zst: not valid zstd data" in r.stderr
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_the_slurm_recipe_run_here_equals_one_count_of_the_shards(count_shards, tmp_path):
+    """scripts/slurm/tok-count.sh runs its array tasks one after another with `local`: the same stages as on a cluster."""
+    root, shards = count_shards
+    recipe = ROOT / "scripts" / "slurm" / "tok-count.sh"
+    r = subprocess.run([recipe, "local", "zh", tmp_path / "out", *shards["zh"]], capture_output=True, text=True,
+                       env={**os.environ, "TOK": TOK, "FAN_IN": "2"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["zh.counts", "zh.heldout.txt"]
+    tok("count", "--domain", "zh", "--hold-out", "20", *shards["zh"], "-o", tmp_path / "single.counts", "--quiet")
+    assert (tmp_path / "out" / "zh.counts").read_bytes() == (tmp_path / "single.counts").read_bytes()
+    assert (tmp_path / "out" / "zh.heldout.txt").read_bytes() == (tmp_path / "single.heldout.txt").read_bytes()
