@@ -35,13 +35,13 @@ extension PieceCounts {
     static let bucketedCounts = 64
 
     /// Reads a count file, keeping as many pieces as fit in `budget` bytes by
-    /// `cost` (the memory one piece of a given length will take), dropping the
+    /// `cost` (the memory a piece will take), dropping the
     /// rarest first (see ``PieceReduction``). Returns the reduction, or nil when
     /// everything fit and the pieces are exactly the file's.
     ///
     /// - Complexity: two streaming passes over the file; O(distinct count
     ///   values) extra memory.
-    public static func load(countFile path: String, budget: Int, cost: (Int) -> Int) throws -> (PieceCounts, PieceReduction?) {
+    public static func load(countFile path: String, budget: Int, cost: (UnsafeBufferPointer<UInt8>) -> Int) throws -> (PieceCounts, PieceReduction?) {
         let plan = try ReductionPlan(countFile: path, cost: cost)
         guard plan.total.bytes > budget else { return (try PieceCounts(countFile: path), nil) }
         let (countThreshold, bucketThreshold) = plan.cut(toFit: budget)
@@ -59,7 +59,7 @@ extension PieceCounts {
                     reduction.droppedMass += count
                     return
                 }
-                reduction.keptEstimatedBytes += cost(bytes.count)
+                reduction.keptEstimatedBytes += cost(bytes)
             }
             kept.append(bytes, count: count)
         }
@@ -88,10 +88,10 @@ struct ReductionPlan {
     var common: [UInt64: Tally] = [:]
     var total = Tally()
 
-    init(countFile path: String, cost: (Int) -> Int) throws {
+    init(countFile path: String, cost: (UnsafeBufferPointer<UInt8>) -> Int) throws {
         try CountFile.forEachEntry(path) { bytes, count in
             guard bytes.count >= 2 else { return }
-            let one = Tally(pieces: 1, bytes: cost(bytes.count), mass: count)
+            let one = Tally(pieces: 1, bytes: cost(bytes), mass: count)
             total.add(one)
             if count <= UInt64(PieceCounts.bucketedCounts) {
                 rare[Int(count - 1) * PieceCounts.buckets + ReductionPlan.bucket(bytes, count: count)].add(one)

@@ -83,7 +83,7 @@ struct CountingTests {
         pieces.append([0x41], count: 1)                                        // a single byte: always kept
         _ = try writeCountFile(pieces, metadata: CountMetadata(domains: ["x"], pattern: "tok", regexes: [], sources: [],
                                                                 statistics: CorpusStatistics(), pieces: 0, distinctPieces: 0), to: path)
-        let cost = { (n: Int) in 100 }
+        let cost = { (_: UnsafeBufferPointer<UInt8>) in 100 }
         let (all, none) = try PieceCounts.load(countFile: path, budget: 410 * 100, cost: cost)
         let file = try PieceCounts(countFile: path)
         #expect(none == nil && all == file)
