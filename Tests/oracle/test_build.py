@@ -77,3 +77,39 @@ def test_bad_domains_are_named(tmp_path):
     assert r.returncode != 0 and b"nothing" in r.stderr and not (tmp_path / "v" / "tokenizer.json").exists()
     r = tok("build", "--domains", "zh", "-o", tmp_path / "v", check=False)
     assert r.returncode != 0 and b"NAME=" in r.stderr
+
+
+def test_a_budget_that_fits_changes_nothing_and_one_that_does_not_is_kept_and_reported(built, tmp_path):
+    """--memory bounds the build: with room for everything the vocabulary is the unbudgeted one; with
+    too little, the rarest pieces go (the same ones every time), the report says so, and the peak RSS
+    stays within the budget."""
+    _, domains, out, report = built
+    assert report["reductions"] == {}
+    common = ["--vocab-size", 20000, "--special-tokens", "<|endoftext|>,<|pad|>", "--compare-pooled", "--quiet"]
+    tok("build", "--domains", domains, *common, "--memory", "20G", "-o", tmp_path / "roomy")
+    assert (tmp_path / "roomy" / "tokenizer.json").read_bytes() == (out / "tokenizer.json").read_bytes()
+    runs = []
+    for k in range(2):
+        tok("build", "--domains", domains, *common, "--memory", "300M", "--threads", 2 - k, "-o", tmp_path / f"tight{k}")
+        runs.append(json.loads((tmp_path / f"tight{k}" / "build-report.json").read_text()))
+    assert (tmp_path / "tight0" / "tokenizer.json").read_bytes() == (tmp_path / "tight1" / "tokenizer.json").read_bytes()
+    tight = runs[0]
+    assert "joint" in tight["reductions"] and tight["reductions"] == runs[1]["reductions"]
+    for r in tight["reductions"].values():
+        assert 0 < r["droppedPieces"] < r["distinctPieces"] and 0 < r["droppedMass"] < r["pieceMass"]
+        assert r["keptEstimatedBytes"] <= r["budgetBytes"] < r["estimatedBytes"]
+    assert tight["memoryBudgetMB"] == 300 and tight["peakMemoryMB"] <= 300 * 1.1
+    assert tight["vocabularySize"] == 20000
+    # What dropping cost on held-out text: small, and never a gain on every domain at once.
+    losses = [a["merged"]["bytesPerToken"] / b["merged"]["bytesPerToken"] for a, b in zip(tight["domains"], report["domains"])]
+    assert all(x > 0.9 for x in losses) and min(losses) < 1
+
+
+def test_train_with_a_budget_that_fits_equals_train_without(tmp_path):
+    tok("count", CORPORA / "zh", "-o", tmp_path / "zh.counts", "--quiet")
+    tok("train", tmp_path / "zh.counts", "--vocab-size", 8000, "-o", tmp_path / "free", "--quiet")
+    tok("train", tmp_path / "zh.counts", "--vocab-size", 8000, "--memory", "8G", "-o", tmp_path / "roomy", "--quiet")
+    assert (tmp_path / "roomy" / "tokenizer.json").read_bytes() == (tmp_path / "free" / "tokenizer.json").read_bytes()
+    summary = json.loads(tok("train", tmp_path / "zh.counts", "--vocab-size", 8000, "--memory", "200M", "--json",
+                             "-o", tmp_path / "tight").stdout)
+    assert summary["reduction"]["droppedPieces"] > 0 and summary["merges"] == 8000 - 256
