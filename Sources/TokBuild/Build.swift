@@ -111,9 +111,10 @@ public struct BuildProgress: Sendable {
     public var seconds: Double = 0
 
     public var fraction: Double { total > 0 ? min(done / total, 1) : 0 }
-    /// Seconds left at the rate so far, once there is a rate.
+    /// Seconds left at the rate so far, once there is a rate (training's first
+    /// merges are its slowest, so not before 5%).
     public var secondsLeft: Double? {
-        guard done > 0, total >= done, seconds > 0.5 else { return nil }
+        guard fraction >= 0.05, total >= done, seconds > 0.5 else { return nil }
         return seconds * (total - done) / done
     }
 }
