@@ -47,41 +47,37 @@ public func trainVocabulary(
     let started = Date()
     let countFiles = !inputs.isEmpty && inputs.allSatisfy(CountFile.isCountFile)
     let source = inputs.count == 1 ? inputs[0] : "count files"
-    func checkPattern(_ metadata: CountMetadata) throws {
+    var countSeconds = 0.0
+    /// Checks the counts (text, pattern), then trains on them within the memory budget.
+    func train(_ path: String, _ metadata: CountMetadata) throws -> (PreTokenizer, BPETrainer.Result) {
+        guard metadata.statistics.bytes > 0 || metadata.distinctPieces > 0 else { throw TrainingError.noText(inputs: inputs) }
         guard let counted = PreTokenizer.named.values.first(where: { $0.regexes == metadata.regexes }) else {
             throw TrainingError.unknownPattern(path: source, pattern: metadata.pattern)
         }
         if countFiles && counted != options.counting.preTokenizer {
             throw TrainingError.patternMismatch(path: source, counted: metadata.pattern, wanted: options.counting.preTokenizer.name)
         }
-    }
-    var countSeconds = 0.0
-    /// Checks the counts, then trains on them within the memory budget.
-    func train(_ path: String, _ metadata: CountMetadata) throws -> BPETrainer.Result {
-        guard metadata.statistics.bytes > 0 || metadata.distinctPieces > 0 else { throw TrainingError.noText(inputs: inputs) }
         countSeconds = Date().timeIntervalSince(started)
-        return try options.trainer.train(
+        return (counted, try options.trainer.train(
             countFile: path, memoryBudget: max(options.counting.memoryBudget - BPETrainer.reservedMemory, 1 << 20),
-            progress: trainingProgress)
+            progress: trainingProgress))
     }
     let metadata: CountMetadata
-    let result: BPETrainer.Result
+    let (preTokenizer, result): (PreTokenizer, BPETrainer.Result)
     if countFiles && inputs.count == 1 {
         metadata = try CountFile.metadata(path: inputs[0])
-        try checkPattern(metadata)
-        result = try train(inputs[0], metadata)
+        (preTokenizer, result) = try train(inputs[0], metadata)
     } else {
-        (metadata, result) = try TemporaryPaths.withWorkFolder("train", in: options.counting.temporaryDirectory) { work in
+        (metadata, preTokenizer, result) = try TemporaryPaths.withWorkFolder("train", in: options.counting.temporaryDirectory) { work in
             let path = work + "/train.counts"
             let metadata = countFiles
                 ? try mergeCountFiles(inputs, output: path)
                 : try countPieces(files: try expandCorpusInputs(inputs), domain: "train", options: options.counting,
                                   output: path, warn: warn, progress: countingProgress)
-            try checkPattern(metadata)
-            return (metadata, try train(path, metadata))
+            let (preTokenizer, result) = try train(path, metadata)
+            return (metadata, preTokenizer, result)
         }
     }
-    let preTokenizer = PreTokenizer.named.values.first(where: { $0.regexes == metadata.regexes })!  // checked above
     let tokenizer = Tokenizer(
         vocabulary: try Vocabulary.fromRanks(result.tokens, specialTokens: result.specialTokens), preTokenizer: preTokenizer)
     try VocabularyFolder.writeStaged(to: output) { staging in
