@@ -131,7 +131,7 @@ def shards_for(data, gib):
 
 def build(args):
     sizes = [int(s) for s in args.sizes.split(",")]
-    budgets = args.memory.split(",")
+    budgets = [b for b in args.memory.split(",") if b]  # none: only HF
     hf_sizes = [int(s) for s in args.hf.split(",")] if args.hf else []
     (regex,) = json.loads(subprocess.run([TOK, "pretokenize", "--pattern", "tok", "--print-regexes", "--hf"],
                                          check=True, capture_output=True).stdout)
