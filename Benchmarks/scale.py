@@ -6,6 +6,7 @@ them within a memory budget.
     python3 Benchmarks/scale.py growth                 # generated vs real: distinct pieces, piece and Han run lengths
     python3 Benchmarks/scale.py generate DATA --per-domain 4G
     python3 Benchmarks/scale.py build DATA --sizes 1,4,16 --memory default,4G [--hf 1]
+    python3 Benchmarks/scale.py shards DATA            # per-shard count, scan and merge costs, for planning a cluster run
 
 `generate` writes DATA/<domain>/part-NNNNN.txt (256 MiB shards) for zh, en,
 code and math with each domain's model settings below; `build` takes the first
@@ -172,6 +173,38 @@ def build(args):
                       flush=True)
 
 
+def shards(args):
+    """Per-shard costs for planning a cluster run: `tok count` (one thread) of a shard of each domain, the
+    held-out scan of it, and `tok count --merge` of several such count files."""
+    size = parse_size(args.shard_size)
+    print(f"{'domain':6} {'shard MB':>8} {'count s':>8} {'MB/s':>6} {'RSS MB':>7} {'counts MB':>9} {'scan s':>7} "
+          f"{'merge of ' + str(args.merge) + ' s':>12} {'merged MB':>9}", flush=True)
+    with tempfile.TemporaryDirectory(dir=args.work) as tmp:
+        for domain in DOMAINS:
+            source = pathlib.Path(files_of(pathlib.Path(args.data) / domain)[0])
+            counts, times, rss_max, scan = [], [], 0, 0
+            with open(source, "rb") as f:
+                for k in range(args.merge):
+                    shard = pathlib.Path(tmp) / f"{domain}-{k}.txt"
+                    shard.write_bytes(f.read(size))
+                    out = pathlib.Path(tmp) / f"{domain}-{k}.counts"
+                    seconds, rss, status = timed([TOK, "count", "--threads", 1, "--hold-out", 20, "--quiet", shard, "-o", out])
+                    assert status == 0
+                    times.append(seconds)
+                    rss_max = max(rss_max, rss)
+                    if k == 0:
+                        scan, _, _ = timed([TOK, "count", "--hold-out", 20, "--scan-held-out", shard])
+                    counts.append(out)
+                    shard.unlink()
+            merged = pathlib.Path(tmp) / f"{domain}.counts"
+            merge_s, _, status = timed([TOK, "count", "--merge", "--quiet", *counts, "-o", merged])
+            assert status == 0
+            count_mb = sum(os.path.getsize(c) for c in counts) / len(counts) / 1e6
+            t = sum(times) / len(times)
+            print(f"{domain:6} {size / 1e6:8.0f} {t:8.1f} {size / 1e6 / t:6.1f} {rss_max:7.0f} {count_mb:9.1f} {scan:7.2f} "
+                  f"{merge_s:12.1f} {os.path.getsize(merged) / 1e6:9.1f}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -190,8 +223,13 @@ def main():
     b.add_argument("--hf", default="", help="sizes at which to run HuggingFace's BpeTrainer too")
     b.add_argument("--hf-limit", type=float, default=3600, help="seconds before HF's run is stopped")
     b.add_argument("--work", default=None, help="folder for the built vocabularies (default: $TMPDIR)")
+    h = sub.add_parser("shards")
+    h.add_argument("data")
+    h.add_argument("--shard-size", default="100M")
+    h.add_argument("--merge", type=int, default=4, help="shards counted per domain, then merged")
+    h.add_argument("--work", default=None)
     args = ap.parse_args()
-    {"growth": growth, "generate": generate, "build": build}[args.command](args)
+    {"growth": growth, "generate": generate, "build": build, "shards": shards}[args.command](args)
 
 
 if __name__ == "__main__":
