@@ -142,7 +142,12 @@ public func buildVocabulary(
         let domains = try clock.time("count") {
             try countDomains(options, work: work, staging: staging, log: log, progress: progress)
         }
-        let counts = try clock.time("joint") { try jointCounts(domains, options, work: work) }
+        let jointStarted = Date()
+        let counts = try clock.time("joint") {
+            try jointCounts(domains, options, work: work) { fraction in
+                progress(BuildProgress(stage: "joint", done: fraction, total: 1, seconds: Date().timeIntervalSince(jointStarted)))
+            }
+        }
         let trainingStarted = Date()
         let trained = try clock.time("train") {
             try trainAll(domains.map(\.countFile) + [counts.joint] + (counts.pooled.map { [$0] } ?? []),
@@ -248,14 +253,16 @@ func countDomains(
 /// Stage 2: the joint counts, each domain's scaled to the largest domain's
 /// total times its weight, so that a merge's count is the summed share of the
 /// domains' texts it saves; and, if compared, the plain pooled sum.
-func jointCounts(_ domains: [CountedDomain], _ options: BuildOptions, work: String) throws -> (joint: String, pooled: String?) {
+func jointCounts(_ domains: [CountedDomain], _ options: BuildOptions, work: String,
+                 progress: (Double) -> Void) throws -> (joint: String, pooled: String?) {
     let joint = work + "/joint.counts"
     let largest = domains.map(\.trainingBytes).max() ?? 1
     let scales = domains.map { $0.input.weight * Double(largest) / Double(max($0.trainingBytes, 1)) }
-    _ = try mergeCountFiles(domains.map(\.countFile), output: joint, scales: scales)
+    let share = options.comparePooled ? 0.5 : 1
+    _ = try mergeCountFiles(domains.map(\.countFile), output: joint, scales: scales) { progress($0 * share) }
     guard options.comparePooled else { return (joint, nil) }
     let pooled = work + "/pooled.counts"
-    _ = try mergeCountFiles(domains.map(\.countFile), output: pooled)
+    _ = try mergeCountFiles(domains.map(\.countFile), output: pooled) { progress(0.5 + $0 * share) }
     return (joint, pooled)
 }
 

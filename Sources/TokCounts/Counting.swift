@@ -194,7 +194,10 @@ public func holdOutCandidates(files: [CorpusFile], perMille: Int, options: Count
 
 /// Merges count files into one, adding the counts of equal pieces, each file's
 /// counts first multiplied by its scale (if given) and rounded.
-public func mergeCountFiles(_ inputs: [String], output: String, scales: [Double]? = nil) throws -> CountMetadata {
+///
+/// `progress` gets the fraction of the inputs read, now and then.
+public func mergeCountFiles(_ inputs: [String], output: String, scales: [Double]? = nil,
+                            progress: (Double) -> Void = { _ in }) throws -> CountMetadata {
     let metadata = try inputs.map(CountFile.metadata(path:))
     guard let first = metadata.first else { throw CountFileError.nothingToMerge }
     for (m, path) in zip(metadata, inputs) where m.regexes != first.regexes {
@@ -203,8 +206,13 @@ public func mergeCountFiles(_ inputs: [String], output: String, scales: [Double]
     var statistics = CorpusStatistics()
     for m in metadata { statistics.add(m.statistics) }
     let writer = try CountFile.Writer(path: output)
-    try CountFile.mergeStreams(try inputs.map(CountFile.Reader.init), scales: scales) { bytes, count in
+    let readers = try inputs.map(CountFile.Reader.init)
+    let total = Double(max(inputs.reduce(0) { $0 + sizeOnDisk($1) }, 1))
+    var entries = 0
+    try CountFile.mergeStreams(readers, scales: scales) { bytes, count in
         try writer.add(bytes, count: count)
+        entries += 1
+        if entries % (1 << 20) == 0 { progress(Double(readers.reduce(0) { $0 + $1.source.consumed }) / total) }
     }
     var merged = CountMetadata(
         domains: Array(Set(metadata.flatMap(\.domains))).sorted(), pattern: first.pattern, regexes: first.regexes,
@@ -230,4 +238,9 @@ public func writeCountFile(_ pieces: PieceCounts, metadata: CountMetadata, to pa
     var counter = PieceCounter()
     pieces.forEach { bytes, count in counter.add(UnsafeRawPointer(bytes.baseAddress ?? UnsafePointer(bitPattern: 1)!), bytes.count, count: count) }
     return try writeRun(counter, to: path, metadata: metadata)!  // non-nil: metadata was given
+}
+
+/// A file's size on disk, or 0.
+func sizeOnDisk(_ path: String) -> Int {
+    (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
 }

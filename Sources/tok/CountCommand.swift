@@ -62,7 +62,11 @@ struct CountCommand: ParsableCommand {
         let status = StatusLine(enabled: corpus.showsProgress)
         let metadata: CountMetadata
         if merge {
-            metadata = try mergeCountFiles(inputs, output: output)
+            metadata = try mergeCountFiles(inputs, output: output) { fraction in
+                let seconds = Date().timeIntervalSince(started)
+                status.show(String(format: "merging: %.0f%%, %@ left", fraction * 100,
+                                   StatusLine.duration(fraction > 0.05 ? seconds * (1 - fraction) / fraction : nil)))
+            }
             try mergeHeldOutTexts(inputs, output: output, metadata: metadata)
         } else if let holdOut {
             let held = HoldOut(perMille: holdOut, capacity: try parseSize(heldOutCapacity, option: "--held-out-capacity"),
