@@ -113,10 +113,7 @@ public struct BuildProgress: Sendable {
     public var fraction: Double { total > 0 ? min(done / total, 1) : 0 }
     /// Seconds left at the rate so far, once there is a rate (training's first
     /// merges are its slowest, so not before 5%).
-    public var secondsLeft: Double? {
-        guard fraction >= 0.05, total >= done, seconds > 0.5 else { return nil }
-        return seconds * (total - done) / done
-    }
+    public var secondsLeft: Double? { TokCorpus.secondsLeft(done: done, of: total, in: seconds, minimumShare: 0.05) }
 }
 
 /// Builds a balanced vocabulary, in stages: count each domain (holding out a

@@ -150,7 +150,7 @@ public final class CorpusStream {
     /// Bytes taken from the input files so far (compressed bytes for zstd), to set against ``inputSize``.
     public var consumed: Int { consumedBeforeFile + (source?.consumed ?? 0) }
     /// The input files' sizes on disk, summed.
-    public private(set) lazy var inputSize: Int = files.reduce(0) { $0 + fileSize($1.path) }
+    public private(set) lazy var inputSize: Int = files.reduce(0) { $0 + fileSizeOnDisk($1.path) }
     /// Plain text: the streaming loop's state. JSON lines: `buffer` and `atEnd`.
     private var cutter: BlockCutter
     private var buffer: [UInt8] = []
@@ -179,24 +179,24 @@ public final class CorpusStream {
             switch file.format {
             case .text:
                 if try !takeText(&batch) {
-                    consumedBeforeFile += source!.consumed
-                    source = nil
+                    closeFile()
                     if documents { endDocument(&batch) }
                 }
             case .jsonLines:
                 if !atEnd { atEnd = try !source!.read(into: &buffer, maximum: blockSize) }
                 try takeLines(&batch, file: file)
-                if atEnd && buffer.isEmpty {
-                    consumedBeforeFile += source!.consumed
-                    source = nil
-                }
+                if atEnd && buffer.isEmpty { closeFile() }
             }
         }
         return !batch.ends.isEmpty
     }
 
-    private func openNext() throws -> Bool {
+    private func closeFile() {
         consumedBeforeFile += source?.consumed ?? 0
+        source = nil
+    }
+
+    private func openNext() throws -> Bool {
         source = nil
         fileIndex += 1
         guard fileIndex < files.count else { return false }
@@ -344,7 +344,14 @@ public final class CorpusStream {
 }
 
 /// A file's size on disk, or 0 (standard input, or unreadable: the read will say why).
-func fileSize(_ path: String) -> Int {
+public func fileSizeOnDisk(_ path: String) -> Int {
     var info = stat()
     return stat(path, &info) == 0 ? Int(info.st_size) : 0
+}
+
+/// Seconds left at the rate so far, `done` of `total` in `seconds`; nil until
+/// `minimumShare` of it is done (rates at the start mislead) or without a rate.
+public func secondsLeft(done: Double, of total: Double, in seconds: Double, minimumShare: Double = 0) -> Double? {
+    guard done > 0, total >= done, done >= total * minimumShare, seconds > 0.5 else { return nil }
+    return seconds * (total - done) / done
 }

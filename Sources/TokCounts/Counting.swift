@@ -43,10 +43,7 @@ public struct CountingProgress: Sendable {
     public var inputSize: Int = 0
 
     /// Seconds left at the rate so far, once there is a rate.
-    public var secondsLeft: Double? {
-        guard consumed > 0, inputSize >= consumed, seconds > 0.5 else { return nil }
-        return seconds * Double(inputSize - consumed) / Double(consumed)
-    }
+    public var secondsLeft: Double? { TokCorpus.secondsLeft(done: Double(consumed), of: Double(inputSize), in: seconds) }
 }
 
 /// Counts the pieces of corpus files into a count file.
@@ -207,7 +204,7 @@ public func mergeCountFiles(_ inputs: [String], output: String, scales: [Double]
     for m in metadata { statistics.add(m.statistics) }
     let writer = try CountFile.Writer(path: output)
     let readers = try inputs.map(CountFile.Reader.init)
-    let total = Double(max(inputs.reduce(0) { $0 + sizeOnDisk($1) }, 1))
+    let total = Double(max(inputs.reduce(0) { $0 + fileSizeOnDisk($1) }, 1))
     var entries = 0
     try CountFile.mergeStreams(readers, scales: scales) { bytes, count in
         try writer.add(bytes, count: count)
@@ -238,9 +235,4 @@ public func writeCountFile(_ pieces: PieceCounts, metadata: CountMetadata, to pa
     var counter = PieceCounter()
     pieces.forEach { bytes, count in counter.add(UnsafeRawPointer(bytes.baseAddress ?? UnsafePointer(bitPattern: 1)!), bytes.count, count: count) }
     return try writeRun(counter, to: path, metadata: metadata)!  // non-nil: metadata was given
-}
-
-/// A file's size on disk, or 0.
-func sizeOnDisk(_ path: String) -> Int {
-    (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
 }

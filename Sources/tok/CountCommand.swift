@@ -65,7 +65,7 @@ struct CountCommand: ParsableCommand {
             metadata = try mergeCountFiles(inputs, output: output) { fraction in
                 let seconds = Date().timeIntervalSince(started)
                 status.show(String(format: "merging: %.0f%%, %@ left", fraction * 100,
-                                   StatusLine.duration(fraction > 0.05 ? seconds * (1 - fraction) / fraction : nil)))
+                                   StatusLine.duration(secondsLeft(done: fraction, of: 1, in: seconds, minimumShare: 0.05))))
             }
             try mergeHeldOutTexts(inputs, output: output, metadata: metadata)
         } else if let holdOut {

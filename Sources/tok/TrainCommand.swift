@@ -52,7 +52,7 @@ struct TrainCommand: ParsableCommand {
                 let started = trainingStarted ?? Date()
                 trainingStarted = started
                 let seconds = Date().timeIntervalSince(started)
-                let left = done > 0 ? seconds * Double(total - done) / Double(done) : nil
+                let left = secondsLeft(done: Double(done), of: Double(total), in: seconds, minimumShare: 0.05)
                 status.show(String(format: "training: %d of %d merges, %.0f merges/s, %@ left", done, total,
                                    Double(done) / max(seconds, 1e-9), StatusLine.duration(left)))
             })
