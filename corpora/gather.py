@@ -7,6 +7,10 @@ into OUT/<domain>/<source>.txt, documents separated by a blank line.
     python3 corpora/gather.py OUT [--cache DIR] [--scale 0.1] [--only zh,en]
     python3 corpora/gather.py corpora/test-small --small   # the test fixtures: 3-7 MB a domain
 
+Also writes OUT/eval/<domain>/: the evaluation set, from packages the training
+sources never use (EVAL_SOURCES), so that quality is measured on text from
+other sources than the vocabulary was trained on (--no-eval to skip it).
+
 Deterministic: files are taken in sorted path order up to each source's cap.
 Standard library only. See corpora/README.md for the sources.
 """
@@ -52,6 +56,38 @@ SOURCES = {
         ("maxima-doc", ["maxima-doc"], r"\.html$", "html", 10),
         ("metamath", ["metamath-databases"], r"\.mm$", "text", 8),
         ("coq-stdlib", ["libcoq-stdlib"], r"\.v$", "text", 6),
+    ],
+}
+
+
+# The evaluation set: per domain, sources from other packages than SOURCES and
+# than ../shared/corpora/gather.sh (other projects, other manuals, one language
+# code is not trained on: PHP), so that quality figures do not flatter what
+# over-fits the training sources.
+EVAL_SOURCES = {
+    "zh": [
+        ("gimp-help-zh", ["gimp-help-zh-cn"], r"/help/zh_CN/[^/]*\.html$", "html", 1),
+        ("kicad-doc-zh", ["kicad-doc-zh"], r"/help/zh/[^/]*\.html$", "html", 1),
+        ("debian-edu-manual-zh", ["debian-edu-doc-zh-cn"], r"/debian-edu-bookworm-manual\.html$", "html", 0.5),
+        ("lilypond-doc-zh", ["lilypond-doc-html-zh"], r"\.zh\.html$", "html", 0.5),
+        ("system-translations-zh", ["apt", "dpkg", "gnupg-l10n", "debconf-i18n", "e2fsprogs-l10n"],
+         r"/locale/zh_(CN|TW)/LC_MESSAGES/.*\.mo$", "mo", 0.5),
+    ],
+    "en": [
+        ("postgresql-doc", ["postgresql-doc-15"], r"/html/[^/]*\.html$", "html", 1.5),
+        ("debian-edu-manual-en", ["debian-edu-doc-en"], r"/debian-edu-bookworm-manual\.html$", "html", 0.5),
+        ("sqlite-doc", ["sqlite3-doc"], r"/sqlite3/([^/]*|c3ref/[^/]*)\.html$", "html", 1),
+    ],
+    "code": [
+        ("numpy", ["python3-numpy"], r"/numpy/.*\.py$", "text", 1),
+        ("libstdcxx", ["libstdc++-12-dev"], r"/include/c\+\+/12/(.*\.(h|tcc)|[^.]*)$", "text", 1),
+        ("go-x-text", ["golang-golang-x-text-dev"], r"\.go$", "text", 1),
+        ("phpmailer", ["libphp-phpmailer"], r"\.php$", "text", 0.5),
+    ],
+    "math": [
+        ("pari-doc", ["pari-doc"], r"/doc/[^/]*\.tex$", "text", 1),
+        ("mpmath-doc", ["python-mpmath-doc"], r"/html/_sources/.*\.txt$", "text", 1),
+        ("giac-doc", ["giac-doc"], r"/doc/en/cascmd_en/.*\.html$", "html", 1),
     ],
 }
 
@@ -143,15 +179,55 @@ def convert(kind, raw):
     return text
 
 
-def gather_source(domain, name, packages, pattern, kind, cap_mb, out, cache):
+CJK = re.compile("[\u3400-\u9fff\uf900-\ufaff]")
+LATIN = re.compile("[A-Za-z]")
+
+
+def clean_evaluation(domain, documents):
+    """The evaluation set's extra cleaning: no generated code (over 200 kB),
+    no boilerplate (a line in at least 5 and 20% of a source's documents:
+    navigation, licence headers), and in Chinese only paragraphs that are
+    mostly Chinese (untranslated parts of a manual are English text)."""
+    if domain == "code":
+        documents = [d for d in documents if len(d) <= 200_000]
+    seen_in = {}
+    for d in documents:
+        for line in set(d.split("\n")):
+            seen_in[line] = seen_in.get(line, 0) + 1
+    floor = max(5, len(documents) // 5)
+    cleaned = []
+    for d in documents:
+        lines = [l for l in d.split("\n") if not l.strip() or seen_in[l] < floor]
+        text = "\n".join(lines)
+        if domain == "zh":
+            def chinese(p):
+                c, l = len(CJK.findall(p)), len(LATIN.findall(p))
+                return c and c >= 0.3 * (c + l)
+            text = "\n\n".join(p for p in text.split("\n\n") if chinese(p))
+        text = re.sub(r"\n{3,}", "\n\n", text).strip()
+        cleaned.append(text)
+    return cleaned
+
+
+def gather_source(domain, name, packages, pattern, kind, cap_mb, out, cache, evaluation=False):
     target = out / domain / f"{name}.txt"
     stamp = out / domain / f".{name}.done"
-    key = f"{packages} {pattern} {kind} {cap_mb}"
+    key = f"{packages} {pattern} {kind} {cap_mb}" + (" eval-clean-2" if evaluation else "")
     if stamp.exists() and stamp.read_text() == key and target.exists():
         return target.stat().st_size
     folders = fetch(packages, cache)
     matcher = re.compile(pattern)
     files = sorted(str(p) for f in folders for p in f.rglob("*") if p.is_file() and matcher.search(str(p)))
+    if evaluation:
+        texts = []
+        for path in files:
+            try:
+                texts.append(convert(kind, pathlib.Path(path).read_bytes()))
+            except (OSError, EOFError, gzip.BadGzipFile):
+                pass
+        texts = iter(clean_evaluation(domain, texts))
+    else:
+        texts = None
     cap = int(cap_mb * 1e6)
     written, seen = 0, set()
     tmp = target.with_suffix(".tmp")
@@ -160,10 +236,12 @@ def gather_source(domain, name, packages, pattern, kind, cap_mb, out, cache):
             if written >= cap:
                 break
             try:
-                text = convert(kind, pathlib.Path(path).read_bytes())
+                text = next(texts) if texts else convert(kind, pathlib.Path(path).read_bytes())
             except (OSError, EOFError, gzip.BadGzipFile):
                 continue
-            if len(text) < 40 or text in seen:
+            except StopIteration:
+                break
+            if len(text) < 40 or text in seen or (evaluation and written + len(text.encode("utf-8")) > cap * 1.2):
                 continue
             seen.add(text)
             sink.write(text + "\n\n")
@@ -181,6 +259,7 @@ def main():
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every cap (0.1 for a quick corpus)")
     ap.add_argument("--only", default="zh,en,code,math")
     ap.add_argument("--small", action="store_true", help="the test fixtures: --scale 0.1")
+    ap.add_argument("--no-eval", action="store_true", help="skip the evaluation set (OUT/eval)")
     args = ap.parse_args()
     if args.small:
         args.scale = 0.1
@@ -190,6 +269,13 @@ def main():
         total = sum(gather_source(domain, name, pk, pat, kind, cap * args.scale, out, cache)
                     for name, pk, pat, kind, cap in SOURCES[domain])
         log(f"{domain}: {total / 1e6:.1f} MB")
+    if args.no_eval:
+        return
+    for domain in args.only.split(","):
+        (out / "eval" / domain).mkdir(parents=True, exist_ok=True)
+        total = sum(gather_source(domain, name, pk, pat, kind, cap * args.scale, out / "eval", cache, evaluation=True)
+                    for name, pk, pat, kind, cap in EVAL_SOURCES[domain])
+        log(f"eval/{domain}: {total / 1e6:.1f} MB")
 
 
 if __name__ == "__main__":

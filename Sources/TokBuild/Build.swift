@@ -32,6 +32,12 @@ public struct BuildOptions: Sendable {
     public var heldOutCapacity = 4 << 20
     /// Also train one BPE on all domains pooled, at the same size, for comparison.
     public var comparePooled = false
+    /// What unit is held out: documents, whole files, or whole sources named by a JSON-lines key.
+    public var heldOutUnit = HoldOutUnit.document
+    /// Evaluation text per domain (files, folders, globs), from other sources
+    /// than the training text: when a domain has some, the report measures on
+    /// it instead of the held-out text.
+    public var evaluation: [String: [String]] = [:]
 
     public init(domains: [DomainInput]) { self.domains = domains }
 
@@ -70,6 +76,9 @@ public struct DomainReport: Codable, Sendable {
     public var weight: Double
     public var trainingBytes: Int
     public var heldOutDocuments: Int
+    /// What the compression figures were measured on: `evaluation set`, `held-out documents`,
+    /// `held-out files` or `held-out sources`.
+    public var evaluatedOn: String = ""
     /// Tokens of the merged vocabulary credited to this domain (``creditTokens(_:to:)``).
     public var contributed: Int
     /// Tokens of the merged vocabulary that this domain's own vocabulary shares with another domain's.
@@ -98,6 +107,10 @@ public struct BuildReport: Codable, Sendable {
     /// fit it (by domain, `joint` and `pooled`); empty when all fit.
     public var memoryBudgetMB: Double = 0
     public var reductions: [String: PieceReduction] = [:]
+    /// The merged vocabulary's figures on each domain's evaluation text (parity
+    /// against each domain's own vocabulary), and the pooled BPE's if compared.
+    public var metrics: VocabularyMetrics?
+    public var pooledMetrics: VocabularyMetrics?
 }
 
 /// Where a build is: its stage (and domain, when counting), how far through
@@ -232,7 +245,7 @@ func countDomains(
                                  heldOutDocuments: metadata.heldOut?.documents ?? 0)
         }
         let files = try expandCorpusInputs(domain.inputs)
-        let holdOut = HoldOut(perMille: options.heldOutPerMille, capacity: options.heldOutCapacity)
+        let holdOut = HoldOut(perMille: options.heldOutPerMille, capacity: options.heldOutCapacity, unit: options.heldOutUnit)
         let path = work + "/\(domain.name).counts"
         let metadata = try countPieces(files: files, domain: domain.name, options: counting, output: path,
                                        holdOut: holdOut, warn: { log($0) }) { p in
@@ -241,7 +254,9 @@ func countDomains(
         }
         guard metadata.distinctPieces > 0 else { throw BuildError.emptyDomain(name: domain.name, inputs: domain.inputs) }
         try writeFileAtomically(staging + "/heldout/\(domain.name).txt", holdOut.text)
-        log("\(domain.name): \(files.count) files, \(metadata.statistics.bytes) bytes counted, \(holdOut.text.count) bytes held out")
+        log("\(domain.name): \(files.count) files, \(metadata.statistics.bytes) bytes counted, \(holdOut.text.count) bytes held out"
+            + (holdOut.unit == .document ? "" : " (\(holdOut.heldUnits) \(holdOut.unit.plural))")
+            + (holdOut.droppedBytes > 0 ? ", \(holdOut.droppedBytes) more bytes of held-out units left out of both" : ""))
         return CountedDomain(input: domain, countFile: path, trainingBytes: metadata.statistics.bytes,
                              heldOut: holdOut.text, heldOutDocuments: holdOut.documents)
     }
@@ -317,8 +332,9 @@ func check(_ tokenizer: Tokenizer, _ options: BuildOptions) throws {
     guard v.unreachableTokens.isEmpty else { throw BuildError.checkFailed("\(v.unreachableTokens.count) unreachable tokens") }
 }
 
-/// Stage 6: contributions, sharing, composition and held-out compression
-/// against each domain's own vocabulary and the pooled BPE.
+/// Stage 6: contributions, sharing, composition, and compression and the
+/// other metrics on each domain's evaluation text (its evaluation set, else its
+/// held-out text) against the domain's own vocabulary and the pooled BPE.
 func evaluate(
     _ tokenizer: Tokenizer, domains: [CountedDomain], own: [DomainVocabulary], pooled: BPETrainer.Result?,
     _ options: BuildOptions
@@ -333,27 +349,49 @@ func evaluate(
     }
     let pooledTokenizer = try pooled.map { try ranked($0.tokens) }
     var reports: [DomainReport] = []
+    var mergedMeasurements: [(domain: String, measurement: TextMeasurement)] = []
+    var pooledMeasurements: [(domain: String, measurement: TextMeasurement)] = []
+    var ownTokens: [String: Int] = [:]
     for (d, domain) in domains.enumerated() {
         let others = ownSets.indices.filter { $0 != d }
+        let name = domain.input.name
         var report = DomainReport(
-            name: domain.input.name, weight: domain.input.weight, trainingBytes: domain.trainingBytes,
+            name: name, weight: domain.input.weight, trainingBytes: domain.trainingBytes,
             heldOutDocuments: domain.heldOutDocuments, contributed: credit.filter { $0 == d }.count,
             shared: finalTokens.filter { t in ownSets[d].contains(t) && others.contains { ownSets[$0].contains(t) } }.count,
             merged: nil, own: nil, pooled: nil)
-        if !domain.heldOut.isEmpty {
-            let ownTokenizer = try ranked((0 ..< 256).map { [UInt8($0)] } + own[d].tokens)
-            report.merged = Compression(tokenizer: tokenizer, text: domain.heldOut, threads: options.threads)
-            report.own = Compression(tokenizer: ownTokenizer, text: domain.heldOut, threads: options.threads)
-            report.pooled = pooledTokenizer.map { Compression(tokenizer: $0, text: domain.heldOut, threads: options.threads) }
+        let evaluationFiles = try options.evaluation[name].map(expandCorpusInputs)
+        func measure(_ t: Tokenizer) throws -> TextMeasurement {
+            if let evaluationFiles { return try TextMeasurement.of(files: evaluationFiles, tokenizer: t, threads: options.threads) }
+            return domain.heldOut.withUnsafeBufferPointer { TextMeasurement.of($0, tokenizer: t, threads: options.threads) }
+        }
+        if evaluationFiles != nil || !domain.heldOut.isEmpty {
+            report.evaluatedOn = evaluationFiles != nil ? "evaluation set" : "held-out \(options.heldOutUnit.plural)"
+            let merged = try measure(tokenizer)
+            let ownMeasured = try measure(try ranked((0 ..< 256).map { [UInt8($0)] } + own[d].tokens))
+            report.merged = merged.compression
+            report.own = ownMeasured.compression
+            ownTokens[name] = ownMeasured.tokens
+            mergedMeasurements.append((name, merged))
+            if let pooledTokenizer {
+                let p = try measure(pooledTokenizer)
+                report.pooled = p.compression
+                pooledMeasurements.append((name, p))
+            }
         }
         reports.append(report)
     }
-    var composition: [String: Int] = [:]
-    for (kind, n) in TokenKind.table(vocabulary) { composition[kind.rawValue] = n }
-    return BuildReport(
+    var metrics = VocabularyMetrics(name: "merged", tokenizer: tokenizer, measurements: mergedMeasurements)
+    metrics.setParity(reference: ownTokens)
+    var pooledMetrics = pooledTokenizer.map { VocabularyMetrics(name: "pooled", tokenizer: $0, measurements: pooledMeasurements) }
+    pooledMetrics?.setParity(reference: ownTokens)
+    var report = BuildReport(
         vocabularySize: options.vocabularySize, bpeTokens: bpeTokens, specialTokens: options.specialTokens,
         pattern: options.preTokenizer.name, domains: reports, jointOnlyTokens: credit.filter { $0 >= domains.count }.count,
-        composition: composition, seconds: [:], peakMemoryMB: 0)
+        composition: metrics.composition, seconds: [:], peakMemoryMB: 0)
+    report.metrics = metrics
+    report.pooledMetrics = pooledMetrics
+    return report
 }
 
 /// Peak resident memory of this process so far, in MB: the kernel's

@@ -31,9 +31,13 @@ public struct CorpusStatistics: Sendable, Codable, Equatable {
 /// text. Counted in parts (shards, in order), the held-out text is the same as
 /// counted whole when each part starts with `alreadyHeld`, the bytes the parts
 /// before it held: the sizes of their candidates (``scanning``) give it.
+/// With a ``HoldOutUnit`` other than documents, the hash is that of the file's
+/// path or of the source's key value, so a unit is held out whole; its
+/// documents past the capacity are dropped, not trained on.
 public final class HoldOut {
     public let perMille: UInt64
     public let capacity: Int
+    public let unit: HoldOutUnit
     /// Bytes held out by the inputs before these (counting a corpus in parts).
     public let alreadyHeld: Int
     /// Only note each candidate's size (in ``candidateSizes``), holding nothing out.
@@ -41,23 +45,36 @@ public final class HoldOut {
     public private(set) var text: [UInt8] = []
     public private(set) var documents = 0
     public private(set) var candidateSizes: [Int] = []
+    /// Files or sources held out (with a unit other than documents).
+    public var heldUnits: Int { heldUnitHashes.count }
+    /// Bytes of held-out files or sources past the capacity: neither trained on nor kept.
+    public private(set) var droppedBytes = 0
+    /// The hash of the file or source the next documents belong to (set by the stream).
+    var unitHash: UInt64?
+    private var heldUnitHashes = Set<UInt64>()
 
-    public init(perMille: Int, capacity: Int, alreadyHeld: Int = 0, scanning: Bool = false) {
+    public init(perMille: Int, capacity: Int, alreadyHeld: Int = 0, scanning: Bool = false, unit: HoldOutUnit = .document) {
         self.perMille = UInt64(perMille)
         self.capacity = capacity
         self.alreadyHeld = alreadyHeld
         self.scanning = scanning
+        self.unit = unit
     }
 
     func route(_ document: UnsafeBufferPointer<UInt8>, keep: (UnsafeBufferPointer<UInt8>) -> Void) {
         guard !document.isEmpty else { return }
-        let h = hashBytes(document.baseAddress!, document.count)
+        let h = unitHash ?? hashBytes(document.baseAddress!, document.count)
         guard h % 1000 < perMille else { return keep(document) }
         if scanning {
             candidateSizes.append(document.count)
         } else if alreadyHeld + text.count + document.count <= capacity {
             text.append(contentsOf: document)
             documents += 1
+            if let unitHash { heldUnitHashes.insert(unitHash) }
+        } else if unitHash != nil {
+            // The rest of a held-out source is not trained on either: the
+            // evaluation text's sources stay apart from the training text's.
+            droppedBytes += document.count
         } else {
             keep(document)
         }
@@ -71,6 +88,33 @@ public final class HoldOut {
             let before = held
             for n in sizes where held + n <= capacity { held += n }
             return before
+        }
+    }
+}
+
+/// What ``HoldOut`` holds out whole: documents (the default), files, or
+/// sources named by a key of each JSON line (`"source"`, `"url"`, ...), so that
+/// evaluation text never shares a source with the training text.
+public enum HoldOutUnit: Sendable, Equatable {
+    case document
+    case file
+    case key(String)
+
+    public init?(_ text: String) {
+        switch text {
+        case "document": self = .document
+        case "file": self = .file
+        default:
+            guard text.hasPrefix("key:"), text.count > 4 else { return nil }
+            self = .key(String(text.dropFirst(4)))
+        }
+    }
+
+    public var plural: String {
+        switch self {
+        case .document: return "documents"
+        case .file: return "files"
+        case .key: return "sources"
         }
     }
 }
@@ -158,6 +202,7 @@ public final class CorpusStream {
     private var lineNumber = 0
     private var warningsLeft = 0
     private var scratch: [UInt8] = []
+    private var sourceValue: [UInt8] = []
 
     public init(files: [CorpusFile], preTokenizer: PreTokenizer, blockSize: Int = 4 << 20, field: String = "text",
                 strict: Bool = false) {
@@ -209,6 +254,10 @@ public final class CorpusStream {
         warningsLeft = warningsPerFile
         statistics.files += 1
         if files[fileIndex].format == .text { statistics.documents += 1 }
+        if let holdOut, holdOut.unit == .file {
+            let path = Array(files[fileIndex].path.utf8)
+            holdOut.unitHash = path.withUnsafeBufferPointer { hashBytes($0.baseAddress!, $0.count) }
+        }
         return true
     }
 
@@ -332,6 +381,11 @@ public final class CorpusStream {
                     continue
                 }
                 statistics.documents += 1
+                if let holdOut, case .key(let key) = holdOut.unit {
+                    sourceValue.removeAll(keepingCapacity: true)
+                    let named = (try? extractJSONStringField(line, field: Array(key.utf8), into: &sourceValue)) ?? false
+                    holdOut.unitHash = named && !sourceValue.isEmpty ? sourceValue.withUnsafeBufferPointer { hashBytes($0.baseAddress!, $0.count) } : nil
+                }
                 if direct {
                     recordUnit(from: mark, in: &batch, endsDocument: true)
                 } else {

@@ -159,3 +159,57 @@ public enum ScriptClass: Int32, Sendable {
         self = ScriptClass(rawValue: tok_icu_script_class(scalar.value)) ?? .other
     }
 }
+
+/// Characters, words and Han characters of a text: the units that
+/// per-character, per-word and per-Han-character figures divide by.
+public struct TextUnits: Sendable, Equatable, Codable {
+    /// Code points; every invalid byte counts as one.
+    public var characters = 0
+    /// Maximal runs of characters that are not white space (Unicode `White_Space`).
+    public var words = 0
+    /// Code points in the CJK unified ideograph blocks (and their extensions and compatibility block).
+    public var hanCharacters = 0
+
+    public init(characters: Int = 0, words: Int = 0, hanCharacters: Int = 0) {
+        self.characters = characters
+        self.words = words
+        self.hanCharacters = hanCharacters
+    }
+
+    /// Counts the units of `bytes`.
+    ///
+    /// - Complexity: O(n), one pass over the bytes.
+    public init(_ bytes: UnsafeBufferPointer<UInt8>) {
+        var i = 0
+        var inWord = false
+        while i < bytes.count {
+            let s = bytes.scalar(at: i)
+            i += s.length
+            characters += 1
+            let space = TextUnits.isWhiteSpace(s.value)
+            if !space && !inWord { words += 1 }
+            inWord = !space
+            if TextUnits.isHan(s.value) { hanCharacters += 1 }
+        }
+    }
+
+    public static func += (a: inout TextUnits, b: TextUnits) {
+        a.characters += b.characters
+        a.words += b.words
+        a.hanCharacters += b.hanCharacters
+    }
+
+    /// Unicode's `White_Space` property (25 code points).
+    @inlinable public static func isWhiteSpace(_ c: UInt32) -> Bool {
+        switch c {
+        case 0x09 ... 0x0D, 0x20, 0x85, 0xA0, 0x1680, 0x2000 ... 0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000: return true
+        default: return false
+        }
+    }
+
+    /// CJK unified ideographs: the basic block, extensions A to I, and the compatibility ideographs.
+    @inlinable public static func isHan(_ c: UInt32) -> Bool {
+        (0x4E00 ... 0x9FFF).contains(c) || (0x3400 ... 0x4DBF).contains(c) || (0xF900 ... 0xFAFF).contains(c)
+            || (0x20000 ... 0x323AF).contains(c)
+    }
+}

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TokBuild
 import TokEncoding
+import TokCorpus
 import TokCounts
 import TokTraining
 
@@ -38,6 +39,12 @@ struct BuildCommand: ParsableCommand {
     @Option(help: "Thousandths of each domain's documents to hold out (up to 4 MB a domain).")
     var heldOutPerMille: Int = 20
 
+    @Option(help: "What to hold out whole: document, file, or key:NAME (the sources a JSON-lines key names, e.g. key:source).")
+    var holdOutBy: String = "document"
+
+    @Option(name: .customLong("eval"), help: "Evaluation text per domain, NAME=PATH[+PATH...],..., from other sources than the training text: the report measures on it instead of the held-out text.")
+    var evaluation: String?
+
     @OptionGroup var corpus: CorpusOptions
 
     @Option(name: .shortAndLong, help: "The vocabulary folder to write (vocab/NAME).")
@@ -62,6 +69,16 @@ struct BuildCommand: ParsableCommand {
         options.memoryBudget = try corpus.memoryBudget()
         options.comparePooled = comparePooled
         options.heldOutPerMille = heldOutPerMille
+        guard let unit = HoldOutUnit(holdOutBy) else { throw ValidationError("--hold-out-by: '\(holdOutBy)' is not document, file or key:NAME") }
+        options.heldOutUnit = unit
+        if let evaluation {
+            for domain in try parseDomains(evaluation) {
+                guard options.domains.contains(where: { $0.name == domain.name }) else {
+                    throw ValidationError("--eval names \(domain.name), which is not a domain")
+                }
+                options.evaluation[domain.name] = domain.inputs
+            }
+        }
         let quiet = corpus.quiet || corpus.json
         let status = StatusLine(enabled: !quiet)
         let report = try buildVocabulary(options, output: output, log: {
@@ -114,7 +131,9 @@ enum BuildTable {
         }
         var lines = ["\(output): \(r.vocabularySize) ids (\(r.bpeTokens) merged BPE tokens + 256 bytes + \(r.specialTokens.count) special), pattern \(r.pattern)"]
         lines.append("")
-        lines.append("domain   weight  train MB  tokens  shared   held-out bytes/token: merged    own  pooled   merged vs pooled   chars/token merged")
+        let on = Set(r.domains.map(\.evaluatedOn).filter { !$0.isEmpty })
+        let heading = on.count == 1 && on.first == "evaluation set" ? "evaluation bytes/token:" : "  held-out bytes/token:"
+        lines.append("domain   weight  train MB  tokens  shared " + heading + " merged    own  pooled   merged vs pooled   chars/token merged")
         for d in r.domains {
             lines.append(pad(d.name, 8) + String(format: " %6.2f %9.1f %7d %7d", d.weight, Double(d.trainingBytes) / 1e6, d.contributed, d.shared)
                          + pad(f(d.merged?.bytesPerToken), 38, left: true) + pad(f(d.own?.bytesPerToken), 7, left: true)
