@@ -32,6 +32,10 @@ public struct BuildOptions: Sendable {
     public var heldOutCapacity = 4 << 20
     /// Also train one BPE on all domains pooled, at the same size, for comparison.
     public var comparePooled = false
+    /// How the joint BPE weighs the domains: nil scales each domain's counts
+    /// to the same total once (times its weight); ``DomainBalance`` re-weighs
+    /// them as training goes.
+    public var balance: DomainBalance? = nil
     /// What unit is held out: documents, whole files, or whole sources named by a JSON-lines key.
     public var heldOutUnit = HoldOutUnit.document
     /// Evaluation text per domain (files, folders, globs), from other sources
@@ -159,13 +163,24 @@ public func buildVocabulary(
             }
         }
         let trainingStarted = Date()
-        let trained = try clock.time("train") {
-            try trainAll(domains.map(\.countFile) + [counts.joint] + (counts.pooled.map { [$0] } ?? []),
-                         size: options.vocabularySize, threads: options.threads,
-                         memoryBudget: max(options.memoryBudget - BPETrainer.reservedMemory, 1 << 20)) {
-                progress(BuildProgress(stage: "train", done: Double($0), total: Double($1),
+        let budget = max(options.memoryBudget - BPETrainer.reservedMemory, 1 << 20)
+        let countFiles = domains.map(\.countFile) + (counts.joint.map { [$0] } ?? []) + (counts.pooled.map { [$0] } ?? [])
+        let trainings = countFiles.count + (counts.joint == nil ? 1 : 0)
+        var trained = try clock.time("train") {
+            try trainAll(countFiles, size: options.vocabularySize, threads: options.threads, memoryBudget: budget) { done, _ in
+                progress(BuildProgress(stage: "train", done: Double(done), total: Double(trainings * (options.vocabularySize - 256)),
                                        seconds: Date().timeIntervalSince(trainingStarted)))
             }
+        }
+        if let balance = options.balance {
+            let before = trained.count * (options.vocabularySize - 256)
+            let joint = try clock.time("train") {
+                try trainBalanced(domains, own: Array(trained.prefix(domains.count)), balance: balance, options, memoryBudget: budget) { n, _ in
+                    progress(BuildProgress(stage: "train", done: Double(before + n), total: Double(trainings * (options.vocabularySize - 256)),
+                                           seconds: Date().timeIntervalSince(trainingStarted)))
+                }
+            }
+            trained.insert(joint, at: domains.count)
         }
         let own = zip(domains, trained).map { domain, result in
             DomainVocabulary(name: domain.input.name, weight: domain.input.weight, trainingBytes: domain.trainingBytes,
@@ -189,6 +204,14 @@ public func buildVocabulary(
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try writeFileAtomically(staging + "/build-report.json", Array(try encoder.encode(report)) + [0x0A])
+        if let metrics = report.metrics {
+            let on = Set(report.domains.map(\.evaluatedOn)).sorted().joined(separator: ", ")
+            let page = MetricsPage(title: "tok build: " + URL(fileURLWithPath: output).lastPathComponent,
+                                   note: "The built vocabulary" + (report.pooledMetrics == nil ? "" : " and one BPE over the pooled domains")
+                                       + ", measured on \(on). Parity is against each domain's own vocabulary.",
+                                   domains: report.domains.map(\.name), vocabularies: [metrics] + (report.pooledMetrics.map { [$0] } ?? []))
+            try writeFileAtomically(staging + "/build-report.html", Array(page.render().utf8))
+        }
         return report
     } }
 }
@@ -264,18 +287,43 @@ func countDomains(
 
 /// Stage 2: the joint counts, each domain's scaled to the largest domain's
 /// total times its weight, so that a merge's count is the summed share of the
-/// domains' texts it saves; and, if compared, the plain pooled sum.
+/// domains' texts it saves (not with a ``DomainBalance``, which trains on the
+/// domains' own counts); and, if compared, the plain pooled sum.
 func jointCounts(_ domains: [CountedDomain], _ options: BuildOptions, work: String,
-                 progress: (Double) -> Void) throws -> (joint: String, pooled: String?) {
-    let joint = work + "/joint.counts"
-    let largest = domains.map(\.trainingBytes).max() ?? 1
-    let scales = domains.map { $0.input.weight * Double(largest) / Double(max($0.trainingBytes, 1)) }
-    let share = options.comparePooled ? 0.5 : 1
-    _ = try mergeCountFiles(domains.map(\.countFile), output: joint, scales: scales) { progress($0 * share) }
+                 progress: (Double) -> Void) throws -> (joint: String?, pooled: String?) {
+    var joint: String? = nil
+    let share = options.comparePooled && options.balance == nil ? 0.5 : 1
+    if options.balance == nil {
+        joint = work + "/joint.counts"
+        let largest = domains.map(\.trainingBytes).max() ?? 1
+        let scales = domains.map { $0.input.weight * Double(largest) / Double(max($0.trainingBytes, 1)) }
+        _ = try mergeCountFiles(domains.map(\.countFile), output: joint!, scales: scales) { progress($0 * share) }
+    }
     guard options.comparePooled else { return (joint, nil) }
     let pooled = work + "/pooled.counts"
-    _ = try mergeCountFiles(domains.map(\.countFile), output: pooled) { progress(0.5 + $0 * share) }
+    _ = try mergeCountFiles(domains.map(\.countFile), output: pooled) { progress(1 - share + $0 * share) }
     return (joint, pooled)
+}
+
+/// Stage 3b, with a ``DomainBalance``: one BPE over the domains' own counts,
+/// re-weighted as it goes; each domain loads within its share of the budget
+/// (by its estimated memory).
+func trainBalanced(_ domains: [CountedDomain], own: [BPETrainer.Result], balance: DomainBalance, _ options: BuildOptions,
+                   memoryBudget: Int, progress: (Int, Int) -> Void) throws -> BPETrainer.Result {
+    let estimates = try domains.map { try BPETrainer.estimatedMemory(countFile: $0.countFile) }
+    let total = max(estimates.reduce(0, +), 1)
+    var reductions: [PieceReduction] = []
+    let pieces = try zip(domains, estimates).map { domain, estimate in
+        let (p, r) = try PieceCounts.load(countFile: domain.countFile, budget: Int(Double(memoryBudget) * Double(estimate) / Double(total)),
+                                          cost: BPETrainer.memoryCost(of:))
+        if let r { reductions.append(r) }
+        return p
+    }
+    var result = try BPETrainer(vocabularySize: options.vocabularySize).train(
+        domains: pieces, weights: domains.map(\.input.weight), balance: balance, own: own.map { $0.merges.map(\.count) },
+        progress: progress)
+    result.reduction = reductions.first
+    return result
 }
 
 /// Stage 3: trains a BPE on each count file to `size` ids (no special tokens),

@@ -127,6 +127,66 @@ public struct BPETrainer: Sendable {
     }
 }
 
+/// How one BPE over several domains weighs their pair counts, anew every
+/// few thousand merges as their token counts fall.
+public enum DomainBalance: String, Sendable, Codable, CaseIterable {
+    /// A domain's counts over its current token count: a merge scores the
+    /// share of each domain's tokens it saves, summed, which greedily maximises
+    /// the geometric mean of the domains' compression.
+    case geometric
+    /// Parity-aware (Foroutan et al. 2025): the domain furthest behind its own
+    /// vocabulary (current tokens over the tokens its own BPE has after as
+    /// many merges) takes the merges; the others' counts only break ties.
+    case parity
+}
+
+extension BPETrainer {
+    /// Trains one BPE on several domains' pieces, each pair scored by its
+    /// counts per domain times the domain's weight under `balance` (times
+    /// `weights`), re-weighted every `reweightEvery` merges.
+    ///
+    /// - Parameter own: for ``DomainBalance/parity``, each domain's own BPE's merge counts.
+    /// - Complexity: as ``train(pieces:progress:)``, plus O(pairs × domains) per re-weighting.
+    public func train(domains: [PieceCounts], weights: [Double], balance: DomainBalance, own: [[UInt64]] = [],
+                      reweightEvery: Int = 2000, progress: (Int, Int) -> Void = { _, _ in }) throws -> Result {
+        let started = Date()
+        let wanted = vocabularySize - 256 - specialTokens.count
+        guard wanted >= 0 else { throw TrainingError.sizeTooSmall(size: vocabularySize, reserved: 256 + specialTokens.count) }
+        progress(0, wanted)
+        var state = TrainingState(domains: domains, weights: weights)
+        let initial = state.domainTokens
+        var ownSaved = [Int64](repeating: 0, count: domains.count)
+        func weighting(after merges: Int) -> [Double] {
+            let tokens = state.domainTokens.map { Double(max($0, 1)) }
+            let total = tokens.reduce(0, +)
+            let geometric = tokens.indices.map { weights[$0] * total / tokens[$0] }
+            guard balance == .parity, own.count == domains.count else { return geometric }
+            let behind = tokens.indices.map { d in tokens[d] / Double(max(initial[d] - ownSaved[d], 1)) }
+            let worst = behind.indices.max { behind[$0] * weights[$0] < behind[$1] * weights[$1] }!
+            return geometric.indices.map { $0 == worst ? geometric[$0] : geometric[$0] * 1e-3 }
+        }
+        state.reweight(weighting(after: 0))
+        var tokens = (0 ..< 256).map { [UInt8($0)] }
+        var merges: [Merge] = []
+        merges.reserveCapacity(wanted)
+        while merges.count < wanted {
+            guard let (key, count, tied) = state.popBest(tokenLength: { tokens[Int($0)].count }, maxLength: maxTokenLength),
+                  count >= max(minFrequency, 1)
+            else { break }
+            let left = UInt32(key >> 32), right = UInt32(truncatingIfNeeded: key)
+            let id = UInt32(tokens.count)
+            tokens.append(tokens[Int(left)] + tokens[Int(right)])
+            merges.append(Merge(left: left, right: right, count: count, tied: tied))
+            state.merge(key: key, into: id)
+            for d in own.indices where merges.count <= own[d].count { ownSaved[d] += Int64(own[d][merges.count - 1]) }
+            if merges.count % reweightEvery == 0 { state.reweight(weighting(after: merges.count)) }
+            if merges.count % 1000 == 0 { progress(merges.count, wanted) }
+        }
+        let specials = specialTokens.enumerated().map { SpecialToken(id: UInt32(tokens.count + $0.offset), content: $0.element) }
+        return Result(tokens: tokens, merges: merges, specialTokens: specials, seconds: Date().timeIntervalSince(started))
+    }
+}
+
 /// The trainer's working state: pieces as symbol sequences, pair counts, where
 /// each pair occurs, and the heap.
 struct TrainingState {
@@ -140,6 +200,68 @@ struct TrainingState {
     var pairs = PairIndex()
     var heap = PairHeap()
     var step: Int32 = 0
+
+    /// Training on several domains at once: each word's domain, each pair's
+    /// count per domain (``PairIndex/domainCounts``), the weight of a domain's
+    /// counts in a pair's score, and each domain's tokens so far. Empty for
+    /// one set of pieces, where a pair's score is its count.
+    var wordDomain = ContiguousArray<UInt8>()
+    var weights: [Double] = []
+    var domainTokens: [Int64] = []
+    private var touched: [Int] = []
+
+    init(domains: [PieceCounts], weights: [Double]) {
+        self.weights = weights
+        let d = domains.count
+        pairs.domains = d
+        domainTokens = [Int64](repeating: 0, count: d)
+        for (k, pieces) in domains.enumerated() {
+            pieces.forEach { bytes, count in
+                domainTokens[k] += Int64(count) * Int64(bytes.count)
+                guard bytes.count >= 2 else { return }
+                wordStart.append(symbols.count)
+                wordLength.append(Int32(bytes.count))
+                wordCount.append(count)
+                wordSeen.append(-1)
+                wordDomain.append(UInt8(k))
+                for b in bytes { symbols.append(UInt32(b)) }
+            }
+        }
+        for w in wordStart.indices {
+            let start = wordStart[w], n = Int(wordLength[w]), c = Int64(wordCount[w]), k = Int(wordDomain[w])
+            for j in start ..< start + n - 1 {
+                let e = pairs.entry(UInt64(symbols[j]) << 32 | UInt64(symbols[j + 1]))
+                pairs.domainCounts[e * d + k] += c
+                pairs.addWord(e, UInt32(w))
+            }
+        }
+        reweight(weights)
+    }
+
+    /// Scores every pair anew under `weights` and rebuilds the heap.
+    ///
+    /// - Complexity: O(pairs × domains).
+    mutating func reweight(_ weights: [Double]) {
+        self.weights = weights
+        for e in pairs.keys.indices where pairs.counts[e] > Int64.min / 4 { pairs.counts[e] = score(e) }
+        var items = ContiguousArray<(count: Int64, key: UInt64)>()
+        for e in pairs.keys.indices where pairs.counts[e] > 0 { items.append((pairs.counts[e], pairs.keys[e])) }
+        heap = PairHeap(unordered: items)
+    }
+
+    /// A pair's weighted count over the domains.
+    @inline(__always) func score(_ e: Int) -> Int64 {
+        var total = 0.0
+        for k in 0 ..< pairs.domains { total += weights[k] * Double(pairs.domainCounts[e * pairs.domains + k]) }
+        return Int64(total.rounded())
+    }
+
+    /// Adds `c` occurrences of pair entry `f` in word `w`'s domain (or to its count, with one domain).
+    @inline(__always) mutating func add(_ f: Int, _ c: Int64, word w: Int) {
+        if pairs.domains == 0 { pairs.counts[f] += c; return }
+        pairs.domainCounts[f * pairs.domains + Int(wordDomain[w])] += c
+        touched.append(f)
+    }
 
     init(pieces: PieceCounts) {
         pieces.forEach { bytes, count in
@@ -225,7 +347,7 @@ struct TrainingState {
             for p in positions {
                 for q in max(p - 1, start) ... min(p + 1, start + n - 2) where q > last {
                     let f = pairs.find(UInt64(symbols[q]) << 32 | UInt64(symbols[q + 1]))!
-                    pairs.counts[f] -= c
+                    add(f, -c, word: w)
                     last = q
                 }
             }
@@ -246,12 +368,13 @@ struct TrainingState {
             }
             let m = write - start
             wordLength[w] = Int32(m)
+            if !domainTokens.isEmpty { domainTokens[Int(wordDomain[w])] -= Int64(positions.count) * c }
             // Add the new pairs around each new symbol (each pair once).
             last = -1
             for p in merged {
                 for q in p - 1 ... p where q >= start && q <= start + m - 2 && q > last {
                     let f = pairs.entry(UInt64(symbols[q]) << 32 | UInt64(symbols[q + 1]))
-                    pairs.counts[f] += c
+                    add(f, c, word: w)
                     pairs.addWord(f, UInt32(w))
                     changed.append(f)
                     last = q
@@ -260,6 +383,11 @@ struct TrainingState {
         }
         pairs.counts[e] = 0
         pairs.words[e] = []
+        if pairs.domains > 0 {
+            for k in 0 ..< pairs.domains { pairs.domainCounts[e * pairs.domains + k] = 0 }
+            for f in touched where f != e { pairs.counts[f] = score(f) }
+            touched.removeAll(keepingCapacity: true)
+        }
         changed.sort()
         var previous = -1
         for f in changed where f != previous {
@@ -274,6 +402,9 @@ struct PairIndex {
     var keys = ContiguousArray<UInt64>()
     var counts = ContiguousArray<Int64>()
     var words: [ContiguousArray<UInt32>] = []
+    /// With several domains: `domainCounts[entry * domains + d]` is the pair's count in domain `d`.
+    var domains = 0
+    var domainCounts = ContiguousArray<Int64>()
     var slots = ContiguousArray<Int32>(repeating: -1, count: 1 << 16)
     var shift: UInt64 = 48
 
@@ -300,6 +431,7 @@ struct PairIndex {
         keys.append(key)
         counts.append(0)
         words.append([])
+        for _ in 0 ..< domains { domainCounts.append(0) }
         slots[slot] = Int32(e)
         if keys.count * 2 > slots.count { grow() }
         return e
@@ -330,6 +462,18 @@ struct PairHeap {
         x.count != y.count ? x.count > y.count : x.key < y.key
     }
 
+    init() {}
+
+    /// A heap of `items` in any order (bottom-up, O(n)).
+    init(unordered: ContiguousArray<(count: Int64, key: UInt64)>) {
+        items = unordered
+        var i = items.count / 2 - 1
+        while i >= 0 {
+            siftDown(i)
+            i -= 1
+        }
+    }
+
     func peek() -> (count: Int64, key: UInt64)? { items.first }
 
     mutating func push(count: Int64, key: UInt64) {
@@ -348,7 +492,12 @@ struct PairHeap {
         guard !items.isEmpty else { return last }
         let top = items[0]
         items[0] = last
-        var i = 0
+        siftDown(0)
+        return top
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        var i = start
         while true {
             let l = 2 * i + 1
             guard l < items.count else { break }
@@ -358,6 +507,5 @@ struct PairHeap {
             items.swapAt(i, best)
             i = best
         }
-        return top
     }
 }

@@ -33,6 +33,12 @@ struct BuildCommand: ParsableCommand {
     @Option(help: "Special tokens, comma-separated; they take the last ids.")
     var specialTokens: String = "<|endoftext|>"
 
+    @Option(help: "Domain shares of the pre-training mix, NAME=SHARE,... (instead of --weights): each domain's counts weigh its share.")
+    var mix: String?
+
+    @Option(help: "How the joint BPE weighs the domains: scaled (each domain's counts scaled to the same total, once), geometric (re-weighted by each domain's tokens left) or parity (the domain furthest behind its own vocabulary takes the merges).")
+    var balance: String = "scaled"
+
     @Flag(help: "Also train one BPE on all domains pooled, at the same size, and compare.")
     var comparePooled = false
 
@@ -60,6 +66,25 @@ struct BuildCommand: ParsableCommand {
                 }
                 options.domains[k].weight = w
             }
+        }
+        if let mix {
+            guard weights == nil else { throw ValidationError("--mix and --weights both weigh the domains: give one") }
+            let shares = try parsePairs(mix, what: "--mix").map { name, value in
+                guard let share = Double(value), share > 0 else { throw ValidationError("--mix: '\(value)' is not a positive share") }
+                guard options.domains.contains(where: { $0.name == name }) else { throw ValidationError("--mix names \(name), which is not a domain") }
+                return (name, share)
+            }
+            guard Set(shares.map(\.0)) == Set(options.domains.map(\.name)) else { throw ValidationError("--mix needs a share for every domain") }
+            let total = shares.reduce(0) { $0 + $1.1 }
+            for (name, share) in shares {
+                options.domains[options.domains.firstIndex { $0.name == name }!].weight = share / total * Double(shares.count)
+            }
+        }
+        switch balance {
+        case "scaled": options.balance = nil
+        default:
+            guard let b = DomainBalance(rawValue: balance) else { throw ValidationError("--balance: '\(balance)' is not scaled, geometric or parity") }
+            options.balance = b
         }
         options.vocabularySize = vocabSize
         options.specialTokens = specialTokens.split(separator: ",").map(String.init)

@@ -10,8 +10,13 @@ struct StatsCommand: ParsableCommand {
         abstract: "Compare vocabularies' compression per domain.",
         discussion: """
             For each vocabulary (built, trained or imported) and each domain's text, prints \
-            bytes, characters, tokens, bytes/token and characters/token. A build's own \
-            held-out text is in vocab/NAME/heldout/<domain>.txt.
+            bytes, characters, tokens, bytes and characters per token, tokens per word and \
+            per Han character, Rényi efficiency (alpha 2.5), parity (against the vocabulary \
+            needing the fewest tokens on that domain) and dead tokens; then, per vocabulary, \
+            dead tokens on all domains and tokens used only as merge intermediates. --json \
+            adds the composition and token lengths per kind; --html charts them all. The \
+            project's evaluation set is corpora/eval/<domain> (corpora/gather.py); a \
+            build's held-out text is in vocab/NAME/heldout/<domain>.txt.
             """
     )
 
@@ -30,7 +35,7 @@ struct StatsCommand: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
-    @Option(help: "Also write a self-contained HTML page with bar charts.")
+    @Option(help: "Also write a self-contained HTML page charting every figure against the other vocabularies.")
     var html: String?
 
     func run() throws {
@@ -39,19 +44,31 @@ struct StatsCommand: ParsableCommand {
         let loaded = try vocabularies.map { (name: $0, tokenizer: try VocabularyOptions.parse(["--vocab", $0]).load()) }
         let domainList = try parseDomains(domains).map { (name: $0.name, inputs: $0.inputs) }
         let report = try StatsReport.measure(vocabularies: loaded, domains: domainList, threads: threads ?? defaultThreadCount())
-        if let html { try writeFileAtomically(html, Array(report.html().utf8)) }
+        if let html {
+            let page = MetricsPage(title: "tok stats", note: "Parity is against the vocabulary that needs the fewest tokens on each domain.",
+                                   domains: report.domains, vocabularies: report.metrics)
+            try writeFileAtomically(html, Array(page.render().utf8))
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }
-        var lines = ["domain\tvocabulary\tbytes\tcharacters\ttokens\tbytes/token\tcharacters/token"]
+        var lines = ["domain\tvocabulary\tbytes\tcharacters\ttokens\tbytes/token\tcharacters/token\ttokens/word\ttokens/Han\trenyi2.5\tparity\tdead"]
         for d in report.domains {
-            for v in report.vocabularies {
-                guard let c = report.results[d]?[v] else { continue }
-                lines.append("\(d)\t\(v)\t\(c.bytes)\t\(c.characters)\t\(c.tokens)\t" + String(format: "%.3f\t%.3f", c.bytesPerToken, c.charactersPerToken))
+            for (v, metrics) in zip(report.vocabularies, report.metrics) {
+                guard let m = metrics.domains[d] else { continue }
+                lines.append("\(d)\t\(v)\t\(m.bytes)\t\(m.characters)\t\(m.tokens)\t" + String(
+                    format: "%.3f\t%.3f\t%.3f\t%@\t%.4f\t%.4f\t%.1f%%", m.bytesPerToken, m.charactersPerToken, m.tokensPerWord,
+                    m.hanCharacters > 0 ? String(format: "%.3f", m.tokensPerHanCharacter) : "-", m.renyiEfficiency, m.parity ?? 0,
+                    m.deadShare * 100))
             }
+        }
+        for (v, metrics) in zip(report.vocabularies, report.metrics) {
+            lines.append(String(format: "%@: %d ids, %d dead on all domains (%.1f%%), %d used only as merge intermediates, parity spread %.4f",
+                                v, metrics.size, metrics.deadTokens, metrics.deadShare * 100, metrics.intermediateOnlyTokens,
+                                metrics.paritySpread ?? 0))
         }
         print(lines.joined(separator: "\n"))
     }

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Quality benchmark: balanced builds against one pooled BPE of the same size
+trained by HuggingFace `tokenizers` on the same corpora, at equal pattern,
+measured on evaluation text from sources the training corpora do not use.
+
+    python3 Benchmarks/quality.py CORPORA EVAL [--pattern o200k] [--variant NAME='ARGS' ...]
+
+CORPORA holds zh/ en/ code/ math/ (the project's `corpora`, or
+../shared/corpora/gather.sh's output); EVAL holds the same domains
+(`corpora/eval`, made by corpora/gather.py from other packages than both).
+The pooled BPE is trained with `train_from_iterator` over whole files, so that
+pieces span lines as they do in tok (`Tokenizer.train(files)` reads line by
+line: no piece holds a newline followed by text, and it compresses 2-7% worse
+here). Each variant is `tok build` with extra arguments, holding nothing out
+(the evaluation set replaces held-out text). Prints bytes/token per domain,
+the change against the pooled BPE, the geometric mean, and the floors of the
+quality issue (geometric mean >= +1.5%, zh >= +5%, no domain below -1%).
+"""
+import argparse
+import hashlib
+import json
+import math
+import os
+import pathlib
+import shlex
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TOK = str(ROOT / ".build/release/tok")
+DOMAINS = ["zh", "en", "code", "math"]
+CACHE = ROOT / ".build-quality"
+
+HF_SCRIPT = r"""
+import json, sys
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+regex, size, out, listing = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+files = open(listing).read().split("\n")
+def texts():
+    for f in files:
+        yield open(f, encoding="utf-8", errors="replace").read()
+model = Tokenizer(models.BPE())
+model.pre_tokenizer = pre_tokenizers.Sequence([
+    pre_tokenizers.Split(Regex(regex), behavior="isolated"),
+    pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+model.decoder = decoders.ByteLevel()
+trainer = trainers.BpeTrainer(vocab_size=size, show_progress=False, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+model.train_from_iterator(texts(), trainer=trainer)
+model.save(out)
+"""
+
+
+def files_of(folder):
+    return sorted(str(p) for p in pathlib.Path(folder).rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def run(cmd, **kw):
+    r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        sys.exit(f"failed: {' '.join(map(str, cmd))[:200]}\n{r.stderr[-2000:]}")
+    return r.stdout
+
+
+def pooled_hf(corpora, pattern, size):
+    """Trains (or reuses) the pooled HF BPE; returns its imported folder."""
+    files = [f for d in DOMAINS for f in files_of(corpora / d)]
+    key = hashlib.sha256(json.dumps([pattern, size, [(f, os.path.getsize(f)) for f in files]]).encode()).hexdigest()[:16]
+    folder = CACHE / f"hf-{pattern}-{key}"
+    if not (folder / "tokenizer.json").exists():
+        CACHE.mkdir(exist_ok=True)
+        (regex,) = json.loads(run([TOK, "pretokenize", "--pattern", pattern, "--print-regexes", "--hf"]))
+        listing = CACHE / f"files-{key}.txt"
+        listing.write_text("\n".join(files))
+        started = time.time()
+        run([sys.executable, "-c", HF_SCRIPT, regex, size - 1, CACHE / f"hf-{key}.json", listing])
+        print(f"pooled HF BpeTrainer: {time.time() - started:.0f} s", file=sys.stderr)
+        run([TOK, "import", CACHE / f"hf-{key}.json", "-o", folder])
+    return folder
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("corpora")
+    ap.add_argument("eval")
+    ap.add_argument("--pattern", default="o200k")
+    ap.add_argument("--vocab-size", type=int, default=153376)
+    ap.add_argument("--variant", action="append", default=[],
+                    help="NAME='tok build arguments' (default: balanced='')")
+    ap.add_argument("--json", help="also write the figures here")
+    args = ap.parse_args()
+    corpora, evaluation = pathlib.Path(args.corpora), pathlib.Path(args.eval)
+    variants = [v.split("=", 1) for v in args.variant] or [["balanced", ""]]
+    spec = ",".join(f"{d}={corpora / d}" for d in DOMAINS)
+    eval_spec = ",".join(f"{d}={evaluation / d}" for d in DOMAINS)
+    vocabularies = [("pooled HF", pooled_hf(corpora, args.pattern, args.vocab_size))]
+    for name, extra in variants:
+        out = CACHE / f"v-{args.pattern}-{name}"
+        started = time.time()
+        run([TOK, "build", "--domains", spec, "--pattern", args.pattern, "--vocab-size", args.vocab_size,
+             "--held-out-per-mille", 0, "--eval", eval_spec, "--quiet", "-o", out] + shlex.split(extra))
+        print(f"{name}: {time.time() - started:.0f} s", file=sys.stderr)
+        vocabularies.append((name, out))
+    stats = json.loads(run([TOK, "stats", "--json", "--domains", eval_spec]
+                           + [a for _, v in vocabularies for a in ("--vocab", v)]))
+    by_path = {m["name"]: m for m in stats["metrics"]}
+    sizes = {d: by_path[str(vocabularies[0][1])]["domains"][d]["bytes"] for d in DOMAINS}
+    print(f"training corpora {corpora} ({', '.join(f'{d} {sum(map(os.path.getsize, files_of(corpora / d))) / 1e6:.0f} MB' for d in DOMAINS)}); "
+          f"evaluation {evaluation} ({', '.join(f'{d} {sizes[d] / 1e6:.1f} MB' for d in DOMAINS)}); "
+          f"pattern {args.pattern}; {args.vocab_size} ids")
+    print("bytes/token on the evaluation set, and the change against the pooled HF BPE:")
+    print(f"{'vocabulary':24}" + "".join(f"{d:>17}" for d in DOMAINS) + f"{'geomean':>10}  floors")
+    base = by_path[str(vocabularies[0][1])]["domains"]
+    rows = {}
+    for name, path in vocabularies:
+        m = by_path[str(path)]["domains"]
+        gains = {d: m[d]["bytesPerToken"] / base[d]["bytesPerToken"] - 1 for d in DOMAINS}
+        geomean = math.exp(sum(math.log(1 + g) for g in gains.values()) / len(gains)) - 1
+        ok = geomean >= 0.015 and gains["zh"] >= 0.05 and min(gains.values()) >= -0.01
+        cells = "".join(f"{m[d]['bytesPerToken']:8.3f} ({gains[d] * 100:+5.1f}%)" for d in DOMAINS)
+        print(f"{name:24}{cells}{geomean * 100:+9.2f}%  {'' if name == 'pooled HF' else ('met' if ok else 'not met')}")
+        rows[name] = {"bytesPerToken": {d: m[d]["bytesPerToken"] for d in DOMAINS}, "gains": gains, "geomean": geomean}
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
