@@ -28,7 +28,7 @@ import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-TOK = str(ROOT / ".build/release/tok")
+TOK = os.environ.get("TOK_BIN", str(ROOT / ".build/release/tok"))
 DOMAINS = ["zh", "en", "code", "math"]
 CACHE = ROOT / ".build-quality"
 
@@ -103,7 +103,11 @@ def main():
         vocabularies.append((name, out))
     stats = json.loads(run([TOK, "stats", "--json", "--domains", eval_spec]
                            + [a for _, v in vocabularies for a in ("--vocab", v)]))
-    by_path = {m["name"]: m for m in stats["metrics"]}
+    # tok stats names each vocabulary by its folder's name (the paths here end differently).
+    by_path = {}
+    for m in stats["metrics"]:
+        by_path[m["name"]] = by_path[str(pathlib.Path(m["name"]).name)] = m
+    by_path.update({str(path): by_path[pathlib.Path(path).name] for _, path in vocabularies})
     sizes = {d: by_path[str(vocabularies[0][1])]["domains"][d]["bytes"] for d in DOMAINS}
     print(f"training corpora {corpora} ({', '.join(f'{d} {sum(map(os.path.getsize, files_of(corpora / d))) / 1e6:.0f} MB' for d in DOMAINS)}); "
           f"evaluation {evaluation} ({', '.join(f'{d} {sizes[d] / 1e6:.1f} MB' for d in DOMAINS)}); "

@@ -36,6 +36,8 @@ public struct BuildOptions: Sendable {
     /// to the same total once (times its weight); ``DomainBalance`` re-weighs
     /// them as training goes.
     public var balance: DomainBalance? = nil
+    /// With a ``balance``: a domain's count of a pair below this counts only once no count at or above it is left.
+    public var minimumDomainCount: UInt64 = 0
     /// What unit is held out: documents, whole files, or whole sources named by a JSON-lines key.
     public var heldOutUnit = HoldOutUnit.document
     /// Evaluation text per domain (files, folders, globs), from other sources
@@ -321,7 +323,7 @@ func trainBalanced(_ domains: [CountedDomain], own: [BPETrainer.Result], balance
     }
     var result = try BPETrainer(vocabularySize: options.vocabularySize).train(
         domains: pieces, weights: domains.map(\.input.weight), balance: balance, own: own.map { $0.merges.map(\.count) },
-        progress: progress)
+        minimumDomainCount: options.minimumDomainCount, progress: progress)
     result.reduction = reductions.first
     return result
 }
@@ -374,7 +376,7 @@ func assemble(_ joint: BPETrainer.Result, _ options: BuildOptions, name: String,
 /// byte string twice (``Vocabulary/fromRanks`` refuses repeats).
 func check(_ tokenizer: Tokenizer, _ options: BuildOptions) throws {
     let v = tokenizer.vocabulary
-    guard v.idLimit == options.vocabularySize else {
+    guard v.idLimit == options.vocabularySize, v.count == 256 + options.bpeTokens else {
         throw BuildError.checkFailed("built \(v.idLimit) ids, not \(options.vocabularySize): the corpora hold too few distinct pairs")
     }
     guard v.unreachableTokens.isEmpty else { throw BuildError.checkFailed("\(v.unreachableTokens.count) unreachable tokens") }

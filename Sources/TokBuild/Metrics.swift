@@ -133,7 +133,7 @@ public struct DomainMetrics: Codable, Sendable, Equatable {
 /// only as merge intermediates, lengths per kind and the composition.
 public struct VocabularyMetrics: Codable, Sendable {
     public var name: String
-    /// Ids, special tokens included.
+    /// Tokens: bytes, BPE tokens and special tokens (ids left unused between them not counted).
     public var size: Int
     public var domains: [String: DomainMetrics]
     /// Tokens (bytes and BPE) never used on any domain's text, and their share.
@@ -157,7 +157,7 @@ public struct VocabularyMetrics: Codable, Sendable {
         let vocabulary = tokenizer.vocabulary
         let usable = 0 ..< vocabulary.count
         self.name = name
-        size = vocabulary.idLimit
+        size = vocabulary.count + vocabulary.specialTokens.filter { Int($0.id) >= vocabulary.count }.count
         var domains: [String: DomainMetrics] = [:]
         var used = [Bool](repeating: false, count: vocabulary.count)
         for (domain, m) in measurements {

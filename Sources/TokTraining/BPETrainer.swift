@@ -143,17 +143,21 @@ public enum DomainBalance: String, Sendable, Codable, CaseIterable {
 extension BPETrainer {
     /// Trains one BPE on several domains' pieces, each pair scored by its
     /// counts per domain times the domain's weight under `balance` (times
-    /// `weights`), re-weighted every `reweightEvery` merges.
+    /// `weights`), re-weighted a hundred times over the training (every
+    /// `reweightEvery` merges, if given).
     ///
     /// - Parameter own: for ``DomainBalance/parity``, each domain's own BPE's merge counts.
     /// - Complexity: as ``train(pieces:progress:)``, plus O(pairs × domains) per re-weighting.
     public func train(domains: [PieceCounts], weights: [Double], balance: DomainBalance, own: [[UInt64]] = [],
-                      reweightEvery: Int = 2000, progress: (Int, Int) -> Void = { _, _ in }) throws -> Result {
+                      minimumDomainCount: UInt64 = 0, reweightEvery: Int? = nil,
+                      progress: (Int, Int) -> Void = { _, _ in }) throws -> Result {
         let started = Date()
         let wanted = vocabularySize - 256 - specialTokens.count
         guard wanted >= 0 else { throw TrainingError.sizeTooSmall(size: vocabularySize, reserved: 256 + specialTokens.count) }
         progress(0, wanted)
+        let reweightEvery = reweightEvery ?? max(wanted / 100, 1)
         var state = TrainingState(domains: domains, weights: weights)
+        state.minimumDomainCount = Int64(minimumDomainCount)
         let initial = state.domainTokens
         var ownSaved = [Int64](repeating: 0, count: domains.count)
         func weighting(after merges: Int) -> [Double] {
@@ -163,7 +167,8 @@ extension BPETrainer {
             guard balance == .parity, own.count == domains.count else { return geometric }
             let behind = tokens.indices.map { d in tokens[d] / Double(max(initial[d] - ownSaved[d], 1)) }
             let worst = behind.indices.max { behind[$0] * weights[$0] < behind[$1] * weights[$1] }!
-            return geometric.indices.map { $0 == worst ? geometric[$0] : geometric[$0] * 1e-3 }
+            // The others' counts only order the pairs the worst domain does not have.
+            return geometric.indices.map { $0 == worst ? geometric[$0] * 1e9 : geometric[$0] }
         }
         state.reweight(weighting(after: 0))
         var tokens = (0 ..< 256).map { [UInt8($0)] }
@@ -207,6 +212,8 @@ struct TrainingState {
     /// one set of pieces, where a pair's score is its count.
     var wordDomain = ContiguousArray<UInt8>()
     var weights: [Double] = []
+    /// A domain's count of a pair below this counts only once no count at or above it is left.
+    var minimumDomainCount: Int64 = 0
     var domainTokens: [Int64] = []
     private var touched: [Int] = []
 
@@ -252,8 +259,12 @@ struct TrainingState {
     /// A pair's weighted count over the domains.
     @inline(__always) func score(_ e: Int) -> Int64 {
         var total = 0.0
-        for k in 0 ..< pairs.domains { total += weights[k] * Double(pairs.domainCounts[e * pairs.domains + k]) }
-        return Int64(total.rounded())
+        for k in 0 ..< pairs.domains {
+            let c = pairs.domainCounts[e * pairs.domains + k]
+            // Counts under the minimum rank after every count at or above it, not never.
+            total += weights[k] * Double(c) * (c >= minimumDomainCount ? 1e6 : 1)
+        }
+        return Int64(min(total, Double(Int64.max / 4)).rounded())
     }
 
     /// Adds `c` occurrences of pair entry `f` in word `w`'s domain (or to its count, with one domain).

@@ -39,6 +39,9 @@ struct BuildCommand: ParsableCommand {
     @Option(help: "How the joint BPE weighs the domains: scaled (each domain's counts scaled to the same total, once), geometric (re-weighted by each domain's tokens left) or parity (the domain furthest behind its own vocabulary takes the merges).")
     var balance: String = "scaled"
 
+    @Option(help: "With --balance geometric or parity: a domain's count of a pair below this counts only once no count at or above it is left.")
+    var minDomainCount: UInt64 = 0
+
     @Flag(help: "Also train one BPE on all domains pooled, at the same size, and compare.")
     var comparePooled = false
 
@@ -86,6 +89,7 @@ struct BuildCommand: ParsableCommand {
             guard let b = DomainBalance(rawValue: balance) else { throw ValidationError("--balance: '\(balance)' is not scaled, geometric or parity") }
             options.balance = b
         }
+        options.minimumDomainCount = minDomainCount
         options.vocabularySize = vocabSize
         options.specialTokens = specialTokens.split(separator: ",").map(String.init)
         guard let p = PreTokenizer(named: corpus.pattern) else { throw CLIError("unknown pattern '\(corpus.pattern)'") }

@@ -41,7 +41,10 @@ struct StatsCommand: ParsableCommand {
     func run() throws {
         if !datasets.isEmpty { return try datasetStats() }
         guard let domains, !vocabularies.isEmpty else { throw ValidationError("stats needs --vocab and --domains, or --dataset") }
-        let loaded = try vocabularies.map { (name: $0, tokenizer: try VocabularyOptions.parse(["--vocab", $0]).load()) }
+        // Folder names when they tell the vocabularies apart, else the paths as given.
+        let short = vocabularies.map { URL(fileURLWithPath: $0).lastPathComponent }
+        let names = Set(short).count == short.count ? short : vocabularies
+        let loaded = try zip(names, vocabularies).map { (name: $0, tokenizer: try VocabularyOptions.parse(["--vocab", $1]).load()) }
         let domainList = try parseDomains(domains).map { (name: $0.name, inputs: $0.inputs) }
         let report = try StatsReport.measure(vocabularies: loaded, domains: domainList, threads: threads ?? defaultThreadCount())
         if let html {

@@ -44,6 +44,33 @@ struct BuildTests {
         #expect(report.composition.values.reduce(0, +) == 269)
     }
 
+    @Test(arguments: [DomainBalance.geometric, .parity])
+    func rebalancedBuildsAreExactAndDeterministic(balance: DomainBalance) throws {
+        let en = try countFile("en", [("the", 500), (" the", 400), (" cat", 300), (" hat", 200), (" sat", 100)], bytes: 5000)
+        let zh = try countFile("zh", [("中文", 60), ("文字", 50), ("汉字", 40)], bytes: 1000)
+        let outputs = [uniqueTemporaryPath("balanced-a"), uniqueTemporaryPath("balanced-b")]
+        defer { for p in [en, zh] { unlink(p) }; for o in outputs { try? FileManager.default.removeItem(atPath: o) } }
+        var options = BuildOptions(domains: [DomainInput(name: "en", inputs: [en]), DomainInput(name: "zh", inputs: [zh])])
+        options.vocabularySize = 256 + 12 + 1
+        options.balance = balance
+        for o in outputs { _ = try buildVocabulary(options, output: o) { _ in } }
+        let files = try outputs.map { try Data(contentsOf: URL(fileURLWithPath: $0 + "/tokenizer.json")) }
+        #expect(files[0] == files[1])
+        let tokenizer = try VocabularyFolder.load(outputs[0])
+        #expect(tokenizer.vocabulary.count == 268 && tokenizer.vocabulary.unreachableTokens.isEmpty)
+        #expect(tokenizer.encode("中文").count == 1 && tokenizer.encode(" the").count == 1)
+    }
+
+    @Test func tooFewPairsForTheSizeFailTheCheck() throws {
+        let en = try countFile("en", [("the", 5), (" cat", 3)], bytes: 100)
+        let output = uniqueTemporaryPath("too-small")
+        defer { unlink(en); try? FileManager.default.removeItem(atPath: output) }
+        var options = BuildOptions(domains: [DomainInput(name: "en", inputs: [en])])
+        options.vocabularySize = 256 + 20 + 1
+        #expect(throws: BuildError.self) { try buildVocabulary(options, output: output) { _ in } }
+        #expect(!FileManager.default.fileExists(atPath: output))
+    }
+
     @Test func anEmptyDomainFailsAndLeavesTheOutputAlone() throws {
         let en = try countFile("en", [("the", 5), (" cat", 3)], bytes: 100)
         let emptyFolder = uniqueTemporaryPath("empty-domain"), output = uniqueTemporaryPath("existing")
