@@ -38,6 +38,10 @@ public struct BuildOptions: Sendable {
     public var balance: DomainBalance? = nil
     /// With a ``balance``: a domain's count of a pair below this counts only once no count at or above it is left.
     public var minimumDomainCount: UInt64 = 0
+    /// With a ``balance``: a pair whose pieces occur in fewer documents than
+    /// this (summed over the pieces holding it) is merged only once no other
+    /// pair is left. Counting then also counts documents per piece.
+    public var minimumDocuments: UInt64 = 0
     /// What unit is held out: documents, whole files, or whole sources named by a JSON-lines key.
     public var heldOutUnit = HoldOutUnit.document
     /// Evaluation text per domain (files, folders, globs), from other sources
@@ -252,6 +256,7 @@ func countDomains(
     try FileManager.default.createDirectory(atPath: staging + "/heldout", withIntermediateDirectories: true)
     var counting = CountingOptions(preTokenizer: options.preTokenizer, threads: options.threads,
                                    memoryBudget: options.memoryBudget)
+    counting.documentFrequencies = options.minimumDocuments > 0
     counting.temporaryDirectory = work
     return try options.domains.map { domain in
         if domain.inputs.count == 1 && CountFile.isCountFile(domain.inputs[0]) {
@@ -321,9 +326,15 @@ func trainBalanced(_ domains: [CountedDomain], own: [BPETrainer.Result], balance
         if let r { reductions.append(r) }
         return p
     }
+    // Document frequencies, where counting made them (not for count files from `tok count`).
+    let documents = try domains.map { domain -> PieceCounts? in
+        let path = CountFile.documentsPath(domain.countFile)
+        return options.minimumDocuments > 0 && FileManager.default.fileExists(atPath: path) ? try PieceCounts(countFile: path) : nil
+    }
     var result = try BPETrainer(vocabularySize: options.vocabularySize).train(
         domains: pieces, weights: domains.map(\.input.weight), balance: balance, own: own.map { $0.merges.map(\.count) },
-        minimumDomainCount: options.minimumDomainCount, progress: progress)
+        minimumDomainCount: options.minimumDomainCount, documents: documents, minimumDocuments: options.minimumDocuments,
+        progress: progress)
     result.reduction = reductions.first
     return result
 }

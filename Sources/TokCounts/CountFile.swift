@@ -268,6 +268,10 @@ public enum CountFile {
 
     /// Merges sorted streams, adding the counts of equal pieces, and calls
     /// `body` with each distinct piece in ascending order.
+    /// Where counting with ``CountingOptions/documentFrequencies`` puts the
+    /// pieces' document frequencies: a count file of the same pieces.
+    public static func documentsPath(_ path: String) -> String { path + ".documents" }
+
     static func mergeStreams(
         _ readers: [Reader], scales: [Double]? = nil, _ body: (UnsafeBufferPointer<UInt8>, UInt64) throws -> Void
     ) throws {

@@ -15,6 +15,10 @@ public struct CountingOptions: Sendable {
     public var field: String = "text"
     public var strict = false
     public var blockSize = 2 << 20
+    /// Also write, beside the count file, the number of documents each piece
+    /// occurs in (``CountFile/documentsPath(_:)``): a count file of the same
+    /// pieces whose counts are document frequencies.
+    public var documentFrequencies = false
     /// Where spilled runs go (in a work folder of their own, removed at the end).
     public var temporaryDirectory = TemporaryPaths.temporaryDirectory
 
@@ -74,6 +78,7 @@ func countPieces(
                               field: options.field, strict: options.strict)
     stream.warn = warn
     stream.holdOut = holdOut
+    stream.splitDocuments = options.documentFrequencies
     let shared = SharedReader(stream: stream)
     let started = Date()
     // A table that outgrows its share spills after the batch that grew it, and
@@ -84,7 +89,8 @@ func countPieces(
     // of RSS (337 MB when lanes checked at their whole share).
     let budget = max((options.memoryBudget - CountingOptions.reservedMemory) / options.threads * 6 / 10, 1 << 20)
     let lanes = try inParallel(lanes: options.threads) { lane in
-        try countLane(shared, options.preTokenizer, budget: budget, work: work, lane: lane) { read in
+        try countLane(shared, options.preTokenizer, documentFrequencies: options.documentFrequencies, budget: budget,
+                      work: work, lane: lane) { read in
             if lane == 0 {
                 progress(CountingProgress(bytes: read.bytes, seconds: Date().timeIntervalSince(started), consumed: read.consumed,
                                           inputSize: read.inputSize))
@@ -101,6 +107,13 @@ func countPieces(
     let readers = try runs.map(CountFile.Reader.init)
     let writer = try CountFile.Writer(path: output)
     try CountFile.mergeStreams(readers) { bytes, count in try writer.add(bytes, count: count) }
+    if options.documentFrequencies {
+        let documents = try CountFile.Writer(path: CountFile.documentsPath(output))
+        try CountFile.mergeStreams(try runs.map { try CountFile.Reader(path: CountFile.documentsPath($0)) }) { bytes, count in
+            try documents.add(bytes, count: count)
+        }
+        _ = try documents.finish(metadata: nil)
+    }
     var metadata = CountMetadata(
         domains: [domain], pattern: options.preTokenizer.name, regexes: options.preTokenizer.regexes,
         sources: files.map(\.path).sorted(), statistics: shared.statistics, pieces: 0, distinctPieces: 0)
@@ -114,23 +127,27 @@ func countPieces(
 /// One counting thread: takes batches from the shared reader until it is
 /// exhausted, spilling its table as a sorted run whenever it outgrows `budget`.
 private func countLane(
-    _ shared: SharedReader, _ preTokenizer: PreTokenizer, budget: Int, work: String, lane: Int,
+    _ shared: SharedReader, _ preTokenizer: PreTokenizer, documentFrequencies: Bool, budget: Int, work: String, lane: Int,
     progress: ((bytes: Int, consumed: Int, inputSize: Int)) -> Void
 ) throws -> (counter: PieceCounter, runs: [String]) {
     var batch = TextBatch()
-    var counter = PieceCounter()
+    var counter = PieceCounter(documentFrequencies: documentFrequencies)
     var runs: [String] = []
+    // Each text is a document when the stream splits them; a lane's own
+    // numbering suffices, as each lane has its own table.
+    var document: UInt32 = 0
     while let read = try shared.next(&batch) {
         progress(read)
         batch.forEachText { text in
             let base = text.baseAddress!
-            preTokenizer.forEachPiece(text) { piece in counter.add(base + piece.lowerBound, piece.count) }
+            document &+= 1
+            preTokenizer.forEachPiece(text) { piece in counter.add(base + piece.lowerBound, piece.count, document: document) }
         }
         if counter.memoryBytes > budget {
             let path = work + "/lane\(lane)-\(runs.count).run"
             try writeRun(counter, to: path)
             runs.append(path)
-            counter = PieceCounter()
+            counter = PieceCounter(documentFrequencies: documentFrequencies)
         }
     }
     return (counter, runs)
@@ -166,12 +183,16 @@ final class SharedReader: Sendable {
 @discardableResult
 func writeRun(_ counter: PieceCounter, to path: String, metadata: CountMetadata? = nil) throws -> CountMetadata? {
     let writer = try CountFile.Writer(path: path)
+    let documents = try counter.documents.map { _ in try CountFile.Writer(path: CountFile.documentsPath(path)) }
     let entries = counter.entries
     try entries.bytes.withUnsafeBufferPointer { a in
         for e in counter.sortedEntries() {
-            try writer.add(UnsafeBufferPointer(rebasing: a[entries.start(e) ..< entries.ends[e]]), count: entries.counts[e])
+            let piece = UnsafeBufferPointer(rebasing: a[entries.start(e) ..< entries.ends[e]])
+            try writer.add(piece, count: entries.counts[e])
+            try documents?.add(piece, count: counter.documents![e])
         }
     }
+    _ = try documents?.finish(metadata: nil)
     return try writer.finish(metadata: metadata)
 }
 

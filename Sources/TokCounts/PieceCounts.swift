@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 /// Pieces (byte strings) with 64-bit counts, flat: every piece's bytes back to
 /// back in ``bytes``, piece `k` ending at `ends[k]`, its count in `counts[k]`.
 /// The one form counts take from counting through count files, the trainer
@@ -63,4 +66,11 @@ public struct PieceCounts: Sendable, Equatable {
 
     /// The bytes of piece `k`.
     public func piece(_ k: Int) -> [UInt8] { Array(bytes[start(k) ..< ends[k]]) }
+
+    /// Whether piece `k` is `other`, byte for byte.
+    public func pieceEquals(_ k: Int, _ other: UnsafeBufferPointer<UInt8>) -> Bool {
+        let s = start(k)
+        guard ends[k] - s == other.count else { return false }
+        return bytes.withUnsafeBufferPointer { b in other.isEmpty || memcmp(b.baseAddress! + s, other.baseAddress!, other.count) == 0 }
+    }
 }

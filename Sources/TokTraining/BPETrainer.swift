@@ -146,18 +146,25 @@ extension BPETrainer {
     /// `weights`), re-weighted a hundred times over the training (every
     /// `reweightEvery` merges, if given).
     ///
-    /// - Parameter own: for ``DomainBalance/parity``, each domain's own BPE's merge counts.
+    /// - Parameters:
+    ///   - own: for ``DomainBalance/parity``, each domain's own BPE's merge counts.
+    ///   - documents: per domain, the pieces' document frequencies (a count file
+    ///     of the same pieces, ``CountingOptions/documentFrequencies``); a pair
+    ///     whose words occur in fewer than `minimumDocuments` documents in all
+    ///     is merged only once no other pair is left.
     /// - Complexity: as ``train(pieces:progress:)``, plus O(pairs × domains) per re-weighting.
     public func train(domains: [PieceCounts], weights: [Double], balance: DomainBalance, own: [[UInt64]] = [],
-                      minimumDomainCount: UInt64 = 0, reweightEvery: Int? = nil,
+                      minimumDomainCount: UInt64 = 0, documents: [PieceCounts?] = [], minimumDocuments: UInt64 = 0,
+                      reweightEvery: Int? = nil,
                       progress: (Int, Int) -> Void = { _, _ in }) throws -> Result {
         let started = Date()
         let wanted = vocabularySize - 256 - specialTokens.count
         guard wanted >= 0 else { throw TrainingError.sizeTooSmall(size: vocabularySize, reserved: 256 + specialTokens.count) }
         progress(0, wanted)
         let reweightEvery = reweightEvery ?? max(wanted / 100, 1)
-        var state = TrainingState(domains: domains, weights: weights)
+        var state = TrainingState(domains: domains, weights: weights, documents: documents)
         state.minimumDomainCount = Int64(minimumDomainCount)
+        state.minimumDocuments = Int64(minimumDocuments)
         let initial = state.domainTokens
         var ownSaved = [Int64](repeating: 0, count: domains.count)
         func weighting(after merges: Int) -> [Double] {
@@ -168,7 +175,7 @@ extension BPETrainer {
             let behind = tokens.indices.map { d in tokens[d] / Double(max(initial[d] - ownSaved[d], 1)) }
             let worst = behind.indices.max { behind[$0] * weights[$0] < behind[$1] * weights[$1] }!
             // The others' counts only order the pairs the worst domain does not have.
-            return geometric.indices.map { $0 == worst ? geometric[$0] * 1e9 : geometric[$0] }
+            return geometric.indices.map { $0 == worst ? geometric[$0] : geometric[$0] * 1e-9 }
         }
         state.reweight(weighting(after: 0))
         var tokens = (0 ..< 256).map { [UInt8($0)] }
@@ -181,7 +188,7 @@ extension BPETrainer {
             let left = UInt32(key >> 32), right = UInt32(truncatingIfNeeded: key)
             let id = UInt32(tokens.count)
             tokens.append(tokens[Int(left)] + tokens[Int(right)])
-            merges.append(Merge(left: left, right: right, count: count, tied: tied))
+            merges.append(Merge(left: left, right: right, count: state.occurrences(key), tied: tied))
             state.merge(key: key, into: id)
             for d in own.indices where merges.count <= own[d].count { ownSaved[d] += Int64(own[d][merges.count - 1]) }
             if merges.count % reweightEvery == 0 { state.reweight(weighting(after: merges.count)) }
@@ -214,18 +221,36 @@ struct TrainingState {
     var weights: [Double] = []
     /// A domain's count of a pair below this counts only once no count at or above it is left.
     var minimumDomainCount: Int64 = 0
+    /// With document frequencies: each word's, and a pair whose words' sum
+    /// (an upper bound on the documents it occurs in) is under
+    /// `minimumDocuments` counts only once no other pair is left.
+    var wordDocuments = ContiguousArray<UInt64>()
+    var minimumDocuments: Int64 = 0
     var domainTokens: [Int64] = []
     private var touched: [Int] = []
 
-    init(domains: [PieceCounts], weights: [Double]) {
+    init(domains: [PieceCounts], weights: [Double], documents: [PieceCounts?] = []) {
         self.weights = weights
         let d = domains.count
         pairs.domains = d
         domainTokens = [Int64](repeating: 0, count: d)
+        let tracking = documents.contains { $0 != nil }
+        if tracking { pairs.documents = [] }
         for (k, pieces) in domains.enumerated() {
+            // The document counts hold every piece, in the same (sorted) order: a merge join.
+            let frequencies = k < documents.count ? documents[k] : nil
+            var f = 0
             pieces.forEach { bytes, count in
                 domainTokens[k] += Int64(count) * Int64(bytes.count)
                 guard bytes.count >= 2 else { return }
+                if tracking {
+                    var frequency: UInt64 = 1
+                    if let frequencies {
+                        while f < frequencies.count && !frequencies.pieceEquals(f, bytes) { f += 1 }
+                        if f < frequencies.count { frequency = frequencies.counts[f] }
+                    }
+                    wordDocuments.append(frequency)
+                }
                 wordStart.append(symbols.count)
                 wordLength.append(Int32(bytes.count))
                 wordCount.append(count)
@@ -239,6 +264,7 @@ struct TrainingState {
             for j in start ..< start + n - 1 {
                 let e = pairs.entry(UInt64(symbols[j]) << 32 | UInt64(symbols[j + 1]))
                 pairs.domainCounts[e * d + k] += c
+                if tracking { pairs.documents![e] += Int64(wordDocuments[w]) }
                 pairs.addWord(e, UInt32(w))
             }
         }
@@ -256,21 +282,32 @@ struct TrainingState {
         heap = PairHeap(unordered: items)
     }
 
-    /// A pair's weighted count over the domains.
+    /// A pair's weighted count over the domains, as the bit pattern of a
+    /// non-negative `Double` (which orders as the `Double` does): the heap
+    /// compares integers, and weights span many orders of magnitude.
     @inline(__always) func score(_ e: Int) -> Int64 {
         var total = 0.0
         for k in 0 ..< pairs.domains {
             let c = pairs.domainCounts[e * pairs.domains + k]
+            guard c > 0 else { continue }
             // Counts under the minimum rank after every count at or above it, not never.
-            total += weights[k] * Double(c) * (c >= minimumDomainCount ? 1e6 : 1)
+            total += weights[k] * Double(c) * (c >= minimumDomainCount ? 1 : 1e-9)
         }
-        return Int64(min(total, Double(Int64.max / 4)).rounded())
+        if let documents = pairs.documents, documents[e] < minimumDocuments { total *= 1e-9 }
+        return total > 0 ? Int64(bitPattern: total.bitPattern) : 0
+    }
+
+    /// The pair's occurrences over all domains.
+    func occurrences(_ key: UInt64) -> UInt64 {
+        guard let e = pairs.find(key) else { return 0 }
+        return (0 ..< pairs.domains).reduce(0) { $0 + UInt64(max(pairs.domainCounts[e * pairs.domains + $1], 0)) }
     }
 
     /// Adds `c` occurrences of pair entry `f` in word `w`'s domain (or to its count, with one domain).
     @inline(__always) mutating func add(_ f: Int, _ c: Int64, word w: Int) {
         if pairs.domains == 0 { pairs.counts[f] += c; return }
         pairs.domainCounts[f * pairs.domains + Int(wordDomain[w])] += c
+        if pairs.documents != nil { pairs.documents![f] += c > 0 ? Int64(wordDocuments[w]) : -Int64(wordDocuments[w]) }
         touched.append(f)
     }
 
@@ -416,6 +453,8 @@ struct PairIndex {
     /// With several domains: `domainCounts[entry * domains + d]` is the pair's count in domain `d`.
     var domains = 0
     var domainCounts = ContiguousArray<Int64>()
+    /// With document frequencies: the summed document frequency of the words holding each pair.
+    var documents: ContiguousArray<Int64>? = nil
     var slots = ContiguousArray<Int32>(repeating: -1, count: 1 << 16)
     var shift: UInt64 = 48
 
@@ -443,6 +482,7 @@ struct PairIndex {
         counts.append(0)
         words.append([])
         for _ in 0 ..< domains { domainCounts.append(0) }
+        documents?.append(0)
         slots[slot] = Int32(e)
         if keys.count * 2 > slots.count { grow() }
         return e

@@ -42,6 +42,9 @@ struct BuildCommand: ParsableCommand {
     @Option(help: "With --balance geometric or parity: a domain's count of a pair below this counts only once no count at or above it is left.")
     var minDomainCount: UInt64 = 0
 
+    @Option(help: "With --balance geometric or parity: a pair whose pieces occur in fewer documents than this is merged only once no other pair is left.")
+    var minDocuments: UInt64 = 0
+
     @Flag(help: "Also train one BPE on all domains pooled, at the same size, and compare.")
     var comparePooled = false
 
@@ -90,6 +93,10 @@ struct BuildCommand: ParsableCommand {
             options.balance = b
         }
         options.minimumDomainCount = minDomainCount
+        options.minimumDocuments = minDocuments
+        if (minDocuments > 0 || minDomainCount > 0) && options.balance == nil {
+            throw ValidationError("--min-documents and --min-domain-count need --balance geometric or parity")
+        }
         options.vocabularySize = vocabSize
         options.specialTokens = specialTokens.split(separator: ",").map(String.init)
         guard let p = PreTokenizer(named: corpus.pattern) else { throw CLIError("unknown pattern '\(corpus.pattern)'") }
