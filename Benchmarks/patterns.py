@@ -3,7 +3,10 @@
 same mixed zh/en/code/math text with HuggingFace's BpeTrainer, and prints held-out
 bytes/token per domain (higher is better) and how many tokens mix Han with Latin.
 
-    python3 Benchmarks/patterns.py CORPORA_DIR [--vocab-size N] [--train-mb M]
+    python3 Benchmarks/patterns.py CORPORA_DIR [--vocab-size N] [--train-mb M] [--eval corpora/eval]
+
+With --eval, bytes/token is measured on that evaluation set (other sources)
+instead of the text after the training text.
 """
 import argparse
 import json
@@ -42,12 +45,15 @@ def main():
     ap.add_argument("corpora")
     ap.add_argument("--vocab-size", type=int, default=32000)
     ap.add_argument("--train-mb", type=float, default=2.0)
+    ap.add_argument("--eval", help="measure on this evaluation set (DIR/<domain>/*.txt)")
     args = ap.parse_args()
     conftest.CORPORA = pathlib.Path(args.corpora)
     train_bytes = int(args.train_mb * 1e6)
     texts = {d: conftest.domain_text(d, train_bytes + 600_000) for d in conftest.DOMAINS}
     train = {d: t[: len(t) * train_bytes // (train_bytes + 600_000)] for d, t in texts.items()}
     held = {d: texts[d][len(train[d]):] for d in conftest.DOMAINS}
+    if args.eval:
+        held = {d: "".join(f.read_text() for f in sorted(pathlib.Path(args.eval, d).glob("*.txt"))) for d in conftest.DOMAINS}
     print(f"{'pattern':48} " + " ".join(f"{d:>6}" for d in conftest.DOMAINS) + "  mixed-script tokens")
     for label, regex in candidates().items():
         tok = Tokenizer(models.BPE())

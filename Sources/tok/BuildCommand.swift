@@ -11,12 +11,16 @@ struct BuildCommand: ParsableCommand {
         commandName: "build",
         abstract: "Build a balanced multi-domain vocabulary (the Pangu Ultra recipe).",
         discussion: """
-            Counts each domain (holding out about 2% of its documents for evaluation), \
+            Counts each domain (holding out about 2% of its documents, or with --hold-out-by \
+            whole files or sources, for evaluation; --eval measures on text from other \
+            sources instead), \
             trains a BPE per domain, and merges the domains into exactly --vocab-size \
             ids: the 256 byte tokens and the special tokens are included in that number. \
             The domains' frequency statistics are merged, each scaled to the same total \
             (times --weights), and one BPE ranks the tokens. Every token is checked to \
-            encode to itself. Writes the vocabulary folder, build-report.json and \
+            encode to itself. Writes the vocabulary folder, build-report.json (compression, \
+            tokens per word and Han character, Renyi efficiency, parity, dead tokens, \
+            composition, token lengths), build-report.html (the same as charts) and \
             heldout/<domain>.txt, and prints the per-domain table.
             """
     )
@@ -177,6 +181,20 @@ enum BuildTable {
                          + pad(f(d.merged?.charactersPerToken), 21, left: true))
         }
         if r.jointOnlyTokens > 0 { lines.append("\(r.jointOnlyTokens) tokens are in no single domain's own vocabulary (learned from the merged statistics)") }
+        if let m = r.metrics, !m.domains.isEmpty {
+            lines.append("")
+            lines.append("merged vocabulary: tokens/word  tokens/Han char  Renyi(2.5)  parity vs own   dead tokens")
+            for d in r.domains {
+                guard let x = m.domains[d.name] else { continue }
+                lines.append(pad(d.name, 17) + pad(String(format: "%.3f", x.tokensPerWord), 12, left: true)
+                             + pad(x.hanCharacters > 0 ? String(format: "%.3f", x.tokensPerHanCharacter) : "-", 17, left: true)
+                             + pad(String(format: "%.4f", x.renyiEfficiency), 12, left: true)
+                             + pad(x.parity.map { String(format: "%.4f", $0) } ?? "-", 15, left: true)
+                             + pad(String(format: "%.1f%%", x.deadShare * 100), 14, left: true))
+            }
+            lines.append(String(format: "parity spread %.4f; %d tokens (%.1f%%) unused on every domain's text, %d of them only merge intermediates",
+                                m.paritySpread ?? 0, m.deadTokens, m.deadShare * 100, m.intermediateOnlyTokens))
+        }
         lines.append("")
         lines.append("composition (as Pangu Ultra's table 1):")
         let total = Double(r.vocabularySize)
