@@ -187,7 +187,7 @@ enum BuildTable {
             for d in r.domains {
                 guard let x = m.domains[d.name] else { continue }
                 lines.append(pad(d.name, 17) + pad(String(format: "%.3f", x.tokensPerWord), 12, left: true)
-                             + pad(x.hanCharacters > 0 ? String(format: "%.3f", x.tokensPerHanCharacter) : "-", 17, left: true)
+                             + pad(x.hanCharacters * 4 > x.characters ? String(format: "%.3f", x.tokensPerHanCharacter) : "-", 17, left: true)
                              + pad(String(format: "%.4f", x.renyiEfficiency), 12, left: true)
                              + pad(x.parity.map { String(format: "%.4f", $0) } ?? "-", 15, left: true)
                              + pad(String(format: "%.1f%%", x.deadShare * 100), 14, left: true))
