@@ -214,7 +214,8 @@ public func buildVocabulary(
             let on = Set(report.domains.map(\.evaluatedOn)).sorted().joined(separator: ", ")
             let page = MetricsPage(title: "tok build: " + URL(fileURLWithPath: output).lastPathComponent,
                                    note: "The built vocabulary" + (report.pooledMetrics == nil ? "" : " and one BPE over the pooled domains")
-                                       + ", measured on \(on). Parity is against each domain's own vocabulary.",
+                                       + ", measured on " + (on == "evaluation set" ? "the evaluation set" : on)
+                                       + ". Parity is against each domain's own vocabulary.",
                                    domains: report.domains.map(\.name), vocabularies: [metrics] + (report.pooledMetrics.map { [$0] } ?? []))
             try writeFileAtomically(staging + "/build-report.html", Array(page.render().utf8))
         }

@@ -161,3 +161,26 @@ def test_the_page_renders_in_chromium(stats, tmp_path):
             if px in painted:
                 painted[px] += 1
     assert all(n > 2000 for n in painted.values()), painted
+
+
+def test_a_build_reports_the_metrics_and_its_page_renders(tmp_path):
+    """build-report.json and build-report.html carry composition, parity and dead tokens,
+    measured on the evaluation set; the page renders in Chromium."""
+    domains = ",".join(f"{d}={CORPORA / d}" for d in DOMAINS)
+    evaluation = ",".join(f"{d}={CORPORA / 'eval' / d}" for d in DOMAINS)
+    out = tmp_path / "v"
+    tok("build", "--domains", domains, "--eval", evaluation, "--vocab-size", 4000, "--compare-pooled", "--quiet", "-o", out)
+    report = json.loads((out / "build-report.json").read_text())
+    assert {d["evaluatedOn"] for d in report["domains"]} == {"evaluation set"}
+    metrics = report["metrics"]
+    assert sum(metrics["composition"].values()) == 4000
+    for d in report["domains"]:
+        m = metrics["domains"][d["name"]]
+        assert m["tokens"] == d["merged"]["tokens"] and m["bytes"] == d["merged"]["bytes"]
+        assert m["parity"] == pytest.approx(d["merged"]["tokens"] / d["own"]["tokens"], abs=1e-4)
+        assert 0 < m["deadTokens"] < 4000
+    assert report["pooledMetrics"]["domains"].keys() == metrics["domains"].keys()
+    dom = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'p'}",
+                          "--dump-dom", (out / "build-report.html").as_uri()], capture_output=True, text=True, timeout=120).stdout
+    for chart in ["parity", "dead", "composition", "bytes-per-token"]:
+        assert f'id="{chart}"' in dom
