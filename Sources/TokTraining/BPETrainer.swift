@@ -135,8 +135,9 @@ public enum DomainBalance: String, Sendable, Codable, CaseIterable {
     /// the geometric mean of the domains' compression.
     case geometric
     /// Parity-aware (Foroutan et al. 2025): the domain furthest behind its own
-    /// vocabulary (current tokens over the tokens its own BPE has after as
-    /// many merges) takes the merges; the others' counts only break ties.
+    /// vocabulary (current tokens over the tokens its own BPE, trained alone to
+    /// the full size, leaves) takes the merges; the others' counts only order
+    /// the pairs it does not have.
     case parity
 }
 
@@ -165,14 +166,17 @@ extension BPETrainer {
         var state = TrainingState(domains: domains, weights: weights, documents: documents)
         state.minimumDomainCount = Int64(minimumDomainCount)
         state.minimumDocuments = Int64(minimumDocuments)
-        let initial = state.domainTokens
-        var ownSaved = [Int64](repeating: 0, count: domains.count)
+        // Each domain's tokens under its own vocabulary, trained alone to the
+        // full size: its initial tokens less what its merges saved.
+        let ownTokens = domains.indices.map { d in
+            max(state.domainTokens[d] - (d < own.count ? own[d].reduce(0) { $0 + Int64($1) } : 0), 1)
+        }
         func weighting(after merges: Int) -> [Double] {
             let tokens = state.domainTokens.map { Double(max($0, 1)) }
             let total = tokens.reduce(0, +)
             let geometric = tokens.indices.map { weights[$0] * total / tokens[$0] }
             guard balance == .parity, own.count == domains.count else { return geometric }
-            let behind = tokens.indices.map { d in tokens[d] / Double(max(initial[d] - ownSaved[d], 1)) }
+            let behind = tokens.indices.map { d in tokens[d] / Double(ownTokens[d]) }
             let worst = behind.indices.max { behind[$0] * weights[$0] < behind[$1] * weights[$1] }!
             // The others' counts only order the pairs the worst domain does not have.
             return geometric.indices.map { $0 == worst ? geometric[$0] : geometric[$0] * 1e-9 }
@@ -190,7 +194,6 @@ extension BPETrainer {
             tokens.append(tokens[Int(left)] + tokens[Int(right)])
             merges.append(Merge(left: left, right: right, count: state.occurrences(key), tied: tied))
             state.merge(key: key, into: id)
-            for d in own.indices where merges.count <= own[d].count { ownSaved[d] += Int64(own[d][merges.count - 1]) }
             if merges.count % reweightEvery == 0 { state.reweight(weighting(after: merges.count)) }
             if merges.count % 1000 == 0 { progress(merges.count, wanted) }
         }

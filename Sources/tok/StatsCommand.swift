@@ -64,7 +64,7 @@ struct StatsCommand: ParsableCommand {
                 guard let m = metrics.domains[d] else { continue }
                 lines.append("\(d)\t\(v)\t\(m.bytes)\t\(m.characters)\t\(m.tokens)\t" + String(
                     format: "%.3f\t%.3f\t%.3f\t%@\t%.4f\t%.4f\t%.1f%%", m.bytesPerToken, m.charactersPerToken, m.tokensPerWord,
-                    m.hanCharacters > 0 ? String(format: "%.3f", m.tokensPerHanCharacter) : "-", m.renyiEfficiency, m.parity ?? 0,
+                    m.hanCharacters * 4 > m.characters ? String(format: "%.3f", m.tokensPerHanCharacter) : "-", m.renyiEfficiency, m.parity ?? 0,
                     m.deadShare * 100))
             }
         }
