@@ -41,15 +41,16 @@ struct StatsCommand: ParsableCommand {
     func run() throws {
         if !datasets.isEmpty { return try datasetStats() }
         guard let domains, !vocabularies.isEmpty else { throw ValidationError("stats needs --vocab and --domains, or --dataset") }
-        // Folder names when they tell the vocabularies apart, else the paths as given.
-        let short = vocabularies.map { URL(fileURLWithPath: $0).lastPathComponent }
-        let names = Set(short).count == short.count ? short : vocabularies
-        let loaded = try zip(names, vocabularies).map { (name: $0, tokenizer: try VocabularyOptions.parse(["--vocab", $1]).load()) }
+        let loaded = try vocabularies.map { (name: $0, tokenizer: try VocabularyOptions.parse(["--vocab", $0]).load()) }
         let domainList = try parseDomains(domains).map { (name: $0.name, inputs: $0.inputs) }
         let report = try StatsReport.measure(vocabularies: loaded, domains: domainList, threads: threads ?? defaultThreadCount())
         if let html {
+            // The page names vocabularies by their folders when that tells them apart.
+            var shown = report.metrics
+            let short = vocabularies.map { URL(fileURLWithPath: $0).lastPathComponent }
+            if Set(short).count == short.count { for k in shown.indices { shown[k].name = short[k] } }
             let page = MetricsPage(title: "tok stats", note: "Parity is against the vocabulary that needs the fewest tokens on each domain.",
-                                   domains: report.domains, vocabularies: report.metrics)
+                                   domains: report.domains, vocabularies: shown)
             try writeFileAtomically(html, Array(page.render().utf8))
         }
         if json {
