@@ -181,7 +181,8 @@ public func buildVocabulary(
         if let balance = options.balance {
             let before = trained.count * (options.vocabularySize - 256)
             let joint = try clock.time("train") {
-                try trainBalanced(domains, own: Array(trained.prefix(domains.count)), balance: balance, options, memoryBudget: budget) { n, _ in
+                try trainBalanced(domains, own: Array(trained.prefix(domains.count)), balance: balance, options, memoryBudget: budget,
+                                  log: log) { n, _ in
                     progress(BuildProgress(stage: "train", done: Double(before + n), total: Double(trainings * (options.vocabularySize - 256)),
                                            seconds: Date().timeIntervalSince(trainingStarted)))
                 }
@@ -317,7 +318,7 @@ func jointCounts(_ domains: [CountedDomain], _ options: BuildOptions, work: Stri
 /// re-weighted as it goes; each domain loads within its share of the budget
 /// (by its estimated memory).
 func trainBalanced(_ domains: [CountedDomain], own: [BPETrainer.Result], balance: DomainBalance, _ options: BuildOptions,
-                   memoryBudget: Int, progress: (Int, Int) -> Void) throws -> BPETrainer.Result {
+                   memoryBudget: Int, log: (String) -> Void, progress: (Int, Int) -> Void) throws -> BPETrainer.Result {
     let estimates = try domains.map { try BPETrainer.estimatedMemory(countFile: $0.countFile) }
     let total = max(estimates.reduce(0, +), 1)
     var reductions: [PieceReduction] = []
@@ -330,7 +331,13 @@ func trainBalanced(_ domains: [CountedDomain], own: [BPETrainer.Result], balance
     // Document frequencies, where counting made them (not for count files from `tok count`).
     let documents = try domains.map { domain -> PieceCounts? in
         let path = CountFile.documentsPath(domain.countFile)
-        return options.minimumDocuments > 0 && FileManager.default.fileExists(atPath: path) ? try PieceCounts(countFile: path) : nil
+        guard options.minimumDocuments > 0 else { return nil }
+        guard FileManager.default.fileExists(atPath: path) else {
+            log("\(domain.input.name): no document frequencies beside \(domain.countFile) (tok count does not write them): "
+                + "the minimum of documents does not apply to its pairs")
+            return nil
+        }
+        return try PieceCounts(countFile: path)
     }
     var result = try BPETrainer(vocabularySize: options.vocabularySize).train(
         domains: pieces, weights: domains.map(\.input.weight), balance: balance, own: own.map { $0.merges.map(\.count) },
