@@ -30,13 +30,18 @@ def pattern(name):
 
 def candidates():
     o200k, tok = pattern("o200k"), pattern("tok")
+    lead = "[^\\r\\n\\p{L}\\p{N}]?"
+    han = "[" + HAN + "]+|"
+    assert lead + han in tok, "the tok pattern's Han alternative changed"
+    no_lead = tok.replace(lead + han, han, 1)
+    digits3 = (r"|\p{N}|", r"|\p{N}{1,3}|")
     return {
         "o200k (Han runs joined to letters, digits 1-3)": o200k,
         "o200k, single digits": o200k.replace(r"\p{N}{1,3}", r"\p{N}"),
-        "tok, digits 1-3": tok.replace(r"|\p{N}|", r"|\p{N}{1,3}|"),
-        "tok (Han apart, single digits)": tok,
-        "tok, Han after one punctuation": tok.replace("[" + HAN + "]+|", r"[^\r\n\p{L}\p{N}]?[" + HAN + "]+|", 1),
-        "tok, Han after one punctuation, digits 1-3": tok.replace("[" + HAN + "]+|", r"[^\r\n\p{L}\p{N}]?[" + HAN + "]+|", 1).replace(r"|\p{N}|", r"|\p{N}{1,3}|"),
+        "Han apart, no leading punctuation, digits 1-3": no_lead.replace(*digits3),
+        "Han apart, no leading punctuation, single digits": no_lead,
+        "Han apart after one punctuation, single digits (tok)": tok,
+        "Han apart after one punctuation, digits 1-3": tok.replace(*digits3),
     }
 
 
