@@ -436,7 +436,8 @@ struct TrainingState {
         pairs.words[e] = []
         if pairs.domains > 0 {
             for k in 0 ..< pairs.domains { pairs.domainCounts[e * pairs.domains + k] = 0 }
-            for f in touched where f != e { pairs.counts[f] = score(f) }
+            // A pair marked never to merge (too long) stays marked.
+            for f in touched where f != e && pairs.counts[f] > Int64.min / 4 { pairs.counts[f] = score(f) }
             touched.removeAll(keepingCapacity: true)
         }
         changed.sort()
