@@ -157,6 +157,8 @@ public func buildVocabulary(
     guard options.bpeTokens > 0 else {
         throw BuildError.sizeTooSmall(size: options.vocabularySize, reserved: 256 + options.specialTokens.count)
     }
+    // Evaluation inputs are checked before any counting: a wrong path fails at once, not after the training.
+    for (_, inputs) in options.evaluation { _ = try expandCorpusInputs(inputs) }
     return try TemporaryPaths.withWorkFolder("build") { work in try VocabularyFolder.writeStaged(to: output) { staging in
         var clock = StageClock()
         let domains = try clock.time("count") {
