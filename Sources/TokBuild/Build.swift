@@ -335,8 +335,8 @@ func trainBalanced(_ domains: [CountedDomain], own: [BPETrainer.Result], balance
         let path = CountFile.documentsPath(domain.countFile)
         guard options.minimumDocuments > 0 else { return nil }
         guard FileManager.default.fileExists(atPath: path) else {
-            log("\(domain.input.name): no document frequencies beside \(domain.countFile) (tok count does not write them): "
-                + "the minimum of documents does not apply to its pairs")
+            log("\(domain.input.name): no document frequencies beside \(domain.countFile) (tok count --document-frequencies "
+                + "writes them): the minimum of documents does not apply to its pairs")
             return nil
         }
         return try PieceCounts(countFile: path)

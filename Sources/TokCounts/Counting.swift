@@ -236,6 +236,13 @@ public func mergeCountFiles(_ inputs: [String], output: String, scales: [Double]
         domains: Array(Set(metadata.flatMap(\.domains))).sorted(), pattern: first.pattern, regexes: first.regexes,
         sources: metadata.flatMap(\.sources).sorted(), statistics: statistics, pieces: 0, distinctPieces: 0)
     if scales == nil { merged.heldOut = HeldOutRecord.merged(metadata.map(\.heldOut)) }
+    // Document frequencies add up like counts, when every input has them.
+    let documents = inputs.map(CountFile.documentsPath)
+    if scales == nil && documents.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) {
+        let documentWriter = try CountFile.Writer(path: CountFile.documentsPath(output))
+        try CountFile.mergeStreams(try documents.map(CountFile.Reader.init)) { try documentWriter.add($0, count: $1) }
+        _ = try documentWriter.finish(metadata: nil)
+    }
     return try writer.finish(metadata: merged)!
 }
 

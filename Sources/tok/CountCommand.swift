@@ -36,6 +36,9 @@ struct CountCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Bytes held out by the shards before these, when a corpus is counted in parts (see --scan-held-out).", valueName: "bytes"))
     var heldOutBefore: Int = 0
 
+    @Flag(help: "Also count the documents each piece occurs in, into OUTPUT.documents (for 'tok build --min-documents'; --merge adds them up when every input has them).")
+    var documentFrequencies = false
+
     @Flag(help: "Print (as a JSON array) the sizes of the documents --hold-out would choose, in corpus order, counting nothing.")
     var scanHeldOut = false
 
@@ -71,10 +74,12 @@ struct CountCommand: ParsableCommand {
         } else if let holdOut {
             let held = HoldOut(perMille: holdOut, capacity: try parseSize(heldOutCapacity, option: "--held-out-capacity"),
                                alreadyHeld: heldOutBefore)
-            metadata = try corpus.count(inputs: inputs, domain: domain, output: output, holdOut: held, status: status)
+            metadata = try corpus.count(inputs: inputs, domain: domain, output: output, holdOut: held,
+                                        documentFrequencies: documentFrequencies, status: status)
             try writeFileAtomically(CountFile.heldOutPath(output), held.text)
         } else {
-            metadata = try corpus.count(inputs: inputs, domain: domain, output: output, status: status)
+            metadata = try corpus.count(inputs: inputs, domain: domain, output: output, documentFrequencies: documentFrequencies,
+                                        status: status)
         }
         status.finish()
         let seconds = Date().timeIntervalSince(started)
@@ -133,8 +138,11 @@ struct CorpusOptions: ParsableArguments {
 
     var showsProgress: Bool { !quiet && !json }
 
-    func count(inputs: [String], domain: String, output: String, holdOut: HoldOut? = nil, status: StatusLine) throws -> CountMetadata {
-        try countPieces(files: try expandCorpusInputs(inputs), domain: domain, options: try options(), output: output,
+    func count(inputs: [String], domain: String, output: String, holdOut: HoldOut? = nil, documentFrequencies: Bool = false,
+               status: StatusLine) throws -> CountMetadata {
+        var options = try options()
+        options.documentFrequencies = documentFrequencies
+        return try countPieces(files: try expandCorpusInputs(inputs), domain: domain, options: options, output: output,
                         holdOut: holdOut, warn: { printError("tok: " + $0) }, progress: countingProgress(domain: domain, status: status))
     }
 

@@ -113,3 +113,29 @@ def test_train_with_a_budget_that_fits_equals_train_without(tmp_path):
     summary = json.loads(tok("train", tmp_path / "zh.counts", "--vocab-size", 8000, "--memory", "200M", "--json",
                              "-o", tmp_path / "tight").stdout)
     assert summary["reduction"]["droppedPieces"] > 0 and summary["merges"] == 8000 - 256
+
+
+def test_document_frequencies_from_tok_count_build_what_the_corpora_build(tmp_path):
+    """`tok count --document-frequencies` in two parts, merged, gives `tok build --min-documents`
+    the same vocabulary as counting the corpora in the build."""
+    counted = []
+    for d in DOMAINS:
+        files = sorted(str(p) for p in (CORPORA / d).rglob("*") if p.is_file() and not p.name.startswith("."))
+        half = max(len(files) // 2, 1)
+        parts = [files[:half], files[half:]] if len(files) > 1 else [files]
+        for k, part in enumerate(parts):
+            tok("count", "--domain", d, "--document-frequencies", *part, "-o", tmp_path / f"{d}-{k}.counts", "--quiet")
+        tok("count", "--merge", *[tmp_path / f"{d}-{k}.counts" for k in range(len(parts))], "-o", tmp_path / f"{d}.counts",
+            "--quiet")
+        assert (tmp_path / f"{d}.counts.documents").exists()
+        counted.append(f"{d}={tmp_path / f'{d}.counts'}")
+    common = ["--balance", "geometric", "--min-documents", 3, "--vocab-size", 6000, "--quiet"]
+    log = tok("build", "--domains", ",".join(counted), *common, "-o", tmp_path / "from-counts").stderr.decode()
+    assert "no document frequencies" not in log
+    tok("build", "--domains", ",".join(f"{d}={CORPORA / d}" for d in DOMAINS), "--held-out-per-mille", 0, *common,
+        "-o", tmp_path / "from-corpora")
+    assert (tmp_path / "from-counts" / "tokenizer.json").read_bytes() == (tmp_path / "from-corpora" / "tokenizer.json").read_bytes()
+    # Without the frequencies the minimum cannot apply, and the build says so.
+    (tmp_path / "zh.counts.documents").unlink()
+    log = tok("build", "--domains", ",".join(counted), *common[:-1], "-o", tmp_path / "without").stderr.decode()
+    assert "zh: no document frequencies" in log
