@@ -27,32 +27,13 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from train import HF_SCRIPT, files_of  # noqa: E402
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TOK = os.environ.get("TOK_BIN", str(ROOT / ".build/release/tok"))
 DOMAINS = ["zh", "en", "code", "math"]
 CACHE = ROOT / ".build-quality"
-
-HF_SCRIPT = r"""
-import json, sys
-from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
-regex, size, out, listing = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-files = open(listing).read().split("\n")
-def texts():
-    for f in files:
-        yield open(f, encoding="utf-8", errors="replace").read()
-model = Tokenizer(models.BPE())
-model.pre_tokenizer = pre_tokenizers.Sequence([
-    pre_tokenizers.Split(Regex(regex), behavior="isolated"),
-    pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
-model.decoder = decoders.ByteLevel()
-trainer = trainers.BpeTrainer(vocab_size=size, show_progress=False, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-model.train_from_iterator(texts(), trainer=trainer)
-model.save(out)
-"""
-
-
-def files_of(folder):
-    return sorted(str(p) for p in pathlib.Path(folder).rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
 def run(cmd, **kw):
@@ -73,7 +54,7 @@ def pooled_hf(corpora, pattern, size):
         listing = CACHE / f"files-{key}.txt"
         listing.write_text("\n".join(files))
         started = time.time()
-        run([sys.executable, "-c", HF_SCRIPT, regex, size - 1, CACHE / f"hf-{key}.json", listing])
+        run([sys.executable, "-c", HF_SCRIPT, regex, size - 1, CACHE / f"hf-{key}.json", listing, "whole-files"])
         print(f"pooled HF BpeTrainer: {time.time() - started:.0f} s", file=sys.stderr)
         run([TOK, "import", CACHE / f"hf-{key}.json", "-o", folder])
     return folder

@@ -29,7 +29,11 @@ model.pre_tokenizer = pre_tokenizers.Sequence([
     pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
 model.decoder = decoders.ByteLevel()
 trainer = trainers.BpeTrainer(vocab_size=size, show_progress=False, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-model.train(files, trainer=trainer)
+if sys.argv[5:] == ["whole-files"]:
+    # Each file as one text, as tok reads it: train(files) reads line by line.
+    model.train_from_iterator((open(f, encoding="utf-8", errors="replace").read() for f in files), trainer=trainer)
+else:
+    model.train(files, trainer=trainer)
 model.save(out)
 """
 

@@ -1,5 +1,3 @@
-import TokEncoding
-
 /// How well a vocabulary compresses a text.
 public struct Compression: Codable, Sendable, Equatable {
     public var bytes: Int
@@ -13,13 +11,6 @@ public struct Compression: Codable, Sendable, Equatable {
         self.bytes = bytes
         self.characters = characters
         self.tokens = tokens
-    }
-
-    /// Encodes `text` (all cores; the count does not depend on it) and measures it.
-    public init(tokenizer: Tokenizer, text: [UInt8], threads: Int) {
-        let tokens = text.withUnsafeBufferPointer { tokenizer.encodeInParallel($0, threads: threads).count }
-        let characters = text.withUnsafeBufferPointer { characterCount($0) }
-        self.init(bytes: text.count, characters: characters, tokens: tokens)
     }
 
     enum CodingKeys: String, CodingKey { case bytes, characters, tokens, bytesPerToken, charactersPerToken }

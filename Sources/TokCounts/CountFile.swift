@@ -266,12 +266,12 @@ public enum CountFile {
         try mergeStreams([try Reader(path: path)], body)
     }
 
-    /// Merges sorted streams, adding the counts of equal pieces, and calls
-    /// `body` with each distinct piece in ascending order.
     /// Where counting with ``CountingOptions/documentFrequencies`` puts the
     /// pieces' document frequencies: a count file of the same pieces.
     public static func documentsPath(_ path: String) -> String { path + ".documents" }
 
+    /// Merges sorted streams, adding the counts of equal pieces, and calls
+    /// `body` with each distinct piece in ascending order.
     static func mergeStreams(
         _ readers: [Reader], scales: [Double]? = nil, _ body: (UnsafeBufferPointer<UInt8>, UInt64) throws -> Void
     ) throws {

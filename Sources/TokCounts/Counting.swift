@@ -107,13 +107,7 @@ func countPieces(
     let readers = try runs.map(CountFile.Reader.init)
     let writer = try CountFile.Writer(path: output)
     try CountFile.mergeStreams(readers) { bytes, count in try writer.add(bytes, count: count) }
-    if options.documentFrequencies {
-        let documents = try CountFile.Writer(path: CountFile.documentsPath(output))
-        try CountFile.mergeStreams(try runs.map { try CountFile.Reader(path: CountFile.documentsPath($0)) }) { bytes, count in
-            try documents.add(bytes, count: count)
-        }
-        _ = try documents.finish(metadata: nil)
-    }
+    if options.documentFrequencies { try mergeDocumentFrequencies(of: runs, into: output) }
     var metadata = CountMetadata(
         domains: [domain], pattern: options.preTokenizer.name, regexes: options.preTokenizer.regexes,
         sources: files.map(\.path).sorted(), statistics: shared.statistics, pieces: 0, distinctPieces: 0)
@@ -237,13 +231,20 @@ public func mergeCountFiles(_ inputs: [String], output: String, scales: [Double]
         sources: metadata.flatMap(\.sources).sorted(), statistics: statistics, pieces: 0, distinctPieces: 0)
     if scales == nil { merged.heldOut = HeldOutRecord.merged(metadata.map(\.heldOut)) }
     // Document frequencies add up like counts, when every input has them.
-    let documents = inputs.map(CountFile.documentsPath)
-    if scales == nil && documents.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) {
-        let documentWriter = try CountFile.Writer(path: CountFile.documentsPath(output))
-        try CountFile.mergeStreams(try documents.map(CountFile.Reader.init)) { try documentWriter.add($0, count: $1) }
-        _ = try documentWriter.finish(metadata: nil)
+    if scales == nil && inputs.allSatisfy({ FileManager.default.fileExists(atPath: CountFile.documentsPath($0)) }) {
+        try mergeDocumentFrequencies(of: inputs, into: output)
     }
     return try writer.finish(metadata: merged)!
+}
+
+/// Adds up the document frequencies beside `inputs` (count files or runs)
+/// into the file beside `output`: documents in different inputs are different.
+func mergeDocumentFrequencies(of inputs: [String], into output: String) throws {
+    let writer = try CountFile.Writer(path: CountFile.documentsPath(output))
+    try CountFile.mergeStreams(try inputs.map { try CountFile.Reader(path: CountFile.documentsPath($0)) }) {
+        try writer.add($0, count: $1)
+    }
+    _ = try writer.finish(metadata: nil)
 }
 
 /// After merging count files that each held text out by the same rule: their

@@ -108,18 +108,29 @@ public struct BPETrainer: Sendable {
         guard wanted >= 0 else { throw TrainingError.sizeTooSmall(size: vocabularySize, reserved: 256 + specialTokens.count) }
         progress(0, wanted)
         var state = TrainingState(pieces: pieces)
+        return mergeLoop(&state, wanted: wanted, started: started, progress: progress)
+    }
+
+    /// The loop every training shares: merges the best pair until `wanted`
+    /// merges are made or no pair is left, calling `afterMerge` with the
+    /// number made after each.
+    func mergeLoop(_ state: inout TrainingState, wanted: Int, started: Date, progress: (Int, Int) -> Void,
+                   afterMerge: (Int, inout TrainingState) -> Void = { _, _ in }) -> Result {
         var tokens = (0 ..< 256).map { [UInt8($0)] }
         var merges: [Merge] = []
         merges.reserveCapacity(wanted)
         while merges.count < wanted {
-            guard let (key, count, tied) = state.popBest(tokenLength: { tokens[Int($0)].count }, maxLength: maxTokenLength),
-                  count >= max(minFrequency, 1)
+            guard let (key, score, tied) = state.popBest(tokenLength: { tokens[Int($0)].count }, maxLength: maxTokenLength)
             else { break }
+            // With several domains the score is a weighted one; a merge records its occurrences.
+            let count = state.pairs.domains > 0 ? state.occurrences(key) : score
+            guard count >= max(minFrequency, 1) else { break }
             let left = UInt32(key >> 32), right = UInt32(truncatingIfNeeded: key)
             let id = UInt32(tokens.count)
             tokens.append(tokens[Int(left)] + tokens[Int(right)])
             merges.append(Merge(left: left, right: right, count: count, tied: tied))
             state.merge(key: key, into: id)
+            afterMerge(merges.count, &state)
             if merges.count % 1000 == 0 { progress(merges.count, wanted) }
         }
         let specials = specialTokens.enumerated().map { SpecialToken(id: UInt32(tokens.count + $0.offset), content: $0.element) }
@@ -171,7 +182,7 @@ extension BPETrainer {
         let ownTokens = domains.indices.map { d in
             max(state.domainTokens[d] - (d < own.count ? own[d].reduce(0) { $0 + Int64($1) } : 0), 1)
         }
-        func weighting(after merges: Int) -> [Double] {
+        func weighting(_ state: TrainingState) -> [Double] {
             let tokens = state.domainTokens.map { Double(max($0, 1)) }
             let total = tokens.reduce(0, +)
             let geometric = tokens.indices.map { weights[$0] * total / tokens[$0] }
@@ -181,24 +192,10 @@ extension BPETrainer {
             // The others' counts only order the pairs the worst domain does not have.
             return geometric.indices.map { $0 == worst ? geometric[$0] : geometric[$0] * 1e-9 }
         }
-        state.reweight(weighting(after: 0))
-        var tokens = (0 ..< 256).map { [UInt8($0)] }
-        var merges: [Merge] = []
-        merges.reserveCapacity(wanted)
-        while merges.count < wanted {
-            guard let (key, count, tied) = state.popBest(tokenLength: { tokens[Int($0)].count }, maxLength: maxTokenLength),
-                  count >= max(minFrequency, 1)
-            else { break }
-            let left = UInt32(key >> 32), right = UInt32(truncatingIfNeeded: key)
-            let id = UInt32(tokens.count)
-            tokens.append(tokens[Int(left)] + tokens[Int(right)])
-            merges.append(Merge(left: left, right: right, count: state.occurrences(key), tied: tied))
-            state.merge(key: key, into: id)
-            if merges.count % reweightEvery == 0 { state.reweight(weighting(after: merges.count)) }
-            if merges.count % 1000 == 0 { progress(merges.count, wanted) }
+        state.reweight(weighting(state))
+        return mergeLoop(&state, wanted: wanted, started: started, progress: progress) { made, state in
+            if made % reweightEvery == 0 { state.reweight(weighting(state)) }
         }
-        let specials = specialTokens.enumerated().map { SpecialToken(id: UInt32(tokens.count + $0.offset), content: $0.element) }
-        return Result(tokens: tokens, merges: merges, specialTokens: specials, seconds: Date().timeIntervalSince(started))
     }
 }
 
