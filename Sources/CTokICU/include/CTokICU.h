@@ -52,4 +52,17 @@ int32_t tok_icu_age_major(uint32_t cp);
 
 /// Asks the CPU to bring in the cache line at `p` ahead of a read; changes no result.
 static inline void tok_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+
+/// The platform's `O_DIRECT` open flag (hidden from Swift behind _GNU_SOURCE), 0 where there is none.
+#if defined(__linux__)
+#if defined(__x86_64__) || defined(__i386__)
+static const int tok_o_direct = 040000;
+#elif defined(__aarch64__) || defined(__arm__)
+static const int tok_o_direct = 0200000;
+#else
+static const int tok_o_direct = 0;
+#endif
+#else
+static const int tok_o_direct = 0;
+#endif
 #endif
