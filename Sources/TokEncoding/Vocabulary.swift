@@ -195,6 +195,8 @@ public struct Vocabulary: Sendable {
                 }
             }
         }
+        let characters = CharacterTokenTable(tokenBytes: tokenBytes, tokenOffsets: tokenOffsets, pairs: pairs,
+                                             byteTokens: byteTokens)
         func copy<T>(_ array: ContiguousArray<T>, _ into: UnsafeMutableRawBufferPointer) {
             array.withUnsafeBytes { into.copyMemory(from: $0) }
         }
@@ -202,6 +204,7 @@ public struct Vocabulary: Sendable {
             .tokenBytes: tokenBytes.count, .tokenOffsets: tokenOffsets.count, .lookupSlots: lookup.slots.count,
             .pairKeys: pairs.keys.count, .pairValues: pairs.values.count, .byteTokens: byteTokens.count,
             .wholePieceAllowed: wholePieceAllowed.count, .bytePairs: bytePairs.count,
+            .characterSlots: characters.slots.count, .characterMasks: characters.masks.count,
         ]
         let storage = TableStorage(counts: arrays, resultIsRank: mergeOrder == .ranks) { id, memory in
             switch id {
@@ -213,6 +216,8 @@ public struct Vocabulary: Sendable {
             case .byteTokens: copy(byteTokens, memory)
             case .wholePieceAllowed: copy(wholePieceAllowed, memory)
             case .bytePairs: copy(bytePairs, memory)
+            case .characterSlots: copy(characters.slots, memory)
+            case .characterMasks: copy(characters.masks, memory)
             }
         }
         self.init(storage: storage, pairCount: pairs.count, mergeOrder: mergeOrder, specialTokens: specialTokens,

@@ -22,12 +22,15 @@ enum TableID: Int, CaseIterable, Sendable {
     /// The pair value of every two single-byte tokens, indexed by
     /// `first << 8 | second`: a piece's first pairs never hash.
     case bytePairs
+    /// Characters that may enter the merges as their token, and the bytes
+    /// they may stand beside (``CharacterTokenTable``).
+    case characterSlots, characterMasks
 
     @usableFromInline var elementSize: Int {
         switch self {
         case .tokenBytes: return 1
         case .tokenOffsets, .byteTokens: return 4
-        case .lookupSlots, .pairKeys, .pairValues, .wholePieceAllowed, .bytePairs: return 8
+        case .lookupSlots, .pairKeys, .pairValues, .wholePieceAllowed, .bytePairs, .characterSlots, .characterMasks: return 8
         }
     }
 }
@@ -67,6 +70,7 @@ final class TableStorage: @unchecked Sendable {
         }
         let slotCount = tables[TableID.lookupSlots.rawValue].1
         let pairCount = tables[TableID.pairKeys.rawValue].1
+        let characterCapacity = tables[TableID.characterSlots.rawValue].1 / 2
         view = BPETables(
             tokenBytes: pointer(.tokenBytes, UInt8.self), tokenOffsets: pointer(.tokenOffsets, UInt32.self),
             lookupSlots: pointer(.lookupSlots, UInt64.self), lookupMask: slotCount - 1,
@@ -74,7 +78,9 @@ final class TableStorage: @unchecked Sendable {
             pairMask: pairCount - 1, pairShift: UInt64(64 - pairCount.trailingZeroBitCount),
             byteTokens: pointer(.byteTokens, UInt32.self), wholePieceAllowed: pointer(.wholePieceAllowed, UInt64.self),
             bytePairs: pointer(.bytePairs, UInt64.self), tokenCount: tables[TableID.tokenOffsets.rawValue].1 - 1,
-            resultIsRank: resultIsRank)
+            resultIsRank: resultIsRank, characterSlots: pointer(.characterSlots, UInt64.self),
+            characterMasks: pointer(.characterMasks, UInt64.self), characterMask: characterCapacity - 1,
+            characterShift: UInt64(64 - max(characterCapacity, 1).trailingZeroBitCount))
     }
 
     /// A table's bytes.
@@ -117,6 +123,12 @@ struct BPETables: @unchecked Sendable {  // read-only pointers into an immutable
     @usableFromInline let tokenCount: Int
     /// A merge's result is its rank (tiktoken's rule), so a pair's rank is all the kernel needs.
     @usableFromInline let resultIsRank: Bool
+    /// ``CharacterTokenTable``'s slots and masks; `characterMask` is the slot
+    /// count less one (-1: no character enters whole).
+    @usableFromInline let characterSlots: UnsafePointer<UInt64>
+    @usableFromInline let characterMasks: UnsafePointer<UInt64>
+    @usableFromInline let characterMask: Int
+    @usableFromInline let characterShift: UInt64
 
     /// The pair value of two single bytes' tokens.
     @inlinable @inline(__always)

@@ -13,7 +13,7 @@ import Foundation
 /// function does; a file that fails the checksum is never used.
 enum BinaryFormat {
     static let magic: [UInt8] = Array("TOKB".utf8)
-    static let version: UInt32 = 3
+    static let version: UInt32 = 4
 
     static func write(_ tokenizer: Tokenizer) -> [UInt8] {
         var w = Writer()
@@ -118,8 +118,20 @@ enum BinaryFormat {
               s.elements(of: .wholePieceAllowed, as: UInt64.self).count == (count + 63) / 64,
               s.elements(of: .bytePairs, as: UInt64.self).count == 65536,
               slots.allSatisfy({ $0 == 0 || Int($0 & 0xFFFF_FFFF) <= count }),
-              values.allSatisfy({ $0 == UInt64.max || Int($0 & 0xFFFF_FFFF) < count })
+              values.allSatisfy({ $0 == UInt64.max || Int($0 & 0xFFFF_FFFF) < count }),
+              characterTablesAreConsistent(s, tokenCount: count)
         else { throw r.corrupt("inconsistent vocabulary tables") }
+    }
+
+    /// Every character slot names a token and a mask that exist.
+    static func characterTablesAreConsistent(_ s: TableStorage, tokenCount: Int) -> Bool {
+        let slots = s.elements(of: .characterSlots, as: UInt64.self)
+        let masks = s.elements(of: .characterMasks, as: UInt64.self)
+        guard slots.isEmpty || (slots.count / 2).nonzeroBitCount == 1 && slots.count % 2 == 0, masks.count % 8 == 0
+        else { return false }
+        return stride(from: 0, to: slots.count, by: 2).allSatisfy {
+            slots[$0] == 0 || (Int(slots[$0] >> 32) < masks.count / 8 && Int(slots[$0 + 1]) < tokenCount)
+        }
     }
 
     struct Writer {
