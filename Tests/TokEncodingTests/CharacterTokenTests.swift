@@ -1,0 +1,75 @@
+import Testing
+@testable import TokEncoding
+
+/// Characters entering the merges whole (CharacterTokens.swift) change no id:
+/// a vocabulary with tokens that cross a character's inner boundaries, some
+/// ranked below the character (so it must stay in bytes beside them) and some
+/// above (so it may enter whole), against plain byte-level merging.
+struct CharacterTokenTests {
+    static let ranked: [[UInt8]] = {
+        let zhong = Array("中".utf8), wen = Array("文".utf8)  // E4 B8 AD, E6 96 87
+        return (0 ..< 256).map { [UInt8($0)] } + [
+            [0x20, 0xE4],  // a space, then 中's first byte: below 中
+            [0xAD, 0x62],  // 中's last byte, then "b": below 中
+            [0xE4, 0xB8], zhong,
+            [0xE6, 0x96], wen,
+            [0x87, 0x61],  // 文's last byte, then "a": above 文
+            zhong + wen,
+            [0xAD, 0xE6],  // 中's last byte, then 文's first: above 中
+            [0x61, 0xE6],  // "a", then 文's first byte: above 文
+            [0x20, 0xE4, 0xB8],
+            [0x61, 0x61], [0x62, 0x61],
+        ]
+    }()
+
+    /// Lowest-ranked adjacent pair first, leftmost on ties, by the ranks alone.
+    static func referenceMerge(_ piece: [UInt8], _ rank: [[UInt8]: Int]) -> [[UInt8]] {
+        var parts = piece.map { [$0] }
+        while parts.count > 1 {
+            var best: (rank: Int, at: Int)? = nil
+            for i in 0 ..< parts.count - 1 {
+                if let r = rank[parts[i] + parts[i + 1]], r < best?.rank ?? .max { best = (r, i) }
+            }
+            guard let (_, at) = best else { break }
+            parts[at] += parts[at + 1]
+            parts.remove(at: at + 1)
+        }
+        return parts
+    }
+
+    @Test func charactersEnterWholeOnlyWhereNoNeighbourCanCross() throws {
+        let v = try Vocabulary.fromRanks(CharacterTokenTests.ranked)
+        let tables = v.tables
+        #expect(tables.characterMask >= 0)
+        func whole(_ text: [UInt8], at k: Int) -> UInt32? {
+            text.withUnsafeBufferPointer { b in withExtendedLifetime(v) { tables.characterToken(b.baseAddress!, k, b.count)?.id } }
+        }
+        let zhong = Array("中".utf8), wen = Array("文".utf8)
+        let zhongId = try #require(v.id(of: zhong)), wenId = try #require(v.id(of: wen))
+        #expect(whole(zhong, at: 0) == zhongId)
+        #expect(whole([0x61] + zhong + [0x61], at: 1) == zhongId)
+        #expect(whole([0x20] + zhong, at: 1) == nil)  // " \xe4" is ranked below 中
+        #expect(whole(zhong + [0x62], at: 0) == nil)  // "\xad b" is ranked below 中
+        #expect(whole(zhong + wen, at: 0) == zhongId)  // "\xad\xe6" is ranked above it
+        #expect(whole([0x61] + wen + [0x61], at: 1) == wenId)
+        #expect(whole(Array(zhong.prefix(2)), at: 0) == nil)  // cut short
+    }
+
+    @Test func idsEqualPlainByteMergingOnRandomPieces() throws {
+        let v = try Vocabulary.fromRanks(CharacterTokenTests.ranked)
+        let rank = Dictionary(uniqueKeysWithValues: CharacterTokenTests.ranked.enumerated().map { ($1, $0) })
+        let units: [[UInt8]] = [Array("中".utf8), Array("文".utf8), [0x20], [0x61], [0x62], Array("中文".utf8),
+                                [0xE4], [0xAD], [0xE4, 0xB8], Array("é".utf8)]
+        var rng = SplitMix(state: 7)
+        var scratch = BytePairScratch(pieceCacheEntries: 0)
+        for round in 0 ..< 3000 {
+            // Short pieces go to the scan, long ones (over 32 bytes) to the tree.
+            let count = round % 3 == 0 ? Int(rng.next() % 40) + 10 : Int(rng.next() % 10) + 1
+            let piece = (0 ..< count).flatMap { _ in units[Int(rng.next() % UInt64(units.count))] }
+            var ids = ContiguousArray<UInt32>()
+            piece.withUnsafeBufferPointer { v.encodePiece($0, scratch: &scratch, into: &ids) }
+            let expected = CharacterTokenTests.referenceMerge(piece, rank).map { UInt32(rank[$0]!) }
+            #expect(Array(ids) == expected, "piece \(piece)")
+        }
+    }
+}
