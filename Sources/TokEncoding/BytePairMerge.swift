@@ -186,6 +186,30 @@ extension BPETables {
         return value
     }
 
+    /// Calls `part(start, id, length, pairBefore)` for each of `piece`'s first
+    /// parts in order: single bytes, or whole characters where
+    /// ``characterToken(_:_:_:)`` allows (CharacterTokens.swift). `pairBefore`
+    /// is the pair value of the part before and this one (`UInt64.max` for the
+    /// first part); two single bytes take it from the byte-pair table.
+    @inlinable @inline(__always)
+    func firstParts(
+        _ piece: UnsafePointer<UInt8>, _ n: Int, pairCache: PairCacheView?,
+        _ part: (_ start: Int, _ id: UInt32, _ length: Int, _ pairBefore: UInt64) -> Void
+    ) {
+        var k = 0, previousId: UInt32 = 0, previousByte = -1  // the previous part's byte, when it is one byte
+        while k < n {
+            let b = piece[k]  // k < n
+            var id = byteTokens[Int(b)], length = 1
+            if b >= 0xC2 && characterMask >= 0, let whole = characterToken(piece, k, n) { (id, length) = whole }
+            let pairBefore = k == 0 ? UInt64.max
+                : length == 1 && previousByte >= 0 ? bytePair(UInt8(previousByte), b) : pair(previousId, id, pairCache)
+            part(k, id, length, pairBefore)
+            previousId = id
+            previousByte = length == 1 ? Int(b) : -1
+            k += length
+        }
+    }
+
     @inlinable
     func mergeByScan(
         _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, pairCache: PairCacheView? = nil,
@@ -199,33 +223,10 @@ extension BPETables {
                 // reserve(n) made ids at least n long, and ranks is at least n long.
                 let ids = idsBuffer.baseAddress!, ranks = ranksBuffer.baseAddress!
                 var m = 0
-                if characterMask < 0 {
-                    for k in 0 ..< n { ids[k] = byteTokens[Int(piece[k])] }
-                    for k in 0 ..< n - 1 { ranks[k] = bytePair(piece[k], piece[k + 1]) }
-                    m = n
-                } else {
-                    // Parts are single bytes, or whole characters (CharacterTokens.swift):
-                    // m parts <= k bytes < n, so ids[m] and ranks[m - 1] are in the buffers.
-                    let p = piece.baseAddress!
-                    var k = 0, previousByte = -1  // the previous part's byte, when it is one byte
-                    while k < n {
-                        let b = p[k]
-                        if b >= 0xC2, let (id, length) = characterToken(p, k, n) {
-                            ids[m] = id
-                            if m > 0 { ranks[m - 1] = pair(ids[m - 1], id, pairCache) }
-                            previousByte = -1
-                            k += length
-                        } else {
-                            ids[m] = byteTokens[Int(b)]
-                            if m > 0 {
-                                ranks[m - 1] = previousByte >= 0 ? bytePair(UInt8(previousByte), b)
-                                    : pair(ids[m - 1], ids[m], pairCache)
-                            }
-                            previousByte = Int(b)
-                            k += 1
-                        }
-                        m += 1
-                    }
+                firstParts(piece.baseAddress!, n, pairCache: pairCache) { _, id, _, pairBefore in
+                    ids[m] = id  // m parts <= the bytes before this part < n
+                    if m > 0 { ranks[m - 1] = pairBefore }
+                    m += 1
                 }
                 while m > 1 {
                     // ranks[k] = rank << 32 | result for the pair (ids[k], ids[k + 1]);
@@ -278,40 +279,18 @@ extension BPETables {
                     // is the pair starting at byte k; inner nodes are 1 ..< n.
                     let ids = idsBuffer.baseAddress!, rank = leafBuffer.baseAddress!
                     let node = winnerBuffer.baseAddress!
-                    if characterMask < 0 {
-                        for k in 0 ..< n { ids[k] = byteTokens[Int(piece[k])] }
-                        for k in 0 ..< n - 1 { rank[k] = UInt32(truncatingIfNeeded: bytePair(piece[k], piece[k + 1]) >> 32) }
-                        rank[n - 1] = none
-                    } else {
-                        // Parts are single bytes, or whole characters (CharacterTokens.swift)
-                        // whose inner positions are dead; every index is below k + length <= n.
-                        let p = piece.baseAddress!
-                        var k = 0, last = 0, previousByte = -1  // the previous part, and its byte when it is one byte
-                        while k < n {
-                            let b = p[k]
-                            if b >= 0xC2, let (id, length) = characterToken(p, k, n) {
-                                ids[k] = id
-                                for d in 1 ..< length {
-                                    ids[k + d] = dead
-                                    rank[k + d] = none
-                                }
-                                if k > 0 { rank[last] = UInt32(truncatingIfNeeded: pair(ids[last], id, pairCache) >> 32) }
-                                previousByte = -1
-                                last = k
-                                k += length
-                            } else {
-                                ids[k] = byteTokens[Int(b)]
-                                if k > 0 {
-                                    rank[last] = UInt32(truncatingIfNeeded: (previousByte >= 0 ? bytePair(UInt8(previousByte), b)
-                                        : pair(ids[last], ids[k], pairCache)) >> 32)
-                                }
-                                previousByte = Int(b)
-                                last = k
-                                k += 1
-                            }
+                    // A whole character's inner positions are dead from the start.
+                    var last = 0
+                    firstParts(piece.baseAddress!, n, pairCache: pairCache) { k, id, length, pairBefore in
+                        ids[k] = id  // k + length <= n
+                        for d in 1 ..< length {
+                            ids[k + d] = dead
+                            rank[k + d] = none
                         }
-                        rank[last] = none
+                        if k > 0 { rank[last] = UInt32(truncatingIfNeeded: pairBefore >> 32) }
+                        last = k
                     }
+                    rank[last] = none
                     // A node's value is `rank << 32 | leaf`: comparing values compares
                     // ranks, then positions, so the minimum is the leftmost lowest rank.
                     @inline(__always) func value(_ i: Int) -> UInt64 {

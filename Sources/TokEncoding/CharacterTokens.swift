@@ -61,29 +61,26 @@ struct CharacterTokenTable {
         // and the byte beyond the boundary; and of tokens holding a whole character.
         var before: [UInt64: [UInt32]] = [:], after: [UInt64: [UInt32]] = [:]
         var holding: [UInt64: UInt32] = [:]
+        let noLimits = [UInt32](repeating: .max, count: 256)
+        func lower(_ limit: inout UInt32, to r: UInt32) { limit = min(limit, r) }
         for id in 0 ..< tokenCount where madeAt[id] != .max {
             let t = Array(bytes(id)), r = madeAt[id], n = t.count
             guard n >= 2 else { continue }
             for j in 1 ... min(3, n - 1) where CharacterTokenTable.sequenceLength(t[n - j]) > j {
                 // Ends with the first j bytes of a character, after byte t[n - j - 1].
-                let key = CharacterTokenTable.pack(t[(n - j)...]) | UInt64(j) << 32
-                before[key, default: [UInt32](repeating: .max, count: 256)][Int(t[n - j - 1])] =
-                    min(before[key]?[Int(t[n - j - 1])] ?? .max, r)
+                lower(&before[CharacterTokenTable.pack(t[(n - j)...]) | UInt64(j) << 32, default: noLimits][Int(t[n - j - 1])], to: r)
             }
             var j = 1
             while j <= min(3, n - 1) && CharacterTokenTable.isContinuation(t[j - 1]) {
                 // Starts with the last j bytes of a character, before byte t[j].
-                let key = CharacterTokenTable.pack(t[..<j]) | UInt64(j) << 32
-                after[key, default: [UInt32](repeating: .max, count: 256)][Int(t[j])] =
-                    min(after[key]?[Int(t[j])] ?? .max, r)
+                lower(&after[CharacterTokenTable.pack(t[..<j]) | UInt64(j) << 32, default: noLimits][Int(t[j])], to: r)
                 j += 1
             }
             for i in 0 ..< n {
                 let k = CharacterTokenTable.sequenceLength(t[i])
                 guard k > 0, i + k <= n, k < n, t[(i + 1) ..< (i + k)].allSatisfy(CharacterTokenTable.isContinuation)
                 else { continue }
-                let c = CharacterTokenTable.pack(t[i ..< i + k])
-                holding[c] = min(holding[c] ?? .max, r)
+                lower(&holding[CharacterTokenTable.pack(t[i ..< i + k]), default: .max], to: r)
             }
         }
         var entries: [(key: UInt64, id: UInt32, mask: Int)] = []

@@ -85,12 +85,11 @@ public func isDirectory(_ path: String) -> Bool {
 /// A file that grows past one buffer (4 MiB) is written with `O_DIRECT`
 /// where the file system takes it, by a writer thread while the next buffer
 /// fills: the device reads the buffer without the kernel copying it into the
-/// page cache. Measured on this project's machine (ext4 on virtio): writing
+/// page cache. Measured on this project's machine (ext4 on virtio): `dd` of
 /// 120 MiB took 0.28 s of system time buffered, 0.02 s direct; `tok encode
-/// --format u32` on 101 MB of text (122 MB of ids, one core) went from 1.82
-/// to 1.44-1.52 s with direct writes, and waited about 0.1 s of that on them
-/// until the writer thread took the waits off its path. Where `O_DIRECT` is
-/// refused, writes stay buffered.
+/// --format u32` on 101 MB of text (122 MB of ids, one core, o200k) went from
+/// 69.0 to 71.4 MB/s, best of 8 runs alternating with the buffered build.
+/// Where `O_DIRECT` is refused, writes stay buffered.
 public final class AtomicFile: @unchecked Sendable {  // the writer thread touches `fd`, `written` and `unbuffered` only between `pending.enter()` and `leave()`, and the owner waits on `pending` before it touches them
     public let path: String
     public let temporaryPath: String
@@ -145,10 +144,6 @@ public final class AtomicFile: @unchecked Sendable {  // the writer thread touch
     public func write(_ bytes: some Collection<UInt8>) throws {
         if try bytes.withContiguousStorageIfAvailable({ try write($0) }) != nil { return }
         try write(Array(bytes))
-    }
-
-    public func write(_ bytes: [UInt8]) throws {
-        try bytes.withUnsafeBufferPointer { try write($0) }
     }
 
     public func write(_ bytes: UnsafeBufferPointer<UInt8>) throws {
