@@ -18,8 +18,8 @@ public struct DatasetOptions: Sendable {
     public var allowedSpecial = AllowedSpecial.none
     /// A name recorded in the manifest (`zh`, `code`, ...), for per-domain statistics and mixing.
     public var domain: String?
-    /// Bytes read at a time per thread.
-    public var blockSize = 4 << 20
+    /// Bytes read at a time: a worker's unit of work.
+    public var blockSize = 1 << 20
 
     public init(threads: Int) { self.threads = max(1, threads) }
 }
@@ -117,9 +117,10 @@ public func endOfTextToken(_ tokenizer: Tokenizer, named: String? = nil, vocabul
 /// Encodes corpora into megatron-core indexed datasets.
 ///
 /// Inputs are read as ``CorpusStream`` reads them, a `.txt` file being one
-/// document and a JSON line one; documents are encoded on `threads` threads a
-/// batch at a time and written in input order, so the files do not depend on
-/// the thread count. With a shard size, a shard ends at the first document end
+/// document and a JSON line one; batches of documents are encoded on
+/// `threads` threads while the calling thread reads ahead and writes finished
+/// batches in input order (``inOrderedPipeline(workers:window:item:produce:work:consume:)``),
+/// so the files do not depend on the thread count. With a shard size, a shard ends at the first document end
 /// at or past it and is put in place (`.bin`, then `.idx`) before the manifest
 /// lists it; a run that finds a manifest of the same settings resumes after
 /// its last listed shard, so a stopped run loses at most one shard's work and
@@ -155,7 +156,7 @@ public func encodeDataset(
         }
     }
     let stream = CorpusStream(files: Array(files[min(start.file, files.count)...]), preTokenizer: tokenizer.preTokenizer,
-                              blockSize: options.blockSize * options.threads, field: options.field, strict: options.strict)
+                              blockSize: options.blockSize, field: options.field, strict: options.strict)
     stream.documents = true
     stream.warn = warn
     let base = manifest.statistics
@@ -165,8 +166,8 @@ public func encodeDataset(
     var writer: IndexedDatasetWriter?
     var shardInputs = Set<Int>()
     let started = Date()
-    var batch = TextBatch()
     var reportedInvalid = Set<Int>()
+    var statisticsRead = CorpusStatistics()  // as of the batch being written
 
     func shardPrefix() -> String {
         let name = URL(fileURLWithPath: prefix).lastPathComponent
@@ -186,67 +187,52 @@ public func encodeDataset(
             inputs: shardInputs.sorted().map { files[$0].path }, start: shardStart, end: position,
             statisticsBeforeEndFile: before))
         manifest.statistics = base
-        manifest.statistics.add(stream.statistics)
+        manifest.statistics.add(statisticsRead)
         try manifest.write(prefix)
         writer = nil
         shardInputs = []
         shardStart = position
     }
 
-    while try stream.next(&batch) {
-        let units = batch.ends.count
-        var first = 0
-        while toSkip > 0 && first < units {
-            if batch.endsDocument[first] {
-                toSkip -= 1
-                position.document += 1
-            }
-            first += 1
-        }
-        guard first < units else { continue }
-        // Encode the batch's texts in chunks of contiguous texts (about 64 KB
-        // each, in order), which the lanes take from a shared counter as they
-        // finish: Chinese text costs more per byte than code, so fixed lanes
-        // would wait for each other.
-        let skipped = batch.range(first).lowerBound
-        let chunkBytes = max(64 << 10, (batch.bytes.count - skipped) / (options.threads * 16))
-        var bounds = [first]
-        var k = first
-        while k < units {
-            let limit = batch.range(bounds.last!).lowerBound + chunkBytes
-            while k < units && batch.ends[k] < limit { k += 1 }
-            k = min(k + 1, units)
-            bounds.append(k)
-        }
-        let chunks = bounds.count - 1
-        let lanes = min(options.threads, chunks)
-        let shared = batch
-        let next = Atomic<Int>(0)
-        let laneResults = inParallel(lanes: lanes) { _ in tokenizer.withScratch { scratch in
-            // A scratch from the tokenizer's pool: its piece cache stays warm from batch to batch.
-            var done: [(chunk: Int, ids: ContiguousArray<UInt32>, counts: [Int])] = []
-            while case let c = next.add(1, ordering: .relaxed).oldValue, c < chunks {
-                var ids = ContiguousArray<UInt32>()
-                ids.reserveCapacity((shared.ends[bounds[c + 1] - 1] - shared.range(bounds[c]).lowerBound) / 2 + 16)
-                var counts = [Int]()
-                shared.bytes.withUnsafeBufferPointer { all in
-                    for k in bounds[c] ..< bounds[c + 1] {
-                        let before = ids.count
-                        tokenizer.encode(UnsafeBufferPointer(rebasing: all[shared.range(k)]), allowedSpecial: options.allowedSpecial,
-                                         scratch: &scratch, into: &ids)
-                        counts.append(ids.count - before)
+    // A scratch a worker: its piece cache stays warm from batch to batch.
+    var scratches = (0 ..< options.threads).map { _ in tokenizer.makeScratch() }
+    try scratches.withUnsafeMutableBufferPointer { scratches in
+        try inOrderedPipeline(workers: options.threads, window: options.threads * 4, item: { DatasetBatch() }, produce: { item in
+            while try stream.next(&item.batch) {
+                let units = item.batch.ends.count
+                // Documents of the first file already in a shard are read, not encoded.
+                item.first = 0
+                while toSkip > 0 && item.first < units {
+                    if item.batch.endsDocument[item.first] {
+                        toSkip -= 1
+                        position.document += 1
                     }
+                    item.first += 1
                 }
-                done.append((c, ids, counts))
+                guard item.first < units else { continue }
+                item.statistics = stream.statistics
+                return true
             }
-            return done
-        } }
-        let encoded = laneResults.flatMap { $0 }.sorted { $0.chunk < $1.chunk }.map { ($0.ids, $0.counts) }
-        for (chunk, (ids, counts)) in encoded.enumerated() {
+            return false
+        }, work: { worker, item in
+            item.ids.removeAll(keepingCapacity: true)
+            item.counts.removeAll(keepingCapacity: true)
+            item.batch.bytes.withUnsafeBufferPointer { all in
+                for k in item.first ..< item.batch.ends.count {
+                    let before = item.ids.count
+                    // worker < threads: each worker uses only its own scratch.
+                    tokenizer.encode(UnsafeBufferPointer(rebasing: all[item.batch.range(k)]),
+                                     allowedSpecial: options.allowedSpecial, scratch: &scratches[worker], into: &item.ids)
+                    item.counts.append(item.ids.count - before)
+                }
+            }
+        }, consume: { item in
+            statisticsRead = item.statistics
             var offset = 0
-            try ids.withUnsafeBufferPointer { all in
-                for (j, count) in counts.enumerated() {
-                    let k = bounds[chunk] + j
+            let batch = item.batch
+            try item.ids.withUnsafeBufferPointer { all in
+                for (j, count) in item.counts.enumerated() {
+                    let k = item.first + j
                     let file = start.file + batch.fileIndexes[k]
                     if file != position.file { position = DatasetPosition(file: file, document: 0) }
                     if writer == nil {
@@ -271,11 +257,11 @@ public func encodeDataset(
                     if let size = options.shardSize, w.binBytes >= size { try closeShard() }
                 }
             }
-        }
-        let s = stream.statistics
-        progress(DatasetProgress(bytes: s.bytes, documents: manifest.documents + (writer?.documents ?? 0),
-                                 tokens: manifest.tokens + (writer?.tokens ?? 0), seconds: Date().timeIntervalSince(started)))
+            progress(DatasetProgress(bytes: item.statistics.bytes, documents: manifest.documents + (writer?.documents ?? 0),
+                                     tokens: manifest.tokens + (writer?.tokens ?? 0), seconds: Date().timeIntervalSince(started)))
+        })
     }
+    statisticsRead = stream.statistics
     // The last shard; an input with no documents still gives one (empty) dataset.
     if writer == nil && manifest.shards.isEmpty {
         writer = try IndexedDatasetWriter(prefix: directory + "/" + shardPrefix(), dtype: dtype)
@@ -287,6 +273,17 @@ public func encodeDataset(
     manifest.complete = true
     try manifest.write(prefix)
     return manifest
+}
+
+/// A batch of documents on its way through the pipeline: the texts, the
+/// first one to encode (earlier ones are already in a shard), the ids and
+/// each text's count of them, and the corpus statistics as of its reading.
+private struct DatasetBatch {
+    var batch = TextBatch()
+    var first = 0
+    var ids = ContiguousArray<UInt32>()
+    var counts: [Int] = []
+    var statistics = CorpusStatistics()
 }
 
 func fileSize(_ path: String) -> Int? {

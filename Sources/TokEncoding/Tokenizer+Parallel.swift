@@ -17,57 +17,65 @@ extension Tokenizer {
     }
 
     /// Encodes an input of any size as one sequence, reading it in blocks
-    /// (``BlockCutter``): each block is encoded on `threads` threads and handed
-    /// to `emit` with the bytes it came from.
+    /// (``BlockCutter``) and handing each block's ids to `emit` with the bytes
+    /// they came from.
     ///
-    /// With more than one thread, a block's ids are emitted while the next
-    /// block is encoded, so that writing the output keeps no core idle.
+    /// With more than one thread, blocks of `chunkSize` bytes go to `threads`
+    /// workers, each taking the next block as soon as it is free, while the
+    /// calling thread reads ahead and emits finished blocks in order: no
+    /// barrier between blocks, so a slow block holds up no other worker.
     ///
     /// - Parameters:
     ///   - read: appends up to the given number of bytes; returns false at the end.
-    ///   - emit: receives the ids of each part in order, and the part's bytes;
-    ///     called from one thread at a time, in order, not always the caller's.
+    ///   - emit: receives the ids of each block in order, and the block's bytes;
+    ///     always called on the calling thread.
     public func encodeStream(
-        blockSize: Int = 4 << 20, threads: Int, allowedSpecial: AllowedSpecial = .none,
+        blockSize: Int = 4 << 20, chunkSize: Int = 1 << 20, threads: Int, allowedSpecial: AllowedSpecial = .none,
         read: (inout [UInt8], Int) throws -> Bool,
         emit: (ContiguousArray<UInt32>, UnsafeBufferPointer<UInt8>) throws -> Void
     ) throws {
-        var cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: blockSize * max(threads, 1))
-        if threads <= 1 {
-            while case let n = try cutter.nextBlock(read: read), n > 0 {
-                try cutter.buffer.withUnsafeBufferPointer { b in
-                    let part = UnsafeBufferPointer(rebasing: b[0 ..< n])
-                    try emit(encode(bytes: part, allowedSpecial: allowedSpecial), part)
-                }
-                cutter.consume(n)
-            }
-            return
+        if threads > 1 {
+            return try encodeStreamInParallel(chunkSize: chunkSize, threads: threads, allowedSpecial: allowedSpecial,
+                                              read: read, emit: emit)
         }
-        var previous: (ids: ContiguousArray<UInt32>, bytes: [UInt8])? = nil
-        while true {
-            let n = try cutter.nextBlock(read: read)
-            let block = Array(cutter.buffer[0 ..< n])
-            cutter.consume(n)
-            let pending = previous
-            let encoded: ContiguousArray<UInt32>? = try block.withUnsafeBufferPointer { text in
-                let cuts = n == 0 ? [0] : partCuts(text, parts: threads)
-                let encodeLanes = cuts.count - 1
-                let results = try inParallel(lanes: encodeLanes + (pending == nil ? 0 : 1)) { lane in
-                    if lane == encodeLanes {
-                        try pending!.bytes.withUnsafeBufferPointer { try emit(pending!.ids, $0) }
-                        return ContiguousArray<UInt32>()
-                    }
-                    return encode(bytes: UnsafeBufferPointer(rebasing: text[cuts[lane] ..< cuts[lane + 1]]),
-                                  allowedSpecial: allowedSpecial)
-                }
-                guard n > 0 else { return nil }
-                var ids = ContiguousArray<UInt32>()
-                ids.reserveCapacity(results.reduce(0) { $0 + $1.count })
-                for r in results.prefix(encodeLanes) { ids.append(contentsOf: r) }
-                return ids
+        var cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: blockSize)
+        while case let n = try cutter.nextBlock(read: read), n > 0 {
+            try cutter.buffer.withUnsafeBufferPointer { b in
+                let part = UnsafeBufferPointer(rebasing: b[0 ..< n])
+                try emit(encode(bytes: part, allowedSpecial: allowedSpecial), part)
             }
-            guard let encoded else { return }
-            previous = (encoded, block)
+            cutter.consume(n)
+        }
+    }
+
+    private func encodeStreamInParallel(
+        chunkSize: Int, threads: Int, allowedSpecial: AllowedSpecial,
+        read: (inout [UInt8], Int) throws -> Bool,
+        emit: (ContiguousArray<UInt32>, UnsafeBufferPointer<UInt8>) throws -> Void
+    ) throws {
+        var cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: chunkSize)
+        // Scratches from the pool, one a worker: their piece caches stay warm from call to call.
+        var scratches = (0 ..< threads).map { _ in scratchPool.take() }
+        defer { for s in scratches { scratchPool.give(s) } }
+        try scratches.withUnsafeMutableBufferPointer { scratches in
+            // Four blocks a worker in flight: one being encoded, the rest queued
+            // or waiting to be emitted, so that neither reading nor writing stalls them.
+            try inOrderedPipeline(workers: threads, window: threads * 4, item: { (bytes: [UInt8](), ids: ContiguousArray<UInt32>()) },
+                                  produce: { block in
+                let n = try cutter.nextBlock(read: read)
+                block.bytes.removeAll(keepingCapacity: true)
+                block.bytes.append(contentsOf: cutter.buffer[0 ..< n])
+                cutter.consume(n)
+                return n > 0
+            }, work: { worker, block in
+                block.ids.removeAll(keepingCapacity: true)
+                // worker < threads: each worker uses only its own scratch.
+                block.bytes.withUnsafeBufferPointer {
+                    encode($0, allowedSpecial: allowedSpecial, scratch: &scratches[worker], into: &block.ids)
+                }
+            }, consume: { block in
+                try block.bytes.withUnsafeBufferPointer { try emit(block.ids, $0) }
+            })
         }
     }
 
@@ -87,3 +95,4 @@ extension Tokenizer {
         return cuts
     }
 }
+

@@ -13,15 +13,47 @@ struct ParallelTests {
         for threads in [2, 3, 8] {
             #expect(text.withUnsafeBufferPointer { t.encodeInParallel($0, threads: threads) } == whole)
         }
-        var streamed = ContiguousArray<UInt32>()
-        var offset = 0
-        try t.encodeStream(blockSize: 10_000, threads: 2, read: { buffer, n in
-            let end = min(offset + n, text.count)
-            buffer += text[offset ..< end]
-            defer { offset = end }
-            return end > offset
-        }, emit: { ids, _ in streamed += ids })
-        #expect(streamed == whole)
+        // Blocks far smaller than the text: many in flight, taken by workers out of order.
+        for threads in [1, 2, 3] {
+            var streamed = ContiguousArray<UInt32>()
+            var emittedBytes = 0
+            var offset = 0
+            try t.encodeStream(blockSize: 10_000, chunkSize: 10_000, threads: threads, read: { buffer, n in
+                let end = min(offset + n, text.count)
+                buffer += text[offset ..< end]
+                defer { offset = end }
+                return end > offset
+            }, emit: { ids, bytes in
+                #expect(Array(bytes) == Array(text[emittedBytes ..< emittedBytes + bytes.count]))
+                emittedBytes += bytes.count
+                streamed += ids
+            })
+            #expect(streamed == whole, "\(threads) threads")
+            #expect(emittedBytes == text.count)
+        }
+    }
+
+    struct Stop: Error {}
+
+    @Test func aFailingReadOrEmitStopsTheParallelStream() {
+        let t = Tokenizer(vocabulary: try! smallVocabulary(), preTokenizer: PreTokenizer(named: "cl100k")!)
+        let text = Array(String(repeating: "the ing 42;\n", count: 50_000).utf8)
+        for failingRead in [false, true] {
+            var offset = 0, emitted = 0
+            #expect(throws: Stop.self) {
+                try t.encodeStream(chunkSize: 4_096, threads: 2, read: { buffer, n in
+                    if failingRead && offset > 100_000 { throw Stop() }
+                    let end = min(offset + n, text.count)
+                    buffer += text[offset ..< end]
+                    defer { offset = end }
+                    return end > offset
+                }, emit: { _, _ in
+                    emitted += 1
+                    if !failingRead && emitted == 5 { throw Stop() }
+                })
+            }
+            #expect(failingRead ? emitted > 0 : emitted == 5)
+        }
     }
 
     /// Real text of the four domains (the test corpora when scripts/test made
