@@ -18,6 +18,10 @@ public final class FileByteSource: ByteSource {
     public let path: String
     let fd: Int32
     public private(set) var consumed = 0
+    /// A regular file's size when opened: reads ask for no more than is left
+    /// (and a little, should it grow), so a small file does not zero and
+    /// fault in a whole block's buffer.
+    var sizeWhenOpened: Int?
 
     public init(path: String) throws {
         if path == "-" {
@@ -29,11 +33,14 @@ public final class FileByteSource: ByteSource {
         if isDirectory(path) { throw CorpusError.isDirectory(path: path) }
         fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw CorpusError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+        var st = stat()
+        if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG { sizeWhenOpened = Int(st.st_size) }
     }
 
     deinit { if fd > 0 { close(fd) } }
 
     public func read(into buffer: inout [UInt8], maximum: Int) throws -> Bool {
+        let maximum = sizeWhenOpened.map { min(maximum, max($0 - consumed, 0) + 65536) } ?? maximum
         let start = buffer.count
         buffer.append(contentsOf: repeatElement(0, count: maximum))
         var filled = 0

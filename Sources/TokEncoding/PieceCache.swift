@@ -46,8 +46,8 @@ final class PieceCacheStorage: @unchecked Sendable {  // reached only through By
     @usableFromInline init(entries count: Int) {
         self.count = count
         shift = UInt64(64 - count.trailingZeroBitCount)
+        // Zeroed already: an empty cache, paid for page by page as it fills.
         entries = HugePages.allocate(bytes: count * 64).bindMemory(to: UInt64.self, capacity: count * 8)
-        entries.initialize(repeating: 0, count: count * 8)
         longSlotCount = min(4096, max(count / 16, 4))
         longSlots = .allocate(capacity: longSlotCount)
         longSlots.initialize(repeating: 0, count: longSlotCount)
@@ -67,7 +67,7 @@ final class PieceCacheStorage: @unchecked Sendable {  // reached only through By
     }
 
     deinit {
-        HugePages.release(entries)
+        HugePages.release(entries, bytes: count * 64)
         longSlots.deallocate()
         longArena.deallocate()
         longUsed.deallocate()

@@ -61,7 +61,7 @@ final class TableStorage: @unchecked Sendable {
                 try fill(id, UnsafeMutableRawBufferPointer(start: memory, count: count * id.elementSize))
             }
         } catch {
-            for t in tables { HugePages.release(t.0) }
+            for (k, t) in tables.enumerated() { HugePages.release(t.0, bytes: t.1 * TableID.allCases[k].elementSize) }
             throw error
         }
         self.tables = tables
@@ -96,7 +96,7 @@ final class TableStorage: @unchecked Sendable {
         return UnsafeBufferPointer(start: t.memory.assumingMemoryBound(to: T.self), count: t.count)
     }
 
-    deinit { for t in tables { HugePages.release(t.memory) } }
+    deinit { for (k, t) in tables.enumerated() { HugePages.release(t.memory, bytes: t.count * TableID.allCases[k].elementSize) } }
 }
 
 let tableStorageSerials = Atomic<UInt64>(0)

@@ -48,11 +48,16 @@ enum BinaryFormat {
     }
 
     static func read(_ data: [UInt8], path: String) throws -> Tokenizer {
+        try data.withUnsafeBytes { try read($0, path: path) }
+    }
+
+    /// Reads a vocabulary from `data` (a mapped file), copying what it keeps.
+    static func read(_ data: UnsafeRawBufferPointer, path: String) throws -> Tokenizer {
         var r = Reader(data: data, path: path)
         guard data.count >= 16, try r.bytes(4) == magic else { throw r.corrupt("not a tok binary vocabulary") }
         guard try r.u32() == version else { throw r.corrupt("written by another version of tok") }
-        let stored = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: data.count - 8, as: UInt64.self)) }
-        guard Checksum.of(data[0 ..< data.count - 8]) == stored else { throw r.corrupt("checksum mismatch") }
+        let stored = UInt64(littleEndian: data.loadUnaligned(fromByteOffset: data.count - 8, as: UInt64.self))
+        guard Checksum.of(UnsafeRawBufferPointer(rebasing: data[0 ..< data.count - 8])) == stored else { throw r.corrupt("checksum mismatch") }
         let mergeOrder: MergeOrder
         switch try r.u32() {
         case 0: mergeOrder = .ranks
@@ -91,10 +96,8 @@ enum BinaryFormat {
         }
         let storage = TableStorage(counts: where_.mapValues(\.count), resultIsRank: mergeOrder == .ranks) { id, memory in
             let (offset, count) = where_[id]!
-            data.withUnsafeBytes { raw in
-                // offset + count * elementSize <= data.count: `skip` checked it above.
-                memory.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[offset ..< offset + count * id.elementSize]))
-            }
+            // offset + count * elementSize <= data.count: `skip` checked it above.
+            memory.copyMemory(from: UnsafeRawBufferPointer(rebasing: data[offset ..< offset + count * id.elementSize]))
         }
         try check(storage, r)
         let vocabulary = Vocabulary(storage: storage, pairCount: pairCount, mergeOrder: mergeOrder,
@@ -147,7 +150,7 @@ enum BinaryFormat {
     }
 
     struct Reader {
-        let data: [UInt8]
+        let data: UnsafeRawBufferPointer
         let path: String
         var offset = 0
 
@@ -167,7 +170,7 @@ enum BinaryFormat {
 
         mutating func integer<T: FixedWidthInteger>(_: T.Type) throws -> T {
             let start = try skip(MemoryLayout<T>.size)
-            return data.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: start, as: T.self)) }
+            return T(littleEndian: data.loadUnaligned(fromByteOffset: start, as: T.self))
         }
 
         mutating func u32() throws -> UInt32 { try integer(UInt32.self) }
