@@ -11,8 +11,9 @@ import Glibc
 ///
 /// Tables of 2 MiB or more are mapped straight from the kernel, so they start
 /// zeroed and a page costs nothing until first touched: a short run touches
-/// a few pages of its 16 MiB piece cache instead of clearing all of it
-/// (measured: start-up of `tok encode` on a 6-byte file, o200k, 43 → ? ms).
+/// a few pages of its piece cache instead of clearing all of it (measured
+/// alone, within noise: `tok encode` of a 6-byte file, o200k, 43.8 -> 43.3 ms;
+/// the copy of `tokenizer.bin` was the larger cost, see the notes above the kernel).
 enum HugePages {
     static let size = 2 << 20
 
