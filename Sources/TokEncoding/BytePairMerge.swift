@@ -55,7 +55,13 @@
 //   each miss, then each piece is served in order. Batches of 32, 64, 128 and
 //   256 pieces: English 86-91, 88-89, 84-91, 82-91 MB/s cold; 128 kept (the
 //   prefetches need the lead). A pair cache (65,536 pairs, 1 MiB) in front of
-//   the kernel's pair table took Chinese from 20-22 to 23-24 MB/s; prefetching
+//   the kernel's pair table took Chinese from 20-22 to 23-24 MB/s. Later, with
+//   the 16 MiB piece cache of `tok encode` sweeping the core's 2 MiB L2, the
+//   kernel stalled on the pair cache's own lines (39% of `mergeByScan` on two
+//   loads); 16,384 pairs (256 KiB) stay near the core: best of 4 interleaved,
+//   English 69.4 -> 74.2 MB/s, mixed 71.1 -> 76.2, Chinese 38.5 -> 38.1 (4,096:
+//   72.5 / 73.8 / 40.6; 8,192: 73.3 / 75.6 / 36.8; 32,768: 73.4 / 76.0 / 37.8;
+//   262,144: English 69.6, Chinese 35.3). Prefetching
 //   the kernel's two pair lookups after a merge measured nothing. Huge pages
 //   for the tables and the cache (`HugePages.swift`): Chinese +8-10%, mixed
 //   +4%. Sizes, mixed 101 MB cold/warm: none 44.0/46.5; 16,384 entries

@@ -54,7 +54,7 @@ final class PieceCacheStorage: @unchecked Sendable {  // reached only through By
         longArena = .allocate(capacity: PieceCacheView.arenaWordsPerSlot * longSlotCount)
         longUsed = .allocate(capacity: 2)
         longUsed.initialize(repeating: 0, count: 2)
-        pairEntries = min(1 << 16, max(count, 4))
+        pairEntries = min(1 << 14, max(count, 4))
         pairShift = UInt64(64 - pairEntries.trailingZeroBitCount)
         pairSlots = .allocate(capacity: 2 * pairEntries)
         pairSlots.initialize(repeating: .max, count: 2 * pairEntries)
