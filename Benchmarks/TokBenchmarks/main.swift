@@ -26,7 +26,9 @@ func best(_ runs: Int, _ body: () throws -> Void) rethrows -> Double {
     return t
 }
 
-var args = CommandLine.arguments.dropFirst()
+/// The benchmark itself; a failure (a missing vocabulary or file) ends with one line on stderr.
+func benchmark() throws {
+let args = CommandLine.arguments.dropFirst()
 if args.first == "--giant", let mb = Int(args.dropFirst().first ?? ""), let vocab = args.dropFirst(2).first {
     // Han with no punctuation: one piece under o200k, so the whole input goes through the kernel.
     let tokenizer = try VocabularyFolder.load(vocab)
@@ -162,3 +164,11 @@ for (name, bytes) in kinds {
 result["long_pieces"] = pieces
 let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys, .prettyPrinted])
 print(String(decoding: json, as: UTF8.self))
+}
+
+do {
+    try benchmark()
+} catch {
+    FileHandle.standardError.write(Data("tok-bench: \(error)\n".utf8))
+    exit(1)
+}

@@ -93,7 +93,11 @@
 //   5 interleaved 0.786 -> 0.718 s (one core 1.29 s: 1.80x); the megatron
 //   writer, 1.18 -> 0.85 s (1.38x -> 1.65x one core). Blocks of 256 KiB and 1
 //   MiB measured the same, 4 MiB slower; a piece cache of 8 or 4 MiB per
-//   thread (two must share the 32 MiB L3) measured no faster.
+//   thread (two must share the 32 MiB L3) measured no faster. `tok encode
+//   --lines` had a loop of its own (split 8 MB into lines on one thread, then
+//   `concurrentPerform` on all cores whatever `--threads` said): 1.84-1.91 s
+//   on the mixed text; on the pipeline, which also formats the ids in the
+//   workers, one thread 2.34 s and two 1.31 s.
 // - Start-up (`tok encode` of a 6-byte file, o200k, best of 15): 45 ms, then
 //   29. `tokenizer.bin` (24 MB) is mapped with its pages populated instead of
 //   read into an array zeroed first (45 -> 31); the large tables and the

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import Glibc
 import TokEncoding
 
 struct EncodeCommand: ParsableCommand {
@@ -124,54 +125,65 @@ struct EncodeCommand: ParsableCommand {
         if invalid > 0 { printError("tok: \(reader.name): " + invalidUTF8Message(invalid, tokenizer)) }
     }
 
-    /// Encodes complete lines in batches, the lines of a batch in parallel.
+    /// Encodes each line alone: blocks of whole lines (about 1 MiB) go to
+    /// `threads` workers, which encode and format them, while this thread reads
+    /// ahead and writes finished blocks in order (``inOrderedPipeline``).
     func encodeLines(_ tokenizer: Tokenizer, reader: BlockReader, sink: OutputSink, threads: Int) throws -> Int {
-        var buffer: [UInt8] = []
+        var pending: [UInt8] = []
         var atEnd = false
         var invalid = 0
-        let allowed = self.allowed
-        while !atEnd || !buffer.isEmpty {
-            if !atEnd { atEnd = try !reader.read(into: &buffer, maximum: 8 << 20) }
-            guard let lastNewline = atEnd ? buffer.count - 1 : buffer.lastIndex(of: 0x0A) else { continue }
-            if buffer.isEmpty { break }
-            let batchEnd = lastNewline + 1
-            var lineRanges: [Range<Int>] = []
-            var start = 0
-            for i in 0 ..< batchEnd where buffer[i] == 0x0A {
-                lineRanges.append(start ..< i)
-                start = i + 1
-            }
-            if start < batchEnd { lineRanges.append(start ..< batchEnd) }
-            let groups = min(max(threads, 1) * 4, max(lineRanges.count, 1))
-            var texts = [[UInt8]](repeating: [], count: groups)
-            buffer.withUnsafeBufferPointer { all in
-                invalid += invalidUTF8ByteCount(UnsafeBufferPointer(rebasing: all[0 ..< batchEnd]))
-                let input = UncheckedSendable(all)
-                let output = UncheckedSendable(UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: groups))
-                output.value.initialize(repeating: [])
-                defer { output.value.deallocate() }
-                let ranges = lineRanges
-                DispatchQueue.concurrentPerform(iterations: groups) { g in
-                    var text: [UInt8] = []
-                    var scratch = tokenizer.makeScratch()
-                    var ids = ContiguousArray<UInt32>()
-                    for r in ranges[ranges.count * g / groups ..< ranges.count * (g + 1) / groups] {
+        let allowed = self.allowed, addSpecial = self.addSpecial
+        var scratches = (0 ..< threads).map { _ in tokenizer.makeScratch() }
+        try scratches.withUnsafeMutableBufferPointer { scratches in
+            try inOrderedPipeline(workers: threads, window: threads * 4,
+                                  item: { LineBlock() }, produce: { (block: inout LineBlock) throws -> Bool in
+                // Whole lines only: at least 1 MiB up to its last newline, or what is left at the end.
+                var noNewlineBefore = 0
+                while true {
+                    if pending.count >= 1 << 20 || atEnd {
+                        if let last = pending[noNewlineBefore...].lastIndex(of: 0x0A) {
+                            block.lines.removeAll(keepingCapacity: true)
+                            block.lines.append(contentsOf: pending[...last])
+                            pending.removeSubrange(...last)
+                            return true
+                        }
+                        noNewlineBefore = pending.count
+                        if atEnd {
+                            guard !pending.isEmpty else { return false }
+                            block.lines.removeAll(keepingCapacity: true)
+                            block.lines.append(contentsOf: pending)  // a last line without its newline
+                            pending.removeAll()
+                            return true
+                        }
+                    }
+                    if try !reader.read(into: &pending, maximum: 1 << 20) { atEnd = true }
+                }
+            }, work: { (worker: Int, block: inout LineBlock) in
+                block.text.removeAll(keepingCapacity: true)
+                var ids = ContiguousArray<UInt32>()
+                block.lines.withUnsafeBufferPointer { all in
+                    block.invalid = invalidUTF8ByteCount(all)
+                    var start = 0
+                    while start < all.count {
+                        let newline = memchr(all.baseAddress! + start, 0x0A, all.count - start)
+                        let end = newline.map { UnsafeRawPointer($0) - UnsafeRawPointer(all.baseAddress!) } ?? all.count
                         ids.removeAll(keepingCapacity: true)
-                        tokenizer.encode(UnsafeBufferPointer(rebasing: input.value[r]), allowedSpecial: allowed,
-                                         scratch: &scratch, into: &ids)
+                        // worker < threads: each worker uses only its own scratch.
+                        tokenizer.encode(UnsafeBufferPointer(rebasing: all[start ..< end]), allowedSpecial: allowed,
+                                         scratch: &scratches[worker], into: &ids)
                         if addSpecial { ids = tokenizer.postProcessor.apply(to: ids) }
                         for (k, id) in ids.enumerated() {
-                            if k > 0 { text.append(0x20) }
-                            IdFormatter.append(id, to: &text)
+                            if k > 0 { block.text.append(0x20) }
+                            IdFormatter.append(id, to: &block.text)
                         }
-                        text.append(0x0A)
+                        block.text.append(0x0A)
+                        start = end + 1
                     }
-                    output.value[g] = text
                 }
-                for g in 0 ..< groups { texts[g] = output.value[g] }
-            }
-            for t in texts { try sink.write(t) }
-            buffer.removeSubrange(0 ..< batchEnd)
+            }, consume: { (block: inout LineBlock) throws in
+                invalid += block.invalid
+                try sink.write(block.text)
+            })
         }
         return invalid
     }
@@ -197,4 +209,12 @@ struct EncodeCommand: ParsableCommand {
         }
         try sink.finish()
     }
+}
+
+/// A block of whole lines for ``EncodeCommand/encodeLines(_:reader:sink:threads:)``:
+/// the lines, then their formatted ids and invalid UTF-8 bytes.
+struct LineBlock {
+    var lines: [UInt8] = []
+    var text: [UInt8] = []
+    var invalid = 0
 }
