@@ -104,11 +104,8 @@ struct EncodeCommand: ParsableCommand {
                     return try sink.write(text)
                 }
                 text.removeAll(keepingCapacity: true)
-                for id in ids {
-                    if !first { text.append(0x20) }
-                    first = false
-                    IdFormatter.append(id, to: &text)
-                }
+                ids.withUnsafeBufferPointer { IdFormatter.append($0, leadingSpace: !first, to: &text) }
+                first = first && ids.isEmpty
                 try sink.write(text)
             }
             if !before.isEmpty { try write(ContiguousArray(before)) }
@@ -172,10 +169,7 @@ struct EncodeCommand: ParsableCommand {
                         tokenizer.encode(UnsafeBufferPointer(rebasing: all[start ..< end]), allowedSpecial: allowed,
                                          scratch: &scratches[worker], into: &ids)
                         if addSpecial { ids = tokenizer.postProcessor.apply(to: ids) }
-                        for (k, id) in ids.enumerated() {
-                            if k > 0 { block.text.append(0x20) }
-                            IdFormatter.append(id, to: &block.text)
-                        }
+                        ids.withUnsafeBufferPointer { IdFormatter.append($0, leadingSpace: false, to: &block.text) }
                         block.text.append(0x0A)
                         start = end + 1
                     }
