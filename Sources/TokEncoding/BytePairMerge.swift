@@ -104,9 +104,12 @@
 //   piece cache come zeroed from `mmap`, so the cache is not cleared by hand
 //   and a short run faults in only the pages it touches; a regular file is
 //   read in blocks no larger than what is left of it (31 -> 29). On the 20 MB
-//   code text, 93.6 -> 100.9 MB/s (best of 6). What is left: argument
-//   parsing (Swift metadata lookups, ~4 ms), dynamic linking (~2 ms), the
-//   checksum and the copy into huge pages, unmapping at exit.
+//   code text, 93.6 -> 100.9 MB/s (best of 6). The scripts build with
+//   `--static-swift-stdlib`: 28.5 -> 22.9 ms (no dynamic linking of the
+//   runtime). What is left: the process and Foundation (a program that only
+//   imports Foundation starts in 14.5 ms here, 6.6 without it), argument
+//   parsing (~4 ms of Swift metadata lookups), the vocabulary (13 ms
+//   in-process: mapping, checksum, the copy into huge pages, the checks).
 /// Reusable buffers for the kernel, so that encoding allocates nothing per piece.
 public struct BytePairScratch: Sendable {
     @usableFromInline var ids = ContiguousArray<UInt32>()
