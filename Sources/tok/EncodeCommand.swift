@@ -99,8 +99,14 @@ struct EncodeCommand: ParsableCommand {
                 if raw {
                     // Little-endian hosts: 32-bit ids are already the output's bytes.
                     if format == "u32" { return try ids.withUnsafeBytes { try sink.write($0) } }
-                    text.removeAll(keepingCapacity: true)
-                    for id in ids { withUnsafeBytes(of: UInt16(truncatingIfNeeded: id).littleEndian) { text.append(contentsOf: $0) } }
+                    text = [UInt8](unsafeUninitializedCapacity: 2 * ids.count) { bytes, count in
+                        // 2 * ids.count bytes: two per id.
+                        for (k, id) in ids.enumerated() {
+                            bytes[2 * k] = UInt8(truncatingIfNeeded: id)
+                            bytes[2 * k + 1] = UInt8(truncatingIfNeeded: id >> 8)
+                        }
+                        count = 2 * ids.count
+                    }
                     return try sink.write(text)
                 }
                 text.removeAll(keepingCapacity: true)
