@@ -172,6 +172,27 @@ def test_lines_mode(imported, corpus, tmp_path):
     assert back == src.read_bytes()
 
 
+def test_lines_mode_in_blocks_on_threads(imported, corpus, tmp_path):
+    """--lines over several 1 MiB blocks: a line longer than a block, no final
+    newline; one and two threads give the same lines, each tiktoken's ids."""
+    vocab = imported["cl100k"]
+    enc = tiktoken_from_export(vocab, tmp_path)
+    lines = (corpus["en"] + corpus["code"]).split("\n")
+    while sum(len(l) + 1 for l in lines) < 3_000_000:
+        lines = lines + lines
+    lines.insert(len(lines) // 2, "words of a very long line, " * 60_000)
+    lines.append("the last line, without a newline")
+    src = tmp_path / "lines.txt"
+    src.write_text("\n".join(lines))  # the last line has no newline
+    one = tok("encode", "--vocab", vocab, "--lines", "--threads", "1", src).stdout
+    two = tok("encode", "--vocab", vocab, "--lines", "--threads", "2", src).stdout
+    assert one == two
+    out = one.decode().split("\n")[:-1]
+    assert len(out) == len(lines)
+    for k in sorted({0, len(lines) // 2, len(lines) - 1, *random.Random(5).sample(range(len(lines)), 300)}):
+        assert [int(x) for x in out[k].split()] == enc.encode_ordinary(lines[k])
+
+
 def test_count(imported, corpus, tmp_path):
     vocab = imported["o200k"]
     enc = tiktoken_from_export(vocab, tmp_path)
