@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import TokCorpus
 import TokEncoding
 
@@ -119,7 +118,7 @@ public func endOfTextToken(_ tokenizer: Tokenizer, named: String? = nil, vocabul
 /// Inputs are read as ``CorpusStream`` reads them, a `.txt` file being one
 /// document and a JSON line one; batches of documents are encoded on
 /// `threads` threads while the calling thread reads ahead and writes finished
-/// batches in input order (``inOrderedPipeline(workers:window:item:produce:work:consume:)``),
+/// batches in input order (``inOrderedPipeline(workers:item:produce:work:consume:)``),
 /// so the files do not depend on the thread count. With a shard size, a shard ends at the first document end
 /// at or past it and is put in place (`.bin`, then `.idx`) before the manifest
 /// lists it; a run that finds a manifest of the same settings resumes after
@@ -196,71 +195,68 @@ public func encodeDataset(
 
     // A scratch a worker: its piece cache stays warm from batch to batch.
     var scratches = (0 ..< options.threads).map { _ in tokenizer.makeScratch() }
-    try scratches.withUnsafeMutableBufferPointer { scratches in
-        try inOrderedPipeline(workers: options.threads, window: options.threads * 4, item: { DatasetBatch() }, produce: { item in
-            while try stream.next(&item.batch) {
-                let units = item.batch.ends.count
-                // Documents of the first file already in a shard are read, not encoded.
-                item.first = 0
-                while toSkip > 0 && item.first < units {
-                    if item.batch.endsDocument[item.first] {
-                        toSkip -= 1
-                        position.document += 1
-                    }
-                    item.first += 1
-                }
-                guard item.first < units else { continue }
-                item.statistics = stream.statistics
-                return true
-            }
-            return false
-        }, work: { worker, item in
-            item.ids.removeAll(keepingCapacity: true)
-            item.counts.removeAll(keepingCapacity: true)
-            item.batch.bytes.withUnsafeBufferPointer { all in
-                for k in item.first ..< item.batch.ends.count {
-                    let before = item.ids.count
-                    // worker < threads: each worker uses only its own scratch.
-                    tokenizer.encode(UnsafeBufferPointer(rebasing: all[item.batch.range(k)]),
-                                     allowedSpecial: options.allowedSpecial, scratch: &scratches[worker], into: &item.ids)
-                    item.counts.append(item.ids.count - before)
-                }
-            }
-        }, consume: { item in
-            statisticsRead = item.statistics
-            var offset = 0
-            let batch = item.batch
-            try item.ids.withUnsafeBufferPointer { all in
-                for (j, count) in item.counts.enumerated() {
-                    let k = item.first + j
-                    let file = start.file + batch.fileIndexes[k]
-                    if file != position.file { position = DatasetPosition(file: file, document: 0) }
-                    if writer == nil {
-                        let shard = directory + "/" + shardPrefix()
-                        TemporaryPaths.removeStale(besides: shard + ".bin")
-                        writer = try IndexedDatasetWriter(prefix: shard, dtype: dtype)
-                    }
-                    let w = writer!
-                    shardInputs.insert(file)
-                    try w.append(UnsafeBufferPointer(rebasing: all[offset ..< offset + count]))
-                    offset += count
-                    if batch.invalidBytes[k] > 0 && !reportedInvalid.contains(file) {
-                        reportedInvalid.insert(file)
-                        warn("\(files[file].path):\(batch.lines[k]): invalid UTF-8, encoded as byte tokens (reported once a file)")
-                    }
-                    guard batch.endsDocument[k] else { continue }
-                    if let eod = options.endOfText, w.currentLength > 0 {
-                        try withUnsafePointer(to: eod) { try w.append(UnsafeBufferPointer(start: $0, count: 1)) }
-                    }
-                    w.endDocument()
+    try inOrderedPipeline(workers: &scratches, item: { DatasetBatch() }, produce: { item in
+        while try stream.next(&item.batch) {
+            let units = item.batch.ends.count
+            // Documents of the first file already in a shard are read, not encoded.
+            item.first = 0
+            while toSkip > 0 && item.first < units {
+                if item.batch.endsDocument[item.first] {
+                    toSkip -= 1
                     position.document += 1
-                    if let size = options.shardSize, w.binBytes >= size { try closeShard() }
                 }
+                item.first += 1
             }
-            progress(DatasetProgress(bytes: item.statistics.bytes, documents: manifest.documents + (writer?.documents ?? 0),
-                                     tokens: manifest.tokens + (writer?.tokens ?? 0), seconds: Date().timeIntervalSince(started)))
-        })
-    }
+            guard item.first < units else { continue }
+            item.statistics = stream.statistics
+            return true
+        }
+        return false
+    }, work: { scratch, item in
+        item.ids.removeAll(keepingCapacity: true)
+        item.counts.removeAll(keepingCapacity: true)
+        item.batch.bytes.withUnsafeBufferPointer { all in
+            for k in item.first ..< item.batch.ends.count {
+                let before = item.ids.count
+                tokenizer.encode(UnsafeBufferPointer(rebasing: all[item.batch.range(k)]),
+                                 allowedSpecial: options.allowedSpecial, scratch: &scratch, into: &item.ids)
+                item.counts.append(item.ids.count - before)
+            }
+        }
+    }, consume: { item in
+        statisticsRead = item.statistics
+        var offset = 0
+        let batch = item.batch
+        try item.ids.withUnsafeBufferPointer { all in
+            for (j, count) in item.counts.enumerated() {
+                let k = item.first + j
+                let file = start.file + batch.fileIndexes[k]
+                if file != position.file { position = DatasetPosition(file: file, document: 0) }
+                if writer == nil {
+                    let shard = directory + "/" + shardPrefix()
+                    TemporaryPaths.removeStale(besides: shard + ".bin")
+                    writer = try IndexedDatasetWriter(prefix: shard, dtype: dtype)
+                }
+                let w = writer!
+                shardInputs.insert(file)
+                try w.append(UnsafeBufferPointer(rebasing: all[offset ..< offset + count]))
+                offset += count
+                if batch.invalidBytes[k] > 0 && !reportedInvalid.contains(file) {
+                    reportedInvalid.insert(file)
+                    warn("\(files[file].path):\(batch.lines[k]): invalid UTF-8, encoded as byte tokens (reported once a file)")
+                }
+                guard batch.endsDocument[k] else { continue }
+                if let eod = options.endOfText, w.currentLength > 0 {
+                    try withUnsafePointer(to: eod) { try w.append(UnsafeBufferPointer(start: $0, count: 1)) }
+                }
+                w.endDocument()
+                position.document += 1
+                if let size = options.shardSize, w.binBytes >= size { try closeShard() }
+            }
+        }
+        progress(DatasetProgress(bytes: item.statistics.bytes, documents: manifest.documents + (writer?.documents ?? 0),
+                                 tokens: manifest.tokens + (writer?.tokens ?? 0), seconds: Date().timeIntervalSince(started)))
+    })
     statisticsRead = stream.statistics
     // The last shard; an input with no documents still gives one (empty) dataset.
     if writer == nil && manifest.shards.isEmpty {

@@ -35,63 +35,69 @@ package struct UncheckedSendable<T>: @unchecked Sendable {
     package init(_ value: T) { self.value = value }
 }
 
-/// Runs items through `workers` threads in order: the calling thread makes
-/// each item (`produce`, false at the end) and takes it back when `work` is
-/// done with it (`consume`), in the order made, while the workers run `work`
-/// on up to `window` items at once. There is no barrier between items: a
-/// worker takes the next item as soon as it is free, and reading ahead and
-/// writing behind keep the workers busy.
+/// Runs items through one thread per element of `workers` in order: the
+/// calling thread makes each item (`produce`, false at the end) and takes it
+/// back when `work` is done with it (`consume`), in the order made, while the
+/// workers run `work` on up to four items each at once (one being worked on,
+/// the rest queued or waiting to be consumed, so that neither reading ahead
+/// nor writing behind stalls them). There is no barrier between items: a
+/// worker takes the next item as soon as it is free.
 ///
-/// `work` gets its worker's number (`0..<workers`) for state of its own; the
-/// items, reused once consumed, keep their buffers between rounds. The first
-/// error of `produce` or `consume` stops the workers (items not yet taken are
-/// dropped) and is thrown once they have stopped.
-package func inOrderedPipeline<Item>(
-    workers: Int, window: Int, item makeItem: () -> Item,
+/// `work` gets its worker's own state (a scratch with a warm cache, say),
+/// which the caller keeps afterwards; the items, reused once consumed, keep
+/// their buffers between rounds. The first error of `produce` or `consume`
+/// stops the workers (items not yet taken are dropped) and is thrown once
+/// they have stopped.
+package func inOrderedPipeline<Worker, Item>(
+    workers: inout [Worker], item makeItem: () -> Item,
     produce: (inout Item) throws -> Bool,
-    work: (_ worker: Int, inout Item) -> Void,
+    work: (inout Worker, inout Item) -> Void,
     consume: (inout Item) throws -> Void
 ) throws {
+    let window = 4 * workers.count
     let items = (0 ..< window).map { _ in PipelineItem(makeItem()) }
-    try withoutActuallyEscaping(work) { work in
-        let shared = PipelineWork(work)
-        let queue = PipelineQueue()
-        let running = DispatchGroup()
-        for worker in 0 ..< workers {
-            // A queue of its own each: a thread of its own, as the workers block.
-            DispatchQueue(label: "tok.pipeline.\(worker)").async(group: running) {
-                while let k = queue.take() {
-                    let item = items[k % window]
-                    shared.work!(worker, &item.value)
-                    item.done.signal()
+    try workers.withUnsafeMutableBufferPointer { states in
+        try withoutActuallyEscaping(work) { work in
+            let shared = PipelineWork(work, states)
+            let queue = PipelineQueue()
+            let running = DispatchGroup()
+            for worker in 0 ..< states.count {
+                // A queue of its own each: a thread of its own, as the workers block.
+                DispatchQueue(label: "tok.pipeline.\(worker)").async(group: running) {
+                    while let k = queue.take() {
+                        let item = items[k % window]
+                        // worker < states.count: each worker touches only its own state.
+                        shared.work!(&shared.states[worker], &item.value)
+                        item.done.signal()
+                    }
                 }
             }
-        }
-        defer {
-            queue.finish(workers: workers)
-            running.wait()
-            shared.work = nil  // the workers' blocks may outlive this call; the closure must not
-        }
-        var made = 0, consumed = 0, atEnd = false
-        while true {
-            if made - consumed == window || (atEnd && consumed < made) {
-                let item = items[consumed % window]
-                item.done.wait()
-                try consume(&item.value)
-                consumed += 1
-            } else if atEnd {
-                return
-            } else if try produce(&items[made % window].value) {
-                made += 1
-                queue.publish()
-            } else {
-                atEnd = true
+            defer {
+                queue.finish(workers: states.count)
+                running.wait()
+                shared.work = nil  // the workers' blocks may outlive this call; the closure must not
+            }
+            var made = 0, consumed = 0, atEnd = false
+            while true {
+                if made - consumed == window || (atEnd && consumed < made) {
+                    let item = items[consumed % window]
+                    item.done.wait()
+                    try consume(&item.value)
+                    consumed += 1
+                } else if atEnd {
+                    return
+                } else if try produce(&items[made % window].value) {
+                    made += 1
+                    queue.publish()
+                } else {
+                    atEnd = true
+                }
             }
         }
     }
 }
 
-/// An item of ``inOrderedPipeline(workers:window:item:produce:work:consume:)``,
+/// An item of ``inOrderedPipeline(workers:item:produce:work:consume:)``,
 /// written by the calling thread until published, then by the one worker that
 /// takes it until `done` is signalled: the queue's lock and the semaphore
 /// order the two, so no two threads hold it at once.
@@ -101,10 +107,15 @@ private final class PipelineItem<Item>: @unchecked Sendable {
     init(_ value: Item) { self.value = value }
 }
 
-/// The pipeline's `work`, read by the workers while it runs (see ``inParallel(lanes:_:)`` for the contract).
-private final class PipelineWork<Item>: @unchecked Sendable {
-    var work: ((Int, inout Item) -> Void)?
-    init(_ work: @escaping (Int, inout Item) -> Void) { self.work = work }
+/// The pipeline's `work` and the workers' states, read by the workers while
+/// it runs (see ``inParallel(lanes:_:)`` for the contract).
+private final class PipelineWork<Worker, Item>: @unchecked Sendable {
+    var work: ((inout Worker, inout Item) -> Void)?
+    let states: UnsafeMutableBufferPointer<Worker>
+    init(_ work: @escaping (inout Worker, inout Item) -> Void, _ states: UnsafeMutableBufferPointer<Worker>) {
+        self.work = work
+        self.states = states
+    }
 }
 
 /// The numbers of the items published and not yet taken by a worker.

@@ -60,26 +60,21 @@ extension Tokenizer {
         // Scratches from the pool, one a worker: their piece caches stay warm from call to call.
         var scratches = (0 ..< threads).map { _ in scratchPool.take() }
         defer { for s in scratches { scratchPool.give(s) } }
-        try scratches.withUnsafeMutableBufferPointer { scratches in
-            // Four blocks a worker in flight: one being encoded, the rest queued
-            // or waiting to be emitted, so that neither reading nor writing stalls them.
-            try inOrderedPipeline(workers: threads, window: threads * 4, item: { (bytes: [UInt8](), ids: ContiguousArray<UInt32>()) },
-                                  produce: { block in
-                let n = try cutter.nextBlock(read: read)
-                block.bytes.removeAll(keepingCapacity: true)
-                block.bytes.append(contentsOf: cutter.buffer[0 ..< n])
-                cutter.consume(n)
-                return n > 0
-            }, work: { worker, block in
-                block.ids.removeAll(keepingCapacity: true)
-                // worker < threads: each worker uses only its own scratch.
-                block.bytes.withUnsafeBufferPointer {
-                    encode($0, allowedSpecial: allowedSpecial, scratch: &scratches[worker], into: &block.ids)
-                }
-            }, consume: { block in
-                try block.bytes.withUnsafeBufferPointer { try emit(block.ids, $0) }
-            })
-        }
+        try inOrderedPipeline(workers: &scratches, item: { (bytes: [UInt8](), ids: ContiguousArray<UInt32>()) },
+                              produce: { block in
+            let n = try cutter.nextBlock(read: read)
+            block.bytes.removeAll(keepingCapacity: true)
+            block.bytes.append(contentsOf: cutter.buffer[0 ..< n])
+            cutter.consume(n)
+            return n > 0
+        }, work: { scratch, block in
+            block.ids.removeAll(keepingCapacity: true)
+            block.bytes.withUnsafeBufferPointer {
+                encode($0, allowedSpecial: allowedSpecial, scratch: &scratch, into: &block.ids)
+            }
+        }, consume: { block in
+            try block.bytes.withUnsafeBufferPointer { try emit(block.ids, $0) }
+        })
     }
 
     /// Where to cut `text` into up to `parts` parts of about equal size, at

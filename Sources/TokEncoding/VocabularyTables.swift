@@ -61,7 +61,7 @@ final class TableStorage: @unchecked Sendable {
                 try fill(id, UnsafeMutableRawBufferPointer(start: memory, count: count * id.elementSize))
             }
         } catch {
-            for (k, t) in tables.enumerated() { HugePages.release(t.0, bytes: t.1 * TableID.allCases[k].elementSize) }
+            TableStorage.release(tables)
             throw error
         }
         self.tables = tables
@@ -96,7 +96,12 @@ final class TableStorage: @unchecked Sendable {
         return UnsafeBufferPointer(start: t.memory.assumingMemoryBound(to: T.self), count: t.count)
     }
 
-    deinit { for (k, t) in tables.enumerated() { HugePages.release(t.memory, bytes: t.count * TableID.allCases[k].elementSize) } }
+    deinit { TableStorage.release(tables) }
+
+    /// Gives back tables allocated in ``TableID`` order.
+    private static func release(_ tables: [(memory: UnsafeMutableRawPointer, count: Int)]) {
+        for (id, t) in zip(TableID.allCases, tables) { HugePages.release(t.memory, bytes: t.count * id.elementSize) }
+    }
 }
 
 let tableStorageSerials = Atomic<UInt64>(0)

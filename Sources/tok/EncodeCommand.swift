@@ -137,54 +137,50 @@ struct EncodeCommand: ParsableCommand {
         var invalid = 0
         let allowed = self.allowed, addSpecial = self.addSpecial
         var scratches = (0 ..< threads).map { _ in tokenizer.makeScratch() }
-        try scratches.withUnsafeMutableBufferPointer { scratches in
-            try inOrderedPipeline(workers: threads, window: threads * 4,
-                                  item: { LineBlock() }, produce: { (block: inout LineBlock) throws -> Bool in
-                // Whole lines only: at least 1 MiB up to its last newline, or what is left at the end.
-                var noNewlineBefore = 0
-                while true {
-                    if pending.count >= 1 << 20 || atEnd {
-                        if let last = pending[noNewlineBefore...].lastIndex(of: 0x0A) {
-                            block.lines.removeAll(keepingCapacity: true)
-                            block.lines.append(contentsOf: pending[...last])
-                            pending.removeSubrange(...last)
-                            return true
-                        }
-                        noNewlineBefore = pending.count
-                        if atEnd {
-                            guard !pending.isEmpty else { return false }
-                            block.lines.removeAll(keepingCapacity: true)
-                            block.lines.append(contentsOf: pending)  // a last line without its newline
-                            pending.removeAll()
-                            return true
-                        }
+        try inOrderedPipeline(workers: &scratches, item: { LineBlock() }, produce: { (block: inout LineBlock) throws -> Bool in
+            // Whole lines only: at least 1 MiB up to its last newline, or what is left at the end.
+            var noNewlineBefore = 0
+            while true {
+                if pending.count >= 1 << 20 || atEnd {
+                    if let last = pending[noNewlineBefore...].lastIndex(of: 0x0A) {
+                        block.lines.removeAll(keepingCapacity: true)
+                        block.lines.append(contentsOf: pending[...last])
+                        pending.removeSubrange(...last)
+                        return true
                     }
-                    if try !reader.read(into: &pending, maximum: 1 << 20) { atEnd = true }
-                }
-            }, work: { (worker: Int, block: inout LineBlock) in
-                block.text.removeAll(keepingCapacity: true)
-                var ids = ContiguousArray<UInt32>()
-                block.lines.withUnsafeBufferPointer { all in
-                    block.invalid = invalidUTF8ByteCount(all)
-                    var start = 0
-                    while start < all.count {
-                        let newline = memchr(all.baseAddress! + start, 0x0A, all.count - start)
-                        let end = newline.map { UnsafeRawPointer($0) - UnsafeRawPointer(all.baseAddress!) } ?? all.count
-                        ids.removeAll(keepingCapacity: true)
-                        // worker < threads: each worker uses only its own scratch.
-                        tokenizer.encode(UnsafeBufferPointer(rebasing: all[start ..< end]), allowedSpecial: allowed,
-                                         scratch: &scratches[worker], into: &ids)
-                        if addSpecial { ids = tokenizer.postProcessor.apply(to: ids) }
-                        ids.withUnsafeBufferPointer { IdFormatter.append($0, leadingSpace: false, to: &block.text) }
-                        block.text.append(0x0A)
-                        start = end + 1
+                    noNewlineBefore = pending.count
+                    if atEnd {
+                        guard !pending.isEmpty else { return false }
+                        block.lines.removeAll(keepingCapacity: true)
+                        block.lines.append(contentsOf: pending)  // a last line without its newline
+                        pending.removeAll()
+                        return true
                     }
                 }
-            }, consume: { (block: inout LineBlock) throws in
-                invalid += block.invalid
-                try sink.write(block.text)
-            })
-        }
+                if try !reader.read(into: &pending, maximum: 1 << 20) { atEnd = true }
+            }
+        }, work: { (scratch: inout BytePairScratch, block: inout LineBlock) in
+            block.text.removeAll(keepingCapacity: true)
+            var ids = ContiguousArray<UInt32>()
+            block.lines.withUnsafeBufferPointer { all in
+                block.invalid = invalidUTF8ByteCount(all)
+                var start = 0
+                while start < all.count {
+                    let newline = memchr(all.baseAddress! + start, 0x0A, all.count - start)
+                    let end = newline.map { UnsafeRawPointer($0) - UnsafeRawPointer(all.baseAddress!) } ?? all.count
+                    ids.removeAll(keepingCapacity: true)
+                    tokenizer.encode(UnsafeBufferPointer(rebasing: all[start ..< end]), allowedSpecial: allowed,
+                                     scratch: &scratch, into: &ids)
+                    if addSpecial { ids = tokenizer.postProcessor.apply(to: ids) }
+                    ids.withUnsafeBufferPointer { IdFormatter.append($0, leadingSpace: false, to: &block.text) }
+                    block.text.append(0x0A)
+                    start = end + 1
+                }
+            }
+        }, consume: { (block: inout LineBlock) throws in
+            invalid += block.invalid
+            try sink.write(block.text)
+        })
         return invalid
     }
 
