@@ -1,3 +1,5 @@
+import CTokICU
+
 // The BPE kernel: turns one piece (a run of bytes the pre-tokenizer produced and
 // the vocabulary does not hold whole) into token ids by repeatedly merging the
 // adjacent pair with the lowest rank, leftmost first on ties. This is tiktoken's
@@ -220,6 +222,50 @@ extension BPETables {
         return value
     }
 
+    /// ``firstParts(_:_:pairCache:_:)`` for the scan: writes the parts' ids to
+    /// `ids` and their pair values to `ranks`, and returns the number of parts.
+    /// The pair table's slots for pairs the caches do not hold are requested
+    /// from memory first and read after, so that their misses overlap.
+    @inlinable @inline(__always)
+    func firstPartsPrefetched(
+        _ piece: UnsafePointer<UInt8>, _ n: Int, ids: UnsafeMutablePointer<UInt32>, ranks: UnsafeMutablePointer<UInt64>,
+        pairCache: PairCacheView?
+    ) -> Int {
+        var k = 0, m = 0, previousByte = -1
+        var pending: UInt64 = 0  // bit j: the pair (ids[j], ids[j + 1]) is still to be looked up
+        while k < n {
+            let b = piece[k]  // k < n
+            var id = byteTokens[Int(b)], length = 1
+            if b >= 0xC2 && characterMask >= 0, let whole = characterToken(piece, k, n) { (id, length) = whole }
+            ids[m] = id  // m parts <= the bytes before this part < n
+            if m > 0 {
+                if length == 1 && previousByte >= 0 {
+                    ranks[m - 1] = bytePair(UInt8(previousByte), b)
+                } else {
+                    let key = UInt64(ids[m - 1]) << 32 | UInt64(id)
+                    if let cache = pairCache,
+                       case let e = cache.slots + 2 * OpenAddressing.fibonacci(key, shift: cache.shift), e[0] == key {
+                        ranks[m - 1] = e[1]
+                    } else if m - 1 < 64 {
+                        pending |= 1 << UInt64(m - 1)
+                        tok_prefetch(pairKeys + OpenAddressing.fibonacci(key, shift: pairShift))
+                    } else {  // a direct call on a piece longer than the scan's limit
+                        ranks[m - 1] = pair(ids[m - 1], id, pairCache)
+                    }
+                }
+            }
+            previousByte = length == 1 ? Int(b) : -1
+            m += 1
+            k += length
+        }
+        while pending != 0 {
+            let j = pending.trailingZeroBitCount
+            pending &= pending - 1
+            ranks[j] = pair(ids[j], ids[j + 1], pairCache)
+        }
+        return m
+    }
+
     /// Calls `part(start, id, length, pairBefore)` for each of `piece`'s first
     /// parts in order: single bytes, or whole characters where
     /// ``characterToken(_:_:_:)`` allows (CharacterTokens.swift). `pairBefore`
@@ -256,12 +302,7 @@ extension BPETables {
             scratch.ranks.withUnsafeMutableBufferPointer { ranksBuffer in
                 // reserve(n) made ids at least n long, and ranks is at least n long.
                 let ids = idsBuffer.baseAddress!, ranks = ranksBuffer.baseAddress!
-                var m = 0
-                firstParts(piece.baseAddress!, n, pairCache: pairCache) { _, id, _, pairBefore in
-                    ids[m] = id  // m parts <= the bytes before this part < n
-                    if m > 0 { ranks[m - 1] = pairBefore }
-                    m += 1
-                }
+                var m = firstPartsPrefetched(piece.baseAddress!, n, ids: ids, ranks: ranks, pairCache: pairCache)
                 while m > 1 {
                     // ranks[k] = rank << 32 | result for the pair (ids[k], ids[k + 1]);
                     // comparing whole words compares ranks first, and `<` keeps the leftmost.
