@@ -246,6 +246,8 @@ extension BPETables {
                     if let cache = pairCache,
                        case let e = cache.slots + 2 * OpenAddressing.fibonacci(key, shift: cache.shift), e[0] == key {
                         ranks[m - 1] = e[1]
+                    } else if !PairFilter.mayHold(key, words: pairFilter, shift: pairFilterShift) {
+                        ranks[m - 1] = UInt64.max
                     } else if m - 1 < 64 {
                         pending |= 1 << UInt64(m - 1)
                         tok_prefetch(pairKeys + OpenAddressing.fibonacci(key, shift: pairShift))

@@ -197,6 +197,7 @@ public struct Vocabulary: Sendable {
         }
         let characters = CharacterTokenTable(tokenBytes: tokenBytes, tokenOffsets: tokenOffsets, pairs: pairs,
                                              byteTokens: byteTokens)
+        let filter = pairs.keys.withUnsafeBufferPointer { PairFilter.make(keys: $0, pairs: pairs.count) }
         func copy<T>(_ array: ContiguousArray<T>, _ into: UnsafeMutableRawBufferPointer) {
             array.withUnsafeBytes { into.copyMemory(from: $0) }
         }
@@ -205,6 +206,7 @@ public struct Vocabulary: Sendable {
             .pairKeys: pairs.keys.count, .pairValues: pairs.values.count, .byteTokens: byteTokens.count,
             .wholePieceAllowed: wholePieceAllowed.count, .bytePairs: bytePairs.count,
             .characterSlots: characters.slots.count, .characterMasks: characters.masks.count,
+            .pairFilter: filter.count,
         ]
         let storage = TableStorage(counts: arrays, resultIsRank: mergeOrder == .ranks) { id, memory in
             switch id {
@@ -218,6 +220,7 @@ public struct Vocabulary: Sendable {
             case .bytePairs: copy(bytePairs, memory)
             case .characterSlots: copy(characters.slots, memory)
             case .characterMasks: copy(characters.masks, memory)
+            case .pairFilter: copy(filter, memory)
             }
         }
         self.init(storage: storage, pairCount: pairs.count, mergeOrder: mergeOrder, specialTokens: specialTokens,

@@ -25,12 +25,18 @@ enum TableID: Int, CaseIterable, Sendable {
     /// Characters that may enter the merges as their token, and the bytes
     /// they may stand beside (``CharacterTokenTable``).
     case characterSlots, characterMasks
+    /// A filter of the pair table's keys (``PairFilter``): most pairs the
+    /// kernel asks for do not merge, and the filter says so from the core's
+    /// own cache instead of a probe of the pair table in memory.
+    case pairFilter
 
     @usableFromInline var elementSize: Int {
         switch self {
         case .tokenBytes: return 1
         case .tokenOffsets, .byteTokens: return 4
-        case .lookupSlots, .pairKeys, .pairValues, .wholePieceAllowed, .bytePairs, .characterSlots, .characterMasks: return 8
+        case .lookupSlots, .pairKeys, .pairValues, .wholePieceAllowed, .bytePairs, .characterSlots, .characterMasks,
+             .pairFilter:
+            return 8
         }
     }
 }
@@ -71,6 +77,7 @@ final class TableStorage: @unchecked Sendable {
         let slotCount = tables[TableID.lookupSlots.rawValue].1
         let pairCount = tables[TableID.pairKeys.rawValue].1
         let characterCapacity = tables[TableID.characterSlots.rawValue].1 / 2
+        let filterCount = tables[TableID.pairFilter.rawValue].1
         view = BPETables(
             tokenBytes: pointer(.tokenBytes, UInt8.self), tokenOffsets: pointer(.tokenOffsets, UInt32.self),
             lookupSlots: pointer(.lookupSlots, UInt64.self), lookupMask: slotCount - 1,
@@ -80,7 +87,8 @@ final class TableStorage: @unchecked Sendable {
             bytePairs: pointer(.bytePairs, UInt64.self), tokenCount: tables[TableID.tokenOffsets.rawValue].1 - 1,
             resultIsRank: resultIsRank, characterSlots: pointer(.characterSlots, UInt64.self),
             characterMasks: pointer(.characterMasks, UInt64.self), characterMask: characterCapacity - 1,
-            characterShift: UInt64(64 - max(characterCapacity, 1).trailingZeroBitCount))
+            characterShift: UInt64(64 - max(characterCapacity, 1).trailingZeroBitCount),
+            pairFilter: pointer(.pairFilter, UInt64.self), pairFilterShift: UInt64(64 - filterCount.trailingZeroBitCount))
     }
 
     /// A table's bytes.
@@ -134,6 +142,9 @@ struct BPETables: @unchecked Sendable {  // read-only pointers into an immutable
     @usableFromInline let characterMasks: UnsafePointer<UInt64>
     @usableFromInline let characterMask: Int
     @usableFromInline let characterShift: UInt64
+    /// ``PairFilter``'s words (a power of two of them) and the shift that picks one.
+    @usableFromInline let pairFilter: UnsafePointer<UInt64>
+    @usableFromInline let pairFilterShift: UInt64
 
     /// The pair value of two single bytes' tokens.
     @inlinable @inline(__always)
@@ -176,6 +187,8 @@ struct BPETables: @unchecked Sendable {  // read-only pointers into an immutable
     func pair(_ left: UInt32, _ right: UInt32) -> UInt64 {
         // Keys and values are apart on purpose: most lookups miss (no merge), and
         // then only the keys are touched; interleaving them measured slower.
-        PairTable.probe(keys: pairKeys, values: pairValues, mask: pairMask, shift: pairShift, left, right)
+        let key = UInt64(left) << 32 | UInt64(right)
+        guard PairFilter.mayHold(key, words: pairFilter, shift: pairFilterShift) else { return UInt64.max }
+        return PairTable.probe(keys: pairKeys, values: pairValues, mask: pairMask, shift: pairShift, left, right)
     }
 }

@@ -15,6 +15,31 @@ struct VocabularyTests {
         #expect(t.encode("aaaaaaaaa") == [v.id(of: Array("aaaa".utf8))!, v.id(of: Array("aaaa".utf8))!, 97])
     }
 
+    @Test func pairFilterHoldsEveryPairAndPassesFewOthers() {
+        var rng = SplitMix(state: 7)
+        var table = PairTable(minimumCapacity: 50_000)
+        var present = Set<UInt64>()
+        while present.count < 50_000 {
+            let left = UInt32.random(in: 0 ..< 200_000, using: &rng), right = UInt32.random(in: 0 ..< 200_000, using: &rng)
+            table.insert(left: left, right: right, rank: UInt32(present.count), result: 0)
+            present.insert(UInt64(left) << 32 | UInt64(right))
+        }
+        let words = table.keys.withUnsafeBufferPointer { PairFilter.make(keys: $0, pairs: table.count) }
+        let shift = UInt64(64 - words.count.trailingZeroBitCount)
+        words.withUnsafeBufferPointer { w in
+            #expect(present.allSatisfy { PairFilter.mayHold($0, words: w.baseAddress!, shift: shift) })
+            var passed = 0, absent = 0
+            while absent < 100_000 {
+                let key = UInt64.random(in: 0 ..< 200_000, using: &rng) << 32 | UInt64.random(in: 0 ..< 200_000, using: &rng)
+                if present.contains(key) { continue }
+                absent += 1
+                if PairFilter.mayHold(key, words: w.baseAddress!, shift: shift) { passed += 1 }
+            }
+            // About seven keys a word, two bits each: about 4% pass.
+            #expect(passed < 8_000)
+        }
+    }
+
     @Test func heapKernelAgreesWithScanKernel() throws {
         let v = try smallVocabulary()
         var rng = SplitMix(state: 1)

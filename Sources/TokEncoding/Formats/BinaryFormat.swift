@@ -13,7 +13,7 @@ import Foundation
 /// function does; a file that fails the checksum is never used.
 enum BinaryFormat {
     static let magic: [UInt8] = Array("TOKB".utf8)
-    static let version: UInt32 = 4
+    static let version: UInt32 = 5
 
     static func write(_ tokenizer: Tokenizer) -> [UInt8] {
         var w = Writer()
@@ -120,6 +120,7 @@ enum BinaryFormat {
               s.elements(of: .byteTokens, as: UInt32.self).allSatisfy({ Int($0) < count }),
               s.elements(of: .wholePieceAllowed, as: UInt64.self).count == (count + 63) / 64,
               s.elements(of: .bytePairs, as: UInt64.self).count == 65536,
+              s.elements(of: .pairFilter, as: UInt64.self).count.nonzeroBitCount == 1,
               slots.allSatisfy({ $0 == 0 || Int($0 & 0xFFFF_FFFF) <= count }),
               values.allSatisfy({ $0 == UInt64.max || Int($0 & 0xFFFF_FFFF) < count }),
               characterTablesAreConsistent(s, tokenCount: count)
