@@ -295,6 +295,12 @@ extension UnsafeBufferPointer where Element == UInt8 {
     /// whitespace; nil when the run stops at a byte that is not ASCII.
     @inlinable @inline(__always)
     func matchWhitespaceASCII(at i: Int, atEndTakesAll: Bool) -> Int? {
+        // A run of spaces (indentation) and then no whitespace: all but the last
+        // space, which the next piece may take (`\s+(?!\S)`), or the one space.
+        let spacesEnd = asciiRunEnd(from: i, first: 0x20, count: 1)
+        if spacesEnd < count, case let b = self[spacesEnd], b < 0x80, !Self.isASCIISpace(b) {
+            return spacesEnd - i > 1 ? spacesEnd - 1 - i : 1
+        }
         var j = i, lastStart = i, afterNewline = -1
         while j < count {
             let b = self[j]
