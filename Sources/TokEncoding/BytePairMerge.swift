@@ -250,7 +250,7 @@ extension BPETables {
                         ranks[m - 1] = UInt64.max
                     } else if m - 1 < 64 {
                         pending |= 1 << UInt64(m - 1)
-                        tok_prefetch(pairKeys + OpenAddressing.fibonacci(key, shift: pairShift))
+                        tok_prefetch(pairSlots + OpenAddressing.fibonacci(PackedPairs.key(ids[m - 1], id), shift: pairShift))
                     } else {  // a direct call on a piece longer than the scan's limit
                         ranks[m - 1] = pair(ids[m - 1], id, pairCache)
                     }

@@ -73,6 +73,8 @@ public enum VocabularyError: TokError, Equatable {
     case unreachableTokens(count: Int, first: UInt32, bytes: [UInt8])
     case mergeOutsideVocabulary(rank: Int)
     case mergeMakesNoToken(rank: Int)
+    /// More tokens or merges than the encoder's tables hold (``PackedPairs``).
+    case tooLarge(tokens: Int, merges: Int)
     /// A file that is not what it should be; `line` when it is about one line.
     case malformed(path: String, line: Int?, reason: String)
     /// A construct tok does not support, named.
@@ -96,6 +98,8 @@ public enum VocabularyError: TokError, Equatable {
             return "\(count) tokens do not encode to themselves (first: id \(first), bytes \(bytes))"
         case .mergeOutsideVocabulary(let rank): return "merge \(rank) names an id outside the vocabulary"
         case .mergeMakesNoToken(let rank): return "merge \(rank) makes a byte string that is not in the vocabulary"
+        case .tooLarge(let tokens, let merges):
+            return "\(tokens) tokens and \(merges) merges: tok holds at most \(PackedPairs.idLimit - 1) tokens and \(PackedPairs.rankLimit) merges"
         case .malformed(let path, let line, let reason): return "\(path)\(line.map { ":\($0)" } ?? ""): \(reason)"
         case .unsupported(let path, let construct): return "\(path): unsupported: \(construct)"
         case .corrupt(let path, let reason): return "\(path): damaged (\(reason))"
@@ -152,13 +156,14 @@ public struct Vocabulary: Sendable {
 
     /// All merges as `(left, right, rank, result)`, ordered by rank, then left, then right.
     public var merges: [(left: UInt32, right: UInt32, rank: UInt32, result: UInt32)] {
-        let keys = storage.elements(of: .pairKeys, as: UInt64.self)
-        let values = storage.elements(of: .pairValues, as: UInt64.self)
+        let slots = storage.elements(of: .pairSlots, as: UInt64.self)
+        let results = storage.elements(of: .mergeResults, as: UInt32.self)
         var all: [(left: UInt32, right: UInt32, rank: UInt32, result: UInt32)] = []
         all.reserveCapacity(pairCount)
-        for i in keys.indices where keys[i] != PairTable.empty {
-            all.append((UInt32(keys[i] >> 32), UInt32(truncatingIfNeeded: keys[i]),
-                        UInt32(values[i] >> 32), UInt32(truncatingIfNeeded: values[i])))
+        for word in slots where word != PackedPairs.empty {
+            let rank = UInt32(word & 0x3F_FFFF)
+            all.append((UInt32(word >> 43), UInt32(word >> 22 & 0x1F_FFFF), rank,
+                        mergeOrder == .ranks ? rank : results[Int(rank)]))
         }
         all.sort { ($0.rank, $0.left, $0.right) < ($1.rank, $1.left, $1.right) }
         return all
@@ -198,12 +203,13 @@ public struct Vocabulary: Sendable {
         let characters = CharacterTokenTable(tokenBytes: tokenBytes, tokenOffsets: tokenOffsets, pairs: pairs,
                                              byteTokens: byteTokens)
         let filter = pairs.keys.withUnsafeBufferPointer { PairFilter.make(keys: $0, pairs: pairs.count) }
+        let packed = PackedPairs.make(pairs, resultIsRank: mergeOrder == .ranks)
         func copy<T>(_ array: ContiguousArray<T>, _ into: UnsafeMutableRawBufferPointer) {
             array.withUnsafeBytes { into.copyMemory(from: $0) }
         }
         let arrays: [TableID: Int] = [
             .tokenBytes: tokenBytes.count, .tokenOffsets: tokenOffsets.count, .lookupSlots: lookup.slots.count,
-            .pairKeys: pairs.keys.count, .pairValues: pairs.values.count, .byteTokens: byteTokens.count,
+            .pairSlots: packed.slots.count, .mergeResults: packed.results.count, .byteTokens: byteTokens.count,
             .wholePieceAllowed: wholePieceAllowed.count, .bytePairs: bytePairs.count,
             .characterSlots: characters.slots.count, .characterMasks: characters.masks.count,
             .pairFilter: filter.count,
@@ -213,8 +219,8 @@ public struct Vocabulary: Sendable {
             case .tokenBytes: copy(tokenBytes, memory)
             case .tokenOffsets: copy(tokenOffsets, memory)
             case .lookupSlots: copy(lookup.slots, memory)
-            case .pairKeys: copy(pairs.keys, memory)
-            case .pairValues: copy(pairs.values, memory)
+            case .pairSlots: copy(packed.slots, memory)
+            case .mergeResults: copy(packed.results, memory)
             case .byteTokens: copy(byteTokens, memory)
             case .wholePieceAllowed: copy(wholePieceAllowed, memory)
             case .bytePairs: copy(bytePairs, memory)
@@ -360,6 +366,10 @@ extension Vocabulary {
                 }
             }
             let tokenCount = offsets.count - 1
+            let highestRank = pairs.values.reduce(0) { max($0, Int($1 >> 32)) }  // empty slots hold 0
+            guard tokenCount < PackedPairs.idLimit, highestRank < PackedPairs.rankLimit else {
+                throw VocabularyError.tooLarge(tokens: tokenCount, merges: pairs.count)
+            }
             var allowed = ContiguousArray<UInt64>(repeating: 0, count: (tokenCount + 63) / 64)
             for id in indexed.indices where indexed[id] { allowed[id >> 6] |= 1 << UInt64(id & 63) }
             let vocabulary = Vocabulary(

@@ -11,8 +11,8 @@ enum TableID: Int, CaseIterable, Sendable {
     case tokenOffsets
     /// The byte-string table's slots (``ByteStringTable``).
     case lookupSlots
-    /// The pair table's keys and values (``PairTable``).
-    case pairKeys, pairValues
+    /// The pair table's slots and each rank's result (``PackedPairs``).
+    case pairSlots, mergeResults
     /// The token of each single byte.
     case byteTokens
     /// Bit per token: a piece equal to the token's bytes may become the token
@@ -33,8 +33,8 @@ enum TableID: Int, CaseIterable, Sendable {
     @usableFromInline var elementSize: Int {
         switch self {
         case .tokenBytes: return 1
-        case .tokenOffsets, .byteTokens: return 4
-        case .lookupSlots, .pairKeys, .pairValues, .wholePieceAllowed, .bytePairs, .characterSlots, .characterMasks,
+        case .tokenOffsets, .byteTokens, .mergeResults: return 4
+        case .lookupSlots, .pairSlots, .wholePieceAllowed, .bytePairs, .characterSlots, .characterMasks,
              .pairFilter:
             return 8
         }
@@ -75,13 +75,13 @@ final class TableStorage: @unchecked Sendable {
             UnsafePointer(tables[id.rawValue].0.assumingMemoryBound(to: T.self))
         }
         let slotCount = tables[TableID.lookupSlots.rawValue].1
-        let pairCount = tables[TableID.pairKeys.rawValue].1
+        let pairCount = tables[TableID.pairSlots.rawValue].1
         let characterCapacity = tables[TableID.characterSlots.rawValue].1 / 2
         let filterCount = tables[TableID.pairFilter.rawValue].1
         view = BPETables(
             tokenBytes: pointer(.tokenBytes, UInt8.self), tokenOffsets: pointer(.tokenOffsets, UInt32.self),
             lookupSlots: pointer(.lookupSlots, UInt64.self), lookupMask: slotCount - 1,
-            pairKeys: pointer(.pairKeys, UInt64.self), pairValues: pointer(.pairValues, UInt64.self),
+            pairSlots: pointer(.pairSlots, UInt64.self), mergeResults: pointer(.mergeResults, UInt32.self),
             pairMask: pairCount - 1, pairShift: UInt64(64 - pairCount.trailingZeroBitCount),
             byteTokens: pointer(.byteTokens, UInt32.self), wholePieceAllowed: pointer(.wholePieceAllowed, UInt64.self),
             bytePairs: pointer(.bytePairs, UInt64.self), tokenCount: tables[TableID.tokenOffsets.rawValue].1 - 1,
@@ -126,8 +126,8 @@ struct BPETables: @unchecked Sendable {  // read-only pointers into an immutable
     @usableFromInline let tokenOffsets: UnsafePointer<UInt32>
     @usableFromInline let lookupSlots: UnsafePointer<UInt64>
     @usableFromInline let lookupMask: Int
-    @usableFromInline let pairKeys: UnsafePointer<UInt64>
-    @usableFromInline let pairValues: UnsafePointer<UInt64>
+    @usableFromInline let pairSlots: UnsafePointer<UInt64>
+    @usableFromInline let mergeResults: UnsafePointer<UInt32>
     @usableFromInline let pairMask: Int
     @usableFromInline let pairShift: UInt64
     @usableFromInline let byteTokens: UnsafePointer<UInt32>
@@ -185,10 +185,12 @@ struct BPETables: @unchecked Sendable {  // read-only pointers into an immutable
     /// `rank << 32 | result` for the pair, or `UInt64.max` when it does not merge.
     @inlinable @inline(__always)
     func pair(_ left: UInt32, _ right: UInt32) -> UInt64 {
-        // Keys and values are apart on purpose: most lookups miss (no merge), and
-        // then only the keys are touched; interleaving them measured slower.
         let key = UInt64(left) << 32 | UInt64(right)
-        guard PairFilter.mayHold(key, words: pairFilter, shift: pairFilterShift) else { return UInt64.max }
-        return PairTable.probe(keys: pairKeys, values: pairValues, mask: pairMask, shift: pairShift, left, right)
+        guard PairFilter.mayHold(key, words: pairFilter, shift: pairFilterShift),
+              let word = PackedPairs.find(left, right, slots: pairSlots, mask: pairMask, shift: pairShift)
+        else { return UInt64.max }
+        let rank = word & 0x3F_FFFF
+        // A rank's result exists: checked on load.
+        return rank << 32 | (resultIsRank ? rank : UInt64(mergeResults[Int(rank)]))
     }
 }

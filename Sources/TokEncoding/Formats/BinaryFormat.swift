@@ -13,7 +13,7 @@ import Foundation
 /// function does; a file that fails the checksum is never used.
 enum BinaryFormat {
     static let magic: [UInt8] = Array("TOKB".utf8)
-    static let version: UInt32 = 5
+    static let version: UInt32 = 6
 
     static func write(_ tokenizer: Tokenizer) -> [UInt8] {
         var w = Writer()
@@ -112,17 +112,22 @@ enum BinaryFormat {
         let offsets = s.elements(of: .tokenOffsets, as: UInt32.self)
         let count = offsets.count - 1
         let slots = s.elements(of: .lookupSlots, as: UInt64.self)
-        let keys = s.elements(of: .pairKeys, as: UInt64.self), values = s.elements(of: .pairValues, as: UInt64.self)
+        let pairSlots = s.elements(of: .pairSlots, as: UInt64.self), results = s.elements(of: .mergeResults, as: UInt32.self)
         guard count >= 256, offsets.first == 0, Int(offsets.last!) == s.elements(of: .tokenBytes, as: UInt8.self).count,
               zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }),
-              slots.count.nonzeroBitCount == 1, keys.count.nonzeroBitCount == 1, keys.count == values.count,
+              slots.count.nonzeroBitCount == 1, pairSlots.count.nonzeroBitCount == 1,
               s.elements(of: .byteTokens, as: UInt32.self).count == 256,
               s.elements(of: .byteTokens, as: UInt32.self).allSatisfy({ Int($0) < count }),
               s.elements(of: .wholePieceAllowed, as: UInt64.self).count == (count + 63) / 64,
               s.elements(of: .bytePairs, as: UInt64.self).count == 65536,
               s.elements(of: .pairFilter, as: UInt64.self).count.nonzeroBitCount == 1,
               slots.allSatisfy({ $0 == 0 || Int($0 & 0xFFFF_FFFF) <= count }),
-              values.allSatisfy({ $0 == UInt64.max || Int($0 & 0xFFFF_FFFF) < count }),
+              // A ranks vocabulary's rank is the token it makes; else it indexes the results.
+              pairSlots.allSatisfy({ word in
+                  let rank = Int(word & 0x3F_FFFF)
+                  return word == PackedPairs.empty || (s.view.resultIsRank ? rank < count
+                                                       : rank < results.count && Int(results[rank]) < count)
+              }),
               characterTablesAreConsistent(s, tokenCount: count)
         else { throw r.corrupt("inconsistent vocabulary tables") }
     }
