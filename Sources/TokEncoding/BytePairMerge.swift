@@ -32,10 +32,31 @@ import CTokICU
 //   bytes per byte) measured 2x slower (a dependent load per comparison); a
 //   two-level tree (blocks of 4096 positions) measured no faster. Skipping the
 //   result lookup for ranks vocabularies (the result is the rank) saved 6%.
-// - Pair ranks come from an integer-keyed hash table (`PairTable`), not from
-//   hashing byte slices; a piece's first pairs (two single bytes) come from a
-//   65,536-entry table. Keys and values are separate arrays: most lookups miss,
-//   and interleaving them (one cache line per hit) measured slower.
+// - Pair ranks come from an integer-keyed hash table, not from hashing byte
+//   slices; a piece's first pairs (two single bytes) come from a 65,536-entry
+//   table. Keys and values were first separate arrays (most lookups miss, and
+//   interleaving 64-bit keys and values measured slower); they are now one
+//   word a merge (`PackedPairs`: left, right and rank in 64 bits, at up to
+//   7/8 load): o200k's pair table 16 -> 4 MiB, `tokenizer.bin` 24.5 -> 12.0
+//   MB, start-up 21.5 -> 18.0 ms, Chinese 50.7 -> 54.1 MB/s, English and code
+//   unchanged (`tok encode`, one core, best of 5 interleaved).
+// - Most pairs the kernel asks for do not merge (every pair left when a
+//   piece is done; most pairs of two Chinese characters), and each such probe
+//   of the pair table waited on memory: 25-50% of `mergeByScan` on Chinese
+//   sat on one load. A blocked Bloom filter of the merges (`PairFilter`, 512
+//   KiB for o200k, ~4% false passes) answers them first: Chinese 33.8 -> 39.0
+//   MB/s, code 96.8 -> 104.0, English 71.0 -> 72.5. A piece's first pairs
+//   that neither cache answers are requested together and read after
+//   (`firstPartsPrefetched`), so their misses overlap: Chinese 36.4 -> 38.0.
+// - Measured and not kept: the tables in 4 KiB pages (a step towards using
+//   `tokenizer.bin`'s mapping without a copy): Chinese 44.0 -> 39.6, English
+//   71.3 -> 66.3, code 85.3 -> 71.7 MB/s. The piece cache's lines requested as
+//   used once (`prefetchnta`, to spare the core's cache): English -7%, code
+//   +5%, Chinese +2%. Pieces through a ring, each line requested as the
+//   pre-tokenizer makes the piece and served a group later (128/32: English
+//   69.9 -> 62.5, Chinese 48.6 -> 48.4; 256/128: English 86.6 -> 84.4, code
+//   104.2 -> 100.8). One buffer of ids for all blocks on one thread instead
+//   of an array a block: English 73.7 vs 73.5, code 101.7 vs 102.5.
 // - The tables are reached through raw pointers (`BPETables`): capturing the
 //   `Vocabulary` struct per piece retained its arrays, which took 45% of the
 //   time and made two threads slower than one.
@@ -80,7 +101,11 @@ import CTokICU
 //   first that is not: o200k on English 129 -> 237 MB/s, on the mixed text
 //   101 -> 210; cl100k mixed 253, the `tok` pattern 216. The Unicode class
 //   table became a C global: as a Swift global, its initialization check
-//   (`swift_once`) took 4-8% of every profile.
+//   (`swift_once`) took 4-8% of every profile. Letter runs and runs of
+//   spaces now end eight bytes a step (`asciiRunEnd`), not with a branch a
+//   byte that mispredicts at every word's end: o200k alone, best of 4
+//   interleaved, English 288 -> 343 MB/s, code 357 -> 404, mathematics 285
+//   -> 320; `tok encode` English 66.4 -> 74.1, code 91.2 -> 101.6.
 // - A second tier of the piece cache for pieces of up to 8 bytes (89% of
 //   the mixed text's pieces) in 16-byte entries, 512 KiB, to stay in the
 //   core's own cache: mixed 78.2 vs 78.4 MB/s (8,192 entries: 71.7; 131,072:
