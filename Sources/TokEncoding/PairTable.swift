@@ -65,8 +65,9 @@ struct PairTable {
 /// A blocked Bloom filter of the pair table's keys: each key sets two bits of
 /// one 64-bit word. Most pairs the kernel asks for do not merge (every pair
 /// left when a piece is done, most pairs of two Chinese characters), and a
-/// probe of the pair table for them waits on memory: the table is 16 MiB for
-/// o200k, the filter 512 KiB. It never says no to a key it holds.
+/// probe of the pair table for them waits on memory: the table is 4 MiB for
+/// o200k (``PackedPairs``), the filter 512 KiB. It never says no to a key it
+/// holds. Its keys are `left << 32 | right`, as the pair cache's.
 @usableFromInline
 enum PairFilter {
     /// Words for `pairs` keys: about seven keys a word, so about 4% of the
