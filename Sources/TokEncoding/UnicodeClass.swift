@@ -134,6 +134,13 @@ public func invalidUTF8ByteCount(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
         }
         let b = bytes[i]
         if b < 0x80 { i += 1; continue }
+        // Three bytes whose lead allows every continuation (not E0, which
+        // could be overlong, nor ED, which could be a surrogate): most of
+        // Chinese text, checked without decoding.
+        if b &- 0xE1 < 0x0F && b != 0xED && i + 2 < bytes.count && bytes[i + 1] & 0xC0 == 0x80 && bytes[i + 2] & 0xC0 == 0x80 {
+            i += 3
+            continue
+        }
         let s = bytes.multiByteScalar(at: i, lead: b)
         if s.length == 1 { invalid += 1 }
         i += s.length

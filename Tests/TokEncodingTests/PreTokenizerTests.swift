@@ -55,6 +55,25 @@ struct PreTokenizerTests {
         }
     }
 
+    @Test func invalidBytesCountedAsTheDecoderSeesThem() {
+        // The count's shortcuts (eight ASCII bytes, three-byte characters) against
+        // the decoder alone, on bytes dense in three-byte leads and continuations.
+        var rng = SplitMix(state: 11)
+        let alphabet: [UInt8] = [0x61, 0x80, 0x8F, 0x9F, 0xA0, 0xBF, 0xC0, 0xC3, 0xE0, 0xE1, 0xE4, 0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xF4, 0xFF]
+        for _ in 0 ..< 2000 {
+            let bytes = (0 ..< Int.random(in: 0 ... 40, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }
+            bytes.withUnsafeBufferPointer { b in
+                var i = 0, invalid = 0
+                while i < b.count {
+                    let length = b[i] < 0x80 ? 1 : b.multiByteScalar(at: i, lead: b[i]).length
+                    if b[i] >= 0x80 && length == 1 { invalid += 1 }
+                    i += length
+                }
+                #expect(invalidUTF8ByteCount(b) == invalid, "\(bytes)")
+            }
+        }
+    }
+
     @Test func regexesRoundTripThroughHuggingFaceNames() {
         for rule in SplitRule.allCases {
             #expect(SplitRule(huggingFaceRegex: rule.huggingFaceRegex) == rule)
