@@ -47,7 +47,7 @@ import CTokICU
 //   KiB for o200k, ~4% false passes) answers them first: Chinese 33.8 -> 39.0
 //   MB/s, code 96.8 -> 104.0, English 71.0 -> 72.5. A piece's first pairs
 //   that neither cache answers are requested together and read after
-//   (`firstPartsPrefetched`), so their misses overlap: Chinese 36.4 -> 38.0.
+//   (`firstParts`, `pairIfNear`), so their misses overlap: Chinese 36.4 -> 38.0.
 //   After a merge, the two new pairs' lines (pair cache, filter word, table
 //   slot) are requested before either is read (`prefetchPair`): Chinese
 //   50.5 -> 51.2 MB/s (best of 8), mixed 79.8 -> 82.2, code 109.6 -> 112.3.
@@ -270,61 +270,32 @@ extension BPETables {
         tok_prefetch(pairSlots + OpenAddressing.fibonacci(PackedPairs.key(left, right), shift: pairShift))
     }
 
-    /// ``firstParts(_:_:pairCache:_:)`` for the scan: writes the parts' ids to
-    /// `ids` and their pair values to `ranks`, and returns the number of parts.
-    /// The pair table's slots for pairs the caches do not hold are requested
-    /// from memory first and read after, so that their misses overlap.
+    /// The pair's value if the pair cache holds it or the filter rules it
+    /// out; else nil, and its slot in the pair table is requested from
+    /// memory, for ``pair(_:_:_:)`` to read later.
     @inlinable @inline(__always)
-    func firstPartsPrefetched(
-        _ piece: UnsafePointer<UInt8>, _ n: Int, ids: UnsafeMutablePointer<UInt32>, ranks: UnsafeMutablePointer<UInt64>,
-        pairCache: PairCacheView?
-    ) -> Int {
-        var k = 0, m = 0, previousByte = -1
-        var pending: UInt64 = 0  // bit j: the pair (ids[j], ids[j + 1]) is still to be looked up
-        while k < n {
-            let b = piece[k]  // k < n
-            var id = byteTokens[Int(b)], length = 1
-            if b >= 0xC2 && characterMask >= 0, let whole = characterToken(piece, k, n) { (id, length) = whole }
-            ids[m] = id  // m parts <= the bytes before this part < n
-            if m > 0 {
-                if length == 1 && previousByte >= 0 {
-                    ranks[m - 1] = bytePair(UInt8(previousByte), b)
-                } else {
-                    let key = UInt64(ids[m - 1]) << 32 | UInt64(id)
-                    if let cache = pairCache,
-                       case let e = cache.slots + 2 * OpenAddressing.fibonacci(key, shift: cache.shift), e[0] == key {
-                        ranks[m - 1] = e[1]
-                    } else if !PairFilter.mayHold(key, words: pairFilter, shift: pairFilterShift) {
-                        ranks[m - 1] = UInt64.max
-                    } else if m - 1 < 64 {
-                        pending |= 1 << UInt64(m - 1)
-                        tok_prefetch(pairSlots + OpenAddressing.fibonacci(PackedPairs.key(ids[m - 1], id), shift: pairShift))
-                    } else {  // a direct call on a piece longer than the scan's limit
-                        ranks[m - 1] = pair(ids[m - 1], id, pairCache)
-                    }
-                }
-            }
-            previousByte = length == 1 ? Int(b) : -1
-            m += 1
-            k += length
+    func pairIfNear(_ left: UInt32, _ right: UInt32, _ cache: PairCacheView?) -> UInt64? {
+        let key = UInt64(left) << 32 | UInt64(right)
+        if let cache, case let e = cache.slots + 2 * OpenAddressing.fibonacci(key, shift: cache.shift), e[0] == key {
+            return e[1]
         }
-        while pending != 0 {
-            let j = pending.trailingZeroBitCount
-            pending &= pending - 1
-            ranks[j] = pair(ids[j], ids[j + 1], pairCache)
-        }
-        return m
+        guard PairFilter.mayHold(key, words: pairFilter, shift: pairFilterShift) else { return UInt64.max }
+        tok_prefetch(pairSlots + OpenAddressing.fibonacci(PackedPairs.key(left, right), shift: pairShift))
+        return nil
     }
 
     /// Calls `part(start, id, length, pairBefore)` for each of `piece`'s first
     /// parts in order: single bytes, or whole characters where
     /// ``characterToken(_:_:_:)`` allows (CharacterTokens.swift). `pairBefore`
     /// is the pair value of the part before and this one (`UInt64.max` for the
-    /// first part); two single bytes take it from the byte-pair table.
+    /// first part); two single bytes take it from the byte-pair table. It is
+    /// nil when only the pair table knows it (``pairIfNear(_:_:_:)``): its
+    /// slot is on its way, so that looking several up after the walk
+    /// overlaps their misses.
     @inlinable @inline(__always)
     func firstParts(
         _ piece: UnsafePointer<UInt8>, _ n: Int, pairCache: PairCacheView?,
-        _ part: (_ start: Int, _ id: UInt32, _ length: Int, _ pairBefore: UInt64) -> Void
+        _ part: (_ start: Int, _ id: UInt32, _ length: Int, _ pairBefore: UInt64?) -> Void
     ) {
         var k = 0, previousId: UInt32 = 0, previousByte = -1  // the previous part's byte, when it is one byte
         while k < n {
@@ -332,7 +303,7 @@ extension BPETables {
             var id = byteTokens[Int(b)], length = 1
             if b >= 0xC2 && characterMask >= 0, let whole = characterToken(piece, k, n) { (id, length) = whole }
             let pairBefore = k == 0 ? UInt64.max
-                : length == 1 && previousByte >= 0 ? bytePair(UInt8(previousByte), b) : pair(previousId, id, pairCache)
+                : length == 1 && previousByte >= 0 ? bytePair(UInt8(previousByte), b) : pairIfNear(previousId, id, pairCache)
             part(k, id, length, pairBefore)
             previousId = id
             previousByte = length == 1 ? Int(b) : -1
@@ -352,7 +323,26 @@ extension BPETables {
             scratch.ranks.withUnsafeMutableBufferPointer { ranksBuffer in
                 // reserve(n) made ids at least n long, and ranks is at least n long.
                 let ids = idsBuffer.baseAddress!, ranks = ranksBuffer.baseAddress!
-                var m = firstPartsPrefetched(piece.baseAddress!, n, ids: ids, ranks: ranks, pairCache: pairCache)
+                var m = 0
+                var pending: UInt64 = 0  // bit j: the pair (ids[j], ids[j + 1]) is still to be read
+                firstParts(piece.baseAddress!, n, pairCache: pairCache) { _, id, _, pairBefore in
+                    ids[m] = id  // m parts <= the bytes before this part < n
+                    if m > 0 {
+                        if let value = pairBefore {
+                            ranks[m - 1] = value
+                        } else if m - 1 < 64 {
+                            pending |= 1 << UInt64(m - 1)
+                        } else {  // a direct call on a piece longer than the scan's limit
+                            ranks[m - 1] = pair(ids[m - 1], id, pairCache)
+                        }
+                    }
+                    m += 1
+                }
+                while pending != 0 {
+                    let j = pending.trailingZeroBitCount
+                    pending &= pending - 1
+                    ranks[j] = pair(ids[j], ids[j + 1], pairCache)
+                }
                 while m > 1 {
                     // ranks[k] = rank << 32 | result for the pair (ids[k], ids[k + 1]);
                     // comparing whole words compares ranks first, and `<` keeps the leftmost.
@@ -417,7 +407,11 @@ extension BPETables {
                             ids[k + d] = dead
                             rank[k + d] = none
                         }
-                        if k > 0 { rank[last] = UInt32(truncatingIfNeeded: pairBefore >> 32) }
+                        if k > 0 {
+                            // last < k: the part before, whose id is set.
+                            let value = pairBefore ?? pair(ids[last], id, pairCache)
+                            rank[last] = UInt32(truncatingIfNeeded: value >> 32)
+                        }
                         last = k
                     }
                     rank[last] = none
