@@ -74,6 +74,36 @@ struct PreTokenizerTests {
         }
     }
 
+    @Test func windowsCutAsThePieceAtATimeMatchers() {
+        // The 64-byte windows (`SplitRule+Windows.swift`) against the matchers a
+        // piece at a time, on strings dense in what their rules turn on:
+        // letters of both cases and of contractions, digit runs, every kind of
+        // white space, apostrophes, slashes, punctuation, and a little text that
+        // is not ASCII (where the windows stop and hand over).
+        let ascii = ["a", "b", "s", "t", "l", "v", "e", "r", "m", "d", "A", "S", "L", "Z", "0", "7", "123",
+                     " ", "  ", "\t", "\n", "\r", "\u{0B}", "\u{0C}", "'", "/", ".", "(", ";", "x", "\u{1F}"]
+        let other = ["é", "中", "ſ", "\u{A0}", "٣"]
+        var rng = SplitMix(state: 5)
+        for name in ["o200k", "tok"] {
+            let pre = PreTokenizer(named: name)!
+            for round in 0 ..< 3000 {
+                let atoms = round % 3 == 0 ? ascii + other : ascii
+                let text = (0 ..< Int.random(in: 0 ... 160, using: &rng)).map { _ in atoms.randomElement(using: &rng)! }.joined()
+                let bytes = Array(text.utf8)
+                var windows: [Range<Int>] = [], oneAtATime: [Range<Int>] = []
+                bytes.withUnsafeBufferPointer { b in
+                    pre.forEachPiece(b) { windows.append($0) }
+                    b.forEachMatch({ oneAtATime.append($0) }) { $0.matchO200K(at: $1, separateHan: name == "tok") }
+                }
+                guard windows == oneAtATime else {
+                    let cut = { (pieces: [Range<Int>]) in pieces.map { String(decoding: bytes[$0], as: UTF8.self) } }
+                    Issue.record("\(name) cuts \(text.debugDescription) into \(cut(windows)), not \(cut(oneAtATime))")
+                    return
+                }
+            }
+        }
+    }
+
     @Test func regexesRoundTripThroughHuggingFaceNames() {
         for rule in SplitRule.allCases {
             #expect(SplitRule(huggingFaceRegex: rule.huggingFaceRegex) == rule)
