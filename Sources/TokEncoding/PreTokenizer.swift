@@ -157,11 +157,22 @@ public struct PreTokenizer: Sendable, Hashable {
         }
         if splits.count == 1, case .rule(let rule) = splits[0].pattern {
             switch rule {
-            case .o200k: return text.forEachO200KMatch(separateHan: false, body)
-            case .tok: return text.forEachO200KMatch(separateHan: true, body)
-            case .cl100k: return text.forEachMatch(body) { $0.matchCL100K(at: $1, maxDigits: 3, possessiveForm: true) }
-            case .llama3: return text.forEachMatch(body) { $0.matchCL100K(at: $1, maxDigits: 3, possessiveForm: false) }
-            case .qwen2: return text.forEachMatch(body) { $0.matchCL100K(at: $1, maxDigits: 1, possessiveForm: false) }
+            case .o200k:
+                return text.forEachMatchInWindows(cl100k: false, maxDigits: 3, body) { $0.matchO200K(at: $1, separateHan: false) }
+            case .tok:
+                return text.forEachMatchInWindows(cl100k: false, maxDigits: 1, body) { $0.matchO200K(at: $1, separateHan: true) }
+            case .cl100k:
+                return text.forEachMatchInWindows(cl100k: true, maxDigits: 3, body) {
+                    $0.matchCL100K(at: $1, maxDigits: 3, possessiveForm: true)
+                }
+            case .llama3:
+                return text.forEachMatchInWindows(cl100k: true, maxDigits: 3, body) {
+                    $0.matchCL100K(at: $1, maxDigits: 3, possessiveForm: false)
+                }
+            case .qwen2:
+                return text.forEachMatchInWindows(cl100k: true, maxDigits: 1, body) {
+                    $0.matchCL100K(at: $1, maxDigits: 1, possessiveForm: false)
+                }
             default: break
             }
         }

@@ -1,7 +1,8 @@
 import CTokICU
 
-// The o200k family's pieces of ASCII text decided 64 bytes at a time, from
-// bit masks of the bytes' classes, instead of a match per piece.
+// The pieces of ASCII text decided 64 bytes at a time, from bit masks of the
+// bytes' classes, instead of a match per piece: for the o200k family (o200k,
+// `tok`) and the cl100k family (cl100k, Llama 3, Qwen2).
 //
 // Why: the matchers in `SplitRule+Matchers.swift` take one branch per piece
 // on what kind of piece starts there, and real text's pieces come in no order
@@ -11,21 +12,22 @@ import CTokICU
 //
 // Every rule below is the regex's (quoted beside it), restated for ASCII as
 // which bytes start a piece; `Tests/TokEncodingTests/PreTokenizerTests.swift`
-// checks the pieces against `matchO200K` on random strings of the bytes that
-// matter, and the oracle tests check both against `regex`.
+// checks the pieces against `matchO200K` and `matchCL100K` on random strings
+// of the bytes that matter, and the oracle tests check both against `regex`.
 
 extension UnsafeBufferPointer where Element == UInt8 {
-    /// The pieces of the o200k family (`maxDigits` 3; 1 for `tok`) that start
-    /// in the 64 bytes at `i`, which a piece starts at (`i + 64 <= count`): bit
-    /// k set when one starts at byte `i + k`, and the last bit decided. Bytes
+    /// The pieces of the o200k family (`cl100k` false) or the cl100k family
+    /// that start in the 64 bytes at `i`, which a piece starts at (`i + 64 <=
+    /// count`): bit k set when one starts at byte `i + k`, and the last bit
+    /// decided. `maxDigits` is the longest run of digits a piece holds. Bytes
     /// past the first that is not ASCII are not looked at; a window with fewer
     /// than 16 ASCII bytes decides nothing (limit 0).
     ///
     /// - Complexity: O(1): a few dozen word operations, plus a step per
-    ///   apostrophe after a letter, per newline before spaces, and per three
-    ///   digits of a run longer than three.
+    ///   apostrophe, per newline before spaces, and per three digits of a run
+    ///   longer than three.
     @inlinable @inline(__always)
-    func o200kWindowStarts(at i: Int, maxDigits: Int) -> (starts: UInt64, limit: Int) {
+    func windowStarts(at i: Int, cl100k: Bool, maxDigits: Int) -> (starts: UInt64, limit: Int) {
         var c = tok_ascii_classes()
         tok_classify64(baseAddress! + i, &c)  // i + 64 <= count
         let asciiCount = c.high.trailingZeroBitCount
@@ -40,10 +42,11 @@ extension UnsafeBufferPointer where Element == UInt8 {
         // before byte 0, where a piece starts whatever came earlier.
         @inline(__always) func before(_ x: UInt64) -> UInt64 { x &<< 1 }
 
-        // ` ?[^\s\p{L}\p{N}]+[\r\n/]*`: after a run of punctuation, the newlines
-        // and slashes that follow are its piece's. A slash so taken may have
-        // begun a run of its own, whose rest then begins anew: so repeat.
-        let trailing = newline | (c.slash & valid)
+        // ` ?[^\s\p{L}\p{N}]+[\r\n/]*` (cl100k: `[\r\n]*`): after a run of
+        // punctuation, the newlines (and slashes) that follow are its piece's.
+        // A slash so taken may have begun a run of its own, whose rest then
+        // begins anew: so repeat.
+        let trailing = cl100k ? newline : newline | (c.slash & valid)
         var taken: UInt64 = 0
         while true {
             let p = punct & ~taken
@@ -60,34 +63,39 @@ extension UnsafeBufferPointer where Element == UInt8 {
             taken |= fill
         }
 
-        // `(?i:'s|'t|'re|'ve|'m|'ll|'d)?` right after a piece's letters is the
-        // piece's; whatever follows starts the next one.
+        // o200k: `(?i:'s|'t|'re|'ve|'m|'ll|'d)?` right after a piece's letters is
+        // the piece's. cl100k: `'(?i:[sdmt]|ll|ve|re)` is a piece of its own
+        // where an apostrophe starts one (first in a punctuation run, and no
+        // space before it to take it). Either way what follows starts the next.
         var contracted: UInt64 = 0, afterContraction: UInt64 = 0
-        var apostrophes = c.apostrophe & valid & before(letter)
+        var apostrophes = c.apostrophe & valid
+            & (cl100k ? ~before(punct & ~taken) & ~before(space) : before(letter))
         while apostrophes != 0 {
             let k = apostrophes.trailingZeroBitCount
             apostrophes &= apostrophes &- 1
             guard k + 3 < asciiCount else { break }  // the suffix's bytes are in the window
-            // The letter before must end a piece's letters, not be a contraction's.
-            guard contracted & (1 &<< UInt64(k - 1)) == 0 else { continue }  // k >= 1: a letter is before it
+            // o200k: the letter before must end a piece's letters, not be a contraction's.
+            if !cl100k && contracted & (1 &<< UInt64(k &- 1)) != 0 { continue }  // k >= 1: a letter is before it
             let n = contractionSuffix(at: i + k + 1, caseInsensitive: true)
             guard n > 0 else { continue }
-            contracted |= ((1 &<< UInt64(n + 1)) &- 1) &<< UInt64(k)
+            // cl100k keeps the apostrophe a start (of its piece); o200k's is inside one.
+            contracted |= ((1 &<< UInt64(n + 1)) &- 1) &<< UInt64(k) & (cl100k ? ~(1 &<< UInt64(k)) : ~0)
             afterContraction |= 1 &<< UInt64(k + n + 1)
         }
         let ownPunct = punct & ~taken & ~contracted
         let punctRuns = ownPunct & ~before(ownPunct)
 
-        // `[^\r\n\p{L}\p{N}]?[U]*[W]+...|[^\r\n\p{L}\p{N}]?[U]+[W]*...`: in
-        // ASCII, a letter run splits before each capital after a small letter.
-        // Its first letter takes the byte before it when that byte starts a
-        // piece and is a space, a tab, or punctuation alone before the letters
-        // (a run of two or more is one piece, and a space before punctuation
-        // takes it: ` ?[^\s\p{L}\p{N}]+`).
+        // `[^\r\n\p{L}\p{N}]?[U]*[W]+...|[^\r\n\p{L}\p{N}]?[U]+[W]*...` (cl100k:
+        // `[^\r\n\p{L}\p{N}]?+\p{L}+`): in ASCII, o200k splits a letter run
+        // before each capital after a small letter. A run's first letter takes
+        // the byte before it when that byte starts a piece and is a space, a
+        // tab, or punctuation alone before the letters (a run of two or more is
+        // one piece, and a space before punctuation takes it: ` ?[^\s\p{L}\p{N}]+`).
         let letterRuns = letter & ~before(letter) & ~contracted
         let loneBefore = punctRuns & ~before(ownPunct) & ~before(space)
         let prefixed = letterRuns & (before(blank) | before(loneBefore))
-        var starts = (letterRuns & ~prefixed) | (prefixed &>> 1) | (upper & before(lower) & ~contracted) | afterContraction
+        var starts = (letterRuns & ~prefixed) | (prefixed &>> 1) | afterContraction
+        if !cl100k { starts |= upper & before(lower) & ~contracted }
 
         // `\p{N}{1,3}`: a digit run in threes from its start.
         if maxDigits == 1 {
@@ -135,16 +143,15 @@ extension UnsafeBufferPointer where Element == UInt8 {
         return (starts | 1, limit)
     }
 
-    /// ``forEachMatch(_:_:)`` with `matchO200K`: ASCII text a window of 64
-    /// bytes at a time (``o200kWindowStarts(at:maxDigits:)``), the rest a
-    /// piece at a time.
+    /// ``forEachMatch(_:_:)`` with `matchO200K` (`cl100k` false) or
+    /// `matchCL100K`: ASCII text a window of 64 bytes at a time
+    /// (``windowStarts(at:cl100k:maxDigits:)``), the rest a piece at a time.
     @inlinable @inline(__always)
-    func forEachO200KMatch(separateHan: Bool, _ body: (Range<Int>) -> Void) {
-        let maxDigits = separateHan ? 1 : 3
+    func forEachMatchInWindows(cl100k: Bool, maxDigits: Int, _ body: (Range<Int>) -> Void, _ match: (Self, Int) -> Int) {
         var i = 0, gapStart = 0
         while i < count {
             if gapStart == i && count - i >= 64 {
-                let (starts, limit) = o200kWindowStarts(at: i, maxDigits: maxDigits)
+                let (starts, limit) = windowStarts(at: i, cl100k: cl100k, maxDigits: maxDigits)
                 // Pieces that end at a start in (0, limit].
                 var ends = starts & ~1 & ((UInt64(2) &<< UInt64(limit)) &- 1)
                 if ends != 0 {
@@ -160,7 +167,7 @@ extension UnsafeBufferPointer where Element == UInt8 {
                     continue
                 }
             }
-            let length = matchO200K(at: i, separateHan: separateHan)
+            let length = match(self, i)
             if length > 0 {
                 if gapStart < i { body(gapStart ..< i) }
                 body(i ..< i + length)

@@ -76,7 +76,7 @@ struct PreTokenizerTests {
 
     @Test func windowsCutAsThePieceAtATimeMatchers() {
         // The 64-byte windows (`SplitRule+Windows.swift`) against the matchers a
-        // piece at a time, on strings dense in what their rules turn on:
+        // piece at a time, for both families, on strings dense in what their rules turn on:
         // letters of both cases and of contractions, digit runs, every kind of
         // white space, apostrophes, slashes, punctuation, and a little text that
         // is not ASCII (where the windows stop and hand over).
@@ -84,7 +84,7 @@ struct PreTokenizerTests {
                      " ", "  ", "\t", "\n", "\r", "\u{0B}", "\u{0C}", "'", "/", ".", "(", ";", "x", "\u{1F}"]
         let other = ["é", "中", "ſ", "\u{A0}", "٣"]
         var rng = SplitMix(state: 5)
-        for name in ["o200k", "tok"] {
+        for name in ["o200k", "tok", "cl100k", "llama3", "qwen2"] {
             let pre = PreTokenizer(named: name)!
             for round in 0 ..< 3000 {
                 let atoms = round % 3 == 0 ? ascii + other : ascii
@@ -93,7 +93,12 @@ struct PreTokenizerTests {
                 var windows: [Range<Int>] = [], oneAtATime: [Range<Int>] = []
                 bytes.withUnsafeBufferPointer { b in
                     pre.forEachPiece(b) { windows.append($0) }
-                    b.forEachMatch({ oneAtATime.append($0) }) { $0.matchO200K(at: $1, separateHan: name == "tok") }
+                    b.forEachMatch({ oneAtATime.append($0) }) {
+                        switch name {
+                        case "o200k", "tok": return $0.matchO200K(at: $1, separateHan: name == "tok")
+                        default: return $0.matchCL100K(at: $1, maxDigits: name == "qwen2" ? 1 : 3, possessiveForm: name == "cl100k")
+                        }
+                    }
                 }
                 guard windows == oneAtATime else {
                     let cut = { (pieces: [Range<Int>]) in pieces.map { String(decoding: bytes[$0], as: UTF8.self) } }
