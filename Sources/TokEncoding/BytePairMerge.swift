@@ -119,6 +119,19 @@ import CTokICU
 //   byte that mispredicts at every word's end: o200k alone, best of 4
 //   interleaved, English 288 -> 343 MB/s, code 357 -> 404, mathematics 285
 //   -> 320; `tok encode` English 66.4 -> 74.1, code 91.2 -> 101.6.
+//   Even so each piece took a branch on what kind of piece starts there,
+//   which real text does not let the CPU predict: the same sentence repeated
+//   for 20 MB (as many pieces a byte) pre-tokenized at 771 MB/s (cl100k),
+//   English at 441. ASCII is now decided 64 bytes at a time
+//   (`SplitRule+Windows.swift`): SSE2 compares give a mask a byte class, and
+//   the regex's rules become shifts, ands and a carry fill; a piece at a time
+//   only past text that is not ASCII. Alone (o200k, best of 3): English
+//   350 -> 1086 MB/s, code 411 -> 1138, mathematics 318 -> 969, mixed 316 -> 872.
+//   `tok encode`, one core, best of 5 interleaved: o200k English 92.6 ->
+//   118.1 MB/s, code 117.5 -> 149.1, mathematics 70.2 -> 83.7, Chinese 55.8
+//   -> 57.2; cl100k English 88.3 -> 102.8, code 114.1 -> 135.5, mathematics
+//   64.1 -> 76.0; the mixed text 85.9 -> 115.7 (o200k), 90.2 -> 117.4
+//   (cl100k), 81.9 -> 119.6 (the built vocabulary).
 // - A second tier of the piece cache for pieces of up to 8 bytes (89% of
 //   the mixed text's pieces) in 16-byte entries, 512 KiB, to stay in the
 //   core's own cache: mixed 78.2 vs 78.4 MB/s (8,192 entries: 71.7; 131,072:
@@ -144,6 +157,26 @@ import CTokICU
 //   `concurrentPerform` on all cores whatever `--threads` said): 1.84-1.91 s
 //   on the mixed text; on the pipeline, which also formats the ids in the
 //   workers, one thread 2.34 s and two 1.31 s.
+// - Measured and not kept, with the windowed pre-tokenizer (`tok encode`,
+//   o200k, one core, best of 5 interleaved, MB/s): the piece key's four
+//   words loaded and hashed whatever the length (no branch on it): code
+//   112.2 -> 104.9, English 89.1 -> 84.1. The batch in two passes (a miss
+//   looked up where it is served, its slot not requested ahead): code 113.9
+//   -> 118.5, English 88.2 -> 86.9, Chinese 52.8 -> 50.2. Lookup slots of two
+//   words (hash, length and id; the token's first eight bytes), so that a
+//   whole piece of up to eight bytes is found without reading the token's
+//   offset and bytes (6.7% of English in the profile, two dependent misses):
+//   English 117.5 vs 118.5, code 141.8 vs 140.1, mathematics 83.3 vs 81.6,
+//   Chinese 54.7 vs 56.5, and `tokenizer.bin` 12.0 -> 16.1 MB. The piece
+//   cache at 4, 8 and 16 MiB again: code 112.7 / 111.1 / 111.0, English 88.6
+//   / 88.7 / 90.2, Chinese 55.7 / 55.8 / 55.9 (16 kept). Leaving with
+//   `_exit` once the output is committed: start-up 19.2 -> 18.6 ms.
+// - Where a small run's 19 ms go (o200k, 6-byte file, clock stamps): exec
+//   to `main` 4.2 (2.4 of it the shell's fork and exec), argument parsing
+//   2.0, the vocabulary 7.5 (opening 1.1, checksum 0.8, the pipeline's JSON
+//   1.3, the copy into huge pages 3.5, the checks 1.3), the output file 1.1,
+//   the process's exit 2.1. Replacing an existing 20 MB output costs the
+//   file system 1-14 ms more (ext4 frees the old blocks at the rename).
 // - Start-up (`tok encode` of a 6-byte file, o200k, best of 15): 45 ms, then
 //   29. `tokenizer.bin` (24 MB) is mapped with its pages populated instead of
 //   read into an array zeroed first (45 -> 31); the large tables and the
