@@ -169,8 +169,17 @@ import CTokICU
 //   English 117.5 vs 118.5, code 141.8 vs 140.1, mathematics 83.3 vs 81.6,
 //   Chinese 54.7 vs 56.5, and `tokenizer.bin` 12.0 -> 16.1 MB. The piece
 //   cache at 4, 8 and 16 MiB again: code 112.7 / 111.1 / 111.0, English 88.6
-//   / 88.7 / 90.2, Chinese 55.7 / 55.8 / 55.9 (16 kept). Leaving with
-//   `_exit` once the output is committed: start-up 19.2 -> 18.6 ms.
+//   / 88.7 / 90.2, Chinese 55.7 / 55.8 / 55.9 (16 kept). The cache in sets
+//   of two lines (a new piece in the first, the first moved to the second):
+//   at 16 MiB English 99.1 -> 93.0, code 130.7 -> 127.8, Chinese 55.0 -> 50.0;
+//   at 4 and 8 MiB slower still. One buffer of ids for every block on one
+//   thread: Chinese 56.4 vs 57.4, English 110.3 vs 113.3 and then 103.3 vs
+//   99.5, mathematics 81.7 vs 84.7 (noise either way). Leaving with `_exit`
+//   once the output is committed: start-up 19.2 -> 18.6 ms.
+// - Fresh memory is dear in this virtual machine: a Chinese run spends 4.3%
+//   of its time (about 16 ms) in the kernel giving the piece cache's 16 MiB
+//   their first pages (`do_huge_pmd_wp_page`, cleared 2 MiB at a time), about
+//   1 ms a MiB. A 4 MiB cache saves most of it and loses as much to misses.
 // - Where a small run's 19 ms go (o200k, 6-byte file, clock stamps): exec
 //   to `main` 4.2 (2.4 of it the shell's fork and exec), argument parsing
 //   2.0, the vocabulary 7.5 (opening 1.1, checksum 0.8, the pipeline's JSON
