@@ -195,7 +195,8 @@ def main():
             reference, speeds, oks, tok_speed, ok, parallel = None, {}, {}, 0.0, False, 0.0
             for round_ in range(args.rounds):
                 for peer in peers:
-                    if round_ > 0 and (peer in SLOW or peer not in speeds):
+                    # Later rounds only for fast peers that answered (not "refuses" or "error").
+                    if round_ > 0 and (peer in SLOW or not isinstance(speeds.get(peer), float)):
                         continue
                     out, err = run([python, __file__, "--worker", peer, "--vocab", vdir, "--text", path, "--ranks", ranks,
                                     "--hf", hf, "--bundled", BUNDLED.get(vname, ""), *(["--short"] if tname == "short" else [])])

@@ -294,7 +294,7 @@ extension BPETables {
     func pair(_ left: UInt32, _ right: UInt32, _ cache: PairCacheView?) -> UInt64 {
         guard let cache else { return pair(left, right) }
         let key = UInt64(left) << 32 | UInt64(right)
-        let e = cache.slots + 2 * OpenAddressing.fibonacci(key, shift: cache.shift)  // < 2 * entries
+        let e = cache.entry(for: key)
         if e[0] == key { return e[1] }
         let value = pair(left, right)
         e[0] = key
@@ -302,14 +302,20 @@ extension BPETables {
         return value
     }
 
+    /// The pair's home slot in the pair table, where its probe starts.
+    @inlinable @inline(__always)
+    func pairHome(_ left: UInt32, _ right: UInt32) -> UnsafePointer<UInt64> {
+        pairSlots + OpenAddressing.fibonacci(PackedPairs.key(left, right), shift: pairShift)  // < pair slots
+    }
+
     /// Requests the lines a lookup of the pair will read: its pair-cache
     /// entry, its filter word and its home slot in the pair table.
     @inlinable @inline(__always)
     func prefetchPair(_ left: UInt32, _ right: UInt32, _ cache: PairCacheView?) {
         let key = UInt64(left) << 32 | UInt64(right)
-        if let cache { tok_prefetch(cache.slots + 2 * OpenAddressing.fibonacci(key, shift: cache.shift)) }
+        if let cache { tok_prefetch(cache.entry(for: key)) }
         tok_prefetch(pairFilter + Int(truncatingIfNeeded: PairFilter.hash(key) >> pairFilterShift))
-        tok_prefetch(pairSlots + OpenAddressing.fibonacci(PackedPairs.key(left, right), shift: pairShift))
+        tok_prefetch(pairHome(left, right))
     }
 
     /// The pair's value if the pair cache holds it or the filter rules it
@@ -318,11 +324,11 @@ extension BPETables {
     @inlinable @inline(__always)
     func pairIfNear(_ left: UInt32, _ right: UInt32, _ cache: PairCacheView?) -> UInt64? {
         let key = UInt64(left) << 32 | UInt64(right)
-        if let cache, case let e = cache.slots + 2 * OpenAddressing.fibonacci(key, shift: cache.shift), e[0] == key {
+        if let cache, case let e = cache.entry(for: key), e[0] == key {
             return e[1]
         }
         guard PairFilter.mayHold(key, words: pairFilter, shift: pairFilterShift) else { return UInt64.max }
-        tok_prefetch(pairSlots + OpenAddressing.fibonacci(PackedPairs.key(left, right), shift: pairShift))
+        tok_prefetch(pairHome(left, right))
         return nil
     }
 

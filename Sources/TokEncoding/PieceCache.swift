@@ -149,6 +149,12 @@ struct PairCacheView {
         self.slots = slots
         self.shift = shift
     }
+
+    /// The entry (`key, value`) a pair's key maps to.
+    @inlinable @inline(__always)
+    func entry(for key: UInt64) -> UnsafeMutablePointer<UInt64> {
+        slots + 2 * OpenAddressing.fibonacci(key, shift: shift)  // < 2 * entries
+    }
 }
 
 /// A ``PieceCacheStorage``'s entries, reached without reference counting.

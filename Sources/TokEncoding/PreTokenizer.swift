@@ -158,19 +158,19 @@ public struct PreTokenizer: Sendable, Hashable {
         if splits.count == 1, case .rule(let rule) = splits[0].pattern {
             switch rule {
             case .o200k:
-                return text.forEachMatchInWindows(cl100k: false, maxDigits: 3, body) { $0.matchO200K(at: $1, separateHan: false) }
+                return text.forEachMatch(windows: (cl100k: false, maxDigits: 3), body) { $0.matchO200K(at: $1, separateHan: false) }
             case .tok:
-                return text.forEachMatchInWindows(cl100k: false, maxDigits: 1, body) { $0.matchO200K(at: $1, separateHan: true) }
+                return text.forEachMatch(windows: (cl100k: false, maxDigits: 1), body) { $0.matchO200K(at: $1, separateHan: true) }
             case .cl100k:
-                return text.forEachMatchInWindows(cl100k: true, maxDigits: 3, body) {
+                return text.forEachMatch(windows: (cl100k: true, maxDigits: 3), body) {
                     $0.matchCL100K(at: $1, maxDigits: 3, possessiveForm: true)
                 }
             case .llama3:
-                return text.forEachMatchInWindows(cl100k: true, maxDigits: 3, body) {
+                return text.forEachMatch(windows: (cl100k: true, maxDigits: 3), body) {
                     $0.matchCL100K(at: $1, maxDigits: 3, possessiveForm: false)
                 }
             case .qwen2:
-                return text.forEachMatchInWindows(cl100k: true, maxDigits: 1, body) {
+                return text.forEachMatch(windows: (cl100k: true, maxDigits: 1), body) {
                     $0.matchCL100K(at: $1, maxDigits: 1, possessiveForm: false)
                 }
             default: break
@@ -210,11 +210,22 @@ public struct PreTokenizer: Sendable, Hashable {
 
 extension UnsafeBufferPointer where Element == UInt8 {
     /// Calls `body` with each match of `match` and each gap between matches, in
-    /// order: ``PreTokenizer``'s split with one rule, the rule inlined.
+    /// order: ``PreTokenizer``'s split with one rule, the rule inlined. With
+    /// `windows` (the o200k or cl100k family's), ASCII text is cut 64 bytes at
+    /// a time (``forEachWindowPiece(at:cl100k:maxDigits:_:)``), the rest by `match`.
     @inlinable @inline(__always)
-    func forEachMatch(_ body: (Range<Int>) -> Void, _ match: (Self, Int) -> Int) {
+    func forEachMatch(
+        windows: (cl100k: Bool, maxDigits: Int)? = nil, _ body: (Range<Int>) -> Void, _ match: (Self, Int) -> Int
+    ) {
         var i = 0, gapStart = 0
         while i < count {
+            if let windows, gapStart == i, count - i >= 64,
+               case let reach = forEachWindowPiece(at: i, cl100k: windows.cl100k, maxDigits: windows.maxDigits, body),
+               reach > 0 {
+                i += reach
+                gapStart = i
+                continue
+            }
             let length = match(self, i)
             if length > 0 {
                 if gapStart < i { body(gapStart ..< i) }

@@ -143,40 +143,21 @@ extension UnsafeBufferPointer where Element == UInt8 {
         return (starts | 1, limit)
     }
 
-    /// ``forEachMatch(_:_:)`` with `matchO200K` (`cl100k` false) or
-    /// `matchCL100K`: ASCII text a window of 64 bytes at a time
-    /// (``windowStarts(at:cl100k:maxDigits:)``), the rest a piece at a time.
+    /// Calls `body` with the pieces the window at `i` decides
+    /// (``windowStarts(at:cl100k:maxDigits:)``), in order, and returns how far
+    /// they reach: 0 when the window decides none.
     @inlinable @inline(__always)
-    func forEachMatchInWindows(cl100k: Bool, maxDigits: Int, _ body: (Range<Int>) -> Void, _ match: (Self, Int) -> Int) {
-        var i = 0, gapStart = 0
-        while i < count {
-            if gapStart == i && count - i >= 64 {
-                let (starts, limit) = windowStarts(at: i, cl100k: cl100k, maxDigits: maxDigits)
-                // Pieces that end at a start in (0, limit].
-                var ends = starts & ~1 & ((UInt64(2) &<< UInt64(limit)) &- 1)
-                if ends != 0 {
-                    var last = 0
-                    while ends != 0 {
-                        let k = ends.trailingZeroBitCount
-                        body(i + last ..< i + k)
-                        last = k
-                        ends &= ends &- 1
-                    }
-                    i += last
-                    gapStart = i
-                    continue
-                }
-            }
-            let length = match(self, i)
-            if length > 0 {
-                if gapStart < i { body(gapStart ..< i) }
-                body(i ..< i + length)
-                i += length
-                gapStart = i
-            } else {
-                i += scalar(at: i).length
-            }
+    func forEachWindowPiece(at i: Int, cl100k: Bool, maxDigits: Int, _ body: (Range<Int>) -> Void) -> Int {
+        let (starts, limit) = windowStarts(at: i, cl100k: cl100k, maxDigits: maxDigits)
+        // Pieces that end at a start in (0, limit].
+        var ends = starts & ~1 & ((UInt64(2) &<< UInt64(limit)) &- 1)
+        var last = 0
+        while ends != 0 {
+            let k = ends.trailingZeroBitCount
+            body(i + last ..< i + k)
+            last = k
+            ends &= ends &- 1
         }
-        if gapStart < count { body(gapStart ..< count) }
+        return last
     }
 }
