@@ -123,7 +123,20 @@ extension UnsafeBufferPointer where Element == UInt8 {
 }
 
 /// Counts the bytes of `bytes` that are not part of well-formed UTF-8.
+///
+/// Text is almost always valid: a vector check (`tok_utf8_valid`, 16 bytes a
+/// step) answers that, and only text it finds invalid is counted byte by byte.
+/// On the 20 MB Chinese text the byte loop took 3.9% of `tok encode`.
+///
+/// - Complexity: O(n).
 public func invalidUTF8ByteCount(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+    guard let base = bytes.baseAddress else { return 0 }
+    if tok_utf8_valid(base, bytes.count) == 1 { return 0 }
+    return invalidUTF8ByteCountByteByByte(bytes)
+}
+
+/// ``invalidUTF8ByteCount(_:)`` a byte at a time.
+public func invalidUTF8ByteCountByteByByte(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
     var i = 0, invalid = 0
     guard let base = bytes.baseAddress else { return 0 }
     while i < bytes.count {

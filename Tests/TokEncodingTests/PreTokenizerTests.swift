@@ -1,3 +1,4 @@
+import CTokICU
 import Testing
 @testable import TokEncoding
 
@@ -72,6 +73,53 @@ struct PreTokenizerTests {
                 #expect(invalidUTF8ByteCount(b) == invalid, "\(bytes)")
             }
         }
+    }
+
+    @Test func vectorUTF8CheckAgreesWithTheDecoder() {
+        // `tok_utf8_valid` (16 bytes a step) decides whether the count runs at
+        // all, so it must call valid exactly what the decoder finds no fault in:
+        // every two-byte sequence, three- and four-byte ones over every lead and
+        // second byte, placed across a block's edge and at the buffer's end.
+        let edges: [UInt8] = [0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC2, 0xE0, 0xED, 0xF0, 0xF4, 0xFF]
+        var failures = 0
+        func check(_ bytes: [UInt8]) {
+            bytes.withUnsafeBufferPointer { b in
+                let valid = invalidUTF8ByteCountByteByByte(b) == 0
+                if (tok_utf8_valid(b.baseAddress!, b.count) == 1) != valid {
+                    failures += 1
+                    if failures < 5 { Issue.record("disagree on \(bytes)") }
+                }
+            }
+        }
+        let ascii = [UInt8](repeating: 0x61, count: 40)
+        for first in 0x80 ... 0xFF {
+            for second in 0 ... 0xFF {
+                let pair = [UInt8(first), UInt8(second)]
+                for offset in [0, 14, 15] { check(Array(ascii[0 ..< offset]) + pair + Array(ascii[0 ..< 3])) }
+                check(Array(ascii[0 ..< 14]) + pair)  // the end of a full block
+                check(Array(ascii[0 ..< 5]) + pair)  // the end of a partial one
+                guard first >= 0xE0 else { continue }
+                for third in edges {
+                    check(Array(ascii[0 ..< 13]) + pair + [third] + Array(ascii[0 ..< 4]))
+                    check(Array(ascii[0 ..< 13]) + pair + [third])
+                    guard first >= 0xF0 else { continue }
+                    for fourth in edges {
+                        check(Array(ascii[0 ..< 13]) + pair + [third, fourth] + Array(ascii[0 ..< 2]))
+                        check(Array(ascii[0 ..< 12]) + pair + [third, fourth])
+                    }
+                }
+            }
+        }
+        // Real characters with one byte changed, at random places in longer text.
+        var rng = SplitMix(state: 5)
+        let text = Array("Tokenizers 分词器 – ∑ x² 😀 naïve ÿ 한국어 العربية \u{10FFFF}\u{FFFD}\u{800}\u{7FF}".utf8)
+        for _ in 0 ..< 20_000 {
+            var bytes = (0 ..< Int.random(in: 1 ... 4, using: &rng)).flatMap { _ in text }
+            bytes.removeFirst(Int.random(in: 0 ..< bytes.count, using: &rng))
+            if Bool.random(using: &rng) { bytes[Int.random(in: 0 ..< bytes.count, using: &rng)] = UInt8.random(in: 0 ... 255, using: &rng) }
+            check(bytes)
+        }
+        #expect(failures == 0)
     }
 
     @Test func windowsCutAsThePieceAtATimeMatchers() {

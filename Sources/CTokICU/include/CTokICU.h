@@ -1,6 +1,7 @@
 #ifndef CTOKICU_H
 #define CTOKICU_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /// Fills `table[cp]` (0x110000 entries) with the ICU general category of every
@@ -49,6 +50,10 @@ int32_t tok_icu_lowercase(const uint8_t *utf8, int32_t length, uint8_t *out, int
 
 /// The major Unicode version that assigned `cp` (0 when unassigned).
 int32_t tok_icu_age_major(uint32_t cp);
+
+/// 1 when the `n` bytes at `p` are valid UTF-8, 0 when they are not, -1 when
+/// this CPU has no fast check (the caller decides byte by byte).
+int32_t tok_utf8_valid(const uint8_t *p, size_t n);
 
 /// Asks the CPU to bring in the cache line at `p` ahead of a read; changes no result.
 static inline void tok_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
