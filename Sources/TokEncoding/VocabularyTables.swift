@@ -41,13 +41,21 @@ enum TableID: Int, CaseIterable, Sendable {
     }
 }
 
-/// The tables of one vocabulary, each in an allocation of its own that lives
-/// exactly as long as this object. Immutable once made, so sharing it between
-/// threads is safe; the kernel reaches it through ``BPETables``, derived once.
+/// The tables of one vocabulary, in one allocation (in 2 MiB pages, see
+/// ``HugePages``) that lives exactly as long as this object, each table at a
+/// multiple of 64 bytes. Immutable once made, so sharing it between threads is
+/// safe; the kernel reaches it through ``BPETables``, derived once.
+///
+/// One allocation, not one a table: `tokenizer.bin` is read straight into it
+/// (its tables lie at the same 64-byte offsets in the file), and the small
+/// tables the kernel reads at random (token bytes, the pair filter, the
+/// byte-pair table) sit in huge pages too.
 @usableFromInline
 final class TableStorage: @unchecked Sendable {
     /// Per table (indexed by `TableID.rawValue`): its memory and element count.
     let tables: [(memory: UnsafeMutableRawPointer, count: Int)]
+    /// The allocation the tables lie in, and its size in bytes.
+    private let arena: UnsafeMutableRawPointer, arenaBytes: Int
     @usableFromInline let view: BPETables
     /// Unique in the process: what a ``PieceCacheStorage`` records as its owner.
     @usableFromInline let serial: UInt64 = tableStorageSerials.add(1, ordering: .relaxed).newValue
@@ -56,35 +64,54 @@ final class TableStorage: @unchecked Sendable {
     /// uninitialized buffer of `counts[table]` elements to fill.
     /// `resultIsRank`: every merge makes the token whose id is its rank (a
     /// tiktoken ranks vocabulary), so the kernel need not look the result up.
-    init(counts: [TableID: Int], resultIsRank: Bool,
-         fill: (TableID, UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
-        var tables: [(UnsafeMutableRawPointer, Int)] = []
+    convenience init(counts: [TableID: Int], resultIsRank: Bool,
+                     fill: (TableID, UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
+        var offsets: [(offset: Int, count: Int)] = [], end = 0
+        for id in TableID.allCases {
+            let start = TableStorage.aligned(end)
+            offsets.append((start, counts[id] ?? 0))
+            end = start + (counts[id] ?? 0) * id.elementSize
+        }
+        let arena = HugePages.allocate(bytes: end)
         do {
-            for id in TableID.allCases {
-                let count = counts[id] ?? 0
-                let memory = HugePages.allocate(bytes: count * id.elementSize)
-                tables.append((memory, count))
-                try fill(id, UnsafeMutableRawBufferPointer(start: memory, count: count * id.elementSize))
+            for (id, t) in zip(TableID.allCases, offsets) {
+                try fill(id, UnsafeMutableRawBufferPointer(start: arena + t.offset, count: t.count * id.elementSize))
             }
         } catch {
-            TableStorage.release(tables)
+            HugePages.release(arena, bytes: end)
             throw error
         }
+        self.init(adopting: arena, bytes: end, tables: offsets, resultIsRank: resultIsRank)
+    }
+
+    /// Tables lie at multiples of this many bytes (a cache line).
+    static let alignment = 64
+
+    static func aligned(_ offset: Int) -> Int { (offset + alignment - 1) / alignment * alignment }
+
+    /// Takes ownership of `arena` (from ``HugePages/allocate(bytes:)`` of
+    /// `bytes`), whose tables, in ``TableID`` order, start at the given offsets
+    /// (multiples of ``alignment``, inside the arena).
+    init(adopting arena: UnsafeMutableRawPointer, bytes: Int, tables offsets: [(offset: Int, count: Int)],
+         resultIsRank: Bool) {
+        self.arena = arena
+        arenaBytes = bytes
+        let tables = offsets.map { (memory: arena + $0.offset, count: $0.count) }
         self.tables = tables
         func pointer<T>(_ id: TableID, _: T.Type) -> UnsafePointer<T> {
-            UnsafePointer(tables[id.rawValue].0.assumingMemoryBound(to: T.self))
+            UnsafePointer(tables[id.rawValue].memory.assumingMemoryBound(to: T.self))
         }
-        let slotCount = tables[TableID.lookupSlots.rawValue].1
-        let pairCount = tables[TableID.pairSlots.rawValue].1
-        let characterCapacity = tables[TableID.characterSlots.rawValue].1 / 2
-        let filterCount = tables[TableID.pairFilter.rawValue].1
+        let slotCount = tables[TableID.lookupSlots.rawValue].count
+        let pairCount = tables[TableID.pairSlots.rawValue].count
+        let characterCapacity = tables[TableID.characterSlots.rawValue].count / 2
+        let filterCount = tables[TableID.pairFilter.rawValue].count
         view = BPETables(
             tokenBytes: pointer(.tokenBytes, UInt8.self), tokenOffsets: pointer(.tokenOffsets, UInt32.self),
             lookupSlots: pointer(.lookupSlots, UInt64.self), lookupMask: slotCount - 1,
             pairSlots: pointer(.pairSlots, UInt64.self), mergeResults: pointer(.mergeResults, UInt32.self),
             pairMask: pairCount - 1, pairShift: UInt64(64 - pairCount.trailingZeroBitCount),
             byteTokens: pointer(.byteTokens, UInt32.self), wholePieceAllowed: pointer(.wholePieceAllowed, UInt64.self),
-            bytePairs: pointer(.bytePairs, UInt64.self), tokenCount: tables[TableID.tokenOffsets.rawValue].1 - 1,
+            bytePairs: pointer(.bytePairs, UInt64.self), tokenCount: tables[TableID.tokenOffsets.rawValue].count - 1,
             resultIsRank: resultIsRank, characterSlots: pointer(.characterSlots, UInt64.self),
             characterMasks: pointer(.characterMasks, UInt64.self), characterMask: characterCapacity - 1,
             characterShift: UInt64(64 - max(characterCapacity, 1).trailingZeroBitCount),
@@ -104,12 +131,7 @@ final class TableStorage: @unchecked Sendable {
         return UnsafeBufferPointer(start: t.memory.assumingMemoryBound(to: T.self), count: t.count)
     }
 
-    deinit { TableStorage.release(tables) }
-
-    /// Gives back tables allocated in ``TableID`` order.
-    private static func release(_ tables: [(memory: UnsafeMutableRawPointer, count: Int)]) {
-        for (id, t) in zip(TableID.allCases, tables) { HugePages.release(t.memory, bytes: t.count * id.elementSize) }
-    }
+    deinit { HugePages.release(arena, bytes: arenaBytes) }
 }
 
 let tableStorageSerials = Atomic<UInt64>(0)

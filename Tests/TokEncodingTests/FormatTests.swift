@@ -36,6 +36,51 @@ struct FormatTests {
         }
     }
 
+    @Test func tablesThatPassTheChecksumButPointOutsideAreRefused() throws {
+        // A file written wrong (not damaged after): each index the kernel follows
+        // unchecked, pushed out of range in turn, must fail the structural checks.
+        let good = try smallVocabulary().storage
+        let count = good.elements(of: .tokenOffsets, as: UInt32.self).count - 1
+        func damaged(_ change: (TableStorage) -> Void) -> TableStorage {
+            let copy = TableStorage(counts: Dictionary(uniqueKeysWithValues: TableID.allCases.map {
+                ($0, good.bytes(of: $0).count / $0.elementSize)
+            }), resultIsRank: good.view.resultIsRank) { id, memory in memory.copyMemory(from: good.bytes(of: id)) }
+            change(copy)
+            return copy
+        }
+        func mutable<T: FixedWidthInteger>(_ s: TableStorage, _ id: TableID, _: T.Type) -> UnsafeMutablePointer<T> {
+            UnsafeMutablePointer(mutating: s.elements(of: id, as: T.self).baseAddress!)
+        }
+        let reader = BinaryFormat.Reader(data: UnsafeRawBufferPointer(start: nil, count: 0), path: "x")
+        try BinaryFormat.check(damaged { _ in }, reader)
+        let slots = good.elements(of: .lookupSlots, as: UInt64.self)
+        let usedSlot = try #require(slots.firstIndex { $0 != 0 })
+        let pairs = good.elements(of: .pairSlots, as: UInt64.self)
+        let usedPair = try #require(pairs.firstIndex { $0 != PackedPairs.empty })
+        let cases: [(String, (TableStorage) -> Void)] = [
+            ("offsets out of order", { mutable($0, .tokenOffsets, UInt32.self)[1] = 1_000_000 }),
+            ("a slot past the last token", { mutable($0, .lookupSlots, UInt64.self)[usedSlot] = UInt64(count + 1) }),
+            ("a rank past the last merge", { mutable($0, .pairSlots, UInt64.self)[usedPair] |= 0x3F_FFFF }),
+            ("a byte token past the last", { mutable($0, .byteTokens, UInt32.self)[7] = UInt32(count) }),
+        ]
+        for (what, change) in cases {
+            #expect(throws: VocabularyError.self, "\(what)") { try BinaryFormat.check(damaged(change), reader) }
+        }
+    }
+
+    @Test func binaryFileLoadsAsItsBytesRead() throws {
+        let t = Tokenizer(vocabulary: try smallVocabulary(), preTokenizer: PreTokenizer(named: "cl100k")!)
+        let path = NSTemporaryDirectory() + "tok-format-\(getpid()).bin"
+        defer { unlink(path) }
+        let bytes = BinaryFormat.write(t)
+        try writeFileAtomically(path, bytes)
+        #expect(try BinaryFormat.load(path: path).encode(sample, allowedSpecial: .all) == t.encode(sample, allowedSpecial: .all))
+        try writeFileAtomically(path, Array(bytes.dropLast(3)))
+        #expect(throws: VocabularyError.self) { try BinaryFormat.load(path: path) }
+        try writeFileAtomically(path, [])
+        #expect(throws: VocabularyError.self) { try BinaryFormat.load(path: path) }
+    }
+
     @Test func huggingFaceJSONRoundTrips() throws {
         let t = Tokenizer(vocabulary: try smallVocabulary(), preTokenizer: PreTokenizer(named: "cl100k")!)
         let back = try HuggingFaceJSON.read(HuggingFaceJSON.write(t), path: "x")

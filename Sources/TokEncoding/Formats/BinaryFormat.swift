@@ -8,12 +8,22 @@ import Foundation
 ///
 /// Layout: magic `TOKB`, format version, the header (merge order, normalizer,
 /// split rules, merge count, unreachable tokens, special tokens), each table as
-/// its element count (u64) and its bytes, and last a 64-bit ``Checksum`` of
-/// everything before it. The version changes whenever a layout or the hash
-/// function does; a file that fails the checksum is never used.
+/// its element count (u64), zeros up to the next multiple of 64 bytes, and its
+/// bytes, and last a 64-bit ``Checksum`` of everything before it. The version
+/// changes whenever a layout or the hash function does; a file that fails the
+/// checksum is never used.
+///
+/// The file is read whole into the tables' own memory (``TableStorage``'s
+/// arena, in huge pages), where each table already lies at a multiple of 64
+/// bytes: no mapping of the file and no copy per table. Measured on o200k
+/// (12 MB; `tok encode` of a 6-byte file, clock stamps): mapping, checksum
+/// and the copies 5.2 ms before, the read with its checksum 4.4 after (most of
+/// it the kernel clearing and filling fresh pages); the structural checks
+/// 1.3 -> 0.4 ms. `tok encode`, one core, best of 11 interleaved: code 133.9
+/// -> 138.9 MB/s, English 100.4 -> 106.9, mathematics and Chinese unchanged.
 enum BinaryFormat {
     static let magic: [UInt8] = Array("TOKB".utf8)
-    static let version: UInt32 = 6
+    static let version: UInt32 = 7
 
     static func write(_ tokenizer: Tokenizer) -> [UInt8] {
         var w = Writer()
@@ -41,23 +51,63 @@ enum BinaryFormat {
         for id in TableID.allCases {
             let table = v.storage.bytes(of: id)
             w.u64(UInt64(table.count / id.elementSize))
+            w.bytes(repeatElement(0, count: TableStorage.aligned(w.data.count) - w.data.count))
             w.bytes(table)
         }
         w.u64(Checksum.of(w.data))
         return w.data
     }
 
+    /// Reads a vocabulary from the bytes of a `tokenizer.bin`.
     static func read(_ data: [UInt8], path: String) throws -> Tokenizer {
-        try data.withUnsafeBytes { try read($0, path: path) }
+        let arena = HugePages.allocate(bytes: max(data.count, 1))
+        data.withUnsafeBytes { arena.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        var checksum = Checksum()
+        checksum.add(UnsafeRawPointer(arena), upTo: max(data.count - 8, 0))
+        return try read(arena: arena, size: data.count, checksum: checksum, path: path)
     }
 
-    /// Reads a vocabulary from `data` (a mapped file), copying what it keeps.
-    static func read(_ data: UnsafeRawBufferPointer, path: String) throws -> Tokenizer {
+    /// Reads the `tokenizer.bin` at `path` straight into the memory its tables
+    /// will live in, 2 MiB a step, each step checksummed while it is still in
+    /// the core's cache.
+    static func load(path: String) throws -> Tokenizer {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw FileError.errno(path, "open") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw FileError.errno(path, "stat") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw VocabularyError.corrupt(path: path, reason: "not a regular file") }
+        let size = Int(st.st_size)
+        let arena = HugePages.allocate(bytes: max(size, 1))
+        var checksum = Checksum()
+        var done = 0
+        while done < size {
+            let n = Glibc.read(fd, arena + done, min(HugePages.size, size - done))  // done + n <= size
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                HugePages.release(arena, bytes: max(size, 1))
+                if n < 0 { throw FileError.errno(path, "read") }
+                throw VocabularyError.corrupt(path: path, reason: "truncated")
+            }
+            done += n
+            checksum.add(UnsafeRawPointer(arena), upTo: min(done, size - 8))
+        }
+        return try read(arena: arena, size: size, checksum: checksum, path: path)
+    }
+
+    /// Reads a vocabulary from the `size` bytes of a `tokenizer.bin` at
+    /// `arena` (from ``HugePages/allocate(bytes:)`` of `max(size, 1)` bytes,
+    /// owned from here on: its tables become the vocabulary's), given the
+    /// ``Checksum`` of its blocks so far.
+    static func read(arena: UnsafeMutableRawPointer, size: Int, checksum: Checksum, path: String) throws -> Tokenizer {
+        var owned = true
+        defer { if owned { HugePages.release(arena, bytes: max(size, 1)) } }
+        let data = UnsafeRawBufferPointer(start: arena, count: size)
         var r = Reader(data: data, path: path)
         guard data.count >= 16, try r.bytes(4) == magic else { throw r.corrupt("not a tok binary vocabulary") }
         guard try r.u32() == version else { throw r.corrupt("written by another version of tok") }
         let stored = UInt64(littleEndian: data.loadUnaligned(fromByteOffset: data.count - 8, as: UInt64.self))
-        guard Checksum.of(UnsafeRawBufferPointer(rebasing: data[0 ..< data.count - 8])) == stored else { throw r.corrupt("checksum mismatch") }
+        guard checksum.finish(data.baseAddress!, count: data.count - 8) == stored else { throw r.corrupt("checksum mismatch") }
         let mergeOrder: MergeOrder
         switch try r.u32() {
         case 0: mergeOrder = .ranks
@@ -87,18 +137,16 @@ enum BinaryFormat {
             specials.append(SpecialToken(id: id, content: content, special: flags & 1 != 0, lstrip: flags & 2 != 0,
                                          rstrip: flags & 4 != 0, singleWord: flags & 8 != 0, normalized: flags & 16 != 0))
         }
-        var where_: [TableID: (offset: Int, count: Int)] = [:]
+        var tables: [(offset: Int, count: Int)] = []
         for id in TableID.allCases {
             let count = Int(try r.u64())
             guard count < Int(UInt32.max) else { throw r.corrupt("table \(id) too large") }
-            where_[id] = (r.offset, count)
-            _ = try r.skip(count * id.elementSize)
+            _ = try r.skip(TableStorage.aligned(r.offset) - r.offset)
+            // Inside the arena (`skip` checks it) and at a multiple of 64 bytes, as the tables need.
+            tables.append((try r.skip(count * id.elementSize), count))
         }
-        let storage = TableStorage(counts: where_.mapValues(\.count), resultIsRank: mergeOrder == .ranks) { id, memory in
-            let (offset, count) = where_[id]!
-            // offset + count * elementSize <= data.count: `skip` checked it above.
-            memory.copyMemory(from: UnsafeRawBufferPointer(rebasing: data[offset ..< offset + count * id.elementSize]))
-        }
+        let storage = TableStorage(adopting: arena, bytes: max(size, 1), tables: tables, resultIsRank: mergeOrder == .ranks)
+        owned = false
         try check(storage, r)
         let vocabulary = Vocabulary(storage: storage, pairCount: pairCount, mergeOrder: mergeOrder,
                                     specialTokens: specials, unreachableTokens: unreachable)
@@ -114,22 +162,30 @@ enum BinaryFormat {
         let slots = s.elements(of: .lookupSlots, as: UInt64.self)
         let pairSlots = s.elements(of: .pairSlots, as: UInt64.self), results = s.elements(of: .mergeResults, as: UInt32.self)
         guard count >= 256, offsets.first == 0, Int(offsets.last!) == s.elements(of: .tokenBytes, as: UInt8.self).count,
-              zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }),
               slots.count.nonzeroBitCount == 1, pairSlots.count.nonzeroBitCount == 1,
               s.elements(of: .byteTokens, as: UInt32.self).count == 256,
               s.elements(of: .byteTokens, as: UInt32.self).allSatisfy({ Int($0) < count }),
               s.elements(of: .wholePieceAllowed, as: UInt64.self).count == (count + 63) / 64,
               s.elements(of: .bytePairs, as: UInt64.self).count == 65536,
               s.elements(of: .pairFilter, as: UInt64.self).count.nonzeroBitCount == 1,
-              slots.allSatisfy({ $0 == 0 || Int($0 & 0xFFFF_FFFF) <= count }),
-              // A ranks vocabulary's rank is the token it makes; else it indexes the results.
-              pairSlots.allSatisfy({ word in
-                  let rank = Int(word & 0x3F_FFFF)
-                  return word == PackedPairs.empty || (s.view.resultIsRank ? rank < count
-                                                       : rank < results.count && Int(results[rank]) < count)
-              }),
               characterTablesAreConsistent(s, tokenCount: count)
         else { throw r.corrupt("inconsistent vocabulary tables") }
+        // The large tables with integer arithmetic only, `bad` collecting sign
+        // bits: no branch and no select, so the loops become vector code (12 MB
+        // for o200k: `allSatisfy` closures took 1.3 ms of every start, 0.1 now).
+        var bad: UInt64 = 0
+        for k in 0 ..< count { bad |= (UInt64(offsets[k + 1]) &- UInt64(offsets[k])) >> 63 }  // k + 1 <= count < offsets.count
+        // A slot's id is at most `count` (an empty slot is 0).
+        for word in slots { bad |= (UInt64(count) &- (word & 0xFFFF_FFFF)) >> 63 }
+        // A ranks vocabulary's rank is the token it makes; else it indexes the results.
+        let rankLimit = UInt64(s.view.resultIsRank ? count : results.count)
+        for word in pairSlots {
+            let overLimit = (rankLimit &- 1 &- (word & 0x3F_FFFF)) >> 63  // rank >= rankLimit (rank < 2^22)
+            let next = word &+ 1  // 0 only for an empty slot (all ones)
+            bad |= overLimit & ((next | (0 &- next)) >> 63)
+        }
+        for result in results where !s.view.resultIsRank { bad |= (UInt64(count) &- 1 &- UInt64(result)) >> 63 }
+        guard bad == 0 else { throw r.corrupt("inconsistent vocabulary tables") }
     }
 
     /// Every character slot names a token and a mask that exist.
@@ -191,35 +247,55 @@ enum BinaryFormat {
 
 /// A fast 64-bit checksum over bytes: four independent multiply-xor lanes over
 /// 32-byte blocks (about 8 GB/s here), mixed at the end. Not cryptographic: it
-/// catches damage, not tampering.
-enum Checksum {
+/// catches damage, not tampering. Blocks may be added as the bytes arrive.
+struct Checksum {
+    private static let m: UInt64 = 0x9E37_79B9_7F4A_7C15
+    private var a: UInt64 = 0x243F_6A88_85A3_08D3, b: UInt64 = 0x1319_8A2E_0370_7344
+    private var c: UInt64 = 0xA409_3822_299F_31D0, d: UInt64 = 0x082E_FA98_EC4E_6C89
+    /// The bytes taken so far: a multiple of 32.
+    private var done = 0
+
+    @inline(__always) private static func mix(_ h: UInt64, _ w: UInt64) -> UInt64 {
+        let x = (h ^ w) &* m
+        return x ^ (x >> 29)
+    }
+
+    /// Takes the whole 32-byte blocks of `base[0 ..< end]` not taken yet.
+    mutating func add(_ p: UnsafeRawPointer, upTo end: Int) {
+        var i = done
+        while i + 32 <= end {
+            // i + 32 <= end: all four words are inside the bytes given.
+            a = Checksum.mix(a, p.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            b = Checksum.mix(b, p.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self))
+            c = Checksum.mix(c, p.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self))
+            d = Checksum.mix(d, p.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self))
+            i += 32
+        }
+        done = i
+    }
+
+    /// The checksum of `base[0 ..< n]`, of which the blocks added so far are the start.
+    func finish(_ p: UnsafeRawPointer, count n: Int) -> UInt64 {
+        var whole = self
+        whole.add(p, upTo: n)
+        var h = mix4(UInt64(n), whole)
+        var i = whole.done
+        while i < n {
+            h = Checksum.mix(h, UInt64(p.load(fromByteOffset: i, as: UInt8.self)))
+            i += 1
+        }
+        return h ^ (h >> 32)
+    }
+
+    private func mix4(_ n: UInt64, _ s: Checksum) -> UInt64 {
+        Checksum.mix(Checksum.mix(Checksum.mix(Checksum.mix(n, s.a), s.b), s.c), s.d)
+    }
+
     static func of(_ bytes: [UInt8]) -> UInt64 { bytes.withUnsafeBytes { of($0) } }
     static func of(_ bytes: ArraySlice<UInt8>) -> UInt64 { bytes.withUnsafeBytes { of($0) } }
 
     static func of(_ raw: UnsafeRawBufferPointer) -> UInt64 {
-        let m: UInt64 = 0x9E37_79B9_7F4A_7C15
-        var a: UInt64 = 0x243F_6A88_85A3_08D3, b: UInt64 = 0x1319_8A2E_0370_7344
-        var c: UInt64 = 0xA409_3822_299F_31D0, d: UInt64 = 0x082E_FA98_EC4E_6C89
-        @inline(__always) func mix(_ h: UInt64, _ w: UInt64) -> UInt64 {
-            let x = (h ^ w) &* m
-            return x ^ (x >> 29)
-        }
-        let n = raw.count
-        var i = 0
         guard let p = raw.baseAddress else { return 0 }
-        while i + 32 <= n {
-            // i + 32 <= n: all four words are inside the buffer.
-            a = mix(a, p.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-            b = mix(b, p.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self))
-            c = mix(c, p.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self))
-            d = mix(d, p.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self))
-            i += 32
-        }
-        var h = mix(mix(mix(mix(UInt64(n), a), b), c), d)
-        while i < n {
-            h = mix(h, UInt64(p.load(fromByteOffset: i, as: UInt8.self)))
-            i += 1
-        }
-        return h ^ (h >> 32)
+        return Checksum().finish(p, count: raw.count)
     }
 }

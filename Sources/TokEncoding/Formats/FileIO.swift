@@ -37,25 +37,6 @@ public func readJSONFile<T: Decodable>(_ type: T.Type, at path: String, invalid:
     }
 }
 
-/// Calls `body` with a whole file mapped read-only, its pages mapped up front:
-/// no copy out of the page cache, which for a 24 MB `tokenizer.bin` cost as
-/// much as the rest of loading it. For files replaced by renaming only (a
-/// file truncated while mapped would fault); falls back to reading.
-public func withMappedFile<R>(_ path: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
-    let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { throw FileError.errno(path, "open") }
-    defer { close(fd) }
-    var st = stat()
-    guard fstat(fd, &st) == 0 else { throw FileError.errno(path, "stat") }
-    let size = Int(st.st_size)
-    guard (st.st_mode & S_IFMT) == S_IFREG, size > 0,
-          let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0), mapped != MAP_FAILED else {
-        return try readFile(path).withUnsafeBytes(body)
-    }
-    defer { munmap(mapped, size) }
-    return try body(UnsafeRawBufferPointer(start: mapped, count: size))
-}
-
 /// Reads a whole file.
 public func readFile(_ path: String) throws -> [UInt8] {
     let fd = open(path, O_RDONLY)

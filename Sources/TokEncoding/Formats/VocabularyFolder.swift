@@ -114,7 +114,7 @@ public enum VocabularyFolder {
         let binaryPath = directory + "/" + binaryName
         if let binaryTime = modificationTime(binaryPath), binaryTime >= (modificationTime(jsonPath) ?? 0) {
             do {
-                return try withMappedFile(binaryPath) { try BinaryFormat.read($0, path: binaryPath) }
+                return try BinaryFormat.load(path: binaryPath)
             } catch VocabularyError.corrupt where fileExists(jsonPath) {
                 // Damaged or from another version: never used; rebuilt from the JSON below.
             }
