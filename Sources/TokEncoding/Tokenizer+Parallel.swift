@@ -42,10 +42,14 @@ extension Tokenizer {
                                               read: read, emit: emit)
         }
         var cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: blockSize)
+        // One buffer of ids for every block: each fresh one is memory the kernel must clear.
+        var ids = ContiguousArray<UInt32>()
         while case let n = try cutter.nextBlock(read: read), n > 0 {
             try cutter.buffer.withUnsafeBufferPointer { b in
                 let part = UnsafeBufferPointer(rebasing: b[0 ..< n])
-                try emit(encode(bytes: part, allowedSpecial: allowedSpecial), part)
+                ids.removeAll(keepingCapacity: true)
+                withScratch { encode(part, allowedSpecial: allowedSpecial, scratch: &$0, into: &ids) }
+                try emit(ids, part)
             }
             cutter.consume(n)
         }
