@@ -180,6 +180,33 @@ import CTokICU
 //   of its time (about 16 ms) in the kernel giving the piece cache's 16 MiB
 //   their first pages (`do_huge_pmd_wp_page`, cleared 2 MiB at a time), about
 //   1 ms a MiB. A 4 MiB cache saves most of it and loses as much to misses.
+//   How dear depends on what ran before: writing one byte a page into a new
+//   16 MiB took 39.7 ms in huge pages in one run (2.5 ms a MiB, the host
+//   backing the memory again) and 1.4-3.3 ms in the runs right after; 4 KiB
+//   pages 0.5-0.65 ms a MiB every time. In a 20 MB code run the piece cache's
+//   first pages took 14-32% of the samples. This is most of the noise of the
+//   peers benchmark; best-of figures pick the runs where memory came cheap.
+// - Measured and not kept (`tok encode`, o200k, one core, best of 15-21
+//   interleaved, MB/s): the piece cache as two 32-byte entries a line (pieces
+//   of up to 16 bytes and 3 ids; longer ones take the whole line): at 16 MiB
+//   it misses as the 32 MiB cache of one entry a line does (English 144,815
+//   -> 132,346 misses on 20 MB, code 48,826 -> 46,909), but English 118.4 vs
+//   121.4, code 142.5 vs 142.1; at 8 MiB 119.1 and 139.9. A hot tier again
+//   (16,384 one-id pieces of up to 8 bytes in 16-byte entries, 256 KiB, in
+//   front of the cache): code 139.8 vs 139.4, English 105.2 vs 101.5,
+//   mathematics 79.2 vs 74.7. The cache at 16, 4 and 1 MiB with the tables
+//   in one allocation: code 147.4, 145.8, 138.3. Where the code text's time
+//   in `flush` goes: a quarter of it (a tenth of the run) on the piece
+//   cache's lines, after the burst of prefetches and at the first read in
+//   step 2; code has 48,826 misses in 20 MB, so the lines are hits from L3.
+// - Blocks of 1 MiB on one thread instead of 4 MiB (`encodeStream`): a
+//   block's text (read into a buffer that grew to 8 MiB around the tail of
+//   the block before) and its ids (4-5 MB) were the largest buffers after
+//   the tables. Minor faults on the 20 MB code text 4,778 -> 2,737. `tok
+//   encode`, o200k, one core, best of 11 interleaved: code 136.8 -> 155.0
+//   MB/s, English 110.2 -> 125.0; with 3 s idle before each run (best of 5):
+//   code 134.6 -> 164.5, English 107.0 -> 126.3, Chinese 54.5 -> 56.5,
+//   mathematics 74.1 -> 74.2. 512 and 256 KiB measured the same as 1 MiB.
 // - Where a small run's 19 ms go (o200k, 6-byte file, clock stamps): exec
 //   to `main` 4.2 (2.4 of it the shell's fork and exec), argument parsing
 //   2.0, the vocabulary 7.5 (opening 1.1, checksum 0.8, the pipeline's JSON

@@ -26,14 +26,16 @@ extension Tokenizer {
     /// barrier between blocks, so a slow block holds up no other worker.
     ///
     /// - Parameters:
-    ///   - blockSize: the bytes of a block on one thread.
+    ///   - blockSize: the bytes of a block on one thread (1 MiB: a block's
+    ///     text and ids are the run's largest buffers after the tables, and
+    ///     fresh memory costs 0.5-2.5 ms a MiB here; see the notes above the kernel).
     ///   - chunkSize: the bytes of a block on more threads (1 MiB and 256 KiB
     ///     measured the same, 4 MiB slower: see the notes above the kernel).
     ///   - read: appends up to the given number of bytes; returns false at the end.
     ///   - emit: receives the ids of each block in order, and the block's bytes;
     ///     always called on the calling thread.
     public func encodeStream(
-        blockSize: Int = 4 << 20, chunkSize: Int = 1 << 20, threads: Int, allowedSpecial: AllowedSpecial = .none,
+        blockSize: Int = 1 << 20, chunkSize: Int = 1 << 20, threads: Int, allowedSpecial: AllowedSpecial = .none,
         read: (inout [UInt8], Int) throws -> Bool,
         emit: (ContiguousArray<UInt32>, UnsafeBufferPointer<UInt8>) throws -> Void
     ) throws {

@@ -355,7 +355,12 @@ struct PieceBatch {
                 let h = hashBytes(start, n)
                 if cache.lookUpLong(start, n, hash: h, into: &out) { continue }
                 let before = out.count
-                tables.encodePiece(start, n, scratch: &scratch, pairCache: pairCache, into: &out)
+                if let id = tables.wholePiece(start, n, hash: h) {  // the same hash: not computed twice
+                    out.append(id)
+                } else {
+                    tables.mergeBytePairs(UnsafeBufferPointer(start: start, count: n), scratch: &scratch,
+                                          pairCache: pairCache, into: &out)
+                }
                 out.withUnsafeBufferPointer { ids in
                     cache.storeLong(start, n, hash: h, ids: UnsafeBufferPointer(rebasing: ids[before...]))
                 }
