@@ -1,3 +1,4 @@
+import CTokICU
 import Synchronization
 
 /// A bounded cache from a short piece's bytes to its ids, one per thread (it
@@ -6,12 +7,19 @@ import Synchronization
 /// were seen before. A hit skips the vocabulary's lookup table and the merges.
 ///
 /// Direct-mapped: entry `hash >> shift` is one 64-byte line, eight words:
-/// the piece's bytes zero-padded to 32 (words 0-3), its length and id count
-/// with the first id (word 4), and up to six more ids (words 5-7). A piece
-/// replaces whatever held its entry, so the cache never grows and what it
-/// returns never depends on what it evicted: an entry is only read back for
-/// exactly the same bytes, and holds exactly what the kernel made of them.
-/// Pieces of more than 7 ids are not cached.
+/// the piece's bytes zero-padded to 32 (words 0-3), a head word (its length,
+/// id count, a sequence number and the first id: word 4), and up to six
+/// more ids (words 5-7). A piece replaces whatever held its entry, so the
+/// cache never grows and what it returns never depends on what it evicted:
+/// an entry is only read back for exactly the same bytes, and holds exactly
+/// what the kernel made of them. Pieces of more than 7 ids are not cached.
+///
+/// The entries may be shared by threads (the workers of one stream, see
+/// ``Tokenizer/encodeStream(blockSize:chunkSize:threads:allowedSpecial:read:emit:)``)
+/// without a lock: a writer makes the head's sequence number odd while it
+/// writes the entry (giving up if another writer has), then even again; a
+/// reader keeps what it read only if the head did not change meanwhile and
+/// its number was even (a sequence lock per entry).
 ///
 /// Pieces of 33 to 1,024 bytes (rows of `*` or `─`, Chinese clauses under
 /// o200k: 5% of the mixed text's bytes, but 17% of its encoding time in the
@@ -19,7 +27,7 @@ import Synchronization
 /// 4,096 slots (a power of two) into an arena of 1 MiB holding each piece's bytes and ids,
 /// emptied whole when either fills.
 @usableFromInline
-final class PieceCacheStorage: @unchecked Sendable {  // reached only through BytePairScratch.pieceCache(for:), which hands a mutating owner a cache no other scratch holds
+final class PieceCacheStorage: @unchecked Sendable {  // the long-piece and pair caches and `owner` are reached only through BytePairScratch.pieceCache(for:), which hands a mutating owner a cache no other scratch holds; the entries, which ScratchPool.sharedCache(for:) may share, only through the sequence lock of PieceCacheView
     @usableFromInline let entries: UnsafeMutablePointer<UInt64>
     @usableFromInline let shift: UInt64
     @usableFromInline let count: Int
@@ -131,9 +139,14 @@ extension PieceCacheStorage {
     /// calling methods on the class per piece retained it each time.
     @inlinable var pairView: PairCacheView { PairCacheView(slots: pairSlots, shift: pairShift) }
 
-    @inlinable var view: PieceCacheView {
-        PieceCacheView(entries: entries, shift: shift, longSlots: longSlots, longSlotCount: longSlotCount,
-                       longArena: longArena, longUsed: longUsed)
+    @inlinable var view: PieceCacheView { view(sharing: nil) }
+
+    /// The view, with the entries of `shared` (a cache the threads of one
+    /// stream share, for the same vocabulary) in place of this cache's own;
+    /// the long-piece cache is always this one's.
+    @inlinable func view(sharing shared: PieceCacheStorage?) -> PieceCacheView {
+        PieceCacheView(entries: shared?.entries ?? entries, shift: shared?.shift ?? shift, longSlots: longSlots,
+                       longSlotCount: longSlotCount, longArena: longArena, longUsed: longUsed)
     }
 }
 
@@ -179,45 +192,66 @@ struct PieceCacheView {
         self.longUsed = longUsed
     }
 
-    /// True when entry `slot` holds the piece.
+    /// The head word's sequence number: odd while a writer has the entry.
+    @usableFromInline static let sequenceUnit: UInt64 = 1 << 16
+    @usableFromInline static let sequenceMask: UInt64 = 0xFFFF_0000
+
+    /// True when entry `slot` seems to hold the piece (a hint: another thread
+    /// may be writing it; ``lookUp(_:_:slot:into:)`` reads it for sure).
     @inlinable @inline(__always)
     func holds(_ key: PieceKey, _ n: Int, slot: Int) -> Bool {
         let e = entries + slot * 8  // slot = hash >> shift < count
-        return e[4] & 0xFF == UInt64(n) && e[0] == key.w0 && e[1] == key.w1 && e[2] == key.w2 && e[3] == key.w3
+        return tok_load_relaxed(e + 4) & 0xFF == UInt64(n) && tok_load_relaxed(e) == key.w0
+            && tok_load_relaxed(e + 1) == key.w1 && tok_load_relaxed(e + 2) == key.w2 && tok_load_relaxed(e + 3) == key.w3
     }
 
-    /// Appends the ids of entry `slot` (one that ``holds(_:_:slot:)`` the piece).
+    /// Appends the piece's ids and returns true when entry `slot` holds it,
+    /// read whole (no writer changed it meanwhile); else appends nothing.
     @inlinable @inline(__always)
-    func append(slot: Int, into out: inout ContiguousArray<UInt32>) {
+    func lookUp(_ key: PieceKey, _ n: Int, slot: Int, into out: inout ContiguousArray<UInt32>) -> Bool {
         let e = entries + slot * 8  // slot = hash >> shift < count
-        let head = e[4]
+        let head = tok_load_acquire(e + 4)
+        let w0 = tok_load_relaxed(e), w1 = tok_load_relaxed(e + 1), w2 = tok_load_relaxed(e + 2), w3 = tok_load_relaxed(e + 3)
+        let i5 = tok_load_relaxed(e + 5), i6 = tok_load_relaxed(e + 6), i7 = tok_load_relaxed(e + 7)
+        tok_fence_acquire()
+        guard head & (0xFF | PieceCacheView.sequenceUnit) == UInt64(n), tok_load_relaxed(e + 4) == head,
+              w0 == key.w0, w1 == key.w1, w2 == key.w2, w3 == key.w3 else { return false }
         out.append(UInt32(truncatingIfNeeded: head >> 32))
         let more = Int(head >> 8 & 0xFF) - 1
-        var k = 0
-        while k < more {
+        if more > 0 {
             // Ids 1...6 sit in words 5-7, two to a word.
-            out.append(UInt32(truncatingIfNeeded: e[5 + k >> 1] >> UInt64(32 * (k & 1))))
-            k += 1
+            out.append(UInt32(truncatingIfNeeded: i5))
+            if more > 1 { out.append(UInt32(truncatingIfNeeded: i5 >> 32)) }
+            if more > 2 { out.append(UInt32(truncatingIfNeeded: i6)) }
+            if more > 3 { out.append(UInt32(truncatingIfNeeded: i6 >> 32)) }
+            if more > 4 { out.append(UInt32(truncatingIfNeeded: i7)) }
+            if more > 5 { out.append(UInt32(truncatingIfNeeded: i7 >> 32)) }
         }
+        return true
     }
 
-    /// Stores `ids` (1...7 of them) for the piece.
+    /// Stores `ids` (1...7 of them) for the piece, unless another thread is
+    /// writing the entry (then it keeps what that thread writes).
     @inlinable @inline(__always)
     func store(_ key: PieceKey, _ n: Int, slot: Int, ids: UnsafeBufferPointer<UInt32>) {
         let e = entries + slot * 8  // slot = hash >> shift < count
-        e[0] = key.w0
-        e[1] = key.w1
-        e[2] = key.w2
-        e[3] = key.w3
-        e[4] = UInt64(n) | UInt64(ids.count) << 8 | UInt64(ids[0]) << 32
-        e[5] = 0
-        e[6] = 0
-        e[7] = 0
-        var k = 1
-        while k < ids.count {  // ids.count <= 7: words 5-7
-            e[5 + (k - 1) >> 1] |= UInt64(ids[k]) << UInt64(32 * ((k - 1) & 1))
-            k += 1
+        let old = tok_load_relaxed(e + 4)
+        let sequence = old & PieceCacheView.sequenceMask
+        guard sequence & PieceCacheView.sequenceUnit == 0,
+              tok_compare_exchange(e + 4, old, old &+ PieceCacheView.sequenceUnit) != 0 else { return }
+        tok_store_relaxed(e, key.w0)
+        tok_store_relaxed(e + 1, key.w1)
+        tok_store_relaxed(e + 2, key.w2)
+        tok_store_relaxed(e + 3, key.w3)
+        var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &words) { w in
+            for k in 1 ..< ids.count { w.storeBytes(of: ids[k], toByteOffset: 4 * (k - 1), as: UInt32.self) }  // ids.count <= 7
         }
+        tok_store_relaxed(e + 5, words.0)
+        tok_store_relaxed(e + 6, words.1)
+        tok_store_relaxed(e + 7, words.2)
+        let next = (sequence &+ 2 * PieceCacheView.sequenceUnit) & PieceCacheView.sequenceMask
+        tok_store_release(e + 4, UInt64(n) | UInt64(ids.count) << 8 | next | UInt64(ids[0]) << 32)
     }
 }
 

@@ -37,6 +37,23 @@ final class ScratchPool: Sendable {
     func give(_ scratch: BytePairScratch) {
         free.withLock { if $0.count < ScratchPool.kept { $0.append(scratch) } }
     }
+
+    private let shared = Mutex<PieceCacheStorage?>(nil)
+
+    /// One piece cache for the workers of a parallel stream over `storage`'s
+    /// vocabulary, kept for the next stream (nil when caches are off): each
+    /// worker with a cache of its own met every piece of the text once, and
+    /// the misses were paid once per worker.
+    func sharedCache(for storage: TableStorage) -> PieceCacheStorage? {
+        guard pieceCacheEntries > 0 else { return nil }
+        return shared.withLock { kept in
+            if let cache = kept, cache.owner == storage.serial { return cache }
+            let cache = PieceCacheStorage(entries: pieceCacheEntries.roundedUpToPowerOfTwo)
+            cache.owner = storage.serial
+            kept = cache
+            return cache
+        }
+    }
 }
 
 public struct Tokenizer: Sendable {
@@ -199,8 +216,9 @@ public struct Tokenizer: Sendable {
                 }
             }
         }
-        withExtendedLifetime((storage, cache)) {
-            encodeInBatches(text, tables: vocabulary.tables, cache: cache.view, pairCache: cache.pairView,
+        let shared = scratch.sharedCache
+        withExtendedLifetime((storage, cache, shared)) {
+            encodeInBatches(text, tables: vocabulary.tables, cache: cache.view(sharing: shared), pairCache: cache.pairView,
                             scratch: &scratch, into: &out)
         }
     }
@@ -369,10 +387,7 @@ struct PieceBatch {
             let key = keys[j], slot = meta[4 * j + 2]
             // A hit in step 2 is checked again: an earlier piece of this batch
             // may have taken the entry since.
-            if meta[4 * j + 3] == -1 && cache.holds(key, n, slot: slot) {
-                cache.append(slot: slot, into: &out)
-                continue
-            }
+            if meta[4 * j + 3] == -1 && cache.lookUp(key, n, slot: slot, into: &out) { continue }
             let h = meta[4 * j + 3] == -1 ? hashBytes(start, n) : UInt64(UInt(bitPattern: meta[4 * j + 3]))
             let before = out.count
             if let id = tables.wholePiece(start, n, hash: h) {

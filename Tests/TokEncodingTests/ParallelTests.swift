@@ -33,6 +33,33 @@ struct ParallelTests {
         }
     }
 
+    @Test func workersSharingATinyPieceCacheGiveOneThreadsIds() throws {
+        // The workers of a stream share one piece cache; at 4 and 64 entries they
+        // overwrite each other's entries all the time, with pieces of 1-32 bytes
+        // and up to 7 ids: every id must still be the one thread's.
+        let base = Tokenizer(vocabulary: try smallVocabulary(), preTokenizer: PreTokenizer(named: "cl100k")!)
+        var rng = SplitMix(state: 8)
+        let words = ["abcaaaab", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "abcabcabc", "the", " thing", "中文", "aab", "b",
+                     " abcbabcbacbacbabcbcacbabcaaab", "\n", " ", "42", "ab"]
+        var text: [UInt8] = []
+        while text.count < 300_000 { text += Array(words.randomElement(using: &rng)!.utf8) }
+        let whole = text.withUnsafeBufferPointer { base.withPieceCache(entries: 0).encode(bytes: $0) }
+        for entries in [4, 64] {
+            let t = base.withPieceCache(entries: entries)
+            for round in 0 ..< 3 {
+                var streamed = ContiguousArray<UInt32>()
+                var offset = 0
+                try t.encodeStream(chunkSize: 4_096, threads: 4, read: { buffer, n in
+                    let end = min(offset + n, text.count)
+                    buffer += text[offset ..< end]
+                    defer { offset = end }
+                    return end > offset
+                }, emit: { ids, _ in streamed += ids })
+                #expect(streamed == whole, "\(entries) entries, round \(round)")
+            }
+        }
+    }
+
     struct Stop: Error {}
 
     @Test func aFailingReadOrEmitStopsTheParallelStream() {

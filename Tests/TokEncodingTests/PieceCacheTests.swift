@@ -43,11 +43,12 @@ struct PieceCacheTests {
                     ids.withUnsafeBufferPointer { cache.store(key, n, slot: slot, ids: $0) }
                     var out = ContiguousArray<UInt32>()
                     #expect(cache.holds(key, n, slot: slot))
-                    cache.append(slot: slot, into: &out)
+                    #expect(cache.lookUp(key, n, slot: slot, into: &out))
                     #expect(Array(out) == ids)
                     // The same bytes one shorter, or trailing zero bytes, are other pieces.
                     let shorter = PieceKey(p, n - 1, end: end)
                     #expect(!cache.holds(shorter, n - 1, slot: slot))
+                    #expect(!cache.lookUp(shorter, n - 1, slot: slot, into: &out))
                 }
                 let zeros = PieceKey(end - 2, 2, end: end)
                 #expect(!cache.holds(zeros, 2, slot: zeros.slot(2, cache.shift)))

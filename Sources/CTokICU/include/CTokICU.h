@@ -55,6 +55,20 @@ int32_t tok_icu_age_major(uint32_t cp);
 /// this CPU has no fast check (the caller decides byte by byte).
 int32_t tok_utf8_valid(const uint8_t *p, size_t n);
 
+/// Atomic access to one word of memory that threads share without a lock
+/// (the piece cache's entries: a sequence number in each entry's head word
+/// tells a reader whether the words it read belong together).
+static inline uint64_t tok_load_acquire(const uint64_t *_Nonnull p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline uint64_t tok_load_relaxed(const uint64_t *_Nonnull p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static inline void tok_store_relaxed(uint64_t *_Nonnull p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+static inline void tok_store_release(uint64_t *_Nonnull p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+/// Replaces `*p` by `desired` if it is `expected`; 1 when it did.
+static inline int tok_compare_exchange(uint64_t *_Nonnull p, uint64_t expected, uint64_t desired) {
+    return __atomic_compare_exchange_n(p, &expected, desired, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+/// Orders the loads before it before the loads after it.
+static inline void tok_fence_acquire(void) { __atomic_thread_fence(__ATOMIC_ACQUIRE); }
+
 /// Asks the CPU to bring in the cache line at `p` ahead of a read; changes no result.
 static inline void tok_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 
