@@ -220,6 +220,9 @@ import CTokICU
 //   1.3, the copy into huge pages 3.5, the checks 1.3), the output file 1.1,
 //   the process's exit 2.1. Replacing an existing 20 MB output costs the
 //   file system 1-14 ms more (ext4 frees the old blocks at the rename).
+//   With `tokenizer.bin` read whole into the tables' one allocation and the
+//   checks as vector arithmetic (`BinaryFormat.swift`): 16.9-17.0 ms against
+//   19.1-19.4 (best of 21, twice).
 // - Start-up (`tok encode` of a 6-byte file, o200k, best of 15): 45 ms, then
 //   29. `tokenizer.bin` (24 MB) is mapped with its pages populated instead of
 //   read into an array zeroed first (45 -> 31); the large tables and the
