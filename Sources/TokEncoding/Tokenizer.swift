@@ -290,13 +290,14 @@ extension Vocabulary {
 }
 
 extension BPETables {
-    /// The whole-piece token of the `n` bytes at `start` if there is one, else the merges.
+    /// The whole-piece token of the `n` bytes at `start` if there is one, else
+    /// the merges; `hash` is their ``hashBytes(_:_:)`` when already known.
     @inlinable @inline(__always)
     func encodePiece(
-        _ start: UnsafePointer<UInt8>, _ n: Int, scratch: inout BytePairScratch, pairCache: PairCacheView? = nil,
-        into out: inout ContiguousArray<UInt32>
+        _ start: UnsafePointer<UInt8>, _ n: Int, hash: UInt64? = nil, scratch: inout BytePairScratch,
+        pairCache: PairCacheView? = nil, into out: inout ContiguousArray<UInt32>
     ) {
-        if let id = wholePiece(start, n) {
+        if let id = wholePiece(start, n, hash: hash ?? hashBytes(start, n)) {
             out.append(id)
         } else {
             mergeBytePairs(UnsafeBufferPointer(start: start, count: n), scratch: &scratch, pairCache: pairCache, into: &out)
@@ -373,12 +374,7 @@ struct PieceBatch {
                 let h = hashBytes(start, n)
                 if cache.lookUpLong(start, n, hash: h, into: &out) { continue }
                 let before = out.count
-                if let id = tables.wholePiece(start, n, hash: h) {  // the same hash: not computed twice
-                    out.append(id)
-                } else {
-                    tables.mergeBytePairs(UnsafeBufferPointer(start: start, count: n), scratch: &scratch,
-                                          pairCache: pairCache, into: &out)
-                }
+                tables.encodePiece(start, n, hash: h, scratch: &scratch, pairCache: pairCache, into: &out)
                 out.withUnsafeBufferPointer { ids in
                     cache.storeLong(start, n, hash: h, ids: UnsafeBufferPointer(rebasing: ids[before...]))
                 }
@@ -390,12 +386,7 @@ struct PieceBatch {
             if meta[4 * j + 3] == -1 && cache.lookUp(key, n, slot: slot, into: &out) { continue }
             let h = meta[4 * j + 3] == -1 ? hashBytes(start, n) : UInt64(UInt(bitPattern: meta[4 * j + 3]))
             let before = out.count
-            if let id = tables.wholePiece(start, n, hash: h) {
-                out.append(id)
-            } else {
-                tables.mergeBytePairs(UnsafeBufferPointer(start: start, count: n), scratch: &scratch,
-                                      pairCache: pairCache, into: &out)
-            }
+            tables.encodePiece(start, n, hash: h, scratch: &scratch, pairCache: pairCache, into: &out)
             let made = out.count - before
             if made <= pieceCacheMaxIds {
                 out.withUnsafeBufferPointer { ids in

@@ -136,7 +136,7 @@ public func invalidUTF8ByteCount(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
 }
 
 /// ``invalidUTF8ByteCount(_:)`` a byte at a time.
-public func invalidUTF8ByteCountByteByByte(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+func invalidUTF8ByteCountByteByByte(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
     var i = 0, invalid = 0
     guard let base = bytes.baseAddress else { return 0 }
     while i < bytes.count {
