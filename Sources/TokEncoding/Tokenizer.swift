@@ -353,7 +353,18 @@ struct PieceBatch {
         // 2. For each that misses, request its slot in the vocabulary's lookup table.
         for j in 0 ..< count {
             let n = meta[4 * j + 1]
-            guard n <= pieceCacheMaxBytes, !cache.holds(keys[j], n, slot: meta[4 * j + 2]) else {
+            if n > pieceCacheMaxBytes {
+                // A long piece (a Chinese clause): its hash for step 3, and the
+                // lines its two lookups will read, requested now so that the
+                // batch's misses overlap.
+                guard n <= PieceCacheView.longMaxBytes else { continue }
+                let h = hashBytes(base + meta[4 * j], n)
+                meta[4 * j + 3] = Int(bitPattern: UInt(h))
+                tok_prefetch(cache.longSlots + (Int(truncatingIfNeeded: h) & (cache.longSlotCount - 1)))
+                tok_prefetch(tables.lookupSlot(hash: h))
+                continue
+            }
+            guard !cache.holds(keys[j], n, slot: meta[4 * j + 2]) else {
                 meta[4 * j + 3] = -1
                 continue
             }
@@ -371,7 +382,7 @@ struct PieceBatch {
                     tables.encodePiece(start, n, scratch: &scratch, pairCache: pairCache, into: &out)
                     continue
                 }
-                let h = hashBytes(start, n)
+                let h = UInt64(UInt(bitPattern: meta[4 * j + 3]))  // step 2
                 if cache.lookUpLong(start, n, hash: h, into: &out) { continue }
                 let before = out.count
                 tables.encodePiece(start, n, hash: h, scratch: &scratch, pairCache: pairCache, into: &out)

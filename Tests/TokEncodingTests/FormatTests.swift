@@ -158,4 +158,23 @@ struct FormatTests {
         #expect(try readFile(path) == Array("whole".utf8))
         try FileManager.default.removeItem(atPath: path)
     }
+    @Test func staleTemporariesOfDeadProcessesAreRemovedAndNoOthers() throws {
+        let folder = uniqueTemporaryPath("stale")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let dead = "out.bin.tmp-999999999-1"  // above any pid_max: no such process
+        let kept = [
+            "out.bin.tmp-1-2",  // pid 1 lives
+            "out.bin.tmp-\(getpid())-3",  // this process
+            "out.bin.tmp-99999999999-4",  // past Int32: names no process, kept
+            "out.bin.tmp-x",  // no number
+            "other.bin.tmp-999999999-5",  // another output's
+            "out.bin",
+        ]
+        for name in [dead] + kept { try Data("x".utf8).write(to: URL(fileURLWithPath: folder + "/" + name)) }
+        try FileManager.default.createDirectory(atPath: folder + "/out.bin.tmp-999999998-6", withIntermediateDirectories: false)
+        let removed = TemporaryPaths.removeStale(besides: folder + "/out.bin")
+        #expect(Set(removed) == [folder + "/" + dead, folder + "/out.bin.tmp-999999998-6"])
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: folder)) == Set(kept))
+    }
 }

@@ -4,9 +4,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/// Fills `table[cp]` (0x110000 entries) with the ICU general category of every
-/// code point (UCharCategory, 0...29) and sets bit 7 where the code point has the
-/// Unicode White_Space property.
+/// Fills `table[cp]` (0x110000 entries, zeroed before) with the ICU general
+/// category of every code point (UCharCategory, 0...29) and sets bit 7 where
+/// the code point has the Unicode White_Space property. Unassigned code points
+/// (category 0) are left as they are.
 void tok_icu_fill_classes(uint8_t *table);
 
 /// The class table above for the whole process (0x110000 bytes), valid once
