@@ -24,9 +24,14 @@
 
 /// The table ``BPETables/characterToken(_:_:_:)`` reads: open addressing over
 /// a character's UTF-8 bytes, two words a slot (`bytes | mask index << 32`,
-/// then the token id; 0 is empty), and per mask index two 256-bit sets (the
-/// bytes that may come before the character, then those that may come after
-/// it), eight words.
+/// then `id | right partners << 32`; 0 is empty), and per mask index two
+/// 256-bit sets (the bytes that may come before the character, then those
+/// that may come after it), eight words.
+///
+/// The right partners are a 32-bit filter of the tokens the character merges
+/// with as a pair's left (``BPETables/partnerBit(_:)``): most pairs of two Chinese
+/// characters do not merge, and the filter, in the slot the walk has just
+/// read, says so without a probe of the pair filter in memory.
 struct CharacterTokenTable {
     var slots: ContiguousArray<UInt64> = []
     var masks: ContiguousArray<UInt64> = []
@@ -112,6 +117,15 @@ struct CharacterTokenTable {
             entries.append((CharacterTokenTable.pack(c), UInt32(id), index))
         }
         guard !entries.isEmpty else { return }
+        // Each character token's right partners: a bit per merge it is the left of.
+        var partners: [UInt32: UInt32] = [:]
+        for e in entries { partners[e.id] = 0 }
+        for key in pairs.keys where key != PairTable.empty {
+            let left = UInt32(key >> 32)
+            if let bits = partners[left] {
+                partners[left] = bits | BPETables.partnerBit(UInt32(truncatingIfNeeded: key))
+            }
+        }
         let capacity = OpenAddressing.capacity(for: entries.count)
         slots = ContiguousArray(repeating: 0, count: 2 * capacity)
         let shift = UInt64(64 - capacity.trailingZeroBitCount)
@@ -119,7 +133,7 @@ struct CharacterTokenTable {
             var i = OpenAddressing.fibonacci(e.key, shift: shift)
             while slots[2 * i] != 0 { i = (i + 1) & (capacity - 1) }
             slots[2 * i] = e.key | UInt64(e.mask) << 32
-            slots[2 * i + 1] = UInt64(e.id)
+            slots[2 * i + 1] = UInt64(e.id) | UInt64(partners[e.id]!) << 32
         }
     }
 
@@ -144,11 +158,16 @@ struct CharacterTokenTable {
 }
 
 extension BPETables {
+    /// A token's bit in a character's set of right partners (the tokens it
+    /// merges with when it is the left of a pair): 32 bits, one per hash.
+    @inlinable @inline(__always)
+    static func partnerBit(_ right: UInt32) -> UInt32 { 1 << ((right &* 0x9E37_79B9) >> 27) }
+
     /// The token of the character starting at `piece[k]` (a byte of 0xC2 or
     /// more) and its length, when the character may enter the merges whole
     /// between the bytes around it in the piece (see the notes above); else nil.
     @inlinable @inline(__always)
-    func characterToken(_ piece: UnsafePointer<UInt8>, _ k: Int, _ n: Int) -> (id: UInt32, length: Int)? {
+    func characterToken(_ piece: UnsafePointer<UInt8>, _ k: Int, _ n: Int) -> (id: UInt32, length: Int, partners: UInt32)? {
         let lead = piece[k]
         let length = lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4
         guard k + length <= n else { return nil }
@@ -172,7 +191,8 @@ extension BPETables {
                     let b = Int(piece[k + length])
                     guard mask[4 + b >> 6] >> UInt64(b & 63) & 1 != 0 else { return nil }
                 }
-                return (UInt32(truncatingIfNeeded: characterSlots[2 * slot + 1]), length)
+                let word = characterSlots[2 * slot + 1]
+                return (UInt32(truncatingIfNeeded: word), length, UInt32(truncatingIfNeeded: word >> 32))
             }
             slot = (slot + 1) & characterMask
         }

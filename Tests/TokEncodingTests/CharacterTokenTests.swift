@@ -63,13 +63,29 @@ struct CharacterTokenTests {
         var rng = SplitMix(state: 7)
         var scratch = BytePairScratch(pieceCacheEntries: 0)
         for round in 0 ..< 3000 {
-            // Short pieces go to the scan, long ones (over 32 bytes) to the tree.
-            let count = round % 3 == 0 ? Int(rng.next() % 40) + 10 : Int(rng.next() % 10) + 1
+            // Short pieces go to the scan, long ones (over 128 bytes) to the tree.
+            let count = round % 3 == 0 ? Int(rng.next() % 80) + 10 : Int(rng.next() % 10) + 1
             let piece = (0 ..< count).flatMap { _ in units[Int(rng.next() % UInt64(units.count))] }
             var ids = ContiguousArray<UInt32>()
             piece.withUnsafeBufferPointer { v.encodePiece($0, scratch: &scratch, into: &ids) }
             let expected = CharacterTokenTests.referenceMerge(piece, rank).map { UInt32(rank[$0]!) }
             #expect(Array(ids) == expected, "piece \(piece)")
         }
+    }
+    /// A character's right partners name every token it merges with as a
+    /// pair's left (a partner missing would leave a merge undone).
+    @Test func rightPartnersHoldEveryMergeOfTheCharacter() throws {
+        let v = try Vocabulary.fromRanks(CharacterTokenTests.ranked)
+        let tables = v.tables
+        let zhong = Array("中".utf8), wen = Array("文".utf8)
+        let zhongId = try #require(v.id(of: zhong)), wenId = try #require(v.id(of: wen))
+        let partners = try #require(zhong.withUnsafeBufferPointer { b in
+            withExtendedLifetime(v) { tables.characterToken(b.baseAddress!, 0, b.count)?.partners }
+        })
+        var rightsOfZhong: [UInt32] = []
+        for right in 0 ..< UInt32(v.count) where tables.pair(zhongId, right) != UInt64.max { rightsOfZhong.append(right) }
+        #expect(rightsOfZhong == [wenId])  // 中文
+        for right in rightsOfZhong { #expect(partners & BPETables.partnerBit(right) != 0) }
+        #expect(partners.nonzeroBitCount == rightsOfZhong.count)
     }
 }
