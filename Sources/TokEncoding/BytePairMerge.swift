@@ -265,6 +265,23 @@ import CTokICU
 //   just read, not from the pair filter (`tokenizer.bin` format 8). Chinese,
 //   best of 9 interleaved, twice: o200k 72.4 -> 74.7 and 66.7 -> 68.3 MB/s,
 //   cl100k 66.8 -> 67.8; the mixed text 118.3 vs 117.8.
+// - Measured and not kept (session 11; `tok encode`, one core, MB/s):
+//   the piece cache grown as it fills (an eighth of it at first, then twice
+//   the pieces stored, a piece's entry its slot masked to the part in use,
+//   so half keep theirs at each doubling; 8 of 16 MiB touched on 20 MB of
+//   code): with 3 s idle before each run, best / median of 5, cl100k code
+//   163.4 / 125.0 -> 166.3 / 150.9, but warm, best of 5, o200k English
+//   131.4 -> 126.7, Chinese 72.1 -> 69.9, mixed 122.4 -> 120.0, and with the
+//   peers run between (as the peers benchmark does), best of 6, cl100k code
+//   172.6 -> 169.0, English 139.5 -> 135.2 (starting at a quarter: the
+//   same). Three-byte characters taken a run at a time, decoded inline, in
+//   the o200k and cl100k letter alternatives: Chinese o200k 74.7 vs 74.1,
+//   cl100k 71.9 vs 72.7. The pair cache at 4,096 / 16,384 / 65,536 pairs
+//   after the filter went first: o200k Chinese 62.6 / 64.1 / 64.0, English
+//   123.2 / 127.7 / 128.5, mixed 111.6 / 110.5 / 116.0, then 121.1 vs 121.9
+//   (16,384 vs 65,536) and cl100k 122.9 vs 118.6 (16,384 kept). Where a
+//   20 MB code run goes when memory comes dear: a quarter of it in the
+//   kernel clearing fresh pages (19% the piece cache's, 5% the tables').
 /// Reusable buffers for the kernel, so that encoding allocates nothing per piece.
 public struct BytePairScratch: Sendable {
     @usableFromInline var ids = ContiguousArray<UInt32>()
