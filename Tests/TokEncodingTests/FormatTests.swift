@@ -176,5 +176,9 @@ struct FormatTests {
         let removed = TemporaryPaths.removeStale(besides: folder + "/out.bin")
         #expect(Set(removed) == [folder + "/" + dead, folder + "/out.bin.tmp-999999998-6"])
         #expect(Set(try FileManager.default.contentsOfDirectory(atPath: folder)) == Set(kept))
+        // The folder was listed once: another output's temporaries come from that listing.
+        #expect(TemporaryPaths.removeStale(besides: folder + "/other.bin") == [folder + "/other.bin.tmp-999999999-5"])
+        #expect(TemporaryPaths.removeStale(besides: folder + "/out.bin").isEmpty)
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: folder)) == Set(kept).subtracting(["other.bin.tmp-999999999-5"]))
     }
 }
