@@ -384,7 +384,7 @@ extension BPETables {
         guard PairFilter.mayHold(key, words: pairFilter, shift: pairFilterShift) else { return UInt64.max }
         let e = cache.entry(for: key)
         if e[0] == key { return e[1] }
-        let value = pair(left, right)
+        let value = pairInTable(left, right)  // the filter has let it through
         e[0] = key
         e[1] = value
         return value

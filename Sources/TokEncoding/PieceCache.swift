@@ -268,6 +268,12 @@ extension PieceCacheView {
         longUsed[1] = 0
     }
 
+    /// Where the long-piece cache's probe for hash `h` starts: to prefetch.
+    @inlinable @inline(__always)
+    func longHome(hash h: UInt64) -> UnsafeMutablePointer<UInt64> {
+        longSlots + (Int(truncatingIfNeeded: h) & (longSlotCount - 1))
+    }
+
     /// The long-piece cache's slot for `n` bytes at `p` with hash `h`, and
     /// whether it holds them (else it is the empty slot to store them in).
     @inlinable

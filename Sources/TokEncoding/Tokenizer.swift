@@ -360,7 +360,7 @@ struct PieceBatch {
                 guard n <= PieceCacheView.longMaxBytes else { continue }
                 let h = hashBytes(base + meta[4 * j], n)
                 meta[4 * j + 3] = Int(bitPattern: UInt(h))
-                tok_prefetch(cache.longSlots + (Int(truncatingIfNeeded: h) & (cache.longSlotCount - 1)))
+                tok_prefetch(cache.longHome(hash: h))
                 tok_prefetch(tables.lookupSlot(hash: h))
                 continue
             }

@@ -3,11 +3,11 @@ import CTokICU
 /// The class of one code point as the pre-tokenizers see it: ICU's general
 /// category in the low five bits, and bit 7 set for Unicode `White_Space`.
 ///
-/// One flat table of 0x110000 bytes, filled once per process from ICU by ranges;
-/// the hot loops index it directly. Unassigned ranges are left as the zeroed
-/// static storage they are, so about a third of its pages is ever touched:
-/// making o200k's pre-tokenizer at start-up 0.89 -> 0.50 ms (clock stamps, best of 25). Every
-/// ``PreTokenizer`` fills it when made (`tok_icu_ensure_classes`), and only
+/// One flat table of 0x110000 bytes, filled once per process from ICU by
+/// ranges; the hot loops index it directly. Unassigned ranges are left as the
+/// zeroed static storage they are, so about a third of its pages is ever
+/// touched: making o200k's pre-tokenizer at start-up 0.89 -> 0.50 ms (clock
+/// stamps, best of 25). Every ``PreTokenizer`` fills it when made (`tok_icu_ensure_classes`), and only
 /// pre-tokenizers classify. It is a C global because a Swift global is checked
 /// for initialization on every access (`swift_once`: 4-8% of encoding time).
 @usableFromInline

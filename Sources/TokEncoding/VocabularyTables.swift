@@ -208,8 +208,14 @@ struct BPETables: @unchecked Sendable {  // read-only pointers into an immutable
     @inlinable @inline(__always)
     func pair(_ left: UInt32, _ right: UInt32) -> UInt64 {
         let key = UInt64(left) << 32 | UInt64(right)
-        guard PairFilter.mayHold(key, words: pairFilter, shift: pairFilterShift),
-              let word = PackedPairs.find(left, right, slots: pairSlots, mask: pairMask, shift: pairShift)
+        guard PairFilter.mayHold(key, words: pairFilter, shift: pairFilterShift) else { return UInt64.max }
+        return pairInTable(left, right)
+    }
+
+    /// ``pair(_:_:)`` from the pair table alone, for a pair the filter let through.
+    @inlinable @inline(__always)
+    func pairInTable(_ left: UInt32, _ right: UInt32) -> UInt64 {
+        guard let word = PackedPairs.find(left, right, slots: pairSlots, mask: pairMask, shift: pairShift)
         else { return UInt64.max }
         let rank = word & 0x3F_FFFF
         // A rank's result exists: checked on load.
