@@ -140,12 +140,15 @@ public enum TemporaryPaths {
         if let names = listed.withLock({ $0[directory] }) { return names }
         guard let folder = opendir(directory) else { return nil }
         var names: [String] = []
-        let marker = Array(".tmp-".utf8), tok = Array("tok-".utf8)
         while let entry = readdir(folder) {
-            withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                let name = raw.prefix { $0 != 0 }
-                guard name.starts(with: tok) || name.firstRange(of: marker) != nil else { return }
-                names.append(String(decoding: name, as: UTF8.self))
+            // `d_name` is NUL-terminated; C's string search, since the generic
+            // `firstRange(of:)` on its bytes took 2 µs a name (5 ms for /tmp
+            // of 2,700 entries, a third of a short run).
+            withUnsafePointer(to: &entry.pointee.d_name) { tuple in
+                tuple.withMemoryRebound(to: CChar.self, capacity: MemoryLayout.size(ofValue: tuple.pointee)) { name in
+                    guard strncmp(name, "tok-", 4) == 0 || strstr(name, ".tmp-") != nil else { return }
+                    names.append(String(cString: name))
+                }
             }
         }
         closedir(folder)
