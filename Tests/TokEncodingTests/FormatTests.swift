@@ -36,6 +36,14 @@ struct FormatTests {
         }
     }
 
+    /// The fingerprint that datasets record to resume (``VocabularyFolder/fingerprint(_:)``)
+    /// must stay the same from version to version; `tokenizer.bin` has a checksum of its own.
+    @Test func fingerprintChecksumIsPinned() {
+        let bytes = Array([[UInt8]](repeating: Array(0 ... 255), count: 3).joined()) + Array("tok".utf8)
+        #expect(Checksum.of(bytes) == 0xB850_1256_B384_996B)
+        #expect(TableChecksum.of(bytes) != Checksum.of(bytes))
+    }
+
     @Test func tablesThatPassTheChecksumButPointOutsideAreRefused() throws {
         // A file written wrong (not damaged after): each index the kernel follows
         // unchecked, pushed out of range in turn, must fail the structural checks.
