@@ -196,13 +196,44 @@ struct PieceCacheView {
     @usableFromInline static let sequenceUnit: UInt64 = 1 << 16
     @usableFromInline static let sequenceMask: UInt64 = 0xFFFF_0000
 
-    /// True when entry `slot` seems to hold the piece (a hint: another thread
-    /// may be writing it; ``lookUp(_:_:slot:into:)`` reads it for sure).
+    /// The head word of entry `slot` when it holds the piece and no writer has
+    /// it, else 0 (a head is never 0: its length is at least 1). The first
+    /// read of a sequence lock that ``appendIfUnchanged(slot:head:into:)``
+    /// closes: between the two, the entry is the piece's if its head is the same.
     @inlinable @inline(__always)
-    func holds(_ key: PieceKey, _ n: Int, slot: Int) -> Bool {
+    func holds(_ key: PieceKey, _ n: Int, slot: Int) -> UInt64 {
         let e = entries + slot * 8  // slot = hash >> shift < count
-        return tok_load_relaxed(e + 4) & 0xFF == UInt64(n) && tok_load_relaxed(e) == key.w0
-            && tok_load_relaxed(e + 1) == key.w1 && tok_load_relaxed(e + 2) == key.w2 && tok_load_relaxed(e + 3) == key.w3
+        let head = tok_load_acquire(e + 4)
+        guard head & (0xFF | PieceCacheView.sequenceUnit) == UInt64(n), tok_load_relaxed(e) == key.w0,
+              tok_load_relaxed(e + 1) == key.w1, tok_load_relaxed(e + 2) == key.w2, tok_load_relaxed(e + 3) == key.w3
+        else { return 0 }
+        return head
+    }
+
+    /// Appends the ids of entry `slot` and returns true if its head is still
+    /// `head` (from ``holds(_:_:slot:)``, which compared the piece's bytes):
+    /// no writer has changed the entry since, as every store moves the head's
+    /// sequence number (it would take 32,768 stores into this one entry
+    /// between the two reads to bring it back; a batch makes at most 128).
+    /// Else appends nothing.
+    @inlinable @inline(__always)
+    func appendIfUnchanged(slot: Int, head: UInt64, into out: inout ContiguousArray<UInt32>) -> Bool {
+        let e = entries + slot * 8  // slot = hash >> shift < count
+        let i5 = tok_load_relaxed(e + 5), i6 = tok_load_relaxed(e + 6), i7 = tok_load_relaxed(e + 7)
+        tok_fence_acquire()
+        guard tok_load_relaxed(e + 4) == head else { return false }
+        out.append(UInt32(truncatingIfNeeded: head >> 32))
+        let more = Int(head >> 8 & 0xFF) - 1
+        if more > 0 {
+            // Ids 1...6 sit in words 5-7, two to a word.
+            out.append(UInt32(truncatingIfNeeded: i5))
+            if more > 1 { out.append(UInt32(truncatingIfNeeded: i5 >> 32)) }
+            if more > 2 { out.append(UInt32(truncatingIfNeeded: i6)) }
+            if more > 3 { out.append(UInt32(truncatingIfNeeded: i6 >> 32)) }
+            if more > 4 { out.append(UInt32(truncatingIfNeeded: i7)) }
+            if more > 5 { out.append(UInt32(truncatingIfNeeded: i7 >> 32)) }
+        }
+        return true
     }
 
     /// Appends the piece's ids and returns true when entry `slot` holds it,

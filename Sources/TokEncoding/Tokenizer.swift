@@ -364,7 +364,10 @@ struct PieceBatch {
                 tok_prefetch(tables.lookupSlot(hash: h))
                 continue
             }
-            guard !cache.holds(keys[j], n, slot: meta[4 * j + 2]) else {
+            let head = cache.holds(keys[j], n, slot: meta[4 * j + 2])
+            guard head == 0 else {
+                // A hit: its head, for step 3 to see that the entry is unchanged.
+                keys[j].w0 = head
                 meta[4 * j + 3] = -1
                 continue
             }
@@ -391,10 +394,15 @@ struct PieceBatch {
                 }
                 continue
             }
-            let key = keys[j], slot = meta[4 * j + 2]
-            // A hit in step 2 is checked again: an earlier piece of this batch
-            // may have taken the entry since.
-            if meta[4 * j + 3] == -1 && cache.lookUp(key, n, slot: slot, into: &out) { continue }
+            let slot = meta[4 * j + 2]
+            // A hit in step 2 still holds if the entry's head has not changed
+            // (an earlier piece of this batch, or another thread, may have taken
+            // the entry since: its sequence number moved).
+            if meta[4 * j + 3] == -1 {
+                if cache.appendIfUnchanged(slot: slot, head: keys[j].w0, into: &out) { continue }
+                keys[j] = PieceKey(start, n, end: end)
+            }
+            let key = keys[j]
             let h = meta[4 * j + 3] == -1 ? hashBytes(start, n) : UInt64(UInt(bitPattern: meta[4 * j + 3]))
             let before = out.count
             tables.encodePiece(start, n, hash: h, scratch: &scratch, pairCache: pairCache, into: &out)

@@ -42,16 +42,30 @@ struct PieceCacheTests {
                     let ids = (0 ..< count).map { UInt32($0 * 100_003 + 7) }
                     ids.withUnsafeBufferPointer { cache.store(key, n, slot: slot, ids: $0) }
                     var out = ContiguousArray<UInt32>()
-                    #expect(cache.holds(key, n, slot: slot))
+                    let head = cache.holds(key, n, slot: slot)
+                    #expect(head != 0)
                     #expect(cache.lookUp(key, n, slot: slot, into: &out))
                     #expect(Array(out) == ids)
+                    // A hit's head stands for the whole entry until the entry changes.
+                    out.removeAll()
+                    #expect(cache.appendIfUnchanged(slot: slot, head: head, into: &out))
+                    #expect(Array(out) == ids)
+                    let other = PieceKey(p + 1, n, end: end)
+                    [UInt32(9)].withUnsafeBufferPointer { cache.store(other, n, slot: slot, ids: $0) }
+                    out.removeAll()
+                    #expect(!cache.appendIfUnchanged(slot: slot, head: head, into: &out))
+                    #expect(out.isEmpty)
+                    #expect(cache.holds(key, n, slot: slot) == 0)
+                    ids.withUnsafeBufferPointer { cache.store(key, n, slot: slot, ids: $0) }
+                    // The same piece stored again is a new head: an old one no longer vouches for it.
+                    #expect(cache.holds(key, n, slot: slot) != head)
                     // The same bytes one shorter, or trailing zero bytes, are other pieces.
                     let shorter = PieceKey(p, n - 1, end: end)
-                    #expect(!cache.holds(shorter, n - 1, slot: slot))
+                    #expect(cache.holds(shorter, n - 1, slot: slot) == 0)
                     #expect(!cache.lookUp(shorter, n - 1, slot: slot, into: &out))
                 }
                 let zeros = PieceKey(end - 2, 2, end: end)
-                #expect(!cache.holds(zeros, 2, slot: zeros.slot(2, cache.shift)))
+                #expect(cache.holds(zeros, 2, slot: zeros.slot(2, cache.shift)) == 0)
             }
         }
     }
