@@ -299,7 +299,15 @@ import CTokICU
 //   by comparing the piece's bytes again. `tok encode`, one core, best of 9
 //   interleaved, MB/s: o200k code 155.8 -> 166.6, English 120.9 -> 129.4;
 //   cl100k code 154.7 -> 160.7, mathematics 88.9 -> 91.8, Chinese 63.9 ->
-//   64.7; the mixed text (o200k, best of 5) 109.8 -> 113.5.
+//   64.7; the mixed text (o200k, best of 5) 109.8 -> 113.5. The hits
+//   before a batch's first miss are served in the second step itself (no
+//   miss needs its lookup requested ahead of them): best of 9 interleaved,
+//   o200k code 159.6 -> 170.3, English 124.1 vs 124.0; cl100k code 165.1 ->
+//   172.5, English 132.9 -> 135.7, Chinese 65.0 -> 66.9, mathematics 94.8
+//   -> 96.3; the mixed text (o200k, best of 5) 124.9 -> 127.5.
+//   Measured and not kept: each piece's cache line requested as the
+//   pre-tokenizer adds it to the batch, not in a burst before the batch is
+//   served (o200k code 156.8 -> 152.5, English 124.0 -> 116.7).
 // - Measured and not kept (session 12): built for Haswell and later
 //   (`-target-cpu haswell`, AVX2 and BMI), cl100k, best of 7: code 153.2 vs
 //   159.4 MB/s, English 122.1 vs 123.8, Chinese 62.1 vs 60.9; not worth a

@@ -350,7 +350,9 @@ struct PieceBatch {
             meta[4 * j + 2] = slot
             tok_prefetch(cache.entries + slot * 8)
         }
-        // 2. For each that misses, request its slot in the vocabulary's lookup table.
+        // 2. For each that misses, request its slot in the vocabulary's lookup
+        // table. Hits before the batch's first miss are served here already.
+        var served = 0
         for j in 0 ..< count {
             let n = meta[4 * j + 1]
             if n > pieceCacheMaxBytes {
@@ -366,6 +368,10 @@ struct PieceBatch {
             }
             let head = cache.holds(keys[j], n, slot: meta[4 * j + 2])
             guard head == 0 else {
+                if served == j && cache.appendIfUnchanged(slot: meta[4 * j + 2], head: head, into: &out) {
+                    served = j + 1
+                    continue
+                }
                 // A hit: its head, for step 3 to see that the entry is unchanged.
                 keys[j].w0 = head
                 meta[4 * j + 3] = -1
@@ -377,8 +383,8 @@ struct PieceBatch {
             meta[4 * j + 3] = Int(bitPattern: UInt(h))
             tok_prefetch(tables.lookupSlot(hash: h))
         }
-        // 3. Serve them in order.
-        for j in 0 ..< count {
+        // 3. Serve the rest in order.
+        for j in served ..< count {
             let start = base + meta[4 * j], n = meta[4 * j + 1]
             guard n <= pieceCacheMaxBytes else {
                 guard n <= PieceCacheView.longMaxBytes else {
