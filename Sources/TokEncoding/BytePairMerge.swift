@@ -307,7 +307,10 @@ import CTokICU
 //   -> 96.3; the mixed text (o200k, best of 5) 124.9 -> 127.5.
 //   Measured and not kept: each piece's cache line requested as the
 //   pre-tokenizer adds it to the batch, not in a burst before the batch is
-//   served (o200k code 156.8 -> 152.5, English 124.0 -> 116.7).
+//   served (o200k code 156.8 -> 152.5, English 124.0 -> 116.7). Every
+//   piece served in the second step, a miss waiting for its lookup alone,
+//   when the batch before had at most two misses: code 169.4 vs 167.2,
+//   English 123.9 vs 122.6, Chinese 65.9 vs 64.8.
 // - Measured and not kept (session 12): built for Haswell and later
 //   (`-target-cpu haswell`, AVX2 and BMI), cl100k, best of 7: code 153.2 vs
 //   159.4 MB/s, English 122.1 vs 123.8, Chinese 62.1 vs 60.9; not worth a
