@@ -310,7 +310,12 @@ import CTokICU
 //   served (o200k code 156.8 -> 152.5, English 124.0 -> 116.7). Every
 //   piece served in the second step, a miss waiting for its lookup alone,
 //   when the batch before had at most two misses: code 169.4 vs 167.2,
-//   English 123.9 vs 122.6, Chinese 65.9 vs 64.8.
+//   English 123.9 vs 122.6, Chinese 65.9 vs 64.8. A piece cache sized to
+//   the input (4 MiB for the 20 MB texts): with the peers run between, as
+//   the peers benchmark does (best of 4), o200k code 151.8 -> 155.4 MB/s and
+//   mathematics 90.9 -> 94.6, but Chinese 68.0 -> 63.4, English 115.5 ->
+//   113.3, and the 101 MB mixed text at 4 MiB 101.2 against 112.0 (8 MiB
+//   108.3): 16 MiB kept.
 // - Measured and not kept (session 12): built for Haswell and later
 //   (`-target-cpu haswell`, AVX2 and BMI), cl100k, best of 7: code 153.2 vs
 //   159.4 MB/s, English 122.1 vs 123.8, Chinese 62.1 vs 60.9; not worth a
