@@ -240,25 +240,8 @@ struct PieceCacheView {
     /// read whole (no writer changed it meanwhile); else appends nothing.
     @inlinable @inline(__always)
     func lookUp(_ key: PieceKey, _ n: Int, slot: Int, into out: inout ContiguousArray<UInt32>) -> Bool {
-        let e = entries + slot * 8  // slot = hash >> shift < count
-        let head = tok_load_acquire(e + 4)
-        let w0 = tok_load_relaxed(e), w1 = tok_load_relaxed(e + 1), w2 = tok_load_relaxed(e + 2), w3 = tok_load_relaxed(e + 3)
-        let i5 = tok_load_relaxed(e + 5), i6 = tok_load_relaxed(e + 6), i7 = tok_load_relaxed(e + 7)
-        tok_fence_acquire()
-        guard head & (0xFF | PieceCacheView.sequenceUnit) == UInt64(n), tok_load_relaxed(e + 4) == head,
-              w0 == key.w0, w1 == key.w1, w2 == key.w2, w3 == key.w3 else { return false }
-        out.append(UInt32(truncatingIfNeeded: head >> 32))
-        let more = Int(head >> 8 & 0xFF) - 1
-        if more > 0 {
-            // Ids 1...6 sit in words 5-7, two to a word.
-            out.append(UInt32(truncatingIfNeeded: i5))
-            if more > 1 { out.append(UInt32(truncatingIfNeeded: i5 >> 32)) }
-            if more > 2 { out.append(UInt32(truncatingIfNeeded: i6)) }
-            if more > 3 { out.append(UInt32(truncatingIfNeeded: i6 >> 32)) }
-            if more > 4 { out.append(UInt32(truncatingIfNeeded: i7)) }
-            if more > 5 { out.append(UInt32(truncatingIfNeeded: i7 >> 32)) }
-        }
-        return true
+        let head = holds(key, n, slot: slot)
+        return head != 0 && appendIfUnchanged(slot: slot, head: head, into: &out)
     }
 
     /// Stores `ids` (1...7 of them) for the piece, unless another thread is
