@@ -312,6 +312,8 @@ struct PieceBatch {
     @usableFromInline static let capacity = 128
     @usableFromInline let base: UnsafePointer<UInt8>
     @usableFromInline let end: UnsafePointer<UInt8>
+    /// Piece j's cache key; for a hit found in step 2, word 0 then holds the
+    /// entry's head instead (``PieceCacheView/appendIfUnchanged(slot:head:into:)``).
     @usableFromInline let keys: UnsafeMutablePointer<PieceKey>
     /// `meta[4j ..< 4j + 4]`: piece j's start, length, cache slot, and the
     /// hash of a short piece the cache does not hold (-1 when it does).

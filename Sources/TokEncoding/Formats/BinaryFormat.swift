@@ -340,9 +340,8 @@ struct TableChecksum {
     func finish(_ p: UnsafeRawPointer, count n: Int) -> UInt64 {
         var whole = self
         whole.add(p, upTo: n)
-        let l = whole.lanes
         var x = UInt64(n)
-        for lane in [l.0, l.1, l.2, l.3, l.4, l.5, l.6, l.7] { x = Checksum.mix(x, lane) }
+        withUnsafeBytes(of: whole.lanes) { for lane in $0.bindMemory(to: UInt64.self) { x = Checksum.mix(x, lane) } }
         var i = whole.done
         while i < n {
             x = Checksum.mix(x, UInt64(p.load(fromByteOffset: i, as: UInt8.self)))
