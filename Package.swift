@@ -5,13 +5,17 @@ import PackageDescription
 // glob, signals), and the build needs ICU and zstd from Debian's libicu-dev
 // and libzstd-dev. SwiftPM has no platform entry for Linux, so none is listed.
 //
-// The pipeline, one target per stage:
-// TokCorpus (corpora) -> TokCounts (piece counts) -> TokTraining (BPE trainer)
-// -> TokBuild (balanced multi-domain build) -> TokEncoding (vocabulary, encoder)
-// -> TokData (training datasets).
+// One target per stage; each depends only on the stages beneath it:
+// TokRuntime (files, temporaries and signals, parallel lanes, huge pages)
+// <- TokEncoding (vocabulary, pre-tokenizer, encoder, formats)
+// <- TokCorpus (corpora read in blocks cut at piece boundaries)
+// <- TokCounts (piece counts) <- TokTraining (BPE trainer)
+// <- TokBuild (balanced multi-domain build);
+// TokData (training datasets) <- TokEncoding, TokCorpus.
 let package = Package(
     name: "tok",
     products: [
+        .library(name: "TokRuntime", targets: ["TokRuntime"]),
         .library(name: "TokEncoding", targets: ["TokEncoding"]),
         .library(name: "TokCorpus", targets: ["TokCorpus"]),
         .library(name: "TokCounts", targets: ["TokCounts"]),
@@ -26,29 +30,32 @@ let package = Package(
     targets: [
         // ICU's C API names are versioned macros; this shim gives Swift stable names.
         .target(name: "CTokICU", linkerSettings: [.linkedLibrary("icuuc")]),
+        // Atomics, prefetch, SSE2 byte classes, O_DIRECT and the vector UTF-8 check.
+        .target(name: "CTokRuntime"),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
-        .target(name: "TokEncoding", dependencies: ["CTokICU"]),
-        .target(name: "TokCorpus", dependencies: ["TokEncoding", "CZstd"]),
-        .target(name: "TokCounts", dependencies: ["TokEncoding", "TokCorpus"]),
-        .target(name: "TokTraining", dependencies: ["TokEncoding", "TokCorpus", "TokCounts"]),
-        .target(name: "TokBuild", dependencies: ["TokEncoding", "TokCorpus", "TokCounts", "TokTraining"]),
+        .target(name: "TokRuntime", dependencies: ["CTokRuntime"]),
+        .target(name: "TokEncoding", dependencies: ["TokRuntime", "CTokRuntime", "CTokICU"]),
+        .target(name: "TokCorpus", dependencies: ["TokRuntime", "TokEncoding", "CZstd"]),
+        .target(name: "TokCounts", dependencies: ["TokRuntime", "TokEncoding", "TokCorpus"]),
+        .target(name: "TokTraining", dependencies: ["TokRuntime", "TokEncoding", "TokCorpus", "TokCounts"]),
+        .target(name: "TokBuild", dependencies: ["TokRuntime", "TokEncoding", "TokCorpus", "TokCounts", "TokTraining"]),
         // Training data: corpora encoded into megatron-core indexed datasets.
-        .target(name: "TokData", dependencies: ["TokEncoding", "TokCorpus"]),
+        .target(name: "TokData", dependencies: ["TokRuntime", "TokEncoding", "TokCorpus"]),
         .executableTarget(
             name: "tok",
             dependencies: [
-                "TokEncoding", "TokCorpus", "TokCounts", "TokTraining", "TokBuild", "TokData",
+                "TokRuntime", "TokEncoding", "TokCorpus", "TokCounts", "TokTraining", "TokBuild", "TokData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "tok-bench", dependencies: ["TokEncoding"], path: "Benchmarks/TokBenchmarks"),
+        .executableTarget(name: "tok-bench", dependencies: ["TokRuntime", "TokEncoding"], path: "Benchmarks/TokBenchmarks"),
         // Corpora of any size for the scale benchmarks: an order-k model of real text.
-        .executableTarget(name: "tok-scale-corpus", dependencies: ["TokEncoding"], path: "Benchmarks/ScaleCorpus"),
-        .testTarget(name: "TokEncodingTests", dependencies: ["TokEncoding"]),
-        .testTarget(name: "TokCorpusTests", dependencies: ["TokCorpus", "TokEncoding"]),
-        .testTarget(name: "TokCountsTests", dependencies: ["TokCounts", "TokCorpus", "TokEncoding"]),
-        .testTarget(name: "TokTrainingTests", dependencies: ["TokTraining", "TokCounts", "TokEncoding"]),
-        .testTarget(name: "TokBuildTests", dependencies: ["TokBuild", "TokTraining", "TokCounts", "TokCorpus", "TokEncoding"]),
+        .executableTarget(name: "tok-scale-corpus", dependencies: ["TokRuntime", "TokEncoding"], path: "Benchmarks/ScaleCorpus"),
+        .testTarget(name: "TokEncodingTests", dependencies: ["TokEncoding", "TokRuntime", "CTokRuntime"]),
+        .testTarget(name: "TokCorpusTests", dependencies: ["TokRuntime", "TokCorpus", "TokEncoding"]),
+        .testTarget(name: "TokCountsTests", dependencies: ["TokRuntime", "TokCounts", "TokCorpus", "TokEncoding"]),
+        .testTarget(name: "TokTrainingTests", dependencies: ["TokRuntime", "TokTraining", "TokCounts", "TokEncoding"]),
+        .testTarget(name: "TokBuildTests", dependencies: ["TokRuntime", "TokBuild", "TokTraining", "TokCounts", "TokCorpus", "TokEncoding"]),
     ],
     swiftLanguageModes: [.v6]
 )

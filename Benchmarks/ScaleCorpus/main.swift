@@ -16,6 +16,7 @@
 // always give the same bytes. Text is cut at a document end (a blank line).
 import Foundation
 import TokEncoding
+import TokRuntime
 
 struct Options {
     var model: [String] = []

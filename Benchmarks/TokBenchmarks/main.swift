@@ -12,6 +12,7 @@
 //                                           documents) encoded one call each
 import Foundation
 import TokEncoding
+import TokRuntime
 
 func seconds(_ body: () throws -> Void) rethrows -> Double {
     let start = DispatchTime.now().uptimeNanoseconds

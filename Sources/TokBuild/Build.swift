@@ -4,6 +4,7 @@ import TokCorpus
 import TokCounts
 import TokEncoding
 import TokTraining
+import TokRuntime
 
 /// One domain of a build: its name, where its text is (files, folders, globs,
 /// or one count file from `tok count`), and its weight in the merge.

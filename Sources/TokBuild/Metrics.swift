@@ -1,6 +1,7 @@
 import Foundation
 import TokCorpus
 import TokEncoding
+import TokRuntime
 
 /// What encoding one domain's text with one vocabulary gave: its size in
 /// bytes, characters, words and Han characters, its tokens, and how often

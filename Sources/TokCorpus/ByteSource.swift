@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CZstd
 import TokEncoding
+import TokRuntime
 
 /// A stream of bytes: a file, or a file decompressed with zstd.
 public protocol ByteSource: AnyObject {

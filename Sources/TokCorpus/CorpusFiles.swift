@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import TokEncoding
+import TokRuntime
 
 /// What can go wrong reading a corpus: each case names the file (and line).
 public enum CorpusError: TokError, Equatable {

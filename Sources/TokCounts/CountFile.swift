@@ -1,6 +1,7 @@
 import Foundation
 import TokCorpus
 import TokEncoding
+import TokRuntime
 
 /// What a count file says about itself.
 public struct CountMetadata: Codable, Sendable, Equatable {

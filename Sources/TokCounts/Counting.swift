@@ -5,6 +5,7 @@ import Foundation
 import Synchronization
 import TokCorpus
 import TokEncoding
+import TokRuntime
 
 /// Options for counting pieces.
 public struct CountingOptions: Sendable {

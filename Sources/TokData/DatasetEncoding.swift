@@ -1,6 +1,7 @@
 import Foundation
 import TokCorpus
 import TokEncoding
+import TokRuntime
 
 /// How to turn corpora into a training dataset.
 public struct DatasetOptions: Sendable {

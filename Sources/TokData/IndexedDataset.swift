@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import TokEncoding
+import TokRuntime
 
 /// megatron-core's indexed dataset (`IndexedDataset`, `IndexedDatasetBuilder`):
 /// `PREFIX.bin` holds every sequence's token ids back to back in one integer

@@ -1,4 +1,4 @@
-import CTokICU
+import CTokRuntime
 
 // The BPE kernel: turns one piece (a run of bytes the pre-tokenizer produced and
 // the vocabulary does not hold whole) into token ids by repeatedly merging the

@@ -22,7 +22,7 @@ struct ByteStringTable {
 /// little-endian machine, since tables hashed with it are stored on disk, and
 /// it decides which documents are held out. Shared by every byte-string table.
 @inlinable @inline(__always)
-public func hashBytes(_ p: UnsafeRawPointer, _ n: Int) -> UInt64 {
+package func hashBytes(_ p: UnsafeRawPointer, _ n: Int) -> UInt64 {
     var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(truncatingIfNeeded: n)
     var i = 0
     while i + 8 <= n {

@@ -1,5 +1,6 @@
-import CTokICU
 import Synchronization
+import TokRuntime
+import CTokRuntime
 
 /// A bounded cache from a short piece's bytes to its ids, one per thread (it
 /// lives in ``BytePairScratch``). Text repeats its pieces: in 5 MB of each

@@ -1,4 +1,4 @@
-import CTokICU
+import CTokRuntime
 
 // The pieces of ASCII text decided 64 bytes at a time, from bit masks of the
 // bytes' classes, instead of a match per piece: for the o200k family (o200k,

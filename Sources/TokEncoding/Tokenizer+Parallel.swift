@@ -1,3 +1,4 @@
+import TokRuntime
 extension Tokenizer {
     /// Encodes `text` on up to `threads` threads, cutting it only where the
     /// pre-tokenizer may cut (``PreTokenizer/safeCut(in:lower:upper:)``): the

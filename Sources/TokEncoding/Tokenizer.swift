@@ -1,5 +1,6 @@
-import CTokICU
 import Synchronization
+import TokRuntime
+import CTokRuntime
 
 /// Which special tokens `encode` recognises in its input.
 public enum AllowedSpecial: Sendable, Hashable {
@@ -8,10 +9,6 @@ public enum AllowedSpecial: Sendable, Hashable {
     case all
     case only(Set<String>)
 }
-
-/// The errors of tok's libraries: each is one line naming what it concerns
-/// (file, line, id), which the CLI prints as it is.
-public protocol TokError: Error, CustomStringConvertible, Sendable {}
 
 public struct DecodeError: TokError {
     public var id: UInt32

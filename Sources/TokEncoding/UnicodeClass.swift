@@ -1,4 +1,5 @@
 import CTokICU
+import CTokRuntime
 
 /// The class of one code point as the pre-tokenizers see it: ICU's general
 /// category in the low five bits, and bit 7 set for Unicode `White_Space`.

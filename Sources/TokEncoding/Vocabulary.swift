@@ -1,3 +1,4 @@
+import TokRuntime
 /// A token outside BPE (HuggingFace's added tokens): matched in the input
 /// before the text is split, and decoding to its content. A `special` one is
 /// matched only where the caller allows it; one that is not (`special`

@@ -1,4 +1,5 @@
 import Synchronization
+import TokRuntime
 
 /// The tables a vocabulary encodes with, in the order they are stored. This
 /// list is the one description of them: the storage allocates them by it, and

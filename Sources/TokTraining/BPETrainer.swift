@@ -1,6 +1,7 @@
 import Foundation
 import TokCounts
 import TokEncoding
+import TokRuntime
 
 /// What can stop a training.
 public enum TrainingError: TokError, Equatable {

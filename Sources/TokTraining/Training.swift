@@ -2,6 +2,7 @@ import Foundation
 import TokCorpus
 import TokCounts
 import TokEncoding
+import TokRuntime
 
 /// What `tok train` does, as a library call: options for counting (when the
 /// inputs are a corpus) and for the trainer.

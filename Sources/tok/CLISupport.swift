@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TokCorpus
 import TokEncoding
+import TokRuntime
 
 /// A failure reported as one line, naming the file (and line) it concerns.
 /// (The libraries' errors are such lines already and are thrown as they are.)

@@ -4,6 +4,7 @@ import TokCorpus
 import TokCounts
 import TokEncoding
 import TokTraining
+import TokRuntime
 
 struct CountCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

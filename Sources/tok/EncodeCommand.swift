@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Glibc
 import TokEncoding
+import TokRuntime
 
 struct EncodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

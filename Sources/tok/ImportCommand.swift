@@ -1,5 +1,6 @@
 import ArgumentParser
 import TokEncoding
+import TokRuntime
 
 struct ImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

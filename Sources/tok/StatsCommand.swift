@@ -3,6 +3,7 @@ import Foundation
 import TokBuild
 import TokData
 import TokEncoding
+import TokRuntime
 
 struct StatsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

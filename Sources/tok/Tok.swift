@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TokEncoding
+import TokRuntime
 
 @main
 struct Tok: ParsableCommand {

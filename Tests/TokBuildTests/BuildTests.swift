@@ -5,6 +5,7 @@ import TokCounts
 @testable import TokBuild
 @testable import TokEncoding
 @testable import TokTraining
+import TokRuntime
 
 struct BuildTests {
     let tok = PreTokenizer(named: "tok")!

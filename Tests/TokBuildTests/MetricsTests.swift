@@ -4,6 +4,7 @@ import TokCorpus
 @testable import TokBuild
 @testable import TokEncoding
 @testable import TokTraining
+import TokRuntime
 
 /// Every metric on a vocabulary and texts small enough to work out by hand.
 struct MetricsTests {

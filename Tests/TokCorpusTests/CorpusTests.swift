@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import TokCorpus
 import TokEncoding
+import TokRuntime
 
 struct CorpusTests {
     let tok = PreTokenizer(named: "tok")!

@@ -3,6 +3,7 @@ import Testing
 import TokCorpus
 @testable import TokCounts
 import TokEncoding
+import TokRuntime
 
 struct CountingTests {
     let tok = PreTokenizer(named: "tok")!

@@ -1,5 +1,6 @@
 import Testing
 @testable import TokEncoding
+import TokRuntime
 
 /// Characters entering the merges whole (CharacterTokens.swift) change no id:
 /// a vocabulary with tokens that cross a character's inner boundaries, some

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TokEncoding
+import TokRuntime
 
 struct FormatTests {
     let sample = "The quick brown fox, 中文混合 text; x = 42\n\tinding the abc aaaa <|end|>"

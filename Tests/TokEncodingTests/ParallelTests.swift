@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TokEncoding
+import TokRuntime
 
 struct ParallelTests {
     @Test func parallelAndStreamedEncodingEqualOneThread() throws {

@@ -1,5 +1,6 @@
 import Testing
 @testable import TokEncoding
+import TokRuntime
 
 struct PieceCacheTests {
     /// A piece's key is the same whether its words are loaded whole (32

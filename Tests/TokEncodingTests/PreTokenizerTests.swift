@@ -1,6 +1,7 @@
-import CTokICU
 import Testing
 @testable import TokEncoding
+import TokRuntime
+import CTokRuntime
 
 // Hand-picked cases for each rule; the oracle tests (Tests/oracle) check the
 // same rules against Python regex, tokenizers and tiktoken on megabytes of text.

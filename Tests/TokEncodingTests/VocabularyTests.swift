@@ -1,5 +1,6 @@
 import Testing
 @testable import TokEncoding
+import TokRuntime
 
 struct VocabularyTests {
     @Test func mergesByLowestRankLeftmostFirst() throws {

@@ -3,6 +3,7 @@ import Testing
 import TokCounts
 @testable import TokEncoding
 @testable import TokTraining
+import TokRuntime
 
 struct TrainerTests {
     @Test func trainerMergesMostFrequentPairFirstWithDocumentedTies() throws {

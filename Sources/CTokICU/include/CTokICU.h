@@ -24,8 +24,6 @@ void tok_icu_unicode_version(char *out, int32_t capacity);
 /// 1 when valid UTF-8 `utf8` is already in NFC (a fast quick-check), else 0.
 int32_t tok_icu_is_nfc(const uint8_t *utf8, int32_t length);
 
-
-
 /// A coarse script class of a code point, for vocabulary composition tables:
 /// 0 other script, 1 Latin, 2 Han, 3 Hiragana/Katakana, 4 Hangul, 5 Arabic,
 /// 6 Common or Inherited (digits, punctuation, symbols, marks).
@@ -52,100 +50,4 @@ int32_t tok_icu_lowercase(const uint8_t *utf8, int32_t length, uint8_t *out, int
 /// The major Unicode version that assigned `cp` (0 when unassigned).
 int32_t tok_icu_age_major(uint32_t cp);
 
-/// 1 when the `n` bytes at `p` are valid UTF-8, 0 when they are not, -1 when
-/// this CPU has no fast check (the caller decides byte by byte).
-int32_t tok_utf8_valid(const uint8_t *p, size_t n);
-
-/// Atomic access to one word of memory that threads share without a lock
-/// (the piece cache's entries: a sequence number in each entry's head word
-/// tells a reader whether the words it read belong together).
-static inline uint64_t tok_load_acquire(const uint64_t *_Nonnull p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
-static inline uint64_t tok_load_relaxed(const uint64_t *_Nonnull p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
-static inline void tok_store_relaxed(uint64_t *_Nonnull p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
-static inline void tok_store_release(uint64_t *_Nonnull p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
-/// Replaces `*p` by `desired` if it is `expected`; 1 when it did.
-static inline int tok_compare_exchange(uint64_t *_Nonnull p, uint64_t expected, uint64_t desired) {
-    return __atomic_compare_exchange_n(p, &expected, desired, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
-}
-/// Orders the loads before it before the loads after it.
-static inline void tok_fence_acquire(void) { __atomic_thread_fence(__ATOMIC_ACQUIRE); }
-
-/// Asks the CPU to bring in the cache line at `p` ahead of a read; changes no result.
-static inline void tok_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
-
-/// The byte classes a pre-tokenizer of the o200k and cl100k families decides
-/// ASCII text by, for 64 bytes at once: bit k of each mask is byte k.
-typedef struct {
-    uint64_t high;        // 0x80 and above (not ASCII)
-    uint64_t upper;       // A-Z
-    uint64_t lower;       // a-z
-    uint64_t digit;       // 0-9
-    uint64_t space;       // ' '
-    uint64_t otherSpace;  // \t \v \f
-    uint64_t newline;     // \n \r
-    uint64_t apostrophe;  // '
-    uint64_t slash;       // /
-} tok_ascii_classes;
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-/// Bytes whose value is in [first, first + count): a signed compare after moving the range to the bottom.
-static inline int tok_in_range16(__m128i v, uint8_t first, uint8_t count) {
-    __m128i moved = _mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - first)));
-    return _mm_movemask_epi8(_mm_cmplt_epi8(moved, _mm_set1_epi8((char)(0x80 + count))));
-}
-static inline int tok_equal16(__m128i v, uint8_t b) {
-    return _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)b)));
-}
-#endif
-
-/// Classifies the 64 bytes at `p` (all readable). Sixteen bytes a step with
-/// SSE2 (one compare and one mask extraction per class), else a byte at a time.
-static inline void tok_classify64(const uint8_t *_Nonnull p, tok_ascii_classes *_Nonnull c) {
-    uint64_t high = 0, upper = 0, lower = 0, digit = 0, space = 0, other = 0, newline = 0, apostrophe = 0, slash = 0;
-#if defined(__SSE2__)
-    for (int k = 0; k < 4; k++) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * k));
-        int shift = 16 * k;
-        high |= (uint64_t)(uint32_t)_mm_movemask_epi8(v) << shift;
-        upper |= (uint64_t)(uint32_t)tok_in_range16(v, 'A', 26) << shift;
-        lower |= (uint64_t)(uint32_t)tok_in_range16(v, 'a', 26) << shift;
-        digit |= (uint64_t)(uint32_t)tok_in_range16(v, '0', 10) << shift;
-        space |= (uint64_t)(uint32_t)tok_equal16(v, ' ') << shift;
-        other |= (uint64_t)(uint32_t)(tok_equal16(v, '\t') | tok_equal16(v, '\v') | tok_equal16(v, '\f')) << shift;
-        newline |= (uint64_t)(uint32_t)(tok_equal16(v, '\n') | tok_equal16(v, '\r')) << shift;
-        apostrophe |= (uint64_t)(uint32_t)tok_equal16(v, '\'') << shift;
-        slash |= (uint64_t)(uint32_t)tok_equal16(v, '/') << shift;
-    }
-#else
-    for (int k = 0; k < 64; k++) {
-        uint8_t b = p[k];
-        uint64_t bit = (uint64_t)1 << k;
-        if (b >= 0x80) high |= bit;
-        else if (b >= 'A' && b <= 'Z') upper |= bit;
-        else if (b >= 'a' && b <= 'z') lower |= bit;
-        else if (b >= '0' && b <= '9') digit |= bit;
-        else if (b == ' ') space |= bit;
-        else if (b == '\t' || b == '\v' || b == '\f') other |= bit;
-        else if (b == '\n' || b == '\r') newline |= bit;
-        else if (b == '\'') apostrophe |= bit;
-        else if (b == '/') slash |= bit;
-    }
-#endif
-    c->high = high; c->upper = upper; c->lower = lower; c->digit = digit; c->space = space;
-    c->otherSpace = other; c->newline = newline; c->apostrophe = apostrophe; c->slash = slash;
-}
-
-/// The platform's `O_DIRECT` open flag (hidden from Swift behind _GNU_SOURCE), 0 where there is none.
-#if defined(__linux__)
-#if defined(__x86_64__) || defined(__i386__)
-static const int tok_o_direct = 040000;
-#elif defined(__aarch64__) || defined(__arm__)
-static const int tok_o_direct = 0200000;
-#else
-static const int tok_o_direct = 0;
-#endif
-#else
-static const int tok_o_direct = 0;
-#endif
 #endif

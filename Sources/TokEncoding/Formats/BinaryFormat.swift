@@ -1,4 +1,5 @@
 import Foundation
+import TokRuntime
 
 /// `tokenizer.bin`: the fast-loading form of a vocabulary folder. Every table of
 /// ``TableStorage`` is stored as it lies in memory (little-endian), hash tables

@@ -1,4 +1,5 @@
 import Foundation
+import TokRuntime
 
 /// What a vocabulary folder says about itself in `manifest.json`.
 public struct VocabularyManifest: Codable, Sendable, Equatable {

@@ -1,3 +1,4 @@
+import TokRuntime
 /// The regex subset of HuggingFace `tokenizers`' Split patterns, parsed as
 /// Oniguruma (Ruby syntax) reads it: what ``CompiledPattern`` runs.
 ///

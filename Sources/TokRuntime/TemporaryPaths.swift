@@ -14,38 +14,38 @@ import Synchronization
 /// up, so every name carries the writer's process id, and the next run removes
 /// the names whose process no longer lives (``removeStale(besides:)``,
 /// ``removeStale(in:prefixes:)``).
-public enum TemporaryPaths {
+package enum TemporaryPaths {
     private static let registered = Mutex<Set<String>>([])
     private static let counter = Atomic<Int>(0)
     private static let stopping = Atomic<Bool>(false)
 
     /// True once a stopping signal is being handled: the process is about to
     /// end by it, and must not end otherwise first (``waitIfStopping()``).
-    public static var isStopping: Bool { stopping.load(ordering: .acquiring) }
+    package static var isStopping: Bool { stopping.load(ordering: .acquiring) }
 
     /// Blocks forever while a stopping signal is being handled, so that the
     /// process ends by the signal and not by an exit status.
-    public static func waitIfStopping() {
+    package static func waitIfStopping() {
         while isStopping { pause() }
     }
 
     /// A new temporary name beside `path`: `PATH.tmp-PID-N`.
-    public static func name(besides path: String) -> String {
+    package static func name(besides path: String) -> String {
         "\(path).tmp-\(getpid())-\(counter.add(1, ordering: .relaxed).newValue)"
     }
 
     /// A new work folder name: `DIRECTORY/tok-KIND-PID-N`.
-    public static func workFolder(_ kind: String, in directory: String = temporaryDirectory) -> String {
+    package static func workFolder(_ kind: String, in directory: String = temporaryDirectory) -> String {
         "\(directory)/tok-\(kind)-\(getpid())-\(counter.add(1, ordering: .relaxed).newValue)"
     }
 
     /// The prefixes of the work folders tok makes; a run removes those whose process is gone.
-    public static let workFolderPrefixes = ["tok-count-", "tok-build-", "tok-train-"]
+    package static let workFolderPrefixes = ["tok-count-", "tok-build-", "tok-train-"]
 
     /// Runs `body` with a new, empty work folder `DIRECTORY/tok-KIND-PID-N`,
     /// removed when `body` returns or throws, or on a stopping signal. First
     /// removes the work folders that runs killed outright left behind.
-    public static func withWorkFolder<T>(_ kind: String, in directory: String = temporaryDirectory,
+    package static func withWorkFolder<T>(_ kind: String, in directory: String = temporaryDirectory,
                                          _ body: (String) throws -> T) throws -> T {
         removeStale(in: directory, prefixes: workFolderPrefixes)
         let work = workFolder(kind, in: directory)
@@ -59,16 +59,16 @@ public enum TemporaryPaths {
     }
 
     /// `$TMPDIR`, or `/tmp`.
-    public static var temporaryDirectory: String {
+    package static var temporaryDirectory: String {
         let dir = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         return dir.hasSuffix("/") && dir.count > 1 ? String(dir.dropLast()) : dir
     }
 
-    public static func register(_ path: String) { registered.withLock { _ = $0.insert(path) } }
-    public static func unregister(_ path: String) { registered.withLock { _ = $0.remove(path) } }
+    package static func register(_ path: String) { registered.withLock { _ = $0.insert(path) } }
+    package static func unregister(_ path: String) { registered.withLock { _ = $0.remove(path) } }
 
     /// Removes every registered path (files and folders).
-    public static func removeAll() {
+    package static func removeAll() {
         let paths = registered.withLock { set in defer { set.removeAll() }; return set }
         for path in paths { try? FileManager.default.removeItem(atPath: path) }
     }
@@ -77,7 +77,7 @@ public enum TemporaryPaths {
 
     /// From now on SIGINT, SIGTERM and SIGHUP remove the registered paths, then
     /// end the process by the same signal. Call once, at start-up.
-    public static func removeOnSignals() {
+    package static func removeOnSignals() {
         for sig in [SIGINT, SIGTERM, SIGHUP] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
@@ -96,7 +96,7 @@ public enum TemporaryPaths {
 
     /// Removes `PATH.tmp-PID...` entries beside `path` whose process is gone.
     @discardableResult
-    public static func removeStale(besides path: String) -> [String] {
+    package static func removeStale(besides path: String) -> [String] {
         let url = URL(fileURLWithPath: path)
         return removeStale(in: url.deletingLastPathComponent().path, prefixes: [url.lastPathComponent + ".tmp-"])
     }
@@ -112,7 +112,7 @@ public enum TemporaryPaths {
     /// those; a temporary left by a process that dies after the listing waits
     /// for the next run. Names are read with `readdir` and compared as bytes.
     @discardableResult
-    public static func removeStale(in directory: String, prefixes: [String]) -> [String] {
+    package static func removeStale(in directory: String, prefixes: [String]) -> [String] {
         guard let names = candidates(in: directory) else { return [] }
         let me = getpid()
         var stale: [String] = []

@@ -1,4 +1,4 @@
-import CTokICU
+import CTokRuntime
 import Foundation
 
 #if canImport(Glibc)
@@ -27,7 +27,7 @@ public enum FileError: TokError, Equatable {
 
 /// Decodes the JSON file at `path`, or nil when there is none. A file that
 /// exists but does not decode throws `invalid` of the decoder's reason.
-public func readJSONFile<T: Decodable>(_ type: T.Type, at path: String, invalid: (String) -> any Error) throws -> T? {
+package func readJSONFile<T: Decodable>(_ type: T.Type, at path: String, invalid: (String) -> any Error) throws -> T? {
     guard fileExists(path) else { return nil }
     let data = try readFile(path)
     do {
@@ -38,7 +38,7 @@ public func readJSONFile<T: Decodable>(_ type: T.Type, at path: String, invalid:
 }
 
 /// Reads a whole file.
-public func readFile(_ path: String) throws -> [UInt8] {
+package func readFile(_ path: String) throws -> [UInt8] {
     let fd = open(path, O_RDONLY)
     guard fd >= 0 else { throw FileError.errno(path, "open") }
     defer { close(fd) }
@@ -73,18 +73,18 @@ public func readFile(_ path: String) throws -> [UInt8] {
 }
 
 /// The modification time of `path` in nanoseconds, or nil if it does not exist.
-public func modificationTime(_ path: String) -> Int? {
+package func modificationTime(_ path: String) -> Int? {
     var st = stat()
     guard stat(path, &st) == 0 else { return nil }
     return Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec)
 }
 
-public func fileExists(_ path: String) -> Bool {
+package func fileExists(_ path: String) -> Bool {
     var st = stat()
     return stat(path, &st) == 0
 }
 
-public func isDirectory(_ path: String) -> Bool {
+package func isDirectory(_ path: String) -> Bool {
     var st = stat()
     return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
 }
@@ -102,9 +102,9 @@ public func isDirectory(_ path: String) -> Bool {
 /// --format u32` on 101 MB of text (122 MB of ids, one core, o200k) went from
 /// 69.0 to 71.4 MB/s, best of 8 runs alternating with the buffered build.
 /// Where `O_DIRECT` is refused, writes stay buffered.
-public final class AtomicFile: @unchecked Sendable {  // the writer thread touches `fd`, `written` and `unbuffered` only between `pending.enter()` and `leave()`, and the owner waits on `pending` before it touches them
-    public let path: String
-    public let temporaryPath: String
+package final class AtomicFile: @unchecked Sendable {  // the writer thread touches `fd`, `written` and `unbuffered` only between `pending.enter()` and `leave()`, and the owner waits on `pending` before it touches them
+    package let path: String
+    package let temporaryPath: String
     private var fd: Int32
     /// The buffer being filled (`filled` bytes of output) and the one the
     /// writer thread may be writing; both `capacity` bytes aligned for direct I/O.
@@ -129,7 +129,7 @@ public final class AtomicFile: @unchecked Sendable {  // the writer thread touch
     /// logical block size in use).
     static let block = 4096
 
-    public init(_ path: String) throws {
+    package init(_ path: String) throws {
         self.path = path
         var st = stat()
         direct = stat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG
@@ -155,12 +155,12 @@ public final class AtomicFile: @unchecked Sendable {  // the writer thread touch
         return memory
     }
 
-    public func write(_ bytes: some Collection<UInt8>) throws {
+    package func write(_ bytes: some Collection<UInt8>) throws {
         if try bytes.withContiguousStorageIfAvailable({ try write($0) }) != nil { return }
         try write(Array(bytes))
     }
 
-    public func write(_ bytes: UnsafeBufferPointer<UInt8>) throws {
+    package func write(_ bytes: UnsafeBufferPointer<UInt8>) throws {
         guard var from = bytes.baseAddress else { return }
         var left = bytes.count
         while left > 0 {
@@ -214,7 +214,7 @@ public final class AtomicFile: @unchecked Sendable {  // the writer thread touch
     }
 
     /// Flushes, closes and renames the file into place.
-    public func commit() throws {
+    package func commit() throws {
         pending.wait()
         if let failure { throw failure }
         if unbuffered && filled % AtomicFile.block != 0 {
@@ -248,7 +248,7 @@ public final class AtomicFile: @unchecked Sendable {  // the writer thread touch
 }
 
 /// Writes `bytes` to `path` atomically.
-public func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws {
+package func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws {
     let file = try AtomicFile(path)
     try file.write(bytes)
     try file.commit()

@@ -14,12 +14,12 @@ import Glibc
 /// a few pages of its piece cache instead of clearing all of it (measured
 /// alone, within noise: `tok encode` of a 6-byte file, o200k, 43.8 -> 43.3 ms;
 /// the copy of `tokenizer.bin` was the larger cost, see the notes above the kernel).
-enum HugePages {
-    static let size = 2 << 20
+package enum HugePages {
+    package static let size = 2 << 20
 
     /// `bytes` bytes, zeroed, 2 MiB-aligned and advised for huge pages when at
     /// least 2 MiB, else 64-byte-aligned. Release with ``release(_:bytes:)``.
-    static func allocate(bytes: Int) -> UnsafeMutableRawPointer {
+    package static func allocate(bytes: Int) -> UnsafeMutableRawPointer {
         guard bytes >= size else {
             var memory: UnsafeMutableRawPointer? = nil
             guard posix_memalign(&memory, 64, max(bytes, 8)) == 0, let memory else {
@@ -42,7 +42,7 @@ enum HugePages {
     }
 
     /// Gives back memory from ``allocate(bytes:)`` of the same `bytes`.
-    static func release(_ memory: UnsafeMutableRawPointer, bytes: Int) {
+    package static func release(_ memory: UnsafeMutableRawPointer, bytes: Int) {
         if bytes >= size { munmap(memory, (bytes + size - 1) / size * size) } else { free(memory) }
     }
 }
