@@ -2,6 +2,7 @@
 /// byte-string table, the pair table, the piece counter and the trainer's pair
 /// index. Each caller says what an empty slot is and what a match is; the
 /// closures are inlined away.
+@usableFromInline
 package enum OpenAddressing {
     /// Walks the slots from `home` until one matches or is empty.
     ///
