@@ -20,7 +20,7 @@ public enum SplitRule: String, Sendable, CaseIterable, Hashable {
     case o200k
     /// The project's default: o200k with Han runs kept apart from other letters
     /// (each may take one leading punctuation or space, as o200k's letter runs
-    /// do) and digits one by one. See the README for the measurements.
+    /// do) and digits one by one. The measurements are in docs/building.md.
     case tok
     /// DeepSeek-V3's three splits, applied in sequence.
     case deepseekDigits = "deepseek-digits"

@@ -18,7 +18,7 @@
 ///   (`CompiledPattern+Linear.swift`), with one test before a trailing
 ///   `(?i:'s|'t|...)?`: 83. The Isolated split calling it without the general
 ///   split's closures: 96. ASCII bytes tested without decoding: 99 (0.38 of
-///   the hand-written matcher; 0.29-0.49 over patterns and domains, README).
+///   the hand-written matcher; 0.29-0.49 over patterns and domains, docs/performance.md).
 /// - Left: about 40 ns per piece against 11. 1.14 alternatives are tried per
 ///   piece, so sharper filters cannot help; code specialized per pattern could.
 public struct CompiledPattern: Sendable, Hashable {
