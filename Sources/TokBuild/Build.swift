@@ -53,8 +53,9 @@ public enum BuildError: TokError, Equatable {
     case sizeTooSmall(size: Int, reserved: Int)
     case patternMismatch(domain: String, path: String, counted: String, expected: String)
     /// The corpora hold too few distinct pairs for the size: the joint BPE ran
-    /// out of pairs after `merges` of the `needed` merges.
-    case tooFewMerges(merges: Int, needed: Int, size: Int, reserved: Int)
+    /// out of pairs after `merges` of the `needed` merges (on the pieces kept
+    /// within the memory budget, when it `dropped` some).
+    case tooFewMerges(merges: Int, needed: Int, size: Int, reserved: Int, dropped: Bool = false)
     /// The built vocabulary failed a check it must pass (a bug, not bad input).
     case checkFailed(String)
 
@@ -68,9 +69,10 @@ public enum BuildError: TokError, Equatable {
             return "a vocabulary of \(size) ids leaves no room after the \(reserved) byte and special tokens"
         case .patternMismatch(let domain, let path, let counted, let expected):
             return "domain \(domain): \(path) was counted with pattern \(counted), not \(expected)"
-        case .tooFewMerges(let merges, let needed, let size, let reserved):
-            return "the corpora yield only \(merges) merges, not the \(needed) that a vocabulary of \(size) ids needs besides its "
-                + "\(reserved) byte and special tokens: ask for at most \(merges + reserved) ids, or give more text"
+        case .tooFewMerges(let merges, let needed, let size, let reserved, let dropped):
+            return "the corpora yield only \(merges) merges" + (dropped ? " from the pieces kept within the memory budget" : "")
+                + ", not the \(needed) that a vocabulary of \(size) ids needs besides its \(reserved) byte and special tokens: "
+                + "ask for at most \(merges + reserved) ids, or give more " + (dropped ? "memory or text" : "text")
         case .checkFailed(let what): return "internal check failed: \(what)"
         }
     }
@@ -181,8 +183,8 @@ public func buildVocabulary(
             }
         }
         guard trained.joint.merges.count >= options.bpeTokens else {
-            throw BuildError.tooFewMerges(merges: trained.joint.merges.count, needed: options.bpeTokens,
-                                          size: options.vocabularySize, reserved: 256 + options.specialTokens.count)
+            throw BuildError.tooFewMerges(merges: trained.joint.merges.count, needed: options.bpeTokens, size: options.vocabularySize,
+                                          reserved: 256 + options.specialTokens.count, dropped: trained.joint.reduction != nil)
         }
         let own = zip(domains, trained.own).map { domain, result in
             DomainVocabulary(name: domain.input.name, weight: domain.input.weight, trainingBytes: domain.trainingBytes,

@@ -83,6 +83,9 @@ struct BuildTests {
         #expect(BuildError.tooFewMerges(merges: 5, needed: 20, size: 277, reserved: 257).description
                 == "the corpora yield only 5 merges, not the 20 that a vocabulary of 277 ids needs besides its 257 byte and "
                 + "special tokens: ask for at most 262 ids, or give more text")
+        #expect(BuildError.tooFewMerges(merges: 5, needed: 20, size: 277, reserved: 257, dropped: true).description
+                == "the corpora yield only 5 merges from the pieces kept within the memory budget, not the 20 that a vocabulary "
+                + "of 277 ids needs besides its 257 byte and special tokens: ask for at most 262 ids, or give more memory or text")
         // The largest size it names builds.
         options.vocabularySize = 262
         let report = try buildVocabulary(options, output: output) { _ in }
