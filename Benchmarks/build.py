@@ -12,10 +12,7 @@ import pathlib
 import sys
 import tempfile
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from train import HF_SCRIPT, TOK, files_of, run  # noqa: E402
-
-import subprocess  # noqa: E402
+from benchlib import HF_SCRIPT, TOK, files_of, hf_regex, measured
 
 
 def main():
@@ -26,17 +23,16 @@ def main():
     args = ap.parse_args()
     domains = args.domains.split(",")
     root = pathlib.Path(args.corpora)
-    (regex,) = json.loads(subprocess.run([TOK, "pretokenize", "--pattern", "tok", "--print-regexes", "--hf"],
-                                         check=True, capture_output=True).stdout)
+    regex = hf_regex("tok")
     with tempfile.TemporaryDirectory() as tmp:
         spec = ",".join(f"{d}={root / d}" for d in domains)
-        tok_s, tok_mb = run([TOK, "build", "--domains", spec, "--vocab-size", args.vocab_size, "--quiet", "-o", f"{tmp}/v"])
+        tok_s, tok_mb = measured([TOK, "build", "--domains", spec, "--vocab-size", args.vocab_size, "--quiet", "-o", f"{tmp}/v"])
         report = json.loads(pathlib.Path(f"{tmp}/v/build-report.json").read_text())
         files = [f for d in domains for f in files_of(root / d)]
         mb = sum(os.path.getsize(f) for f in files) / 1e6
         listing = pathlib.Path(tmp) / "files.txt"
         listing.write_text("\n".join(files))
-        hf_s, hf_mb = run([sys.executable, "-c", HF_SCRIPT, regex, args.vocab_size, f"{tmp}/hf.json", listing])
+        hf_s, hf_mb = measured([sys.executable, "-c", HF_SCRIPT, regex, args.vocab_size, f"{tmp}/hf.json", listing])
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(report["seconds"].items()) if k != "total")
     print(f"corpora: {mb:.0f} MB ({', '.join(domains)}), vocabulary {args.vocab_size}")
     print(f"tok build:             {tok_s:7.1f} s  {tok_mb:7.0f} MB peak   ({stages})")

@@ -19,12 +19,10 @@ import multiprocessing
 import os
 import pathlib
 import subprocess
-import sys
 import time
 import warnings
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-TOK = ROOT / ".build/release/tok"
+from benchlib import ROOT, TOK, TOK_BENCH, best_of, pinned
 
 
 def build_corpus(root, mb, out):
@@ -78,14 +76,11 @@ def megatron_path(jsonl, hf_json, prefix, workers, eod):
 
 def timed(cmd, cores, output, runs=3):
     """Best of `runs` (tok-bench takes the best of three too: the machine is shared)."""
-    best = float("inf")
-    for _ in range(runs):
+    def once():
         for old in output.parent.glob(output.name + ".*"):
             old.unlink()  # a complete dataset of the same run would be resumed, not written
-        start = time.perf_counter()
-        subprocess.run(["taskset", "-c", cores, *map(str, cmd)], check=True, stdout=subprocess.DEVNULL)
-        best = min(best, time.perf_counter() - start)
-    return best
+        subprocess.run(pinned(cmd, cores), check=True, stdout=subprocess.DEVNULL)
+    return best_of(runs, once)
 
 
 def main():
@@ -118,7 +113,7 @@ def main():
     with open(jsonl, encoding="utf-8") as f, open(texts, "w", encoding="utf-8") as out:
         for line in f:
             out.write(json.loads(line)["text"])
-    bench = json.loads(subprocess.run(["taskset", "-c", "0", ROOT / ".build/release/tok-bench", args.vocab, texts],
+    bench = json.loads(subprocess.run(pinned([TOK_BENCH, args.vocab, texts], "0"),
                                       check=True, capture_output=True).stdout)
     library = bench["files"][0]["mb_per_s"]
     print(f"{text_bytes / 1e6:.1f} MB of text in {jsonl.stat().st_size / 1e6:.1f} MB of JSON lines, vocabulary {args.vocab}, {cores} cores")

@@ -12,20 +12,10 @@ import base64
 import json
 import pathlib
 import subprocess
-import time
 
 import tiktoken
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-def best(runs, fn):
-    t = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        t = min(t, time.perf_counter() - start)
-    return t
+from benchlib import TOK, TOK_BENCH, best_of
 
 
 def main():
@@ -36,11 +26,11 @@ def main():
     vocab = pathlib.Path(args.vocab)
     manifest = json.loads((vocab / "manifest.json").read_text())
     ranks_file = vocab / "bench-export.tiktoken"
-    subprocess.run([ROOT / ".build/release/tok", "export", "--vocab", vocab, "--format", "tiktoken", "-o", ranks_file], check=True)
+    subprocess.run([TOK, "export", "--vocab", vocab, "--format", "tiktoken", "-o", ranks_file], check=True)
     ranks = {base64.b64decode(b): int(r) for b, r in (l.split() for l in ranks_file.read_bytes().splitlines())}
     ranks_file.unlink()
     enc = tiktoken.Encoding(manifest["name"], pat_str=manifest["regexes"][0], mergeable_ranks=ranks, special_tokens={})
-    ours = json.loads(subprocess.run([ROOT / ".build/release/tok-bench", vocab, *args.files], check=True,
+    ours = json.loads(subprocess.run([TOK_BENCH, vocab, *args.files], check=True,
                                      capture_output=True).stdout)
     print(f"vocabulary {manifest['name']} ({manifest['size']} ids): tok loads it in {ours['load_ms']:.1f} ms")
     print(f"{'file':40} {'MB':>6} {'tiktoken MB/s':>14} {'tok MB/s':>9} {'ratio':>6} {'tok all cores':>14}")
@@ -49,7 +39,7 @@ def main():
         text = pathlib.Path(f["file"]).read_text(encoding="utf-8")
         ids = enc.encode_ordinary(text)
         assert len(ids) == f["tokens"], f"token counts differ on {f['file']}: {len(ids)} vs {f['tokens']}"
-        t = best(3, lambda: enc.encode_ordinary(text))
+        t = best_of(3, lambda: enc.encode_ordinary(text))
         mb = f["bytes"] / 1e6
         total_bytes += f["bytes"]
         total_tt += t

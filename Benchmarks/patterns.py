@@ -9,27 +9,17 @@ With --eval, bytes/token is measured on that evaluation set (other sources)
 instead of the text after the training text.
 """
 import argparse
-import json
 import pathlib
-import subprocess
-import sys
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "Tests/oracle"))
-import conftest  # noqa: E402
+from benchlib import DOMAINS, domain_text, hf_regex
 
 HAN = "\u3400-\u4DBF\u4E00-\u9FFF\uF900-\uFAFF\U00020000-\U000323AF"
 
 
-def pattern(name):
-    return json.loads(subprocess.run([ROOT / ".build/release/tok", "pretokenize", "--pattern", name, "--print-regexes", "--hf"],
-                                     check=True, capture_output=True).stdout)[0]
-
-
 def candidates():
-    o200k, tok = pattern("o200k"), pattern("tok")
+    o200k, tok = hf_regex("o200k"), hf_regex("tok")
     lead = "[^\\r\\n\\p{L}\\p{N}]?"
     han = "[" + HAN + "]+|"
     assert lead + han in tok, "the tok pattern's Han alternative changed"
@@ -52,14 +42,13 @@ def main():
     ap.add_argument("--train-mb", type=float, default=2.0)
     ap.add_argument("--eval", help="measure on this evaluation set (DIR/<domain>/*.txt)")
     args = ap.parse_args()
-    conftest.CORPORA = pathlib.Path(args.corpora)
     train_bytes = int(args.train_mb * 1e6)
-    texts = {d: conftest.domain_text(d, train_bytes + 600_000) for d in conftest.DOMAINS}
+    texts = {d: domain_text(pathlib.Path(args.corpora) / d, train_bytes + 600_000) for d in DOMAINS}
     train = {d: t[: len(t) * train_bytes // (train_bytes + 600_000)] for d, t in texts.items()}
-    held = {d: texts[d][len(train[d]):] for d in conftest.DOMAINS}
+    held = {d: texts[d][len(train[d]):] for d in DOMAINS}
     if args.eval:
-        held = {d: "".join(f.read_text() for f in sorted(pathlib.Path(args.eval, d).glob("*.txt"))) for d in conftest.DOMAINS}
-    print(f"{'pattern':48} " + " ".join(f"{d:>6}" for d in conftest.DOMAINS) + "  mixed-script tokens")
+        held = {d: "".join(f.read_text() for f in sorted(pathlib.Path(args.eval, d).glob("*.txt"))) for d in DOMAINS}
+    print(f"{'pattern':48} " + " ".join(f"{d:>6}" for d in DOMAINS) + "  mixed-script tokens")
     for label, regex in candidates().items():
         tok = Tokenizer(models.BPE())
         tok.pre_tokenizer = pre_tokenizers.Sequence([
@@ -70,7 +59,7 @@ def main():
                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
         tok.train_from_iterator(list(train.values()), trainer=trainer)
         ratios = []
-        for d in conftest.DOMAINS:
+        for d in DOMAINS:
             ratios.append(len(held[d].encode()) / len(tok.encode(held[d]).ids))
         mixed = 0
         for t in tok.get_vocab():

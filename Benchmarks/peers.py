@@ -23,8 +23,8 @@ import subprocess
 import sys
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-TOK = ROOT / ".build/release/tok"
+from benchlib import ROOT, TOK, TOK_BENCH, attempt
+
 VENV = ROOT / ".build-peers"
 PEERS = {"tiktoken": "tiktoken==0.14.0", "tokenizers": "tokenizers==0.23.3", "fastokens": "fastokens==0.3.5",
          "riptoken": "riptoken==0.2.4", "bpe-openai": "bpe-openai==0.1.4", "toktok": "toktok-rs==0.3.0"}
@@ -141,13 +141,6 @@ def make_texts(corpora, mixed_mb, domain_mb, work):
     return paths
 
 
-def run(cmd, cores="0"):
-    r = subprocess.run(["taskset", "-c", cores, *map(str, cmd)], capture_output=True, text=True)
-    if r.returncode != 0:
-        return None, r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "failed"
-    return r.stdout, None
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("corpora", nargs="?")
@@ -198,8 +191,8 @@ def main():
                     # Later rounds only for fast peers that answered (not "refuses" or "error").
                     if round_ > 0 and (peer in SLOW or not isinstance(speeds.get(peer), float)):
                         continue
-                    out, err = run([python, __file__, "--worker", peer, "--vocab", vdir, "--text", path, "--ranks", ranks,
-                                    "--hf", hf, "--bundled", BUNDLED.get(vname, ""), *(["--short"] if tname == "short" else [])])
+                    out, err = attempt([python, __file__, "--worker", peer, "--vocab", vdir, "--text", path, "--ranks", ranks,
+                                    "--hf", hf, "--bundled", BUNDLED.get(vname, ""), *(["--short"] if tname == "short" else [])], "0")
                     if out is None:
                         speeds.setdefault(peer, "refuses" if "too long" in (err or "") else "error")
                         continue
@@ -211,7 +204,7 @@ def main():
                         if "digest" in r else r["count"] == (reference or r)["count"])
                     speeds[peer] = max(speeds.get(peer, 0.0), mb / r["seconds"])
                 if tname == "short":
-                    out, err = run([ROOT / ".build/release/tok-bench", "--short", vdir, path])
+                    out, err = attempt([TOK_BENCH, "--short", vdir, path], "0")
                     r = json.loads(out) if out else {}
                     tok_speed = max(tok_speed, mb / r["seconds"] if r else 0)
                     ok = r.get("count") == (reference or {}).get("count")
@@ -221,13 +214,13 @@ def main():
                     # a `discard` mount) to tok's time.
                     (work / "tok.u32").unlink(missing_ok=True)
                     start = time.perf_counter()
-                    out, err = run([TOK, "encode", "--vocab", vdir, "--format", "u32", "--threads", 1, path, "-o", work / "tok.u32"])
+                    out, err = attempt([TOK, "encode", "--vocab", vdir, "--format", "u32", "--threads", 1, path, "-o", work / "tok.u32"], "0")
                     tok_speed = max(tok_speed, mb / (time.perf_counter() - start))
                     ok = hashlib.sha1((work / "tok.u32").read_bytes()).hexdigest() == (reference or {}).get("digest")
                     if tname == "mixed":
                         (work / "tok2.u32").unlink(missing_ok=True)
                         start = time.perf_counter()
-                        run([TOK, "encode", "--vocab", vdir, "--format", "u32", path, "-o", work / "tok2.u32"], f"0-{cores - 1}")
+                        attempt([TOK, "encode", "--vocab", vdir, "--format", "u32", path, "-o", work / "tok2.u32"], f"0-{cores - 1}")
                         parallel = max(parallel, mb / (time.perf_counter() - start))
             cells, best = [], 0.0
             for peer in peers:

@@ -23,24 +23,12 @@ import math
 import os
 import pathlib
 import shlex
-import subprocess
 import sys
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from train import HF_SCRIPT, files_of  # noqa: E402
+from benchlib import DOMAINS, HF_SCRIPT, ROOT, TOK, files_of, hf_regex, run
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-TOK = os.environ.get("TOK_BIN", str(ROOT / ".build/release/tok"))
-DOMAINS = ["zh", "en", "code", "math"]
 CACHE = ROOT / ".build-quality"
-
-
-def run(cmd, **kw):
-    r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kw)
-    if r.returncode != 0:
-        sys.exit(f"failed: {' '.join(map(str, cmd))[:200]}\n{r.stderr[-2000:]}")
-    return r.stdout
 
 
 def pooled_hf(corpora, pattern, size):
@@ -50,7 +38,7 @@ def pooled_hf(corpora, pattern, size):
     folder = CACHE / f"hf-{pattern}-{key}"
     if not (folder / "tokenizer.json").exists():
         CACHE.mkdir(exist_ok=True)
-        (regex,) = json.loads(run([TOK, "pretokenize", "--pattern", pattern, "--print-regexes", "--hf"]))
+        regex = hf_regex(pattern)
         listing = CACHE / f"files-{key}.txt"
         listing.write_text("\n".join(files))
         started = time.time()

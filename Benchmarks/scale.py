@@ -27,13 +27,9 @@ import sys
 import tempfile
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-TOK = os.environ.get("TOK_BIN", str(ROOT / ".build/release/tok"))
-GENERATOR = ROOT / ".build/release/tok-scale-corpus"
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from train import HF_SCRIPT, files_of  # noqa: E402
+from benchlib import DOMAINS, HF_SCRIPT, ROOT, TOK, files_of, hf_regex, parse_size, timed
 
-DOMAINS = ["zh", "en", "code", "math"]
+GENERATOR = ROOT / ".build/release/tok-scale-corpus"
 # Order (bytes of context) and jump rate per domain: the settings whose distinct
 # pieces grow like the real corpus's (`growth` prints the comparison).
 SETTINGS = {"zh": (9, 0.5), "en": (6, 0.2), "code": (7, 0.2), "math": (6, 0.2)}
@@ -85,37 +81,11 @@ def growth(args):
             subprocess.run(["rm", "-rf", f"{tmp}/gen"], check=True)
 
 
-def parse_size(text):
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-    return int(float(text[:-1]) * units[text[-1].upper()]) if text[-1:].upper() in units else int(text)
-
-
 def generate(args):
     for k, domain in enumerate(DOMAINS):
         start = time.perf_counter()
         generator(pathlib.Path(args.corpora) / domain, parse_size(args.per_domain), f"{args.data}/{domain}", domain, k + 1)
         print(f"{args.data}/{domain}: {args.per_domain} in {time.perf_counter() - start:.0f} s", flush=True)
-
-
-def timed(cmd, limit=None):
-    """Runs cmd (stdout discarded, stderr kept); returns (seconds, peak RSS MB, exit status or 'timeout')."""
-    start = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.execvp(str(cmd[0]), [str(c) for c in cmd])
-    deadline = start + limit if limit else None
-    while True:
-        done, status, usage = os.wait4(pid, os.WNOHANG)
-        if done:
-            break
-        if deadline and time.perf_counter() > deadline:
-            os.kill(pid, 9)
-            _, status, usage = os.wait4(pid, 0)
-            return time.perf_counter() - start, usage.ru_maxrss / 1024, "timeout"
-        time.sleep(0.5)
-    return time.perf_counter() - start, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
 
 
 def shards_for(data, gib):
@@ -134,8 +104,7 @@ def build(args):
     sizes = [int(s) for s in args.sizes.split(",")]
     budgets = [b for b in args.memory.split(",") if b]  # none: only HF
     hf_sizes = [int(s) for s in args.hf.split(",")] if args.hf else []
-    (regex,) = json.loads(subprocess.run([TOK, "pretokenize", "--pattern", "tok", "--print-regexes", "--hf"],
-                                         check=True, capture_output=True).stdout)
+    regex = hf_regex("tok")
     print(f"{'GiB':>4} {'budget':>7} {'total s':>8} {'s/GiB':>6} {'count MB/s':>10} {'count s':>8} {'joint s':>8} "
           f"{'train s':>8} {'eval s':>7} {'peak RSS MB':>11}  reduced (distinct / mass)", flush=True)
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:

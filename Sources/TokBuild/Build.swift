@@ -33,16 +33,6 @@ public struct BuildOptions: Sendable {
     public var heldOutCapacity = 4 << 20
     /// Also train one BPE on all domains pooled, at the same size, for comparison.
     public var comparePooled = false
-    /// How the joint BPE weighs the domains: nil scales each domain's counts
-    /// to the same total once (times its weight); ``DomainBalance`` re-weighs
-    /// them as training goes.
-    public var balance: DomainBalance? = nil
-    /// With a ``balance``: a domain's count of a pair below this counts only once no count at or above it is left.
-    public var minimumDomainCount: UInt64 = 0
-    /// With a ``balance``: a pair whose pieces occur in fewer documents than
-    /// this (summed over the pieces holding it) is merged only once no other
-    /// pair is left. Counting then also counts documents per piece.
-    public var minimumDocuments: UInt64 = 0
     /// What unit is held out: documents, whole files, or whole sources named by a JSON-lines key.
     public var heldOutUnit = HoldOutUnit.document
     /// Evaluation text per domain (files, folders, globs), from other sources
@@ -63,6 +53,10 @@ public enum BuildError: TokError, Equatable {
     case emptyDomain(name: String, inputs: [String])
     case sizeTooSmall(size: Int, reserved: Int)
     case patternMismatch(domain: String, path: String, counted: String, expected: String)
+    /// The corpora hold too few distinct pairs for the size: the joint BPE ran
+    /// out of pairs after `merges` of the `needed` merges (on the pieces kept
+    /// within the memory budget, when it `dropped` some).
+    case tooFewMerges(merges: Int, needed: Int, size: Int, reserved: Int, dropped: Bool = false)
     /// The built vocabulary failed a check it must pass (a bug, not bad input).
     case checkFailed(String)
 
@@ -76,6 +70,10 @@ public enum BuildError: TokError, Equatable {
             return "a vocabulary of \(size) ids leaves no room after the \(reserved) byte and special tokens"
         case .patternMismatch(let domain, let path, let counted, let expected):
             return "domain \(domain): \(path) was counted with pattern \(counted), not \(expected)"
+        case .tooFewMerges(let merges, let needed, let size, let reserved, let dropped):
+            return "the corpora yield only \(merges) merges" + (dropped ? " from the pieces kept within the memory budget" : "")
+                + ", not the \(needed) that a vocabulary of \(size) ids needs besides its \(reserved) byte and special tokens: "
+                + "ask for at most \(merges + reserved) ids, or give more " + (dropped ? "memory or text" : "text")
         case .checkFailed(let what): return "internal check failed: \(what)"
         }
     }
@@ -148,9 +146,13 @@ public struct BuildProgress: Sendable {
 /// `build-report.json` and `heldout/<domain>.txt` under a staging name and
 /// moves it into place only when every stage has passed.
 ///
+/// `log` gets what each stage did; `warn` what the input holds that the user
+/// should know of (bytes that are not UTF-8, skipped JSON lines).
+///
 /// - Throws: ``BuildError`` and the errors of the stages' libraries.
 public func buildVocabulary(
     _ options: BuildOptions, output: String, log: @escaping @Sendable (String) -> Void,
+    warn: @escaping @Sendable (String) -> Void = { _ in },
     progress: @escaping @Sendable (BuildProgress) -> Void = { _ in }
 ) throws -> BuildReport {
     guard !options.domains.isEmpty else { throw BuildError.noDomains }
@@ -163,54 +165,44 @@ public func buildVocabulary(
     return try TemporaryPaths.withWorkFolder("build") { work in try VocabularyFolder.writeStaged(to: output) { staging in
         var clock = StageClock()
         let domains = try clock.time("count") {
-            try countDomains(options, work: work, staging: staging, log: log, progress: progress)
+            try countDomains(options, work: work, staging: staging, log: log, warn: warn, progress: progress)
         }
         let jointStarted = Date()
-        let counts = try clock.time("joint") {
+        let countFiles = try clock.time("joint") {
             try jointCounts(domains, options, work: work) { fraction in
                 progress(BuildProgress(stage: "joint", done: fraction, total: 1, seconds: Date().timeIntervalSince(jointStarted)))
             }
         }
         let trainingStarted = Date()
         let budget = max(options.memoryBudget - BPETrainer.reservedMemory, 1 << 20)
-        let countFiles = domains.map(\.countFile) + (counts.joint.map { [$0] } ?? []) + (counts.pooled.map { [$0] } ?? [])
-        let trainings = countFiles.count + (counts.joint == nil ? 1 : 0)
-        var trained = try clock.time("train") {
-            try trainAll(countFiles, size: options.vocabularySize, threads: options.threads, memoryBudget: budget) { done, _ in
-                progress(BuildProgress(stage: "train", done: Double(done), total: Double(trainings * (options.vocabularySize - 256)),
-                                       seconds: Date().timeIntervalSince(trainingStarted)))
-            }
-        }
-        if let balance = options.balance {
-            let before = trained.count * (options.vocabularySize - 256)
-            let joint = try clock.time("train") {
-                try trainBalanced(domains, own: Array(trained.prefix(domains.count)), balance: balance, options, memoryBudget: budget,
-                                  log: log) { n, _ in
-                    progress(BuildProgress(stage: "train", done: Double(before + n), total: Double(trainings * (options.vocabularySize - 256)),
+        let trained = try clock.time("train") {
+            try countFiles.mapAll { files in
+                try trainAll(files, size: options.vocabularySize, threads: options.threads, memoryBudget: budget) { done, total in
+                    progress(BuildProgress(stage: "train", done: Double(done), total: Double(total),
                                            seconds: Date().timeIntervalSince(trainingStarted)))
                 }
             }
-            trained.insert(joint, at: domains.count)
         }
-        let own = zip(domains, trained).map { domain, result in
+        guard trained.joint.merges.count >= options.bpeTokens else {
+            throw BuildError.tooFewMerges(merges: trained.joint.merges.count, needed: options.bpeTokens, size: options.vocabularySize,
+                                          reserved: 256 + options.specialTokens.count, dropped: trained.joint.reduction != nil)
+        }
+        let own = zip(domains, trained.own).map { domain, result in
             DomainVocabulary(name: domain.input.name, weight: domain.input.weight, trainingBytes: domain.trainingBytes,
                              result: result)
         }
         for d in own { log("\(d.name): \(d.tokens.count) merges") }
         let tokenizer = try clock.time("assemble") {
-            try assemble(trained[domains.count], options, name: URL(fileURLWithPath: output).lastPathComponent,
-                         staging: staging)
+            try assemble(trained.joint, options, name: URL(fileURLWithPath: output).lastPathComponent, staging: staging)
         }
         try clock.time("check") { try check(tokenizer, options) }
-        let pooled = counts.pooled == nil ? nil : trained.last
         var report = try clock.time("evaluate") {
-            try evaluate(tokenizer, domains: domains, own: own, pooled: pooled, options)
+            try evaluate(tokenizer, domains: domains, own: own, pooled: trained.pooled, options)
         }
         report.seconds = clock.seconds
         report.peakMemoryMB = peakMemoryMB()
         report.memoryBudgetMB = Double(options.memoryBudget) / Double(1 << 20)
-        let names = domains.map(\.input.name) + ["joint"] + (counts.pooled == nil ? [] : ["pooled"])
-        for (name, result) in zip(names, trained) { report.reductions[name] = result.reduction }
+        for (name, result) in trained.named(domains.map(\.input.name)) { report.reductions[name] = result.reduction }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try writeFileAtomically(staging + "/build-report.json", Array(try encoder.encode(report)) + [0x0A])
@@ -253,15 +245,17 @@ struct CountedDomain {
 
 /// Stage 1: counts each domain with the vocabulary's pre-tokenizer, holding
 /// out documents (by a hash of their bytes) into `staging/heldout/`. A domain
-/// given as one count file is used as it is. A domain with no text fails the build.
+/// given as one count file is used as it is. A domain with no text fails the
+/// build; what its text holds that is not clean text (bytes that are not
+/// UTF-8, as binary files have; skipped JSON lines) goes to `warn`, as
+/// `tok count` reports it.
 func countDomains(
     _ options: BuildOptions, work: String, staging: String, log: @escaping @Sendable (String) -> Void,
-    progress: @escaping @Sendable (BuildProgress) -> Void
+    warn: @escaping @Sendable (String) -> Void, progress: @escaping @Sendable (BuildProgress) -> Void
 ) throws -> [CountedDomain] {
     try FileManager.default.createDirectory(atPath: staging + "/heldout", withIntermediateDirectories: true)
     var counting = CountingOptions(preTokenizer: options.preTokenizer, threads: options.threads,
                                    memoryBudget: options.memoryBudget)
-    counting.documentFrequencies = options.minimumDocuments > 0
     counting.temporaryDirectory = work
     return try options.domains.map { domain in
         if domain.inputs.count == 1 && CountFile.isCountFile(domain.inputs[0]) {
@@ -272,6 +266,7 @@ func countDomains(
                                                  expected: options.preTokenizer.name)
             }
             guard metadata.distinctPieces > 0 else { throw BuildError.emptyDomain(name: domain.name, inputs: domain.inputs) }
+            for line in metadata.statistics.warnings { warn("\(domain.name): \(path): " + line) }
             let heldOut = try CountFile.heldOutText(path, metadata: metadata) ?? []
             try writeFileAtomically(staging + "/heldout/\(domain.name).txt", heldOut)
             log("\(domain.name): using counts \(path), " + (metadata.heldOut == nil ? "no held-out text"
@@ -283,11 +278,12 @@ func countDomains(
         let holdOut = HoldOut(perMille: options.heldOutPerMille, capacity: options.heldOutCapacity, unit: options.heldOutUnit)
         let path = work + "/\(domain.name).counts"
         let metadata = try countPieces(files: files, domain: domain.name, options: counting, output: path,
-                                       holdOut: holdOut, warn: { log($0) }) { p in
+                                       holdOut: holdOut, warn: warn) { p in
             progress(BuildProgress(stage: "count", domain: domain.name, done: Double(p.consumed), total: Double(p.inputSize),
                                    seconds: p.seconds))
         }
         guard metadata.distinctPieces > 0 else { throw BuildError.emptyDomain(name: domain.name, inputs: domain.inputs) }
+        for line in metadata.statistics.warnings { warn("\(domain.name): " + line) }
         try writeFileAtomically(staging + "/heldout/\(domain.name).txt", holdOut.text)
         log("\(domain.name): \(files.count) files, \(metadata.statistics.bytes) bytes counted, \(holdOut.text.count) bytes held out"
             + (holdOut.unit == .document ? "" : " (\(holdOut.heldUnits) \(holdOut.unit.plural))")
@@ -297,57 +293,22 @@ func countDomains(
     }
 }
 
-/// Stage 2: the joint counts, each domain's scaled to the largest domain's
-/// total times its weight, so that a merge's count is the summed share of the
-/// domains' texts it saves (not with a ``DomainBalance``, which trains on the
-/// domains' own counts); and, if compared, the plain pooled sum.
+/// Stage 2: the count file of every training: each domain's own; the joint
+/// counts, each domain's scaled to the largest domain's total times its
+/// weight, so that a merge's count is the summed share of the domains' texts
+/// it saves; and, if compared, the plain pooled sum.
 func jointCounts(_ domains: [CountedDomain], _ options: BuildOptions, work: String,
-                 progress: (Double) -> Void) throws -> (joint: String?, pooled: String?) {
-    var joint: String? = nil
-    let share = options.comparePooled && options.balance == nil ? 0.5 : 1
-    if options.balance == nil {
-        joint = work + "/joint.counts"
-        let largest = domains.map(\.trainingBytes).max() ?? 1
-        let scales = domains.map { $0.input.weight * Double(largest) / Double(max($0.trainingBytes, 1)) }
-        _ = try mergeCountFiles(domains.map(\.countFile), output: joint!, scales: scales) { progress($0 * share) }
-    }
-    guard options.comparePooled else { return (joint, nil) }
+                 progress: (Double) -> Void) throws -> Trainings<String> {
+    let inputs = domains.map(\.countFile)
+    let share = options.comparePooled ? 0.5 : 1
+    let joint = work + "/joint.counts"
+    let largest = domains.map(\.trainingBytes).max() ?? 1
+    let scales = domains.map { $0.input.weight * Double(largest) / Double(max($0.trainingBytes, 1)) }
+    _ = try mergeCountFiles(inputs, output: joint, scales: scales) { progress($0 * share) }
+    guard options.comparePooled else { return Trainings(own: inputs, joint: joint, pooled: nil) }
     let pooled = work + "/pooled.counts"
-    _ = try mergeCountFiles(domains.map(\.countFile), output: pooled) { progress(1 - share + $0 * share) }
-    return (joint, pooled)
-}
-
-/// Stage 3b, with a ``DomainBalance``: one BPE over the domains' own counts,
-/// re-weighted as it goes; each domain loads within its share of the budget
-/// (by its estimated memory).
-func trainBalanced(_ domains: [CountedDomain], own: [BPETrainer.Result], balance: DomainBalance, _ options: BuildOptions,
-                   memoryBudget: Int, log: (String) -> Void, progress: (Int, Int) -> Void) throws -> BPETrainer.Result {
-    let estimates = try domains.map { try BPETrainer.estimatedMemory(countFile: $0.countFile) }
-    let total = max(estimates.reduce(0, +), 1)
-    var reductions: [PieceReduction] = []
-    let pieces = try zip(domains, estimates).map { domain, estimate in
-        let (p, r) = try PieceCounts.load(countFile: domain.countFile, budget: Int(Double(memoryBudget) * Double(estimate) / Double(total)),
-                                          cost: BPETrainer.memoryCost(of:))
-        if let r { reductions.append(r) }
-        return p
-    }
-    // Document frequencies, where counting made them (not for count files from `tok count`).
-    let documents = try domains.map { domain -> PieceCounts? in
-        let path = CountFile.documentsPath(domain.countFile)
-        guard options.minimumDocuments > 0 else { return nil }
-        guard FileManager.default.fileExists(atPath: path) else {
-            log("\(domain.input.name): no document frequencies beside \(domain.countFile) (tok count --document-frequencies "
-                + "writes them): the minimum of documents does not apply to its pairs")
-            return nil
-        }
-        return try PieceCounts(countFile: path)
-    }
-    var result = try BPETrainer(vocabularySize: options.vocabularySize).train(
-        domains: pieces, weights: domains.map(\.input.weight), balance: balance, own: own.map { $0.merges.map(\.count) },
-        minimumDomainCount: options.minimumDomainCount, documents: documents, minimumDocuments: options.minimumDocuments,
-        progress: progress)
-    result.reduction = reductions.first
-    return result
+    _ = try mergeCountFiles(inputs, output: pooled) { progress(1 - share + $0 * share) }
+    return Trainings(own: inputs, joint: joint, pooled: pooled)
 }
 
 /// Stage 3: trains a BPE on each count file to `size` ids (no special tokens),
@@ -399,7 +360,7 @@ func assemble(_ joint: BPETrainer.Result, _ options: BuildOptions, name: String,
 func check(_ tokenizer: Tokenizer, _ options: BuildOptions) throws {
     let v = tokenizer.vocabulary
     guard v.idLimit == options.vocabularySize, v.count == 256 + options.bpeTokens else {
-        throw BuildError.checkFailed("built \(v.idLimit) ids, not \(options.vocabularySize): the corpora hold too few distinct pairs")
+        throw BuildError.checkFailed("built \(v.count) tokens and ids up to \(v.idLimit), not \(256 + options.bpeTokens) and \(options.vocabularySize)")
     }
     guard v.unreachableTokens.isEmpty else { throw BuildError.checkFailed("\(v.unreachableTokens.count) unreachable tokens") }
 }

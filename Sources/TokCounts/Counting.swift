@@ -191,20 +191,6 @@ func writeRun(_ counter: PieceCounter, to path: String, metadata: CountMetadata?
     return try writer.finish(metadata: metadata)
 }
 
-/// The sizes of the documents of `files` that holding out `perMille`
-/// thousandths would choose, in corpus order, without counting anything: what
-/// counting a corpus in parts needs to know of the parts before each
-/// (``HoldOut/alreadyHeld(candidateSizes:capacity:)``).
-public func holdOutCandidates(files: [CorpusFile], perMille: Int, options: CountingOptions) throws -> [Int] {
-    let stream = CorpusStream(files: files, preTokenizer: options.preTokenizer, blockSize: options.blockSize,
-                              field: options.field, strict: options.strict)
-    let holdOut = HoldOut(perMille: perMille, capacity: .max, scanning: true)
-    stream.holdOut = holdOut
-    var batch = TextBatch()
-    while try stream.next(&batch) {}
-    return holdOut.candidateSizes
-}
-
 /// Merges count files into one, adding the counts of equal pieces, each file's
 /// counts first multiplied by its scale (if given) and rounded.
 ///

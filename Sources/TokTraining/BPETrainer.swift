@@ -99,7 +99,9 @@ public struct BPETrainer: Sendable {
         return bytes
     }
 
-    /// Trains on `pieces` (byte strings with their counts).
+    /// Trains on `pieces` (byte strings with their counts): merges the best
+    /// pair until the size is reached or no pair is left (or the best occurs
+    /// fewer than ``minFrequency`` times).
     ///
     /// - Complexity: O(total piece bytes) to start; each merge then touches
     ///   only the pieces that hold the merged pair.
@@ -109,94 +111,22 @@ public struct BPETrainer: Sendable {
         guard wanted >= 0 else { throw TrainingError.sizeTooSmall(size: vocabularySize, reserved: 256 + specialTokens.count) }
         progress(0, wanted)
         var state = TrainingState(pieces: pieces)
-        return mergeLoop(&state, wanted: wanted, started: started, progress: progress)
-    }
-
-    /// The loop every training shares: merges the best pair until `wanted`
-    /// merges are made or no pair is left, calling `afterMerge` with the
-    /// number made after each.
-    func mergeLoop(_ state: inout TrainingState, wanted: Int, started: Date, progress: (Int, Int) -> Void,
-                   afterMerge: (Int, inout TrainingState) -> Void = { _, _ in }) -> Result {
         var tokens = (0 ..< 256).map { [UInt8($0)] }
         var merges: [Merge] = []
         merges.reserveCapacity(wanted)
         while merges.count < wanted {
-            guard let (key, score, tied) = state.popBest(tokenLength: { tokens[Int($0)].count }, maxLength: maxTokenLength)
+            guard let (key, count, tied) = state.popBest(tokenLength: { tokens[Int($0)].count }, maxLength: maxTokenLength),
+                  count >= max(minFrequency, 1)
             else { break }
-            // With several domains the score is a weighted one; a merge records its occurrences.
-            let count = state.pairs.domains > 0 ? state.occurrences(key) : score
-            guard count >= max(minFrequency, 1) else { break }
             let left = UInt32(key >> 32), right = UInt32(truncatingIfNeeded: key)
             let id = UInt32(tokens.count)
             tokens.append(tokens[Int(left)] + tokens[Int(right)])
             merges.append(Merge(left: left, right: right, count: count, tied: tied))
             state.merge(key: key, into: id)
-            afterMerge(merges.count, &state)
             if merges.count % 1000 == 0 { progress(merges.count, wanted) }
         }
         let specials = specialTokens.enumerated().map { SpecialToken(id: UInt32(tokens.count + $0.offset), content: $0.element) }
         return Result(tokens: tokens, merges: merges, specialTokens: specials, seconds: Date().timeIntervalSince(started))
-    }
-}
-
-/// How one BPE over several domains weighs their pair counts, anew every
-/// few thousand merges as their token counts fall.
-public enum DomainBalance: String, Sendable, Codable, CaseIterable {
-    /// A domain's counts over its current token count: a merge scores the
-    /// share of each domain's tokens it saves, summed, which greedily maximises
-    /// the geometric mean of the domains' compression.
-    case geometric
-    /// Parity-aware (Foroutan et al. 2025): the domain furthest behind its own
-    /// vocabulary (current tokens over the tokens its own BPE, trained alone to
-    /// the full size, leaves) takes the merges; the others' counts only order
-    /// the pairs it does not have.
-    case parity
-}
-
-extension BPETrainer {
-    /// Trains one BPE on several domains' pieces, each pair scored by its
-    /// counts per domain times the domain's weight under `balance` (times
-    /// `weights`), re-weighted a hundred times over the training (every
-    /// `reweightEvery` merges, if given).
-    ///
-    /// - Parameters:
-    ///   - own: for ``DomainBalance/parity``, each domain's own BPE's merge counts.
-    ///   - documents: per domain, the pieces' document frequencies (a count file
-    ///     of the same pieces, ``CountingOptions/documentFrequencies``); a pair
-    ///     whose words occur in fewer than `minimumDocuments` documents in all
-    ///     is merged only once no other pair is left.
-    /// - Complexity: as ``train(pieces:progress:)``, plus O(pairs × domains) per re-weighting.
-    public func train(domains: [PieceCounts], weights: [Double], balance: DomainBalance, own: [[UInt64]] = [],
-                      minimumDomainCount: UInt64 = 0, documents: [PieceCounts?] = [], minimumDocuments: UInt64 = 0,
-                      reweightEvery: Int? = nil,
-                      progress: (Int, Int) -> Void = { _, _ in }) throws -> Result {
-        let started = Date()
-        let wanted = vocabularySize - 256 - specialTokens.count
-        guard wanted >= 0 else { throw TrainingError.sizeTooSmall(size: vocabularySize, reserved: 256 + specialTokens.count) }
-        progress(0, wanted)
-        let reweightEvery = reweightEvery ?? max(wanted / 100, 1)
-        var state = TrainingState(domains: domains, weights: weights, documents: documents)
-        state.minimumDomainCount = Int64(minimumDomainCount)
-        state.minimumDocuments = Int64(minimumDocuments)
-        // Each domain's tokens under its own vocabulary, trained alone to the
-        // full size: its initial tokens less what its merges saved.
-        let ownTokens = domains.indices.map { d in
-            max(state.domainTokens[d] - (d < own.count ? own[d].reduce(0) { $0 + Int64($1) } : 0), 1)
-        }
-        func weighting(_ state: TrainingState) -> [Double] {
-            let tokens = state.domainTokens.map { Double(max($0, 1)) }
-            let total = tokens.reduce(0, +)
-            let geometric = tokens.indices.map { weights[$0] * total / tokens[$0] }
-            guard balance == .parity, own.count == domains.count else { return geometric }
-            let behind = tokens.indices.map { d in tokens[d] / Double(ownTokens[d]) }
-            let worst = behind.indices.max { behind[$0] * weights[$0] < behind[$1] * weights[$1] }!
-            // The others' counts only order the pairs the worst domain does not have.
-            return geometric.indices.map { $0 == worst ? geometric[$0] : geometric[$0] * 1e-9 }
-        }
-        state.reweight(weighting(state))
-        return mergeLoop(&state, wanted: wanted, started: started, progress: progress) { made, state in
-            if made % reweightEvery == 0 { state.reweight(weighting(state)) }
-        }
     }
 }
 
@@ -214,103 +144,13 @@ struct TrainingState {
     var heap = PairHeap()
     var step: Int32 = 0
 
-    /// Training on several domains at once: each word's domain, each pair's
-    /// count per domain (``PairIndex/domainCounts``), the weight of a domain's
-    /// counts in a pair's score, and each domain's tokens so far. Empty for
-    /// one set of pieces, where a pair's score is its count.
-    var wordDomain = ContiguousArray<UInt8>()
-    var weights: [Double] = []
-    /// A domain's count of a pair below this counts only once no count at or above it is left.
-    var minimumDomainCount: Int64 = 0
-    /// With document frequencies: each word's, and a pair whose words' sum
-    /// (an upper bound on the documents it occurs in) is under
-    /// `minimumDocuments` counts only once no other pair is left.
-    var wordDocuments = ContiguousArray<UInt64>()
-    var minimumDocuments: Int64 = 0
-    var domainTokens: [Int64] = []
-    private var touched: [Int] = []
-
-    init(domains: [PieceCounts], weights: [Double], documents: [PieceCounts?] = []) {
-        self.weights = weights
-        let d = domains.count
-        pairs.domains = d
-        domainTokens = [Int64](repeating: 0, count: d)
-        let tracking = documents.contains { $0 != nil }
-        if tracking { pairs.documents = [] }
-        for (k, pieces) in domains.enumerated() {
-            // The document counts hold every piece, in the same (sorted) order: a merge join.
-            let frequencies = k < documents.count ? documents[k] : nil
-            var f = 0
-            pieces.forEach { bytes, count in
-                domainTokens[k] += Int64(count) * Int64(bytes.count)
-                guard bytes.count >= 2 else { return }
-                if tracking {
-                    var frequency: UInt64 = 1
-                    if let frequencies {
-                        while f < frequencies.count && !frequencies.pieceEquals(f, bytes) { f += 1 }
-                        if f < frequencies.count { frequency = frequencies.counts[f] }
-                    }
-                    wordDocuments.append(frequency)
-                }
-                wordStart.append(symbols.count)
-                wordLength.append(Int32(bytes.count))
-                wordCount.append(count)
-                wordSeen.append(-1)
-                wordDomain.append(UInt8(k))
-                for b in bytes { symbols.append(UInt32(b)) }
-            }
-        }
-        for w in wordStart.indices {
-            let start = wordStart[w], n = Int(wordLength[w]), c = Int64(wordCount[w]), k = Int(wordDomain[w])
-            for j in start ..< start + n - 1 {
-                let e = pairs.entry(UInt64(symbols[j]) << 32 | UInt64(symbols[j + 1]))
-                pairs.domainCounts[e * d + k] += c
-                if tracking { pairs.documents![e] += Int64(wordDocuments[w]) }
-                pairs.addWord(e, UInt32(w))
-            }
-        }
-        reweight(weights)
-    }
-
-    /// Scores every pair anew under `weights` and rebuilds the heap.
-    ///
-    /// - Complexity: O(pairs × domains).
-    mutating func reweight(_ weights: [Double]) {
-        self.weights = weights
-        for e in pairs.keys.indices where pairs.counts[e] > Int64.min / 4 { pairs.counts[e] = score(e) }
-        var items = ContiguousArray<(count: Int64, key: UInt64)>()
-        for e in pairs.keys.indices where pairs.counts[e] > 0 { items.append((pairs.counts[e], pairs.keys[e])) }
-        heap = PairHeap(unordered: items)
-    }
-
-    /// A pair's weighted count over the domains, as the bit pattern of a
-    /// non-negative `Double` (which orders as the `Double` does): the heap
-    /// compares integers, and weights span many orders of magnitude.
-    @inline(__always) func score(_ e: Int) -> Int64 {
-        var total = 0.0
-        for k in 0 ..< pairs.domains {
-            let c = pairs.domainCounts[e * pairs.domains + k]
-            guard c > 0 else { continue }
-            // Counts under the minimum rank after every count at or above it, not never.
-            total += weights[k] * Double(c) * (c >= minimumDomainCount ? 1 : 1e-9)
-        }
-        if let documents = pairs.documents, documents[e] < minimumDocuments { total *= 1e-9 }
-        return total > 0 ? Int64(bitPattern: total.bitPattern) : 0
-    }
-
-    /// The pair's occurrences over all domains.
-    func occurrences(_ key: UInt64) -> UInt64 {
-        guard let e = pairs.find(key) else { return 0 }
-        return (0 ..< pairs.domains).reduce(0) { $0 + UInt64(max(pairs.domainCounts[e * pairs.domains + $1], 0)) }
-    }
-
-    /// Adds `c` occurrences of pair entry `f` in word `w`'s domain (or to its count, with one domain).
-    @inline(__always) mutating func add(_ f: Int, _ c: Int64, word w: Int) {
-        if pairs.domains == 0 { pairs.counts[f] += c; return }
-        pairs.domainCounts[f * pairs.domains + Int(wordDomain[w])] += c
-        if pairs.documents != nil { pairs.documents![f] += c > 0 ? Int64(wordDocuments[w]) : -Int64(wordDocuments[w]) }
-        touched.append(f)
-    }
+    /// The count that marks a pair never to be merged (its token would be
+    /// longer than ``BPETrainer/maxTokenLength``). Counts are only pushed on the
+    /// heap while above zero, and this is far enough below zero that the counts
+    /// merges later add to the pair (a corpus's piece count, far below 2^62)
+    /// never bring it back up; and far enough above `Int64.min` that
+    /// subtracting them never overflows.
+    static let neverMerged = Int64.min / 2
 
     init(pieces: PieceCounts) {
         pieces.forEach { bytes, count in
@@ -346,7 +186,7 @@ struct TrainingState {
                 continue
             }
             if maxLength < .max && tokenLength(UInt32(top.key >> 32)) + tokenLength(UInt32(truncatingIfNeeded: top.key)) > maxLength {
-                pairs.counts[e] = Int64.min / 2  // never merge this pair
+                pairs.counts[e] = TrainingState.neverMerged
                 continue
             }
             // A tie: the next valid entry has the same count.
@@ -396,7 +236,7 @@ struct TrainingState {
             for p in positions {
                 for q in max(p - 1, start) ... min(p + 1, start + n - 2) where q > last {
                     let f = pairs.find(UInt64(symbols[q]) << 32 | UInt64(symbols[q + 1]))!
-                    add(f, -c, word: w)
+                    pairs.counts[f] -= c
                     last = q
                 }
             }
@@ -417,13 +257,12 @@ struct TrainingState {
             }
             let m = write - start
             wordLength[w] = Int32(m)
-            if !domainTokens.isEmpty { domainTokens[Int(wordDomain[w])] -= Int64(positions.count) * c }
             // Add the new pairs around each new symbol (each pair once).
             last = -1
             for p in merged {
                 for q in p - 1 ... p where q >= start && q <= start + m - 2 && q > last {
                     let f = pairs.entry(UInt64(symbols[q]) << 32 | UInt64(symbols[q + 1]))
-                    add(f, c, word: w)
+                    pairs.counts[f] += c
                     pairs.addWord(f, UInt32(w))
                     changed.append(f)
                     last = q
@@ -432,12 +271,6 @@ struct TrainingState {
         }
         pairs.counts[e] = 0
         pairs.words[e] = []
-        if pairs.domains > 0 {
-            for k in 0 ..< pairs.domains { pairs.domainCounts[e * pairs.domains + k] = 0 }
-            // A pair marked never to merge (too long) stays marked.
-            for f in touched where f != e && pairs.counts[f] > Int64.min / 4 { pairs.counts[f] = score(f) }
-            touched.removeAll(keepingCapacity: true)
-        }
         changed.sort()
         var previous = -1
         for f in changed where f != previous {
@@ -452,11 +285,6 @@ struct PairIndex {
     var keys = ContiguousArray<UInt64>()
     var counts = ContiguousArray<Int64>()
     var words: [ContiguousArray<UInt32>] = []
-    /// With several domains: `domainCounts[entry * domains + d]` is the pair's count in domain `d`.
-    var domains = 0
-    var domainCounts = ContiguousArray<Int64>()
-    /// With document frequencies: the summed document frequency of the words holding each pair.
-    var documents: ContiguousArray<Int64>? = nil
     var slots = ContiguousArray<Int32>(repeating: -1, count: 1 << 16)
     var shift: UInt64 = 48
 
@@ -483,8 +311,6 @@ struct PairIndex {
         keys.append(key)
         counts.append(0)
         words.append([])
-        for _ in 0 ..< domains { domainCounts.append(0) }
-        documents?.append(0)
         slots[slot] = Int32(e)
         if keys.count * 2 > slots.count { grow() }
         return e
@@ -513,18 +339,6 @@ struct PairHeap {
 
     @inline(__always) static func before(_ x: (count: Int64, key: UInt64), _ y: (count: Int64, key: UInt64)) -> Bool {
         x.count != y.count ? x.count > y.count : x.key < y.key
-    }
-
-    init() {}
-
-    /// A heap of `items` in any order (bottom-up, O(n)).
-    init(unordered: ContiguousArray<(count: Int64, key: UInt64)>) {
-        items = unordered
-        var i = items.count / 2 - 1
-        while i >= 0 {
-            siftDown(i)
-            i -= 1
-        }
     }
 
     func peek() -> (count: Int64, key: UInt64)? { items.first }

@@ -36,7 +36,8 @@ public struct TrainingSummary: Sendable, Codable {
 /// Trains a vocabulary and writes its folder: counts `inputs` first unless
 /// they are count files (several are added up), trains, and writes the folder
 /// with `training.json` (every merge with its count and whether it was tied)
-/// under a staging name, moved into place only when complete.
+/// under a staging name, moved into place only when complete. `warn` gets what
+/// a counted corpus holds besides clean text (as `tok count` reports it).
 ///
 /// - Throws: ``TrainingError``, ``CountFileError``, ``CorpusError``, ``FileError``.
 public func trainVocabulary(
@@ -71,10 +72,14 @@ public func trainVocabulary(
     } else {
         (metadata, preTokenizer, result) = try TemporaryPaths.withWorkFolder("train", in: options.counting.temporaryDirectory) { work in
             let path = work + "/train.counts"
-            let metadata = countFiles
-                ? try mergeCountFiles(inputs, output: path)
-                : try countPieces(files: try expandCorpusInputs(inputs), domain: "train", options: options.counting,
-                                  output: path, warn: warn, progress: countingProgress)
+            let metadata: CountMetadata
+            if countFiles {
+                metadata = try mergeCountFiles(inputs, output: path)
+            } else {
+                metadata = try countPieces(files: try expandCorpusInputs(inputs), domain: "train", options: options.counting,
+                                           output: path, warn: warn, progress: countingProgress)
+                metadata.statistics.warnings.forEach(warn)
+            }
             let (preTokenizer, result) = try train(path, metadata)
             return (metadata, preTokenizer, result)
         }

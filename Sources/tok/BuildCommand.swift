@@ -40,15 +40,6 @@ struct BuildCommand: ParsableCommand {
     @Option(help: "Domain shares of the pre-training mix, NAME=SHARE,... (instead of --weights): each domain's counts weigh its share.")
     var mix: String?
 
-    @Option(help: "How the joint BPE weighs the domains: scaled (each domain's counts scaled to the same total, once), geometric (re-weighted by each domain's tokens left) or parity (the domain furthest behind its own vocabulary takes the merges).")
-    var balance: String = "scaled"
-
-    @Option(help: "With --balance geometric or parity: a domain's count of a pair below this counts only once no count at or above it is left.")
-    var minDomainCount: UInt64 = 0
-
-    @Option(help: "With --balance geometric or parity: a pair whose pieces occur in fewer documents than this is merged only once no other pair is left.")
-    var minDocuments: UInt64 = 0
-
     @Flag(help: "Also train one BPE on all domains pooled, at the same size, and compare.")
     var comparePooled = false
 
@@ -90,17 +81,6 @@ struct BuildCommand: ParsableCommand {
                 options.domains[options.domains.firstIndex { $0.name == name }!].weight = share / total * Double(shares.count)
             }
         }
-        switch balance {
-        case "scaled": options.balance = nil
-        default:
-            guard let b = DomainBalance(rawValue: balance) else { throw ValidationError("--balance: '\(balance)' is not scaled, geometric or parity") }
-            options.balance = b
-        }
-        options.minimumDomainCount = minDomainCount
-        options.minimumDocuments = minDocuments
-        if (minDocuments > 0 || minDomainCount > 0) && options.balance == nil {
-            throw ValidationError("--min-documents and --min-domain-count need --balance geometric or parity")
-        }
         options.vocabularySize = vocabSize
         options.specialTokens = specialTokens.split(separator: ",").map(String.init)
         guard let p = PreTokenizer(named: corpus.pattern) else { throw CLIError("unknown pattern '\(corpus.pattern)'") }
@@ -124,6 +104,9 @@ struct BuildCommand: ParsableCommand {
         let report = try buildVocabulary(options, output: output, log: {
             status.finish()
             if !quiet { printError("tok build: " + $0) }
+        }, warn: {
+            status.finish()
+            printError("tok: " + $0)
         }, progress: { p in
             status.show(String(format: "tok build: %@%@ %.0f%%, %@ left", p.stage, p.domain.map { " " + $0 } ?? "",
                                p.fraction * 100, StatusLine.duration(p.secondsLeft)))

@@ -34,7 +34,7 @@ struct CountCommand: ParsableCommand {
     @Option(help: "Most bytes held out (as 'tok build').")
     var heldOutCapacity: String = "4M"
 
-    @Option(help: ArgumentHelp("Bytes held out by the shards before these, when a corpus is counted in parts (see --scan-held-out).", valueName: "bytes"))
+    @Option(help: ArgumentHelp("Bytes held out by the shards before these, when a corpus is counted in parts (see --plan-held-out).", valueName: "bytes"))
     var heldOutBefore: Int = 0
 
     @Flag(help: "Also count the documents each piece occurs in, into OUTPUT.documents (for 'tok build --min-documents'; --merge adds them up when every input has them).")
@@ -42,6 +42,9 @@ struct CountCommand: ParsableCommand {
 
     @Flag(help: "Print (as a JSON array) the sizes of the documents --hold-out would choose, in corpus order, counting nothing.")
     var scanHeldOut = false
+
+    @Flag(help: "INPUTS are the --scan-held-out outputs of a corpus's shards, in corpus order: print (to OUTPUT with -o) each shard's --held-out-before for --held-out-capacity, as JSON lines {\"heldOutBefore\":N,\"scan\":\"PATH\"}, so that the shards count as the whole corpus.")
+    var planHeldOut = false
 
     @OptionGroup var corpus: CorpusOptions
 
@@ -52,7 +55,10 @@ struct CountCommand: ParsableCommand {
         if let holdOut, !(0 ... 1000).contains(holdOut) { throw ValidationError("--hold-out takes 0 to 1000 thousandths") }
         if scanHeldOut && holdOut == nil { throw ValidationError("--scan-held-out needs --hold-out") }
         if merge && holdOut != nil { throw ValidationError("--hold-out counts a corpus; merged count files keep their own held-out records") }
-        if output == nil && !scanHeldOut { throw ValidationError("missing -o/--output") }
+        if planHeldOut && (merge || scanHeldOut || holdOut != nil) {
+            throw ValidationError("--plan-held-out reads scans: not with --merge, --scan-held-out or --hold-out")
+        }
+        if output == nil && !scanHeldOut && !planHeldOut { throw ValidationError("missing -o/--output") }
     }
 
     func run() throws {
@@ -60,6 +66,11 @@ struct CountCommand: ParsableCommand {
         if scanHeldOut {
             let sizes = try holdOutCandidates(files: try expandCorpusInputs(inputs), perMille: holdOut!, options: try corpus.options())
             print("[" + sizes.map(String.init).joined(separator: ",") + "]")
+            return
+        }
+        if planHeldOut {
+            let plan = try HoldOutPlan(scanFiles: inputs, capacity: try parseSize(heldOutCapacity, option: "--held-out-capacity"))
+            if let output { try writeFileAtomically(output, plan.jsonLines) } else { print(String(decoding: plan.jsonLines, as: UTF8.self), terminator: "") }
             return
         }
         let output = output!  // validated
@@ -95,8 +106,7 @@ struct CountCommand: ParsableCommand {
             let s = metadata.statistics
             if let h = metadata.heldOut { print("\(CountFile.heldOutPath(output)): \(h.documents) documents, \(h.bytes) bytes held out") }
             print("\(output): \(metadata.distinctPieces) distinct pieces, \(metadata.pieces) in all, from \(s.files) files, \(s.bytes) bytes, \(s.documents) documents in \(String(format: "%.1f", seconds)) s (\(String(format: "%.1f", Double(s.bytes) / 1e6 / max(seconds, 1e-9))) MB/s)")
-            if s.invalidUTF8Bytes > 0 { printError("tok: \(s.invalidUTF8Bytes) bytes of invalid UTF-8 counted as byte pieces") }
-            if s.malformedLines > 0 { printError("tok: \(s.malformedLines) malformed JSON lines skipped") }
+            for line in s.warnings { printError("tok: " + line) }
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TokCorpus
 import TokCounts
@@ -45,31 +46,88 @@ struct BuildTests {
         #expect(report.composition.values.reduce(0, +) == 269)
     }
 
-    @Test(arguments: [DomainBalance.geometric, .parity])
-    func rebalancedBuildsAreExactAndDeterministic(balance: DomainBalance) throws {
+    @Test func buildsAreDeterministicForAnyThreadCount() throws {
         let en = try countFile("en", [("the", 500), (" the", 400), (" cat", 300), (" hat", 200), (" sat", 100)], bytes: 5000)
         let zh = try countFile("zh", [("中文", 60), ("文字", 50), ("汉字", 40)], bytes: 1000)
-        let outputs = [uniqueTemporaryPath("balanced-a"), uniqueTemporaryPath("balanced-b")]
+        let outputs = (0 ..< 3).map { uniqueTemporaryPath("deterministic-\($0)") }
         defer { for p in [en, zh] { unlink(p) }; for o in outputs { try? FileManager.default.removeItem(atPath: o) } }
         var options = BuildOptions(domains: [DomainInput(name: "en", inputs: [en]), DomainInput(name: "zh", inputs: [zh])])
         options.vocabularySize = 256 + 12 + 1
-        options.balance = balance
-        for o in outputs { _ = try buildVocabulary(options, output: o) { _ in } }
-        let files = try outputs.map { try Data(contentsOf: URL(fileURLWithPath: $0 + "/tokenizer.json")) }
-        #expect(files[0] == files[1])
-        let tokenizer = try VocabularyFolder.load(outputs[0])
-        #expect(tokenizer.vocabulary.count == 268 && tokenizer.vocabulary.unreachableTokens.isEmpty)
-        #expect(tokenizer.encode("中文").count == 1 && tokenizer.encode(" the").count == 1)
+        options.comparePooled = true
+        var reports: [BuildReport] = []
+        for (o, threads) in zip(outputs, [1, 2, 4]) {
+            options.threads = threads
+            reports.append(try buildVocabulary(options, output: o) { _ in })
+        }
+        let files = try outputs.map { try readFile($0 + "/tokenizer.json") }
+        #expect(files[1] == files[0] && files[2] == files[0])
+        #expect(reports.map { $0.domains.map(\.contributed) } == Array(repeating: reports[0].domains.map(\.contributed), count: 3))
+        // The ids themselves: the ranks of one BPE on the counts scaled to the same total (zh's times 5), then the special token.
+        let scaled = [("the", 500), (" the", 400), (" cat", 300), (" hat", 200), (" sat", 100), ("中文", 300), ("文字", 250), ("汉字", 200)]
+        let joint = try BPETrainer(vocabularySize: 269).train(pieces: PieceCounts(scaled.map { (Array($0.0.utf8), UInt64($0.1)) }))
+        let v = try VocabularyFolder.load(outputs[0]).vocabulary
+        #expect((0 ..< 268).map { v.bytes(of: UInt32($0)) } == Array(joint.tokens.prefix(268)))
+        #expect(v.specialTokens == [SpecialToken(id: 268, content: "<|endoftext|>")])
     }
 
-    @Test func tooFewPairsForTheSizeFailTheCheck() throws {
+    @Test func tooFewPairsForTheSizeSayHowManyTheCorporaYield() throws {
+        // "the" makes 2 merges and " cat" 3: 5 in all, with 257 ids besides.
         let en = try countFile("en", [("the", 5), (" cat", 3)], bytes: 100)
         let output = uniqueTemporaryPath("too-small")
         defer { unlink(en); try? FileManager.default.removeItem(atPath: output) }
         var options = BuildOptions(domains: [DomainInput(name: "en", inputs: [en])])
         options.vocabularySize = 256 + 20 + 1
-        #expect(throws: BuildError.self) { try buildVocabulary(options, output: output) { _ in } }
+        #expect(throws: BuildError.tooFewMerges(merges: 5, needed: 20, size: 277, reserved: 257)) {
+            try buildVocabulary(options, output: output) { _ in }
+        }
         #expect(!FileManager.default.fileExists(atPath: output))
+        #expect(BuildError.tooFewMerges(merges: 5, needed: 20, size: 277, reserved: 257).description
+                == "the corpora yield only 5 merges, not the 20 that a vocabulary of 277 ids needs besides its 257 byte and "
+                + "special tokens: ask for at most 262 ids, or give more text")
+        #expect(BuildError.tooFewMerges(merges: 5, needed: 20, size: 277, reserved: 257, dropped: true).description
+                == "the corpora yield only 5 merges from the pieces kept within the memory budget, not the 20 that a vocabulary "
+                + "of 277 ids needs besides its 257 byte and special tokens: ask for at most 262 ids, or give more memory or text")
+        // The largest size it names builds.
+        options.vocabularySize = 262
+        let report = try buildVocabulary(options, output: output) { _ in }
+        #expect(report.bpeTokens == 5)
+    }
+
+    @Test func binaryFilesInACorpusAreReportedAsTokCountReportsThem() throws {
+        let folder = uniqueTemporaryPath("binary-corpus"), output = uniqueTemporaryPath("binary-built")
+        defer { for p in [folder, output] { try? FileManager.default.removeItem(atPath: p) } }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try writeFileAtomically(folder + "/a.txt", Array(String(repeating: "the cat sat on the mat\n\n", count: 40).utf8))
+        try writeFileAtomically(folder + "/b.bin", [0x7F, 0x45, 0x4C, 0x46, 0x02, 0x01, 0xFF, 0xFE, 0x00, 0x80, 0xC3, 0x28])
+        var options = BuildOptions(domains: [DomainInput(name: "en", inputs: [folder])])
+        options.vocabularySize = 256 + 8 + 1
+        options.heldOutPerMille = 0
+        let warnings = Mutex<[String]>([])
+        _ = try buildVocabulary(options, output: output, log: { _ in }, warn: { line in warnings.withLock { $0.append(line) } })
+        // 0xFF, 0xFE, 0x80 and 0xC3 (a lead byte before a non-continuation) are not UTF-8.
+        #expect(warnings.withLock { $0 } == ["en: 4 bytes of invalid UTF-8 counted as byte pieces"])
+        var clean = CorpusStatistics()
+        clean.bytes = 10
+        #expect(clean.warnings.isEmpty)
+    }
+
+    @Test func trainingsAreNamedAndMappedByRole() {
+        let counts = Trainings(own: ["en.counts", "zh.counts"], joint: "joint.counts", pooled: "pooled.counts")
+        #expect(counts.all == ["en.counts", "zh.counts", "joint.counts", "pooled.counts"])
+        #expect(counts.named(["en", "zh"]).map(\.name) == ["en", "zh", "joint", "pooled"])
+        #expect(counts.named(["en", "zh"]).map(\.training) == counts.all)
+        var seen: [String] = []
+        let lengths = counts.mapAll { files in
+            seen = files
+            return files.map(\.count)
+        }
+        #expect(seen == counts.all)
+        #expect(lengths.own == [9, 9] && lengths.joint == 12 && lengths.pooled == 13)
+        let unpooled = Trainings(own: ["en.counts"], joint: "joint.counts", pooled: nil)
+        #expect(unpooled.all == ["en.counts", "joint.counts"])
+        #expect(unpooled.named(["en"]).map(\.name) == ["en", "joint"])
+        let mapped = unpooled.mapAll { $0.map { $0.uppercased() } }
+        #expect(mapped.own == ["EN.COUNTS"] && mapped.joint == "JOINT.COUNTS" && mapped.pooled == nil)
     }
 
     @Test func anEmptyDomainFailsAndLeavesTheOutputAlone() throws {

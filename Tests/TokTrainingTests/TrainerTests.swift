@@ -65,3 +65,30 @@ struct TrainingEntryPointTests {
         }
     }
 }
+
+struct TokenLengthCapTests {
+    @Test func aPairTooLongIsNeverMergedAndTheNextOneIs() throws {
+        // xy and yz tie at 10 (xy has the smaller ids); then (xy, z) would be 3 bytes: skipped for good, and pq follows.
+        let pieces = PieceCounts([(Array("xyz".utf8), 10), (Array("pq".utf8), 3)])
+        var capped = BPETrainer(vocabularySize: 256 + 4)
+        capped.maxTokenLength = 2
+        let result = try capped.train(pieces: pieces)
+        #expect(result.merges.map { String(decoding: result.tokens[Int($0.left)] + result.tokens[Int($0.right)], as: UTF8.self) } == ["xy", "pq"])
+        #expect(result.merges.map(\.count) == [10, 3] && result.merges.map(\.tied) == [true, false])
+        let free = try BPETrainer(vocabularySize: 256 + 4).train(pieces: pieces)
+        #expect(free.tokens.dropFirst(256).map { String(decoding: $0, as: UTF8.self) } == ["xy", "xyz", "pq"])
+    }
+
+    @Test func aNeverMergedPairStaysOffTheHeapAsItsCountsChange() throws {
+        // (ab, c) is blocked at 3 bytes; merging (c, d) and then (c, e) takes its occurrences away (its count falls
+        // further below zero) and makes (ab, cd) and (ab, ce), blocked in turn; (d, e) is merged last.
+        let pieces = PieceCounts([(Array("abcd".utf8), 40), (Array("abce".utf8), 30), (Array("cd".utf8), 1), (Array("de".utf8), 2)])
+        var trainer = BPETrainer(vocabularySize: 256 + 10)
+        trainer.maxTokenLength = 2
+        let result = try trainer.train(pieces: pieces)
+        let made = result.tokens.dropFirst(256)
+        #expect(made.allSatisfy { $0.count <= 2 })
+        #expect(made.map { String(decoding: $0, as: UTF8.self) } == ["ab", "cd", "ce", "de"])
+        #expect(TrainingState.neverMerged < -(Int64(1) << 61))
+    }
+}

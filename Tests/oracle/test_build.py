@@ -7,7 +7,7 @@ import json
 import pytest
 from tokenizers import Tokenizer
 
-from conftest import CORPORA, DOMAINS, tok
+from conftest import CORPORA, DOMAINS, domain_text, tok
 
 
 @pytest.fixture(scope="module")
@@ -115,27 +115,35 @@ def test_train_with_a_budget_that_fits_equals_train_without(tmp_path):
     assert summary["reduction"]["droppedPieces"] > 0 and summary["merges"] == 8000 - 256
 
 
-def test_document_frequencies_from_tok_count_build_what_the_corpora_build(tmp_path):
-    """`tok count --document-frequencies` in two parts, merged, gives `tok build --min-documents`
-    the same vocabulary as counting the corpora in the build."""
-    counted = []
-    for d in DOMAINS:
-        files = sorted(str(p) for p in (CORPORA / d).rglob("*") if p.is_file() and not p.name.startswith("."))
-        half = max(len(files) // 2, 1)
-        parts = [files[:half], files[half:]] if len(files) > 1 else [files]
-        for k, part in enumerate(parts):
-            tok("count", "--domain", d, "--document-frequencies", *part, "-o", tmp_path / f"{d}-{k}.counts", "--quiet")
-        tok("count", "--merge", *[tmp_path / f"{d}-{k}.counts" for k in range(len(parts))], "-o", tmp_path / f"{d}.counts",
-            "--quiet")
-        assert (tmp_path / f"{d}.counts.documents").exists()
-        counted.append(f"{d}={tmp_path / f'{d}.counts'}")
-    common = ["--balance", "geometric", "--min-documents", 3, "--vocab-size", 6000, "--quiet"]
-    log = tok("build", "--domains", ",".join(counted), *common, "-o", tmp_path / "from-counts").stderr.decode()
-    assert "no document frequencies" not in log
-    tok("build", "--domains", ",".join(f"{d}={CORPORA / d}" for d in DOMAINS), "--held-out-per-mille", 0, *common,
-        "-o", tmp_path / "from-corpora")
-    assert (tmp_path / "from-counts" / "tokenizer.json").read_bytes() == (tmp_path / "from-corpora" / "tokenizer.json").read_bytes()
-    # Without the frequencies the minimum cannot apply, and the build says so.
-    (tmp_path / "zh.counts.documents").unlink()
-    log = tok("build", "--domains", ",".join(counted), *common[:-1], "-o", tmp_path / "without").stderr.decode()
-    assert "zh: no document frequencies" in log
+def test_a_corpus_too_small_for_the_size_says_how_many_merges_it_yields(tmp_path):
+    """One `tok:` line with the numbers, no folder; the largest size it names builds."""
+    corpus = tmp_path / "tiny"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("the cat sat on the mat\n\nthe dog sat on the log\n")
+    trained = json.loads(tok("train", corpus, "--vocab-size", 20000, "--json", "-o", tmp_path / "trained").stdout)
+    merges = trained["merges"]  # what one BPE on all of it makes
+    r = tok("build", "--domains", f"en={corpus}", "--vocab-size", 20000, "--held-out-per-mille", 0, "-o", tmp_path / "v",
+            "--quiet", check=False)
+    assert r.returncode == 1 and r.stdout == b""
+    assert r.stderr.decode().splitlines() == [
+        f"tok: the corpora yield only {merges} merges, not the {20000 - 257} that a vocabulary of 20000 ids needs besides "
+        f"its 257 byte and special tokens: ask for at most {merges + 257} ids, or give more text"]
+    assert not (tmp_path / "v").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["tiny", "trained"]
+    tok("build", "--domains", f"en={corpus}", "--vocab-size", merges + 257, "--held-out-per-mille", 0, "-o", tmp_path / "v",
+        "--quiet")
+    assert json.loads((tmp_path / "v" / "manifest.json").read_text())["size"] == merges + 257
+
+
+def test_binary_files_in_a_corpus_are_reported_as_tok_count_reports_them(tmp_path):
+    corpus = tmp_path / "en"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(domain_text("en", 200_000))
+    (corpus / "tool").write_bytes(bytes(range(256)) * 4)  # 128 bytes a copy are not UTF-8
+    count = tok("count", corpus, "-o", tmp_path / "en.counts", "--quiet").stderr.decode().splitlines()
+    assert count == ["tok: 512 bytes of invalid UTF-8 counted as byte pieces"]
+    for quiet in [[], ["--quiet"]]:
+        r = tok("build", "--domains", f"en={corpus}", "--vocab-size", 1000, *quiet, "-o", tmp_path / f"v{len(quiet)}")
+        assert "tok: en: 512 bytes of invalid UTF-8 counted as byte pieces" in r.stderr.decode().splitlines()
+    # Given as a count file, the domain's counts say the same, naming the file.
+    r = tok("build", "--domains", f"en={tmp_path / 'en.counts'}", "--vocab-size", 1000, "--quiet", "-o", tmp_path / "from-counts")
+    assert f"tok: en: {tmp_path / 'en.counts'}: 512 bytes of invalid UTF-8 counted as byte pieces" in r.stderr.decode().splitlines()

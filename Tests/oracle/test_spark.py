@@ -1,10 +1,14 @@
-"""The Spark jobs (scripts/spark/tok_spark.py) with spark-submit and local[2].
-encode: each executor's shard equals a single-machine `tok encode` of that
-input, megatron-core reads every shard, the combined manifest adds up. count:
-the merged count files and held-out texts are byte-identical to one `tok count
---hold-out` of the same shards, and a build from them equals a build from the
-shards. In both, a shard that cannot be read fails the job naming it and leaves
-no output behind."""
+"""Counting and encoding a corpus in shards, as one machine would do it whole.
+The hold-out plan (`tok count --scan-held-out` per shard, `tok count
+--plan-held-out` over the scans): shards counted with it hold out what one
+count of the corpus holds out. The Spark jobs (scripts/spark/tok_spark.py,
+spark-submit with local[2]; marked `spark`): encode: each executor's shard
+equals a single-machine `tok encode` of that input, the shards together hold
+the whole corpus's tokens, the combined manifest adds up; count: the merged
+count files and held-out texts are byte-identical to one `tok count --hold-out`
+of the same shards, and a build from them equals a build from the shards. In
+both, a shard that cannot be read fails the job naming it and leaves no output
+behind. The Slurm recipe (scripts/slurm/tok-count.sh) run here: the same."""
 import json
 import os
 import pathlib
@@ -13,12 +17,17 @@ import warnings
 
 import pytest
 
-from conftest import DOMAINS, REFVOCAB, ROOT, TOK, tok
-from test_megatron import documents_of, read_all
+from conftest import CORPORA, DOMAINS, REFVOCAB, ROOT, TOK, tok
 
 warnings.filterwarnings("ignore")
 
 DRIVER = ROOT / "scripts" / "spark" / "tok_spark.py"
+
+
+def documents(domain, limit):
+    """A domain's documents from its first `limit` bytes: the text between blank lines."""
+    text = b"".join(p.read_bytes() for p in sorted((CORPORA / domain).iterdir()) if not p.name.startswith("."))[:limit]
+    return [d.decode("utf-8") for d in text.split(b"\n\n")[:-1] if d.strip()]
 
 
 def spark_submit(*args):
@@ -33,12 +42,13 @@ def shards(tmp_path_factory):
     for d in DOMAINS:
         path = root / "in" / f"{d}.jsonl"
         path.parent.mkdir(exist_ok=True)
-        path.write_text("\n".join(json.dumps({"text": t}) for t in documents_of(d, 150_000)) + "\n")
+        path.write_text("\n".join(json.dumps({"text": t}) for t in documents(d, 150_000)) + "\n")
         inputs.append(path)
     tok("import", REFVOCAB / "o200k_base.tiktoken", "--pattern", "o200k", "-o", root / "o200k")
     return root, sorted(inputs)
 
 
+@pytest.mark.spark
 def test_spark_shards_equal_single_machine_runs(shards):
     root, inputs = shards
     r = spark_submit("encode", "--tok", TOK, "--vocab", root / "o200k", "--append-eod", "--domain", "mixed",
@@ -46,24 +56,22 @@ def test_spark_shards_equal_single_machine_runs(shards):
     assert r.returncode == 0, r.stderr[-2000:]
     manifest = json.loads((root / "spark" / "ds.manifest.json").read_text())
     assert [s["inputs"] for s in manifest["shards"]] == [[str(p)] for p in inputs]
-    all_docs = []
     for k, source in enumerate(inputs):
         tok("encode", "--vocab", root / "o200k", "--format", "megatron", "--append-eod", "--domain", "mixed", source,
             "-o", root / "single" / f"ds-{k:05d}")
         for ext in ["bin", "idx"]:
             assert (root / "spark" / f"ds-{k:05d}.{ext}").read_bytes() == (root / "single" / f"ds-{k:05d}.{ext}").read_bytes()
-        all_docs += read_all(root / "spark" / f"ds-{k:05d}")[1]
+    # A .bin is the documents' ids one after another: the shards' in order are the whole corpus's.
     tok("encode", "--vocab", root / "o200k", "--format", "megatron", "--append-eod", *inputs, "-o", root / "whole")
-    assert all_docs == read_all(root / "whole")[1]
+    whole = (root / "whole.bin").read_bytes()
+    assert b"".join((root / "spark" / f"ds-{k:05d}.bin").read_bytes() for k in range(len(inputs))) == whole
     stats = json.loads(tok("stats", "--dataset", root / "spark" / "ds", "--json").stdout)
-    assert stats["datasets"][0]["documents"] == len(all_docs) == manifest_documents(manifest)
-    assert stats["tokensPerDomain"] == {"mixed": sum(map(len, all_docs))}
+    documents_in_all = sum(len(documents(d, 150_000)) for d in DOMAINS)
+    assert stats["datasets"][0]["documents"] == documents_in_all == sum(s["documents"] for s in manifest["shards"])
+    assert stats["tokensPerDomain"] == {"mixed": len(whole) // 4}  # o200k's ids are 4 bytes
 
 
-def manifest_documents(manifest):
-    return sum(s["documents"] for s in manifest["shards"])
-
-
+@pytest.mark.spark
 def test_an_unreadable_shard_fails_the_job_naming_it(shards, tmp_path):
     root, inputs = shards
     bad = tmp_path / "in"
@@ -84,7 +92,7 @@ def count_shards(tmp_path_factory):
     root = tmp_path_factory.mktemp("spark-count")
     shards = {}
     for d in DOMAINS:
-        docs = documents_of(d, 600_000)
+        docs = documents(d, 600_000)
         folder = root / "in" / d
         folder.mkdir(parents=True)
         parts = [docs[k::3] for k in range(3)]
@@ -96,15 +104,78 @@ def count_shards(tmp_path_factory):
     return root, shards
 
 
+@pytest.fixture(scope="module")
+def spark_counts(count_shards):
+    """The Spark count job's output folder at a held-out capacity, run once a capacity."""
+    root, _ = count_shards
+    done = {}
+
+    def run(capacity):
+        if capacity not in done:
+            out = root / f"spark-{capacity}"
+            r = spark_submit("count", "--tok", TOK, "--output", out, "--fan-in", "2", "--held-out-capacity", capacity,
+                             *[f"{d}={root / 'in' / d}" for d in DOMAINS])
+            assert r.returncode == 0, r.stderr[-2000:]
+            done[capacity] = out
+        return done[capacity]
+    return run
+
+
+@pytest.mark.parametrize("fills", ["in the first shard", "in a later shard"])
+def test_shards_counted_with_the_plan_hold_out_what_the_whole_corpus_does(count_shards, fills, tmp_path):
+    """With a capacity that fills within a shard, the shards after it must hold out only what still
+    fits, as one count of the whole corpus does."""
+    root, shards = count_shards
+    for d in ["zh", "code"]:
+        scans = []
+        for k, shard in enumerate(shards[d]):
+            scans.append(tmp_path / f"{d}-scan-{k}.json")
+            scans[-1].write_bytes(tok("count", "--hold-out", 20, "--scan-held-out", shard).stdout)
+        sizes = [json.loads(s.read_text()) for s in scans]
+        assert all(sizes)
+        capacity = sum(sizes[0]) // 2 if fills == "in the first shard" else sum(sizes[0]) + sum(sizes[1]) // 2
+        plan = tok("count", "--plan-held-out", "--held-out-capacity", capacity, *scans).stdout.decode()
+        parts = [json.loads(line) for line in plan.splitlines()]
+        assert [p["scan"] for p in parts] == [str(s) for s in scans]
+        assert plan.startswith('{"heldOutBefore":0,')  # what a shell reads from the start of a line
+        tok("count", "--plan-held-out", "--held-out-capacity", capacity, *scans, "-o", tmp_path / f"{d}.plan")
+        assert (tmp_path / f"{d}.plan").read_text() == plan
+        counted = []
+        for k, (shard, part) in enumerate(zip(shards[d], parts)):
+            counted.append(tmp_path / f"{d}-{k}.counts")
+            tok("count", "--domain", d, "--hold-out", 20, "--held-out-capacity", capacity, "--held-out-before",
+                part["heldOutBefore"], shard, "-o", counted[-1], "--quiet")
+        tok("count", "--merge", *counted, "-o", tmp_path / f"{d}-merged.counts", "--quiet")
+        tok("count", "--domain", d, "--hold-out", 20, "--held-out-capacity", capacity, *shards[d],
+            "-o", tmp_path / f"{d}-whole.counts", "--quiet")
+        assert (tmp_path / f"{d}-merged.counts").read_bytes() == (tmp_path / f"{d}-whole.counts").read_bytes(), d
+        whole_held = (tmp_path / f"{d}-whole.heldout.txt").read_bytes()
+        assert (tmp_path / f"{d}-merged.heldout.txt").read_bytes() == whole_held, d
+        # The capacity binds: some candidates were left to training.
+        assert 0 < len(whole_held) <= capacity < sum(map(sum, sizes))
+
+
+def test_a_plan_of_what_is_not_a_scan_is_refused_naming_it(count_shards, tmp_path):
+    root, shards = count_shards
+    (tmp_path / "good.json").write_bytes(tok("count", "--hold-out", 20, "--scan-held-out", shards["en"][0]).stdout)
+    for bad in [b"", b"{}", b"[1, -2]", b"[1, 2.5]", b"not json"]:
+        (tmp_path / "bad.json").write_bytes(bad)
+        r = tok("count", "--plan-held-out", tmp_path / "good.json", tmp_path / "bad.json", "-o", tmp_path / "plan", check=False)
+        lines = r.stderr.decode().splitlines()
+        assert r.returncode != 0 and r.stdout == b"" and not (tmp_path / "plan").exists()
+        assert lines == [f"tok: {tmp_path / 'bad.json'}: not a hold-out scan (the JSON array of sizes that tok count "
+                         "--hold-out N --scan-held-out prints)"]
+    r = tok("count", "--plan-held-out", "--hold-out", 20, tmp_path / "good.json", check=False)
+    assert r.returncode != 0 and b"--plan-held-out" in r.stderr
+
+
+@pytest.mark.spark
 @pytest.mark.parametrize("capacity", ["4M", "4000"])
-def test_spark_counts_equal_one_count_of_the_shards(count_shards, capacity):
+def test_spark_counts_equal_one_count_of_the_shards(count_shards, spark_counts, capacity):
     """At the default capacity nothing fills up; at 4,000 bytes the held-out text fills in the
     first shard and the later shards must hold out only documents that still fit."""
     root, shards = count_shards
-    out = root / f"spark-{capacity}"
-    r = spark_submit("count", "--tok", TOK, "--output", out, "--fan-in", "2", "--held-out-capacity", capacity,
-                     *[f"{d}={root / 'in' / d}" for d in DOMAINS])
-    assert r.returncode == 0, r.stderr[-2000:]
+    out = spark_counts(capacity)
     assert sorted(p.name for p in out.iterdir()) == sorted([f"{d}.counts" for d in DOMAINS] + [f"{d}.heldout.txt" for d in DOMAINS])
     for d in DOMAINS:
         single = root / f"single-{capacity}-{d}.counts"
@@ -115,11 +186,10 @@ def test_spark_counts_equal_one_count_of_the_shards(count_shards, capacity):
         assert 0 < len(held) <= (4000 if capacity == "4000" else 4 << 20)
 
 
-def test_a_build_from_spark_counts_equals_a_build_from_the_shards(count_shards):
+@pytest.mark.spark
+def test_a_build_from_spark_counts_equals_a_build_from_the_shards(count_shards, spark_counts):
     root, shards = count_shards
-    out = root / "spark-4M"
-    if not (out / "zh.counts").exists():
-        pytest.skip("needs the count test's output")
+    out = spark_counts("4M")
     from_counts = root / "built-from-counts"
     from_shards = root / "built-from-shards"
     tok("build", "--domains", ",".join(f"{d}={out / d}.counts" for d in DOMAINS), "--vocab-size", 6000, "--quiet",
@@ -135,6 +205,7 @@ def test_a_build_from_spark_counts_equals_a_build_from_the_shards(count_shards):
         assert (from_counts / "heldout" / f"{d}.txt").read_bytes() == (from_shards / "heldout" / f"{d}.txt").read_bytes()
 
 
+@pytest.mark.spark
 def test_a_truncated_shard_fails_the_count_job_and_leaves_nothing(count_shards, tmp_path):
     root, shards = count_shards
     bad = tmp_path / "in"
@@ -149,14 +220,16 @@ def test_a_truncated_shard_fails_the_count_job_and_leaves_nothing(count_shards, 
     assert list((tmp_path / "out").iterdir()) == []
 
 
-def test_the_slurm_recipe_run_here_equals_one_count_of_the_shards(count_shards, tmp_path):
+@pytest.mark.parametrize("capacity", ["4M", "4000"])
+def test_the_slurm_recipe_run_here_equals_one_count_of_the_shards(count_shards, capacity, tmp_path):
     """scripts/slurm/tok-count.sh runs its array tasks one after another with `local`: the same stages as on a cluster."""
     root, shards = count_shards
     recipe = ROOT / "scripts" / "slurm" / "tok-count.sh"
     r = subprocess.run([recipe, "local", "zh", tmp_path / "out", *shards["zh"]], capture_output=True, text=True,
-                       env={**os.environ, "TOK": TOK, "FAN_IN": "2"})
+                       env={**os.environ, "TOK": TOK, "FAN_IN": "2", "HELD_OUT_CAPACITY": capacity})
     assert r.returncode == 0, r.stderr[-2000:]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["zh.counts", "zh.heldout.txt"]
-    tok("count", "--domain", "zh", "--hold-out", "20", *shards["zh"], "-o", tmp_path / "single.counts", "--quiet")
+    tok("count", "--domain", "zh", "--hold-out", "20", "--held-out-capacity", capacity, *shards["zh"],
+        "-o", tmp_path / "single.counts", "--quiet")
     assert (tmp_path / "out" / "zh.counts").read_bytes() == (tmp_path / "single.counts").read_bytes()
     assert (tmp_path / "out" / "zh.heldout.txt").read_bytes() == (tmp_path / "single.heldout.txt").read_bytes()

@@ -7,11 +7,11 @@
 #
 # Stages (each a job; arrays run a task per shard or per merge group):
 #   1. scan   (array): `tok count --scan-held-out` per shard: sizes of the documents the hold-out hash picks
-#   2. plan   (one task): how many bytes the shards before each one held out
+#   2. plan   (one task): `tok count --plan-held-out` over the scans: how many bytes the shards before each one hold out
 #   3. count  (array): `tok count --hold-out` per shard, told what came before it
 #   4. merge  (one task): `tok count --merge` in a tree of FAN_IN files a step, MERGE_JOBS at once
 # Result: OUTPUT/DOMAIN.counts and OUTPUT/DOMAIN.heldout.txt, byte-identical to one
-# `tok count --domain DOMAIN --hold-out 20 SHARD...` (shards in sorted order). They
+# `tok count --domain DOMAIN --hold-out 20 --held-out-capacity 4M SHARD...` (shards in sorted order). They
 # appear only when the merge has succeeded; work files are in OUTPUT/.DOMAIN-work.
 # OUTPUT and the shards must be on storage every node mounts; tok is the static
 # build (swift build -c release --static-swift-stdlib), which needs only Debian's
@@ -19,7 +19,8 @@
 #
 # Settings from the environment: TOK (default: .build/release/tok of this
 # checkout, copied into OUTPUT/.DOMAIN-work), HOLD_OUT (thousandths, default 20;
-# 0 for none), PATTERN (tok), FAN_IN (16), MERGE_JOBS (8), ARRAY_LIMIT
+# 0 for none), HELD_OUT_CAPACITY (most bytes held out, 4M as tok build), PATTERN
+# (tok), FAN_IN (16), MERGE_JOBS (8), ARRAY_LIMIT
 # (concurrent array tasks, 1000), SBATCH_ARGS (extra sbatch options: partition,
 # account, time, memory).
 set -euo pipefail
@@ -27,6 +28,7 @@ set -euo pipefail
 mode=${1:?usage: tok-count.sh submit|local DOMAIN OUTPUT SHARD...}
 here=$(cd "$(dirname "$0")" && pwd)
 HOLD_OUT=${HOLD_OUT:-20}
+HELD_OUT_CAPACITY=${HELD_OUT_CAPACITY:-4M}
 PATTERN=${PATTERN:-tok}
 FAN_IN=${FAN_IN:-16}
 MERGE_JOBS=${MERGE_JOBS:-8}
@@ -41,23 +43,16 @@ if [ "$mode" = task ]; then
         "$work/tok" count --quiet --pattern "$PATTERN" --hold-out "$HOLD_OUT" --scan-held-out "$shard" > "$work/scan-$k.tmp"
         mv "$work/scan-$k.tmp" "$work/scan-$k.json" ;;
     plan)
-        python3 - "$work" <<'PY'
-import json, os, sys
-work = sys.argv[1]
-n = sum(1 for _ in open(f"{work}/shards"))
-held, before = 0, []
-for k in range(n):
-    before.append(held)
-    for size in json.load(open(f"{work}/scan-{k}.json")):
-        if held + size <= 4 << 20:   # tok count's --held-out-capacity default, as tok build
-            held += size
-open(f"{work}/before.tmp", "w").write("".join(f"{b}\n" for b in before))
-os.replace(f"{work}/before.tmp", f"{work}/before")
-PY
-        ;;
+        # One line a shard, in shard order: {"heldOutBefore":N,"scan":"..."}.
+        scans=()
+        for ((i = 0; i < $(wc -l < "$work/shards"); i++)); do scans+=("$work/scan-$i.json"); done
+        "$work/tok" count --plan-held-out --held-out-capacity "$HELD_OUT_CAPACITY" "${scans[@]}" -o "$work/plan.jsonl" ;;
     count)
         hold=()
-        if [ "$HOLD_OUT" != 0 ]; then hold=(--hold-out "$HOLD_OUT" --held-out-before "$(sed -n "$((k + 1))p" "$work/before")"); fi
+        if [ "$HOLD_OUT" != 0 ]; then
+            before=$(sed -n "$((k + 1))s/^{\"heldOutBefore\":\([0-9]*\),.*/\1/p" "$work/plan.jsonl")
+            hold=(--hold-out "$HOLD_OUT" --held-out-capacity "$HELD_OUT_CAPACITY" --held-out-before "${before:?no plan for shard $k}")
+        fi
         "$work/tok" count --quiet --pattern "$PATTERN" --domain "$DOMAIN" "${hold[@]}" "$shard" -o "$work/0-$(printf %06d "$k").counts" ;;
     merge)
         level=0
@@ -90,8 +85,8 @@ for s in "$@"; do
     readlink -f "$s"
 done | sort > "$work/shards"
 cp "${TOK:-$here/../../.build/release/tok}" "$work/tok"
-printf 'DOMAIN=%q OUTPUT=%q PATTERN=%q HOLD_OUT=%q FAN_IN=%q MERGE_JOBS=%q\n' \
-    "$DOMAIN" "$OUTPUT" "$PATTERN" "$HOLD_OUT" "$FAN_IN" "$MERGE_JOBS" > "$work/settings"
+printf 'DOMAIN=%q OUTPUT=%q PATTERN=%q HOLD_OUT=%q HELD_OUT_CAPACITY=%q FAN_IN=%q MERGE_JOBS=%q\n' \
+    "$DOMAIN" "$OUTPUT" "$PATTERN" "$HOLD_OUT" "$HELD_OUT_CAPACITY" "$FAN_IN" "$MERGE_JOBS" > "$work/settings"
 n=$(wc -l < "$work/shards")
 
 if [ "$mode" = local ]; then

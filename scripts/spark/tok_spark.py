@@ -31,11 +31,12 @@ count: each domain's shards (sorted path order is corpus order) are counted by
 `tok count --merge` tasks (--fan-in files a task) into OUTPUT/NAME.counts,
 byte-identical to one `tok count` of all the domain's shards on one machine.
 With --hold-out (tok build's 20 thousandths by default), a first, cheap pass
-(`tok count --scan-held-out`: the sizes of the documents the hash rule picks,
-nothing counted) tells each shard how much the shards before it held out, so
-the held-out documents, OUTPUT/NAME.heldout.txt, are exactly those of a
-single-machine count or of `tok build` on the corpus, and `tok build --domains
-zh=OUTPUT/zh.counts,...` evaluates on them. Intermediate files go to a work
+on the executors (`tok count --scan-held-out`: the sizes of the documents the
+hash rule picks, nothing counted) and tok's plan over those scans on the driver
+(`tok count --plan-held-out`) tell each shard how much the shards before it
+held out, so the held-out documents, OUTPUT/NAME.heldout.txt, are exactly those
+of a single-machine count or of `tok build` on the corpus, and `tok build
+--domains zh=OUTPUT/zh.counts,...` evaluates on them. Intermediate files go to a work
 folder under OUTPUT (which every executor must see), removed at the end; the
 outputs appear, by rename, only when the whole job has succeeded.
 """
@@ -115,17 +116,16 @@ def count(args, spark):
         # Pass 1: the held-out candidates' sizes, so each shard knows what the shards before it hold.
         before = {}
         if args.hold_out:
-            sizes = sc.parallelize(tasks, len(tasks)).map(
-                lambda t: (t[0], t[1], json.loads(run_tok(f"shard {t[2]}", ["count", *common, *hold, "--scan-held-out", t[2]])))
+            scans = sc.parallelize(tasks, len(tasks)).map(
+                lambda t: (t[0], t[1], run_tok(f"shard {t[2]}", ["count", *common, *hold, "--scan-held-out", t[2]]))
             ).collect()
-            capacity = parse_size(args.held_out_capacity)
-            for name, files in domains:
-                held = 0
-                for k, candidates in sorted((k, c) for n, k, c in sizes if n == name):
-                    before[(name, k)] = held
-                    for n in candidates:
-                        if held + n <= capacity:
-                            held += n
+            for name, _ in domains:
+                files = []
+                for _, k, scan in sorted(s for s in scans if s[0] == name):
+                    files.append(os.path.join(work, f"{name}-scan-{k:06d}.json"))
+                    pathlib.Path(files[-1]).write_text(scan)
+                for k, part in enumerate(plan_held_out(args.tok, files, args.held_out_capacity)):
+                    before[(name, k)] = part["heldOutBefore"]
 
         # Pass 2: count every shard.
         def count_shard(t):
@@ -162,9 +162,14 @@ def count(args, spark):
         shutil.rmtree(work, ignore_errors=True)
 
 
-def parse_size(text):
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-    return int(float(text[:-1]) * units[text[-1].upper()]) if text[-1:].upper() in units else int(text)
+def plan_held_out(tok, scans, capacity):
+    """On the driver: tok's hold-out plan over a domain's shard scans (in corpus order), one part a shard."""
+    r = subprocess.run([tok, "count", "--plan-held-out", "--held-out-capacity", capacity, *scans], capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"tok_spark: planning the held-out text: {r.stderr.strip()}")
+    plan = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [part["scan"] for part in plan] == scans, "a plan part for each scan, in order"
+    return plan
 
 
 def encode_shard(task, settings):
