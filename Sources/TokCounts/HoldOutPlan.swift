@@ -1,6 +1,7 @@
 import Foundation
 import TokCorpus
 import TokEncoding
+import TokRuntime
 
 /// How to hold out of a corpus counted in parts (shards, in corpus order)
 /// exactly what counting it whole holds out: for each part, the bytes the parts

@@ -3,6 +3,7 @@ import Testing
 import TokCorpus
 import TokCounts
 import TokEncoding
+import TokRuntime
 
 struct HoldOutPlanTests {
     @Test func eachPartStartsWhereTheWholeCorpusFillHasReached() throws {
