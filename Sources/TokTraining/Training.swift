@@ -45,6 +45,7 @@ public func trainVocabulary(
     trainingProgress: (Int, Int) -> Void = { _, _ in }
 ) throws -> TrainingSummary {
     let started = Date()
+    try VocabularyFolder.checkReplaceable(output, protecting: inputs)  // before the counting and training, not after
     let countFiles = !inputs.isEmpty && inputs.allSatisfy(CountFile.isCountFile)
     let source = inputs.count == 1 ? inputs[0] : "count files"
     var countSeconds = 0.0
@@ -80,9 +81,9 @@ public func trainVocabulary(
     }
     let tokenizer = Tokenizer(
         vocabulary: try Vocabulary.fromRanks(result.tokens, specialTokens: result.specialTokens), preTokenizer: preTokenizer)
-    try VocabularyFolder.writeStaged(to: output) { staging in
-        try VocabularyFolder.save(
-            tokenizer, to: staging, name: URL(fileURLWithPath: output).lastPathComponent,
+    try VocabularyFolder.writeStaged(to: output, protecting: inputs) { staging in
+        try VocabularyFolder.write(
+            tokenizer, into: staging, name: URL(fileURLWithPath: output).lastPathComponent,
             source: "tok train on \(metadata.domains.joined(separator: ",")) (\(metadata.statistics.bytes) bytes, pattern \(metadata.pattern))")
         try writeFileAtomically(staging + "/training.json", trainingReport(result, pattern: metadata.pattern))
     }
