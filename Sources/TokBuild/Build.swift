@@ -154,6 +154,7 @@ public func buildVocabulary(
 ) throws -> BuildReport {
     guard !options.domains.isEmpty else { throw BuildError.noDomains }
     if let twice = options.domains.map(\.name).firstRepeated { throw BuildError.repeatedDomain(name: twice) }
+    try SpecialToken.checkContents(options.specialTokens)
     guard options.bpeTokens > 0 else {
         throw BuildError.sizeTooSmall(size: options.vocabularySize, reserved: 256 + options.specialTokens.count)
     }

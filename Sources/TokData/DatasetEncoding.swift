@@ -130,6 +130,7 @@ public func encodeDataset(
     inputs: [String], vocabulary: String, tokenizer: Tokenizer, options: DatasetOptions, prefix: String,
     warn: @escaping (String) -> Void = { _ in }, progress: (DatasetProgress) -> Void = { _ in }
 ) throws -> DatasetManifest {
+    try options.allowedSpecial.check(against: tokenizer.vocabulary)
     let files = try expandCorpusInputs(inputs)
     let dtype = IndexedDataset.DType.optimal(forVocabularySize: tokenizer.vocabulary.idLimit)
     var manifest = DatasetManifest(

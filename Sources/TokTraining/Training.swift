@@ -45,7 +45,9 @@ public func trainVocabulary(
     trainingProgress: (Int, Int) -> Void = { _, _ in }
 ) throws -> TrainingSummary {
     let started = Date()
-    try VocabularyFolder.checkReplaceable(output, protecting: inputs)  // before the counting and training, not after
+    // Checked before the counting and training, not after.
+    try VocabularyFolder.checkReplaceable(output, protecting: inputs)
+    try SpecialToken.checkContents(options.trainer.specialTokens)
     let countFiles = !inputs.isEmpty && inputs.allSatisfy(CountFile.isCountFile)
     let source = inputs.count == 1 ? inputs[0] : "count files"
     var countSeconds = 0.0

@@ -52,6 +52,8 @@ struct ImportCommand: ParsableCommand {
             }
         } catch let error as VocabularyError {
             throw CLIError(error.description.hasPrefix(file) ? error.description : "\(file): \(error)")
+        } catch let error as SpecialTokenError {
+            throw CLIError("\(file): \(error)")
         }
         try VocabularyFolder.save(tokenizer, to: output, source: source, protecting: [file])
         let v = tokenizer.vocabulary
