@@ -410,6 +410,17 @@ struct Checksum {
     }
 }
 
+/// The ``Checksum`` of `bytes` as 16 hex digits, as fingerprints are recorded.
+package func checksumHex(_ bytes: [UInt8]) -> String { Checksum.hex(Checksum.of(bytes)) }
+
+extension Checksum {
+    /// `value` as 16 hex digits.
+    static func hex(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}
+
 /// What a `tokenizer.bin` was made from: the ``Checksum`` of its folder's
 /// `tokenizer.json` (the vocabulary's fingerprint) and of its `manifest.json`
 /// (0 when there was none), at the time it was written.

@@ -214,8 +214,7 @@ public enum VocabularyFolder {
     /// uses the same one; `tokenizer.bin` records it too, and is used only
     /// for the `tokenizer.json` it names.
     public static func fingerprint(_ directory: String) throws -> String {
-        let hex = String(try Checksum.ofFile(directory + "/" + jsonName), radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        Checksum.hex(try Checksum.ofFile(directory + "/" + jsonName))
     }
 
     public static func readManifest(_ directory: String) throws -> VocabularyManifest? {
