@@ -104,8 +104,9 @@ public enum VocabularyFolder {
         guard (st.st_mode & S_IFMT) == S_IFDIR else { return "a file is there, not a vocabulary folder" }
         if let folder = realPath(path) {
             for input in inputs {
-                guard let file = realPath(input), file == folder || file.hasPrefix(folder == "/" ? "/" : folder + "/") else { continue }
-                return "it holds the input \(input)"
+                guard let file = realPath(input) else { continue }
+                if file == folder { return "it is the input \(input)" }
+                if file.hasPrefix(folder == "/" ? "/" : folder + "/") { return "it holds the input \(input)" }
             }
         }
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else {
