@@ -152,7 +152,7 @@ public enum VocabularyFolder {
     /// (and removed again on failure), as ``AtomicFile`` does.
     public static func writeStaged<T>(to destination: String, protecting inputs: [String] = [],
                                       _ body: (String) throws -> T) throws -> T {
-        let target = try outputTarget(destination)
+        let target = try folderTarget(destination)
         try checkReplaceable(target, protecting: inputs)
         let files = FileManager.default
         let created = try createMissingFolders(above: target)
@@ -171,6 +171,17 @@ public enum VocabularyFolder {
         try replace(target, with: staging, named: destination)
         placed = true
         return result
+    }
+
+    /// Where a folder written at `destination` lands: the folder its links
+    /// lead to, named without `.`, `..` or a trailing slash (`-o .` and
+    /// `-o vocab/x/` are staged beside the folder, not in it).
+    static func folderTarget(_ destination: String) throws -> String {
+        let target = try outputTarget(destination)
+        if let resolved = realPath(target) { return resolved }
+        var bytes = Array(target.utf8)
+        while bytes.count > 1 && bytes.last == 0x2F { bytes.removeLast() }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Moves the folder `staging` to `target`; the folder there before (one
