@@ -227,7 +227,7 @@ def test_a_fresh_run_removes_the_shards_of_the_old_manifest_and_nothing_else(cor
     tok("encode", "--vocab", vocab, "--format", "megatron", inputs[0], "-o", tmp_path / "ds")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds-99999.bin", "ds.bin", "ds.idx", "ds.manifest.json", "notes.txt"]
     assert (tmp_path / "ds-99999.bin").read_bytes() == b"not a shard the manifest names"
-    assert read_all(tmp_path / "ds")[1] == [hf.encode(t, add_special_tokens=False).ids for t in corpus[1]["code"]]
+    assert read_all(tmp_path / "ds")[1] == [hf.encode(t, add_special_tokens=False).ids for t in corpus[1]["zh"]]  # inputs[0]
 
 
 def test_decode_and_stats_read_a_sharded_prefix_alike(corpus, vocabularies, tmp_path):
