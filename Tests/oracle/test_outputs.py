@@ -6,11 +6,10 @@ link stays), keeps a replaced file's mode, and creates missing folders that a
 failed run removes again."""
 import os
 import stat
-import subprocess
 
 import pytest
 
-from conftest import CORPORA, DOMAINS, REFVOCAB, TOK, tok
+from conftest import CORPORA, REFVOCAB, refused, tok
 
 
 def snapshot(root):
@@ -28,16 +27,6 @@ def snapshot(root):
                 with open(path, "rb") as f:
                     out[os.path.relpath(path, root)] = ("file", stat.S_IMODE(st.st_mode), f.read())
     return out
-
-
-def refused(r, *words):
-    """The run failed with exit 1 and one `tok:` line holding every word."""
-    message = r.stderr.decode()
-    assert r.returncode == 1, message
-    assert message.startswith("tok: ") and message.count("\n") == 1, message
-    for word in words:
-        assert str(word) in message, message
-    return message
 
 
 @pytest.fixture(scope="module")

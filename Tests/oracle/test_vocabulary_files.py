@@ -11,16 +11,7 @@ import tarfile
 import pytest
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from conftest import CORPORA, DOMAINS, REFVOCAB, tok
-
-
-def refused(r, *words):
-    message = r.stderr.decode()
-    assert r.returncode == 1, message
-    assert message.startswith("tok: ") and message.count("\n") == 1, message
-    for word in words:
-        assert str(word) in message, message
-    return message
+from conftest import CORPORA, REFVOCAB, refused, tok
 
 
 def ids(vocab, text, *extra):
