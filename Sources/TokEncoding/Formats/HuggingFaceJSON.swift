@@ -265,10 +265,11 @@ public enum HuggingFaceJSON {
         guard let p = value as? [String: Any] else { return .none }
         let type = p["type"] as? String ?? "?"
         func pair(_ key: String) throws -> TemplateSpecial {
-            guard let item = p[key] as? [Any], item.count == 2, let name = item[0] as? String, let id = item[1] as? Int else {
+            guard let item = p[key] as? [Any], item.count == 2, let name = item[0] as? String,
+                  let id = (item[1] as? Int).flatMap(UInt32.init(exactly:)) else {
                 throw fail("\(type) has no valid \"\(key)\"")
             }
-            return TemplateSpecial(name: name, ids: [UInt32(id)], tokens: [name])
+            return TemplateSpecial(name: name, ids: [id], tokens: [name])
         }
         switch type {
         case "ByteLevel":
@@ -289,10 +290,11 @@ public enum HuggingFaceJSON {
             }
             var specials: [TemplateSpecial] = []
             for (name, raw) in p["special_tokens"] as? [String: Any] ?? [:] {
-                guard let s = raw as? [String: Any], let ids = s["ids"] as? [Int] else {
-                    throw fail("TemplateProcessing special token \(name.debugDescription) has no ids")
+                guard let s = raw as? [String: Any], let ids = (s["ids"] as? [Int])?.compactMap(UInt32.init(exactly:)),
+                      ids.count == (s["ids"] as? [Int])?.count else {
+                    throw fail("TemplateProcessing special token \(name.debugDescription) has no valid ids")
                 }
-                specials.append(TemplateSpecial(name: name, ids: ids.map { UInt32($0) }, tokens: s["tokens"] as? [String] ?? []))
+                specials.append(TemplateSpecial(name: name, ids: ids, tokens: s["tokens"] as? [String] ?? []))
             }
             specials.sort { $0.name < $1.name }
             let single = try pieces("single")
