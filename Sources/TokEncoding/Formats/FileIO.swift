@@ -256,6 +256,7 @@ public final class AtomicFile: @unchecked Sendable {  // the writer thread touch
         fd = -1
         guard direct || rename(temporaryPath, destination) == 0 else { throw FileError.errno(path, "rename") }
         if !direct { TemporaryPaths.unregister(temporaryPath) }
+        keepFolders(createdFolders)
         committed = true
     }
 
@@ -306,7 +307,9 @@ public func parentFolder(of path: String) -> String {
 }
 
 /// Creates the folders above `path` that do not exist yet, as `mkdir -p`
-/// does, and returns them, outermost first (for ``removeEmptyFolders(_:)``).
+/// does, and returns them, outermost first. Until ``keepFolders(_:)`` or
+/// ``removeEmptyFolders(_:)`` is called with them, a stopping signal removes
+/// those still empty (``TemporaryPaths/registerCreatedFolders(_:)``).
 public func createMissingFolders(above path: String) throws -> [String] {
     var missing: [String] = []
     var folder = parentFolder(of: path)
@@ -321,6 +324,7 @@ public func createMissingFolders(above path: String) throws -> [String] {
     for folder in missing.reversed() {
         if mkdir(folder, 0o755) == 0 {
             created.append(folder)
+            TemporaryPaths.registerCreatedFolders([folder])
         } else if errno != EEXIST {  // EEXIST: made meanwhile by another process, and not ours to remove
             let error = FileError.errno(folder, "create the folder")
             removeEmptyFolders(created)
@@ -330,9 +334,15 @@ public func createMissingFolders(above path: String) throws -> [String] {
     return created
 }
 
+/// The output is in place: `folders` (from ``createMissingFolders(above:)``) stay.
+public func keepFolders(_ folders: [String]) {
+    TemporaryPaths.unregisterCreatedFolders(folders)
+}
+
 /// Removes those of `folders` (from ``createMissingFolders(above:)``) that are still empty, innermost first.
 public func removeEmptyFolders(_ folders: [String]) {
     for folder in folders.reversed() { rmdir(folder) }
+    TemporaryPaths.unregisterCreatedFolders(folders)
 }
 
 /// Writes `bytes` to `path` atomically.

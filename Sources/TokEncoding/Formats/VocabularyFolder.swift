@@ -170,6 +170,7 @@ public enum VocabularyFolder {
         try checkReplaceable(target, protecting: inputs)
         try replace(target, with: staging, named: destination)
         placed = true
+        keepFolders(created)
         return result
     }
 
