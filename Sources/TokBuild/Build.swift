@@ -157,12 +157,14 @@ public func buildVocabulary(
 ) throws -> BuildReport {
     guard !options.domains.isEmpty else { throw BuildError.noDomains }
     if let twice = options.domains.map(\.name).firstRepeated { throw BuildError.repeatedDomain(name: twice) }
+    try SpecialToken.checkContents(options.specialTokens)
     guard options.bpeTokens > 0 else {
         throw BuildError.sizeTooSmall(size: options.vocabularySize, reserved: 256 + options.specialTokens.count)
     }
     // Evaluation inputs are checked before any counting: a wrong path fails at once, not after the training.
     for (_, inputs) in options.evaluation { _ = try expandCorpusInputs(inputs) }
-    return try TemporaryPaths.withWorkFolder("build") { work in try VocabularyFolder.writeStaged(to: output) { staging in
+    let inputs = options.domains.flatMap(\.inputs) + options.evaluation.values.joined()
+    return try TemporaryPaths.withWorkFolder("build") { work in try VocabularyFolder.writeStaged(to: output, protecting: inputs) { staging in
         var clock = StageClock()
         let domains = try clock.time("count") {
             try countDomains(options, work: work, staging: staging, log: log, warn: warn, progress: progress)
@@ -350,7 +352,7 @@ func assemble(_ joint: BPETrainer.Result, _ options: BuildOptions, name: String,
     }
     let vocabulary = try Vocabulary.fromRanks(Array(joint.tokens.prefix(256 + options.bpeTokens)), specialTokens: specials)
     let tokenizer = Tokenizer(vocabulary: vocabulary, preTokenizer: options.preTokenizer)
-    try VocabularyFolder.save(tokenizer, to: staging, name: name, source: "tok build: " + options.domains.map {
+    try VocabularyFolder.write(tokenizer, into: staging, name: name, source: "tok build: " + options.domains.map {
         "\($0.name)=\($0.inputs.joined(separator: "+")) (weight \($0.weight))" }.joined(separator: ", "))
     return tokenizer
 }

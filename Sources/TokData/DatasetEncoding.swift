@@ -47,10 +47,61 @@ public struct DatasetShard: Codable, Sendable, Equatable {
     public var statisticsBeforeEndFile: CorpusStatistics
 }
 
+/// One input file of a dataset as the run found it: enough to tell, when
+/// the run is resumed, that the file is still the one it read.
+public struct DatasetInput: Codable, Sendable, Equatable {
+    public var path: String
+    /// Bytes, modification time (nanoseconds) and the ``edgeSize`` bytes at
+    /// each end of the file as a ``Checksum`` of both (16 hex digits); nil in
+    /// manifests of version 1, which named the path only and so never resume.
+    public var size: Int?
+    public var modified: Int?
+    public var edges: String?
+
+    /// Bytes read at each end of a file.
+    public static let edgeSize = 1 << 16
+
+    /// The file at `path` as it is now.
+    ///
+    /// - Complexity: O(``edgeSize``): two reads, whatever the file's size.
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw FileError.errno(path, "open") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw FileError.errno(path, "stat") }
+        size = Int(st.st_size)
+        modified = Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec)
+        let head = min(Int(st.st_size), DatasetInput.edgeSize)
+        let tail = min(Int(st.st_size) - head, DatasetInput.edgeSize)
+        var bytes = [UInt8](repeating: 0, count: head + tail)
+        let got = bytes.withUnsafeMutableBytes { raw in
+            pread(fd, raw.baseAddress!, head, 0)
+                + (tail > 0 ? pread(fd, raw.baseAddress! + head, tail, off_t(Int(st.st_size) - tail)) : 0)
+        }
+        guard got == head + tail else { throw FileError.errno(path, "read") }
+        edges = checksumHex(bytes)
+    }
+
+    public init(from decoder: Decoder) throws {
+        // Version 1 listed the paths alone.
+        if let path = try? decoder.singleValueContainer().decode(String.self) {
+            self.path = path
+            return
+        }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        path = try c.decode(String.self, forKey: .path)
+        size = try c.decodeIfPresent(Int.self, forKey: .size)
+        modified = try c.decodeIfPresent(Int.self, forKey: .modified)
+        edges = try c.decodeIfPresent(String.self, forKey: .edges)
+    }
+}
+
 /// `PREFIX.manifest.json`: what a dataset is made of and from what.
 public struct DatasetManifest: Codable, Sendable, Equatable {
-    public var format = "tok-megatron-dataset"
-    public var version = 1
+    public var format = DatasetManifest.formatName
+    public var version = 2
     public var vocabulary: String
     /// ``VocabularyFolder/fingerprint(_:)`` of the vocabulary.
     public var vocabularyFingerprint: String
@@ -59,7 +110,7 @@ public struct DatasetManifest: Codable, Sendable, Equatable {
     public var field: String
     public var domain: String?
     public var shardSize: Int?
-    public var inputs: [String]
+    public var inputs: [DatasetInput]
     public var shards: [DatasetShard] = []
     /// All inputs are done; a manifest without it is a run to resume.
     public var complete = false
@@ -68,10 +119,14 @@ public struct DatasetManifest: Codable, Sendable, Equatable {
     public var documents: Int { shards.reduce(0) { $0 + $1.documents } }
     public var tokens: Int { shards.reduce(0) { $0 + $1.tokens } }
 
-    /// Whether `other` was made with the same settings from the same inputs, so that it can be resumed.
+    public static let formatName = "tok-megatron-dataset"
+
+    /// Whether `other` was made with the same settings from the same inputs,
+    /// unchanged since (``DatasetInput``), so that it can be resumed.
     func sameRun(as other: DatasetManifest) -> Bool {
         vocabularyFingerprint == other.vocabularyFingerprint && dtype == other.dtype && endOfText == other.endOfText
             && field == other.field && shardSize == other.shardSize && inputs == other.inputs && domain == other.domain
+            && inputs.allSatisfy { $0.edges != nil }
     }
 
     public static func path(_ prefix: String) -> String { prefix + ".manifest.json" }
@@ -80,6 +135,23 @@ public struct DatasetManifest: Codable, Sendable, Equatable {
         let path = path(prefix)
         return try readJSONFile(DatasetManifest.self, at: path) { _ in
             DatasetError.notAnIndex(path: path, reason: "unreadable manifest")
+        }
+    }
+
+    /// The shard prefixes the manifest at `prefix` names, when it is a tok
+    /// dataset's manifest (of any version): what a fresh run over `prefix`
+    /// removes. Only names a tok run gives its shards (`NAME`, `NAME-NNNNN`,
+    /// NAME being `prefix`'s file name) are taken, so that a manifest written
+    /// by hand cannot name other files.
+    static func shardPrefixesMade(_ prefix: String) -> [String] {
+        guard let data = try? readFile(path(prefix)),
+              let object = try? JSONSerialization.jsonObject(with: Data(data)) as? [String: Any],
+              object["format"] as? String == formatName, let shards = object["shards"] as? [Any]
+        else { return [] }
+        let name = URL(fileURLWithPath: prefix).lastPathComponent
+        return shards.compactMap { ($0 as? [String: Any])?["prefix"] as? String }.filter { shard in
+            shard == name || (shard.hasPrefix(name + "-") && shard.utf8.count > name.utf8.count + 1
+                              && shard.utf8.dropFirst(name.utf8.count + 1).allSatisfy { $0 >= 0x30 && $0 <= 0x39 })
         }
     }
 
@@ -131,16 +203,17 @@ public func encodeDataset(
     inputs: [String], vocabulary: String, tokenizer: Tokenizer, options: DatasetOptions, prefix: String,
     warn: @escaping (String) -> Void = { _ in }, progress: (DatasetProgress) -> Void = { _ in }
 ) throws -> DatasetManifest {
+    try options.allowedSpecial.check(against: tokenizer.vocabulary)
     let files = try expandCorpusInputs(inputs)
     let dtype = IndexedDataset.DType.optimal(forVocabularySize: tokenizer.vocabulary.idLimit)
     var manifest = DatasetManifest(
         vocabulary: vocabulary, vocabularyFingerprint: try VocabularyFolder.fingerprint(vocabulary), dtype: dtype.name,
         endOfText: options.endOfText, field: options.field, domain: options.domain, shardSize: options.shardSize,
-        inputs: files.map(\.path))
+        inputs: try files.map { try DatasetInput(path: $0.path) })
     let directory = URL(fileURLWithPath: prefix).deletingLastPathComponent().path
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     var start = DatasetPosition(file: 0, document: 0)
-    if let previous = try DatasetManifest.read(prefix), previous.sameRun(as: manifest) {
+    let previous = try? DatasetManifest.read(prefix)
+    if let previous, previous.sameRun(as: manifest) {
         // Keep the shards whose files are all there, as recorded.
         for shard in previous.shards {
             let base = directory + "/" + shard.prefix
@@ -154,6 +227,8 @@ public func encodeDataset(
             manifest.complete = true
             return manifest
         }
+    } else {
+        try retireShards(of: prefix, replacedBy: manifest)
     }
     let stream = CorpusStream(files: Array(files[min(start.file, files.count)...]), preTokenizer: tokenizer.preTokenizer,
                               blockSize: options.blockSize, field: options.field, strict: options.strict)
@@ -270,6 +345,26 @@ public func encodeDataset(
     manifest.complete = true
     try manifest.write(prefix)
     return manifest
+}
+
+/// Starts a fresh run over `prefix`: a manifest without shards takes the
+/// place of the one there (so that no manifest names files about to go), then
+/// the shards the old manifest named are removed (tok made them); nothing
+/// else is. Without this, a run of fewer shards would leave the old ones
+/// beside its manifest.
+func retireShards(of prefix: String, replacedBy manifest: DatasetManifest) throws {
+    let old = DatasetManifest.shardPrefixesMade(prefix)
+    guard !old.isEmpty else { return }
+    try manifest.write(prefix)
+    let directory = parentFolder(of: prefix)
+    for shard in old {
+        for ext in [".bin", ".idx"] {
+            let path = directory + "/" + shard + ext
+            var st = stat()
+            guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
+            guard unlink(path) == 0 else { throw FileError.errno(path, "remove the old shard") }
+        }
+    }
 }
 
 /// A batch of documents on its way through the pipeline: the texts, the

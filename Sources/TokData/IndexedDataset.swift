@@ -151,6 +151,11 @@ public struct IndexedDatasetReader {
     public var documents: Int { documentIndices.count - 1 }
     public var tokens: Int { sequenceLengths.reduce(0) { $0 + Int($1) } }
 
+    /// Reads `PREFIX.idx` and checks it against itself and the size of
+    /// `PREFIX.bin`: counts the file can hold, no negative length, every
+    /// sequence inside the `.bin`, document indices rising from 0 to the
+    /// sequence count. A file that fails is named in one line
+    /// (``DatasetError/notAnIndex(path:reason:)``), never read past.
     public init(prefix: String) throws {
         self.prefix = prefix
         let path = prefix + ".idx"
@@ -160,15 +165,28 @@ public struct IndexedDatasetReader {
         func u64(_ at: Int) -> UInt64 { data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: UInt64.self)) } }
         guard u64(9) == 1 else { throw fail("version \(u64(9))") }
         guard let dtype = IndexedDataset.DType(rawValue: data[17]) else { throw fail("id type code \(data[17])") }
+        // Each count at most what the file can hold, so that no size below overflows.
+        guard u64(18) <= UInt64(data.count / 12), u64(26) >= 1, u64(26) <= UInt64(data.count / 8) else { throw fail("truncated") }
         let sequences = Int(u64(18)), documents = Int(u64(26))
-        guard sequences >= 0, documents >= 1, 34 + sequences * 12 + documents * 8 <= data.count else { throw fail("truncated") }
+        guard 34 + sequences * 12 + documents * 8 <= data.count else { throw fail("truncated") }
         self.dtype = dtype
         sequenceLengths = data.withUnsafeBytes { raw in (0 ..< sequences).map { Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 34 + $0 * 4, as: Int32.self)) } }
         let pointers = 34 + sequences * 4
         sequencePointers = data.withUnsafeBytes { raw in (0 ..< sequences).map { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: pointers + $0 * 8, as: Int64.self)) } }
         let indices = pointers + sequences * 8
         documentIndices = data.withUnsafeBytes { raw in (0 ..< documents).map { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: indices + $0 * 8, as: Int64.self)) } }
-        guard documentIndices.first == 0, documentIndices.last == Int64(sequences) else { throw fail("document indices do not cover the sequences") }
+        if let k = sequenceLengths.firstIndex(where: { $0 < 0 }) { throw fail("sequence \(k) has length \(sequenceLengths[k])") }
+        var st = stat()
+        guard stat(prefix + ".bin", &st) == 0 else { throw FileError.errno(prefix + ".bin", "open") }
+        let binSize = Int64(st.st_size), size = Int64(dtype.size)
+        // Lengths are at most 2^31 and pointers checked first: no product or sum here overflows.
+        for k in 0 ..< sequences where sequencePointers[k] < 0 || sequencePointers[k] > binSize
+            || sequencePointers[k] + Int64(sequenceLengths[k]) * size > binSize {
+            throw fail("sequence \(k) lies outside \(prefix).bin (\(binSize) bytes)")
+        }
+        guard documentIndices.first == 0, documentIndices.last == Int64(sequences),
+              zip(documentIndices, documentIndices.dropFirst()).allSatisfy({ $0 <= $1 })
+        else { throw fail("document indices do not cover the sequences in order") }
     }
 
     /// The ids of document `n`.
@@ -190,5 +208,57 @@ public struct IndexedDatasetReader {
                 ? (0 ..< count).map { UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self))) }
                 : (0 ..< count).map { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)) }
         }
+    }
+}
+
+/// A dataset as `tok encode --format megatron` writes it, for reading: the
+/// shards its manifest lists (`PREFIX.manifest.json`, sharded or not), or,
+/// without a manifest, the one indexed dataset `PREFIX` (as megatron-core's
+/// own tools write it). Documents are numbered across the shards in order.
+/// `tok decode --format megatron` and `tok stats --dataset` both read through it.
+public struct MegatronDataset {
+    public let prefix: String
+    public let manifest: DatasetManifest?
+    public let shards: [IndexedDatasetReader]
+    /// The first document of each shard, and the total last.
+    private let firsts: [Int]
+
+    public init(prefix: String) throws {
+        self.prefix = prefix
+        manifest = try DatasetManifest.read(prefix)
+        let directory = parentFolder(of: prefix)
+        if let manifest {
+            // A shard is a file beside the manifest: a name with a slash is not one tok wrote.
+            if let bad = manifest.shards.first(where: { $0.prefix.contains("/") || $0.prefix.isEmpty }) {
+                throw DatasetError.notAnIndex(path: DatasetManifest.path(prefix), reason: "shard \(bad.prefix.debugDescription) is not a file name")
+            }
+            shards = try manifest.shards.map { try IndexedDatasetReader(prefix: directory + "/" + $0.prefix) }
+        } else {
+            shards = [try IndexedDatasetReader(prefix: prefix)]
+        }
+        var firsts = [0]
+        for shard in shards { firsts.append(firsts.last! + shard.documents) }
+        self.firsts = firsts
+    }
+
+    public var documents: Int { firsts.last! }
+    public var tokens: Int { shards.reduce(0) { $0 + $1.tokens } }
+    /// The id type (a dataset's shards share one; megatron-core's default, uint16, for none).
+    public var dtype: IndexedDataset.DType { shards.first?.dtype ?? .uint16 }
+
+    /// The ids of document `n`, counted across the shards.
+    ///
+    /// - Complexity: O(log shards) to find it, and its read.
+    public func document(_ n: Int) throws -> [UInt32] {
+        guard n >= 0, n < documents else {
+            throw DatasetError.documentOutOfRange(path: prefix, document: n, count: documents)
+        }
+        // The last shard whose first document is at or before n: it holds n (an empty one would end at n).
+        var low = 0, high = shards.count - 1
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if firsts[middle] <= n { low = middle } else { high = middle - 1 }
+        }
+        return try shards[low].document(n - firsts[low])
     }
 }

@@ -251,8 +251,9 @@ public struct Tokenizer: Sendable {
         try withExtendedLifetime(vocabulary.storage) {
             let tables = vocabulary.tables
             for (position, id) in ids.enumerated() {
-                if Int(id) < tables.tokenCount && (vocabulary.specialIdsBelowCount.isEmpty
-                                                   || !vocabulary.specialIdsBelowCount.contains(id)) {
+                // An id in a gap of a HuggingFace vocab has no bytes: no token, not an empty one.
+                if Int(id) < tables.tokenCount && tables.tokenLength(id) > 0
+                    && (vocabulary.specialIdsBelowCount.isEmpty || !vocabulary.specialIdsBelowCount.contains(id)) {
                     // id < tokenCount, so its offsets exist.
                     out.append(contentsOf: UnsafeBufferPointer(
                         start: tables.tokenBytes + Int(tables.tokenOffsets[Int(id)]), count: tables.tokenLength(id)))

@@ -242,13 +242,16 @@ extension Vocabulary {
     /// `rank`. Merges are re-derived from the ranks: every split of a token into
     /// two tokens merges at the token's rank.
     ///
-    /// Fails when a byte string repeats, a single byte has no token, or a token
-    /// does not encode to itself.
+    /// Fails when a byte string repeats, a single byte has no token, a token
+    /// does not encode to itself, or a special token is not as
+    /// ``SpecialToken/check(_:tokenCount:insideVocabulary:tokenBytes:)`` requires
+    /// (none on a rank's id).
     ///
     /// - Complexity: O(total token bytes) expected.
     public static func fromRanks(
         _ tokens: [[UInt8]], specialTokens: [SpecialToken] = [], allowUnreachable: Bool = false
     ) throws -> Vocabulary {
+        try SpecialToken.check(specialTokens, tokenCount: tokens.count, insideVocabulary: false) { tokens[$0] }
         var storage = Storage(tokens: tokens.map { $0 })
         try storage.indexAll(tokens.indices.map { _ in true })
         var splits: [(left: UInt32, right: UInt32, id: UInt32)] = []
@@ -287,6 +290,7 @@ extension Vocabulary {
         tokens: [[UInt8]?], mergeable: [Bool], merges: [(UInt32, UInt32)], ignoreMerges: Bool,
         specialTokens: [SpecialToken] = []
     ) throws -> Vocabulary {
+        try SpecialToken.check(specialTokens, tokenCount: tokens.count, insideVocabulary: true) { tokens[$0] ?? [] }
         var storage = Storage(tokens: tokens.map { $0 ?? [] })
         try storage.indexAll(zip(tokens, mergeable).map { $0.0 != nil && $0.1 })
         var lastRank: [UInt64: Int] = [:]

@@ -11,11 +11,14 @@ import Darwin
 public enum FileError: TokError, Equatable {
     case system(path: String, operation: String, reason: String)
     case isDirectory(path: String)
+    /// An output that would replace what tok did not make, and why.
+    case notReplaced(path: String, reason: String)
 
     public var description: String {
         switch self {
         case .system(let path, let operation, let reason): return "\(path): cannot \(operation): \(reason)"
         case .isDirectory(let path): return "\(path): is a directory"
+        case .notReplaced(let path, let reason): return "\(path): not replaced: \(reason); give another output"
         }
     }
 
@@ -94,6 +97,15 @@ package func isDirectory(_ path: String) -> Bool {
 /// Dropping it uncommitted removes the temporary file. A destination that
 /// exists and is not a regular file (`/dev/null`, a pipe) is written directly.
 ///
+/// Every output of tok goes through here (or ``writeFileAtomically(_:_:)``),
+/// with one rule for where it lands:
+/// - missing folders above the output are created, as `mkdir -p` would, and
+///   removed again (those still empty) when the file is dropped uncommitted;
+/// - a symbolic link is followed (``outputTarget(_:)``): the file it leads to
+///   is replaced and the link stays;
+/// - a file replaced keeps its permission bits (a 0600 output stays 0600); a
+///   new one gets 0644 less the umask.
+///
 /// A file that grows past one buffer (1 MiB) is written with `O_DIRECT`
 /// where the file system takes it, by a writer thread while the next buffer
 /// fills: the device reads the buffer without the kernel copying it into the
@@ -103,8 +115,13 @@ package func isDirectory(_ path: String) -> Bool {
 /// 69.0 to 71.4 MB/s, best of 8 runs alternating with the buffered build.
 /// Where `O_DIRECT` is refused, writes stay buffered.
 package final class AtomicFile: @unchecked Sendable {  // the writer thread touches `fd`, `written` and `unbuffered` only between `pending.enter()` and `leave()`, and the owner waits on `pending` before it touches them
+    /// The output as named, for messages.
     package let path: String
+    /// Where the file lands: `path`, or the file its symbolic links lead to.
+    package let destination: String
     package let temporaryPath: String
+    /// The folders created above `destination`, outermost first.
+    private let createdFolders: [String]
     private var fd: Int32
     /// The buffer being filled (`filled` bytes of output) and the one the
     /// writer thread may be writing; both `capacity` bytes aligned for direct I/O.
@@ -131,17 +148,24 @@ package final class AtomicFile: @unchecked Sendable {  // the writer thread touc
 
     package init(_ path: String) throws {
         self.path = path
+        destination = try outputTarget(path)
         var st = stat()
-        direct = stat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG
-        self.temporaryPath = direct ? path : TemporaryPaths.name(besides: path)
+        let exists = stat(destination, &st) == 0
+        direct = exists && (st.st_mode & S_IFMT) != S_IFREG
+        self.temporaryPath = direct ? destination : TemporaryPaths.name(besides: destination)
+        createdFolders = exists ? [] : try createMissingFolders(above: destination)
         if !direct {
-            TemporaryPaths.removeStale(besides: path)
+            TemporaryPaths.removeStale(besides: destination)
             TemporaryPaths.register(temporaryPath)
         }
-        fd = direct ? open(path, O_WRONLY) : open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else {
+        fd = direct ? open(destination, O_WRONLY) : open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // open's mode passes through the umask: the replaced file's bits are set exactly.
+        guard fd >= 0, direct || !exists || fchmod(fd, st.st_mode & 0o7777) == 0 else {
+            let error = FileError.errno(path, "create")
+            if fd >= 0 { close(fd); unlink(temporaryPath) }
             TemporaryPaths.unregister(temporaryPath)
-            throw FileError.errno(path, "create")
+            removeEmptyFolders(createdFolders)
+            throw error
         }
         buffer = AtomicFile.allocateBuffer()
         spare = AtomicFile.allocateBuffer()
@@ -230,8 +254,9 @@ package final class AtomicFile: @unchecked Sendable {  // the writer thread touc
         filled = 0
         guard close(fd) == 0 else { fd = -1; throw FileError.errno(path, "close") }
         fd = -1
-        guard direct || rename(temporaryPath, path) == 0 else { throw FileError.errno(path, "rename") }
+        guard direct || rename(temporaryPath, destination) == 0 else { throw FileError.errno(path, "rename") }
         if !direct { TemporaryPaths.unregister(temporaryPath) }
+        keepFolders(createdFolders)
         committed = true
     }
 
@@ -243,8 +268,81 @@ package final class AtomicFile: @unchecked Sendable {  // the writer thread touc
         if !committed && !direct {
             unlink(temporaryPath)
             TemporaryPaths.unregister(temporaryPath)
+            removeEmptyFolders(createdFolders)
         }
     }
+}
+
+/// The file that writing `path` replaces: `path` itself, or, when it is a
+/// symbolic link, the file its links lead to (followed as `open` follows them,
+/// a dangling link naming the file to create). Outputs replace that file and
+/// keep the link.
+package func outputTarget(_ path: String) throws -> String {
+    var current = path
+    for _ in 0 ..< 40 {  // Linux's own limit on links in a path
+        var st = stat()
+        guard lstat(current, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK else { return current }
+        var target = [UInt8](repeating: 0, count: Int(PATH_MAX))
+        let n = target.withUnsafeMutableBufferPointer { readlink(current, $0.baseAddress!, $0.count) }
+        guard n > 0 else { throw FileError.errno(path, "follow the link") }
+        let link = String(decoding: target[0 ..< n], as: UTF8.self)
+        current = link.hasPrefix("/") ? link : parentFolder(of: current) + "/" + link
+    }
+    throw FileError.system(path: path, operation: "follow the link", reason: "too many symbolic links")
+}
+
+/// `path` with every symbolic link, `.` and `..` resolved, or nil when it does not exist.
+package func realPath(_ path: String) -> String? {
+    guard let resolved = realpath(path, nil) else { return nil }
+    defer { free(resolved) }
+    return String(cString: resolved)
+}
+
+/// The folder holding `path`: `.` for a bare name.
+package func parentFolder(of path: String) -> String {
+    var bytes = Array(path.utf8)
+    while bytes.count > 1 && bytes.last == 0x2F { bytes.removeLast() }  // "a/b/" names a/b
+    guard let slash = bytes.lastIndex(of: 0x2F) else { return "." }
+    return slash == 0 ? "/" : String(decoding: bytes[..<slash], as: UTF8.self)
+}
+
+/// Creates the folders above `path` that do not exist yet, as `mkdir -p`
+/// does, and returns them, outermost first. Until ``keepFolders(_:)`` or
+/// ``removeEmptyFolders(_:)`` is called with them, a stopping signal removes
+/// those still empty (``TemporaryPaths/registerCreatedFolders(_:)``).
+package func createMissingFolders(above path: String) throws -> [String] {
+    var missing: [String] = []
+    var folder = parentFolder(of: path)
+    var st = stat()
+    while lstat(folder, &st) != 0 && errno == ENOENT {
+        missing.append(folder)
+        let up = parentFolder(of: folder)
+        guard up != folder else { break }
+        folder = up
+    }
+    var created: [String] = []
+    for folder in missing.reversed() {
+        if mkdir(folder, 0o755) == 0 {
+            created.append(folder)
+            TemporaryPaths.registerCreatedFolders([folder])
+        } else if errno != EEXIST {  // EEXIST: made meanwhile by another process, and not ours to remove
+            let error = FileError.errno(folder, "create the folder")
+            removeEmptyFolders(created)
+            throw error
+        }
+    }
+    return created
+}
+
+/// The output is in place: `folders` (from ``createMissingFolders(above:)``) stay.
+package func keepFolders(_ folders: [String]) {
+    TemporaryPaths.unregisterCreatedFolders(folders)
+}
+
+/// Removes those of `folders` (from ``createMissingFolders(above:)``) that are still empty, innermost first.
+package func removeEmptyFolders(_ folders: [String]) {
+    for folder in folders.reversed() { rmdir(folder) }
+    TemporaryPaths.unregisterCreatedFolders(folders)
 }
 
 /// Writes `bytes` to `path` atomically.

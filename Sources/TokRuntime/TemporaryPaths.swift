@@ -67,10 +67,20 @@ package enum TemporaryPaths {
     package static func register(_ path: String) { registered.withLock { _ = $0.insert(path) } }
     package static func unregister(_ path: String) { registered.withLock { _ = $0.remove(path) } }
 
-    /// Removes every registered path (files and folders).
+    /// Folders a run created above its outputs (``createMissingFolders(above:)``),
+    /// in the order made: a stopping signal removes those still empty, and never their contents.
+    private static let createdFolders = Mutex<[String]>([])
+    package static func registerCreatedFolders(_ folders: [String]) { createdFolders.withLock { $0 += folders } }
+    package static func unregisterCreatedFolders(_ folders: [String]) {
+        createdFolders.withLock { list in list.removeAll { folders.contains($0) } }
+    }
+
+    /// Removes every registered path (files and folders), then the created folders left empty.
     package static func removeAll() {
         let paths = registered.withLock { set in defer { set.removeAll() }; return set }
         for path in paths { try? FileManager.default.removeItem(atPath: path) }
+        let folders = createdFolders.withLock { list in defer { list.removeAll() }; return list }
+        for folder in folders.reversed() { rmdir(folder) }
     }
 
     nonisolated(unsafe) private static var signalSources: [DispatchSourceSignal] = []

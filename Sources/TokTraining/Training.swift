@@ -47,6 +47,9 @@ public func trainVocabulary(
     trainingProgress: (Int, Int) -> Void = { _, _ in }
 ) throws -> TrainingSummary {
     let started = Date()
+    // Checked before the counting and training, not after.
+    try VocabularyFolder.checkReplaceable(output, protecting: inputs)
+    try SpecialToken.checkContents(options.trainer.specialTokens)
     let countFiles = !inputs.isEmpty && inputs.allSatisfy(CountFile.isCountFile)
     let source = inputs.count == 1 ? inputs[0] : "count files"
     var countSeconds = 0.0
@@ -86,9 +89,9 @@ public func trainVocabulary(
     }
     let tokenizer = Tokenizer(
         vocabulary: try Vocabulary.fromRanks(result.tokens, specialTokens: result.specialTokens), preTokenizer: preTokenizer)
-    try VocabularyFolder.writeStaged(to: output) { staging in
-        try VocabularyFolder.save(
-            tokenizer, to: staging, name: URL(fileURLWithPath: output).lastPathComponent,
+    try VocabularyFolder.writeStaged(to: output, protecting: inputs) { staging in
+        try VocabularyFolder.write(
+            tokenizer, into: staging, name: URL(fileURLWithPath: output).lastPathComponent,
             source: "tok train on \(metadata.domains.joined(separator: ",")) (\(metadata.statistics.bytes) bytes, pattern \(metadata.pattern))")
         try writeFileAtomically(staging + "/training.json", trainingReport(result, pattern: metadata.pattern))
     }

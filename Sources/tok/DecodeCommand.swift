@@ -134,7 +134,7 @@ extension DecodeCommand {
 
     /// Prints a dataset's documents (or one), each followed by a newline.
     func decodeDataset(_ tokenizer: Tokenizer) throws {
-        let dataset = try IndexedDatasetReader(prefix: input)
+        let dataset = try MegatronDataset(prefix: input)
         let sink = try OutputSink(output)
         for n in document.map({ [$0] }) ?? Array(0 ..< dataset.documents) {
             var bytes: [UInt8] = []

@@ -53,8 +53,10 @@ struct ImportCommand: ParsableCommand {
             }
         } catch let error as VocabularyError {
             throw CLIError(error.description.hasPrefix(file) ? error.description : "\(file): \(error)")
+        } catch let error as SpecialTokenError {
+            throw CLIError("\(file): \(error)")
         }
-        try VocabularyFolder.save(tokenizer, to: output, source: source)
+        try VocabularyFolder.save(tokenizer, to: output, source: source, protecting: [file])
         let v = tokenizer.vocabulary
         print("\(output): \(v.count) BPE tokens, \(v.specialTokens.count) special tokens, pattern \(tokenizer.preTokenizer.name), \(v.merges.count) merges, \(v.unreachableTokens.count) tokens the merges do not reach")
     }

@@ -85,20 +85,12 @@ extension StatsCommand {
         var rows: [[String: Any]] = []
         var perDomain: [String: Int] = [:]
         for prefix in datasets {
-            let directory = URL(fileURLWithPath: prefix).deletingLastPathComponent().path
-            let manifest = try DatasetManifest.read(prefix)
-            let prefixes = manifest?.shards.map { directory + "/" + $0.prefix } ?? [prefix]
-            var documents = 0, tokens = 0, dtype = ""
-            for p in prefixes {
-                let reader = try IndexedDatasetReader(prefix: p)
-                documents += reader.documents
-                tokens += reader.tokens
-                dtype = reader.dtype.name
-            }
-            let domain = manifest?.domain ?? "-"
-            perDomain[domain, default: 0] += tokens
-            rows.append(["dataset": prefix, "documents": documents, "tokens": tokens, "dtype": dtype, "domain": domain,
-                         "shards": prefixes.count, "complete": manifest?.complete ?? true])
+            let dataset = try MegatronDataset(prefix: prefix)
+            let domain = dataset.manifest?.domain ?? "-"
+            perDomain[domain, default: 0] += dataset.tokens
+            rows.append(["dataset": prefix, "documents": dataset.documents, "tokens": dataset.tokens,
+                         "dtype": dataset.shards.isEmpty ? "" : dataset.dtype.name, "domain": domain,
+                         "shards": dataset.shards.count, "complete": dataset.manifest?.complete ?? true])
         }
         if json {
             let object: [String: Any] = ["datasets": rows, "tokensPerDomain": perDomain]

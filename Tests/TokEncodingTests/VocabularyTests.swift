@@ -137,4 +137,79 @@ struct VocabularyTests {
         let t = Tokenizer(vocabulary: try smallVocabulary(), preTokenizer: PreTokenizer(named: "tok")!)
         #expect(throws: DecodeError.self) { try t.decode([1, 2, 99999]) }
     }
+
+    @Test func specialTokensAreCheckedAgainstTheRanks() throws {
+        let bytes = (0 ..< 256).map { [UInt8($0)] }
+        func make(_ specials: [SpecialToken]) throws -> Vocabulary { try Vocabulary.fromRanks(bytes, specialTokens: specials) }
+        #expect(throws: SpecialTokenError.collision(content: "<e>", id: 97, token: [97])) {
+            try make([SpecialToken(id: 97, content: "<e>")])
+        }
+        #expect(throws: SpecialTokenError.repeatedContent(content: "<a>", ids: [256, 257])) {
+            try make([SpecialToken(id: 256, content: "<a>"), SpecialToken(id: 257, content: "<a>")])
+        }
+        #expect(throws: SpecialTokenError.repeatedId(id: 256, contents: ["<a>", "<b>"])) {
+            try make([SpecialToken(id: 256, content: "<a>"), SpecialToken(id: 256, content: "<b>")])
+        }
+        #expect(throws: SpecialTokenError.empty(id: 256)) { try make([SpecialToken(id: 256, content: "")]) }
+        #expect(throws: SpecialTokenError.idTooLarge(content: "<far>", id: 10_000_000, limit: 256 + 1 + 1024, tokenCount: 256)) {
+            try make([SpecialToken(id: 10_000_000, content: "<far>")])
+        }
+        // The last id allowed, leaving 1,024 unused.
+        #expect(try make([SpecialToken(id: 256 + 1024, content: "<far>")]).idLimit == 256 + 1025)
+        // Texts before they have ids, as train and build take them.
+        #expect(throws: SpecialTokenError.repeatedContent(content: "<a>", ids: nil)) { try SpecialToken.checkContents(["<a>", "<b>", "<a>"]) }
+        #expect("\(SpecialTokenError.repeatedContent(content: "<a>", ids: nil))" == #"special token "<a>" appears twice"#)
+    }
+
+    @Test func allowedSpecialNamesOnlyTheVocabularysTokens() throws {
+        let v = try smallVocabulary()
+        try AllowedSpecial.only(["<|end|>"]).check(against: v)
+        try AllowedSpecial.all.check(against: v)
+        #expect(throws: SpecialTokenError.unknown(names: ["<|nope|>"], known: ["<|end|>"])) {
+            try AllowedSpecial.only(["<|end|>", "<|nope|>"]).check(against: v)
+        }
+    }
+
+    /// tokenizers gives an added token the id after the vocab and the added tokens
+    /// before it, whatever the file says: tok takes a file only where the two agree.
+    @Test func addedTokensTakeTheIdsTokenizersGivesThem() throws {
+        let bytes = (0 ..< 256).map { "\(HuggingFaceJSON.jsonString(ByteLevel.encode([UInt8($0)]))): \($0)" }
+        func file(_ added: String, entries: String = "\"xy\": 256") -> [UInt8] {
+            Array(("{\"added_tokens\": [\(added)], \"pre_tokenizer\": {\"type\": \"ByteLevel\"}, "
+                + "\"model\": {\"type\": \"BPE\", \"vocab\": {\(bytes.joined(separator: ", ")), \(entries)}, \"merges\": []}}").utf8)
+        }
+        func token(_ id: Int, _ content: String) -> String { "{\"id\": \(id), \"content\": \"\(content)\"}" }
+        let good = try HuggingFaceJSON.read(file(token(257, "<a>") + ", " + token(256, "xy") + ", " + token(258, "<b>")), path: "t.json")
+        #expect(good.vocabulary.specialTokens.map(\.id) == [257, 256, 258])
+        let refused: [(String, String?, String)] = [
+            (token(97, "<e>"), nil, "added token \"<e>\" has id 97, but tokenizers gives it 257"),
+            (token(258, "<e>"), nil, "added token \"<e>\" has id 258, but tokenizers gives it 257"),
+            (token(-1, "<e>"), nil, "added token \"<e>\" has id -1, but tokenizers gives it 257"),
+            (token(257, "<a>") + ", " + token(258, "<a>"), nil, "added token \"<a>\" appears twice (ids 257 and 258)"),
+            (token(257, ""), nil, "added token 257 is empty"),
+            // A gap in the vocab: the next id after its 257 entries is the entry at 257.
+            (token(257, "<e>"), "\"xy\": 257", "added token \"<e>\" has id 257, which is the vocab entry \"xy\""),
+            ("", "\"xy\": 256, \"far\": 10000000", "vocab entry \"far\" has id 10000000: the 258 entries' ids must be below 1282"),
+        ]
+        for (added, entries, message) in refused {
+            do {
+                _ = try HuggingFaceJSON.read(entries.map { file(added, entries: $0) } ?? file(added), path: "t.json")
+                Issue.record("accepted \(added)")
+            } catch {
+                #expect("\(error)".hasPrefix("t.json: " + message), "\(error)")
+            }
+        }
+    }
+
+    /// An id no token has (a gap in a HuggingFace vocab) is an error, not nothing.
+    @Test func decodeRejectsIdsInAGap() throws {
+        var tokens: [[UInt8]?] = (0 ..< 256).map { [UInt8($0)] }
+        tokens.append(nil)
+        tokens.append(Array("xy".utf8))
+        let v = try Vocabulary.fromMerges(tokens: tokens, mergeable: tokens.map { $0 != nil && $0!.count == 1 },
+                                          merges: [], ignoreMerges: false)
+        let t = Tokenizer(vocabulary: v, preTokenizer: PreTokenizer(named: "tok")!)
+        #expect(try t.decode([257]) == Array("xy".utf8))
+        #expect(throws: DecodeError.self) { try t.decode([97, 256]) }
+    }
 }

@@ -27,6 +27,16 @@ def tok(*args, input=None, check=True):
     return r
 
 
+def refused(r, *words):
+    """The run failed with exit 1 and one `tok:` line holding every word; returns the line."""
+    message = r.stderr.decode()
+    assert r.returncode == 1, message
+    assert message.startswith("tok: ") and message.count("\n") == 1, message
+    for word in words:
+        assert str(word) in message, message
+    return message
+
+
 def domain_text(domain, limit):
     """The first `limit` bytes of a domain's gathered files, in path order, cut at a line end."""
     files = sorted(p for p in (CORPORA / domain).rglob("*") if p.is_file() and not p.name.startswith("."))

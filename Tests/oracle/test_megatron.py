@@ -14,7 +14,7 @@ import numpy
 import pytest
 from tokenizers import Tokenizer
 
-from conftest import CORPORA, DOMAINS, REFVOCAB, TOK, tok
+from conftest import CORPORA, DOMAINS, REFVOCAB, TOK, refused, tok
 
 warnings.filterwarnings("ignore")
 from megatron.core.datasets.indexed_dataset import DType, IndexedDataset, IndexedDatasetBuilder  # noqa: E402
@@ -192,4 +192,70 @@ def test_strict_fails_naming_the_line_and_leaves_nothing(corpus, vocabularies, t
     r = tok("encode", "--vocab", vocab, "--format", "megatron", "--strict", root / "zh.jsonl", "-o", tmp_path / "x" / "ds",
             check=False)
     assert r.returncode == 1 and b"zh.jsonl:5: malformed JSON line" in r.stderr
-    assert not any(p.suffix in (".bin", ".idx") for p in (tmp_path / "x").iterdir())
+    assert not (tmp_path / "x").exists(), "the folder the run created is removed with its files"
+
+
+def write_documents(path, texts):
+    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+
+
+def test_a_changed_input_is_encoded_again(corpus, vocabularies, tmp_path):
+    """Same command, an input's contents changed (same size, its time set back): the dataset is the new text's."""
+    vocab, hf = vocabularies["small"]
+    texts = documents_of("en", 60_000)[:20]
+    data = tmp_path / "docs.jsonl"
+    write_documents(data, texts)
+    args = ["encode", "--vocab", vocab, "--format", "megatron", data, "-o", tmp_path / "ds"]
+    tok(*args)
+    times = os.stat(data).st_mtime_ns
+    changed = [t.replace("e", "a") for t in texts]
+    write_documents(data, changed)
+    os.utime(data, ns=(times, times))
+    tok(*args)
+    assert read_all(tmp_path / "ds")[1] == [hf.encode(t, add_special_tokens=False).ids for t in changed]
+
+
+def test_a_fresh_run_removes_the_shards_of_the_old_manifest_and_nothing_else(corpus, vocabularies, tmp_path):
+    root, _ = corpus
+    vocab, hf = vocabularies["small"]
+    inputs = [root / f"{d}.jsonl" for d in DOMAINS]
+    tok("encode", "--vocab", vocab, "--format", "megatron", "--shard-size", "50K", *inputs, "-o", tmp_path / "ds")
+    shards = json.loads((tmp_path / "ds.manifest.json").read_text())["shards"]
+    assert len(shards) > 5
+    (tmp_path / "ds-99999.bin").write_bytes(b"not a shard the manifest names")
+    (tmp_path / "notes.txt").write_text("mine\n")
+    tok("encode", "--vocab", vocab, "--format", "megatron", inputs[0], "-o", tmp_path / "ds")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds-99999.bin", "ds.bin", "ds.idx", "ds.manifest.json", "notes.txt"]
+    assert (tmp_path / "ds-99999.bin").read_bytes() == b"not a shard the manifest names"
+    assert read_all(tmp_path / "ds")[1] == [hf.encode(t, add_special_tokens=False).ids for t in corpus[1]["zh"]]  # inputs[0]
+
+
+def test_decode_and_stats_read_a_sharded_prefix_alike(corpus, vocabularies, tmp_path):
+    root, texts = corpus
+    vocab, _ = vocabularies["small"]
+    inputs = [root / f"{d}.jsonl" for d in ["code", "en"]]
+    tok("encode", "--vocab", vocab, "--format", "megatron", *inputs, "-o", tmp_path / "one")
+    tok("encode", "--vocab", vocab, "--format", "megatron", "--shard-size", "50K", *inputs, "-o", tmp_path / "sharded")
+    assert len(json.loads((tmp_path / "sharded.manifest.json").read_text())["shards"]) > 2
+    whole = tok("decode", "--vocab", vocab, "--format", "megatron", tmp_path / "one").stdout
+    assert tok("decode", "--vocab", vocab, "--format", "megatron", tmp_path / "sharded").stdout == whole
+    assert whole == "".join(t + "\n" for t in texts["code"] + texts["en"]).encode()
+    last = len(texts["code"]) + len(texts["en"]) - 1
+    assert tok("decode", "--vocab", vocab, "--format", "megatron", tmp_path / "sharded", "--document", last).stdout \
+        == texts["en"][-1].encode()
+    stats = json.loads(tok("stats", "--dataset", tmp_path / "sharded", "--json").stdout)["datasets"][0]
+    assert stats["documents"] == last + 1 and stats["shards"] > 2
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda idx: idx[:34] + (-5).to_bytes(4, "little", signed=True) + idx[38:], "sequence 0 has length -5"),
+    (lambda idx: idx[:18] + (1 << 62).to_bytes(8, "little") + idx[26:], "truncated"),
+    (lambda idx: idx[:34] + (1 << 30).to_bytes(4, "little") + idx[38:], "lies outside"),
+])
+def test_a_damaged_index_is_named_in_one_line(vocabularies, tmp_path, damage, reason):
+    vocab, _ = vocabularies["small"]
+    (tmp_path / "t.txt").write_text("a document of a few tokens\n")
+    tok("encode", "--vocab", vocab, "--format", "megatron", tmp_path / "t.txt", "-o", tmp_path / "ds")
+    (tmp_path / "ds.idx").write_bytes(damage((tmp_path / "ds.idx").read_bytes()))
+    for args in [["decode", "--vocab", vocab, "--format", "megatron", tmp_path / "ds"], ["stats", "--dataset", tmp_path / "ds"]]:
+        refused(tok(*args, check=False), f"{tmp_path / 'ds.idx'}: not a megatron-core index", reason)

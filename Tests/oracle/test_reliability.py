@@ -30,9 +30,11 @@ def test_stopped_build_leaves_nothing(tmp_path, sig):
     tmpdir.mkdir()
     out.mkdir()
     domains = ",".join(f"{d}={CORPORA / d}" for d in DOMAINS)
-    p = start(["build", "--domains", domains, "--vocab-size", 30000, "--quiet", "-o", out / "v"], tmpdir)
+    # Into a folder that does not exist yet: the run creates it, and a stopped run removes it again.
+    p = start(["build", "--domains", domains, "--vocab-size", 30000, "--quiet", "-o", out / "new" / "v"], tmpdir)
     # Stop it once it is writing: its work folder and staging folder exist.
-    assert wait_for(lambda: any(tmpdir.iterdir()) and any(out.iterdir())), "the build never started writing"
+    assert wait_for(lambda: any(tmpdir.iterdir()) and (out / "new").exists() and any((out / "new").iterdir())), \
+        "the build never started writing"
     p.send_signal(sig)
     p.wait(timeout=60)
     assert p.returncode == -sig

@@ -7,12 +7,16 @@ import TokRuntime
 /// checksum and one copy per table: no parsing, no hashing, no re-deriving of
 /// merges or reachability.
 ///
-/// Layout: magic `TOKB`, format version, the header (merge order, normalizer,
+/// Layout: magic `TOKB`, format version, what the file was made from
+/// (``BinarySource``: the checksums of the folder's `tokenizer.json` and
+/// `manifest.json`), the stamps of those two files (``FileStamp``, 80 bytes,
+/// which the checksum reads as zeros), the header (merge order, normalizer,
 /// split rules, merge count, unreachable tokens, special tokens), each table as
 /// its element count (u64), zeros up to the next multiple of 64 bytes, and its
 /// bytes, and last a 64-bit ``TableChecksum`` of everything before it. The version
 /// changes whenever a layout or the hash function does; a file that fails the
-/// checksum is never used.
+/// checksum is never used. A file whose source is not the folder's is never
+/// used either (``VocabularyFolder/load(_:)``).
 ///
 /// The file is read whole into the tables' own memory (``TableStorage``'s
 /// arena, in huge pages), where each table already lies at a multiple of 64
@@ -24,12 +28,21 @@ import TokRuntime
 /// -> 138.9 MB/s, English 100.4 -> 106.9, mathematics and Chinese unchanged.
 enum BinaryFormat {
     static let magic: [UInt8] = Array("TOKB".utf8)
-    static let version: UInt32 = 9
+    static let version: UInt32 = 10
+    /// Where the stamps lie: after the magic, the version and the source.
+    static let stampsOffset = 24
+    static let stampsSize = 2 * FileStamp.size
 
-    static func write(_ tokenizer: Tokenizer) -> [UInt8] {
+    /// The file's bytes: `tokenizer` made from `source`, with `stamps` (of
+    /// `tokenizer.json`, then `manifest.json`) when they may be trusted.
+    static func write(_ tokenizer: Tokenizer, source: BinarySource = BinarySource(json: 0, manifest: 0),
+                      stamps: [FileStamp]? = nil) -> [UInt8] {
         var w = Writer()
         w.bytes(magic)
         w.u32(version)
+        w.u64(source.json)
+        w.u64(source.manifest)
+        w.bytes(repeatElement(0, count: stampsSize))  // zeros for the checksum; the stamps go in after it
         let v = tokenizer.vocabulary
         switch v.mergeOrder {
         case .ranks: w.u32(0)
@@ -56,22 +69,36 @@ enum BinaryFormat {
             w.bytes(table)
         }
         w.u64(TableChecksum.of(w.data))
+        if let stamps {
+            for (k, stamp) in stamps.prefix(2).enumerated() { stamp.store(into: &w.data, at: stampsOffset + k * FileStamp.size) }
+        }
         return w.data
     }
 
+    /// A `tokenizer.bin` read: the vocabulary, what it was made from, and the
+    /// stamps it holds (of `tokenizer.json` and `manifest.json`; zeros when none were written).
+    struct Loaded {
+        var tokenizer: Tokenizer
+        var source: BinarySource
+        var stamps: [FileStamp]
+        /// The stamp of the `tokenizer.bin` read (``FileStamp/none`` for bytes in memory).
+        var file = FileStamp.none
+    }
+
     /// Reads a vocabulary from the bytes of a `tokenizer.bin`.
-    static func read(_ data: [UInt8], path: String) throws -> Tokenizer {
+    static func read(_ data: [UInt8], path: String) throws -> Loaded {
         let arena = HugePages.allocate(bytes: max(data.count, 1))
         data.withUnsafeBytes { arena.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        let stamps = takeStamps(arena, size: data.count)
         var checksum = TableChecksum()
         checksum.add(UnsafeRawPointer(arena), upTo: max(data.count - 8, 0))
-        return try read(arena: arena, size: data.count, checksum: checksum, path: path)
+        return try read(arena: arena, size: data.count, checksum: checksum, stamps: stamps, path: path)
     }
 
     /// Reads the `tokenizer.bin` at `path` straight into the memory its tables
     /// will live in, 2 MiB a step, each step checksummed while it is still in
     /// the core's cache.
-    static func load(path: String) throws -> Tokenizer {
+    static func load(path: String) throws -> Loaded {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw FileError.errno(path, "open") }
         defer { close(fd) }
@@ -81,6 +108,7 @@ enum BinaryFormat {
         let size = Int(st.st_size)
         let arena = HugePages.allocate(bytes: max(size, 1))
         var checksum = TableChecksum()
+        var stamps: [FileStamp] = []
         var done = 0
         while done < size {
             let n = Glibc.read(fd, arena + done, min(HugePages.size, size - done))  // done + n <= size
@@ -91,16 +119,45 @@ enum BinaryFormat {
                 throw VocabularyError.corrupt(path: path, reason: "truncated")
             }
             done += n
+            // The stamps are taken out before the checksum reads their bytes (a step is at least a page: the first holds them).
+            if stamps.isEmpty { stamps = takeStamps(arena, size: done) }
             checksum.add(UnsafeRawPointer(arena), upTo: min(done, size - 8))
         }
-        return try read(arena: arena, size: size, checksum: checksum, path: path)
+        var loaded = try read(arena: arena, size: size, checksum: checksum, stamps: stamps, path: path)
+        loaded.file = FileStamp(st)
+        return loaded
+    }
+
+    /// The stamps in the first `size` bytes at `arena`, which are then zeroed
+    /// (as the checksum was taken); none when the bytes are too few to hold them.
+    static func takeStamps(_ arena: UnsafeMutableRawPointer, size: Int) -> [FileStamp] {
+        guard size >= stampsOffset + stampsSize else { return [] }
+        let bytes = UnsafeRawBufferPointer(start: arena + stampsOffset, count: stampsSize)
+        let stamps = (0 ..< 2).map { FileStamp(loading: bytes, at: $0 * FileStamp.size) }
+        (arena + stampsOffset).initializeMemory(as: UInt8.self, repeating: 0, count: stampsSize)
+        return stamps
+    }
+
+    /// Writes `stamps` into the `tokenizer.bin` at `path`, the file at
+    /// `binary` when it was read (so that a file replaced since is left alone).
+    /// Best effort: a folder tok may not write to keeps its file as it is.
+    static func writeStamps(_ stamps: [FileStamp], path: String, binary: FileStamp) {
+        let fd = open(path, O_WRONLY)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        guard let current = FileStamp(descriptor: fd), current.device == binary.device, current.inode == binary.inode,
+              current.size == binary.size else { return }
+        var bytes = [UInt8](repeating: 0, count: stampsSize)
+        for (k, stamp) in stamps.prefix(2).enumerated() { stamp.store(into: &bytes, at: k * FileStamp.size) }
+        _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress!, $0.count, off_t(stampsOffset)) }
     }
 
     /// Reads a vocabulary from the `size` bytes of a `tokenizer.bin` at
     /// `arena` (from ``HugePages/allocate(bytes:)`` of `max(size, 1)` bytes,
     /// owned from here on: its tables become the vocabulary's), given the
-    /// ``TableChecksum`` of its blocks so far.
-    static func read(arena: UnsafeMutableRawPointer, size: Int, checksum: TableChecksum, path: String) throws -> Tokenizer {
+    /// ``TableChecksum`` of its blocks so far and the stamps taken out of it.
+    static func read(arena: UnsafeMutableRawPointer, size: Int, checksum: TableChecksum, stamps: [FileStamp],
+                     path: String) throws -> Loaded {
         var owned = true
         defer { if owned { HugePages.release(arena, bytes: max(size, 1)) } }
         let data = UnsafeRawBufferPointer(start: arena, count: size)
@@ -109,6 +166,8 @@ enum BinaryFormat {
         guard try r.u32() == version else { throw r.corrupt("written by another version of tok") }
         let stored = UInt64(littleEndian: data.loadUnaligned(fromByteOffset: data.count - 8, as: UInt64.self))
         guard checksum.finish(data.baseAddress!, count: data.count - 8) == stored else { throw r.corrupt("checksum mismatch") }
+        let source = BinarySource(json: try r.u64(), manifest: try r.u64())
+        _ = try r.skip(stampsSize)
         let mergeOrder: MergeOrder
         switch try r.u32() {
         case 0: mergeOrder = .ranks
@@ -151,7 +210,9 @@ enum BinaryFormat {
         try check(storage, r)
         let vocabulary = Vocabulary(storage: storage, pairCount: pairCount, mergeOrder: mergeOrder,
                                     specialTokens: specials, unreachableTokens: unreachable)
-        return Tokenizer(vocabulary: vocabulary, preTokenizer: preTokenizer, normalizer: normalizer, postProcessor: postProcessor)
+        let tokenizer = Tokenizer(vocabulary: vocabulary, preTokenizer: preTokenizer, normalizer: normalizer,
+                                  postProcessor: postProcessor)
+        return Loaded(tokenizer: tokenizer, source: source, stamps: stamps)
     }
 
     /// Structural checks, so that a file that passes the checksum but was made
@@ -304,6 +365,125 @@ struct Checksum {
     static func of(_ raw: UnsafeRawBufferPointer) -> UInt64 {
         guard let p = raw.baseAddress else { return 0 }
         return Checksum().finish(p, count: raw.count)
+    }
+
+    /// The checksum of the file at `path` (equal to ``of(_:)-([UInt8])`` of
+    /// its bytes), read 1 MiB at a time into one buffer: no copy of the file
+    /// is kept, and no fresh memory taken for it.
+    static func ofFile(_ path: String) throws -> UInt64 {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw FileError.errno(path, "open") }
+        defer { close(fd) }
+        let capacity = 1 << 20  // a multiple of the 32-byte block: whole steps continue the lanes
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
+        defer { buffer.deallocate() }
+        var state = Checksum()
+        var total = 0
+        while true {
+            var filled = 0
+            while filled < capacity {
+                let n = Glibc.read(fd, buffer + filled, capacity - filled)  // filled + n <= capacity
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { throw FileError.errno(path, "read") }
+                if n == 0 { break }
+                filled += n
+            }
+            if filled < capacity { return state.finish(buffer, count: filled, after: total) }
+            state.add(buffer, upTo: capacity)
+            state.done = 0  // the next step reuses the buffer from its start
+            total += capacity
+        }
+    }
+
+    /// The checksum of `total` bytes taken already (whole blocks, the buffer
+    /// since reused) followed by `base[0 ..< n]`.
+    private func finish(_ p: UnsafeRawPointer, count n: Int, after total: Int) -> UInt64 {
+        var whole = self
+        whole.done = 0
+        whole.add(p, upTo: n)
+        var h = mix4(UInt64(total + n), whole)
+        var i = whole.done
+        while i < n {
+            h = Checksum.mix(h, UInt64(p.load(fromByteOffset: i, as: UInt8.self)))
+            i += 1
+        }
+        return h ^ (h >> 32)
+    }
+}
+
+/// The ``Checksum`` of `bytes` as 16 hex digits, as fingerprints are recorded.
+package func checksumHex(_ bytes: [UInt8]) -> String { Checksum.hex(Checksum.of(bytes)) }
+
+extension Checksum {
+    /// `value` as 16 hex digits.
+    static func hex(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}
+
+/// What a `tokenizer.bin` was made from: the ``Checksum`` of its folder's
+/// `tokenizer.json` (the vocabulary's fingerprint) and of its `manifest.json`
+/// (0 when there was none), at the time it was written.
+struct BinarySource: Equatable {
+    var json: UInt64
+    var manifest: UInt64
+}
+
+/// What identifies a file's contents without reading them: its device,
+/// inode, size, and modification and status-change times in nanoseconds.
+/// The status-change time is set by the kernel on every write, rename or
+/// change of mode and cannot be set back (`cp -p`, `tar x` and `rsync -a`
+/// restore the modification time only), so two equal stamps of a path taken
+/// apart mean the same file, unchanged, unless it changed within one tick of
+/// the file system's clock right after the first: a stamp is trusted only
+/// when its status change is older than ``settled`` seconds.
+struct FileStamp: Equatable {
+    var device: UInt64 = 0, inode: UInt64 = 0, size: UInt64 = 0, modified: UInt64 = 0, changed: UInt64 = 0
+    static let size = 40
+    static let settled = 2
+    /// No file: all zeros.
+    static let none = FileStamp()
+
+    init() {}
+
+    init(_ st: stat) {
+        device = UInt64(st.st_dev)
+        inode = UInt64(st.st_ino)
+        size = UInt64(st.st_size)
+        modified = UInt64(bitPattern: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))
+        changed = UInt64(bitPattern: Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec))
+    }
+
+    /// The stamp of the file at `path`, ``none`` when there is none.
+    init(path: String) {
+        var st = stat()
+        self = stat(path, &st) == 0 ? FileStamp(st) : .none
+    }
+
+    init?(descriptor fd: Int32) {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        self.init(st)
+    }
+
+    init(loading bytes: UnsafeRawBufferPointer, at offset: Int) {
+        func word(_ k: Int) -> UInt64 { UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 8 * k, as: UInt64.self)) }
+        (device, inode, size, modified, changed) = (word(0), word(1), word(2), word(3), word(4))
+    }
+
+    func store(into bytes: inout [UInt8], at offset: Int) {
+        for (k, word) in [device, inode, size, modified, changed].enumerated() {
+            withUnsafeBytes(of: word.littleEndian) { bytes.replaceSubrange(offset + 8 * k ..< offset + 8 * k + 8, with: $0) }
+        }
+    }
+
+    /// Whether the file's last change is old enough for the stamp to stand for its contents.
+    var isSettled: Bool {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let limit = (Int64(now.tv_sec) - Int64(FileStamp.settled)) * 1_000_000_000 + Int64(now.tv_nsec)
+        return Int64(bitPattern: changed) <= limit
     }
 }
 

@@ -36,25 +36,22 @@ public enum HuggingFaceJSON {
         if let dropout = model["dropout"] as? Double, dropout > 0 { throw fail("unsupported: BPE dropout") }
         let ignoreMerges = model["ignore_merges"] as? Bool ?? false
 
-        // Added tokens become special tokens (tok's own placeholders for unused ids excepted).
-        var specials: [SpecialToken] = []
-        for case let added as [String: Any] in root["added_tokens"] as? [Any] ?? [] {
-            guard let id = added["id"] as? Int, let content = added["content"] as? String else {
-                throw fail("an added token lacks id or content")
-            }
-            if content == HuggingFaceJSON.unusedIdContent(id) { continue }
-            specials.append(readAddedToken(added, id: id, content: content))
-        }
-
         guard let vocab = model["vocab"] as? [String: Any] else { throw fail("model has no \"vocab\"") }
         var maxId = -1
         var entries: [(String, Int)] = []
         entries.reserveCapacity(vocab.count)
         for (key, value) in vocab {
-            guard let id = value as? Int, id >= 0, id < 50_000_000 else { throw fail("vocab entry \"\(key)\" has no valid id") }
+            guard let id = value as? Int, id >= 0, id <= Int(UInt32.max) else { throw fail("vocab entry \(jsonString(key)) has no valid id") }
             entries.append((key, id))
             maxId = max(maxId, id)
         }
+        // A bound on the id range, so that one stray id cannot make millions of empty ones.
+        guard maxId < entries.count + SpecialToken.unusedIdAllowance else {
+            let (key, id) = entries.first { $0.1 == maxId }!
+            throw fail("vocab entry \(jsonString(key)) has id \(id): the \(entries.count) entries' ids must be below \(entries.count + SpecialToken.unusedIdAllowance)")
+        }
+        let specials = try readAddedTokens(root["added_tokens"], vocab: vocab, entries: entries, fail)
+
         var tokens = [[UInt8]?](repeating: nil, count: maxId + 1)
         var mergeable = [Bool](repeating: false, count: maxId + 1)
         var idByString: [String: UInt32] = [:]
@@ -119,6 +116,55 @@ public enum HuggingFaceJSON {
         }
         return Tokenizer(vocabulary: vocabulary, preTokenizer: preTokenizer, normalizer: normalizer,
                          postProcessor: postProcessor)
+    }
+
+    /// The added tokens as special tokens (tok's own placeholders for unused
+    /// ids excepted), each on the id `tokenizers` gives it, or a failure
+    /// naming the first that is not.
+    ///
+    /// `tokenizers` does not take an added token's id from the file: a token
+    /// that is a vocab entry gets the entry's id, and any other the next id
+    /// after the vocab's entries and the added tokens before it, in the
+    /// file's order (`AddedVocabulary::add_tokens`); a text given twice is
+    /// added once. A file whose ids differ from those is refused (it would
+    /// give one id in tok and another in `tokenizers`), and so is one whose
+    /// added token lands on the id of another vocab entry (an id that would
+    /// decode two ways).
+    static func readAddedTokens(_ value: Any?, vocab: [String: Any], entries: [(String, Int)],
+                                _ fail: (String) -> VocabularyError) throws -> [SpecialToken] {
+        var specials: [SpecialToken] = []
+        var given: [[UInt8]: Int] = [:]  // by bytes, as `tokenizers` compares texts
+        var highest: Int? = nil
+        var keyById: [Int: String]? = nil
+        func entryId(_ content: String) -> Int? {
+            // Swift's dictionary joins canonically equal texts: the entry must have the same bytes.
+            guard let entry = vocab.index(forKey: content), Array(vocab[entry].key.utf8) == Array(content.utf8) else { return nil }
+            return vocab[entry].value as? Int
+        }
+        for case let added as [String: Any] in value as? [Any] ?? [] {
+            guard let id = added["id"] as? Int, let content = added["content"] as? String else {
+                throw fail("an added token lacks id or content")
+            }
+            guard !content.isEmpty else { throw fail("added token \(id) is empty") }
+            guard given[Array(content.utf8)] == nil else {
+                throw fail("added token \(jsonString(content)) appears twice (ids \(given[Array(content.utf8)]!) and \(id))")
+            }
+            let theirs = entryId(content) ?? highest.map { $0 >= entries.count || entries.isEmpty ? $0 + 1 : entries.count } ?? entries.count
+            guard id == theirs else {
+                throw fail("added token \(jsonString(content)) has id \(id), but tokenizers gives it \(theirs) (an added token that is not a vocab entry takes the next id after the vocab and the added tokens before it)")
+            }
+            if entryId(content) == nil {
+                if keyById == nil { keyById = Dictionary(entries.map { ($0.1, $0.0) }, uniquingKeysWith: { a, _ in a }) }
+                if let key = keyById![id] {
+                    throw fail("added token \(jsonString(content)) has id \(id), which is the vocab entry \(jsonString(key))")
+                }
+            }
+            given[Array(content.utf8)] = id
+            highest = max(highest ?? id, id)
+            if content == HuggingFaceJSON.unusedIdContent(id) { continue }
+            specials.append(readAddedToken(added, id: id, content: content))
+        }
+        return specials
     }
 
     static func readAddedToken(_ added: [String: Any], id: Int, content: String) -> SpecialToken {
@@ -219,10 +265,11 @@ public enum HuggingFaceJSON {
         guard let p = value as? [String: Any] else { return .none }
         let type = p["type"] as? String ?? "?"
         func pair(_ key: String) throws -> TemplateSpecial {
-            guard let item = p[key] as? [Any], item.count == 2, let name = item[0] as? String, let id = item[1] as? Int else {
+            guard let item = p[key] as? [Any], item.count == 2, let name = item[0] as? String,
+                  let id = (item[1] as? Int).flatMap(UInt32.init(exactly:)) else {
                 throw fail("\(type) has no valid \"\(key)\"")
             }
-            return TemplateSpecial(name: name, ids: [UInt32(id)], tokens: [name])
+            return TemplateSpecial(name: name, ids: [id], tokens: [name])
         }
         switch type {
         case "ByteLevel":
@@ -243,10 +290,11 @@ public enum HuggingFaceJSON {
             }
             var specials: [TemplateSpecial] = []
             for (name, raw) in p["special_tokens"] as? [String: Any] ?? [:] {
-                guard let s = raw as? [String: Any], let ids = s["ids"] as? [Int] else {
-                    throw fail("TemplateProcessing special token \(name.debugDescription) has no ids")
+                guard let s = raw as? [String: Any], let ids = (s["ids"] as? [Int])?.compactMap(UInt32.init(exactly:)),
+                      ids.count == (s["ids"] as? [Int])?.count else {
+                    throw fail("TemplateProcessing special token \(name.debugDescription) has no valid ids")
                 }
-                specials.append(TemplateSpecial(name: name, ids: ids.map { UInt32($0) }, tokens: s["tokens"] as? [String] ?? []))
+                specials.append(TemplateSpecial(name: name, ids: ids, tokens: s["tokens"] as? [String] ?? []))
             }
             specials.sort { $0.name < $1.name }
             let single = try pieces("single")
