@@ -52,7 +52,10 @@ public struct Tokenizer: Sendable {
     let rawAll: AddedTokenMatcher, normalizedAll: AddedTokenMatcher
     let rawOrdinary: AddedTokenMatcher, normalizedOrdinary: AddedTokenMatcher
     /// The cache of short pieces every encode with this tokenizer uses, on
-    /// every thread (nil: off).
+    /// every thread and from every copy of it (nil: off). It holds ids of
+    /// `vocabulary` alone: a tokenizer made with another vocabulary gets a
+    /// cache of its own. The caches a thread keeps for itself are in its
+    /// scratch (``BytePairScratch``).
     @usableFromInline private(set) var pieceCache: SharedPieceCache? = SharedPieceCache(entries: Tokenizer.defaultPieceCacheEntries)
     private(set) var scratchPool = ScratchPool(caching: true)
 

@@ -50,7 +50,7 @@ struct EncodeCommand: ParsableCommand {
     @Option(help: "Threads (default: all cores). The ids do not depend on it.")
     var threads: Int?
 
-    @Option(help: "Piece cache entries per thread, 64 bytes each (default 262144: 16 MiB, and 1 MiB more for long pieces; 0 turns it off). The ids do not depend on it.")
+    @Option(help: "Piece cache entries, 64 bytes each, shared by the threads (default 262144: 16 MiB; each thread keeps 1.3 MiB more for long pieces and pair lookups; 0 turns every cache off). The ids do not depend on it.")
     var pieceCache: Int?
 
     func validate() throws {
