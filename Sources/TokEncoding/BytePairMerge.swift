@@ -570,7 +570,7 @@ extension BPETables {
                     let ids = idsBuffer.baseAddress!, rank = leafBuffer.baseAddress!
                     var m = 0
                     firstParts(piece.baseAddress!, n, pairCache: pairCache) { _, id, _, pairBefore in
-                        ids[m] = id
+                        ids[m] = id  // m parts <= the bytes before this part < n
                         if m > 0 {
                             let value = pairBefore ?? pair(ids[m - 1], id, pairCache)
                             rank[m - 1] = UInt32(truncatingIfNeeded: value >> 32)

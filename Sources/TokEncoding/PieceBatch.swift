@@ -41,27 +41,25 @@ struct PieceBatch {
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 3 * capacity) { ints in
             withUnsafeTemporaryAllocation(of: PieceKey.self, capacity: capacity) { keys in
                 withUnsafeTemporaryAllocation(of: PieceState.self, capacity: capacity) { states in
-                    let ints = ints.baseAddress!  // three arrays of `capacity`
-                    var batch = PieceBatch(
-                        base: text.baseAddress!, end: text.baseAddress! + text.count, starts: ints,
-                        lengths: ints + capacity, keys: keys.baseAddress!, slots: ints + 2 * capacity,
-                        states: states.baseAddress!)
+                    var batch = PieceBatch(text: text, ints: ints.baseAddress!, keys: keys.baseAddress!,
+                                           states: states.baseAddress!)
                     return body(&batch)
                 }
             }
         }
     }
 
+    /// A batch over `text` whose starts, lengths and slots are the three
+    /// arrays of ``capacity`` at `ints`.
     @inlinable
-    init(base: UnsafePointer<UInt8>, end: UnsafePointer<UInt8>, starts: UnsafeMutablePointer<Int>,
-         lengths: UnsafeMutablePointer<Int>, keys: UnsafeMutablePointer<PieceKey>, slots: UnsafeMutablePointer<Int>,
+    init(text: UnsafeBufferPointer<UInt8>, ints: UnsafeMutablePointer<Int>, keys: UnsafeMutablePointer<PieceKey>,
          states: UnsafeMutablePointer<PieceState>) {
-        self.base = base
-        self.end = end
-        self.starts = starts
-        self.lengths = lengths
+        base = text.baseAddress!
+        end = base + text.count
+        starts = ints
+        lengths = ints + PieceBatch.capacity
+        slots = ints + 2 * PieceBatch.capacity
         self.keys = keys
-        self.slots = slots
         self.states = states
     }
 

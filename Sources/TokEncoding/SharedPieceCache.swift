@@ -50,7 +50,7 @@ final class SharedPieceCache: @unchecked Sendable {  // its entries are read and
 
     /// The entries as plain data for the hot loop, valid while this object
     /// lives: calling methods on the class per piece retained it each time.
-    @inlinable var view: PieceCacheView { PieceCacheView(entries: entries, shift: shift) }
+    @inlinable var view: PieceCacheView { PieceCacheView(self) }
 }
 
 /// A piece's bytes as four zero-padded little-endian words: its cache key.
@@ -109,9 +109,9 @@ struct PieceCacheView {
     @usableFromInline let entries: UnsafeMutablePointer<UInt64>
     @usableFromInline let shift: UInt64
 
-    @inlinable init(entries: UnsafeMutablePointer<UInt64>, shift: UInt64) {
-        self.entries = entries
-        self.shift = shift
+    @inlinable init(_ cache: SharedPieceCache) {
+        entries = cache.entries
+        shift = cache.shift
     }
 
     /// The head word's sequence number: odd while a writer has the entry.

@@ -45,15 +45,7 @@ struct ParallelTests {
             let one = t.withPieceCache(entries: 0)  // one thread, no caches at all
             let whole = text.withUnsafeBufferPointer { one.encode(bytes: $0) }
             #expect(text.withUnsafeBufferPointer { t.encodeInParallel($0, threads: 3) } == whole, "\(label): parts")
-            var streamed = ContiguousArray<UInt32>()
-            var offset = 0
-            try t.encodeStream(chunkSize: 8_192, threads: 3, read: { buffer, n in
-                let end = min(offset + n, text.count)
-                buffer += text[offset ..< end]
-                defer { offset = end }
-                return end > offset
-            }, emit: { ids, _ in streamed += ids })
-            #expect(streamed == whole, "\(label): stream")
+            #expect(try ParallelTests.stream(text, tokenizer: t, chunkSize: 8_192, threads: 3) == whole, "\(label): stream")
             let lines = text.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)
             let documents = stride(from: 0, to: text.count, by: 5_000).map { Array(text[$0 ..< min($0 + 5_000, text.count)]) }
             for (kind, units) in [("lines", lines), ("documents", documents)] {
@@ -61,6 +53,19 @@ struct ParallelTests {
                 #expect(try ParallelTests.encodeAlone(units, tokenizer: t, threads: 3) == alone, "\(label): \(kind)")
             }
         }
+    }
+
+    /// The ids of `text` read by ``Tokenizer/encodeStream(blockSize:chunkSize:threads:allowedSpecial:read:emit:)``.
+    static func stream(_ text: [UInt8], tokenizer t: Tokenizer, chunkSize: Int, threads: Int) throws -> ContiguousArray<UInt32> {
+        var streamed = ContiguousArray<UInt32>()
+        var offset = 0
+        try t.encodeStream(chunkSize: chunkSize, threads: threads, read: { buffer, n in
+            let end = min(offset + n, text.count)
+            buffer += text[offset ..< end]
+            defer { offset = end }
+            return end > offset
+        }, emit: { ids, _ in streamed += ids })
+        return streamed
     }
 
     /// Each unit encoded alone by `threads` pipeline workers, each with a

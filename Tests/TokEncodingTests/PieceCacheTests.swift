@@ -191,15 +191,8 @@ struct PieceCacheTests {
         for entries in [4, 64] {
             let t = base.withPieceCache(entries: entries)
             for round in 0 ..< 2 {
-                var streamed = ContiguousArray<UInt32>()
-                var offset = 0
-                try t.encodeStream(chunkSize: 4_096, threads: 4, read: { buffer, n in
-                    let end = min(offset + n, text.count)
-                    buffer += text[offset ..< end]
-                    defer { offset = end }
-                    return end > offset
-                }, emit: { ids, _ in streamed += ids })
-                #expect(streamed == whole, "stream, \(entries) entries, round \(round)")
+                #expect(try ParallelTests.stream(text, tokenizer: t, chunkSize: 4_096, threads: 4) == whole,
+                        "stream, \(entries) entries, round \(round)")
                 #expect(try ParallelTests.encodeAlone(lines, tokenizer: t, threads: 4) == lineIds,
                         "lines, \(entries) entries, round \(round)")
             }
