@@ -352,8 +352,14 @@ public struct BytePairScratch: Sendable {
     ///   pieces and of pair lookups (about 1.3 MiB, allocated at first use).
     ///   The ids do not depend on it; the speed does.
     public init(caching: Bool = true) {
-        longPieces = LongPieceCache(slots: caching ? LongPieceCache.defaultSlots : 0)
-        pairs = PairCache(entries: caching ? PairCache.defaultEntries : 0)
+        self.init(longPieceSlots: caching ? LongPieceCache.defaultSlots : 0,
+                  pairEntries: caching ? PairCache.defaultEntries : 0)
+    }
+
+    /// A scratch whose thread caches have these sizes (0: off).
+    init(longPieceSlots: Int, pairEntries: Int) {
+        longPieces = LongPieceCache(slots: longPieceSlots)
+        pairs = PairCache(entries: pairEntries)
     }
 
     /// A buffer's length for `n` elements: a power of two below 1 Mi (so

@@ -24,14 +24,23 @@ public struct DecodeError: TokError {
 /// with its thread caches (``BytePairScratch``).
 final class ScratchPool: Sendable {
     private let free = Mutex<[BytePairScratch]>([])
-    /// Whether the scratches it makes keep their thread caches.
-    let caching: Bool
     static let kept = 16
+    /// The sizes of the thread caches of the scratches it makes.
+    let longPieceSlots: Int, pairEntries: Int
 
-    init(caching: Bool) { self.caching = caching }
+    /// A pool for a tokenizer with `pieceCacheEntries` in its shared cache:
+    /// thread caches of their default sizes, smaller beside a small shared
+    /// cache (a long-piece slot per 16 entries, a pair per entry) so that a
+    /// tiny cache evicts every kind of piece, and none beside none.
+    init(pieceCacheEntries entries: Int) {
+        longPieceSlots = entries > 0 ? min(LongPieceCache.defaultSlots, max(entries / 16, 4)) : 0
+        pairEntries = entries > 0 ? min(PairCache.defaultEntries, max(entries, 4)) : 0
+    }
+
+    func make() -> BytePairScratch { BytePairScratch(longPieceSlots: longPieceSlots, pairEntries: pairEntries) }
 
     func take() -> BytePairScratch {
-        free.withLock { $0.popLast() } ?? BytePairScratch(caching: caching)
+        free.withLock { $0.popLast() } ?? make()
     }
 
     func give(_ scratch: BytePairScratch) {
@@ -57,7 +66,7 @@ public struct Tokenizer: Sendable {
     /// cache of its own. The caches a thread keeps for itself are in its
     /// scratch (``BytePairScratch``).
     @usableFromInline private(set) var pieceCache: SharedPieceCache? = SharedPieceCache(entries: Tokenizer.defaultPieceCacheEntries)
-    private(set) var scratchPool = ScratchPool(caching: true)
+    private(set) var scratchPool = ScratchPool(pieceCacheEntries: Tokenizer.defaultPieceCacheEntries)
 
     public init(vocabulary: Vocabulary, preTokenizer: PreTokenizer, normalizer: Normalizer = .none,
                 postProcessor: PostProcessor = .none) {
@@ -88,17 +97,18 @@ public struct Tokenizer: Sendable {
 
     /// This tokenizer with a piece cache of its own of `entries` entries
     /// (rounded up to a power of two; 0 turns off every cache, the threads'
-    /// included). The ids do not depend on it; the speed does.
+    /// included, and a tiny one makes them tiny too). The ids do not depend
+    /// on it; the speed does.
     public func withPieceCache(entries: Int) -> Tokenizer {
         var copy = self
         copy.pieceCache = entries > 0 ? SharedPieceCache(entries: entries) : nil
-        copy.scratchPool = ScratchPool(caching: entries > 0)
+        copy.scratchPool = ScratchPool(pieceCacheEntries: max(entries, 0))
         return copy
     }
 
-    /// A new scratch, for a thread of one's own: it keeps thread caches when
-    /// this tokenizer caches pieces. Any scratch works with any tokenizer.
-    public func makeScratch() -> BytePairScratch { BytePairScratch(caching: pieceCache != nil) }
+    /// A new scratch, for a thread of one's own, with thread caches sized as
+    /// this tokenizer's piece cache asks. Any scratch works with any tokenizer.
+    public func makeScratch() -> BytePairScratch { scratchPool.make() }
 
     /// Runs `body` with a scratch from this tokenizer's pool (a new one when
     /// all are in use) and gives it back afterwards.

@@ -172,9 +172,10 @@ struct PieceCacheTests {
 
     /// The encoder on several threads over one tokenizer whose piece cache
     /// is tiny (4 and 64 entries: the threads overwrite each other's entries
-    /// all the time, with pieces of 1-32 bytes and up to 7 ids, and long
-    /// pieces beside): every thread's ids equal a cache-free encode's, by the
-    /// stream's workers and by pipeline workers with scratches of their own.
+    /// all the time, with pieces of 1-32 bytes and up to 7 ids, and each
+    /// thread's long-piece cache, 4 slots, empties itself as often): every
+    /// thread's ids equal a cache-free encode's, by the stream's workers and
+    /// by pipeline workers with scratches of their own.
     @Test func threadsSharingATinyPieceCacheGiveCacheFreeIds() throws {
         let base = Tokenizer(vocabulary: try smallVocabulary(), preTokenizer: PreTokenizer(named: "cl100k")!)
         var rng = SplitMix(state: 8)
