@@ -83,7 +83,7 @@ if args.first == "--short", let vocab = args.dropFirst().first, let file = args.
     exit(0)
 }
 if args.first == "--cache", let vocab = args.dropFirst().first {
-    // The piece cache at several sizes (0: off), one thread: each size with a
+    // The piece cache at several sizes (0: every cache off), one thread: each size with a
     // cold cache (one pass, as a job meets a corpus) and warm (a second pass).
     // Sizes take turns over several rounds and the best of each is kept, so
     // that the machine's noise falls on all of them alike.
@@ -100,15 +100,17 @@ if args.first == "--cache", let vocab = args.dropFirst().first {
             for (k, entries) in sizes.enumerated() {
                 var out = ContiguousArray<UInt32>()
                 out.reserveCapacity(text.count / 2)
-                var scratch = BytePairScratch(pieceCacheEntries: entries)
+                // A fresh cache each round: cold, then warm.
+                let sized = tokenizer.withPieceCache(entries: entries)
+                var scratch = sized.makeScratch()
                 cold[k] = min(cold[k], seconds {
-                    text.withUnsafeBufferPointer { tokenizer.encode($0, allowedSpecial: .none, scratch: &scratch, into: &out) }
+                    text.withUnsafeBufferPointer { sized.encode($0, allowedSpecial: .none, scratch: &scratch, into: &out) }
                 })
                 if reference == nil { reference = out }
                 equal[k] = equal[k] && out == reference!
                 out.removeAll(keepingCapacity: true)
                 warm[k] = min(warm[k], seconds {
-                    text.withUnsafeBufferPointer { tokenizer.encode($0, allowedSpecial: .none, scratch: &scratch, into: &out) }
+                    text.withUnsafeBufferPointer { sized.encode($0, allowedSpecial: .none, scratch: &scratch, into: &out) }
                 })
                 equal[k] = equal[k] && out == reference!
             }

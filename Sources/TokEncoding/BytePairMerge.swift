@@ -43,7 +43,13 @@ import CTokRuntime
 //   that hits, and the large tables are several MiB. Around the kernel
 //   (`Tokenizer.encodePieces`), the piece cache and the batches of pieces whose
 //   lines are requested first keep most pieces from reaching it at all.
-/// Reusable buffers for the kernel, so that encoding allocates nothing per piece.
+
+/// A thread's working memory for encoding: the kernel's buffers, reused so
+/// that encoding allocates nothing per piece, and the thread's own caches of
+/// long pieces and of pair lookups. A scratch serves one thread at a time; a
+/// copy is a scratch of its own (its arrays are copied when first written).
+/// The short pieces' cache is the tokenizer's, shared by all threads
+/// (``SharedPieceCache``).
 public struct BytePairScratch: Sendable {
     @usableFromInline var ids = ContiguousArray<UInt32>()
     /// The scan's pair values (pieces up to `linearScanLimit` bytes).
@@ -51,58 +57,37 @@ public struct BytePairScratch: Sendable {
     /// The tree's leaves (pair ranks) and its inner nodes (`rank << 32 | leaf` of the winner).
     @usableFromInline var leafRanks = ContiguousArray<UInt32>()
     @usableFromInline var winners = ContiguousArray<UInt64>()
+    /// Pieces of 33 to 1,024 bytes this thread has encoded.
+    @usableFromInline var longPieces: LongPieceCache
+    /// Pair lookups this thread's merges have made.
+    @usableFromInline var pairs: PairCache
 
-    /// The piece cache (``PieceCacheStorage``); nil when disabled.
-    @usableFromInline var pieceCache: PieceCacheStorage?
-    /// A cache whose entries this scratch uses instead of its own, shared with
-    /// the other workers of a stream (``ScratchPool/sharedCache(for:)``).
-    @usableFromInline var sharedCache: PieceCacheStorage? = nil
-
-    /// Entries of the piece cache by default: 65,536 lines of 64 bytes, 4 MiB
-    /// per thread (see the performance notes above for the sizes measured).
-    public static let defaultPieceCacheEntries = 1 << 16
-
-    /// - Parameter pieceCacheEntries: the piece cache's size in 64-byte
-    ///   entries (rounded up to a power of two); 0 disables it.
-    public init(pieceCacheEntries: Int = BytePairScratch.defaultPieceCacheEntries) {
-        if pieceCacheEntries > 0 { pieceCache = PieceCacheStorage(entries: pieceCacheEntries.roundedUpToPowerOfTwo) }
+    /// - Parameter caching: whether this thread keeps its caches of long
+    ///   pieces and of pair lookups (about 1.3 MiB, allocated at first use).
+    ///   The ids do not depend on it; the speed does.
+    public init(caching: Bool = true) {
+        self.init(longPieceSlots: caching ? LongPieceCache.defaultSlots : 0,
+                  pairEntries: caching ? PairCache.defaultEntries : 0)
     }
 
-    /// The piece cache, ready for the vocabulary `storage`: this scratch's own
-    /// (a copy of a scratch shares its cache until it is used, then gets a
-    /// fresh one) and emptied if it held another vocabulary's ids.
+    /// A scratch whose thread caches have these sizes (0: off).
+    init(longPieceSlots: Int, pairEntries: Int) {
+        longPieces = LongPieceCache(slots: longPieceSlots)
+        pairs = PairCache(entries: pairEntries)
+    }
+
+    /// A buffer's length for `n` elements: a power of two below 1 Mi (so
+    /// buffers are reused from piece to piece) and exact above it.
     @inlinable
-    mutating func pieceCache(for storage: TableStorage) -> PieceCacheStorage? {
-        if pieceCache == nil { return nil }
-        if !isKnownUniquelyReferenced(&pieceCache) {
-            pieceCache = PieceCacheStorage(entries: pieceCache!.count)
-        }
-        let own = pieceCache!
-        if own.owner != storage.serial {
-            if own.owner != 0 { own.clear() }
-            own.owner = storage.serial
-        }
-        return own
-    }
+    static func bufferLength(_ n: Int) -> Int { n < 1 << 20 ? max(n, 64).roundedUpToPowerOfTwo : n }
 
-    /// Makes room for a piece of `n` bytes: 16 bytes per byte, rounded up to a
-    /// power of two below 1 MiB (so buffers are reused) and exact above it.
+    /// Makes room for a piece of `n` bytes in `ids`.
     @inlinable
     mutating func reserve(_ n: Int) {
         if ids.count < n {
-            let capacity = n < 1 << 20 ? max(n, 64).roundedUpToPowerOfTwo : n
-            ids = ContiguousArray(repeating: 0, count: capacity)
+            ids = ContiguousArray(repeating: 0, count: BytePairScratch.bufferLength(n))
             leafRanks = []
             winners = []
-        }
-    }
-
-    @inlinable
-    mutating func reserveTree(_ n: Int) {
-        reserve(n)
-        if leafRanks.count < n {
-            leafRanks = ContiguousArray(repeating: 0, count: ids.count)
-            winners = ContiguousArray(repeating: 0, count: ids.count)
         }
     }
 }
@@ -122,18 +107,19 @@ extension BPETables {
     /// Appends the ids of `piece` (one or more bytes) by merges alone.
     ///
     /// - Complexity: O(n^2) worst case for n <= `linearScanLimit`, else
-    ///   O(n (log n + L)) time for a longest token of L bytes, and 12n bytes.
+    ///   O(n (log n + L)) time for a longest token of L bytes, and at most
+    ///   8 bytes per byte and 8 per first part (a byte, or a character that
+    ///   enters whole: a third of the bytes of Han text).
     @inlinable
     func mergeBytePairs(
-        _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, pairCache: PairCacheView? = nil,
-        into out: inout ContiguousArray<UInt32>
+        _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
         if piece.count == 1 {
             out.append(byteTokens[Int(piece[0])])
         } else if piece.count <= BPETables.linearScanLimit {
-            mergeByScan(piece, scratch: &scratch, pairCache: pairCache, into: &out)
+            mergeByScan(piece, scratch: &scratch, into: &out)
         } else {
-            mergeByTree(piece, scratch: &scratch, pairCache: pairCache, into: &out)
+            mergeByTree(piece, scratch: &scratch, into: &out)
         }
     }
 
@@ -215,155 +201,163 @@ extension BPETables {
 
     @inlinable
     func mergeByScan(
-        _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, pairCache: PairCacheView? = nil,
-        into out: inout ContiguousArray<UInt32>
+        _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
         let n = piece.count
         scratch.reserve(n)
         if scratch.ranks.count < n { scratch.ranks = ContiguousArray(repeating: 0, count: n) }  // a direct call on a long piece
-        scratch.ids.withUnsafeMutableBufferPointer { idsBuffer in
-            scratch.ranks.withUnsafeMutableBufferPointer { ranksBuffer in
-                // reserve(n) made ids at least n long, and ranks is at least n long.
-                let ids = idsBuffer.baseAddress!, ranks = ranksBuffer.baseAddress!
-                var m = 0
-                var pending: UInt64 = 0  // bit j: the pair (ids[j], ids[j + 1]) is still to be read
-                firstParts(piece.baseAddress!, n, pairCache: pairCache) { _, id, _, pairBefore in
-                    ids[m] = id  // m parts <= the bytes before this part < n
-                    if m > 0 {
-                        if let value = pairBefore {
-                            ranks[m - 1] = value
-                        } else if m - 1 < 64 {
-                            pending |= 1 << UInt64(m - 1)
-                        } else {  // a direct call on a piece longer than the scan's limit
-                            ranks[m - 1] = pair(ids[m - 1], id, pairCache)
+        scratch.pairs.withView(for: self) { pairCache in
+            scratch.ids.withUnsafeMutableBufferPointer { idsBuffer in
+                scratch.ranks.withUnsafeMutableBufferPointer { ranksBuffer in
+                    // reserve(n) made ids at least n long, and ranks is at least n long.
+                    let ids = idsBuffer.baseAddress!, ranks = ranksBuffer.baseAddress!
+                    var m = 0
+                    var pending: UInt64 = 0  // bit j: the pair (ids[j], ids[j + 1]) is still to be read
+                    firstParts(piece.baseAddress!, n, pairCache: pairCache) { _, id, _, pairBefore in
+                        ids[m] = id  // m parts <= the bytes before this part < n
+                        if m > 0 {
+                            if let value = pairBefore {
+                                ranks[m - 1] = value
+                            } else if m - 1 < 64 {
+                                pending |= 1 << UInt64(m - 1)
+                            } else {  // a direct call on a piece longer than the scan's limit
+                                ranks[m - 1] = pair(ids[m - 1], id, pairCache)
+                            }
                         }
+                        m += 1
                     }
-                    m += 1
-                }
-                while pending != 0 {
-                    let j = pending.trailingZeroBitCount
-                    pending &= pending - 1
-                    ranks[j] = pair(ids[j], ids[j + 1], pairCache)
-                }
-                while m > 1 {
-                    // ranks[k] = rank << 32 | result for the pair (ids[k], ids[k + 1]);
-                    // comparing whole words compares ranks first, and `<` keeps the leftmost.
-                    var best = 0
-                    var bestValue = ranks[0]
-                    var k = 1
-                    while k < m - 1 {
-                        if ranks[k] < bestValue {
-                            bestValue = ranks[k]
-                            best = k
+                    while pending != 0 {
+                        let j = pending.trailingZeroBitCount
+                        pending &= pending - 1
+                        ranks[j] = pair(ids[j], ids[j + 1], pairCache)
+                    }
+                    while m > 1 {
+                        // ranks[k] = rank << 32 | result for the pair (ids[k], ids[k + 1]);
+                        // comparing whole words compares ranks first, and `<` keeps the leftmost.
+                        var best = 0
+                        var bestValue = ranks[0]
+                        var k = 1
+                        while k < m - 1 {
+                            if ranks[k] < bestValue {
+                                bestValue = ranks[k]
+                                best = k
+                            }
+                            k += 1
                         }
-                        k += 1
+                        if bestValue == UInt64.max { break }
+                        ids[best] = UInt32(truncatingIfNeeded: bestValue)
+                        // Remove part best + 1 and the pair that started there.
+                        k = best + 1
+                        while k < m - 1 {
+                            ids[k] = ids[k + 1]
+                            ranks[k] = ranks[k + 1]  // k + 1 <= m - 1 < n: in the buffer, stale past m - 2
+                            k += 1
+                        }
+                        m -= 1
+                        // Both new pairs' lines are requested before either is read: a
+                        // mispredicted branch in the first lookup would otherwise hold
+                        // back the second's loads until the first's had arrived.
+                        if best < m - 1 { prefetchPair(ids[best], ids[best + 1], pairCache) }
+                        if best > 0 { prefetchPair(ids[best - 1], ids[best], pairCache) }
+                        if best < m - 1 { ranks[best] = pair(ids[best], ids[best + 1], pairCache) }
+                        if best > 0 { ranks[best - 1] = pair(ids[best - 1], ids[best], pairCache) }
                     }
-                    if bestValue == UInt64.max { break }
-                    ids[best] = UInt32(truncatingIfNeeded: bestValue)
-                    // Remove part best + 1 and the pair that started there.
-                    k = best + 1
-                    while k < m - 1 {
-                        ids[k] = ids[k + 1]
-                        ranks[k] = ranks[k + 1]  // k + 1 <= m - 1 < n: in the buffer, stale past m - 2
-                        k += 1
-                    }
-                    m -= 1
-                    // Both new pairs' lines are requested before either is read: a
-                    // mispredicted branch in the first lookup would otherwise hold
-                    // back the second's loads until the first's had arrived.
-                    if best < m - 1 { prefetchPair(ids[best], ids[best + 1], pairCache) }
-                    if best > 0 { prefetchPair(ids[best - 1], ids[best], pairCache) }
-                    if best < m - 1 { ranks[best] = pair(ids[best], ids[best + 1], pairCache) }
-                    if best > 0 { ranks[best - 1] = pair(ids[best - 1], ids[best], pairCache) }
+                    out.append(contentsOf: UnsafeBufferPointer(start: ids, count: m))
                 }
-                out.append(contentsOf: UnsafeBufferPointer(start: ids, count: m))
             }
         }
     }
 
-    /// The long-piece path: a tournament tree over byte positions whose root is
-    /// always the leftmost lowest-ranked live pair. A part is the token starting
-    /// at a position; the part after it starts its byte length further on, and
-    /// the positions inside it hold `dead`, so no links are stored: 4 bytes of
-    /// ids, 4 of leaf ranks and 8 of inner nodes per byte.
+    /// The long-piece path: a tournament tree over the piece's first parts
+    /// (``firstParts(_:_:pairCache:_:)``) whose root is always the leftmost
+    /// lowest-ranked live pair. A merge leaves its right part `dead`, so the
+    /// live part after (or before) a part is the next live one in order and
+    /// no links are stored: per part, 4 bytes of ids, 4 of leaf ranks and 8
+    /// of inner nodes, the first two sized by bytes and the last by parts.
     @inlinable
     func mergeByTree(
-        _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, pairCache: PairCacheView? = nil,
-        into out: inout ContiguousArray<UInt32>
+        _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
         let n = piece.count
-        scratch.reserveTree(n)
+        scratch.reserve(n)
+        if scratch.leafRanks.count < n { scratch.leafRanks = ContiguousArray(repeating: 0, count: scratch.ids.count) }
         let dead = UInt32.max, none = UInt32.max
-        scratch.ids.withUnsafeMutableBufferPointer { idsBuffer in
-            scratch.leafRanks.withUnsafeMutableBufferPointer { leafBuffer in
-                scratch.winners.withUnsafeMutableBufferPointer { winnerBuffer in
-                    // reserveTree(n) made all three at least n long. Leaf k (node n + k)
-                    // is the pair starting at byte k; inner nodes are 1 ..< n.
+        scratch.pairs.withView(for: self) { pairCache in
+            // The first parts and the ranks of the pairs between them; m parts.
+            let m = scratch.ids.withUnsafeMutableBufferPointer { idsBuffer in
+                scratch.leafRanks.withUnsafeMutableBufferPointer { leafBuffer in
+                    // Both are at least n long, and there are at most n parts.
                     let ids = idsBuffer.baseAddress!, rank = leafBuffer.baseAddress!
-                    let node = winnerBuffer.baseAddress!
-                    // A whole character's inner positions are dead from the start.
-                    var last = 0
-                    firstParts(piece.baseAddress!, n, pairCache: pairCache) { k, id, length, pairBefore in
-                        ids[k] = id  // k + length <= n
-                        for d in 1 ..< length {
-                            ids[k + d] = dead
-                            rank[k + d] = none
+                    var m = 0
+                    firstParts(piece.baseAddress!, n, pairCache: pairCache) { _, id, _, pairBefore in
+                        ids[m] = id  // m parts <= the bytes before this part < n
+                        if m > 0 {
+                            let value = pairBefore ?? pair(ids[m - 1], id, pairCache)
+                            rank[m - 1] = UInt32(truncatingIfNeeded: value >> 32)
                         }
-                        if k > 0 {
-                            // last < k: the part before, whose id is set.
-                            let value = pairBefore ?? pair(ids[last], id, pairCache)
-                            rank[last] = UInt32(truncatingIfNeeded: value >> 32)
+                        m += 1
+                    }
+                    rank[m - 1] = none
+                    return m
+                }
+            }
+            guard m > 1 else { return out.append(scratch.ids[0]) }
+            if scratch.winners.count < m { scratch.winners = ContiguousArray(repeating: 0, count: BytePairScratch.bufferLength(m)) }
+            scratch.ids.withUnsafeMutableBufferPointer { idsBuffer in
+                scratch.leafRanks.withUnsafeMutableBufferPointer { leafBuffer in
+                    scratch.winners.withUnsafeMutableBufferPointer { winnerBuffer in
+                        // All three are at least m long. Leaf k (node m + k) is the
+                        // pair starting at part k; inner nodes are 1 ..< m.
+                        let ids = idsBuffer.baseAddress!, rank = leafBuffer.baseAddress!
+                        let node = winnerBuffer.baseAddress!
+                        // A node's value is `rank << 32 | leaf`: comparing values compares
+                        // ranks, then positions, so the minimum is the leftmost lowest rank.
+                        @inline(__always) func value(_ i: Int) -> UInt64 {
+                            i >= m ? UInt64(rank[i - m]) << 32 | UInt64(i - m) : node[i]
                         }
-                        last = k
-                    }
-                    rank[last] = none
-                    // A node's value is `rank << 32 | leaf`: comparing values compares
-                    // ranks, then positions, so the minimum is the leftmost lowest rank.
-                    @inline(__always) func value(_ i: Int) -> UInt64 {
-                        i >= n ? UInt64(rank[i - n]) << 32 | UInt64(i - n) : node[i]
-                    }
-                    var i = n - 1
-                    while i >= 1 {
-                        node[i] = min(value(2 * i), value(2 * i + 1))
-                        i -= 1
-                    }
-                    @inline(__always) func set(_ k: Int, _ r: UInt32) {
-                        rank[k] = r
-                        var i = (n + k) >> 1
+                        var i = m - 1
                         while i >= 1 {
-                            let m = min(value(2 * i), value(2 * i + 1))
-                            if node[i] == m { break }  // unchanged here, so unchanged above
-                            node[i] = m
-                            i >>= 1
+                            node[i] = min(value(2 * i), value(2 * i + 1))
+                            i -= 1
                         }
-                    }
-                    @inline(__always) func pairRank(_ left: Int, _ right: Int) -> UInt32 {
-                        UInt32(truncatingIfNeeded: pair(ids[left], ids[right], pairCache) >> 32)
-                    }
-                    while true {
-                        let top = node[1]  // n > linearScanLimit, so node 1 is an inner node
-                        guard top >> 32 != UInt64(none) else { break }
-                        let pos = Int(top & 0xFFFF_FFFF)
-                        let right = pos + tokenLength(ids[pos])
-                        let after = right + tokenLength(ids[right])
-                        // A ranks vocabulary's merge makes the token of id `rank`: no lookup.
-                        ids[pos] = resultIsRank ? UInt32(truncatingIfNeeded: top >> 32)
-                            : UInt32(truncatingIfNeeded: pair(ids[pos], ids[right], pairCache))
-                        ids[right] = dead
-                        // The part before: back over the dead bytes of its token (at most its length).
-                        var before = pos - 1
-                        while before >= 0 && ids[before] == dead { before -= 1 }
-                        // Both new pairs' lines first, as in the scan.
-                        if after < n { prefetchPair(ids[pos], ids[after], pairCache) }
-                        if before >= 0 { prefetchPair(ids[before], ids[pos], pairCache) }
-                        set(right, none)
-                        set(pos, after < n ? pairRank(pos, after) : none)
-                        if before >= 0 { set(before, pairRank(before, pos)) }
-                    }
-                    var k = 0
-                    while k < n {
-                        out.append(ids[k])
-                        k += tokenLength(ids[k])
+                        @inline(__always) func set(_ k: Int, _ r: UInt32) {
+                            rank[k] = r
+                            var i = (m + k) >> 1
+                            while i >= 1 {
+                                let v = min(value(2 * i), value(2 * i + 1))
+                                if node[i] == v { break }  // unchanged here, so unchanged above
+                                node[i] = v
+                                i >>= 1
+                            }
+                        }
+                        @inline(__always) func pairRank(_ left: Int, _ right: Int) -> UInt32 {
+                            UInt32(truncatingIfNeeded: pair(ids[left], ids[right], pairCache) >> 32)
+                        }
+                        while true {
+                            let top = node[1]  // m > 1, so node 1 is an inner node
+                            guard top >> 32 != UInt64(none) else { break }
+                            let pos = Int(top & 0xFFFF_FFFF)
+                            // The live parts after pos and after that one, past the parts
+                            // merged into them (a pair's right part is live, so right < m).
+                            var right = pos + 1
+                            while ids[right] == dead { right += 1 }
+                            var after = right + 1
+                            while after < m && ids[after] == dead { after += 1 }
+                            // A ranks vocabulary's merge makes the token of id `rank`: no lookup.
+                            ids[pos] = resultIsRank ? UInt32(truncatingIfNeeded: top >> 32)
+                                : UInt32(truncatingIfNeeded: pair(ids[pos], ids[right], pairCache))
+                            ids[right] = dead
+                            // The part before: back over the parts merged into it.
+                            var before = pos - 1
+                            while before >= 0 && ids[before] == dead { before -= 1 }
+                            // Both new pairs' lines first, as in the scan.
+                            if after < m { prefetchPair(ids[pos], ids[after], pairCache) }
+                            if before >= 0 { prefetchPair(ids[before], ids[pos], pairCache) }
+                            set(right, none)
+                            set(pos, after < m ? pairRank(pos, after) : none)
+                            if before >= 0 { set(before, pairRank(before, pos)) }
+                        }
+                        for k in 0 ..< m where ids[k] != dead { out.append(ids[k]) }
                     }
                 }
             }

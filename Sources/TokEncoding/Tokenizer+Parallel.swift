@@ -29,9 +29,9 @@ extension Tokenizer {
     /// - Parameters:
     ///   - blockSize: the bytes of a block on one thread (1 MiB: a block's
     ///     text and ids are the run's largest buffers after the tables, and
-    ///     fresh memory costs 0.5-2.5 ms a MiB here; see the notes above the kernel).
+    ///     fresh memory costs 0.5-2.5 ms a MiB here; see docs/performance.md).
     ///   - chunkSize: the bytes of a block on more threads (1 MiB and 256 KiB
-    ///     measured the same, 4 MiB slower: see the notes above the kernel).
+    ///     measured the same, 4 MiB slower: see docs/performance.md).
     ///   - read: appends up to the given number of bytes; returns false at the end.
     ///   - emit: receives the ids of each block in order, and the block's bytes;
     ///     always called on the calling thread.
@@ -64,20 +64,10 @@ extension Tokenizer {
         emit: (ContiguousArray<UInt32>, UnsafeBufferPointer<UInt8>) throws -> Void
     ) throws {
         var cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: chunkSize)
-        // Scratches from the pool, one a worker: their piece caches stay warm from call to call.
-        // ... and one piece cache for all of them, so that a piece one worker has met the others need not.
-        let shared = scratchPool.sharedCache(for: vocabulary.storage)
-        var scratches = (0 ..< threads).map { _ in
-            var scratch = scratchPool.take()
-            scratch.sharedCache = shared
-            return scratch
-        }
-        defer {
-            for var scratch in scratches {
-                scratch.sharedCache = nil
-                scratchPool.give(scratch)
-            }
-        }
+        // Scratches from the pool, one a worker: their thread caches stay warm from
+        // call to call. The piece cache is this tokenizer's, shared by all of them.
+        var scratches = (0 ..< threads).map { _ in scratchPool.take() }
+        defer { for scratch in scratches { scratchPool.give(scratch) } }
         try inOrderedPipeline(workers: &scratches, item: { (bytes: [UInt8](), ids: ContiguousArray<UInt32>()) },
                               produce: { block in
             let n = try cutter.nextBlock(read: read)

@@ -16,43 +16,37 @@ public struct DecodeError: TokError {
     public var description: String { "token id \(id) at position \(position) is not in the vocabulary" }
 }
 
-/// A vocabulary with its pre-tokenizer and normalizer: the one encoder that
-/// training, the CLI and library users share.
-/// Scratches that outlive one call: at most a few per tokenizer, each 4 MiB
-/// with its piece cache (``BytePairScratch/defaultPieceCacheEntries``).
+/// Scratches kept warm between the calls that bring none of their own (a
+/// server's short requests, a stream's blocks): at most ``kept``, each
+/// with its thread caches (``BytePairScratch``).
 final class ScratchPool: Sendable {
     private let free = Mutex<[BytePairScratch]>([])
-    let pieceCacheEntries: Int
     static let kept = 16
+    /// The sizes of the thread caches of the scratches it makes.
+    let longPieceSlots: Int, pairEntries: Int
 
-    init(pieceCacheEntries: Int) { self.pieceCacheEntries = pieceCacheEntries }
+    /// A pool for a tokenizer with `pieceCacheEntries` in its shared cache:
+    /// thread caches of their default sizes, smaller beside a small shared
+    /// cache (a long-piece slot per 16 entries, a pair per entry) so that a
+    /// tiny cache evicts every kind of piece, and none beside none.
+    init(pieceCacheEntries entries: Int) {
+        longPieceSlots = entries > 0 ? min(LongPieceCache.defaultSlots, max(entries / 16, 4)) : 0
+        pairEntries = entries > 0 ? min(PairCache.defaultEntries, max(entries, 4)) : 0
+    }
+
+    func make() -> BytePairScratch { BytePairScratch(longPieceSlots: longPieceSlots, pairEntries: pairEntries) }
 
     func take() -> BytePairScratch {
-        free.withLock { $0.popLast() } ?? BytePairScratch(pieceCacheEntries: pieceCacheEntries)
+        free.withLock { $0.popLast() } ?? make()
     }
 
     func give(_ scratch: BytePairScratch) {
         free.withLock { if $0.count < ScratchPool.kept { $0.append(scratch) } }
     }
-
-    private let shared = Mutex<PieceCacheStorage?>(nil)
-
-    /// One piece cache for the workers of a parallel stream over `storage`'s
-    /// vocabulary, kept for the next stream (nil when caches are off): each
-    /// worker with a cache of its own met every piece of the text once, and
-    /// the misses were paid once per worker.
-    func sharedCache(for storage: TableStorage) -> PieceCacheStorage? {
-        guard pieceCacheEntries > 0 else { return nil }
-        return shared.withLock { kept in
-            if let cache = kept, cache.owner == storage.serial { return cache }
-            let cache = PieceCacheStorage(entries: pieceCacheEntries.roundedUpToPowerOfTwo)
-            cache.owner = storage.serial
-            kept = cache
-            return cache
-        }
-    }
 }
 
+/// A vocabulary with its pre-tokenizer and normalizer: the one encoder that
+/// training, the CLI and library users share.
 public struct Tokenizer: Sendable {
     public let vocabulary: Vocabulary
     public let preTokenizer: PreTokenizer
@@ -63,9 +57,13 @@ public struct Tokenizer: Sendable {
     /// and those that are not `special` (always matched).
     let rawAll: AddedTokenMatcher, normalizedAll: AddedTokenMatcher
     let rawOrdinary: AddedTokenMatcher, normalizedOrdinary: AddedTokenMatcher
-    /// Scratch buffers, piece caches included, kept warm between calls that
-    /// bring none of their own (a server's short requests, a stream's blocks).
-    private(set) var scratchPool = ScratchPool(pieceCacheEntries: BytePairScratch.defaultPieceCacheEntries)
+    /// The cache of short pieces every encode with this tokenizer uses, on
+    /// every thread and from every copy of it (nil: off). It holds ids of
+    /// `vocabulary` alone: a tokenizer made with another vocabulary gets a
+    /// cache of its own. The caches a thread keeps for itself are in its
+    /// scratch (``BytePairScratch``).
+    @usableFromInline private(set) var pieceCache: SharedPieceCache? = SharedPieceCache(entries: Tokenizer.defaultPieceCacheEntries)
+    private(set) var scratchPool = ScratchPool(pieceCacheEntries: Tokenizer.defaultPieceCacheEntries)
 
     public init(vocabulary: Vocabulary, preTokenizer: PreTokenizer, normalizer: Normalizer = .none,
                 postProcessor: PostProcessor = .none) {
@@ -88,19 +86,26 @@ public struct Tokenizer: Sendable {
             .withPieceCache(entries: pieceCacheEntries)
     }
 
-    /// Entries of the piece cache each thread's scratch gets (64 bytes each; 0: none).
-    public var pieceCacheEntries: Int { scratchPool.pieceCacheEntries }
+    /// The piece cache's entries by default: 65,536 of 64 bytes, 4 MiB.
+    public static let defaultPieceCacheEntries = SharedPieceCache.defaultEntries
 
-    /// This tokenizer with `entries` piece-cache entries per thread (0 turns
-    /// the cache off). The ids do not depend on it; the speed does.
+    /// Entries of the piece cache (64 bytes each; 0: none), shared by every thread.
+    public var pieceCacheEntries: Int { pieceCache?.count ?? 0 }
+
+    /// This tokenizer with a piece cache of its own of `entries` entries
+    /// (rounded up to a power of two; 0 turns off every cache, the threads'
+    /// included, and a tiny one makes them tiny too). The ids do not depend
+    /// on it; the speed does.
     public func withPieceCache(entries: Int) -> Tokenizer {
         var copy = self
+        copy.pieceCache = entries > 0 ? SharedPieceCache(entries: entries) : nil
         copy.scratchPool = ScratchPool(pieceCacheEntries: max(entries, 0))
         return copy
     }
 
-    /// A new scratch with this tokenizer's piece-cache size, for a thread of one's own.
-    public func makeScratch() -> BytePairScratch { BytePairScratch(pieceCacheEntries: pieceCacheEntries) }
+    /// A new scratch, for a thread of one's own, with thread caches sized as
+    /// this tokenizer's piece cache asks. Any scratch works with any tokenizer.
+    public func makeScratch() -> BytePairScratch { scratchPool.make() }
 
     /// Runs `body` with a scratch from this tokenizer's pool (a new one when
     /// all are in use) and gives it back afterwards.
@@ -203,20 +208,17 @@ public struct Tokenizer: Sendable {
     func encodePieces(
         _ text: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
-        let storage = vocabulary.storage
-        guard let cache = scratch.pieceCache(for: storage) else {
+        let storage = vocabulary.storage, tables = vocabulary.tables
+        guard let pieceCache else {
             return withExtendedLifetime(storage) {
-                let tables = vocabulary.tables
                 let base = text.baseAddress!
                 preTokenizer.forEachPiece(text) { piece in
                     tables.encodePiece(base + piece.lowerBound, piece.count, scratch: &scratch, into: &out)
                 }
             }
         }
-        let shared = scratch.sharedCache
-        withExtendedLifetime((storage, cache, shared)) {
-            encodeInBatches(text, tables: vocabulary.tables, cache: cache.view(sharing: shared), pairCache: cache.pairView,
-                            scratch: &scratch, into: &out)
+        withExtendedLifetime((storage, pieceCache)) {
+            encodeInBatches(text, tables: tables, cache: pieceCache.view, scratch: &scratch, into: &out)
         }
     }
 
@@ -225,19 +227,15 @@ public struct Tokenizer: Sendable {
     /// misses overlap instead of being waited out one after another.
     @inlinable
     func encodeInBatches(
-        _ text: UnsafeBufferPointer<UInt8>, tables: BPETables, cache: PieceCacheView, pairCache: PairCacheView,
+        _ text: UnsafeBufferPointer<UInt8>, tables: BPETables, cache: PieceCacheView,
         scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
-        withUnsafeTemporaryAllocation(of: PieceKey.self, capacity: PieceBatch.capacity) { keys in
-            withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * PieceBatch.capacity) { meta in
-                var batch = PieceBatch(text: text, keys: keys.baseAddress!, meta: meta.baseAddress!)
-                preTokenizer.forEachPiece(text) { piece in
-                    if batch.add(piece) {
-                        batch.flush(tables: tables, cache: cache, pairCache: pairCache, scratch: &scratch, into: &out)
-                    }
-                }
-                batch.flush(tables: tables, cache: cache, pairCache: pairCache, scratch: &scratch, into: &out)
+        scratch.longPieces.prepare(for: tables)
+        PieceBatch.with(text: text) { batch in
+            preTokenizer.forEachPiece(text) { piece in
+                if batch.add(piece) { batch.flush(tables: tables, cache: cache, scratch: &scratch, into: &out) }
             }
+            batch.flush(tables: tables, cache: cache, scratch: &scratch, into: &out)
         }
     }
 
@@ -293,132 +291,12 @@ extension BPETables {
     @inlinable @inline(__always)
     func encodePiece(
         _ start: UnsafePointer<UInt8>, _ n: Int, hash: UInt64? = nil, scratch: inout BytePairScratch,
-        pairCache: PairCacheView? = nil, into out: inout ContiguousArray<UInt32>
+        into out: inout ContiguousArray<UInt32>
     ) {
         if let id = wholePiece(start, n, hash: hash ?? hashBytes(start, n)) {
             out.append(id)
         } else {
-            mergeBytePairs(UnsafeBufferPointer(start: start, count: n), scratch: &scratch, pairCache: pairCache, into: &out)
+            mergeBytePairs(UnsafeBufferPointer(start: start, count: n), scratch: &scratch, into: &out)
         }
-    }
-}
-
-/// Up to `capacity` pieces waiting for their cache entries (see
-/// ``Tokenizer/encodeInBatches(_:tables:cache:scratch:into:)``).
-@usableFromInline
-struct PieceBatch {
-    @usableFromInline static let capacity = 128
-    @usableFromInline let base: UnsafePointer<UInt8>
-    @usableFromInline let end: UnsafePointer<UInt8>
-    /// Piece j's cache key; for a hit found in step 2, word 0 then holds the
-    /// entry's head instead (``PieceCacheView/appendIfUnchanged(slot:head:into:)``).
-    @usableFromInline let keys: UnsafeMutablePointer<PieceKey>
-    /// `meta[4j ..< 4j + 4]`: piece j's start, length, cache slot, and the
-    /// hash of a short piece the cache does not hold (-1 when it does).
-    @usableFromInline let meta: UnsafeMutablePointer<Int>
-    @usableFromInline var count = 0
-
-    @inlinable
-    init(text: UnsafeBufferPointer<UInt8>, keys: UnsafeMutablePointer<PieceKey>, meta: UnsafeMutablePointer<Int>) {
-        base = text.baseAddress!
-        end = base + text.count
-        self.keys = keys
-        self.meta = meta
-    }
-
-    /// Adds a piece; true when the batch is full.
-    @inlinable @inline(__always)
-    mutating func add(_ piece: Range<Int>) -> Bool {
-        meta[4 * count] = piece.lowerBound  // count < capacity: flushed when it reaches it
-        meta[4 * count + 1] = piece.count
-        count += 1
-        return count == PieceBatch.capacity
-    }
-
-    @inlinable
-    mutating func flush(
-        tables: BPETables, cache: PieceCacheView, pairCache: PairCacheView, scratch: inout BytePairScratch,
-        into out: inout ContiguousArray<UInt32>
-    ) {
-        // 1. Request every short piece's cache line.
-        for j in 0 ..< count {
-            let n = meta[4 * j + 1]
-            guard n <= pieceCacheMaxBytes else { continue }
-            let key = PieceKey(base + meta[4 * j], n, end: end)
-            let slot = key.slot(n, cache.shift)
-            keys[j] = key
-            meta[4 * j + 2] = slot
-            tok_prefetch(cache.entries + slot * 8)
-        }
-        // 2. For each that misses, request its slot in the vocabulary's lookup
-        // table. Hits before the batch's first miss are served here already.
-        var served = 0
-        for j in 0 ..< count {
-            let n = meta[4 * j + 1]
-            if n > pieceCacheMaxBytes {
-                // A long piece (a Chinese clause): its hash for step 3, and the
-                // lines its two lookups will read, requested now so that the
-                // batch's misses overlap.
-                guard n <= PieceCacheView.longMaxBytes else { continue }
-                let h = hashBytes(base + meta[4 * j], n)
-                meta[4 * j + 3] = Int(bitPattern: UInt(h))
-                tok_prefetch(cache.longHome(hash: h))
-                tok_prefetch(tables.lookupSlot(hash: h))
-                continue
-            }
-            let head = cache.holds(keys[j], n, slot: meta[4 * j + 2])
-            guard head == 0 else {
-                if served == j && cache.appendIfUnchanged(slot: meta[4 * j + 2], head: head, into: &out) {
-                    served = j + 1
-                    continue
-                }
-                // A hit: its head, for step 3 to see that the entry is unchanged.
-                keys[j].w0 = head
-                meta[4 * j + 3] = -1
-                continue
-            }
-            // A miss's hash, kept for step 3 (-1: a hit, so a hash of all ones is
-            // only ever recomputed).
-            let h = hashBytes(base + meta[4 * j], n)
-            meta[4 * j + 3] = Int(bitPattern: UInt(h))
-            tok_prefetch(tables.lookupSlot(hash: h))
-        }
-        // 3. Serve the rest in order.
-        for j in served ..< count {
-            let start = base + meta[4 * j], n = meta[4 * j + 1]
-            guard n <= pieceCacheMaxBytes else {
-                guard n <= PieceCacheView.longMaxBytes else {
-                    tables.encodePiece(start, n, scratch: &scratch, pairCache: pairCache, into: &out)
-                    continue
-                }
-                let h = UInt64(UInt(bitPattern: meta[4 * j + 3]))  // step 2
-                if cache.lookUpLong(start, n, hash: h, into: &out) { continue }
-                let before = out.count
-                tables.encodePiece(start, n, hash: h, scratch: &scratch, pairCache: pairCache, into: &out)
-                out.withUnsafeBufferPointer { ids in
-                    cache.storeLong(start, n, hash: h, ids: UnsafeBufferPointer(rebasing: ids[before...]))
-                }
-                continue
-            }
-            let slot = meta[4 * j + 2]
-            // A hit in step 2 still holds if the entry's head has not changed
-            // (an earlier piece of this batch, or another thread, may have taken
-            // the entry since: its sequence number moved).
-            if meta[4 * j + 3] == -1 {
-                if cache.appendIfUnchanged(slot: slot, head: keys[j].w0, into: &out) { continue }
-                keys[j] = PieceKey(start, n, end: end)
-            }
-            let key = keys[j]
-            let h = meta[4 * j + 3] == -1 ? hashBytes(start, n) : UInt64(UInt(bitPattern: meta[4 * j + 3]))
-            let before = out.count
-            tables.encodePiece(start, n, hash: h, scratch: &scratch, pairCache: pairCache, into: &out)
-            let made = out.count - before
-            if made <= pieceCacheMaxIds {
-                out.withUnsafeBufferPointer { ids in
-                    cache.store(key, n, slot: slot, ids: UnsafeBufferPointer(rebasing: ids[before...]))
-                }
-            }
-        }
-        count = 0
     }
 }

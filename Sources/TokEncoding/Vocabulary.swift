@@ -383,7 +383,7 @@ extension Vocabulary {
                 unreachableTokens: [])
             // Every token must encode to itself by merges alone; record those that do not.
             var unreachable: [UInt32] = []
-            var scratch = BytePairScratch(pieceCacheEntries: 0)  // merges only: no pieces to cache
+            var scratch = BytePairScratch(caching: false)  // each token once: nothing to cache
             var out = ContiguousArray<UInt32>()
             withExtendedLifetime(vocabulary) {
                 let tables = vocabulary.tables

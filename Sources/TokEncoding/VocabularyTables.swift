@@ -58,8 +58,6 @@ final class TableStorage: @unchecked Sendable {
     /// The allocation the tables lie in, and its size in bytes.
     private let arena: UnsafeMutableRawPointer, arenaBytes: Int
     @usableFromInline let view: BPETables
-    /// Unique in the process: what a ``PieceCacheStorage`` records as its owner.
-    @usableFromInline let serial: UInt64 = tableStorageSerials.add(1, ordering: .relaxed).newValue
 
     /// Takes each table's contents from `fill`, which is given the table and an
     /// uninitialized buffer of `counts[table]` elements to fill.
@@ -116,7 +114,8 @@ final class TableStorage: @unchecked Sendable {
             resultIsRank: resultIsRank, characterSlots: pointer(.characterSlots, UInt64.self),
             characterMasks: pointer(.characterMasks, UInt64.self), characterMask: characterCapacity - 1,
             characterShift: UInt64(64 - max(characterCapacity, 1).trailingZeroBitCount),
-            pairFilter: pointer(.pairFilter, UInt64.self), pairFilterShift: UInt64(64 - filterCount.trailingZeroBitCount))
+            pairFilter: pointer(.pairFilter, UInt64.self), pairFilterShift: UInt64(64 - filterCount.trailingZeroBitCount),
+            serial: tableStorageSerials.add(1, ordering: .relaxed).newValue)
     }
 
     /// A table's bytes.
@@ -168,6 +167,9 @@ struct BPETables: @unchecked Sendable {  // read-only pointers into an immutable
     /// ``PairFilter``'s words (a power of two of them) and the shift that picks one.
     @usableFromInline let pairFilter: UnsafePointer<UInt64>
     @usableFromInline let pairFilterShift: UInt64
+    /// Unique in the process (from 1): what a thread's caches record as the
+    /// vocabulary whose ids they hold (``LongPieceCache``, ``PairCache``).
+    @usableFromInline let serial: UInt64
 
     /// The pair value of two single bytes' tokens.
     @inlinable @inline(__always)

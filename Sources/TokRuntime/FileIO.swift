@@ -140,7 +140,7 @@ package final class AtomicFile: @unchecked Sendable {  // the writer thread touc
     private var failure: FileError? = nil
 
     /// 1 MiB: 4 MiB buffers measured no faster, and fresh memory is dear on
-    /// the machines this runs on (see the notes above the kernel).
+    /// the machines this runs on (see docs/performance.md).
     static let capacity = 1 << 20
     /// Direct I/O's unit of size, offset and address alignment (the largest
     /// logical block size in use).

@@ -13,7 +13,7 @@ import Glibc
 /// zeroed and a page costs nothing until first touched: a short run touches
 /// a few pages of its piece cache instead of clearing all of it (measured
 /// alone, within noise: `tok encode` of a 6-byte file, o200k, 43.8 -> 43.3 ms;
-/// the copy of `tokenizer.bin` was the larger cost, see the notes above the kernel).
+/// the copy of `tokenizer.bin` was the larger cost, see docs/performance.md).
 package enum HugePages {
     package static let size = 2 << 20
 

@@ -51,7 +51,7 @@ struct EncodeCommand: ParsableCommand {
     @Option(help: "Threads (default: all cores). The ids do not depend on it.")
     var threads: Int?
 
-    @Option(help: "Piece cache entries per thread, 64 bytes each (default 262144: 16 MiB, and 1 MiB more for long pieces; 0 turns it off). The ids do not depend on it.")
+    @Option(help: "Piece cache entries, 64 bytes each, shared by the threads (default 262144: 16 MiB; each thread keeps 1.3 MiB more for long pieces and pair lookups; 0 turns every cache off). The ids do not depend on it.")
     var pieceCache: Int?
 
     func validate() throws {
@@ -79,7 +79,7 @@ struct EncodeCommand: ParsableCommand {
         var tokenizer = try vocabulary.load()
         try allowed.check(against: tokenizer.vocabulary)
         // A batch job over large files: a larger cache than the library's default
-        // (measured: 1-16 MiB, see the performance notes above the kernel).
+        // (measured: 1-16 MiB, see docs/performance.md).
         tokenizer = tokenizer.withPieceCache(entries: pieceCache ?? 1 << 18)
         let threads = self.threads ?? defaultThreadCount()
         if format == "megatron" { return try runMegatron(tokenizer, threads: threads) }

@@ -62,7 +62,7 @@ struct CharacterTokenTests {
         let units: [[UInt8]] = [Array("中".utf8), Array("文".utf8), [0x20], [0x61], [0x62], Array("中文".utf8),
                                 [0xE4], [0xAD], [0xE4, 0xB8], Array("é".utf8)]
         var rng = SplitMix(state: 7)
-        var scratch = BytePairScratch(pieceCacheEntries: 0)
+        var scratch = BytePairScratch(caching: false)
         for round in 0 ..< 3000 {
             // Short pieces go to the scan, long ones (over 128 bytes) to the tree.
             let count = round % 3 == 0 ? Int(rng.next() % 80) + 10 : Int(rng.next() % 10) + 1

@@ -34,31 +34,60 @@ struct ParallelTests {
         }
     }
 
-    @Test func workersSharingATinyPieceCacheGiveOneThreadsIds() throws {
-        // The workers of a stream share one piece cache; at 4 and 64 entries they
-        // overwrite each other's entries all the time, with pieces of 1-32 bytes
-        // and up to 7 ids: every id must still be the one thread's.
-        let base = Tokenizer(vocabulary: try smallVocabulary(), preTokenizer: PreTokenizer(named: "cl100k")!)
-        var rng = SplitMix(state: 8)
-        let words = ["abcaaaab", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "abcabcabc", "the", " thing", "中文", "aab", "b",
-                     " abcbabcbacbacbabcbcacbabcaaab", "\n", " ", "42", "ab"]
-        var text: [UInt8] = []
-        while text.count < 300_000 { text += Array(words.randomElement(using: &rng)!.utf8) }
-        let whole = text.withUnsafeBufferPointer { base.withPieceCache(entries: 0).encode(bytes: $0) }
-        for entries in [4, 64] {
-            let t = base.withPieceCache(entries: entries)
-            for round in 0 ..< 3 {
-                var streamed = ContiguousArray<UInt32>()
-                var offset = 0
-                try t.encodeStream(chunkSize: 4_096, threads: 4, read: { buffer, n in
-                    let end = min(offset + n, text.count)
-                    buffer += text[offset ..< end]
-                    defer { offset = end }
-                    return end > offset
-                }, emit: { ids, _ in streamed += ids })
-                #expect(streamed == whole, "\(entries) entries, round \(round)")
+    /// Every way of encoding on several threads gives one thread's ids, on
+    /// real text of each domain: parts of one text (``Tokenizer/encodeInParallel(_:threads:allowedSpecial:)``),
+    /// a stream's blocks, and units encoded alone by pipeline workers with
+    /// scratches of their own (lines, as `tok encode --lines` does, and
+    /// documents, as a dataset does), all through the tokenizer's one piece cache.
+    @Test func everyParallelPathGivesOneThreadsIds() throws {
+        let vocabulary = try smallVocabulary()
+        for (label, text) in ParallelTests.propertyTexts() {
+            let t = Tokenizer(vocabulary: vocabulary, preTokenizer: PreTokenizer(named: "o200k")!)
+            let one = t.withPieceCache(entries: 0)  // one thread, no caches at all
+            let whole = text.withUnsafeBufferPointer { one.encode(bytes: $0) }
+            #expect(text.withUnsafeBufferPointer { t.encodeInParallel($0, threads: 3) } == whole, "\(label): parts")
+            #expect(try ParallelTests.stream(text, tokenizer: t, chunkSize: 8_192, threads: 3) == whole, "\(label): stream")
+            let lines = text.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)
+            let documents = stride(from: 0, to: text.count, by: 5_000).map { Array(text[$0 ..< min($0 + 5_000, text.count)]) }
+            for (kind, units) in [("lines", lines), ("documents", documents)] {
+                let alone = units.map { u in u.withUnsafeBufferPointer { one.encode(bytes: $0) } }
+                #expect(try ParallelTests.encodeAlone(units, tokenizer: t, threads: 3) == alone, "\(label): \(kind)")
             }
         }
+    }
+
+    /// The ids of `text` read by ``Tokenizer/encodeStream(blockSize:chunkSize:threads:allowedSpecial:read:emit:)``.
+    static func stream(_ text: [UInt8], tokenizer t: Tokenizer, chunkSize: Int, threads: Int) throws -> ContiguousArray<UInt32> {
+        var streamed = ContiguousArray<UInt32>()
+        var offset = 0
+        try t.encodeStream(chunkSize: chunkSize, threads: threads, read: { buffer, n in
+            let end = min(offset + n, text.count)
+            buffer += text[offset ..< end]
+            defer { offset = end }
+            return end > offset
+        }, emit: { ids, _ in streamed += ids })
+        return streamed
+    }
+
+    /// Each unit encoded alone by `threads` pipeline workers, each with a
+    /// scratch of its own, in batches of 16 units: the ids of each unit, in order.
+    static func encodeAlone(_ units: [[UInt8]], tokenizer t: Tokenizer, threads: Int) throws -> [ContiguousArray<UInt32>] {
+        var scratches = (0 ..< threads).map { _ in t.makeScratch() }
+        var next = 0
+        var all: [ContiguousArray<UInt32>] = []
+        try inOrderedPipeline(workers: &scratches, item: { (units: [[UInt8]](), ids: [ContiguousArray<UInt32>]()) },
+                              produce: { item in
+            item.units = Array(units[next ..< min(next + 16, units.count)])
+            next += item.units.count
+            return !item.units.isEmpty
+        }, work: { scratch, item in
+            item.ids = item.units.map { unit in
+                var ids = ContiguousArray<UInt32>()
+                unit.withUnsafeBufferPointer { t.encode($0, allowedSpecial: .none, scratch: &scratch, into: &ids) }
+                return ids
+            }
+        }, consume: { item in all += item.ids })
+        return all
     }
 
     struct Stop: Error {}

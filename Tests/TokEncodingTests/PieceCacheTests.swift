@@ -30,7 +30,7 @@ struct PieceCacheTests {
     /// found only under its own bytes and length, and a newer piece in the
     /// same entry replaces the older.
     @Test func entriesHoldTheirIdsAndOnlyForTheirPiece() {
-        let storage = PieceCacheStorage(entries: 4)
+        let storage = SharedPieceCache(entries: 4)
         let cache = storage.view
         withExtendedLifetime(storage) {
             let text = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8) + [0, 0]
@@ -71,33 +71,133 @@ struct PieceCacheTests {
         }
     }
 
-    /// The long-piece cache empties itself when full and still answers right.
-    @Test func longPiecesSurviveEviction() {
-        let storage = PieceCacheStorage(entries: 16)  // 4 long slots: emptied after 2 pieces
+    /// The long-piece cache holds at most half its slots: the store that
+    /// would pass that empties it first, so exactly the pieces stored since
+    /// are found, each with its own ids; a piece too large for its arena is
+    /// never held; another vocabulary's pieces empty it.
+    @Test func longPieceCacheEmptiesWholeWhenFullAndForOtherVocabularies() throws {
+        var cache = LongPieceCache(slots: 4)  // 2 pieces at a time, an arena of 256 words
+        var rng = SplitMix(state: 5)
+        let pieces = (0 ..< 4).map { k in (0 ..< 40 + k * 7).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
+        func ids(_ k: Int) -> [UInt32] { [UInt32(k), UInt32(k * 3 + 1), UInt32(1000 + k)] }
+        func held(_ k: Int) -> [UInt32]? {
+            pieces[k].withUnsafeBufferPointer { b in
+                var out = ContiguousArray<UInt32>()
+                let found = cache.lookUp(b.baseAddress!, b.count, hash: hashBytes(b.baseAddress!, b.count), into: &out)
+                #expect(found || out.isEmpty)
+                return found ? Array(out) : nil
+            }
+        }
+        func store(_ piece: [UInt8], _ ids: [UInt32]) {
+            piece.withUnsafeBufferPointer { b in
+                ids.withUnsafeBufferPointer { cache.store(b.baseAddress!, b.count, hash: hashBytes(b.baseAddress!, b.count), ids: $0) }
+            }
+        }
+        let v1 = try smallVocabulary(), v2 = try smallVocabulary()
+        withExtendedLifetime((v1, v2)) {
+            cache.prepare(for: v1.tables)
+            #expect(held(0) == nil)
+            store(pieces[0], ids(0))
+            store(pieces[1], ids(1))
+            #expect(held(0) == ids(0) && held(1) == ids(1))
+            store(pieces[2], ids(2))  // a third piece: emptied first
+            #expect(held(0) == nil && held(1) == nil && held(2) == ids(2))
+            store(pieces[3], ids(3))
+            #expect(held(2) == ids(2) && held(3) == ids(3))
+            // 1,000 bytes and an id take 253 of the arena's 256 words.
+            let large = (0 ..< 1000).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            func largeHeld() -> Bool {
+                large.withUnsafeBufferPointer { b in
+                    var out = ContiguousArray<UInt32>()
+                    return cache.lookUp(b.baseAddress!, b.count, hash: hashBytes(b.baseAddress!, b.count), into: &out)
+                        && out == [7]
+                }
+            }
+            store(large, [7])
+            #expect(held(2) == nil && held(3) == nil && largeHeld())
+            store(pieces[0], ids(0))  // no room in the arena beside it: emptied first
+            #expect(held(0) == ids(0) && !largeHeld())
+            // A piece larger than the whole arena is never held.
+            let huge = (0 ..< 1024).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            store(huge, [1, 2, 3, 4, 5, 6, 7, 8, 9])
+            huge.withUnsafeBufferPointer { b in
+                var out = ContiguousArray<UInt32>()
+                #expect(!cache.lookUp(b.baseAddress!, b.count, hash: hashBytes(b.baseAddress!, b.count), into: &out))
+            }
+            store(pieces[0], ids(0))
+            cache.prepare(for: v1.tables)  // the same vocabulary: kept
+            #expect(held(0) == ids(0))
+            cache.prepare(for: v2.tables)  // another: emptied
+            #expect(held(0) == nil)
+        }
+    }
+
+    /// Threads storing and reading one small shared cache at once (every
+    /// store evicts another thread's piece, every read may meet a write): a
+    /// read that succeeds gives exactly the ids stored for that piece, never
+    /// a mix of two writes. Run under ThreadSanitizer too.
+    @Test func threadsOverwritingASmallCacheReadOnlyWholeEntries() {
+        let storage = SharedPieceCache(entries: 8)
         let cache = storage.view
-        withExtendedLifetime(storage) {
-            var rng = SplitMix(state: 5)
-            let pieces = (0 ..< 6).map { k in (0 ..< 40 + k * 7).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
-            var hits = 0, misses = 0
-            for _ in 0 ..< 3 {
-                for k in [0, 1, 0, 1, 2, 3, 4, 5, 4, 5] {
-                    let piece = pieces[k]
-                    piece.withUnsafeBufferPointer { b in
-                        let h = hashBytes(b.baseAddress!, b.count)
-                        var out = ContiguousArray<UInt32>()
-                        if cache.lookUpLong(b.baseAddress!, b.count, hash: h, into: &out) {
-                            #expect(Array(out) == [UInt32(k), UInt32(k * 3)])
+        // 64 pieces of 1-32 bytes; piece k's ids are 1 to 7 values derived from k.
+        var rng = SplitMix(state: 21)
+        let pieces = (0 ..< 64).map { k in (0 ..< k % 32 + 1).map { _ in UInt8(truncatingIfNeeded: rng.next() | 1) } }
+        func ids(_ k: Int) -> [UInt32] { (0 ..< k % 7 + 1).map { UInt32(k * 1000 + $0) } }
+        // Per thread: reads that found their piece, and those that gave wrong ids.
+        let counts = withExtendedLifetime(storage) {
+            inParallel(lanes: 4) { lane -> (hits: Int, wrong: Int) in
+                var rng = SplitMix(state: UInt64(lane + 1))
+                var hits = 0, wrong = 0
+                var out = ContiguousArray<UInt32>()
+                for _ in 0 ..< 40_000 {
+                    let k = Int(rng.next() % 64)
+                    pieces[k].withUnsafeBufferPointer { b in
+                        let n = b.count, key = PieceKey(b.baseAddress!, n, end: b.baseAddress! + n)
+                        let slot = key.slot(n, cache.shift)
+                        out.removeAll(keepingCapacity: true)
+                        if cache.lookUp(key, n, slot: slot, into: &out) {
                             hits += 1
+                            if Array(out) != ids(k) { wrong += 1 }
                         } else {
-                            misses += 1
-                            let ids: [UInt32] = [UInt32(k), UInt32(k * 3)]
-                            ids.withUnsafeBufferPointer { cache.storeLong(b.baseAddress!, b.count, hash: h, ids: $0) }
+                            if !out.isEmpty { wrong += 1 }
+                            ids(k).withUnsafeBufferPointer { cache.store(key, n, slot: slot, ids: $0) }
                         }
                     }
                 }
+                return (hits, wrong)
             }
-            // Some pieces were found again, and some had been evicted.
-            #expect(hits > 0 && misses > pieces.count)
+        }
+        #expect(counts.map(\.wrong) == [0, 0, 0, 0])
+        #expect(counts.allSatisfy { $0.hits > 0 })
+    }
+
+    /// The encoder on several threads over one tokenizer whose piece cache
+    /// is tiny (4 and 64 entries: the threads overwrite each other's entries
+    /// all the time, with pieces of 1-32 bytes and up to 7 ids, and each
+    /// thread's long-piece cache, 4 slots, empties itself as often): every
+    /// thread's ids equal a cache-free encode's, by the stream's workers and
+    /// by pipeline workers with scratches of their own.
+    @Test func threadsSharingATinyPieceCacheGiveCacheFreeIds() throws {
+        let base = Tokenizer(vocabulary: try smallVocabulary(), preTokenizer: PreTokenizer(named: "cl100k")!)
+        var rng = SplitMix(state: 8)
+        let words = ["abcaaaab", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "abcabcabc", "the", " thing", "中文", "aab", "b",
+                     " abcbabcbacbacbabcbcacbabcaaab", "\n", " ", "42", "ab", "中文中中文文中中中中文中文中文中",
+                     String(repeating: "a", count: 200)]
+        var text: [UInt8] = []
+        while text.count < 300_000 { text += Array(words.randomElement(using: &rng)!.utf8) }
+        let uncached = base.withPieceCache(entries: 0)
+        let whole = text.withUnsafeBufferPointer { uncached.encode(bytes: $0) }
+        // Lines of the text, each encoded alone (as `tok encode --lines` and datasets do).
+        let lines = text.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)
+        let lineIds = lines.map { line in line.withUnsafeBufferPointer { uncached.encode(bytes: $0) } }
+        for entries in [4, 64] {
+            let t = base.withPieceCache(entries: entries)
+            for round in 0 ..< 2 {
+                #expect(try ParallelTests.stream(text, tokenizer: t, chunkSize: 4_096, threads: 4) == whole,
+                        "stream, \(entries) entries, round \(round)")
+                #expect(try ParallelTests.encodeAlone(lines, tokenizer: t, threads: 4) == lineIds,
+                        "lines, \(entries) entries, round \(round)")
+            }
         }
     }
 }

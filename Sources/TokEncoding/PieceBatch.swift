@@ -1,0 +1,164 @@
+import CTokRuntime
+
+/// What step 2 of ``PieceBatch/flush(tables:cache:scratch:into:)`` learnt of
+/// a piece, for step 3.
+@usableFromInline
+enum PieceState {
+    /// A short piece the shared cache held: the entry's head then, which
+    /// vouches for its ids while the entry is unchanged
+    /// (``PieceCacheView/appendIfUnchanged(slot:head:into:)``).
+    case hit(head: UInt64)
+    /// A short piece the shared cache did not hold: its hash, for the
+    /// vocabulary's lookup table.
+    case miss(hash: UInt64)
+    /// A piece for the thread's ``LongPieceCache``: its hash.
+    case long(hash: UInt64)
+    /// A piece longer than any cache holds.
+    case uncached
+}
+
+/// Up to ``capacity`` pieces waiting for their cache entries (see
+/// ``Tokenizer/encodeInBatches(_:tables:cache:scratch:into:)``), in flat
+/// arrays of one field each, indexed by the piece's place in the batch.
+@usableFromInline
+struct PieceBatch {
+    @usableFromInline static let capacity = 128
+    @usableFromInline let base: UnsafePointer<UInt8>
+    @usableFromInline let end: UnsafePointer<UInt8>
+    /// Each piece's offset in the text and its length in bytes.
+    @usableFromInline let starts: UnsafeMutablePointer<Int>
+    @usableFromInline let lengths: UnsafeMutablePointer<Int>
+    /// A short piece's key and its entry in the shared cache (step 1).
+    @usableFromInline let keys: UnsafeMutablePointer<PieceKey>
+    @usableFromInline let slots: UnsafeMutablePointer<Int>
+    /// Each piece not yet served after step 2: what step 2 learnt.
+    @usableFromInline let states: UnsafeMutablePointer<PieceState>
+    @usableFromInline var count = 0
+
+    /// Calls `body` with an empty batch over `text`, its arrays on the stack.
+    @inlinable
+    static func with<R>(text: UnsafeBufferPointer<UInt8>, _ body: (inout PieceBatch) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 3 * capacity) { ints in
+            withUnsafeTemporaryAllocation(of: PieceKey.self, capacity: capacity) { keys in
+                withUnsafeTemporaryAllocation(of: PieceState.self, capacity: capacity) { states in
+                    var batch = PieceBatch(text: text, ints: ints.baseAddress!, keys: keys.baseAddress!,
+                                           states: states.baseAddress!)
+                    return body(&batch)
+                }
+            }
+        }
+    }
+
+    /// A batch over `text` whose starts, lengths and slots are the three
+    /// arrays of ``capacity`` at `ints`.
+    @inlinable
+    init(text: UnsafeBufferPointer<UInt8>, ints: UnsafeMutablePointer<Int>, keys: UnsafeMutablePointer<PieceKey>,
+         states: UnsafeMutablePointer<PieceState>) {
+        base = text.baseAddress!
+        end = base + text.count
+        starts = ints
+        lengths = ints + PieceBatch.capacity
+        slots = ints + 2 * PieceBatch.capacity
+        self.keys = keys
+        self.states = states
+    }
+
+    /// Adds a piece; true when the batch is full.
+    @inlinable @inline(__always)
+    mutating func add(_ piece: Range<Int>) -> Bool {
+        starts[count] = piece.lowerBound  // count < capacity: flushed when it reaches it
+        lengths[count] = piece.count
+        count += 1
+        return count == PieceBatch.capacity
+    }
+
+    /// Appends the ids of every piece in the batch, in order, and empties it.
+    @inlinable
+    mutating func flush(
+        tables: BPETables, cache: PieceCacheView, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
+    ) {
+        // Every index below is < count <= capacity.
+        // 1. Request every short piece's cache line.
+        for j in 0 ..< count {
+            let n = lengths[j]
+            guard n <= SharedPieceCache.maxBytes else { continue }
+            let key = PieceKey(base + starts[j], n, end: end)
+            let slot = key.slot(n, cache.shift)
+            keys[j] = key
+            slots[j] = slot
+            tok_prefetch(cache.entry(slot))
+        }
+        // 2. For each that misses, request its slot in the vocabulary's lookup
+        // table. Hits before the batch's first miss are served here already.
+        var served = 0
+        for j in 0 ..< count {
+            let n = lengths[j]
+            if n > SharedPieceCache.maxBytes {
+                // A long piece (a Chinese clause): its hash for step 3, and the
+                // lines its two lookups will read, requested now so that the
+                // batch's misses overlap.
+                guard n <= LongPieceCache.maxBytes else {
+                    states[j] = .uncached
+                    continue
+                }
+                let h = hashBytes(base + starts[j], n)
+                states[j] = .long(hash: h)
+                scratch.longPieces.prefetch(hash: h)
+                tok_prefetch(tables.lookupSlot(hash: h))
+                continue
+            }
+            let head = cache.holds(keys[j], n, slot: slots[j])
+            guard head == 0 else {
+                if served == j && cache.appendIfUnchanged(slot: slots[j], head: head, into: &out) {
+                    served = j + 1
+                } else {
+                    states[j] = .hit(head: head)
+                }
+                continue
+            }
+            let h = hashBytes(base + starts[j], n)
+            states[j] = .miss(hash: h)
+            tok_prefetch(tables.lookupSlot(hash: h))
+        }
+        // 3. Serve the rest in order.
+        for j in served ..< count {
+            let start = base + starts[j], n = lengths[j]
+            switch states[j] {
+            case .uncached:
+                tables.encodePiece(start, n, scratch: &scratch, into: &out)
+            case .long(let h):
+                if scratch.longPieces.lookUp(start, n, hash: h, into: &out) { continue }
+                let before = out.count
+                tables.encodePiece(start, n, hash: h, scratch: &scratch, into: &out)
+                out.withUnsafeBufferPointer { ids in
+                    scratch.longPieces.store(start, n, hash: h, ids: UnsafeBufferPointer(rebasing: ids[before...]))
+                }
+            case .hit(let head):
+                // Still a hit if the entry's head has not changed (an earlier
+                // piece of this batch, or another thread, may have taken the
+                // entry since: its sequence number moved).
+                if cache.appendIfUnchanged(slot: slots[j], head: head, into: &out) { continue }
+                encodeAndStore(j, hash: hashBytes(start, n), tables: tables, cache: cache, scratch: &scratch, into: &out)
+            case .miss(let h):
+                encodeAndStore(j, hash: h, tables: tables, cache: cache, scratch: &scratch, into: &out)
+            }
+        }
+        count = 0
+    }
+
+    /// Short piece `j` by the vocabulary, its ids then stored in the shared
+    /// cache if there are few enough.
+    @inlinable @inline(__always)
+    func encodeAndStore(
+        _ j: Int, hash h: UInt64, tables: BPETables, cache: PieceCacheView, scratch: inout BytePairScratch,
+        into out: inout ContiguousArray<UInt32>
+    ) {
+        let n = lengths[j]
+        let before = out.count
+        tables.encodePiece(base + starts[j], n, hash: h, scratch: &scratch, into: &out)
+        guard out.count - before <= SharedPieceCache.maxIds else { return }
+        out.withUnsafeBufferPointer { ids in
+            cache.store(keys[j], n, slot: slots[j], ids: UnsafeBufferPointer(rebasing: ids[before...]))
+        }
+    }
+}
