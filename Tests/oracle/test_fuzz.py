@@ -202,8 +202,9 @@ LIMITS = ["prlimit", f"--as={ADDRESS_SPACE}", "--core=0", "--"]
 class Case:
     """A folder of its own: in/ (the inputs), out/ (outputs), tmp/ ($TMPDIR)."""
 
-    def __init__(self, root, kind, index, mutations):
-        self.root, self.kind, self.index, self.mutations = root, kind, index, mutations
+    def __init__(self, root, kind, index):
+        self.root, self.kind, self.index = root, kind, index
+        self.mutations = []  # what was done to the input, set by the case
         shutil.rmtree(root, ignore_errors=True)
         for d in ("in", "out", "tmp"):
             (root / d).mkdir(parents=True)
@@ -578,7 +579,7 @@ def test_damaged_inputs_never_crash_nor_give_wrong_results(kind, base, tmp_path)
                 index = next(indices, None)
                 if index is None or (SECONDS and time.monotonic() - start > SECONDS):
                     return
-            case = Case(tmp_path / f"lane{lane}", kind, index, [])
+            case = Case(tmp_path / f"lane{lane}", kind, index)
             try:
                 RUN[kind](case, base, random.Random(f"{SEED}:{kind}:{index}"))
             except Exception as error:  # the harness's own failure: reported like tok's, never lost in a thread
