@@ -178,8 +178,29 @@ struct BuildTests {
         #expect(TokenKind.of([0x41]) == .byteAndSpecial)
     }
 
-    @Test func compressionRatios() {
-        let c = Compression(bytes: 300, characters: 100, tokens: 50)
-        #expect(c.bytesPerToken == 6 && c.charactersPerToken == 2)
+    @Test func compressionOfFilesEqualsAnIndependentCount() throws {
+        // A plain-text file and a JSON-lines file of mixed scripts, measured as
+        // `tok stats` measures them, against bytes, code points and ids counted
+        // here document by document.
+        let merged = ["at", "he", "th", "the", " t", " the", " c", " cat", " s", " sat", "an"].map { Array($0.utf8) }
+        let tokenizer = Tokenizer(vocabulary: try Vocabulary.fromRanks((0 ..< 256).map { [UInt8($0)] } + merged),
+                                  preTokenizer: tok)
+        let text = "The cat sat on the mat.\n中文字符与汉字，混在 English 里。\nlet x = 42 // ∑ αβγ\n"
+        let lines = ["the hat, the cat", "数学 x² + y² = z²"]
+        let textPath = uniqueTemporaryPath("plain.txt"), linesPath = uniqueTemporaryPath("lines.jsonl")
+        defer { for p in [textPath, linesPath] { unlink(p) } }
+        try Data(text.utf8).write(to: URL(fileURLWithPath: textPath))
+        let json = try lines.map { String(decoding: try JSONEncoder().encode(["text": $0]), as: UTF8.self) }
+        try Data((json.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: linesPath))
+        let measured = try StatsReport.measure(tokenizer, files: [CorpusFile(path: textPath), CorpusFile(path: linesPath)],
+                                               threads: 2)
+        let documents = [text] + lines
+        let expected = Compression(bytes: documents.map(\.utf8.count).reduce(0, +),
+                                   characters: documents.map(\.unicodeScalars.count).reduce(0, +),
+                                   tokens: documents.map { tokenizer.encode($0).count }.reduce(0, +))
+        #expect(measured == expected)
+        #expect(expected.tokens > documents.count && expected.tokens < expected.bytes, "the vocabulary merges some pairs")
+        #expect(measured.bytesPerToken == Double(expected.bytes) / Double(expected.tokens))
+        #expect(measured.charactersPerToken == Double(expected.characters) / Double(expected.tokens))
     }
 }

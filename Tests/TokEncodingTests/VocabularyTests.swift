@@ -41,23 +41,27 @@ struct VocabularyTests {
         }
     }
 
-    @Test func heapKernelAgreesWithScanKernel() throws {
+    @Test func bothKernelsGiveTheIdsOfNaiveMerging() throws {
+        // Pieces of every length up to past the scan's limit, from an alphabet whose
+        // bytes merge in chains and overlaps ("aaaa", " the", the bytes of 中).
         let v = try smallVocabulary()
         var rng = SplitMix(state: 1)
         let alphabet = Array("abc ahe中ing".utf8)
-        for _ in 0 ..< 200 {
-            let n = Int.random(in: 2 ... 400, using: &rng)
+        for n in Array(2 ... 40) + (0 ..< 60).map({ _ in Int.random(in: 41 ... 400, using: &rng) }) {
             let piece = (0 ..< n).map { _ in alphabet.randomElement(using: &rng)! }
+            let expected = naiveBytePairMerge(piece, v)
             var scratch = BytePairScratch()
-            var byScan = ContiguousArray<UInt32>(), byHeap = ContiguousArray<UInt32>()
-            piece.withUnsafeBufferPointer {
-                let piece = $0
+            var byScan = ContiguousArray<UInt32>(), byTree = ContiguousArray<UInt32>(), byDispatch = ContiguousArray<UInt32>()
+            piece.withUnsafeBufferPointer { p in
                 withExtendedLifetime(v) {
-                    v.tables.mergeByScan(piece, scratch: &scratch, into: &byScan)
-                    v.tables.mergeByTree(piece, scratch: &scratch, into: &byHeap)
+                    v.tables.mergeByScan(p, scratch: &scratch, into: &byScan)
+                    v.tables.mergeByTree(p, scratch: &scratch, into: &byTree)
+                    v.tables.mergeBytePairs(p, scratch: &scratch, into: &byDispatch)
                 }
             }
-            #expect(byScan == byHeap)
+            #expect(Array(byScan) == expected, "scan, piece of \(n) bytes")
+            #expect(Array(byTree) == expected, "tree, piece of \(n) bytes")
+            #expect(Array(byDispatch) == expected, "piece of \(n) bytes")
         }
     }
 
@@ -93,14 +97,25 @@ struct VocabularyTests {
         #expect(held <= 16 * piece.count + 1024, "\(held) bytes of scratch for \(piece.count) bytes")
     }
 
-    @Test func longSingleByteRunIsFast() throws {
-        // 1 MB of one byte is one piece; the heap kernel keeps it O(n log n).
+    @Test func longSingleByteRunMergesLeftmostIntoTheLongestToken() throws {
+        // A run of one byte is one piece; "a", "aa" and "aaaa" are tokens, so
+        // leftmost-first merging gives "aaaa" tokens and then the remainder's
+        // "aa" and "a". Short runs are checked against naive merging, 1 MB runs
+        // (the tree kernel) against that rule.
         let v = try smallVocabulary()
         let t = Tokenizer(vocabulary: v, preTokenizer: PreTokenizer(named: "o200k")!)
-        let text = [UInt8](repeating: UInt8(ascii: "a"), count: 1 << 20)
-        let ids = text.withUnsafeBufferPointer { t.encode(bytes: $0) }
-        #expect(ids.count == (1 << 20) / 4)
-        #expect(try t.decode(ids) == text)
+        let a = try #require(v.id(of: [97])), aa = try #require(v.id(of: [97, 97]))
+        let aaaa = try #require(v.id(of: [97, 97, 97, 97]))
+        func encode(_ n: Int) -> [UInt32] {
+            [UInt8](repeating: 97, count: n).withUnsafeBufferPointer { Array(t.encode(bytes: $0)) }
+        }
+        for n in Array(1 ... 140) + [255, 256, 257, 1001] {
+            #expect(encode(n) == naiveBytePairMerge([UInt8](repeating: 97, count: n), v), "a run of \(n) bytes")
+        }
+        for (remainder, tail) in [(0, []), (3, [aa, a])] as [(Int, [UInt32])] {
+            let n = (1 << 20) + remainder
+            #expect(encode(n) == [UInt32](repeating: aaaa, count: 1 << 18) + tail, "a run of \(n) bytes")
+        }
     }
 
     @Test func rejectsBrokenVocabularies() {

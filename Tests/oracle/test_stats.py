@@ -139,6 +139,7 @@ def chromium():
     pytest.fail("no Chromium: scripts/setup installs it")
 
 
+@pytest.mark.chromium
 def test_the_page_renders_in_chromium(stats, tmp_path):
     _, page = stats
     browser = chromium()
@@ -163,6 +164,7 @@ def test_the_page_renders_in_chromium(stats, tmp_path):
     assert all(n > 2000 for n in painted.values()), painted
 
 
+@pytest.mark.chromium
 def test_a_build_reports_the_metrics_and_its_page_renders(tmp_path):
     """build-report.json and build-report.html carry composition, parity and dead tokens,
     measured on the evaluation set; the page renders in Chromium."""
