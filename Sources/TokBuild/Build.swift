@@ -252,7 +252,8 @@ struct CountedDomain {
 
 /// Stage 1: counts each domain with the vocabulary's pre-tokenizer, holding
 /// out documents (by a hash of their bytes) into `staging/heldout/`. A domain
-/// given as one count file is used as it is. A domain with no text fails the build.
+/// given as count files (``CorpusInputs``) uses them as they are, several added
+/// up. A domain with no text fails the build.
 func countDomains(
     _ options: BuildOptions, work: String, staging: String, log: @escaping @Sendable (String) -> Void,
     progress: @escaping @Sendable (BuildProgress) -> Void
@@ -263,8 +264,13 @@ func countDomains(
     counting.documentFrequencies = options.minimumDocuments > 0
     counting.temporaryDirectory = work
     return try options.domains.map { domain in
-        if domain.inputs.count == 1 && CountFile.isCountFile(domain.inputs[0]) {
-            let path = domain.inputs[0]
+        let files: [CorpusFile]
+        switch try CorpusInputs(resolving: domain.inputs) {
+        case .text(let text): files = text
+        case .countFiles(let paths):
+            // Several count files are added up, with their held-out texts.
+            let path = paths.count == 1 ? paths[0] : work + "/\(domain.name).counts"
+            if paths.count > 1 { _ = try mergeCountFiles(paths, output: path, heldOutText: true) }
             let metadata = try CountFile.metadata(path: path)
             guard metadata.regexes == options.preTokenizer.regexes else {
                 throw BuildError.patternMismatch(domain: domain.name, path: path, counted: metadata.pattern,
@@ -278,7 +284,6 @@ func countDomains(
             return CountedDomain(input: domain, countFile: path, trainingBytes: metadata.statistics.bytes, heldOut: heldOut,
                                  heldOutDocuments: metadata.heldOut?.documents ?? 0)
         }
-        let files = try expandCorpusInputs(domain.inputs)
         let holdOut = HoldOut(perMille: options.heldOutPerMille, capacity: options.heldOutCapacity, unit: options.heldOutUnit)
         let path = work + "/\(domain.name).counts"
         let metadata = try countPieces(files: files, domain: domain.name, options: counting, output: path,
@@ -332,9 +337,8 @@ func trainBalanced(_ domains: [CountedDomain], own: [BPETrainer.Result], balance
     }
     // Document frequencies, where counting made them (not for count files from `tok count`).
     let documents = try domains.map { domain -> PieceCounts? in
-        let path = CountFile.documentsPath(domain.countFile)
         guard options.minimumDocuments > 0 else { return nil }
-        guard FileManager.default.fileExists(atPath: path) else {
+        guard let path = try CountFile.documentFrequencies(of: domain.countFile) else {
             log("\(domain.input.name): no document frequencies beside \(domain.countFile) (tok count --document-frequencies "
                 + "writes them): the minimum of documents does not apply to its pairs")
             return nil

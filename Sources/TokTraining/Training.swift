@@ -45,7 +45,8 @@ public func trainVocabulary(
     trainingProgress: (Int, Int) -> Void = { _, _ in }
 ) throws -> TrainingSummary {
     let started = Date()
-    let countFiles = !inputs.isEmpty && inputs.allSatisfy(CountFile.isCountFile)
+    let resolved = try CorpusInputs(resolving: inputs)
+    let countFiles: [String]? = if case .countFiles(let paths) = resolved { paths } else { nil }
     let source = inputs.count == 1 ? inputs[0] : "count files"
     var countSeconds = 0.0
     /// Checks the counts (text, pattern), then trains on them within the memory budget.
@@ -54,7 +55,7 @@ public func trainVocabulary(
         guard let counted = PreTokenizer.named.values.first(where: { $0.regexes == metadata.regexes }) else {
             throw TrainingError.unknownPattern(path: source, pattern: metadata.pattern)
         }
-        if countFiles && counted != options.counting.preTokenizer {
+        if countFiles != nil && counted != options.counting.preTokenizer {
             throw TrainingError.patternMismatch(path: source, counted: metadata.pattern, wanted: options.counting.preTokenizer.name)
         }
         countSeconds = Date().timeIntervalSince(started)
@@ -64,16 +65,17 @@ public func trainVocabulary(
     }
     let metadata: CountMetadata
     let (preTokenizer, result): (PreTokenizer, BPETrainer.Result)
-    if countFiles && inputs.count == 1 {
-        metadata = try CountFile.metadata(path: inputs[0])
-        (preTokenizer, result) = try train(inputs[0], metadata)
+    if let countFiles, countFiles.count == 1 {
+        metadata = try CountFile.metadata(path: countFiles[0])
+        (preTokenizer, result) = try train(countFiles[0], metadata)
     } else {
         (metadata, preTokenizer, result) = try TemporaryPaths.withWorkFolder("train", in: options.counting.temporaryDirectory) { work in
             let path = work + "/train.counts"
-            let metadata = countFiles
-                ? try mergeCountFiles(inputs, output: path)
-                : try countPieces(files: try expandCorpusInputs(inputs), domain: "train", options: options.counting,
-                                  output: path, warn: warn, progress: countingProgress)
+            let metadata = switch resolved {
+            case .countFiles(let paths): try mergeCountFiles(paths, output: path)
+            case .text(let files): try countPieces(files: files, domain: "train", options: options.counting,
+                                                   output: path, warn: warn, progress: countingProgress)
+            }
             let (preTokenizer, result) = try train(path, metadata)
             return (metadata, preTokenizer, result)
         }

@@ -141,9 +141,8 @@ struct CountingTests {
             text += part.text
         }
         #expect(text == whole.text && whole.text.count <= capacity)
-        let merged = try mergeCountFiles(Array(outputs[0 ..< 3]), output: outputs[4])
-        try mergeHeldOutTexts(Array(outputs[0 ..< 3]), output: outputs[4], metadata: merged)
-        #expect(merged.heldOut == HeldOutRecord(perMille: 100, capacity: capacity, alreadyHeld: 0, bytes: whole.text.count,
+        let merged = try mergeCountFiles(Array(outputs[0 ..< 3]), output: outputs[4], heldOutText: true)
+        #expect(merged.heldOut == HeldOutRecord(perMille: 100, capacity: capacity, alreadyHeld: 0, text: whole.text,
                                                 documents: whole.documents))
         let (mergedPieces, wholePieces) = (try PieceCounts(countFile: outputs[4]), try PieceCounts(countFile: outputs[3]))
         #expect(mergedPieces == wholePieces)
