@@ -59,14 +59,17 @@ public struct HeldOutRecord: Codable, Sendable, Equatable {
         self.checksum = CountFile.checksumText(TableChecksum.of(text))
     }
 
-    /// The record of parts counted apart and added up, whose held-out texts
-    /// joined in order are `text`: nil unless all held out by the same rule.
-    static func merged(_ parts: [HeldOutRecord?], text: [UInt8]) -> HeldOutRecord? {
-        guard let first = parts.first ?? nil,
-              parts.allSatisfy({ $0?.perMille == first.perMille && $0?.capacity == first.capacity }) else { return nil }
-        let all = parts.compactMap { $0 }
-        return HeldOutRecord(perMille: first.perMille, capacity: first.capacity, alreadyHeld: all.map(\.alreadyHeld).min()!,
-                             text: text, documents: all.reduce(0) { $0 + $1.documents })
+    /// Whether every part held text out, all by the same rule: then their records merge.
+    static func sameRule(_ parts: [HeldOutRecord?]) -> Bool {
+        guard let first = parts.first ?? nil else { return false }
+        return parts.allSatisfy { $0?.perMille == first.perMille && $0?.capacity == first.capacity }
+    }
+
+    /// The record of parts counted apart and added up (``sameRule(_:)``), whose
+    /// held-out texts joined in order are `text`.
+    init(merging parts: [HeldOutRecord], text: [UInt8]) {
+        self.init(perMille: parts[0].perMille, capacity: parts[0].capacity, alreadyHeld: parts.map(\.alreadyHeld).min()!,
+                  text: text, documents: parts.reduce(0) { $0 + $1.documents })
     }
 }
 

@@ -228,6 +228,8 @@ public func mergeCountFiles(_ inputs: [String], output: String, scales: [Double]
     for m in metadata { statistics.add(m.statistics) }
     let documents = scales != nil || metadata.contains { $0.documentFrequencies == nil } ? nil
         : try zip(inputs, metadata).map { try CountFile.documentFrequencies(of: $0, metadata: $1)! }  // each recorded them
+    let heldOut: [UInt8]? = scales != nil || !heldOutText || !HeldOutRecord.sameRule(metadata.map(\.heldOut)) ? nil
+        : try zip(inputs, metadata).flatMap { try CountFile.heldOutText($0, metadata: $1)! }  // each held text out
     let writer = try CountFile.Writer(path: output)
     let readers = try inputs.map(CountFile.Reader.init)
     let total = Double(max(inputs.reduce(0) { $0 + fileSizeOnDisk($1) }, 1))
@@ -241,11 +243,9 @@ public func mergeCountFiles(_ inputs: [String], output: String, scales: [Double]
         domains: Array(Set(metadata.flatMap(\.domains))).sorted(), pattern: first.pattern, regexes: first.regexes,
         sources: metadata.flatMap(\.sources).sorted(), statistics: statistics, pieces: 0, distinctPieces: 0)
     if let documents { merged.documentFrequencies = try mergeDocumentFrequencies(documents, into: output) }
-    if scales == nil && heldOutText && HeldOutRecord.merged(metadata.map(\.heldOut), text: []) != nil {
-        var text: [UInt8] = []
-        for (input, m) in zip(inputs, metadata) { text += try CountFile.heldOutText(input, metadata: m) ?? [] }
-        merged.heldOut = HeldOutRecord.merged(metadata.map(\.heldOut), text: text)
-        try writeFileAtomically(CountFile.heldOutPath(output), text)
+    if let heldOut {
+        merged.heldOut = HeldOutRecord(merging: metadata.compactMap(\.heldOut), text: heldOut)
+        try writeFileAtomically(CountFile.heldOutPath(output), heldOut)
     }
     return try writer.finish(metadata: merged)!
 }

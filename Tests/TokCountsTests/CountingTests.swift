@@ -80,8 +80,9 @@ struct CountingTests {
     @Test func damagedCountFilesAreNamed() throws {
         let path = uniqueTemporaryPath("bad.counts")
         defer { unlink(path) }
-        try writeFileAtomically(path, Array("TOKC\u{1}\0\0\0\u{5}".utf8))
-        #expect(throws: CountFileError.self) { try PieceCounts(countFile: path) }
+        try writeFileAtomically(path, Array("TOKC\u{2}\0\0\0\u{5}".utf8))
+        #expect(throws: CountFileError.truncated(path: path)) { try PieceCounts(countFile: path) }
+        try writeFileAtomically(path, Array("TOKC".utf8))
         #expect(throws: CountFileError.notACountFile(path: path)) { try CountFile.metadata(path: path) }
     }
 
@@ -147,8 +148,12 @@ struct CountingTests {
         let (mergedPieces, wholePieces) = (try PieceCounts(countFile: outputs[4]), try PieceCounts(countFile: outputs[3]))
         #expect(mergedPieces == wholePieces)
         #expect(try CountFile.heldOutText(outputs[4], metadata: merged) == whole.text)
-        // A held-out text that is not the count file's is refused.
+        // A held-out text that is not the count file's is refused, whatever its size.
         try writeFileAtomically(CountFile.heldOutPath(outputs[4]), Array(whole.text.dropLast()))
         #expect(throws: CountFileError.self) { try CountFile.heldOutText(outputs[4], metadata: merged) }
+        try writeFileAtomically(CountFile.heldOutPath(outputs[4]), whole.text.reversed())
+        #expect(throws: CountFileError.heldOutChanged(path: CountFile.heldOutPath(outputs[4]))) {
+            try CountFile.heldOutText(outputs[4], metadata: merged)
+        }
     }
 }
