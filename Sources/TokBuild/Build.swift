@@ -6,7 +6,7 @@ import TokEncoding
 import TokTraining
 
 /// One domain of a build: its name, where its text is (files, folders, globs,
-/// or one count file from `tok count`), and its weight in the merge.
+/// or count files from `tok count`), and its weight in the merge.
 public struct DomainInput: Sendable, Codable {
     public var name: String
     public var inputs: [String]

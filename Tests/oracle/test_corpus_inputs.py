@@ -5,8 +5,19 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from conftest import REFVOCAB, TOK, domain_text
 from test_counts_integrity import entries, refused, run
+
+
+@pytest.fixture(scope="module")
+def cl100k(tmp_path_factory):
+    """cl100k as a vocabulary folder, for `encode --format megatron`."""
+    folder = tmp_path_factory.mktemp("vocab") / "cl100k"
+    r = run("import", REFVOCAB / "cl100k_base.tiktoken", "--pattern", "cl100k", "-o", folder)
+    assert r.returncode == 0, r.stderr
+    return folder
 
 
 def count(*inputs, out, extra=()):
@@ -67,12 +78,12 @@ def test_a_repeated_key_takes_its_last_value_as_python_json(tmp_path):
     assert dup["statistics"]["documents"] == 2 and dup["statistics"]["linesWithoutField"] == 1
 
 
-def test_blank_json_lines_are_refused_with_strict(tmp_path):
+def test_blank_json_lines_are_refused_with_strict(tmp_path, cl100k):
     """Python's json.loads refuses a blank line; so does --strict (it skipped them silently before)."""
     data = tmp_path / "blank.jsonl"
     data.write_text('{"text": "one"}\n   \n{"text": "two"}\n')
     refused(run("count", data, "--strict", "--quiet", "-o", tmp_path / "s.counts"), f"tok: {data}:2: blank line, not a JSON object")
-    refused(run("encode", "--vocab", REFVOCAB / "cl100k_base.tiktoken", "--format", "megatron", "--strict", data,
+    refused(run("encode", "--vocab", cl100k, "--format", "megatron", "--strict", data,
                 "--quiet", "-o", tmp_path / "ds"), f"tok: {data}:2: blank line, not a JSON object")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blank.jsonl"]
     assert count(data, out=tmp_path / "c.counts")["statistics"]["documents"] == 2
@@ -86,7 +97,7 @@ def test_an_empty_zst_is_refused(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.jsonl.zst"]
 
 
-def test_json_nested_100000_deep_does_not_crash(tmp_path):
+def test_json_nested_100000_deep_does_not_crash(tmp_path, cl100k):
     """`count`, `encode --format megatron` and `build` died of SIGSEGV on this line; now the
     nesting is stepped over and the text read, as on the line without it."""
     depth = 100_000
@@ -100,7 +111,7 @@ def test_json_nested_100000_deep_does_not_crash(tmp_path):
     count(tmp_path / "flat.jsonl", out=tmp_path / "flat.counts")
     assert entries(tmp_path / "deep.counts") == entries(tmp_path / "flat.counts")
     for name in ("deep", "flat"):
-        r = run("encode", "--vocab", REFVOCAB / "cl100k_base.tiktoken", "--format", "megatron", "--append-eod", "--quiet",
+        r = run("encode", "--vocab", cl100k, "--format", "megatron", "--append-eod", "--quiet",
                 tmp_path / f"{name}.jsonl", "-o", tmp_path / f"{name}-ds")
         assert r.returncode == 0, r.stderr
     for ext in ("bin", "idx"):

@@ -21,18 +21,12 @@ def refused(r, line_start, contains=""):
     assert lines[0].startswith(line_start) and contains in lines[0], lines[0]
 
 
-def entries_length(path):
-    """Bytes of a count file before its metadata: the header and the entries (format 2's trailer says)."""
+def read_entries(path):
+    """A count file's pieces and counts, and the length of its header and entries,
+    read as its format says (format 1 had the same entries, unchecked)."""
     data = path.read_bytes()
-    assert data[:8] == b"TOKC\x02\x00\x00\x00" and data[-4:] == b"TOKC"
-    _, length, _ = struct.unpack("<IQQ", data[-24:-4])
-    return length
-
-
-def entries(path):
-    """A count file's pieces and counts, read as its format says."""
-    data = path.read_bytes()
-    out, i, end = {}, 8, entries_length(path)
+    assert data[:4] == b"TOKC" and data[-4:] == b"TOKC"
+    out, i = {}, 8
 
     def varint():
         nonlocal i
@@ -48,11 +42,16 @@ def entries(path):
     while True:
         count = varint()
         if count == 0:
-            assert i == end
-            return out
+            # Format 2's trailer holds the length.
+            assert data[4] != 2 or struct.unpack("<Q", data[-20:-12])[0] == i
+            return out, i
         n = varint()
         out[data[i:i + n]] = count
         i += n
+
+
+def entries(path):
+    return read_entries(path)[0]
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +75,7 @@ def test_bit_flips_in_a_count_file_are_refused(texts, tmp_path):
     and checksums: `count --merge`, `train` and `build` each refuse with one line and
     write nothing; before the checksums a flip in the entries passed with changed counts."""
     good = (texts / "a.counts").read_bytes()
-    length = entries_length(texts / "a.counts")
+    length = read_entries(texts / "a.counts")[1]
     rng = random.Random(29)
     bits = rng.sample(range(8 * 8, 8 * length), 40) + rng.sample(range(8 * length, 8 * len(good)), 8)
     flipped = tmp_path / "flipped.counts"
