@@ -89,7 +89,7 @@ public enum CountFileError: TokError, Equatable {
     case heldOutMismatch(path: String, expected: Int, found: Int?)
     /// The held-out text beside a count file is its size but not its text.
     case heldOutChanged(path: String)
-    /// The document frequencies beside a count file are missing, or not the ones counted with it.
+    /// The document frequencies beside a count file are not the ones counted with it.
     case documentsMismatch(path: String, countFile: String)
 
     public var description: String {
@@ -112,7 +112,7 @@ public enum CountFileError: TokError, Equatable {
         case .heldOutChanged(let path):
             return "\(path): not the held-out text of its count file (another run's, or damaged): count again"
         case .documentsMismatch(let path, let countFile):
-            return "\(path): missing or not the document frequencies counted with \(countFile) (another run's, or damaged): count again"
+            return "\(path): not the document frequencies counted with \(countFile) (another run's, or damaged): count again"
         }
     }
 }
@@ -348,14 +348,14 @@ public enum CountFile {
 
     /// The document frequencies of the count file at `path`: the path of the
     /// file beside it (``documentsPath(_:)``), checked against the seal the
-    /// count file recorded; nil when it recorded none (a file there then is
-    /// another run's, and not read).
+    /// count file recorded. Nil when there is none, or when the count file
+    /// recorded none (a file there is then another run's, and not read); a
+    /// file there that is not the one recorded is refused.
     public static func documentFrequencies(of path: String, metadata: CountMetadata? = nil) throws -> String? {
         guard let seal = try (metadata ?? CountFile.metadata(path: path)).documentFrequencies else { return nil }
         let side = documentsPath(path)
-        guard fileExists(side), try Layout(path: side).seal == seal else {
-            throw CountFileError.documentsMismatch(path: side, countFile: path)
-        }
+        guard fileExists(side) else { return nil }
+        guard try Layout(path: side).seal == seal else { throw CountFileError.documentsMismatch(path: side, countFile: path) }
         return side
     }
 

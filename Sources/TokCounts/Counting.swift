@@ -226,8 +226,8 @@ public func mergeCountFiles(_ inputs: [String], output: String, scales: [Double]
     }
     var statistics = CorpusStatistics()
     for m in metadata { statistics.add(m.statistics) }
-    let documents = scales != nil || metadata.contains { $0.documentFrequencies == nil } ? nil
-        : try zip(inputs, metadata).map { try CountFile.documentFrequencies(of: $0, metadata: $1)! }  // each recorded them
+    let sideFiles = scales != nil ? [] : try zip(inputs, metadata).compactMap { try CountFile.documentFrequencies(of: $0, metadata: $1) }
+    let documents = sideFiles.count == inputs.count ? sideFiles : nil
     let heldOut: [UInt8]? = scales != nil || !heldOutText || !HeldOutRecord.sameRule(metadata.map(\.heldOut)) ? nil
         : try zip(inputs, metadata).flatMap { try CountFile.heldOutText($0, metadata: $1)! }  // each held text out
     let writer = try CountFile.Writer(path: output)
