@@ -100,11 +100,14 @@ public enum CorpusInputs: Sendable, Equatable {
         self = .countFiles(counts.map(\.path))
     }
 
-    /// True when the file starts with the magic and a little-endian version
-    /// under 256: the zero bytes keep a text that happens to start with the
-    /// magic from passing for a count file.
+    /// True when the file is a regular file that starts with the magic and a
+    /// little-endian version under 256: the zero bytes keep a text that
+    /// happens to start with the magic from passing for a count file. A pipe
+    /// (`<(zstdcat ...)`) is text, and is not read here.
     public static func startsLikeCountFile(_ file: CorpusFile) -> Bool {
-        guard let source = try? FileByteSource(file) else { return false }
+        var st = stat()
+        guard withCPath(file.pathBytes, { stat($0, &st) }) == 0, (st.st_mode & S_IFMT) == S_IFREG,
+              let source = try? FileByteSource(file) else { return false }
         var head: [UInt8] = []
         while head.count < 8, (try? source.read(into: &head, maximum: 8 - head.count)) == true {}
         return head.count == 8 && head.starts(with: countFileMagic) && head[5 ..< 8].allSatisfy { $0 == 0 }

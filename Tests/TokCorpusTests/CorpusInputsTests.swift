@@ -82,6 +82,10 @@ struct CorpusInputsTests {
         #expect(try CorpusInputs(resolving: [text, magicText]) == .text([CorpusFile(path: magicText), CorpusFile(path: text)]))
         #expect(throws: CorpusError.countFilesAndText(countFile: counts, text: magicText)) { try CorpusInputs(resolving: [root]) }
         #expect(throws: CorpusError.countFileNotText(path: counts)) { try expandCorpusInputs([counts, text]) }
+        // A pipe is text, and telling so reads nothing from it (opening it alone would wait for a writer).
+        let pipe = root + "/pipe"
+        #expect(mkfifo(pipe, 0o600) == 0)
+        #expect(try CorpusInputs(resolving: [pipe]) == .text([CorpusFile(path: pipe)]))
     }
 
     /// A key given twice takes its last value, as Python's `json.loads` does.
