@@ -28,7 +28,7 @@ def count(*inputs, out, extra=()):
 
 
 def test_a_link_to_a_sibling_folder_counts_its_files_once(tmp_path):
-    """The corpus counts as it does without the link (every file was counted twice before)."""
+    """The corpus counts as it does without the link: no file twice."""
     for root in ("plain", "linked"):
         (tmp_path / root / "sub").mkdir(parents=True)
         (tmp_path / root / "sub" / "a.txt").write_text("alpha beta gamma\n")
@@ -42,7 +42,7 @@ def test_a_link_to_a_sibling_folder_counts_its_files_once(tmp_path):
 
 
 def test_link_loops_are_refused_not_followed_forever(tmp_path):
-    """Two links to `.` hung before; now one line names the loop."""
+    """Two links to `.`: one line names the loop, at once."""
     corpus = tmp_path / "c"
     corpus.mkdir()
     (corpus / "a.txt").write_text("alpha\n")
@@ -54,7 +54,7 @@ def test_link_loops_are_refused_not_followed_forever(tmp_path):
 
 
 def test_a_name_that_is_not_utf8_is_read(tmp_path):
-    """A file named in Latin-1 inside a folder is counted (it could not be opened before)."""
+    """A file named in Latin-1 inside a folder is opened by its bytes and counted."""
     corpus = tmp_path / "c"
     corpus.mkdir()
     name = os.path.join(os.fsencode(corpus), b"caf\xe9.txt")
@@ -79,7 +79,7 @@ def test_a_repeated_key_takes_its_last_value_as_python_json(tmp_path):
 
 
 def test_blank_json_lines_are_refused_with_strict(tmp_path, cl100k):
-    """Python's json.loads refuses a blank line; so does --strict (it skipped them silently before)."""
+    """Python's json.loads refuses a blank line; so does --strict, naming file and line."""
     data = tmp_path / "blank.jsonl"
     data.write_text('{"text": "one"}\n   \n{"text": "two"}\n')
     refused(run("count", data, "--strict", "--quiet", "-o", tmp_path / "s.counts"), f"tok: {data}:2: blank line, not a JSON object")
@@ -90,7 +90,7 @@ def test_blank_json_lines_are_refused_with_strict(tmp_path, cl100k):
 
 
 def test_an_empty_zst_is_refused(tmp_path):
-    """0 bytes hold no zstd frame (they were counted as an empty file before)."""
+    """0 bytes hold no zstd frame: refused, not counted as an empty file."""
     empty = tmp_path / "empty.jsonl.zst"
     empty.write_bytes(b"")
     refused(run("count", empty, "--quiet", "-o", tmp_path / "e.counts"), f"tok: {empty}: not valid zstd data")
@@ -98,8 +98,8 @@ def test_an_empty_zst_is_refused(tmp_path):
 
 
 def test_json_nested_100000_deep_does_not_crash(tmp_path, cl100k):
-    """`count`, `encode --format megatron` and `build` died of SIGSEGV on this line; now the
-    nesting is stepped over and the text read, as on the line without it."""
+    """`count`, `encode --format megatron` and `build` step over the nesting (no recursion, no
+    SIGSEGV) and read the text as on the line without it."""
     depth = 100_000
     text = domain_text("en", 200_000).splitlines()
     deep = json.dumps({"text": text[0]})[:-1] + ', "meta": ' + "[" * depth + "]" * depth + \

@@ -73,7 +73,7 @@ def texts(tmp_path_factory):
 def test_bit_flips_in_a_count_file_are_refused(texts, tmp_path):
     """A seeded sample of single-bit flips in the entries, and some in the metadata
     and checksums: `count --merge`, `train` and `build` each refuse with one line and
-    write nothing; before the checksums a flip in the entries passed with changed counts."""
+    write nothing, never a merge or a vocabulary from changed counts."""
     good = (texts / "a.counts").read_bytes()
     length = read_entries(texts / "a.counts")[1]
     rng = random.Random(29)
@@ -106,7 +106,7 @@ def test_an_older_format_is_refused_not_read_as_text(tmp_path):
 
 def test_a_domain_of_count_files_adds_them_up(texts, tmp_path):
     """`--domains en=a.counts+b.counts` builds what the merged count file builds
-    (they were read as text before), and `train a.counts b.counts` agrees."""
+    (not their bytes read as text), and `train a.counts b.counts` agrees."""
     r = run("count", "--merge", texts / "a.counts", texts / "b.counts", "--quiet", "-o", tmp_path / "ab.counts")
     assert r.returncode == 0, r.stderr
     assert entries(tmp_path / "ab.counts") == {
@@ -136,7 +136,7 @@ def test_count_files_and_text_together_are_refused(texts, tmp_path):
 
 def test_a_side_file_from_another_run_is_refused(texts, tmp_path):
     """Killed between its two renames, `count` left the new `.documents` beside the
-    old count file: the pair is refused (it was merged with exit 0 before)."""
+    old count file: the pair is refused, not merged."""
     (tmp_path / "a.counts").write_bytes((texts / "documents" / "a.counts").read_bytes())
     (tmp_path / "a.counts.documents").write_bytes((texts / "documents" / "b.counts.documents").read_bytes())
     refused(run("count", "--merge", tmp_path / "a.counts", "--quiet", "-o", tmp_path / "m.counts"),
@@ -145,7 +145,7 @@ def test_a_side_file_from_another_run_is_refused(texts, tmp_path):
 
 
 def test_held_out_text_from_another_run_is_refused(texts, tmp_path):
-    """A held-out text of the right size but other bytes is refused (only sizes were compared before)."""
+    """A held-out text of the right size but other bytes is refused: its checksum is compared, not only its size."""
     r = run("count", texts / "a.txt", "--hold-out", 200, "--quiet", "-o", tmp_path / "h.counts")
     assert r.returncode == 0, r.stderr
     held = (tmp_path / "h.heldout.txt").read_bytes()
