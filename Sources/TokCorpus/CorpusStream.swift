@@ -259,8 +259,7 @@ public final class CorpusStream {
         statistics.files += 1
         if files[fileIndex].format == .text { statistics.documents += 1 }
         if let holdOut, holdOut.unit == .file {
-            let path = Array(files[fileIndex].path.utf8)
-            holdOut.unitHash = path.withUnsafeBufferPointer { hashBytes($0.baseAddress!, $0.count) }
+            holdOut.unitHash = files[fileIndex].pathBytes.withUnsafeBufferPointer { hashBytes($0.baseAddress!, $0.count) }
         }
         return true
     }
