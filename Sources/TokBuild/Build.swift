@@ -7,7 +7,7 @@ import TokTraining
 import TokRuntime
 
 /// One domain of a build: its name, where its text is (files, folders, globs,
-/// or one count file from `tok count`), and its weight in the merge.
+/// or count files from `tok count`), and its weight in the merge.
 public struct DomainInput: Sendable, Codable {
     public var name: String
     public var inputs: [String]
@@ -247,10 +247,10 @@ struct CountedDomain {
 
 /// Stage 1: counts each domain with the vocabulary's pre-tokenizer, holding
 /// out documents (by a hash of their bytes) into `staging/heldout/`. A domain
-/// given as one count file is used as it is. A domain with no text fails the
-/// build; what its text holds that is not clean text (bytes that are not
-/// UTF-8, as binary files have; skipped JSON lines) goes to `warn`, as
-/// `tok count` reports it.
+/// given as count files (``CorpusInputs``) uses them as they are, several added
+/// up. A domain with no text fails the build; what its text holds that is not
+/// clean text (bytes that are not UTF-8, as binary files have; skipped JSON
+/// lines) goes to `warn`, as `tok count` reports it.
 func countDomains(
     _ options: BuildOptions, work: String, staging: String, log: @escaping @Sendable (String) -> Void,
     warn: @escaping @Sendable (String) -> Void, progress: @escaping @Sendable (BuildProgress) -> Void
@@ -260,8 +260,13 @@ func countDomains(
                                    memoryBudget: options.memoryBudget)
     counting.temporaryDirectory = work
     return try options.domains.map { domain in
-        if domain.inputs.count == 1 && CountFile.isCountFile(domain.inputs[0]) {
-            let path = domain.inputs[0]
+        let files: [CorpusFile]
+        switch try CorpusInputs(resolving: domain.inputs) {
+        case .text(let text): files = text
+        case .countFiles(let paths):
+            // Several count files are added up, with their held-out texts.
+            let path = paths.count == 1 ? paths[0] : work + "/\(domain.name).counts"
+            if paths.count > 1 { _ = try mergeCountFiles(paths, output: path, heldOutText: true) }
             let metadata = try CountFile.metadata(path: path)
             guard metadata.regexes == options.preTokenizer.regexes else {
                 throw BuildError.patternMismatch(domain: domain.name, path: path, counted: metadata.pattern,
@@ -276,7 +281,6 @@ func countDomains(
             return CountedDomain(input: domain, countFile: path, trainingBytes: metadata.statistics.bytes, heldOut: heldOut,
                                  heldOutDocuments: metadata.heldOut?.documents ?? 0)
         }
-        let files = try expandCorpusInputs(domain.inputs)
         let holdOut = HoldOut(perMille: options.heldOutPerMille, capacity: options.heldOutCapacity, unit: options.heldOutUnit)
         let path = work + "/\(domain.name).counts"
         let metadata = try countPieces(files: files, domain: domain.name, options: counting, output: path,

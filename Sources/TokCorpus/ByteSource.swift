@@ -24,18 +24,33 @@ public final class FileByteSource: ByteSource {
     /// fault in a whole block's buffer.
     var sizeWhenOpened: Int?
 
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
         if path == "-" {
-            self.path = "<stdin>"
-            fd = 0
-            return
+            self.init(standardInput: ())
+        } else {
+            try self.init(CorpusFile(path: path))
         }
-        self.path = path
-        if isDirectory(path) { throw CorpusError.isDirectory(path: path) }
-        fd = open(path, O_RDONLY)
+    }
+
+    private init(standardInput: Void) {
+        path = "<stdin>"
+        fd = 0
+    }
+
+    /// Opens the file by its path's bytes (``CorpusFile/pathBytes``).
+    public init(_ file: CorpusFile) throws {
+        path = file.path
+        let fd = withCPath(file.pathBytes) { open($0, O_RDONLY) }
         guard fd >= 0 else { throw CorpusError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
         var st = stat()
-        if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG { sizeWhenOpened = Int(st.st_size) }
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) != S_IFDIR else {
+            let failure = (st.st_mode & S_IFMT) == S_IFDIR ? CorpusError.isDirectory(path: path)
+                : CorpusError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
+            close(fd)
+            throw failure
+        }
+        self.fd = fd
+        if (st.st_mode & S_IFMT) == S_IFREG { sizeWhenOpened = Int(st.st_size) }
     }
 
     deinit { if fd > 0 { close(fd) } }
@@ -72,9 +87,11 @@ public final class ZstdByteSource: ByteSource {
     var frameOpen = false
     public var consumed: Int { file.consumed }
 
-    public init(path: String) throws {
-        file = try FileByteSource(path: path)
-        guard let s = ZSTD_createDStream() else { throw CorpusError.invalidZstd(path: path) }
+    public convenience init(path: String) throws { try self.init(CorpusFile(path: path)) }
+
+    public init(_ file: CorpusFile) throws {
+        self.file = try FileByteSource(file)
+        guard let s = ZSTD_createDStream() else { throw CorpusError.invalidZstd(path: file.path) }
         stream = s
         ZSTD_initDStream(stream)
     }
@@ -92,7 +109,11 @@ public final class ZstdByteSource: ByteSource {
                 inputOffset = 0
                 fileEnded = try !file.read(into: &input, maximum: 1 << 20)
             }
-            if inputOffset == input.count && fileEnded && !frameOpen { break }
+            if inputOffset == input.count && fileEnded && !frameOpen {
+                // A zstd stream holds at least one frame: an empty file is not one.
+                if file.consumed == 0 { throw CorpusError.invalidZstd(path: file.path) }
+                break
+            }
             let before = produced
             let result: Int = input.withUnsafeBytes { inRaw in
                 buffer.withUnsafeMutableBytes { outRaw in
@@ -117,5 +138,5 @@ public final class ZstdByteSource: ByteSource {
 
 /// Opens a corpus file as a byte stream.
 public func openByteSource(_ file: CorpusFile) throws -> any ByteSource {
-    file.zstd ? try ZstdByteSource(path: file.path) : try FileByteSource(path: file.path)
+    file.zstd ? try ZstdByteSource(file) : try FileByteSource(file)
 }

@@ -170,6 +170,7 @@ public final class CorpusStream {
     public let preTokenizer: PreTokenizer
     public let blockSize: Int
     public let field: [UInt8]
+    /// Fail on a JSON line that is malformed, blank or without the field, instead of reporting and skipping it.
     public let strict: Bool
     public private(set) var statistics = CorpusStatistics()
     /// ``statistics`` as they stood when each file (by index) was opened: what
@@ -197,7 +198,7 @@ public final class CorpusStream {
     /// Bytes taken from the input files so far (compressed bytes for zstd), to set against ``inputSize``.
     public var consumed: Int { consumedBeforeFile + (source?.consumed ?? 0) }
     /// The input files' sizes on disk, summed.
-    public private(set) lazy var inputSize: Int = files.reduce(0) { $0 + fileSizeOnDisk($1.path) }
+    public private(set) lazy var inputSize: Int = files.reduce(0) { $0 + fileSizeOnDisk($1) }
     /// Plain text: the streaming loop's state. JSON lines: `buffer` and `atEnd`.
     private var cutter: BlockCutter
     private var buffer: [UInt8] = []
@@ -258,8 +259,7 @@ public final class CorpusStream {
         statistics.files += 1
         if files[fileIndex].format == .text { statistics.documents += 1 }
         if let holdOut, holdOut.unit == .file {
-            let path = Array(files[fileIndex].path.utf8)
-            holdOut.unitHash = path.withUnsafeBufferPointer { hashBytes($0.baseAddress!, $0.count) }
+            holdOut.unitHash = files[fileIndex].pathBytes.withUnsafeBufferPointer { hashBytes($0.baseAddress!, $0.count) }
         }
         return true
     }
@@ -356,7 +356,11 @@ public final class CorpusStream {
                 lineNumber += 1
                 let line = UnsafeBufferPointer(rebasing: b[start ..< stop])
                 start = stop + 1
-                if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
+                if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) {
+                    // No document; Python's json (and so megatron's preprocessing) refuses the line.
+                    if strict { throw CorpusError.blankJSONLine(path: file.path, line: lineNumber) }
+                    continue
+                }
                 // Plain counting (hold-out routing) takes the text from `scratch`; document
                 // mode and counting without hold-out extract it straight into the batch.
                 let direct = holdOut == nil  // a JSON line is one document either way
@@ -405,10 +409,13 @@ public final class CorpusStream {
 }
 
 /// A file's size on disk, or 0 (standard input, or unreadable: the read will say why).
-public func fileSizeOnDisk(_ path: String) -> Int {
+public func fileSizeOnDisk(_ file: CorpusFile) -> Int {
     var info = stat()
-    return stat(path, &info) == 0 ? Int(info.st_size) : 0
+    return withCPath(file.pathBytes) { stat($0, &info) } == 0 ? Int(info.st_size) : 0
 }
+
+/// The size on disk of the file at `path`, or 0.
+public func fileSizeOnDisk(_ path: String) -> Int { fileSizeOnDisk(CorpusFile(path: path)) }
 
 /// Seconds left at the rate so far, `done` of `total` in `seconds`; nil until
 /// `minimumShare` of it is done (rates at the start mislead) or without a rate.

@@ -1,14 +1,25 @@
 /// Extracts one string field from a JSON object on one line, without building
-/// the object: the value's bytes are unescaped into `out`.
+/// the object: the value's bytes are unescaped into `out`. A key given twice
+/// takes its last value, as Python's `json` (which megatron's
+/// `preprocess_data.py` reads lines with) does.
 ///
-/// Returns false when the field is absent or not a string; throws for text that
-/// is not a JSON object.
+/// Returns false when the field is absent or (last given) not a string; throws
+/// for text that is not a JSON object.
+///
+/// - Complexity: O(n) in the line's length, in O(depth) memory: nested values
+///   are stepped over without recursion, so no nesting overflows the stack.
 func extractJSONStringField(_ line: UnsafeBufferPointer<UInt8>, field: [UInt8], into out: inout [UInt8]) throws -> Bool {
     var p = JSONScanner(bytes: line)
+    let mark = out.count
     p.skipSpace()
     try p.expect(UInt8(ascii: "{"))
     p.skipSpace()
-    if p.peek() == UInt8(ascii: "}") { return false }
+    if p.peek() == UInt8(ascii: "}") {
+        p.i += 1
+        p.skipSpace()
+        guard p.i == line.count else { throw JSONError() }
+        return false
+    }
     var found = false
     while true {
         p.skipSpace()
@@ -16,9 +27,11 @@ func extractJSONStringField(_ line: UnsafeBufferPointer<UInt8>, field: [UInt8], 
         p.skipSpace()
         try p.expect(UInt8(ascii: ":"))
         p.skipSpace()
-        if !found && isField && p.peek() == UInt8(ascii: "\"") {
-            try p.string(into: &out)
-            found = true
+        if isField {
+            // A later value replaces an earlier one.
+            out.removeSubrange(mark...)
+            found = p.peek() == UInt8(ascii: "\"")
+            if found { try p.string(into: &out) } else { try p.skipValue() }
         } else {
             try p.skipValue()
         }
@@ -150,37 +163,69 @@ struct JSONScanner {
         return v
     }
 
+    /// Steps over one value, however deeply nested: the open arrays and
+    /// objects are a stack of bits, not calls.
     mutating func skipValue() throws {
-        guard let c = peek() else { throw JSONError() }
-        switch c {
-        case UInt8(ascii: "\""):
-            try skipString()
-        case UInt8(ascii: "{"), UInt8(ascii: "["):
-            let close = c == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
-            i += 1
-            skipSpace()
-            if peek() == close { i += 1; return }
-            while true {
-                skipSpace()
-                if c == UInt8(ascii: "{") {
-                    try skipString()
-                    skipSpace()
-                    try expect(UInt8(ascii: ":"))
-                    skipSpace()
-                }
-                try skipValue()
-                skipSpace()
-                if peek() == UInt8(ascii: ",") { i += 1; continue }
-                try expect(close)
-                return
-            }
-        default:
-            let start = i
-            while i < bytes.count, !",}] \t\r\n".utf8.contains(bytes[i]) { i += 1 }
-            let word = Array(bytes[start ..< i])
-            guard ["true", "false", "null"].contains(where: { Array($0.utf8) == word })
-                    || (!word.isEmpty && word.allSatisfy({ "0123456789+-.eE".utf8.contains($0) }))
-            else { throw JSONError() }
+        // Bit k of `open[k / 64]`: the k-th open container is an object.
+        var open: [UInt64] = []
+        var depth = 0
+        func push(_ object: Bool) {
+            if depth / 64 == open.count { open.append(0) }
+            if object { open[depth / 64] |= 1 << UInt64(depth % 64) } else { open[depth / 64] &= ~(1 << UInt64(depth % 64)) }
+            depth += 1
         }
+        func innermostIsObject() -> Bool { open[(depth - 1) / 64] >> UInt64((depth - 1) % 64) & 1 == 1 }
+        while true {
+            // At a value's start.
+            guard let c = peek() else { throw JSONError() }
+            switch c {
+            case UInt8(ascii: "\""):
+                try skipString()
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                i += 1
+                skipSpace()
+                let close = c == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
+                if peek() == close {
+                    i += 1
+                } else {
+                    push(c == UInt8(ascii: "{"))
+                    if c == UInt8(ascii: "{") { try skipKey() }
+                    continue
+                }
+            default:
+                try skipScalar()
+            }
+            // After a value: close containers or go on to the next member.
+            while depth > 0 {
+                skipSpace()
+                if peek() == UInt8(ascii: ",") {
+                    i += 1
+                    skipSpace()
+                    if innermostIsObject() { try skipKey() }
+                    break
+                }
+                try expect(innermostIsObject() ? UInt8(ascii: "}") : UInt8(ascii: "]"))
+                depth -= 1
+            }
+            if depth == 0 { return }
+        }
+    }
+
+    /// Steps over an object member's key and its colon, to the value's start.
+    private mutating func skipKey() throws {
+        try skipString()
+        skipSpace()
+        try expect(UInt8(ascii: ":"))
+        skipSpace()
+    }
+
+    /// Steps over `true`, `false`, `null` or a number.
+    private mutating func skipScalar() throws {
+        let start = i
+        while i < bytes.count, !",}] \t\r\n".utf8.contains(bytes[i]) { i += 1 }
+        let word = UnsafeBufferPointer(rebasing: bytes[start ..< i])
+        guard ["true", "false", "null"].contains(where: { $0.utf8.elementsEqual(word) })
+                || (!word.isEmpty && word.allSatisfy({ "0123456789+-.eE".utf8.contains($0) }))
+        else { throw JSONError() }
     }
 }

@@ -6,7 +6,7 @@ import TokRuntime
 /// What a count file says about itself.
 public struct CountMetadata: Codable, Sendable, Equatable {
     public var format = "tok-counts"
-    public var version = 1
+    public var version = Int(CountFile.version)
     /// The domains counted (sorted); several after a merge.
     public var domains: [String]
     public var pattern: String
@@ -22,6 +22,10 @@ public struct CountMetadata: Codable, Sendable, Equatable {
     public var overBudget = "spill sorted runs and merge them exactly; nothing pruned"
     /// Documents held out for evaluation, when counting held some out (absent otherwise).
     public var heldOut: HeldOutRecord?
+    /// The seal of the document frequencies beside the count file
+    /// (``CountFile/documentsPath(_:)``), when they were counted: a count
+    /// file and a side file from different runs are never read as a pair.
+    public var documentFrequencies: CountFileSeal?
 
     public init(domains: [String], pattern: String, regexes: [String], sources: [String],
                 statistics: CorpusStatistics, pieces: UInt64, distinctPieces: Int) {
@@ -44,40 +48,60 @@ public struct HeldOutRecord: Codable, Sendable, Equatable {
     public var alreadyHeld: Int
     public var bytes: Int
     public var documents: Int
+    /// The text's ``TableChecksum`` (16 hexadecimal digits): a text from another run is refused.
+    public var checksum: String
 
-    public init(perMille: Int, capacity: Int, alreadyHeld: Int, bytes: Int, documents: Int) {
+    public init(perMille: Int, capacity: Int, alreadyHeld: Int, text: [UInt8], documents: Int) {
         self.perMille = perMille
         self.capacity = capacity
         self.alreadyHeld = alreadyHeld
-        self.bytes = bytes
+        self.bytes = text.count
         self.documents = documents
+        self.checksum = CountFile.checksumText(TableChecksum.of(text))
     }
 
-    /// The record of parts counted apart and added up: nil unless all held out by the same rule.
-    static func merged(_ parts: [HeldOutRecord?]) -> HeldOutRecord? {
-        guard let first = parts.first ?? nil,
-              parts.allSatisfy({ $0?.perMille == first.perMille && $0?.capacity == first.capacity }) else { return nil }
-        let all = parts.compactMap { $0 }
-        return HeldOutRecord(perMille: first.perMille, capacity: first.capacity, alreadyHeld: all.map(\.alreadyHeld).min()!,
-                             bytes: all.reduce(0) { $0 + $1.bytes }, documents: all.reduce(0) { $0 + $1.documents })
+    /// Whether every part held text out, all by the same rule: then their records merge.
+    static func sameRule(_ parts: [HeldOutRecord?]) -> Bool {
+        guard let first = parts.first ?? nil else { return false }
+        return parts.allSatisfy { $0?.perMille == first.perMille && $0?.capacity == first.capacity }
+    }
+
+    /// The record of parts counted apart and added up (``sameRule(_:)``), whose
+    /// held-out texts joined in order are `text`.
+    init(merging parts: [HeldOutRecord], text: [UInt8]) {
+        self.init(perMille: parts[0].perMille, capacity: parts[0].capacity, alreadyHeld: parts.map(\.alreadyHeld).min()!,
+                  text: text, documents: parts.reduce(0) { $0 + $1.documents })
     }
 }
 
 /// What can be wrong with count files.
 public enum CountFileError: TokError, Equatable {
     case notACountFile(path: String)
+    /// A count file of another format version: `1` had no checksums.
+    case otherFormat(path: String, version: UInt32)
     case truncated(path: String)
+    /// Bytes that are not what was written: `what` says where.
+    case damaged(path: String, what: String)
     case noMetadata(path: String)
     case unreadableMetadata(path: String)
     case patternMismatch(path: String, counted: String, expected: String)
     case nothingToMerge
     /// The held-out text beside a count file is missing or not the size its metadata says.
     case heldOutMismatch(path: String, expected: Int, found: Int?)
+    /// The held-out text beside a count file is its size but not its text.
+    case heldOutChanged(path: String)
+    /// The document frequencies beside a count file are not the ones counted with it.
+    case documentsMismatch(path: String, countFile: String)
 
     public var description: String {
         switch self {
         case .notACountFile(let path): return "\(path): not a tok count file"
+        case .otherFormat(let path, let version) where version < CountFile.version:
+            return "\(path): a count file of format \(version), which has no checksums: count it again with this tok"
+        case .otherFormat(let path, let version):
+            return "\(path): a count file of format \(version); this tok reads format \(CountFile.version)"
         case .truncated(let path): return "\(path): truncated count file"
+        case .damaged(let path, let what): return "\(path): damaged count file (\(what)): count it again"
         case .noMetadata(let path): return "\(path): count file has no metadata"
         case .unreadableMetadata(let path): return "\(path): unreadable count metadata"
         case .patternMismatch(let path, let counted, let expected):
@@ -86,6 +110,10 @@ public enum CountFileError: TokError, Equatable {
         case .heldOutMismatch(let path, let expected, let found):
             return found.map { "\(path): \($0) bytes, but the count file held out \(expected): not its held-out text" }
                 ?? "\(path): missing; the count file held out \(expected) bytes of text there"
+        case .heldOutChanged(let path):
+            return "\(path): not the held-out text of its count file (another run's, or damaged): count again"
+        case .documentsMismatch(let path, let countFile):
+            return "\(path): not the document frequencies counted with \(countFile) (another run's, or damaged): count again"
         }
     }
 }
@@ -93,12 +121,24 @@ public enum CountFileError: TokError, Equatable {
 /// The count file: entries sorted by their bytes, so files merge in one
 /// streaming pass, and metadata at the end, where the totals are known.
 ///
-/// Layout: `TOKC`, version (u32 LE); entries as (count varint, length varint,
-/// bytes), ascending by bytes; a zero count ending them; the metadata JSON
-/// (sorted keys); its length (u32 LE); `TOKC`.
+/// Layout (format 2): `TOKC`, version (u32 LE); entries as (count varint,
+/// length varint, bytes), strictly ascending by bytes; a zero count ending
+/// them. Then the metadata JSON (sorted keys; none in a spilled run); the
+/// ``TableChecksum`` of each mebibyte of everything before the JSON (u64 LE
+/// each); and the trailer: the JSON's length (u32 LE), the length of
+/// everything before the JSON (u64 LE), the ``TableChecksum`` of everything
+/// from the JSON to here (u64 LE), `TOKC`.
+///
+/// A reader checks the tail before it trusts the metadata or the checksums in
+/// it, and each mebibyte before it parses it, so no damaged byte is ever
+/// used: any change within an 8-byte word (every single-bit flip) is refused.
+/// The entries' order and uniqueness are checked as they are read.
 public enum CountFile {
-    static let magic = Array("TOKC".utf8)
-    static let version: UInt32 = 1
+    static let magic = CorpusInputs.countFileMagic
+    static let version: UInt32 = 2
+    /// The span each checksum of the entries covers.
+    static let chunk = 1 << 20
+    static let trailerSize = 24
 
     /// Writes entries in order; the caller guarantees ascending, distinct bytes.
     final class Writer {
@@ -106,11 +146,16 @@ public enum CountFile {
         var buffer: [UInt8] = []
         var distinct = 0
         var total: UInt64 = 0
+        /// Bytes before the buffer already written, and their chunks' checksums.
+        private var written = 0
+        private var chunkChecksums: [UInt64] = []
+        /// What identifies the file, once finished.
+        private(set) var seal: CountFileSeal?
 
         init(path: String) throws {
             file = try AtomicFile(path)
             buffer.append(contentsOf: CountFile.magic)
-            withUnsafeBytes(of: CountFile.version.littleEndian) { buffer.append(contentsOf: $0) }
+            appendLittleEndian(CountFile.version, to: &buffer)
         }
 
         func add(_ bytes: UnsafeBufferPointer<UInt8>, count: UInt64) throws {
@@ -119,10 +164,23 @@ public enum CountFile {
             buffer.append(contentsOf: bytes)
             distinct += 1
             total &+= count
-            if buffer.count >= 1 << 20 {
-                try file.write(buffer)
-                buffer.removeAll(keepingCapacity: true)
+            if buffer.count >= CountFile.chunk { try writeChunks() }
+        }
+
+        /// Writes the buffer's whole chunks (with `all`, the rest too), noting their checksums.
+        private func writeChunks(all: Bool = false) throws {
+            var start = 0
+            while buffer.count - start >= CountFile.chunk || (all && start < buffer.count) {
+                let end = min(start + CountFile.chunk, buffer.count)
+                try buffer.withUnsafeBufferPointer { b in
+                    let chunk = UnsafeBufferPointer(rebasing: b[start ..< end])  // start < end <= b.count
+                    chunkChecksums.append(TableChecksum().finish(UnsafeRawPointer(chunk.baseAddress!), count: chunk.count))
+                    try file.write(chunk)
+                }
+                start = end
             }
+            written += start
+            buffer.removeSubrange(0 ..< start)
         }
 
         /// Ends the entries; with metadata (nil for a spilled run) and commits.
@@ -130,7 +188,8 @@ public enum CountFile {
         @discardableResult
         func finish(metadata: CountMetadata?) throws -> CountMetadata? {
             buffer.append(0)
-            var json: [UInt8] = []
+            try writeChunks(all: true)
+            var tail: [UInt8] = []
             var written = metadata
             if var metadata {
                 metadata.pieces = total
@@ -138,54 +197,79 @@ public enum CountFile {
                 written = metadata
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
-                json = Array(try encoder.encode(metadata))
+                tail = Array(try encoder.encode(metadata))
             }
-            buffer.append(contentsOf: json)
-            withUnsafeBytes(of: UInt32(json.count).littleEndian) { buffer.append(contentsOf: $0) }
-            buffer.append(contentsOf: CountFile.magic)
-            try file.write(buffer)
+            let jsonLength = tail.count
+            for c in chunkChecksums { appendLittleEndian(c, to: &tail) }
+            appendLittleEndian(UInt32(jsonLength), to: &tail)
+            appendLittleEndian(UInt64(self.written), to: &tail)
+            let checksum = TableChecksum.of(tail)
+            appendLittleEndian(checksum, to: &tail)
+            tail.append(contentsOf: CountFile.magic)
+            try file.write(tail)
             try file.commit()
+            seal = CountFileSeal(bytes: self.written + tail.count, checksum: CountFile.checksumText(checksum))
             return written
         }
     }
 
-    /// Streams the entries of a count file.
+    /// Streams the entries of a count file, each mebibyte checked before it is parsed.
     final class Reader {
         let path: String
+        let layout: Layout
         let source: FileByteSource
         var buffer: [UInt8] = []
         var offset = 0
-        var atEnd = false
+        /// Bytes of the entries read and checked, and the chunks they make.
+        private var checked = 0
+        private var chunksChecked = 0
         var finished = false
-        /// The current entry.
+        /// The current entry, and whether there is one before it (in `previous`).
         var key: [UInt8] = []
         var count: UInt64 = 0
+        private var previous: [UInt8] = []
+        private var started = false
 
         init(path: String) throws {
             self.path = path
+            layout = try Layout(path: path)
             source = try FileByteSource(path: path)
             try fill(8)
-            guard buffer.count >= 8, Array(buffer[0 ..< 4]) == CountFile.magic else {
-                throw CountFileError.notACountFile(path: path)
-            }
-            offset = 8
+            offset = 8  // the header: checked by the layout, and with the first chunk
         }
 
         private func fill(_ need: Int) throws {
-            if offset > 1 << 20 {
+            if offset > CountFile.chunk {
                 buffer.removeSubrange(0 ..< offset)
                 offset = 0
             }
-            while buffer.count - offset < need && !atEnd {
-                atEnd = try !source.read(into: &buffer, maximum: 1 << 20)
+            while buffer.count - offset < need && checked < layout.entriesLength { try readChunk() }
+        }
+
+        /// Appends the next chunk of the entries to the buffer, once its checksum matches.
+        private func readChunk() throws {
+            let length = min(CountFile.chunk, layout.entriesLength - checked)
+            let start = buffer.count
+            while buffer.count - start < length {
+                guard try source.read(into: &buffer, maximum: length - (buffer.count - start)) else {
+                    throw CountFileError.truncated(path: path)
+                }
             }
+            // start + length == buffer.count: the chunk is inside the buffer.
+            let checksum = buffer.withUnsafeBytes { TableChecksum().finish($0.baseAddress! + start, count: length) }
+            guard checksum == layout.chunkChecksums[chunksChecked] else {
+                throw CountFileError.damaged(path: path, what: "the checksum of bytes \(checked) to \(checked + length) does not match")
+            }
+            chunksChecked += 1
+            checked += length
         }
 
         private func varint() throws -> UInt64 {
             var value: UInt64 = 0, shift: UInt64 = 0
             while true {
                 try fill(1)
-                guard offset < buffer.count, shift < 64 else { throw CountFileError.truncated(path: path) }
+                guard offset < buffer.count else { throw CountFileError.damaged(path: path, what: "the entries have no end") }
+                guard shift < 64 else { throw CountFileError.damaged(path: path, what: "a number over 64 bits") }
                 let b = buffer[offset]
                 offset += 1
                 value |= UInt64(b & 0x7F) << shift
@@ -199,42 +283,40 @@ public enum CountFile {
             guard !finished else { return false }
             count = try varint()
             if count == 0 {
+                guard offset == buffer.count && checked == layout.entriesLength else {
+                    throw CountFileError.damaged(path: path, what: "bytes after the entries' end")
+                }
                 finished = true
                 return false
             }
-            let n = Int(try varint())
+            let length = try varint()
+            // The zero count that ends the entries follows every piece.
+            guard length < UInt64(buffer.count - offset + layout.entriesLength - checked) else {
+                throw CountFileError.damaged(path: path, what: "a piece runs past the entries' end")
+            }
+            let n = Int(length)
             try fill(n)
-            guard buffer.count - offset >= n else { throw CountFileError.truncated(path: path) }
+            swap(&key, &previous)
             key.removeAll(keepingCapacity: true)
             key.append(contentsOf: buffer[offset ..< offset + n])
             offset += n
+            guard !started || ascending(previous, key) else {
+                throw CountFileError.damaged(path: path, what: "pieces out of order or repeated")
+            }
+            started = true
             return true
         }
     }
 
-    /// The metadata at the end of a count file.
+    /// The metadata at the end of a count file, its checksum checked.
     public static func metadata(path: String) throws -> CountMetadata {
-        let data = try readTail(path)
-        guard data.count >= 8, Array(data.suffix(4)) == magic else { throw CountFileError.notACountFile(path: path) }
-        let length = data.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: data.count - 8, as: UInt32.self))) }
-        guard length > 0, length <= data.count - 8 else { throw CountFileError.noMetadata(path: path) }
+        let layout = try Layout(path: path)
+        guard !layout.json.isEmpty else { throw CountFileError.noMetadata(path: path) }
         do {
-            return try JSONDecoder().decode(CountMetadata.self, from: Data(data[data.count - 8 - length ..< data.count - 8]))
+            return try JSONDecoder().decode(CountMetadata.self, from: Data(layout.json))
         } catch {
             throw CountFileError.unreadableMetadata(path: path)
         }
-    }
-
-    private static func readTail(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw FileError.errno(path, "open") }
-        defer { close(fd) }
-        let size = Int(lseek(fd, 0, SEEK_END))
-        let n = min(size, 1 << 22)
-        var out = [UInt8](repeating: 0, count: n)
-        let got = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, n, off_t(size - n)) }
-        guard got == n else { throw FileError.errno(path, "read") }
-        return out
     }
 
     /// Where the held-out text of the count file at `path` is: `NAME.heldout.txt`
@@ -251,15 +333,9 @@ public enum CountFile {
             throw CountFileError.heldOutMismatch(path: textPath, expected: record.bytes, found: nil)
         }
         guard data.count == record.bytes else { throw CountFileError.heldOutMismatch(path: textPath, expected: record.bytes, found: data.count) }
-        return Array(data)
-    }
-
-    /// True when the file starts like a count file.
-    public static func isCountFile(_ path: String) -> Bool {
-        guard let source = try? FileByteSource(path: path) else { return false }
-        var head: [UInt8] = []
-        _ = try? source.read(into: &head, maximum: 4)
-        return head == magic
+        let text = Array(data)
+        guard checksumText(TableChecksum.of(text)) == record.checksum else { throw CountFileError.heldOutChanged(path: textPath) }
+        return text
     }
 
     /// Calls `body` with every entry of the count file at `path`, in order.
@@ -270,6 +346,19 @@ public enum CountFile {
     /// Where counting with ``CountingOptions/documentFrequencies`` puts the
     /// pieces' document frequencies: a count file of the same pieces.
     public static func documentsPath(_ path: String) -> String { path + ".documents" }
+
+    /// The document frequencies of the count file at `path`: the path of the
+    /// file beside it (``documentsPath(_:)``), checked against the seal the
+    /// count file recorded. Nil when there is none, or when the count file
+    /// recorded none (a file there is then another run's, and not read); a
+    /// file there that is not the one recorded is refused.
+    public static func documentFrequencies(of path: String, metadata: CountMetadata? = nil) throws -> String? {
+        guard let seal = try (metadata ?? CountFile.metadata(path: path)).documentFrequencies else { return nil }
+        let side = documentsPath(path)
+        guard fileExists(side) else { return nil }
+        guard try Layout(path: side).seal == seal else { throw CountFileError.documentsMismatch(path: side, countFile: path) }
+        return side
+    }
 
     /// Merges sorted streams, adding the counts of equal pieces, and calls
     /// `body` with each distinct piece in ascending order.
@@ -309,4 +398,8 @@ func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
         v >>= 7
     }
     out.append(UInt8(v))
+}
+
+func appendLittleEndian<T: FixedWidthInteger>(_ value: T, to out: inout [UInt8]) {
+    withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
 }

@@ -108,12 +108,14 @@ func countPieces(
     let readers = try runs.map(CountFile.Reader.init)
     let writer = try CountFile.Writer(path: output)
     try CountFile.mergeStreams(readers) { bytes, count in try writer.add(bytes, count: count) }
-    if options.documentFrequencies { try mergeDocumentFrequencies(of: runs, into: output) }
     var metadata = CountMetadata(
         domains: [domain], pattern: options.preTokenizer.name, regexes: options.preTokenizer.regexes,
         sources: files.map(\.path).sorted(), statistics: shared.statistics, pieces: 0, distinctPieces: 0)
+    if options.documentFrequencies {
+        metadata.documentFrequencies = try mergeDocumentFrequencies(runs.map(CountFile.documentsPath), into: output)
+    }
     metadata.heldOut = holdOut.map {
-        HeldOutRecord(perMille: Int($0.perMille), capacity: $0.capacity, alreadyHeld: $0.alreadyHeld, bytes: $0.text.count,
+        HeldOutRecord(perMille: Int($0.perMille), capacity: $0.capacity, alreadyHeld: $0.alreadyHeld, text: $0.text,
                       documents: $0.documents)
     }
     return try writer.finish(metadata: metadata)!  // non-nil: metadata was given
@@ -192,10 +194,17 @@ func writeRun(_ counter: PieceCounter, to path: String, metadata: CountMetadata?
 }
 
 /// Merges count files into one, adding the counts of equal pieces, each file's
-/// counts first multiplied by its scale (if given) and rounded.
+/// counts first multiplied by its scale (if given) and rounded. Document
+/// frequencies add up too, when every input has them (checked against their
+/// count files' seals).
+///
+/// With `heldOutText`, when the inputs held text out by the same rule, their
+/// held-out texts (each checked), joined in the order the inputs are given
+/// (give parts in corpus order), are written beside the output, which records
+/// them; without it the output records no held-out text.
 ///
 /// `progress` gets the fraction of the inputs read, now and then.
-public func mergeCountFiles(_ inputs: [String], output: String, scales: [Double]? = nil,
+public func mergeCountFiles(_ inputs: [String], output: String, scales: [Double]? = nil, heldOutText: Bool = false,
                             progress: (Double) -> Void = { _ in }) throws -> CountMetadata {
     let metadata = try inputs.map(CountFile.metadata(path:))
     guard let first = metadata.first else { throw CountFileError.nothingToMerge }
@@ -204,6 +213,10 @@ public func mergeCountFiles(_ inputs: [String], output: String, scales: [Double]
     }
     var statistics = CorpusStatistics()
     for m in metadata { statistics.add(m.statistics) }
+    let sideFiles = scales != nil ? [] : try zip(inputs, metadata).compactMap { try CountFile.documentFrequencies(of: $0, metadata: $1) }
+    let documents = sideFiles.count == inputs.count ? sideFiles : nil
+    let heldOut: [UInt8]? = scales != nil || !heldOutText || !HeldOutRecord.sameRule(metadata.map(\.heldOut)) ? nil
+        : try zip(inputs, metadata).flatMap { try CountFile.heldOutText($0, metadata: $1)! }  // each held text out
     let writer = try CountFile.Writer(path: output)
     let readers = try inputs.map(CountFile.Reader.init)
     let total = Double(max(inputs.reduce(0) { $0 + fileSizeOnDisk($1) }, 1))
@@ -216,33 +229,22 @@ public func mergeCountFiles(_ inputs: [String], output: String, scales: [Double]
     var merged = CountMetadata(
         domains: Array(Set(metadata.flatMap(\.domains))).sorted(), pattern: first.pattern, regexes: first.regexes,
         sources: metadata.flatMap(\.sources).sorted(), statistics: statistics, pieces: 0, distinctPieces: 0)
-    if scales == nil { merged.heldOut = HeldOutRecord.merged(metadata.map(\.heldOut)) }
-    // Document frequencies add up like counts, when every input has them.
-    if scales == nil && inputs.allSatisfy({ FileManager.default.fileExists(atPath: CountFile.documentsPath($0)) }) {
-        try mergeDocumentFrequencies(of: inputs, into: output)
+    if let documents { merged.documentFrequencies = try mergeDocumentFrequencies(documents, into: output) }
+    if let heldOut {
+        merged.heldOut = HeldOutRecord(merging: metadata.compactMap(\.heldOut), text: heldOut)
+        try writeFileAtomically(CountFile.heldOutPath(output), heldOut)
     }
     return try writer.finish(metadata: merged)!
 }
 
-/// Adds up the document frequencies beside `inputs` (count files or runs)
-/// into the file beside `output`: documents in different inputs are different.
-func mergeDocumentFrequencies(of inputs: [String], into output: String) throws {
+/// Adds up the document frequencies in `files` (each a count file of them)
+/// into the file beside `output`, and returns its seal: documents in
+/// different inputs are different.
+func mergeDocumentFrequencies(_ files: [String], into output: String) throws -> CountFileSeal {
     let writer = try CountFile.Writer(path: CountFile.documentsPath(output))
-    try CountFile.mergeStreams(try inputs.map { try CountFile.Reader(path: CountFile.documentsPath($0)) }) {
-        try writer.add($0, count: $1)
-    }
+    try CountFile.mergeStreams(try files.map(CountFile.Reader.init)) { try writer.add($0, count: $1) }
     _ = try writer.finish(metadata: nil)
-}
-
-/// After merging count files that each held text out by the same rule: their
-/// held-out texts, concatenated in the order the inputs are given (give parts
-/// in corpus order), beside the merged file. Does nothing when `metadata` (the
-/// merged file's) has no held-out record.
-public func mergeHeldOutTexts(_ inputs: [String], output: String, metadata: CountMetadata) throws {
-    guard metadata.heldOut != nil else { return }
-    var text: [UInt8] = []
-    for input in inputs { text += try CountFile.heldOutText(input, metadata: try CountFile.metadata(path: input)) ?? [] }
-    try writeFileAtomically(CountFile.heldOutPath(output), text)
+    return writer.seal!  // set by finish
 }
 
 /// Writes pieces counted elsewhere (in memory, by another tool) as a count

@@ -50,7 +50,8 @@ public func trainVocabulary(
     // Checked before the counting and training, not after.
     try VocabularyFolder.checkReplaceable(output, protecting: inputs)
     try SpecialToken.checkContents(options.trainer.specialTokens)
-    let countFiles = !inputs.isEmpty && inputs.allSatisfy(CountFile.isCountFile)
+    let resolved = try CorpusInputs(resolving: inputs)
+    let countFiles: [String]? = if case .countFiles(let paths) = resolved { paths } else { nil }
     let source = inputs.count == 1 ? inputs[0] : "count files"
     var countSeconds = 0.0
     /// Checks the counts (text, pattern), then trains on them within the memory budget.
@@ -59,7 +60,7 @@ public func trainVocabulary(
         guard let counted = PreTokenizer.named.values.first(where: { $0.regexes == metadata.regexes }) else {
             throw TrainingError.unknownPattern(path: source, pattern: metadata.pattern)
         }
-        if countFiles && counted != options.counting.preTokenizer {
+        if countFiles != nil && counted != options.counting.preTokenizer {
             throw TrainingError.patternMismatch(path: source, counted: metadata.pattern, wanted: options.counting.preTokenizer.name)
         }
         countSeconds = Date().timeIntervalSince(started)
@@ -69,17 +70,17 @@ public func trainVocabulary(
     }
     let metadata: CountMetadata
     let (preTokenizer, result): (PreTokenizer, BPETrainer.Result)
-    if countFiles && inputs.count == 1 {
-        metadata = try CountFile.metadata(path: inputs[0])
-        (preTokenizer, result) = try train(inputs[0], metadata)
+    if let countFiles, countFiles.count == 1 {
+        metadata = try CountFile.metadata(path: countFiles[0])
+        (preTokenizer, result) = try train(countFiles[0], metadata)
     } else {
         (metadata, preTokenizer, result) = try TemporaryPaths.withWorkFolder("train", in: options.counting.temporaryDirectory) { work in
             let path = work + "/train.counts"
             let metadata: CountMetadata
-            if countFiles {
-                metadata = try mergeCountFiles(inputs, output: path)
-            } else {
-                metadata = try countPieces(files: try expandCorpusInputs(inputs), domain: "train", options: options.counting,
+            switch resolved {
+            case .countFiles(let paths): metadata = try mergeCountFiles(paths, output: path)
+            case .text(let files):
+                metadata = try countPieces(files: files, domain: "train", options: options.counting,
                                            output: path, warn: warn, progress: countingProgress)
                 metadata.statistics.warnings.forEach(warn)
             }

@@ -25,7 +25,7 @@ struct BuildCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Domains as NAME=PATH[+PATH...],... (files, folders, globs, or one count file each).")
+    @Option(help: "Domains as NAME=PATH[+PATH...],...: files, folders and globs of text, or count files (added up); not both in one domain.")
     var domains: String
 
     @Option(help: "Total ids, byte and special tokens included.")

@@ -77,12 +77,11 @@ struct CountCommand: ParsableCommand {
         let status = StatusLine(enabled: corpus.showsProgress)
         let metadata: CountMetadata
         if merge {
-            metadata = try mergeCountFiles(inputs, output: output) { fraction in
+            metadata = try mergeCountFiles(inputs, output: output, heldOutText: true) { fraction in
                 let seconds = Date().timeIntervalSince(started)
                 status.show(String(format: "merging: %.0f%%, %@ left", fraction * 100,
                                    StatusLine.duration(secondsLeft(done: fraction, of: 1, in: seconds, minimumShare: 0.05))))
             }
-            try mergeHeldOutTexts(inputs, output: output, metadata: metadata)
         } else if let holdOut {
             let held = HoldOut(perMille: holdOut, capacity: try parseSize(heldOutCapacity, option: "--held-out-capacity"),
                                alreadyHeld: heldOutBefore)
@@ -125,7 +124,7 @@ struct CorpusOptions: ParsableArguments {
     @Option(help: "The JSON field holding the text in .jsonl files.")
     var field: String = "text"
 
-    @Flag(help: "Fail on a malformed JSON line instead of reporting and skipping it.")
+    @Flag(help: "Fail on a malformed or blank JSON line, or one without the field, instead of reporting and skipping it.")
     var strict = false
 
     @Flag(help: "No progress on stderr.")

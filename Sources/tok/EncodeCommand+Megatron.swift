@@ -15,7 +15,7 @@ struct DatasetArguments: ParsableArguments {
     @Option(help: "The JSON field holding the text in .jsonl files (megatron).")
     var field: String = "text"
 
-    @Flag(help: "Fail on a malformed JSON line or one without the field, instead of reporting and skipping it (megatron).")
+    @Flag(help: "Fail on a malformed or blank JSON line, or one without the field, instead of reporting and skipping it (megatron).")
     var strict = false
 
     @Option(help: "Split the dataset into shards of about this many .bin bytes, e.g. 1G (megatron).")
@@ -41,7 +41,7 @@ extension EncodeCommand {
         // The ETA needs the text's size up front: known for plain files, not for .zst.
         let files = try expandCorpusInputs(inputs)
         let total = files.contains(where: \.zstd) ? 0
-            : files.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1.path)[.size] as? Int) ?? 0) }
+            : files.reduce(0) { $0 + fileSizeOnDisk($1) }
         let manifest = try encodeDataset(
             inputs: inputs, vocabulary: vocabulary.vocab, tokenizer: tokenizer, options: options, prefix: output!,
             warn: { printError("tok: " + $0) },

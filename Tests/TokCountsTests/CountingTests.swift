@@ -81,8 +81,9 @@ struct CountingTests {
     @Test func damagedCountFilesAreNamed() throws {
         let path = uniqueTemporaryPath("bad.counts")
         defer { unlink(path) }
-        try writeFileAtomically(path, Array("TOKC\u{1}\0\0\0\u{5}".utf8))
-        #expect(throws: CountFileError.self) { try PieceCounts(countFile: path) }
+        try writeFileAtomically(path, Array("TOKC\u{2}\0\0\0\u{5}".utf8))
+        #expect(throws: CountFileError.truncated(path: path)) { try PieceCounts(countFile: path) }
+        try writeFileAtomically(path, Array("TOKC".utf8))
         #expect(throws: CountFileError.notACountFile(path: path)) { try CountFile.metadata(path: path) }
     }
 
@@ -142,15 +143,18 @@ struct CountingTests {
             text += part.text
         }
         #expect(text == whole.text && whole.text.count <= capacity)
-        let merged = try mergeCountFiles(Array(outputs[0 ..< 3]), output: outputs[4])
-        try mergeHeldOutTexts(Array(outputs[0 ..< 3]), output: outputs[4], metadata: merged)
-        #expect(merged.heldOut == HeldOutRecord(perMille: 100, capacity: capacity, alreadyHeld: 0, bytes: whole.text.count,
+        let merged = try mergeCountFiles(Array(outputs[0 ..< 3]), output: outputs[4], heldOutText: true)
+        #expect(merged.heldOut == HeldOutRecord(perMille: 100, capacity: capacity, alreadyHeld: 0, text: whole.text,
                                                 documents: whole.documents))
         let (mergedPieces, wholePieces) = (try PieceCounts(countFile: outputs[4]), try PieceCounts(countFile: outputs[3]))
         #expect(mergedPieces == wholePieces)
         #expect(try CountFile.heldOutText(outputs[4], metadata: merged) == whole.text)
-        // A held-out text that is not the count file's is refused.
+        // A held-out text that is not the count file's is refused, whatever its size.
         try writeFileAtomically(CountFile.heldOutPath(outputs[4]), Array(whole.text.dropLast()))
         #expect(throws: CountFileError.self) { try CountFile.heldOutText(outputs[4], metadata: merged) }
+        try writeFileAtomically(CountFile.heldOutPath(outputs[4]), whole.text.reversed())
+        #expect(throws: CountFileError.heldOutChanged(path: CountFile.heldOutPath(outputs[4]))) {
+            try CountFile.heldOutText(outputs[4], metadata: merged)
+        }
     }
 }

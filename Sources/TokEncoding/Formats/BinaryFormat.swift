@@ -489,13 +489,17 @@ struct FileStamp: Equatable {
 
 /// `tokenizer.bin`'s checksum: ``Checksum``'s mixing in eight lanes over
 /// 64-byte blocks, so that the multiplier is kept busy: every start checks the
-/// whole file (8.5 MB for cl100k, 12 MB for o200k).
-struct TableChecksum {
+/// whole file (8.5 MB for cl100k, 12 MB for o200k). Count files use it too.
+/// A change within one 8-byte word (any single-bit flip) always changes it:
+/// every step is a bijection of the lane it changes.
+package struct TableChecksum {
     private var lanes: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (
         0x243F_6A88_85A3_08D3, 0x1319_8A2E_0370_7344, 0xA409_3822_299F_31D0, 0x082E_FA98_EC4E_6C89,
         0x4528_21E6_38D0_1377, 0xBE54_66CF_34E9_0C6C, 0xC0AC_29B7_C97C_50DD, 0x3F84_D5B5_B547_0917)
     /// The bytes taken so far: a multiple of 64.
     private var done = 0
+
+    package init() {}
 
     /// Takes the whole 64-byte blocks of `base[0 ..< end]` not taken yet.
     mutating func add(_ p: UnsafeRawPointer, upTo end: Int) {
@@ -518,7 +522,7 @@ struct TableChecksum {
     }
 
     /// The checksum of `base[0 ..< n]`, of which the blocks added so far are the start.
-    func finish(_ p: UnsafeRawPointer, count n: Int) -> UInt64 {
+    package func finish(_ p: UnsafeRawPointer, count n: Int) -> UInt64 {
         var whole = self
         whole.add(p, upTo: n)
         var x = UInt64(n)
@@ -531,7 +535,7 @@ struct TableChecksum {
         return x ^ (x >> 32)
     }
 
-    static func of(_ bytes: [UInt8]) -> UInt64 {
+    package static func of(_ bytes: [UInt8]) -> UInt64 {
         bytes.withUnsafeBytes { raw in raw.baseAddress.map { TableChecksum().finish($0, count: raw.count) } ?? 0 }
     }
 }
