@@ -24,20 +24,20 @@ struct BuildCommand: ParsableCommand {
             heldout/<domain>.txt, and prints the per-domain table.
 
             Example:
-              tok build --domains zh=corpora/zh,en=corpora/en,code=corpora/code --vocab-size 32000 -o vocab/mixed
+              tok build --domains zh=corpora/zh,en=corpora/en -o vocab/mixed
             """
     )
 
-    @Option(help: ArgumentHelp("Domains: files, folders, globs, or one count file each.", valueName: "name=path[+path...],..."))
+    @Option(help: ArgumentHelp("Domains: files, folders, globs, or one count file each.", valueName: "name=path[+path...],..."), transform: DomainList.parse)
     var domains: DomainList
 
     @Option(help: "Total ids, byte and special tokens included.")
     var vocabSize: Int = 153_376
 
-    @Option(help: ArgumentHelp("Domain weights (default 1 each), positive, at most \(Int(DomainWeights.maximum)).", valueName: "name=weight,..."))
+    @Option(help: ArgumentHelp("Domain weights (default 1 each), positive, at most \(Int(DomainWeights.maximum)).", valueName: "name=weight,..."), transform: DomainWeights.parse)
     var weights: DomainWeights?
 
-    @Option(help: ArgumentHelp("Special tokens, comma-separated; they take the last ids.", valueName: "token,..."))
+    @Option(help: ArgumentHelp("Special tokens, comma-separated; they take the last ids (default: <|endoftext|>).", valueName: "token,..."), transform: SpecialTokenList.parse)
     var specialTokens = SpecialTokenList(["<|endoftext|>"])
 
     @Flag(help: "Also train one BPE on all domains pooled, at the same size, and compare.")
@@ -49,7 +49,7 @@ struct BuildCommand: ParsableCommand {
     @Option(help: ArgumentHelp("What to hold out whole: document, file, or key:NAME (the sources a JSON-lines key names, e.g. key:source).", valueName: "unit"))
     var holdOutBy = HoldOutUnit.document
 
-    @Option(name: .customLong("eval"), help: ArgumentHelp("Evaluation text per domain, from other sources than the training text: the report measures on it instead of the held-out text.", valueName: "name=path[+path...],..."))
+    @Option(name: .customLong("eval"), help: ArgumentHelp("Evaluation text per domain, from other sources than the training text: the report measures on it instead of the held-out text.", valueName: "name=path[+path...],..."), transform: DomainList.parse)
     var evaluation: DomainList?
 
     @OptionGroup var corpus: CorpusOptions

@@ -33,7 +33,7 @@ struct CountCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Hold out this many thousandths of the documents, as 'tok build' does (it holds out 20), writing them to OUTPUT's .heldout.txt.", valueName: "per-mille"))
     var holdOut: Int?
 
-    @Option(help: ArgumentHelp("Most bytes held out (as 'tok build').", valueName: "size"))
+    @Option(help: ArgumentHelp("Most bytes held out (as 'tok build'; default: 4M).", valueName: "size"), transform: ByteSize.parse)
     var heldOutCapacity = ByteSize(bytes: 4 << 20)
 
     @Option(help: ArgumentHelp("Bytes held out by the shards before these, when a corpus is counted in parts (see --scan-held-out).", valueName: "bytes"))

@@ -18,7 +18,7 @@ struct DatasetArguments: ParsableArguments {
     @Flag(help: "Fail on a malformed JSON line or one without the field, instead of reporting and skipping it.")
     var strict = false
 
-    @Option(help: ArgumentHelp("Split the dataset into shards of about this many .bin bytes, e.g. 1G (megatron).", valueName: "size"))
+    @Option(help: ArgumentHelp("Split the dataset into shards of about this many .bin bytes, e.g. 1G (megatron).", valueName: "size"), transform: ByteSize.parse)
     var shardSize: ByteSize?
 
     @Option(help: "A domain name recorded in the manifest (megatron).")

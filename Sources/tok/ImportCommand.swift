@@ -21,7 +21,7 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "Pre-tokenizer pattern for a ranks file.")
     var pattern: PreTokenizer?
 
-    @Option(name: .customLong("special"), help: ArgumentHelp("A special token as TEXT=ID (repeatable). Ranks files of r50k, cl100k and o200k get tiktoken's own by default.", valueName: "text=id"))
+    @Option(name: .customLong("special"), help: ArgumentHelp("A special token as TEXT=ID (repeatable). Ranks files of r50k, cl100k and o200k get tiktoken's own by default.", valueName: "text=id"), transform: SpecialToken.parse)
     var specials: [SpecialToken] = []
 
     @Option(name: .shortAndLong, help: ArgumentHelp("The vocabulary folder to write (vocab/NAME).", valueName: "folder"))

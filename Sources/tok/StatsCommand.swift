@@ -19,14 +19,14 @@ struct StatsCommand: ParsableCommand {
             build's held-out text is in vocab/NAME/heldout/<domain>.txt.
 
             Example:
-              tok stats --vocab vocab/mixed --vocab vocab/o200k --domains zh=corpora/eval/zh,en=corpora/eval/en
+              tok stats --vocab vocab/mixed --vocab vocab/o200k --domains en=eval/en
             """
     )
 
     @Option(name: .customLong("vocab"), help: ArgumentHelp("A vocabulary folder (repeatable).", valueName: "folder"))
     var vocabularies: [String] = []
 
-    @Option(help: ArgumentHelp("Domains: files, folders or globs of text (.txt, .jsonl, either .zst).", valueName: "name=path[+path...],..."))
+    @Option(help: ArgumentHelp("Domains: files, folders or globs of text (.txt, .jsonl, either .zst).", valueName: "name=path[+path...],..."), transform: DomainList.parse)
     var domains: DomainList?
 
     @Option(name: .customLong("dataset"), help: ArgumentHelp("A megatron dataset written by 'tok encode --format megatron' (repeatable): documents, tokens, id type, tokens per domain.", valueName: "prefix"))

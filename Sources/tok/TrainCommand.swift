@@ -17,7 +17,7 @@ struct TrainCommand: ParsableCommand {
             was tied.
 
             Example:
-              tok train corpora/en --vocab-size 32000 --special-tokens '<|endoftext|>' -o vocab/en-32k
+              tok train corpora/en --vocab-size 32000 -o vocab/en-32k
             """
     )
 
@@ -33,7 +33,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Longest token in bytes.")
     var maxTokenLength: Int?
 
-    @Option(help: ArgumentHelp("Special tokens, comma-separated; they take the last ids.", valueName: "token,..."))
+    @Option(help: ArgumentHelp("Special tokens, comma-separated; they take the last ids (default: none).", valueName: "token,..."), transform: SpecialTokenList.parse)
     var specialTokens = SpecialTokenList([])
 
     @OptionGroup var corpus: CorpusOptions

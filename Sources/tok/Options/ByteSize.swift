@@ -3,7 +3,7 @@ import Foundation
 
 /// A size in bytes as written on the command line: 4G, 512M, 64K, 1.5T or
 /// 100000 (binary units, K = 1024), positive and at most ``maximum``.
-struct ByteSize: ExpressibleByArgument, CustomStringConvertible, Hashable, Sendable {
+struct ByteSize: CheckedArgument, CustomStringConvertible, Hashable, Sendable {
     let bytes: Int
 
     /// 1P: far beyond any machine's memory or disk, and far inside `Int`.
@@ -12,16 +12,19 @@ struct ByteSize: ExpressibleByArgument, CustomStringConvertible, Hashable, Senda
 
     init(bytes: Int) { self.bytes = bytes }
 
-    init?(argument: String) {
+    static func parse(_ argument: String) throws -> ByteSize {
         var text = argument.uppercased()
         var scale = 1
-        if let unit = text.last, let s = ByteSize.units[unit] {
+        if let unit = text.last, let s = units[unit] {
             scale = s
             text.removeLast()
         }
         // NaN, infinities and overflow end here, before any conversion to Int can trap.
-        guard let value = Double(text), value.isFinite, value > 0, value * Double(scale) <= Double(ByteSize.maximum) else { return nil }
-        bytes = max(1, Int(value * Double(scale)))
+        guard let value = Double(text), value.isFinite, value > 0 else {
+            throw ValidationError("a size is a positive number, with K, M, G, T or P after it or none (bytes)")
+        }
+        guard value * Double(scale) <= Double(maximum) else { throw ValidationError("more than the most, 1P") }
+        return ByteSize(bytes: max(1, Int(value * Double(scale))))
     }
 
     /// "4.0G", "512M", "100000".

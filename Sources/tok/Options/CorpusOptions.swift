@@ -11,7 +11,7 @@ struct CorpusOptions: ParsableArguments {
 
     @OptionGroup var threads: ThreadOptions
 
-    @Option(help: ArgumentHelp("Peak memory, e.g. 4G or 512M (default: a quarter of RAM, at most 16G). Counting spills sorted runs to disk past it; training drops the rarest pieces when all would not fit (and says so).", valueName: "size"))
+    @Option(help: ArgumentHelp("Peak memory, e.g. 4G or 512M (default: a quarter of RAM, at most 16G). Counting spills sorted runs to disk past it; training drops the rarest pieces when all would not fit (and says so).", valueName: "size"), transform: ByteSize.parse)
     var memory: ByteSize?
 
     @Option(help: "The JSON field holding the text in .jsonl files.")

@@ -53,8 +53,15 @@ extension AllowedSpecial: ExpressibleByArgument {
 /// `--special TEXT=ID` of `tok import`: an id below the largest vocabulary size.
 extension SpecialToken: ExpressibleByArgument {
     public init?(argument: String) {
-        guard let eq = argument.lastIndex(of: "="), eq != argument.startIndex,
-              let id = UInt32(argument[argument.index(after: eq)...]), Int(id) < VocabularySize.maximum else { return nil }
-        self.init(id: id, content: String(argument[..<eq]))
+        guard let token = try? SpecialToken.parse(argument) else { return nil }
+        self = token
+    }
+
+    static func parse(_ argument: String) throws -> SpecialToken {
+        guard let eq = argument.lastIndex(of: "="), eq != argument.startIndex else { throw ValidationError("not TEXT=ID") }
+        guard let id = UInt32(argument[argument.index(after: eq)...]), Int(id) < VocabularySize.maximum else {
+            throw ValidationError("the id is a whole number from 0 to \(VocabularySize.maximum - 1)")
+        }
+        return SpecialToken(id: id, content: String(argument[..<eq]))
     }
 }
