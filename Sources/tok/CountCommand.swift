@@ -101,7 +101,7 @@ struct CountCommand: ParsableCommand {
             if let h = metadata.heldOut { try StandardOutput.writeLine("\(CountFile.heldOutPath(output)): \(h.documents) documents, \(h.bytes) bytes held out") }
             try StandardOutput.writeLine("\(output): \(metadata.distinctPieces) distinct pieces, \(metadata.pieces) in all, from \(s.files) files, \(s.bytes) bytes, \(s.documents) documents in \(String(format: "%.1f", seconds)) s (\(String(format: "%.1f", Double(s.bytes) / 1e6 / max(seconds, 1e-9))) MB/s)")
             if s.invalidUTF8Bytes > 0 { printError("tok: \(s.invalidUTF8Bytes) bytes of invalid UTF-8 counted as byte pieces") }
-            reportSkippedLines(s, field: corpus.field)
+            reportSkippedLines(s, field: corpus.jsonLines.field)
         }
     }
 }

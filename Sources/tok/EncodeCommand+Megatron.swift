@@ -4,7 +4,8 @@ import TokCorpus
 import TokData
 import TokEncoding
 
-/// The options of `tok encode --format megatron`.
+/// The options of `tok encode` for corpus inputs: how JSON lines are read,
+/// and those of datasets (`--format megatron`).
 struct DatasetArguments: ParsableArguments {
     @Flag(help: "Append the end-of-text token to every non-empty document (megatron).")
     var appendEod = false
@@ -12,11 +13,7 @@ struct DatasetArguments: ParsableArguments {
     @Option(help: "The end-of-text special token (default: <|endoftext|>, <|end_of_text|>, </s> or <eos>, as the vocabulary has it).")
     var eod: String?
 
-    @Option(help: "The JSON field holding the text in .jsonl files.")
-    var field: String = "text"
-
-    @Flag(help: "Fail on a malformed JSON line or one without the field, instead of reporting and skipping it.")
-    var strict = false
+    @OptionGroup var jsonLines: JSONLinesOptions
 
     @Option(help: ArgumentHelp("Split the dataset into shards of about this many .bin bytes, e.g. 1G (megatron).", valueName: "size"), transform: ByteSize.parse)
     var shardSize: ByteSize?
@@ -26,14 +23,17 @@ struct DatasetArguments: ParsableArguments {
 
     @Flag(help: "No progress on stderr.")
     var quiet = false
+
+    /// Options that only a dataset takes.
+    var asksForDataset: Bool { appendEod || eod != nil || shardSize != nil || domain != nil }
 }
 
 extension EncodeCommand {
     func runMegatron(_ tokenizer: Tokenizer) throws {
         var options = DatasetOptions(threads: threads.count)
         if dataset.appendEod { options.endOfText = try endOfTextToken(tokenizer, named: dataset.eod, vocabulary: vocabulary.vocab) }
-        options.field = dataset.field
-        options.strict = dataset.strict
+        options.field = dataset.jsonLines.field
+        options.strict = dataset.jsonLines.strict
         options.shardSize = dataset.shardSize?.bytes
         options.allowedSpecial = allowSpecial
         options.domain = dataset.domain
@@ -55,7 +55,7 @@ extension EncodeCommand {
                                     secondsLeft: 0))
         try StandardOutput.writeLine("\(output!): \(manifest.documents) documents, \(manifest.tokens) tokens, \(manifest.dtype) ids, \(manifest.shards.count) shard(s)")
         if s.invalidUTF8Bytes > 0 { printError("tok: " + invalidUTF8Message(s.invalidUTF8Bytes, tokenizer)) }
-        reportSkippedLines(s, field: dataset.field)
+        reportSkippedLines(s, field: dataset.jsonLines.field)
     }
 }
 

@@ -99,7 +99,7 @@ extension EncodeCommand {
     func encodeDocuments(_ tokenizer: Tokenizer, of path: String, writingIds: Bool,
                          consume: (inout UnitBlock) throws -> Void) throws -> UnitCounts {
         let stream = CorpusStream(files: [CorpusFile(path: path)], preTokenizer: tokenizer.preTokenizer, blockSize: 1 << 20,
-                                  field: dataset.field, strict: dataset.strict)
+                                  field: dataset.jsonLines.field, strict: dataset.jsonLines.strict)
         stream.documents = true  // every JSON line with the field is a document, an empty one too
         stream.warn = { printError("tok: " + $0) }
         var batch = TextBatch()
@@ -109,7 +109,7 @@ extension EncodeCommand {
             swap(&block.bytes, &batch.bytes)
             return true
         }, consume: consume)
-        reportSkippedLines(stream.statistics, field: dataset.field, in: path)
+        reportSkippedLines(stream.statistics, field: dataset.jsonLines.field, in: path)
         return counts
     }
 }

@@ -66,8 +66,9 @@ struct EncodeCommand: ParsableCommand {
         if format == .megatron {
             guard output != nil, !inputs.isEmpty else { throw ValidationError("--format megatron needs inputs and -o PREFIX") }
             guard !count && !lines else { throw ValidationError("--format megatron writes documents; --count and --lines do not apply") }
-        } else if !count && inputs.count > 1 {
-            throw ValidationError("encode takes one input file (several only with --count or --format megatron)")
+        } else {
+            if !count && inputs.count > 1 { throw ValidationError("encode takes one input file (several only with --count or --format megatron)") }
+            if dataset.asksForDataset { throw ValidationError("--append-eod, --eod, --shard-size and --domain apply to --format megatron") }
         }
         if format.rawWidth != nil && !count, let input = inputs.first, readsDocuments(input) {
             throw ValidationError("--format \(format) writes one sequence, and \(input) holds documents: use --format ids (a line of ids a document) or megatron")

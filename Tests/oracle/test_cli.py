@@ -88,7 +88,7 @@ INVALID = {
     "decode format": ["decode", "--vocab", "VOCAB", "--format", "u8", "corpus/a.txt"],
     "shard size": ["encode", "--vocab", "VOCAB", "--format", "megatron", "--shard-size", "inf", "corpus", "-o", "ds"],
     "piece cache": ["encode", "--vocab", "VOCAB", "--piece-cache", "1000000000000", "corpus/a.txt"],
-    "held-out capacity": ["count", "corpus", "--hold-out", "20", "--held-out-capacity", "-4M", "-o", "out.counts"],
+    "held-out capacity": ["count", "corpus", "--hold-out", "20", "--held-out-capacity", "0", "-o", "out.counts"],
     "import special id": ["import", "ranks.tiktoken", "--pattern", "cl100k", "--special", "<a>=-1", "-o", "out"],
     "regex": ["pretokenize", "--regex", "(", "corpus/a.txt"],
     "document of no dataset": ["decode", "--vocab", "VOCAB", "--document", "3", "corpus/a.txt"],

@@ -14,11 +14,7 @@ struct CorpusOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Peak memory, e.g. 4G or 512M (default: a quarter of RAM, at most 16G). Counting spills sorted runs to disk past it; training drops the rarest pieces when all would not fit (and says so).", valueName: "size"), transform: ByteSize.parse)
     var memory: ByteSize?
 
-    @Option(help: "The JSON field holding the text in .jsonl files.")
-    var field: String = "text"
-
-    @Flag(help: "Fail on a malformed JSON line instead of reporting and skipping it.")
-    var strict = false
+    @OptionGroup var jsonLines: JSONLinesOptions
 
     @Flag(help: "No progress on stderr.")
     var quiet = false
@@ -30,8 +26,8 @@ struct CorpusOptions: ParsableArguments {
 
     var countingOptions: CountingOptions {
         var options = CountingOptions(preTokenizer: pattern, threads: threads.count, memoryBudget: memoryBudget)
-        options.field = field
-        options.strict = strict
+        options.field = jsonLines.field
+        options.strict = jsonLines.strict
         return options
     }
 
