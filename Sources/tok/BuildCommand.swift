@@ -22,85 +22,66 @@ struct BuildCommand: ParsableCommand {
             tokens per word and Han character, Renyi efficiency, parity, dead tokens, \
             composition, token lengths), build-report.html (the same as charts) and \
             heldout/<domain>.txt, and prints the per-domain table.
+
+            Example:
+              tok build --domains zh=corpora/zh,en=corpora/en -o vocab/mixed
             """
     )
 
-    @Option(help: "Domains as NAME=PATH[+PATH...],...: files, folders and globs of text, or count files (added up); not both in one domain.")
-    var domains: String
+    @Option(help: ArgumentHelp("Domains: files, folders and globs of text, or count files (added up); not both in one domain.", valueName: "name=path[+path...],..."), transform: DomainList.parse)
+    var domains: DomainList
 
     @Option(help: "Total ids, byte and special tokens included.")
     var vocabSize: Int = 153_376
 
-    @Option(help: "Domain weights as NAME=W,... (default 1 each).")
-    var weights: String?
+    @Option(help: ArgumentHelp("Domain weights (default 1 each), positive, at most \(Int(DomainWeights.maximum)).", valueName: "name=weight,..."), transform: DomainWeights.parse)
+    var weights: DomainWeights?
 
-    @Option(help: "Special tokens, comma-separated; they take the last ids.")
-    var specialTokens: String = "<|endoftext|>"
-
-    @Option(help: "Domain shares of the pre-training mix, NAME=SHARE,... (instead of --weights): each domain's counts weigh its share.")
-    var mix: String?
+    @Option(help: ArgumentHelp("Special tokens, comma-separated; they take the last ids (default: <|endoftext|>).", valueName: "token,..."), transform: SpecialTokenList.parse)
+    var specialTokens = SpecialTokenList(["<|endoftext|>"])
 
     @Flag(help: "Also train one BPE on all domains pooled, at the same size, and compare.")
     var comparePooled = false
 
-    @Option(help: "Thousandths of each domain's documents to hold out (up to 4 MB a domain).")
+    @Option(help: "Thousandths of each domain's documents to hold out (0 to 1000; up to 4 MB a domain).")
     var heldOutPerMille: Int = 20
 
-    @Option(help: "What to hold out whole: document, file, or key:NAME (the sources a JSON-lines key names, e.g. key:source).")
-    var holdOutBy: String = "document"
+    @Option(help: ArgumentHelp("What to hold out whole: document, file, or key:NAME (the sources a JSON-lines key names, e.g. key:source).", valueName: "unit"))
+    var holdOutBy = HoldOutUnit.document
 
-    @Option(name: .customLong("eval"), help: "Evaluation text per domain, NAME=PATH[+PATH...],..., from other sources than the training text: the report measures on it instead of the held-out text.")
-    var evaluation: String?
+    @Option(name: .customLong("eval"), help: ArgumentHelp("Evaluation text per domain, from other sources than the training text: the report measures on it instead of the held-out text.", valueName: "name=path[+path...],..."), transform: DomainList.parse)
+    var evaluation: DomainList?
 
     @OptionGroup var corpus: CorpusOptions
 
-    @Option(name: .shortAndLong, help: "The vocabulary folder to write (vocab/NAME).")
+    @Option(name: .shortAndLong, help: ArgumentHelp("The vocabulary folder to write (vocab/NAME).", valueName: "folder"))
     var output: String
 
+    func validate() throws {
+        try VocabularySize.validate(vocabSize, specialTokens: specialTokens.tokens.count, merges: 1)
+        guard (0 ... 1000).contains(heldOutPerMille) else { throw ValidationError("--held-out-per-mille takes 0 to 1000, not \(heldOutPerMille)") }
+        if let weights { try DomainList.check(weights.weights.map(\.name), of: "--weights", against: domains) }
+        if let evaluation { try DomainList.check(evaluation.names, of: "--eval", against: domains) }
+        try checkOutputFolder(output)
+    }
+
     func run() throws {
-        var options = BuildOptions(domains: try parseDomains(domains))
-        if let weights {
-            for (name, value) in try parsePairs(weights, what: "--weights") {
-                guard let w = Double(value), w > 0 else { throw ValidationError("--weights: '\(value)' is not a positive number") }
-                guard let k = options.domains.firstIndex(where: { $0.name == name }) else {
-                    throw ValidationError("--weights names \(name), which is not a domain")
-                }
-                options.domains[k].weight = w
-            }
-        }
-        if let mix {
-            guard weights == nil else { throw ValidationError("--mix and --weights both weigh the domains: give one") }
-            let shares = try parsePairs(mix, what: "--mix").map { name, value in
-                guard let share = Double(value), share > 0 else { throw ValidationError("--mix: '\(value)' is not a positive share") }
-                guard options.domains.contains(where: { $0.name == name }) else { throw ValidationError("--mix names \(name), which is not a domain") }
-                return (name, share)
-            }
-            guard Set(shares.map(\.0)) == Set(options.domains.map(\.name)) else { throw ValidationError("--mix needs a share for every domain") }
-            let total = shares.reduce(0) { $0 + $1.1 }
-            for (name, share) in shares {
-                options.domains[options.domains.firstIndex { $0.name == name }!].weight = share / total * Double(shares.count)
-            }
+        var options = BuildOptions(domains: domains.domains)
+        for (name, weight) in weights?.weights ?? [] {
+            options.domains[options.domains.firstIndex { $0.name == name }!].weight = weight  // validated: a domain
         }
         options.vocabularySize = vocabSize
-        options.specialTokens = specialTokens.split(separator: ",").map(String.init)
-        guard let p = PreTokenizer(named: corpus.pattern) else { throw CLIError("unknown pattern '\(corpus.pattern)'") }
-        options.preTokenizer = p
-        options.threads = corpus.threads ?? defaultThreadCount()
-        options.memoryBudget = try corpus.memoryBudget()
+        options.specialTokens = specialTokens.tokens
+        options.preTokenizer = corpus.pattern
+        options.threads = corpus.threads.count
+        options.memoryBudget = corpus.memoryBudget
         options.comparePooled = comparePooled
         options.heldOutPerMille = heldOutPerMille
-        guard let unit = HoldOutUnit(holdOutBy) else { throw ValidationError("--hold-out-by: '\(holdOutBy)' is not document, file or key:NAME") }
-        options.heldOutUnit = unit
-        if let evaluation {
-            for domain in try parseDomains(evaluation) {
-                guard options.domains.contains(where: { $0.name == domain.name }) else {
-                    throw ValidationError("--eval names \(domain.name), which is not a domain")
-                }
-                options.evaluation[domain.name] = domain.inputs
-            }
-        }
+        options.heldOutUnit = holdOutBy
+        for domain in evaluation?.domains ?? [] { options.evaluation[domain.name] = domain.inputs }
         let quiet = corpus.quiet || corpus.json
         let status = StatusLine(enabled: !quiet)
+        let started = Date()
         let report = try buildVocabulary(options, output: output, log: {
             status.finish()
             if !quiet { printError("tok build: " + $0) }
@@ -111,32 +92,16 @@ struct BuildCommand: ParsableCommand {
             status.show(String(format: "tok build: %@%@ %.0f%%, %@ left", p.stage, p.domain.map { " " + $0 } ?? "",
                                p.fraction * 100, StatusLine.duration(p.secondsLeft)))
         })
-        status.finish()
-        for (name, r) in report.reductions.sorted(by: { $0.key < $1.key }) where !quiet { printError("tok build: \(name): " + reductionLine(r)) }
+        status.complete("tok build: 100%, " + StatusLine.duration(Date().timeIntervalSince(started)) + " in all")
+        for (name, r) in report.reductions.sorted(by: { $0.key < $1.key }) where !quiet { printError("tok build: \(name): " + r.summary) }
         if corpus.json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try StandardOutput.writeLine(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
-            print(BuildTable.render(report, output: output))
+            try StandardOutput.writeLine(BuildTable.render(report, output: output))
         }
     }
-}
-
-/// Parses NAME=VALUE,NAME=VALUE.
-func parsePairs(_ text: String, what: String) throws -> [(String, String)] {
-    try text.split(separator: ",").map { item in
-        guard let eq = item.firstIndex(of: "="), eq != item.startIndex else {
-            throw ValidationError("\(what) expects NAME=VALUE,..., got '\(item)'")
-        }
-        return (String(item[..<eq]), String(item[item.index(after: eq)...]))
-    }
-}
-
-func parseDomains(_ text: String) throws -> [DomainInput] {
-    let pairs = try parsePairs(text, what: "--domains")
-    guard Set(pairs.map(\.0)).count == pairs.count else { throw ValidationError("--domains names a domain twice") }
-    return pairs.map { DomainInput(name: $0.0, inputs: $0.1.split(separator: "+").map(String.init)) }
 }
 
 /// The readable form of a build report.

@@ -10,6 +10,9 @@ struct DecodeCommand: ParsableCommand {
             Reads decimal ids separated by spaces or newlines and writes the bytes they \
             stand for. With --lines, each input line is one sequence and its bytes are \
             followed by a newline (the inverse of 'tok encode --lines').
+
+            Example:
+              tok decode --vocab vocab/mixed notes.ids -o notes.txt
             """
     )
 
@@ -25,16 +28,23 @@ struct DecodeCommand: ParsableCommand {
     var lines = false
 
     @Option(help: "Input format: ids (decimal text), u32 or u16 (raw little-endian ids), or megatron (the input is a dataset PREFIX).")
-    var format: String = "ids"
+    var format = TokenIdFormat.ids
 
     @Option(help: "With --format megatron: only this document (0-based).")
     var document: Int?
 
+    func validate() throws {
+        if let document {
+            guard format == .megatron else { throw ValidationError("--document picks a document of a dataset: it needs --format megatron") }
+            guard document >= 0 else { throw ValidationError("--document takes 0 or more, not \(document)") }
+        }
+        if lines && format != .ids { throw ValidationError("--lines reads lines of decimal ids: it needs --format ids") }
+    }
+
     func run() throws {
         let tokenizer = try vocabulary.load()
-        if format == "megatron" { return try decodeDataset(tokenizer) }
-        if format == "u32" || format == "u16" { return try decodeRaw(tokenizer, width: format == "u32" ? 4 : 2) }
-        guard format == "ids" else { throw ValidationError("--format: ids, u32, u16 or megatron") }
+        if format == .megatron { return try decodeDataset(tokenizer) }
+        if let width = format.rawWidth { return try decodeRaw(tokenizer, width: width) }
         let reader = try BlockReader(input)
         let sink = try OutputSink(output)
         var buffer: [UInt8] = []

@@ -1,6 +1,6 @@
 import ArgumentParser
-import Dispatch
 import Glibc
+import TokCorpus
 import TokEncoding
 import TokRuntime
 
@@ -14,14 +14,23 @@ struct EncodeCommand: ParsableCommand {
             encoded alone and gives one output line. Any bytes are accepted: invalid \
             UTF-8 becomes byte tokens, and the count is reported on stderr.
 
+            Inputs are read as 'tok count' reads them: a .zst file is decompressed, and \
+            a .jsonl file (or .jsonl.zst) holds documents, one a line with the text in \
+            --field, each encoded alone to one output line of ids.
+
             With --format megatron, writes a megatron-core indexed dataset \
-            (PREFIX.bin, PREFIX.idx, PREFIX.manifest.json) from corpus inputs as \
-            'tok count' takes them: a .txt file is one document, a .jsonl line one \
-            (text in --field), either may be .zst. --shard-size splits it into \
+            (PREFIX.bin, PREFIX.idx, PREFIX.manifest.json) from corpus inputs: a .txt \
+            file is one document, a .jsonl line one. --shard-size splits it into \
             PREFIX-NNNNN shards; a stopped run started again resumes after its last \
             finished shard.
+
+            Example:
+              tok encode --vocab vocab/mixed notes.txt -o notes.ids
             """
     )
+
+    /// Piece-cache entries per thread past which a typo, not a plan, is more likely (4 GiB a thread).
+    static let maximumPieceCache = 1 << 26
 
     @OptionGroup var vocabulary: VocabularyOptions
 
@@ -29,7 +38,7 @@ struct EncodeCommand: ParsableCommand {
     var inputs: [String] = []
 
     @Option(help: "Output format: ids (decimal text), u32 or u16 (raw little-endian ids), or megatron (an indexed dataset; -o names its prefix).")
-    var format: String = "ids"
+    var format = TokenIdFormat.ids
 
     @OptionGroup var dataset: DatasetArguments
 
@@ -42,38 +51,36 @@ struct EncodeCommand: ParsableCommand {
     @Flag(help: "Print bytes, characters, tokens and bytes/token per file instead of ids.")
     var count = false
 
-    @Option(help: "Special tokens to recognise in the input: 'all', 'none', or a comma-separated list.")
-    var allowSpecial: String = "none"
+    @Option(help: ArgumentHelp("Special tokens to recognise in the input: all, none, or a comma-separated list.", valueName: "special"))
+    var allowSpecial = AllowedSpecial.none
 
     @Flag(help: "Put the vocabulary's post-processor tokens around each document (each line with --lines), as HuggingFace's add_special_tokens=True does.")
     var addSpecial = false
 
-    @Option(help: "Threads (default: all cores). The ids do not depend on it.")
-    var threads: Int?
+    @OptionGroup var threads: ThreadOptions
 
     @Option(help: "Piece cache entries, 64 bytes each, shared by the threads (default 262144: 16 MiB; each thread keeps 1.3 MiB more for long pieces and pair lookups; 0 turns every cache off). The ids do not depend on it.")
     var pieceCache: Int?
 
     func validate() throws {
-        guard ["ids", "u32", "u16", "megatron"].contains(format) else { throw ValidationError("--format: ids, u32, u16 or megatron") }
-        if (format == "u32" || format == "u16") && lines { throw ValidationError("--format \(format) writes one sequence; --lines does not apply") }
-        if format == "megatron" {
+        if format.rawWidth != nil && lines { throw ValidationError("--format \(format) writes one sequence; --lines does not apply") }
+        if format == .megatron {
             guard output != nil, !inputs.isEmpty else { throw ValidationError("--format megatron needs inputs and -o PREFIX") }
             guard !count && !lines else { throw ValidationError("--format megatron writes documents; --count and --lines do not apply") }
-        } else if !count && inputs.count > 1 {
-            throw ValidationError("encode takes one input file (several only with --count or --format megatron)")
+        } else {
+            if !count && inputs.count > 1 { throw ValidationError("encode takes one input file (several only with --count or --format megatron)") }
+            if dataset.asksForDataset { throw ValidationError("--append-eod, --eod, --shard-size and --domain apply to --format megatron") }
         }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-        if let pieceCache, pieceCache < 0 { throw ValidationError("--piece-cache must be 0 or more") }
+        if format.rawWidth != nil && !count, let input = inputs.first, readsDocuments(input) {
+            throw ValidationError("--format \(format) writes one sequence, and \(input) holds documents: use --format ids (a line of ids a document) or megatron")
+        }
+        if let pieceCache, !(0 ... EncodeCommand.maximumPieceCache).contains(pieceCache) {
+            throw ValidationError("--piece-cache takes 0 to \(EncodeCommand.maximumPieceCache) entries, not \(pieceCache)")
+        }
     }
 
-    var allowed: AllowedSpecial {
-        switch allowSpecial {
-        case "none": return .none
-        case "all": return .all
-        default: return .only(Set(allowSpecial.split(separator: ",").map(String.init)))
-        }
-    }
+    /// JSON lines (by the name, as the corpus commands decide): documents, each encoded alone.
+    func readsDocuments(_ input: String) -> Bool { input != "-" && CorpusFile(path: input).format == .jsonLines }
 
     func run() throws {
         var tokenizer = try vocabulary.load()
@@ -81,138 +88,89 @@ struct EncodeCommand: ParsableCommand {
         // A batch job over large files: a larger cache than the library's default
         // (measured: 1-16 MiB, see docs/performance.md).
         tokenizer = tokenizer.withPieceCache(entries: pieceCache ?? 1 << 18)
-        let threads = self.threads ?? defaultThreadCount()
-        if format == "megatron" { return try runMegatron(tokenizer, threads: threads) }
-        if count { return try runCount(tokenizer, threads: threads) }
-        let reader = try BlockReader(inputs.first ?? "-")
+        if format == .megatron { return try runMegatron(tokenizer) }
+        if count { return try runCount(tokenizer) }
+        if format == .u16 && tokenizer.vocabulary.idLimit > 65536 {
+            throw CLIError("\(vocabulary.vocab): \(tokenizer.vocabulary.idLimit) ids do not fit --format u16")
+        }
+        let input = inputs.first ?? "-"
         let sink = try OutputSink(output)
-        var invalid = 0
-        if lines {
-            invalid = try encodeLines(tokenizer, reader: reader, sink: sink, threads: threads)
+        let name: String, invalid: Int
+        if readsDocuments(input) {
+            name = input
+            invalid = try encodeDocuments(tokenizer, of: input, writingIds: true) { try sink.write($0.text) }.invalid
         } else {
-            var first = true
-            var text: [UInt8] = []
-            let raw = format == "u32" || format == "u16"
-            if format == "u16" && tokenizer.vocabulary.idLimit > 65536 {
-                throw CLIError("\(vocabulary.vocab): \(tokenizer.vocabulary.idLimit) ids do not fit --format u16")
-            }
-            let (before, after) = addSpecial ? tokenizer.postProcessor.surroundingIds : ([], [])
-            func write(_ ids: ContiguousArray<UInt32>) throws {
-                if raw {
-                    // Little-endian hosts: 32-bit ids are already the output's bytes.
-                    if format == "u32" { return try ids.withUnsafeBytes { try sink.write($0) } }
-                    text = [UInt8](unsafeUninitializedCapacity: 2 * ids.count) { bytes, count in
-                        // 2 * ids.count bytes: two per id.
-                        for (k, id) in ids.enumerated() {
-                            bytes[2 * k] = UInt8(truncatingIfNeeded: id)
-                            bytes[2 * k + 1] = UInt8(truncatingIfNeeded: id >> 8)
-                        }
-                        count = 2 * ids.count
+            let reader = try BlockReader(input)
+            name = reader.name
+            invalid = lines ? try encodeLines(tokenizer, reader: reader, sink: sink) : try encodeSequence(tokenizer, reader: reader, sink: sink)
+        }
+        try sink.finish()
+        if invalid > 0 { printError("tok: \(name): " + invalidUTF8Message(invalid, tokenizer)) }
+    }
+
+    /// Encodes the whole input as one sequence; returns the bytes of invalid UTF-8.
+    func encodeSequence(_ tokenizer: Tokenizer, reader: BlockReader, sink: OutputSink) throws -> Int {
+        var invalid = 0
+        var first = true
+        var text: [UInt8] = []
+        let (before, after) = addSpecial ? tokenizer.postProcessor.surroundingIds : ([], [])
+        func write(_ ids: ContiguousArray<UInt32>) throws {
+            switch format {
+            case .u32:
+                // Little-endian hosts: 32-bit ids are already the output's bytes.
+                try ids.withUnsafeBytes { try sink.write($0) }
+            case .u16:
+                text = [UInt8](unsafeUninitializedCapacity: 2 * ids.count) { bytes, count in
+                    // 2 * ids.count bytes: two per id.
+                    for (k, id) in ids.enumerated() {
+                        bytes[2 * k] = UInt8(truncatingIfNeeded: id)
+                        bytes[2 * k + 1] = UInt8(truncatingIfNeeded: id >> 8)
                     }
-                    return try sink.write(text)
+                    count = 2 * ids.count
                 }
+                try sink.write(text)
+            case .ids, .megatron:
                 text.removeAll(keepingCapacity: true)
                 ids.withUnsafeBufferPointer { IdFormatter.append($0, leadingSpace: !first, to: &text) }
                 first = first && ids.isEmpty
                 try sink.write(text)
             }
-            if !before.isEmpty { try write(ContiguousArray(before)) }
-            try tokenizer.encodeStream(threads: threads, allowedSpecial: allowed, read: { buffer, n in
-                try reader.read(into: &buffer, maximum: n)
-            }, emit: { ids, part in
-                invalid += invalidUTF8ByteCount(part)
-                try write(ids)
-            })
-            if !after.isEmpty { try write(ContiguousArray(after)) }
-            if !raw { try sink.write([0x0A]) }
         }
-        try sink.finish()
-        if invalid > 0 { printError("tok: \(reader.name): " + invalidUTF8Message(invalid, tokenizer)) }
-    }
-
-    /// Encodes each line alone: blocks of whole lines (about 1 MiB) go to
-    /// `threads` workers, which encode and format them, while this thread reads
-    /// ahead and writes finished blocks in order (``inOrderedPipeline``).
-    func encodeLines(_ tokenizer: Tokenizer, reader: BlockReader, sink: OutputSink, threads: Int) throws -> Int {
-        var pending: [UInt8] = []
-        var atEnd = false
-        var invalid = 0
-        let allowed = self.allowed, addSpecial = self.addSpecial
-        var scratches = (0 ..< threads).map { _ in tokenizer.makeScratch() }
-        try inOrderedPipeline(workers: &scratches, item: { LineBlock() }, produce: { (block: inout LineBlock) throws -> Bool in
-            // Whole lines only: at least 1 MiB up to its last newline, or what is left at the end.
-            var noNewlineBefore = 0
-            while true {
-                if pending.count >= 1 << 20 || atEnd {
-                    if let last = pending[noNewlineBefore...].lastIndex(of: 0x0A) {
-                        block.lines.removeAll(keepingCapacity: true)
-                        block.lines.append(contentsOf: pending[...last])
-                        pending.removeSubrange(...last)
-                        return true
-                    }
-                    noNewlineBefore = pending.count
-                    if atEnd {
-                        guard !pending.isEmpty else { return false }
-                        block.lines.removeAll(keepingCapacity: true)
-                        block.lines.append(contentsOf: pending)  // a last line without its newline
-                        pending.removeAll()
-                        return true
-                    }
-                }
-                if try !reader.read(into: &pending, maximum: 1 << 20) { atEnd = true }
-            }
-        }, work: { (scratch: inout BytePairScratch, block: inout LineBlock) in
-            block.text.removeAll(keepingCapacity: true)
-            var ids = ContiguousArray<UInt32>()
-            block.lines.withUnsafeBufferPointer { all in
-                block.invalid = invalidUTF8ByteCount(all)
-                var start = 0
-                while start < all.count {
-                    let newline = memchr(all.baseAddress! + start, 0x0A, all.count - start)
-                    let end = newline.map { UnsafeRawPointer($0) - UnsafeRawPointer(all.baseAddress!) } ?? all.count
-                    ids.removeAll(keepingCapacity: true)
-                    tokenizer.encode(UnsafeBufferPointer(rebasing: all[start ..< end]), allowedSpecial: allowed,
-                                     scratch: &scratch, into: &ids)
-                    if addSpecial { ids = tokenizer.postProcessor.apply(to: ids) }
-                    ids.withUnsafeBufferPointer { IdFormatter.append($0, leadingSpace: false, to: &block.text) }
-                    block.text.append(0x0A)
-                    start = end + 1
-                }
-            }
-        }, consume: { (block: inout LineBlock) throws in
-            invalid += block.invalid
-            try sink.write(block.text)
+        if !before.isEmpty { try write(ContiguousArray(before)) }
+        try tokenizer.encodeStream(threads: threads.count, allowedSpecial: allowSpecial, read: { buffer, n in
+            try reader.read(into: &buffer, maximum: n)
+        }, emit: { ids, part in
+            invalid += invalidUTF8ByteCount(part)
+            try write(ids)
         })
+        if !after.isEmpty { try write(ContiguousArray(after)) }
+        if format == .ids { try sink.write([0x0A]) }
         return invalid
     }
 
-    func runCount(_ tokenizer: Tokenizer, threads: Int) throws {
+    func runCount(_ tokenizer: Tokenizer) throws {
         let files = inputs.isEmpty ? ["-"] : inputs
         let sink = try OutputSink(output)
         try sink.write(Array("file\tbytes\tcharacters\ttokens\tbytes/token\n".utf8))
         for file in files {
-            let reader = try BlockReader(file)
-            var bytes = 0, characters = 0, tokens = 0, invalid = 0
-            try tokenizer.encodeStream(threads: threads, allowedSpecial: allowed, read: { buffer, n in
-                try reader.read(into: &buffer, maximum: n)
-            }, emit: { ids, part in
-                bytes += part.count
-                characters += characterCount(part)
-                invalid += invalidUTF8ByteCount(part)
-                tokens += ids.count
-            })
-            let ratio = tokens == 0 ? "-" : String(Double(Int(Double(bytes) / Double(tokens) * 1000)) / 1000)
-            try sink.write(Array("\(reader.name)\t\(bytes)\t\(characters)\t\(tokens)\t\(ratio)\n".utf8))
-            if invalid > 0 { printError("tok: \(reader.name): " + invalidUTF8Message(invalid, tokenizer)) }
+            var total = UnitCounts()
+            let name: String
+            if readsDocuments(file) {
+                name = file
+                total = try encodeDocuments(tokenizer, of: file, writingIds: false) { _ in }
+            } else {
+                let reader = try BlockReader(file)
+                name = reader.name
+                try tokenizer.encodeStream(threads: threads.count, allowedSpecial: allowSpecial, read: { buffer, n in
+                    try reader.read(into: &buffer, maximum: n)
+                }, emit: { ids, part in
+                    total.add(part, tokens: ids.count)
+                })
+            }
+            let ratio = total.tokens == 0 ? "-" : String(Double(Int(Double(total.bytes) / Double(total.tokens) * 1000)) / 1000)
+            try sink.write(Array("\(name)\t\(total.bytes)\t\(total.characters)\t\(total.tokens)\t\(ratio)\n".utf8))
+            if total.invalid > 0 { printError("tok: \(name): " + invalidUTF8Message(total.invalid, tokenizer)) }
         }
         try sink.finish()
     }
-}
-
-/// A block of whole lines for ``EncodeCommand/encodeLines(_:reader:sink:threads:)``:
-/// the lines, then their formatted ids and invalid UTF-8 bytes.
-struct LineBlock {
-    var lines: [UInt8] = []
-    var text: [UInt8] = []
-    var invalid = 0
 }

@@ -9,6 +9,9 @@ struct ExportCommand: ParsableCommand {
         discussion: """
             A ranks file holds no pattern or special tokens: the vocabulary's manifest.json \
             lists both (regexes, specialTokens) for building a tiktoken.Encoding.
+
+            Example:
+              tok export --vocab vocab/mixed --format hf -o tokenizer.json
             """
     )
 
@@ -16,7 +19,7 @@ struct ExportCommand: ParsableCommand {
 
     @OptionGroup var vocabulary: VocabularyOptions
 
-    @Option(help: "hf or tiktoken.")
+    @Option(help: "hf (a HuggingFace tokenizer.json) or tiktoken (a ranks file).")
     var format: Format
 
     @Option(name: .shortAndLong, help: "The file to write.")

@@ -10,20 +10,27 @@ struct ImportCommand: ParsableCommand {
             A tokenizer.json must be byte-level BPE; anything else is named as unsupported. \
             A tiktoken ranks file ('base64 rank' lines) needs --pattern; merges are \
             re-derived from the ranks. Every token is checked to encode to itself.
+
+            Example:
+              tok import o200k_base.tiktoken --pattern o200k -o vocab/o200k
             """
     )
 
     @Argument(help: "tokenizer.json or a .tiktoken ranks file.")
     var file: String
 
-    @Option(help: "Pre-tokenizer pattern for a ranks file: \(PreTokenizer.named.keys.sorted().joined(separator: ", ")).")
-    var pattern: String?
+    @Option(help: "Pre-tokenizer pattern for a ranks file.")
+    var pattern: PreTokenizer?
 
-    @Option(name: .customLong("special"), help: "A special token as TEXT=ID (repeatable). Ranks files of r50k, cl100k and o200k get tiktoken's own by default.")
-    var specials: [String] = []
+    @Option(name: .customLong("special"), help: ArgumentHelp("A special token as TEXT=ID (repeatable). Ranks files of r50k, cl100k and o200k get tiktoken's own by default.", valueName: "text=id"), transform: SpecialToken.parse)
+    var specials: [SpecialToken] = []
 
-    @Option(name: .shortAndLong, help: "The vocabulary folder to write (vocab/NAME).")
+    @Option(name: .shortAndLong, help: ArgumentHelp("The vocabulary folder to write (vocab/NAME).", valueName: "folder"))
     var output: String
+
+    func validate() throws {
+        try checkOutputFolder(output)
+    }
 
     func run() throws {
         let data: [UInt8]
@@ -36,20 +43,19 @@ struct ImportCommand: ParsableCommand {
                     throw CLIError("--special applies to ranks files; a tokenizer.json lists its own added tokens")
                 }
                 tokenizer = try HuggingFaceJSON.read(data, path: file)
-                if let pattern, PreTokenizer(named: pattern) != tokenizer.preTokenizer {
-                    throw CLIError("\(file): its pre-tokenizer is \(tokenizer.preTokenizer.name), not \(pattern)")
+                if let pattern, pattern != tokenizer.preTokenizer {
+                    throw CLIError("\(file): its pre-tokenizer is \(tokenizer.preTokenizer.name), not \(pattern.name)")
                 }
                 source = "imported from HuggingFace tokenizer.json \(file)"
             } else {
                 guard let pattern else {
                     throw CLIError("\(file): a tiktoken ranks file needs --pattern (\(PreTokenizer.named.keys.sorted().joined(separator: ", ")))")
                 }
-                guard let preTokenizer = PreTokenizer(named: pattern) else { throw CLIError("unknown pattern '\(pattern)'") }
                 let ranks = try TiktokenFile.read(data, path: file)
-                let specialTokens = try parseSpecials() ?? TiktokenFile.standardSpecialTokens(pattern: pattern)
+                let specialTokens = specials.isEmpty ? TiktokenFile.standardSpecialTokens(pattern: pattern.name) : specials
                 tokenizer = Tokenizer(
-                    vocabulary: try Vocabulary.fromRanks(ranks, specialTokens: specialTokens), preTokenizer: preTokenizer)
-                source = "imported from tiktoken ranks \(file) with pattern \(pattern)"
+                    vocabulary: try Vocabulary.fromRanks(ranks, specialTokens: specialTokens), preTokenizer: pattern)
+                source = "imported from tiktoken ranks \(file) with pattern \(pattern.name)"
             }
         } catch let error as VocabularyError {
             throw CLIError(error.description.hasPrefix(file) ? error.description : "\(file): \(error)")
@@ -58,16 +64,6 @@ struct ImportCommand: ParsableCommand {
         }
         try VocabularyFolder.save(tokenizer, to: output, source: source, protecting: [file])
         let v = tokenizer.vocabulary
-        print("\(output): \(v.count) BPE tokens, \(v.specialTokens.count) special tokens, pattern \(tokenizer.preTokenizer.name), \(v.merges.count) merges, \(v.unreachableTokens.count) tokens the merges do not reach")
-    }
-
-    func parseSpecials() throws -> [SpecialToken]? {
-        guard !specials.isEmpty else { return nil }
-        return try specials.map { item in
-            guard let eq = item.lastIndex(of: "="), let id = UInt32(item[item.index(after: eq)...]) else {
-                throw CLIError("--special expects TEXT=ID, got '\(item)'")
-            }
-            return SpecialToken(id: id, content: String(item[..<eq]))
-        }
+        try StandardOutput.writeLine("\(output): \(v.count) BPE tokens, \(v.specialTokens.count) special tokens, pattern \(tokenizer.preTokenizer.name), \(v.merges.count) merges, \(v.unreachableTokens.count) tokens the merges do not reach")
     }
 }

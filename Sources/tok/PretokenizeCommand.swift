@@ -5,23 +5,30 @@ struct PretokenizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pretokenize",
         abstract: "Show how a pattern splits text into pieces.",
-        discussion: "Prints one piece per line as a JSON string (invalid UTF-8 shown as U+FFFD), or with --lengths the byte length of each piece."
+        discussion: """
+            Prints one piece per line as a JSON string (invalid UTF-8 shown as U+FFFD), \
+            or with --lengths the byte length of each piece.
+
+            Example:
+              echo "Hello, world 12345" | tok pretokenize --pattern o200k
+            """
     )
 
-    @Option(help: "Pattern: \(PreTokenizer.named.keys.sorted().joined(separator: ", ")).")
-    var pattern: String = PreTokenizer.defaultName
+    @Option(help: "Pattern.")
+    var pattern = PreTokenizer(named: PreTokenizer.defaultName)!
 
-    @Option(help: "Take the pattern from this vocabulary folder instead.")
+    @Option(help: ArgumentHelp("Take the pattern from this vocabulary folder instead.", valueName: "folder"))
     var vocab: String?
 
     @Flag(help: "Print the byte length of each piece, separated by spaces.")
     var lengths = false
 
-    @Option(help: "Split with this regex instead (HuggingFace tokenizers' semantics, Isolated), compiled: no regex engine runs.")
-    var regex: String?
+    @Option(help: "Split with this regex instead (HuggingFace tokenizers' semantics), compiled: no regex engine runs.",
+            transform: { try compileRegex($0) })
+    var regex: SplitPattern?
 
-    @Option(help: "With --regex: what the split does with matches: \(SplitBehavior.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var behavior: String = SplitBehavior.isolated.rawValue
+    @Option(help: "With --regex: what the split does with matches.")
+    var behavior = SplitBehavior.isolated
 
     @Flag(help: "With --regex: matches and the text between them swap roles first.")
     var invert = false
@@ -35,24 +42,23 @@ struct PretokenizeCommand: ParsableCommand {
     @Argument(help: "Input file ('-' or none: standard input).")
     var input: String = "-"
 
+    func validate() throws {
+        if regex == nil && (invert || behavior != .isolated) { throw ValidationError("--behavior and --invert apply to --regex") }
+        if hf && !printRegexes { throw ValidationError("--hf applies to --print-regexes") }
+    }
+
     func run() throws {
         let preTokenizer: PreTokenizer
         if let regex {
-            guard let behavior = SplitBehavior(rawValue: behavior) else { throw CLIError("unknown behavior '\(behavior)'") }
-            do {
-                preTokenizer = PreTokenizer(splits: [Split(try SplitPattern(huggingFaceRegex: regex), behavior: behavior, invert: invert)])
-            } catch let error as PatternError {
-                throw CLIError(error.description)
-            }
+            preTokenizer = PreTokenizer(splits: [Split(regex, behavior: behavior, invert: invert)])
         } else if let vocab {
-            preTokenizer = try VocabularyOptions.parse(["--vocab", vocab]).load().preTokenizer
+            preTokenizer = try VocabularyFolder.load(vocab).preTokenizer
         } else {
-            guard let p = PreTokenizer(named: pattern) else { throw CLIError("unknown pattern '\(pattern)'") }
-            preTokenizer = p
+            preTokenizer = pattern
         }
         if printRegexes {
             let strings = preTokenizer.splits.map { hf ? $0.pattern.huggingFaceRegex : $0.pattern.regex }
-            print("[" + strings.map(HuggingFaceJSON.jsonString).joined(separator: ", ") + "]")
+            try StandardOutput.writeLine("[" + strings.map(HuggingFaceJSON.jsonString).joined(separator: ", ") + "]")
             return
         }
         let reader = try BlockReader(input)
@@ -76,5 +82,15 @@ struct PretokenizeCommand: ParsableCommand {
         let sink = try OutputSink(nil)
         try sink.write(out)
         try sink.finish()
+    }
+}
+
+/// A `--regex` compiled when the command line is parsed: a regex that cannot
+/// be compiled is a bad option, named by ArgumentParser with the reason.
+private func compileRegex(_ text: String) throws -> SplitPattern {
+    do {
+        return try SplitPattern(huggingFaceRegex: text)
+    } catch let error as PatternError {
+        throw ValidationError(error.description)
     }
 }

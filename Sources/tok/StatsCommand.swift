@@ -18,20 +18,22 @@ struct StatsCommand: ParsableCommand {
             adds the composition and token lengths per kind; --html charts them all. The \
             project's evaluation set is corpora/eval/<domain> (corpora/gather.py); a \
             build's held-out text is in vocab/NAME/heldout/<domain>.txt.
+
+            Example:
+              tok stats --vocab vocab/mixed --vocab vocab/o200k --domains en=eval/en
             """
     )
 
-    @Option(name: .customLong("vocab"), help: "A vocabulary folder (repeatable).")
+    @Option(name: .customLong("vocab"), help: ArgumentHelp("A vocabulary folder (repeatable).", valueName: "folder"))
     var vocabularies: [String] = []
 
-    @Option(help: "Domains as NAME=PATH[+PATH...],...")
-    var domains: String?
+    @Option(help: ArgumentHelp("Domains: files, folders or globs of text (.txt, .jsonl, either .zst).", valueName: "name=path[+path...],..."), transform: DomainList.parse)
+    var domains: DomainList?
 
-    @Option(name: .customLong("dataset"), help: "A megatron dataset PREFIX written by 'tok encode --format megatron' (repeatable): documents, tokens, id type, tokens per domain.")
+    @Option(name: .customLong("dataset"), help: ArgumentHelp("A megatron dataset written by 'tok encode --format megatron' (repeatable): documents, tokens, id type, tokens per domain.", valueName: "prefix"))
     var datasets: [String] = []
 
-    @Option(help: "Threads (default: all cores).")
-    var threads: Int?
+    @OptionGroup var threads: ThreadOptions
 
     @Flag(help: "Print JSON.")
     var json = false
@@ -39,12 +41,20 @@ struct StatsCommand: ParsableCommand {
     @Option(help: "Also write a self-contained HTML page charting every figure against the other vocabularies.")
     var html: String?
 
+    func validate() throws {
+        guard !datasets.isEmpty || (domains != nil && !vocabularies.isEmpty) else {
+            throw ValidationError("stats needs --vocab and --domains, or --dataset")
+        }
+        if !datasets.isEmpty && (domains != nil || !vocabularies.isEmpty) {
+            throw ValidationError("--dataset reports on datasets; --vocab and --domains measure vocabularies: give one or the other")
+        }
+    }
+
     func run() throws {
         if !datasets.isEmpty { return try datasetStats() }
-        guard let domains, !vocabularies.isEmpty else { throw ValidationError("stats needs --vocab and --domains, or --dataset") }
-        let loaded = try vocabularies.map { (name: $0, tokenizer: try VocabularyOptions.parse(["--vocab", $0]).load()) }
-        let domainList = try parseDomains(domains).map { (name: $0.name, inputs: $0.inputs) }
-        let report = try StatsReport.measure(vocabularies: loaded, domains: domainList, threads: threads ?? defaultThreadCount())
+        let loaded = try vocabularies.map { (name: $0, tokenizer: try VocabularyFolder.load($0)) }
+        let domainList = domains!.domains.map { (name: $0.name, inputs: $0.inputs) }  // validated
+        let report = try StatsReport.measure(vocabularies: loaded, domains: domainList, threads: threads.count)
         if let html {
             // The page names vocabularies by their folders when that tells them apart.
             var shown = report.metrics
@@ -57,7 +67,7 @@ struct StatsCommand: ParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try StandardOutput.writeLine(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }
         var lines = ["domain\tvocabulary\tbytes\tcharacters\ttokens\tbytes/token\tcharacters/token\ttokens/word\ttokens/Han\trenyi2.5\tparity\tdead"]
@@ -75,7 +85,7 @@ struct StatsCommand: ParsableCommand {
                                 v, metrics.size, metrics.deadTokens, metrics.deadShare * 100, metrics.intermediateOnlyTokens,
                                 metrics.paritySpread ?? 0))
         }
-        print(lines.joined(separator: "\n"))
+        try StandardOutput.writeLine(lines.joined(separator: "\n"))
     }
 }
 
@@ -94,11 +104,12 @@ extension StatsCommand {
         }
         if json {
             let object: [String: Any] = ["datasets": rows, "tokensPerDomain": perDomain]
-            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
+            try StandardOutput.writeLine(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
             return
         }
-        print("dataset\tdomain\tshards\tdocuments\ttokens\tdtype")
-        for r in rows { print("\(r["dataset"]!)\t\(r["domain"]!)\t\(r["shards"]!)\t\(r["documents"]!)\t\(r["tokens"]!)\t\(r["dtype"]!)") }
-        for (domain, tokens) in perDomain.sorted(by: { $0.key < $1.key }) { print("domain \(domain): \(tokens) tokens") }
+        var lines = ["dataset\tdomain\tshards\tdocuments\ttokens\tdtype"]
+        for r in rows { lines.append("\(r["dataset"]!)\t\(r["domain"]!)\t\(r["shards"]!)\t\(r["documents"]!)\t\(r["tokens"]!)\t\(r["dtype"]!)") }
+        for (domain, tokens) in perDomain.sorted(by: { $0.key < $1.key }) { lines.append("domain \(domain): \(tokens) tokens") }
+        try StandardOutput.writeLine(lines.joined(separator: "\n"))
     }
 }

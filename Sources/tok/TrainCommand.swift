@@ -15,6 +15,9 @@ struct TrainCommand: ParsableCommand {
             merge order, then the special tokens. --vocab-size counts all three. The \
             folder also gets training.json: every merge with its count and whether it \
             was tied.
+
+            Example:
+              tok train corpora/en --vocab-size 32000 -o vocab/en-32k
             """
     )
 
@@ -30,19 +33,25 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Longest token in bytes.")
     var maxTokenLength: Int?
 
-    @Option(help: "Special tokens, comma-separated; they take the last ids.")
-    var specialTokens: String?
+    @Option(help: ArgumentHelp("Special tokens, comma-separated; they take the last ids (default: none).", valueName: "token,..."), transform: SpecialTokenList.parse)
+    var specialTokens = SpecialTokenList([])
 
     @OptionGroup var corpus: CorpusOptions
 
-    @Option(name: .shortAndLong, help: "The vocabulary folder to write (vocab/NAME).")
+    @Option(name: .shortAndLong, help: ArgumentHelp("The vocabulary folder to write (vocab/NAME).", valueName: "folder"))
     var output: String
 
+    func validate() throws {
+        try VocabularySize.validate(vocabSize, specialTokens: specialTokens.tokens.count, merges: 0)
+        if let maxTokenLength, maxTokenLength < 1 { throw ValidationError("--max-token-length takes 1 or more bytes, not \(maxTokenLength)") }
+        try checkOutputFolder(output)
+    }
+
     func run() throws {
-        var options = TrainingOptions(vocabularySize: vocabSize, counting: try corpus.options())
+        var options = TrainingOptions(vocabularySize: vocabSize, counting: corpus.countingOptions)
         options.trainer.minFrequency = minFrequency
         options.trainer.maxTokenLength = maxTokenLength ?? .max
-        options.trainer.specialTokens = specialTokens?.split(separator: ",").map(String.init) ?? []
+        options.trainer.specialTokens = specialTokens.tokens
         let status = StatusLine(enabled: corpus.showsProgress)
         var trainingStarted: Date?
         let summary = try trainVocabulary(
@@ -53,30 +62,23 @@ struct TrainCommand: ParsableCommand {
                 trainingStarted = started
                 let seconds = Date().timeIntervalSince(started)
                 let left = secondsLeft(done: Double(done), of: Double(total), in: seconds, minimumShare: 0.05)
-                status.show(String(format: "training: %d of %d merges, %.0f merges/s, %@ left", done, total,
-                                   Double(done) / max(seconds, 1e-9), StatusLine.duration(left)))
+                status.show(trainingLine(done: done, of: total, seconds: seconds, secondsLeft: left))
             })
-        status.finish()
+        status.complete(trainingLine(done: summary.merges, of: summary.merges, seconds: summary.trainSeconds, secondsLeft: 0))
         if corpus.json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+            try StandardOutput.writeLine(String(decoding: try encoder.encode(summary), as: UTF8.self))
         } else {
-            print("\(output): \(summary.vocabularySize) ids (\(summary.merges) merges, \(summary.specialTokens) special tokens), pattern \(summary.pattern); counting \(String(format: "%.1f", summary.countSeconds)) s, training \(String(format: "%.1f", summary.trainSeconds)) s")
+            try StandardOutput.writeLine("\(output): \(summary.vocabularySize) ids (\(summary.merges) merges, \(summary.specialTokens) special tokens), pattern \(summary.pattern); counting \(String(format: "%.1f", summary.countSeconds)) s, training \(String(format: "%.1f", summary.trainSeconds)) s")
             if summary.stoppedEarly { printError("tok: stopped early: no pair left above --min-frequency") }
-            if let r = summary.reduction { printError("tok: " + reductionLine(r)) }
+            if let r = summary.reduction { printError("tok: " + r.summary) }
         }
     }
 }
 
-/// One line saying what fitting the memory budget cost.
-func reductionLine(_ r: PieceReduction) -> String {
-    String(format: "%d of %d distinct pieces (%.1f%%), %.2f%% of the piece mass, dropped to fit %@ of training memory (all would take %@): the rarest first, every piece counted fewer than %llu times and those counted %llu times in hash buckets 0-%d of 1023",
-           r.droppedPieces, r.distinctPieces, r.droppedPieceShare * 100, r.droppedMassShare * 100,
-           formatSize(r.budgetBytes), formatSize(r.estimatedBytes), r.countThreshold, r.countThreshold, r.bucketThreshold)
-}
-
-/// "4.0G", "512M".
-func formatSize(_ bytes: Int) -> String {
-    bytes >= 1 << 30 ? String(format: "%.1fG", Double(bytes) / Double(1 << 30)) : String(format: "%.0fM", Double(bytes) / Double(1 << 20))
+/// "training: 12000 of 31744 merges, 5400 merges/s, 3s left".
+func trainingLine(done: Int, of total: Int, seconds: Double, secondsLeft: Double?) -> String {
+    String(format: "training: %d of %d merges, %.0f merges/s, %@ left", done, total, Double(done) / max(seconds, 1e-9),
+           StatusLine.duration(secondsLeft))
 }

@@ -27,6 +27,15 @@ final class StatusLine: Sendable {
         printError(terminal ? "\r" + text() + "\u{1B}[K" : text(), newline: !terminal)
     }
 
+    /// Shows `last`, the finished state (100%), whatever the time since the
+    /// last line, and ends the line: throttled updates would drop it.
+    func complete(_ last: @autoclosure () -> String) {
+        guard enabled else { return }
+        state.withLock { $0.shown = true }
+        printError(terminal ? "\r" + last() + "\u{1B}[K" : last(), newline: !terminal)
+        finish()
+    }
+
     /// Ends the status line (on a terminal), before other output.
     func finish() {
         guard enabled, terminal, state.withLock({ $0.shown }) else { return }

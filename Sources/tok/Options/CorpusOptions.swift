@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import TokCorpus
+import TokCounts
+import TokEncoding
+
+/// Options shared by the commands that read corpora (count, train, build).
+struct CorpusOptions: ParsableArguments {
+    @Option(help: "Pre-tokenizer pattern.")
+    var pattern = PreTokenizer(named: PreTokenizer.defaultName)!
+
+    @OptionGroup var threads: ThreadOptions
+
+    @Option(help: ArgumentHelp("Peak memory, e.g. 4G or 512M (default: a quarter of RAM, at most 16G). Counting spills sorted runs to disk past it; training drops the rarest pieces when all would not fit (and says so).", valueName: "size"), transform: ByteSize.parse)
+    var memory: ByteSize?
+
+    @OptionGroup var jsonLines: JSONLinesOptions
+
+    @Flag(help: "No progress on stderr.")
+    var quiet = false
+
+    @Flag(help: "Print a JSON summary on stdout.")
+    var json = false
+
+    var memoryBudget: Int { memory?.bytes ?? CountingOptions.defaultMemoryBudget }
+
+    var countingOptions: CountingOptions {
+        var options = CountingOptions(preTokenizer: pattern, threads: threads.count, memoryBudget: memoryBudget)
+        options.field = jsonLines.field
+        options.strict = jsonLines.strict
+        return options
+    }
+
+    var showsProgress: Bool { !quiet && !json }
+
+    func count(inputs: [String], domain: String, output: String, holdOut: HoldOut? = nil, documentFrequencies: Bool = false,
+               status: StatusLine) throws -> CountMetadata {
+        var options = countingOptions
+        options.documentFrequencies = documentFrequencies
+        return try countPieces(files: try expandCorpusInputs(inputs), domain: domain, options: options, output: output,
+                               holdOut: holdOut, warn: { printError("tok: " + $0) }, progress: countingProgress(domain: domain, status: status))
+    }
+
+    /// A status line on stderr while counting, with the time left.
+    func countingProgress(domain: String, status: StatusLine) -> @Sendable (CountingProgress) -> Void {
+        { p in
+            status.show(countingLine(domain: domain, bytes: p.bytes, seconds: p.seconds,
+                                     fraction: p.inputSize > 0 ? Double(p.consumed) / Double(p.inputSize) : nil, secondsLeft: p.secondsLeft))
+        }
+    }
+}
+
+/// "counting zh: 1234.5 MB read (41%), 30.2 MB/s, 2m10s left".
+func countingLine(domain: String, bytes: Int, seconds: Double, fraction: Double?, secondsLeft: Double?) -> String {
+    let share = fraction.map { String(format: " (%.0f%%)", $0 * 100) } ?? ""
+    return String(format: "counting %@: %.1f MB read%@, %.1f MB/s, %@ left", domain, Double(bytes) / 1e6, share,
+                  Double(bytes) / 1e6 / max(seconds, 1e-9), StatusLine.duration(secondsLeft))
+}
