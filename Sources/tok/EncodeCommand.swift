@@ -84,7 +84,7 @@ struct EncodeCommand: ParsableCommand {
 
     func run() throws {
         var tokenizer = try vocabulary.load()
-        try allowed.check(against: tokenizer.vocabulary)
+        try allowSpecial.check(against: tokenizer.vocabulary)
         // A batch job over large files: a larger cache than the library's default
         // (measured: 1-16 MiB, see docs/performance.md).
         tokenizer = tokenizer.withPieceCache(entries: pieceCache ?? 1 << 18)
