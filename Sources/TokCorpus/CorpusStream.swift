@@ -180,9 +180,6 @@ public final class CorpusStream {
     public var warn: (String) -> Void = { _ in }
     /// Documents set aside instead of returned: see ``HoldOut``.
     public var holdOut: HoldOut?
-    /// Return each plain-text document (text between blank lines) as a text
-    /// of its own, as holding out does (counting documents per piece needs it).
-    public var splitDocuments = false
     /// Document mode, for writing datasets: every document, empty ones
     /// included, ends with a text marked in ``TextBatch/endsDocument`` (a whole
     /// `.txt` file is one document, a JSON line is one), and texts carry their
@@ -265,21 +262,18 @@ public final class CorpusStream {
     }
 
     private func append(_ text: UnsafeBufferPointer<UInt8>, to batch: inout TextBatch) {
-        guard holdOut != nil || splitDocuments else { return appendUnit(text, to: &batch) }
-        let route: (UnsafeBufferPointer<UInt8>, (UnsafeBufferPointer<UInt8>) -> Void) -> Void = { document, keep in
-            if let holdOut = self.holdOut { holdOut.route(document, keep: keep) } else if !document.isEmpty { keep(document) }
-        }
+        guard let holdOut else { return appendUnit(text, to: &batch) }
         // Plain text splits into documents after each blank line; a JSON line is one already.
         var start = 0
         var i = 2
         while i < text.count {
             if text[i - 1] == 0x0A && text[i - 2] == 0x0A && text[i] != 0x0A {
-                route(UnsafeBufferPointer(rebasing: text[start ..< i])) { appendUnit($0, to: &batch) }
+                holdOut.route(UnsafeBufferPointer(rebasing: text[start ..< i])) { appendUnit($0, to: &batch) }
                 start = i
             }
             i += 1
         }
-        route(UnsafeBufferPointer(rebasing: text[start...])) { appendUnit($0, to: &batch) }
+        holdOut.route(UnsafeBufferPointer(rebasing: text[start...])) { appendUnit($0, to: &batch) }
     }
 
     private func appendUnit(_ text: UnsafeBufferPointer<UInt8>, to batch: inout TextBatch, endsDocument: Bool = false) {
@@ -323,7 +317,7 @@ public final class CorpusStream {
     private func takeText(_ batch: inout TextBatch) throws -> Bool {
         // Holding out documents: cut between documents, so that a document is
         // one unit whatever the block size.
-        let documentEnd: ((UnsafeBufferPointer<UInt8>, Int) -> Int?)? = holdOut == nil && !splitDocuments ? nil
+        let documentEnd: ((UnsafeBufferPointer<UInt8>, Int) -> Int?)? = holdOut == nil ? nil
             : { self.lastDocumentEnd($0, lower: $1) }
         let source = self.source!
         let n = try cutter.nextBlock(read: { try source.read(into: &$0, maximum: $1) }, preferred: documentEnd)

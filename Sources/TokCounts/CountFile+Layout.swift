@@ -4,15 +4,6 @@ import Glibc
 import TokEncoding
 import TokRuntime
 
-/// What identifies one count file's bytes: its size and the checksum of its
-/// tail, which covers the checksums of every other part. A count file records
-/// its side file's seal, so the two are only ever read as a pair.
-public struct CountFileSeal: Codable, Sendable, Equatable {
-    public var bytes: Int
-    /// 16 hexadecimal digits.
-    public var checksum: String
-}
-
 extension CountFile {
     /// Where a count file's parts are, read from its two ends and checked:
     /// the header, the trailer, and the tail's checksum (which covers the
@@ -23,7 +14,6 @@ extension CountFile {
         var json: [UInt8]
         /// The checksum of each ``CountFile/chunk`` of the entries.
         var chunkChecksums: [UInt64]
-        var seal: CountFileSeal
 
         init(path: String) throws {
             let fd = open(path, O_RDONLY)
@@ -75,7 +65,6 @@ extension CountFile {
             chunkChecksums = tail.withUnsafeBytes { raw in
                 (0 ..< chunks).map { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: jsonLength + 8 * $0, as: UInt64.self)) }
             }
-            seal = CountFileSeal(bytes: size, checksum: CountFile.checksumText(checksum))
         }
     }
 

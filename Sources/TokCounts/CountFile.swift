@@ -22,10 +22,6 @@ public struct CountMetadata: Codable, Sendable, Equatable {
     public var overBudget = "spill sorted runs and merge them exactly; nothing pruned"
     /// Documents held out for evaluation, when counting held some out (absent otherwise).
     public var heldOut: HeldOutRecord?
-    /// The seal of the document frequencies beside the count file
-    /// (``CountFile/documentsPath(_:)``), when they were counted: a count
-    /// file and a side file from different runs are never read as a pair.
-    public var documentFrequencies: CountFileSeal?
 
     public init(domains: [String], pattern: String, regexes: [String], sources: [String],
                 statistics: CorpusStatistics, pieces: UInt64, distinctPieces: Int) {
@@ -90,8 +86,6 @@ public enum CountFileError: TokError, Equatable {
     case heldOutMismatch(path: String, expected: Int, found: Int?)
     /// The held-out text beside a count file is its size but not its text.
     case heldOutChanged(path: String)
-    /// The document frequencies beside a count file are not the ones counted with it.
-    case documentsMismatch(path: String, countFile: String)
 
     public var description: String {
         switch self {
@@ -112,8 +106,6 @@ public enum CountFileError: TokError, Equatable {
                 ?? "\(path): missing; the count file held out \(expected) bytes of text there"
         case .heldOutChanged(let path):
             return "\(path): not the held-out text of its count file (another run's, or damaged): count again"
-        case .documentsMismatch(let path, let countFile):
-            return "\(path): not the document frequencies counted with \(countFile) (another run's, or damaged): count again"
         }
     }
 }
@@ -149,8 +141,6 @@ public enum CountFile {
         /// Bytes before the buffer already written, and their chunks' checksums.
         private var written = 0
         private var chunkChecksums: [UInt64] = []
-        /// What identifies the file, once finished.
-        private(set) var seal: CountFileSeal?
 
         init(path: String) throws {
             file = try AtomicFile(path)
@@ -208,7 +198,6 @@ public enum CountFile {
             tail.append(contentsOf: CountFile.magic)
             try file.write(tail)
             try file.commit()
-            seal = CountFileSeal(bytes: self.written + tail.count, checksum: CountFile.checksumText(checksum))
             return written
         }
     }
@@ -341,23 +330,6 @@ public enum CountFile {
     /// Calls `body` with every entry of the count file at `path`, in order.
     public static func forEachEntry(_ path: String, _ body: (UnsafeBufferPointer<UInt8>, UInt64) throws -> Void) throws {
         try mergeStreams([try Reader(path: path)], body)
-    }
-
-    /// Where counting with ``CountingOptions/documentFrequencies`` puts the
-    /// pieces' document frequencies: a count file of the same pieces.
-    public static func documentsPath(_ path: String) -> String { path + ".documents" }
-
-    /// The document frequencies of the count file at `path`: the path of the
-    /// file beside it (``documentsPath(_:)``), checked against the seal the
-    /// count file recorded. Nil when there is none, or when the count file
-    /// recorded none (a file there is then another run's, and not read); a
-    /// file there that is not the one recorded is refused.
-    public static func documentFrequencies(of path: String, metadata: CountMetadata? = nil) throws -> String? {
-        guard let seal = try (metadata ?? CountFile.metadata(path: path)).documentFrequencies else { return nil }
-        let side = documentsPath(path)
-        guard fileExists(side) else { return nil }
-        guard try Layout(path: side).seal == seal else { throw CountFileError.documentsMismatch(path: side, countFile: path) }
-        return side
     }
 
     /// Merges sorted streams, adding the counts of equal pieces, and calls

@@ -16,10 +16,6 @@ public struct CountingOptions: Sendable {
     public var field: String = "text"
     public var strict = false
     public var blockSize = 2 << 20
-    /// Also write, beside the count file, the number of documents each piece
-    /// occurs in (``CountFile/documentsPath(_:)``): a count file of the same
-    /// pieces whose counts are document frequencies.
-    public var documentFrequencies = false
     /// Where spilled runs go (in a work folder of their own, removed at the end).
     public var temporaryDirectory = TemporaryPaths.temporaryDirectory
 
@@ -79,7 +75,6 @@ func countPieces(
                               field: options.field, strict: options.strict)
     stream.warn = warn
     stream.holdOut = holdOut
-    stream.splitDocuments = options.documentFrequencies
     let shared = SharedReader(stream: stream)
     let started = Date()
     // A table that outgrows its share spills after the batch that grew it, and
@@ -90,8 +85,7 @@ func countPieces(
     // of RSS (337 MB when lanes checked at their whole share).
     let budget = max((options.memoryBudget - CountingOptions.reservedMemory) / options.threads * 6 / 10, 1 << 20)
     let lanes = try inParallel(lanes: options.threads) { lane in
-        try countLane(shared, options.preTokenizer, documentFrequencies: options.documentFrequencies, budget: budget,
-                      work: work, lane: lane) { read in
+        try countLane(shared, options.preTokenizer, budget: budget, work: work, lane: lane) { read in
             if lane == 0 {
                 progress(CountingProgress(bytes: read.bytes, seconds: Date().timeIntervalSince(started), consumed: read.consumed,
                                           inputSize: read.inputSize))
@@ -111,9 +105,6 @@ func countPieces(
     var metadata = CountMetadata(
         domains: [domain], pattern: options.preTokenizer.name, regexes: options.preTokenizer.regexes,
         sources: files.map(\.path).sorted(), statistics: shared.statistics, pieces: 0, distinctPieces: 0)
-    if options.documentFrequencies {
-        metadata.documentFrequencies = try mergeDocumentFrequencies(runs.map(CountFile.documentsPath), into: output)
-    }
     metadata.heldOut = holdOut.map {
         HeldOutRecord(perMille: Int($0.perMille), capacity: $0.capacity, alreadyHeld: $0.alreadyHeld, text: $0.text,
                       documents: $0.documents)
@@ -124,27 +115,23 @@ func countPieces(
 /// One counting thread: takes batches from the shared reader until it is
 /// exhausted, spilling its table as a sorted run whenever it outgrows `budget`.
 private func countLane(
-    _ shared: SharedReader, _ preTokenizer: PreTokenizer, documentFrequencies: Bool, budget: Int, work: String, lane: Int,
+    _ shared: SharedReader, _ preTokenizer: PreTokenizer, budget: Int, work: String, lane: Int,
     progress: ((bytes: Int, consumed: Int, inputSize: Int)) -> Void
 ) throws -> (counter: PieceCounter, runs: [String]) {
     var batch = TextBatch()
-    var counter = PieceCounter(documentFrequencies: documentFrequencies)
+    var counter = PieceCounter()
     var runs: [String] = []
-    // Each text is a document when the stream splits them; a lane's own
-    // numbering suffices, as each lane has its own table.
-    var document: UInt32 = 0
     while let read = try shared.next(&batch) {
         progress(read)
         batch.forEachText { text in
             let base = text.baseAddress!
-            document &+= 1
-            preTokenizer.forEachPiece(text) { piece in counter.add(base + piece.lowerBound, piece.count, document: document) }
+            preTokenizer.forEachPiece(text) { piece in counter.add(base + piece.lowerBound, piece.count) }
         }
         if counter.memoryBytes > budget {
             let path = work + "/lane\(lane)-\(runs.count).run"
             try writeRun(counter, to: path)
             runs.append(path)
-            counter = PieceCounter(documentFrequencies: documentFrequencies)
+            counter = PieceCounter()
         }
     }
     return (counter, runs)
@@ -180,23 +167,18 @@ final class SharedReader: Sendable {
 @discardableResult
 func writeRun(_ counter: PieceCounter, to path: String, metadata: CountMetadata? = nil) throws -> CountMetadata? {
     let writer = try CountFile.Writer(path: path)
-    let documents = try counter.documents.map { _ in try CountFile.Writer(path: CountFile.documentsPath(path)) }
     let entries = counter.entries
     try entries.bytes.withUnsafeBufferPointer { a in
         for e in counter.sortedEntries() {
             let piece = UnsafeBufferPointer(rebasing: a[entries.start(e) ..< entries.ends[e]])
             try writer.add(piece, count: entries.counts[e])
-            try documents?.add(piece, count: counter.documents![e])
         }
     }
-    _ = try documents?.finish(metadata: nil)
     return try writer.finish(metadata: metadata)
 }
 
 /// Merges count files into one, adding the counts of equal pieces, each file's
-/// counts first multiplied by its scale (if given) and rounded. Document
-/// frequencies add up too, when every input has them (checked against their
-/// count files' seals).
+/// counts first multiplied by its scale (if given) and rounded.
 ///
 /// With `heldOutText`, when the inputs held text out by the same rule, their
 /// held-out texts (each checked), joined in the order the inputs are given
@@ -213,8 +195,6 @@ public func mergeCountFiles(_ inputs: [String], output: String, scales: [Double]
     }
     var statistics = CorpusStatistics()
     for m in metadata { statistics.add(m.statistics) }
-    let sideFiles = scales != nil ? [] : try zip(inputs, metadata).compactMap { try CountFile.documentFrequencies(of: $0, metadata: $1) }
-    let documents = sideFiles.count == inputs.count ? sideFiles : nil
     let heldOut: [UInt8]? = scales != nil || !heldOutText || !HeldOutRecord.sameRule(metadata.map(\.heldOut)) ? nil
         : try zip(inputs, metadata).flatMap { try CountFile.heldOutText($0, metadata: $1)! }  // each held text out
     let writer = try CountFile.Writer(path: output)
@@ -229,22 +209,11 @@ public func mergeCountFiles(_ inputs: [String], output: String, scales: [Double]
     var merged = CountMetadata(
         domains: Array(Set(metadata.flatMap(\.domains))).sorted(), pattern: first.pattern, regexes: first.regexes,
         sources: metadata.flatMap(\.sources).sorted(), statistics: statistics, pieces: 0, distinctPieces: 0)
-    if let documents { merged.documentFrequencies = try mergeDocumentFrequencies(documents, into: output) }
     if let heldOut {
         merged.heldOut = HeldOutRecord(merging: metadata.compactMap(\.heldOut), text: heldOut)
         try writeFileAtomically(CountFile.heldOutPath(output), heldOut)
     }
     return try writer.finish(metadata: merged)!
-}
-
-/// Adds up the document frequencies in `files` (each a count file of them)
-/// into the file beside `output`, and returns its seal: documents in
-/// different inputs are different.
-func mergeDocumentFrequencies(_ files: [String], into output: String) throws -> CountFileSeal {
-    let writer = try CountFile.Writer(path: CountFile.documentsPath(output))
-    try CountFile.mergeStreams(try files.map(CountFile.Reader.init)) { try writer.add($0, count: $1) }
-    _ = try writer.finish(metadata: nil)
-    return writer.seal!  // set by finish
 }
 
 /// Writes pieces counted elsewhere (in memory, by another tool) as a count

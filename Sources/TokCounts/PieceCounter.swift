@@ -11,21 +11,13 @@ import Glibc
 struct PieceCounter {
     var entries = PieceCounts()
     var hashes = ContiguousArray<UInt32>()
-    /// With document frequencies: the documents each piece occurs in, and the
-    /// last document that counted it (each document counts a piece once).
-    var documents: ContiguousArray<UInt64>? = nil
-    var lastDocument = ContiguousArray<UInt32>()
     /// Entry index + 1; 0 is empty.
     var slots = ContiguousArray<UInt32>(repeating: 0, count: 1 << 16)
 
     var count: Int { entries.count }
 
     /// Bytes this table holds, roughly: the entries, their hashes, the slots.
-    var memoryBytes: Int { entries.memoryBytes + hashes.capacity * 4 + slots.count * 4 + lastDocument.capacity * 12 }
-
-    init(documentFrequencies: Bool = false) {
-        if documentFrequencies { documents = [] }
-    }
+    var memoryBytes: Int { entries.memoryBytes + hashes.capacity * 4 + slots.count * 4 }
 
     /// The slot of the `n` bytes at `p` (hashed to `h`), and whether they are there.
     func find(_ p: UnsafeRawPointer, _ n: Int, hash h: UInt64) -> (slot: Int, found: Bool) {
@@ -43,22 +35,14 @@ struct PieceCounter {
         }
     }
 
-    mutating func add(_ p: UnsafeRawPointer, _ n: Int, count: UInt64 = 1, document: UInt32 = 0) {
+    mutating func add(_ p: UnsafeRawPointer, _ n: Int, count: UInt64 = 1) {
         let h = hashBytes(p, n)
         let tag = UInt32(truncatingIfNeeded: h >> 32)
         let (slot, found) = find(p, n, hash: h)
         if found {
             let e = Int(slots[slot]) - 1
             self.entries.counts[e] &+= count
-            if documents != nil && lastDocument[e] != document {
-                lastDocument[e] = document
-                documents![e] += 1
-            }
             return
-        }
-        if documents != nil {
-            documents!.append(1)
-            lastDocument.append(document)
         }
         slots[slot] = UInt32(self.entries.count + 1)
         self.entries.append(UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: n), count: count)

@@ -40,9 +40,6 @@ struct CountCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Bytes held out by the shards before these, when a corpus is counted in parts (see --plan-held-out).", valueName: "bytes"))
     var heldOutBefore: Int = 0
 
-    @Flag(help: "Also count the documents each piece occurs in, into OUTPUT.documents (--merge adds them up when every input has them).")
-    var documentFrequencies = false
-
     @Flag(help: "Print (as a JSON array) the sizes of the documents --hold-out would choose, in corpus order, counting nothing.")
     var scanHeldOut = false
 
@@ -89,12 +86,10 @@ struct CountCommand: ParsableCommand {
             status.complete("merging: 100%")
         } else if let holdOut {
             let held = HoldOut(perMille: holdOut, capacity: heldOutCapacity.bytes, alreadyHeld: heldOutBefore)
-            metadata = try corpus.count(inputs: inputs, domain: domain, output: output, holdOut: held,
-                                        documentFrequencies: documentFrequencies, status: status)
+            metadata = try corpus.count(inputs: inputs, domain: domain, output: output, holdOut: held, status: status)
             try writeFileAtomically(CountFile.heldOutPath(output), held.text)
         } else {
-            metadata = try corpus.count(inputs: inputs, domain: domain, output: output, documentFrequencies: documentFrequencies,
-                                        status: status)
+            metadata = try corpus.count(inputs: inputs, domain: domain, output: output, status: status)
         }
         let seconds = Date().timeIntervalSince(started)
         if !merge {

@@ -6,23 +6,22 @@ import TokEncoding
 import TokRuntime
 
 /// Count files are refused, never read wrong: damage anywhere, entries out of
-/// order, an older format, a side file or held-out text from another run.
+/// order, an older format, held-out text from another run.
 struct CountFileIntegrityTests {
     let tok = PreTokenizer(named: "tok")!
 
-    /// Counts `text` into a new count file (with document frequencies when asked).
-    func countFile(_ text: String, name: String = "c.counts", documents: Bool = false) throws -> String {
+    /// Counts `text` into a new count file.
+    func countFile(_ text: String, name: String = "c.counts") throws -> String {
         let input = uniqueTemporaryPath("in.txt"), output = uniqueTemporaryPath(name)
         defer { unlink(input) }
         try writeFileAtomically(input, Array(text.utf8))
-        var options = CountingOptions(preTokenizer: tok, threads: 1, memoryBudget: 1 << 24)
-        options.documentFrequencies = documents
+        let options = CountingOptions(preTokenizer: tok, threads: 1, memoryBudget: 1 << 24)
         _ = try countPieces(files: [CorpusFile(path: input)], domain: "x", options: options, output: output)
         return output
     }
 
     func remove(_ paths: String...) {
-        for p in paths { unlink(p); unlink(CountFile.documentsPath(p)); unlink(CountFile.heldOutPath(p)) }
+        for p in paths { unlink(p); unlink(CountFile.heldOutPath(p)) }
     }
 
     /// Every single-bit flip anywhere in a count file (header, entries,
@@ -103,35 +102,15 @@ struct CountFileIntegrityTests {
                 == "\(path): a count file of format 1, which has no checksums: count it again with this tok")
     }
 
-    /// Counting writes the side file first and the count file last: killed
-    /// between the two renames, a new side file meets the old count file, and
-    /// the pair is refused. A side file the count file does not record is not read.
-    @Test func aSideFileFromAnotherRunIsRefused() throws {
-        let old = try countFile("one two\n\nthree\n", name: "old.counts", documents: true)
-        let new = try countFile("four five six\n\nseven\n", name: "new.counts", documents: true)
-        let plain = try countFile("eight\n", name: "plain.counts")
-        let merged = uniqueTemporaryPath("merged.counts")
-        defer { remove(old, new, plain, merged) }
-        #expect(try CountFile.documentFrequencies(of: old) == CountFile.documentsPath(old))
-        let oldDocuments = try readFile(CountFile.documentsPath(old))
-        // The old count file with the new run's side file.
-        try writeFileAtomically(CountFile.documentsPath(old), try readFile(CountFile.documentsPath(new)))
-        let mismatch = CountFileError.documentsMismatch(path: CountFile.documentsPath(old), countFile: old)
-        #expect(throws: mismatch) { try CountFile.documentFrequencies(of: old) }
-        #expect(throws: mismatch) { _ = try mergeCountFiles([old, new], output: merged) }
-        #expect(!fileExists(merged) && !fileExists(CountFile.documentsPath(merged)))
-        // Missing altogether: none, and a merge has none either.
-        unlink(CountFile.documentsPath(old))
-        #expect(try CountFile.documentFrequencies(of: old) == nil)
-        #expect(try mergeCountFiles([old, new], output: merged).documentFrequencies == nil)
-        unlink(merged)
-        // Put back, the pair merges, and the merged file records its own side file.
-        try writeFileAtomically(CountFile.documentsPath(old), oldDocuments)
-        let both = try mergeCountFiles([old, new], output: merged)
-        #expect(try CountFile.documentFrequencies(of: merged, metadata: both) == CountFile.documentsPath(merged))
-        // A count file that recorded none ignores a stray side file.
-        try writeFileAtomically(CountFile.documentsPath(plain), oldDocuments)
-        #expect(try CountFile.documentFrequencies(of: plain) == nil)
-        #expect(try mergeCountFiles([plain, new], output: merged).documentFrequencies == nil)
+    /// Metadata with a key this tok does not know (a field an older tok wrote)
+    /// reads as the same metadata: such a key is ignored, not refused.
+    @Test func anUnknownMetadataKeyIsIgnored() throws {
+        let path = try countFile("one two\n\nthree\n")
+        defer { remove(path) }
+        let metadata = try CountFile.metadata(path: path)
+        var object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(metadata)) as! [String: Any]
+        object["documentFrequencies"] = ["bytes": 120, "checksum": "0123456789abcdef"]
+        let json = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        #expect(try JSONDecoder().decode(CountMetadata.self, from: json) == metadata)
     }
 }

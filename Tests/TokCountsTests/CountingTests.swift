@@ -31,21 +31,6 @@ struct CountingTests {
         #expect(try CountFile.metadata(path: c) == merged)
     }
 
-    @Test func documentFrequenciesCountEachDocumentOnce() throws {
-        let text = uniqueTemporaryPath("docs.txt"), out = uniqueTemporaryPath("docs.counts")
-        defer { for p in [text, out, CountFile.documentsPath(out)] { unlink(p) } }
-        // Three documents (blank lines apart): "a" twice in the second, " b" in one only.
-        try writeFileAtomically(text, Array("a b\n\na a a\n\nb".utf8))
-        for threads in [1, 2] {
-            var options = CountingOptions(preTokenizer: tok, threads: threads, memoryBudget: 1 << 20)
-            options.documentFrequencies = true
-            _ = try countPieces(files: [CorpusFile(path: text)], domain: "x", options: options, output: out)
-            #expect(try counts(out) == ["a": 2, " b": 1, " a": 2, "b": 1, "\n\n": 2])
-            let documents = try counts(CountFile.documentsPath(out))
-            #expect(documents == ["a": 2, " b": 1, " a": 1, "b": 1, "\n\n": 2], "\(documents)")
-        }
-    }
-
     @Test func countFileBytesIndependentOfThreadsBudgetAndOrder() throws {
         var rng = SplitMix(state: 5)
         let words = ["alpha", "beta", "中文", "gamma\n", "δ", " x", "42", "\n\n", "x_y", "   ", "tab\t"]

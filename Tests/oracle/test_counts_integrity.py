@@ -1,5 +1,5 @@
 """Count files are refused, never read wrong: damaged bytes, an older format,
-a side file or held-out text from another run, and count files mixed with text.
+held-out text from another run, and count files mixed with text.
 Each refusal is one `tok:` line naming the file, exit status 1, and no output."""
 import random
 import struct
@@ -56,16 +56,13 @@ def entries(path):
 
 @pytest.fixture(scope="module")
 def texts(tmp_path_factory):
-    """Two parts of real English text and their count files, and the same with document frequencies."""
+    """Two parts of real English text and their count files."""
     root = tmp_path_factory.mktemp("counts")
     text = domain_text("en", 400_000)
     cut = text.index("\n", len(text) // 2) + 1
     for name, part in (("a", text[:cut]), ("b", text[cut:])):
         (root / f"{name}.txt").write_text(part)
         r = run("count", root / f"{name}.txt", "--quiet", "-o", root / f"{name}.counts")
-        assert r.returncode == 0, r.stderr
-        (root / "documents").mkdir(exist_ok=True)
-        r = run("count", root / f"{name}.txt", "--document-frequencies", "--quiet", "-o", root / "documents" / f"{name}.counts")
         assert r.returncode == 0, r.stderr
     return root
 
@@ -132,16 +129,6 @@ def test_count_files_and_text_together_are_refused(texts, tmp_path):
     refused(run("train", named, texts / "b.txt", "--vocab-size", 600, "--quiet", "-o", tmp_path / "v"), mixed)
     refused(run("count", named, "--quiet", "-o", tmp_path / "c.counts"), f"tok: {named}: a count file, not text")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["counts.txt"]
-
-
-def test_a_side_file_from_another_run_is_refused(texts, tmp_path):
-    """Killed between its two renames, `count` left the new `.documents` beside the
-    old count file: the pair is refused, not merged."""
-    (tmp_path / "a.counts").write_bytes((texts / "documents" / "a.counts").read_bytes())
-    (tmp_path / "a.counts.documents").write_bytes((texts / "documents" / "b.counts.documents").read_bytes())
-    refused(run("count", "--merge", tmp_path / "a.counts", "--quiet", "-o", tmp_path / "m.counts"),
-            f"tok: {tmp_path / 'a.counts.documents'}: not the document frequencies counted with {tmp_path / 'a.counts'}")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.counts", "a.counts.documents"]
 
 
 def test_held_out_text_from_another_run_is_refused(texts, tmp_path):

@@ -33,11 +33,9 @@ struct CorpusOptions: ParsableArguments {
 
     var showsProgress: Bool { !quiet && !json }
 
-    func count(inputs: [String], domain: String, output: String, holdOut: HoldOut? = nil, documentFrequencies: Bool = false,
+    func count(inputs: [String], domain: String, output: String, holdOut: HoldOut? = nil,
                status: StatusLine) throws -> CountMetadata {
-        var options = countingOptions
-        options.documentFrequencies = documentFrequencies
-        return try countPieces(files: try expandCorpusInputs(inputs), domain: domain, options: options, output: output,
+        try countPieces(files: try expandCorpusInputs(inputs), domain: domain, options: countingOptions, output: output,
                                holdOut: holdOut, warn: { printError("tok: " + $0) }, progress: countingProgress(domain: domain, status: status))
     }
 
