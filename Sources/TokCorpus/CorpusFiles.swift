@@ -23,6 +23,9 @@ public enum CorpusError: TokError, Equatable {
     case countFileNotText(path: String)
     /// Count files and text in one list of inputs.
     case countFilesAndText(countFile: String, text: String)
+    /// A file named as a count file that does not start as one: damaged
+    /// (truncated, its first bytes changed) rather than text to count.
+    case notACountFile(path: String)
 
     public var description: String {
         switch self {
@@ -37,6 +40,8 @@ public enum CorpusError: TokError, Equatable {
         case .blankJSONLine(let path, let line): return "\(path):\(line): blank line, not a JSON object"
         case .symbolicLinkLoop(let path, let target):
             return "\(path): a symbolic link loop (leads back to \(target), which holds it): remove the link or give the folders apart"
+        case .notACountFile(let path):
+            return "\(path): named as a count file but does not start as one: damaged, or not written by tok count"
         case .countFileNotText(let path):
             return "\(path): a count file, not text (tok count --merge, tok train and tok build take count files)"
         case .countFilesAndText(let countFile, let text):
@@ -81,9 +86,10 @@ private extension Array where Element == UInt8 {
 
 /// What a list of inputs is, by the one rule every command follows: a file
 /// whose first bytes are a count file's (``countFileMagic``, then a format
-/// version) is a count file, whatever its name; every other file is text.
-/// Folders and globs are expanded first (``expandInputFiles(_:)``); a list
-/// holding both kinds is refused.
+/// version) is a count file, whatever its name; every other file is text,
+/// except that a file named `*.counts` must be a count file (one whose first
+/// bytes were damaged is refused, not counted as text). Folders and globs are
+/// expanded first (``expandInputFiles(_:)``); a list holding both kinds is refused.
 public enum CorpusInputs: Sendable, Equatable {
     case countFiles([String])
     case text([CorpusFile])
@@ -92,7 +98,7 @@ public enum CorpusInputs: Sendable, Equatable {
     public static let countFileMagic = Array("TOKC".utf8)
 
     public init(resolving inputs: [String]) throws {
-        let files = try expandInputFiles(inputs)
+        let files = try CorpusInputs.checkedNames(try expandInputFiles(inputs))
         let counts = files.filter(CorpusInputs.startsLikeCountFile)
         if counts.isEmpty { self = .text(files); return }
         if let text = files.first(where: { !CorpusInputs.startsLikeCountFile($0) }) {
@@ -105,6 +111,14 @@ public enum CorpusInputs: Sendable, Equatable {
     /// little-endian version under 256: the zero bytes keep a text that
     /// happens to start with the magic from passing for a count file. A pipe
     /// (`<(zstdcat ...)`) is text, and is not read here.
+    /// `files`, once every file named `*.counts` is known to start as a count file.
+    static func checkedNames(_ files: [CorpusFile]) throws -> [CorpusFile] {
+        for file in files where file.pathBytes.hasSuffix(".counts") && !startsLikeCountFile(file) {
+            throw CorpusError.notACountFile(path: file.path)
+        }
+        return files
+    }
+
     public static func startsLikeCountFile(_ file: CorpusFile) -> Bool {
         var st = stat()
         guard withCPath(file.pathBytes, { stat($0, &st) }) == 0, (st.st_mode & S_IFMT) == S_IFREG,
@@ -117,7 +131,7 @@ public enum CorpusInputs: Sendable, Equatable {
 
 /// The text files of `inputs` (``expandInputFiles(_:)``): a count file among them is refused.
 public func expandCorpusInputs(_ inputs: [String]) throws -> [CorpusFile] {
-    let files = try expandInputFiles(inputs)
+    let files = try CorpusInputs.checkedNames(try expandInputFiles(inputs))
     if let counts = files.first(where: CorpusInputs.startsLikeCountFile) { throw CorpusError.countFileNotText(path: counts.path) }
     return files
 }

@@ -27,10 +27,11 @@ def tok(*args, input=None, check=True):
     return r
 
 
-def refused(r, *words):
-    """The run failed with exit 1 and one `tok:` line holding every word; returns the line."""
+def refused(r, *words, code=1):
+    """The run failed with exit `code` (1, or 64 for a command line refused as
+    it is parsed) and one `tok:` line holding every word; returns the line."""
     message = r.stderr.decode()
-    assert r.returncode == 1, message
+    assert r.returncode == code, message
     assert message.startswith("tok: ") and message.count("\n") == 1, message
     for word in words:
         assert str(word) in message, message

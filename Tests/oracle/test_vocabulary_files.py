@@ -145,7 +145,7 @@ def test_special_tokens_on_a_rank_twice_or_far_are_refused(tmp_path):
         refused(r, ranks, *words)
     r = tok("import", ranks, "--pattern", "cl100k", "--special", "<a>=100256", "--special", "<a>=100257",
             "-o", tmp_path / "v", check=False)
-    refused(r, '"<a>" appears twice')
+    refused(r, "<a> is given twice", code=64)
     assert not (tmp_path / "v").exists()
 
 
@@ -153,7 +153,7 @@ def test_train_refuses_a_special_token_twice_before_training(tmp_path):
     text = tmp_path / "t.txt"
     text.write_text("some text to train on\n" * 100)
     r = tok("train", text, "--vocab-size", 300, "--special-tokens", "<a>,<b>,<a>", "-o", tmp_path / "v", check=False)
-    refused(r, '"<a>" appears twice')
+    refused(r, "<a> is given twice", code=64)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.txt"]
 
 
