@@ -340,7 +340,7 @@ public struct BytePairScratch: Sendable {
     @usableFromInline var ids = ContiguousArray<UInt32>()
     /// The scan's pair values (pieces up to `linearScanLimit` bytes).
     @usableFromInline var ranks = ContiguousArray<UInt64>(repeating: 0, count: BPETables.linearScanLimit)
-    /// The tree's leaves (pair ranks) and its inner nodes (`rank << 32 | leaf` of the winner).
+    /// The tree's pair ranks and its inner nodes (`rank << 32 | part` of the winner).
     @usableFromInline var leafRanks = ContiguousArray<UInt32>()
     @usableFromInline var winners = ContiguousArray<UInt64>()
     /// Pieces of 33 to 1,024 bytes this thread has encoded.
@@ -399,7 +399,7 @@ extension BPETables {
     ///
     /// - Complexity: O(n^2) worst case for n <= `linearScanLimit`, else
     ///   O(n (log n + L)) time for a longest token of L bytes; memory: at
-    ///   most 16 bytes per byte, and for a piece of a MiB or more 16 bytes per
+    ///   most 12 bytes per byte, and for a piece of a MiB or more 12 bytes per
     ///   first part (a byte, or a character that enters whole: Han under
     ///   o200k has a part for every three bytes).
     @inlinable
@@ -564,11 +564,11 @@ extension BPETables {
     /// (``firstParts(_:_:pairCache:_:)``) whose root is always the leftmost
     /// lowest-ranked live pair. A merge leaves its right part `dead`, so the
     /// live part after (or before) a part is the next live one in order and
-    /// no links are stored: per part, 4 bytes of ids, 4 of leaf ranks and 8
-    /// of inner nodes.
+    /// no links are stored. A leaf holds two parts' pairs, so per part there
+    /// are 4 bytes of ids, 4 of pair ranks and 4 of inner nodes.
     ///
     /// Pieces of ``BytePairScratch/keptBufferLimit`` bytes or more get buffers
-    /// of their own, given back when done: the scratch does not keep 16 bytes
+    /// of their own, given back when done: the scratch does not keep 12 bytes
     /// per byte of a piece met once, and the buffers' pages beyond the parts
     /// (two thirds of them for Han under o200k, whose characters enter whole)
     /// are never touched, so never take memory.
@@ -580,32 +580,34 @@ extension BPETables {
         let kept = n < BytePairScratch.keptBufferLimit
         if kept {
             scratch.reserve(n)
-            if scratch.leafRanks.count < n { scratch.leafRanks = ContiguousArray(repeating: 0, count: scratch.ids.count) }
+            if scratch.leafRanks.count <= n { scratch.leafRanks = ContiguousArray(repeating: 0, count: scratch.ids.count + 1) }
         }
         scratch.pairs.withView(for: self) { pairCache in
             guard kept else {
-                // Written before they are read: parts and leaves by treeLeaves, nodes by mergeTree.
+                // Written before they are read: parts and ranks by treeLeaves, nodes by mergeTree.
                 let ids = UnsafeMutablePointer<UInt32>.allocate(capacity: n)
-                let rank = UnsafeMutablePointer<UInt32>.allocate(capacity: n)
+                let rank = UnsafeMutablePointer<UInt32>.allocate(capacity: n + 1)
                 defer {
                     ids.deallocate()
                     rank.deallocate()
                 }
                 let m = treeLeaves(piece, ids: ids, rank: rank, pairCache: pairCache)
-                let node = UnsafeMutablePointer<UInt64>.allocate(capacity: m)
+                let node = UnsafeMutablePointer<UInt64>.allocate(capacity: BPETables.treeNodes(m))
                 defer { node.deallocate() }
                 return mergeTree(m, ids: ids, rank: rank, node: node, pairCache: pairCache, into: &out)
             }
             let m = scratch.ids.withUnsafeMutableBufferPointer { ids in
                 scratch.leafRanks.withUnsafeMutableBufferPointer { rank in
-                    treeLeaves(piece, ids: ids.baseAddress!, rank: rank.baseAddress!, pairCache: pairCache)  // both >= n long
+                    treeLeaves(piece, ids: ids.baseAddress!, rank: rank.baseAddress!, pairCache: pairCache)  // n and n + 1 long at least
                 }
             }
-            if scratch.winners.count < m { scratch.winners = ContiguousArray(repeating: 0, count: BytePairScratch.bufferLength(m)) }
+            if scratch.winners.count < BPETables.treeNodes(m) {
+                scratch.winners = ContiguousArray(repeating: 0, count: BytePairScratch.bufferLength(BPETables.treeNodes(m)))
+            }
             scratch.ids.withUnsafeMutableBufferPointer { ids in
                 scratch.leafRanks.withUnsafeMutableBufferPointer { rank in
                     scratch.winners.withUnsafeMutableBufferPointer { node in
-                        // All three are at least m long.
+                        // Each is as long as treeLeaves and mergeTree need.
                         mergeTree(m, ids: ids.baseAddress!, rank: rank.baseAddress!, node: node.baseAddress!,
                                   pairCache: pairCache, into: &out)
                     }
@@ -614,9 +616,16 @@ extension BPETables {
         }
     }
 
+    /// The tree's leaves for `m` parts (two parts' pairs a leaf), which is
+    /// also how many inner nodes ``mergeTree(_:ids:rank:node:pairCache:into:)``
+    /// needs room for (node 0 is unused).
+    @inlinable
+    static func treeNodes(_ m: Int) -> Int { (m + 1) / 2 }
+
     /// Writes `piece`'s first parts to `ids` and the rank of the pair each
-    /// starts to `rank` (`UInt32.max`: none), both with room for a part a
-    /// byte, and returns how many parts there are.
+    /// starts to `rank` (`UInt32.max`: none, for the last part and the one
+    /// past it), with room for a part a byte (and one more rank), and
+    /// returns how many parts there are.
     @inlinable
     func treeLeaves(
         _ piece: UnsafeBufferPointer<UInt8>, ids: UnsafeMutablePointer<UInt32>, rank: UnsafeMutablePointer<UInt32>,
@@ -632,11 +641,13 @@ extension BPETables {
             m += 1
         }
         rank[m - 1] = UInt32.max
+        rank[m] = UInt32.max  // m <= n: the one more
         return m
     }
 
-    /// Merges the `m` parts in `ids` (their pairs' ranks in `rank`) with the
-    /// tree's inner nodes in `node` (room for `m`), and appends the ids left.
+    /// Merges the `m` parts in `ids` (their pairs' ranks in `rank`, `m + 1`
+    /// of them) with the tree's inner nodes in `node` (room for
+    /// ``treeNodes(_:)``), and appends the ids left.
     @inlinable
     func mergeTree(
         _ m: Int, ids: UnsafeMutablePointer<UInt32>, rank: UnsafeMutablePointer<UInt32>, node: UnsafeMutablePointer<UInt64>,
@@ -644,20 +655,24 @@ extension BPETables {
     ) {
         guard m > 1 else { return out.append(ids[0]) }
         let dead = UInt32.max, none = UInt32.max
-        // Leaf k (node m + k) is the pair starting at part k; inner nodes are 1 ..< m.
-        // A node's value is `rank << 32 | leaf`: comparing values compares
-        // ranks, then positions, so the minimum is the leftmost lowest rank.
+        // Leaf g (node leaves + g) is the better of the pairs starting at parts
+        // 2g and 2g + 1 (< m + 1: rank has one more); inner nodes are 1 ..< leaves.
+        // A value is `rank << 32 | part`: comparing values compares ranks,
+        // then positions, so the minimum is the leftmost lowest rank.
+        let leaves = BPETables.treeNodes(m)
         @inline(__always) func value(_ i: Int) -> UInt64 {
-            i >= m ? UInt64(rank[i - m]) << 32 | UInt64(i - m) : node[i]
+            guard i >= leaves else { return node[i] }
+            let k = 2 * (i - leaves)
+            return min(UInt64(rank[k]) << 32 | UInt64(k), UInt64(rank[k + 1]) << 32 | UInt64(k + 1))
         }
-        var i = m - 1
+        var i = leaves - 1
         while i >= 1 {
             node[i] = min(value(2 * i), value(2 * i + 1))
             i -= 1
         }
         @inline(__always) func set(_ k: Int, _ r: UInt32) {
             rank[k] = r
-            var i = (m + k) >> 1
+            var i = (leaves + k >> 1) >> 1
             while i >= 1 {
                 let v = min(value(2 * i), value(2 * i + 1))
                 if node[i] == v { break }  // unchanged here, so unchanged above
@@ -669,7 +684,7 @@ extension BPETables {
             UInt32(truncatingIfNeeded: pair(ids[left], ids[right], pairCache) >> 32)
         }
         while true {
-            let top = node[1]  // m > 1, so node 1 is an inner node
+            let top = leaves > 1 ? node[1] : value(1)  // one leaf: it is the root
             guard top >> 32 != UInt64(none) else { break }
             let pos = Int(top & 0xFFFF_FFFF)
             // The live parts after pos and after that one, past the parts
