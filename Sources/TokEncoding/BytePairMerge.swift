@@ -54,7 +54,7 @@ public struct BytePairScratch: Sendable {
     @usableFromInline var ids = ContiguousArray<UInt32>()
     /// The scan's pair values (pieces up to `linearScanLimit` bytes).
     @usableFromInline var ranks = ContiguousArray<UInt64>(repeating: 0, count: BPETables.linearScanLimit)
-    /// The tree's leaves (pair ranks) and its inner nodes (`rank << 32 | leaf` of the winner).
+    /// The tree's pair ranks and its inner nodes (`rank << 32 | part` of the winner).
     @usableFromInline var leafRanks = ContiguousArray<UInt32>()
     @usableFromInline var winners = ContiguousArray<UInt64>()
     /// Pieces of 33 to 1,024 bytes this thread has encoded.
@@ -76,10 +76,15 @@ public struct BytePairScratch: Sendable {
         pairs = PairCache(entries: pairEntries)
     }
 
-    /// A buffer's length for `n` elements: a power of two below 1 Mi (so
-    /// buffers are reused from piece to piece) and exact above it.
+    /// The tree's buffers for pieces of this many bytes or more are the
+    /// piece's own, not the scratch's (``BPETables/mergeByTree(_:scratch:into:)``).
+    @usableFromInline static let keptBufferLimit = 1 << 20
+
+    /// A buffer's length for `n` elements: a power of two below
+    /// ``keptBufferLimit`` (so buffers are reused from piece to piece) and
+    /// exact above it (a direct call of the scan on a longer piece).
     @inlinable
-    static func bufferLength(_ n: Int) -> Int { n < 1 << 20 ? max(n, 64).roundedUpToPowerOfTwo : n }
+    static func bufferLength(_ n: Int) -> Int { n < keptBufferLimit ? max(n, 64).roundedUpToPowerOfTwo : n }
 
     /// Makes room for a piece of `n` bytes in `ids`.
     @inlinable
@@ -107,9 +112,10 @@ extension BPETables {
     /// Appends the ids of `piece` (one or more bytes) by merges alone.
     ///
     /// - Complexity: O(n^2) worst case for n <= `linearScanLimit`, else
-    ///   O(n (log n + L)) time for a longest token of L bytes, and at most
-    ///   8 bytes per byte and 8 per first part (a byte, or a character that
-    ///   enters whole: a third of the bytes of Han text).
+    ///   O(n (log n + L)) time for a longest token of L bytes; memory: at
+    ///   most 12 bytes per byte, and for a piece of a MiB or more 12 bytes per
+    ///   first part (a byte, or a character that enters whole: Han under
+    ///   o200k has a part for every three bytes).
     @inlinable
     func mergeBytePairs(
         _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
@@ -272,95 +278,149 @@ extension BPETables {
     /// (``firstParts(_:_:pairCache:_:)``) whose root is always the leftmost
     /// lowest-ranked live pair. A merge leaves its right part `dead`, so the
     /// live part after (or before) a part is the next live one in order and
-    /// no links are stored: per part, 4 bytes of ids, 4 of leaf ranks and 8
-    /// of inner nodes, the first two sized by bytes and the last by parts.
+    /// no links are stored. A leaf holds two parts' pairs, so per part there
+    /// are 4 bytes of ids, 4 of pair ranks and 4 of inner nodes.
+    ///
+    /// Pieces of ``BytePairScratch/keptBufferLimit`` bytes or more get buffers
+    /// of their own, given back when done: the scratch does not keep 12 bytes
+    /// per byte of a piece met once, and the buffers' pages beyond the parts
+    /// (two thirds of them for Han under o200k, whose characters enter whole)
+    /// are never touched, so never take memory.
     @inlinable
     func mergeByTree(
         _ piece: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
         let n = piece.count
-        scratch.reserve(n)
-        if scratch.leafRanks.count < n { scratch.leafRanks = ContiguousArray(repeating: 0, count: scratch.ids.count) }
-        let dead = UInt32.max, none = UInt32.max
+        let kept = n < BytePairScratch.keptBufferLimit
+        if kept {
+            scratch.reserve(n)
+            if scratch.leafRanks.count <= n { scratch.leafRanks = ContiguousArray(repeating: 0, count: scratch.ids.count + 1) }
+        }
         scratch.pairs.withView(for: self) { pairCache in
-            // The first parts and the ranks of the pairs between them; m parts.
-            let m = scratch.ids.withUnsafeMutableBufferPointer { idsBuffer in
-                scratch.leafRanks.withUnsafeMutableBufferPointer { leafBuffer in
-                    // Both are at least n long, and there are at most n parts.
-                    let ids = idsBuffer.baseAddress!, rank = leafBuffer.baseAddress!
-                    var m = 0
-                    firstParts(piece.baseAddress!, n, pairCache: pairCache) { _, id, _, pairBefore in
-                        ids[m] = id  // m parts <= the bytes before this part < n
-                        if m > 0 {
-                            let value = pairBefore ?? pair(ids[m - 1], id, pairCache)
-                            rank[m - 1] = UInt32(truncatingIfNeeded: value >> 32)
-                        }
-                        m += 1
-                    }
-                    rank[m - 1] = none
-                    return m
+            guard kept else {
+                // Written before they are read: parts and ranks by treeLeaves, nodes by mergeTree.
+                let ids = UnsafeMutablePointer<UInt32>.allocate(capacity: n)
+                let rank = UnsafeMutablePointer<UInt32>.allocate(capacity: n + 1)
+                defer {
+                    ids.deallocate()
+                    rank.deallocate()
+                }
+                let m = treeLeaves(piece, ids: ids, rank: rank, pairCache: pairCache)
+                let node = UnsafeMutablePointer<UInt64>.allocate(capacity: BPETables.treeNodes(m))
+                defer { node.deallocate() }
+                return mergeTree(m, ids: ids, rank: rank, node: node, pairCache: pairCache, into: &out)
+            }
+            let m = scratch.ids.withUnsafeMutableBufferPointer { ids in
+                scratch.leafRanks.withUnsafeMutableBufferPointer { rank in
+                    treeLeaves(piece, ids: ids.baseAddress!, rank: rank.baseAddress!, pairCache: pairCache)  // n and n + 1 long at least
                 }
             }
-            guard m > 1 else { return out.append(scratch.ids[0]) }
-            if scratch.winners.count < m { scratch.winners = ContiguousArray(repeating: 0, count: BytePairScratch.bufferLength(m)) }
-            scratch.ids.withUnsafeMutableBufferPointer { idsBuffer in
-                scratch.leafRanks.withUnsafeMutableBufferPointer { leafBuffer in
-                    scratch.winners.withUnsafeMutableBufferPointer { winnerBuffer in
-                        // All three are at least m long. Leaf k (node m + k) is the
-                        // pair starting at part k; inner nodes are 1 ..< m.
-                        let ids = idsBuffer.baseAddress!, rank = leafBuffer.baseAddress!
-                        let node = winnerBuffer.baseAddress!
-                        // A node's value is `rank << 32 | leaf`: comparing values compares
-                        // ranks, then positions, so the minimum is the leftmost lowest rank.
-                        @inline(__always) func value(_ i: Int) -> UInt64 {
-                            i >= m ? UInt64(rank[i - m]) << 32 | UInt64(i - m) : node[i]
-                        }
-                        var i = m - 1
-                        while i >= 1 {
-                            node[i] = min(value(2 * i), value(2 * i + 1))
-                            i -= 1
-                        }
-                        @inline(__always) func set(_ k: Int, _ r: UInt32) {
-                            rank[k] = r
-                            var i = (m + k) >> 1
-                            while i >= 1 {
-                                let v = min(value(2 * i), value(2 * i + 1))
-                                if node[i] == v { break }  // unchanged here, so unchanged above
-                                node[i] = v
-                                i >>= 1
-                            }
-                        }
-                        @inline(__always) func pairRank(_ left: Int, _ right: Int) -> UInt32 {
-                            UInt32(truncatingIfNeeded: pair(ids[left], ids[right], pairCache) >> 32)
-                        }
-                        while true {
-                            let top = node[1]  // m > 1, so node 1 is an inner node
-                            guard top >> 32 != UInt64(none) else { break }
-                            let pos = Int(top & 0xFFFF_FFFF)
-                            // The live parts after pos and after that one, past the parts
-                            // merged into them (a pair's right part is live, so right < m).
-                            var right = pos + 1
-                            while ids[right] == dead { right += 1 }
-                            var after = right + 1
-                            while after < m && ids[after] == dead { after += 1 }
-                            // A ranks vocabulary's merge makes the token of id `rank`: no lookup.
-                            ids[pos] = resultIsRank ? UInt32(truncatingIfNeeded: top >> 32)
-                                : UInt32(truncatingIfNeeded: pair(ids[pos], ids[right], pairCache))
-                            ids[right] = dead
-                            // The part before: back over the parts merged into it.
-                            var before = pos - 1
-                            while before >= 0 && ids[before] == dead { before -= 1 }
-                            // Both new pairs' lines first, as in the scan.
-                            if after < m { prefetchPair(ids[pos], ids[after], pairCache) }
-                            if before >= 0 { prefetchPair(ids[before], ids[pos], pairCache) }
-                            set(right, none)
-                            set(pos, after < m ? pairRank(pos, after) : none)
-                            if before >= 0 { set(before, pairRank(before, pos)) }
-                        }
-                        for k in 0 ..< m where ids[k] != dead { out.append(ids[k]) }
+            if scratch.winners.count < BPETables.treeNodes(m) {
+                scratch.winners = ContiguousArray(repeating: 0, count: BytePairScratch.bufferLength(BPETables.treeNodes(m)))
+            }
+            scratch.ids.withUnsafeMutableBufferPointer { ids in
+                scratch.leafRanks.withUnsafeMutableBufferPointer { rank in
+                    scratch.winners.withUnsafeMutableBufferPointer { node in
+                        // Each is as long as treeLeaves and mergeTree need.
+                        mergeTree(m, ids: ids.baseAddress!, rank: rank.baseAddress!, node: node.baseAddress!,
+                                  pairCache: pairCache, into: &out)
                     }
                 }
             }
         }
+    }
+
+    /// The tree's leaves for `m` parts (two parts' pairs a leaf), which is
+    /// also how many inner nodes ``mergeTree(_:ids:rank:node:pairCache:into:)``
+    /// needs room for (node 0 is unused).
+    @inlinable
+    static func treeNodes(_ m: Int) -> Int { (m + 1) / 2 }
+
+    /// Writes `piece`'s first parts to `ids` and the rank of the pair each
+    /// starts to `rank` (`UInt32.max`: none, for the last part and the one
+    /// past it), with room for a part a byte (and one more rank), and
+    /// returns how many parts there are.
+    @inlinable
+    func treeLeaves(
+        _ piece: UnsafeBufferPointer<UInt8>, ids: UnsafeMutablePointer<UInt32>, rank: UnsafeMutablePointer<UInt32>,
+        pairCache: PairCacheView?
+    ) -> Int {
+        var m = 0
+        firstParts(piece.baseAddress!, piece.count, pairCache: pairCache) { _, id, _, pairBefore in
+            ids[m] = id  // m parts <= the bytes before this part < n
+            if m > 0 {
+                let value = pairBefore ?? pair(ids[m - 1], id, pairCache)
+                rank[m - 1] = UInt32(truncatingIfNeeded: value >> 32)
+            }
+            m += 1
+        }
+        rank[m - 1] = UInt32.max
+        rank[m] = UInt32.max  // m <= n: the one more
+        return m
+    }
+
+    /// Merges the `m` parts in `ids` (their pairs' ranks in `rank`, `m + 1`
+    /// of them) with the tree's inner nodes in `node` (room for
+    /// ``treeNodes(_:)``), and appends the ids left.
+    @inlinable
+    func mergeTree(
+        _ m: Int, ids: UnsafeMutablePointer<UInt32>, rank: UnsafeMutablePointer<UInt32>, node: UnsafeMutablePointer<UInt64>,
+        pairCache: PairCacheView?, into out: inout ContiguousArray<UInt32>
+    ) {
+        guard m > 1 else { return out.append(ids[0]) }
+        let dead = UInt32.max, none = UInt32.max
+        // Leaf g (node leaves + g) is the better of the pairs starting at parts
+        // 2g and 2g + 1 (< m + 1: rank has one more); inner nodes are 1 ..< leaves.
+        // A value is `rank << 32 | part`: comparing values compares ranks,
+        // then positions, so the minimum is the leftmost lowest rank.
+        let leaves = BPETables.treeNodes(m)
+        @inline(__always) func value(_ i: Int) -> UInt64 {
+            guard i >= leaves else { return node[i] }
+            let k = 2 * (i - leaves)
+            return min(UInt64(rank[k]) << 32 | UInt64(k), UInt64(rank[k + 1]) << 32 | UInt64(k + 1))
+        }
+        var i = leaves - 1
+        while i >= 1 {
+            node[i] = min(value(2 * i), value(2 * i + 1))
+            i -= 1
+        }
+        @inline(__always) func set(_ k: Int, _ r: UInt32) {
+            rank[k] = r
+            var i = (leaves + k >> 1) >> 1
+            while i >= 1 {
+                let v = min(value(2 * i), value(2 * i + 1))
+                if node[i] == v { break }  // unchanged here, so unchanged above
+                node[i] = v
+                i >>= 1
+            }
+        }
+        @inline(__always) func pairRank(_ left: Int, _ right: Int) -> UInt32 {
+            UInt32(truncatingIfNeeded: pair(ids[left], ids[right], pairCache) >> 32)
+        }
+        while true {
+            let top = leaves > 1 ? node[1] : value(1)  // one leaf: it is the root
+            guard top >> 32 != UInt64(none) else { break }
+            let pos = Int(top & 0xFFFF_FFFF)
+            // The live parts after pos and after that one, past the parts
+            // merged into them (a pair's right part is live, so right < m).
+            var right = pos + 1
+            while ids[right] == dead { right += 1 }
+            var after = right + 1
+            while after < m && ids[after] == dead { after += 1 }
+            // A ranks vocabulary's merge makes the token of id `rank`: no lookup.
+            ids[pos] = resultIsRank ? UInt32(truncatingIfNeeded: top >> 32)
+                : UInt32(truncatingIfNeeded: pair(ids[pos], ids[right], pairCache))
+            ids[right] = dead
+            // The part before: back over the parts merged into it.
+            var before = pos - 1
+            while before >= 0 && ids[before] == dead { before -= 1 }
+            // Both new pairs' lines first, as in the scan.
+            if after < m { prefetchPair(ids[pos], ids[after], pairCache) }
+            if before >= 0 { prefetchPair(ids[before], ids[pos], pairCache) }
+            set(right, none)
+            set(pos, after < m ? pairRank(pos, after) : none)
+            if before >= 0 { set(before, pairRank(before, pos)) }
+        }
+        for k in 0 ..< m where ids[k] != dead { out.append(ids[k]) }
     }
 }

@@ -9,12 +9,13 @@ import CTokRuntime
 /// An open-addressing table of 4,096 slots (`hash >> 32 << 32 | word offset
 /// + 1`, 0 empty) into an arena of 1 MiB holding each piece's bytes and ids,
 /// emptied whole when either fills, and emptied when the pieces of another
-/// vocabulary come (it holds one vocabulary's ids, ``vocabulary``). Its
-/// memory is allocated at the first store.
+/// vocabulary come (it holds one vocabulary's ids, ``vocabulary``). The
+/// slots are allocated at the first store, and the arena's pages are touched
+/// only as it fills.
 @usableFromInline
 struct LongPieceCache: Sendable {
-    /// The shortest and the longest piece it holds, in bytes.
-    @usableFromInline static let minBytes = SharedPieceCache.maxBytes + 1
+    /// The longest piece it holds, in bytes (the shortest is one more than
+    /// the shared cache's longest).
     @usableFromInline static let maxBytes = 1024
     /// The arena's size per slot: 256 bytes.
     @usableFromInline static let arenaWordsPerSlot = 64
@@ -22,12 +23,13 @@ struct LongPieceCache: Sendable {
 
     /// Slots: a power of two, or 0 when the cache is off.
     @usableFromInline let slotCount: Int
-    /// The slots and the arena: empty until the first store, then
-    /// `slotCount` and `arenaWordsPerSlot * slotCount` long.
+    /// Empty until the first store, then `slotCount` long.
     @usableFromInline var slots: ContiguousArray<UInt64> = []
+    /// The entries stored, back to back, each `[bytes, ids, the bytes in
+    /// words, the ids]`; at most ``arenaWords`` words (its capacity, reserved
+    /// at the first store).
     @usableFromInline var arena: ContiguousArray<UInt32> = []
-    /// Arena words and slots in use.
-    @usableFromInline var wordsUsed = 0, slotsUsed = 0
+    @usableFromInline var slotsUsed = 0
     /// The ``BPETables/serial`` of the vocabulary whose ids it holds (0: none yet).
     @usableFromInline var vocabulary: UInt64 = 0
 
@@ -35,6 +37,8 @@ struct LongPieceCache: Sendable {
     @usableFromInline init(slots: Int = LongPieceCache.defaultSlots) {
         slotCount = slots > 0 ? max(slots, 4).roundedUpToPowerOfTwo : 0
     }
+
+    @inlinable var arenaWords: Int { LongPieceCache.arenaWordsPerSlot * slotCount }
 
     /// Empties the cache if it holds another vocabulary's ids than `tables`'.
     @inlinable
@@ -46,7 +50,7 @@ struct LongPieceCache: Sendable {
 
     @usableFromInline mutating func clear() {
         if !slots.isEmpty { slots.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
-        wordsUsed = 0
+        arena.removeAll(keepingCapacity: true)
         slotsUsed = 0
     }
 
@@ -61,7 +65,7 @@ struct LongPieceCache: Sendable {
     /// them (else it is the empty slot to store them in). The slots are allocated.
     @inlinable
     static func probe(
-        _ slots: UnsafeBufferPointer<UInt64>, _ arena: UnsafePointer<UInt32>, _ p: UnsafePointer<UInt8>, _ n: Int,
+        _ slots: UnsafeBufferPointer<UInt64>, _ arena: UnsafeBufferPointer<UInt32>, _ p: UnsafePointer<UInt8>, _ n: Int,
         hash h: UInt64
     ) -> (slot: Int, found: Bool) {
         let tag = h & 0xFFFF_FFFF_0000_0000
@@ -72,8 +76,8 @@ struct LongPieceCache: Sendable {
             matches: { i in
                 let s = slots[i]
                 guard s & 0xFFFF_FFFF_0000_0000 == tag else { return false }
-                // An entry is [bytes, ids, the bytes in words, the ids], inside the arena.
-                let e = arena + Int(s & 0xFFFF_FFFF) - 1
+                // A used slot's entry lies inside the arena, which is then not empty.
+                let e = arena.baseAddress! + Int(s & 0xFFFF_FFFF) - 1
                 return Int(e[0]) == n && bytesEqual(p, UnsafeRawPointer(e + 2), n)
             })
     }
@@ -84,11 +88,10 @@ struct LongPieceCache: Sendable {
     func lookUp(_ p: UnsafePointer<UInt8>, _ n: Int, hash h: UInt64, into out: inout ContiguousArray<UInt32>) -> Bool {
         guard !slots.isEmpty else { return false }
         return slots.withUnsafeBufferPointer { slots in
-            arena.withUnsafeBufferPointer { arenaBuffer in
-                let arena = arenaBuffer.baseAddress!
+            arena.withUnsafeBufferPointer { arena in
                 let (slot, found) = LongPieceCache.probe(slots, arena, p, n, hash: h)
                 guard found else { return false }
-                let e = arena + Int(slots[slot] & 0xFFFF_FFFF) - 1  // a stored entry, inside the arena
+                let e = arena.baseAddress! + Int(slots[slot] & 0xFFFF_FFFF) - 1  // a stored entry, inside the arena
                 out.append(contentsOf: UnsafeBufferPointer(start: e + 2 + (n + 3) / 4, count: Int(e[1])))
                 return true
             }
@@ -102,29 +105,24 @@ struct LongPieceCache: Sendable {
         guard slotCount > 0 else { return }
         if slots.isEmpty {
             slots = ContiguousArray(repeating: 0, count: slotCount)
-            arena = ContiguousArray(repeating: 0, count: LongPieceCache.arenaWordsPerSlot * slotCount)
+            arena.reserveCapacity(arenaWords)
         }
-        let words = 2 + (n + 3) / 4 + ids.count
-        if wordsUsed + words > arena.count || slotsUsed >= slotCount / 2 { clear() }
-        guard words <= arena.count else { return }
-        let offset = wordsUsed
-        let stored = slots.withUnsafeMutableBufferPointer { slots in
-            arena.withUnsafeMutableBufferPointer { arenaBuffer in
-                let arena = arenaBuffer.baseAddress!
-                let (slot, found) = LongPieceCache.probe(UnsafeBufferPointer(slots), arena, p, n, hash: h)
-                guard !found else { return false }
-                let e = arena + offset  // offset + words <= arena.count, checked above
-                e[0] = UInt32(n)
-                e[1] = UInt32(ids.count)
-                e[2 + n / 4] = 0  // zero the last, partial word
-                UnsafeMutableRawPointer(e + 2).copyMemory(from: p, byteCount: n)
-                (e + 2 + (n + 3) / 4).update(from: ids.baseAddress!, count: ids.count)
-                slots[slot] = (h & 0xFFFF_FFFF_0000_0000) | UInt64(offset + 1)
-                return true
-            }
+        let byteWords = (n + 3) / 4, words = 2 + byteWords + ids.count
+        if arena.count + words > arenaWords || slotsUsed >= slotCount / 2 { clear() }
+        guard words <= arenaWords else { return }
+        let (slot, found) = slots.withUnsafeBufferPointer { slots in
+            arena.withUnsafeBufferPointer { LongPieceCache.probe(slots, $0, p, n, hash: h) }
         }
-        guard stored else { return }
-        wordsUsed = offset + words
+        guard !found else { return }
+        let offset = arena.count
+        arena.append(UInt32(n))
+        arena.append(UInt32(ids.count))
+        arena.append(contentsOf: repeatElement(0, count: byteWords))
+        arena.withUnsafeMutableBufferPointer { a in
+            UnsafeMutableRawPointer(a.baseAddress! + offset + 2).copyMemory(from: p, byteCount: n)  // byteWords words, just appended
+        }
+        arena.append(contentsOf: ids)
+        slots[slot] = (h & 0xFFFF_FFFF_0000_0000) | UInt64(offset + 1)
         slotsUsed += 1
     }
 }
