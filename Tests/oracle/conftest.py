@@ -19,9 +19,9 @@ REFVOCAB = pathlib.Path(os.environ.get("TOK_REFVOCAB", ROOT / "vocab/reference")
 DOMAINS = ["zh", "en", "code", "math"]
 
 
-def tok(*args, input=None, check=True):
-    """Runs the tok binary; returns stdout bytes."""
-    r = subprocess.run([TOK, *map(str, args)], input=input, capture_output=True)
+def tok(*args, input=None, check=True, cwd=None):
+    """Runs the tok binary; returns the completed process."""
+    r = subprocess.run([TOK, *map(str, args)], input=input, capture_output=True, cwd=cwd)
     if check and r.returncode != 0:
         raise AssertionError(f"tok {' '.join(map(str, args))} failed: {r.stderr.decode(errors='replace')}")
     return r

@@ -33,6 +33,7 @@ def test_exact_size_reachable_and_unique(built, tmp_path):
     assert sum(report["composition"].values()) == 20000
 
 
+@pytest.mark.slow
 def test_build_is_deterministic(built, tmp_path):
     _, domains, out, _ = built
     tok("build", "--domains", domains, "--vocab-size", 20000, "--special-tokens", "<|endoftext|>,<|pad|>", "--threads", 1,
@@ -79,6 +80,7 @@ def test_bad_domains_are_named(tmp_path):
     assert r.returncode != 0 and b"NAME=" in r.stderr
 
 
+@pytest.mark.slow
 def test_a_budget_that_fits_changes_nothing_and_one_that_does_not_is_kept_and_reported(built, tmp_path):
     """--memory bounds the build: with room for everything the vocabulary is the unbudgeted one; with
     too little, the rarest pieces go (the same ones every time), the report says so, and the peak RSS
@@ -105,6 +107,7 @@ def test_a_budget_that_fits_changes_nothing_and_one_that_does_not_is_kept_and_re
     assert all(x > 0.9 for x in losses) and min(losses) < 1
 
 
+@pytest.mark.slow
 def test_train_with_a_budget_that_fits_equals_train_without(tmp_path):
     tok("count", CORPORA / "zh", "-o", tmp_path / "zh.counts", "--quiet")
     tok("train", tmp_path / "zh.counts", "--vocab-size", 8000, "-o", tmp_path / "free", "--quiet")

@@ -59,6 +59,7 @@ def imported(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["o200k", "cl100k"])
 def test_tiktoken_vocabularies_match_tiktoken_and_tokenizers(name, imported, corpus, tmp_path):
     vocab = imported[name]
@@ -72,6 +73,7 @@ def test_tiktoken_vocabularies_match_tiktoken_and_tokenizers(name, imported, cor
         assert_same(ours, hf.encode(text, add_special_tokens=False).ids, text, f"{name} {label} vs tokenizers")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["qwen2.5", "deepseek-v3", "llama3"])
 def test_published_tokenizer_json_matches_tokenizers(name, imported, corpus, tmp_path):
     vocab = imported[name]
@@ -107,6 +109,7 @@ def trained(tmp_path_factory, corpus):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pattern", ["tok", "o200k"])
 def test_trained_vocabularies_match_tokenizers(pattern, trained, corpus, tmp_path):
     path, vocab = trained[pattern]

@@ -301,7 +301,7 @@ def reference(load):
 
 
 # ---------------------------------------------------------------------------
-# The inputs, made once per session
+# The inputs, made once per module
 
 
 @pytest.fixture(scope="module")
@@ -322,10 +322,10 @@ def base(tmp_path_factory):
     (counts_case / "in").mkdir(parents=True)
     (counts_case / "out").mkdir()
     shutil.copy(root / "corpus.txt", counts_case / "in" / "corpus.txt")
-    run_in(counts_case, "count", "in/corpus.txt", "-o", "in/small.counts", "--quiet")
+    tok("count", "in/corpus.txt", "-o", "in/small.counts", "--quiet", cwd=counts_case)
     counts = (counts_case / "in" / "small.counts").read_bytes()
-    run_in(counts_case, "count", "--merge", "in/small.counts", "-o", "out/m.counts", "--quiet")
-    run_in(counts_case, *TRAIN_COUNTS)
+    tok("count", "--merge", "in/small.counts", "-o", "out/m.counts", "--quiet", cwd=counts_case)
+    tok(*TRAIN_COUNTS, cwd=counts_case)
 
     # JSON lines: real paragraphs of each domain, with other fields and escapes.
     paragraphs = [p for p in text.split("\n") if p.strip()]
@@ -354,11 +354,6 @@ def base(tmp_path_factory):
 
 
 TRAIN_COUNTS = ("train", "in/small.counts", "--vocab-size", "300", "--quiet", "-o", "out/v")
-
-
-def run_in(folder, *args):
-    r = subprocess.run([TOK, *args], cwd=folder, capture_output=True)
-    assert r.returncode == 0, f"tok {' '.join(args)}: {r.stderr.decode(errors='replace')}"
 
 
 # ---------------------------------------------------------------------------

@@ -56,6 +56,7 @@ def imported(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", PUBLISHED)
 def test_published_tokenizer_json(name, imported, corpus):
     original = Tokenizer.from_file(str(REFVOCAB / name / "tokenizer.json"))
@@ -67,6 +68,7 @@ def test_published_tokenizer_json(name, imported, corpus):
     compare(imported / name, exported, texts, f"{name} vs tok's export")
 
 
+@pytest.mark.slow
 def test_bytes_without_a_token_become_the_replacement_character(imported):
     """DeepSeek-V2 has no token for the bytes UTF-8 never uses: they encode as U+FFFD and decode so."""
     vocab = imported / "deepseek-v2"
@@ -107,6 +109,7 @@ def kitchen_sink(corpus, path):
     return hf
 
 
+@pytest.mark.slow
 def test_every_option(corpus, tmp_path):
     hf = kitchen_sink(corpus, tmp_path / "sink.json")
     tok("import", tmp_path / "sink.json", "-o", tmp_path / "sink")
