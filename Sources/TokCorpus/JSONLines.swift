@@ -67,7 +67,7 @@ struct JSONScanner {
     mutating func keyEquals(_ name: [UInt8]) throws -> Bool {
         try expect(UInt8(ascii: "\""))
         let start = i
-        while i < bytes.count && bytes[i] != UInt8(ascii: "\"") && bytes[i] != UInt8(ascii: "\\") { i += 1 }
+        while i < bytes.count && bytes[i] != UInt8(ascii: "\"") && bytes[i] != UInt8(ascii: "\\") && bytes[i] >= 0x20 { i += 1 }
         if i < bytes.count && bytes[i] == UInt8(ascii: "\"") {
             i += 1
             return name.elementsEqual(bytes[start ..< i - 1])
@@ -85,6 +85,7 @@ struct JSONScanner {
             let b = bytes[i]
             i += 1
             if b == UInt8(ascii: "\"") { return }
+            guard b >= 0x20 else { throw JSONError() }  // a raw control character: Python's json refuses it
             if b == UInt8(ascii: "\\") {
                 guard i < bytes.count else { throw JSONError() }
                 if bytes[i] == UInt8(ascii: "u") {
@@ -105,7 +106,9 @@ struct JSONScanner {
         while i < bytes.count {
             // A run without quotes or backslashes is copied whole.
             var run = i
-            while run < bytes.count && bytes[run] != UInt8(ascii: "\"") && bytes[run] != UInt8(ascii: "\\") { run += 1 }
+            while run < bytes.count && bytes[run] != UInt8(ascii: "\"") && bytes[run] != UInt8(ascii: "\\") && bytes[run] >= 0x20 {
+                run += 1
+            }
             if run > i {
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[i ..< run]))
                 i = run
@@ -114,7 +117,8 @@ struct JSONScanner {
             let b = bytes[i]
             i += 1
             if b == UInt8(ascii: "\"") { return }
-            guard i < bytes.count else { throw JSONError() }
+            // A raw control character (below U+0020) in a string: Python's json refuses the line.
+            guard b == UInt8(ascii: "\\"), i < bytes.count else { throw JSONError() }
             let e = bytes[i]
             i += 1
             switch e {
@@ -224,8 +228,32 @@ struct JSONScanner {
         let start = i
         while i < bytes.count, !",}] \t\r\n".utf8.contains(bytes[i]) { i += 1 }
         let word = UnsafeBufferPointer(rebasing: bytes[start ..< i])
-        guard ["true", "false", "null"].contains(where: { $0.utf8.elementsEqual(word) })
-                || (!word.isEmpty && word.allSatisfy({ "0123456789+-.eE".utf8.contains($0) }))
+        // Python's json also takes NaN, Infinity and -Infinity.
+        guard ["true", "false", "null", "NaN", "Infinity", "-Infinity"].contains(where: { $0.utf8.elementsEqual(word) })
+                || JSONScanner.isNumber(word)
         else { throw JSONError() }
+    }
+
+    /// JSON's number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+    static func isNumber(_ w: UnsafeBufferPointer<UInt8>) -> Bool {
+        var k = 0
+        func digits() -> Int {
+            let start = k
+            while k < w.count, (0x30 ... 0x39).contains(w[k]) { k += 1 }
+            return k - start
+        }
+        if k < w.count, w[k] == UInt8(ascii: "-") { k += 1 }
+        guard k < w.count else { return false }
+        if w[k] == UInt8(ascii: "0") { k += 1 } else if digits() == 0 { return false }
+        if k < w.count, w[k] == UInt8(ascii: ".") {
+            k += 1
+            guard digits() > 0 else { return false }
+        }
+        if k < w.count, w[k] == UInt8(ascii: "e") || w[k] == UInt8(ascii: "E") {
+            k += 1
+            if k < w.count, w[k] == UInt8(ascii: "+") || w[k] == UInt8(ascii: "-") { k += 1 }
+            guard digits() > 0 else { return false }
+        }
+        return k == w.count
     }
 }

@@ -95,6 +95,29 @@ struct CorpusTests {
         #expect(throws: (any Error).self) { try field(#"{"text": "unterminated}"#) }
     }
 
+    /// Lines are documents exactly where Python's `json.loads` (megatron's reader) takes them.
+    @Test func jsonLinesAreReadAsPythonsJSONReadsThem() throws {
+        func field(_ line: String) throws -> String? {
+            var out: [UInt8] = []
+            let found = try Array(line.utf8).withUnsafeBufferPointer { try extractJSONStringField($0, field: Array("text".utf8), into: &out) }
+            return found ? String(decoding: out, as: UTF8.self) : nil
+        }
+        // Raw control characters inside strings, in the field, another value or a key: refused.
+        for line in ["{\"text\": \"a\tb\"}", "{\"text\": \"a\u{0}b\"}", "{\"id\": \"x\ry\", \"text\": \"t\"}",
+                     "{\"te\u{1}xt\": \"t\"}"] {
+            #expect(throws: (any Error).self) { try field(line) }
+        }
+        // Numbers by JSON's grammar, and the three words Python's json also takes.
+        for value in ["0", "-1", "12.5e-3", "1E9", "NaN", "Infinity", "-Infinity"] {
+            #expect(try field(#"{"n": \#(value), "text": "t"}"#) == "t")
+        }
+        for value in ["01", "1-2", "1.", ".5", "1e", "+1", "--1", "nan"] {
+            #expect(throws: (any Error).self) { try field(#"{"n": \#(value), "text": "t"}"#) }
+        }
+        // White space between tokens is JSON's, carriage returns included.
+        #expect(try field("{\"text\":\r\"t\"}\r") == "t")
+    }
+
     @Test func inputsExpandSortedAndMissingOnesAreNamed() throws {
         #expect(throws: CorpusError.notFound(path: "/no/such/tok/input")) { try expandCorpusInputs(["/no/such/tok/input"]) }
         #expect(throws: CorpusError.noMatch(pattern: "/no/such/*.txt")) { try expandCorpusInputs(["/no/such/*.txt"]) }
