@@ -71,11 +71,12 @@ struct CorpusInputsTests {
         #expect(try texts(files) == [Array("latin-1 name\n".utf8)])
     }
 
-    /// The one rule: count files by their first bytes, whatever their names; text otherwise; never both.
+    /// The one rule: count files by their first bytes, whatever their names; text otherwise; never both;
+    /// and a file named as a count file that does not start as one is damaged, not text.
     @Test func countFilesAreKnownByTheirBytes() throws {
         let root = try folder("kinds")
         defer { removeTree(root) }
-        let counts = root + "/named.txt", text = root + "/t.counts", magicText = root + "/m.txt"
+        let counts = root + "/named.txt", text = root + "/t.txt", magicText = root + "/m.txt"
         try writeFileAtomically(counts, Array("TOKC".utf8) + [2, 0, 0, 0, 0])
         try writeFileAtomically(text, Array("plain text\n".utf8))
         try writeFileAtomically(magicText, Array("TOKCOUNTS is a word\n".utf8))
@@ -83,6 +84,11 @@ struct CorpusInputsTests {
         #expect(try CorpusInputs(resolving: [text, magicText]) == .text([CorpusFile(path: magicText), CorpusFile(path: text)]))
         #expect(throws: CorpusError.countFilesAndText(countFile: counts, text: magicText)) { try CorpusInputs(resolving: [root]) }
         #expect(throws: CorpusError.countFileNotText(path: counts)) { try expandCorpusInputs([counts, text]) }
+        let damaged = root + "/cut.counts"
+        try writeFileAtomically(damaged, Array("TOK".utf8))
+        #expect(throws: CorpusError.notACountFile(path: damaged)) { try CorpusInputs(resolving: [damaged]) }
+        #expect(throws: CorpusError.notACountFile(path: damaged)) { try expandCorpusInputs([text, damaged]) }
+        try FileManager.default.removeItem(atPath: damaged)
         // A pipe is text, and telling so reads nothing from it (opening it alone would wait for a writer).
         let pipe = root + "/pipe"
         #expect(mkfifo(pipe, 0o600) == 0)
