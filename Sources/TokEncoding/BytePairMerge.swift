@@ -308,7 +308,7 @@ extension BPETables {
                 let m = treeLeaves(piece, ids: ids, rank: rank, pairCache: pairCache)
                 let node = UnsafeMutablePointer<UInt64>.allocate(capacity: BPETables.treeNodes(m))
                 defer { node.deallocate() }
-                return mergeTree(m, ids: ids, rank: rank, node: node, pairCache: pairCache, into: &out)
+                return mergeTree(m, bytes: n, ids: ids, rank: rank, node: node, pairCache: pairCache, into: &out)
             }
             let m = scratch.ids.withUnsafeMutableBufferPointer { ids in
                 scratch.leafRanks.withUnsafeMutableBufferPointer { rank in
@@ -322,7 +322,7 @@ extension BPETables {
                 scratch.leafRanks.withUnsafeMutableBufferPointer { rank in
                     scratch.winners.withUnsafeMutableBufferPointer { node in
                         // Each is as long as treeLeaves and mergeTree need.
-                        mergeTree(m, ids: ids.baseAddress!, rank: rank.baseAddress!, node: node.baseAddress!,
+                        mergeTree(m, bytes: n, ids: ids.baseAddress!, rank: rank.baseAddress!, node: node.baseAddress!,
                                   pairCache: pairCache, into: &out)
                     }
                 }
@@ -331,7 +331,7 @@ extension BPETables {
     }
 
     /// The tree's leaves for `m` parts (two parts' pairs a leaf), which is
-    /// also how many inner nodes ``mergeTree(_:ids:rank:node:pairCache:into:)``
+    /// also how many inner nodes ``mergeTree(_:bytes:ids:rank:node:pairCache:into:)``
     /// needs room for (node 0 is unused).
     @inlinable
     static func treeNodes(_ m: Int) -> Int { (m + 1) / 2 }
@@ -359,16 +359,25 @@ extension BPETables {
         return m
     }
 
-    /// Merges the `m` parts in `ids` (their pairs' ranks in `rank`, `m + 1`
-    /// of them) with the tree's inner nodes in `node` (room for
-    /// ``treeNodes(_:)``), and appends the ids left.
+    /// Merges the `m` parts of a piece of `bytes` bytes in `ids` (their
+    /// pairs' ranks in `rank`, `m + 1` of them) with the tree's inner nodes in
+    /// `node` (room for ``treeNodes(_:)``), and appends the ids left.
     @inlinable
     func mergeTree(
-        _ m: Int, ids: UnsafeMutablePointer<UInt32>, rank: UnsafeMutablePointer<UInt32>, node: UnsafeMutablePointer<UInt64>,
-        pairCache: PairCacheView?, into out: inout ContiguousArray<UInt32>
+        _ m: Int, bytes: Int, ids: UnsafeMutablePointer<UInt32>, rank: UnsafeMutablePointer<UInt32>,
+        node: UnsafeMutablePointer<UInt64>, pairCache: PairCacheView?, into out: inout ContiguousArray<UInt32>
     ) {
         guard m > 1 else { return out.append(ids[0]) }
         let dead = UInt32.max, none = UInt32.max
+        // The live part after live part k: a token's length further on when
+        // every part is a byte (ASCII), else past the parts merged into k.
+        let partsAreBytes = m == bytes
+        @inline(__always) func next(_ k: Int) -> Int {
+            if partsAreBytes { return k + tokenLength(ids[k]) }
+            var j = k + 1
+            while j < m && ids[j] == dead { j += 1 }
+            return j
+        }
         // Leaf g (node leaves + g) is the better of the pairs starting at parts
         // 2g and 2g + 1 (< m + 1: rank has one more); inner nodes are 1 ..< leaves.
         // A value is `rank << 32 | part`: comparing values compares ranks,
@@ -401,12 +410,9 @@ extension BPETables {
             let top = leaves > 1 ? node[1] : value(1)  // one leaf: it is the root
             guard top >> 32 != UInt64(none) else { break }
             let pos = Int(top & 0xFFFF_FFFF)
-            // The live parts after pos and after that one, past the parts
-            // merged into them (a pair's right part is live, so right < m).
-            var right = pos + 1
-            while ids[right] == dead { right += 1 }
-            var after = right + 1
-            while after < m && ids[after] == dead { after += 1 }
+            // The live parts after pos and after that one (a pair's right part
+            // is live, so right < m).
+            let right = next(pos), after = next(right)
             // A ranks vocabulary's merge makes the token of id `rank`: no lookup.
             ids[pos] = resultIsRank ? UInt32(truncatingIfNeeded: top >> 32)
                 : UInt32(truncatingIfNeeded: pair(ids[pos], ids[right], pairCache))

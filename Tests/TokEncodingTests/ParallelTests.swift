@@ -42,18 +42,47 @@ struct ParallelTests {
     @Test func everyParallelPathGivesOneThreadsIds() throws {
         let vocabulary = try smallVocabulary()
         for (label, text) in ParallelTests.propertyTexts() {
-            let t = Tokenizer(vocabulary: vocabulary, preTokenizer: PreTokenizer(named: "o200k")!)
-            let one = t.withPieceCache(entries: 0)  // one thread, no caches at all
-            let whole = text.withUnsafeBufferPointer { one.encode(bytes: $0) }
-            #expect(text.withUnsafeBufferPointer { t.encodeInParallel($0, threads: 3) } == whole, "\(label): parts")
-            #expect(try ParallelTests.stream(text, tokenizer: t, chunkSize: 8_192, threads: 3) == whole, "\(label): stream")
-            let lines = text.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)
-            let documents = stride(from: 0, to: text.count, by: 5_000).map { Array(text[$0 ..< min($0 + 5_000, text.count)]) }
-            for (kind, units) in [("lines", lines), ("documents", documents)] {
-                let alone = units.map { u in u.withUnsafeBufferPointer { one.encode(bytes: $0) } }
-                #expect(try ParallelTests.encodeAlone(units, tokenizer: t, threads: 3) == alone, "\(label): \(kind)")
-            }
+            try ParallelTests.expectEveryParallelPathGivesOneThreadsIds(
+                text, label, Tokenizer(vocabulary: vocabulary, preTokenizer: PreTokenizer(named: "o200k")!))
         }
+    }
+
+    /// The same with a tiny piece cache (4 and 64 entries: the workers
+    /// overwrite each other's entries all the time, and their long-piece
+    /// caches of 4 slots empty themselves as often) on text whose pieces repeat.
+    @Test func everyParallelPathGivesOneThreadsIdsThroughATinyPieceCache() throws {
+        let base = Tokenizer(vocabulary: try smallVocabulary(), preTokenizer: PreTokenizer(named: "cl100k")!)
+        let text = PieceCacheTests.repetitiveText(bytes: 200_000)
+        for entries in [4, 64] {
+            try ParallelTests.expectEveryParallelPathGivesOneThreadsIds(
+                text, "\(entries) entries", base.withPieceCache(entries: entries))
+        }
+    }
+
+    /// Expects `t` on three threads to give one thread's ids on `text`, by
+    /// each path: parts, a stream, and lines and documents encoded alone.
+    static func expectEveryParallelPathGivesOneThreadsIds(_ text: [UInt8], _ label: String, _ t: Tokenizer) throws {
+        let one = t.withPieceCache(entries: 0)  // one thread, no caches at all
+        let whole = text.withUnsafeBufferPointer { one.encode(bytes: $0) }
+        let parts = text.withUnsafeBufferPointer { t.encodeInParallel($0, threads: 3) }
+        #expect(firstDifference(parts, whole) == nil, "\(label): parts")
+        let streamed = try ParallelTests.stream(text, tokenizer: t, chunkSize: 8_192, threads: 3)
+        #expect(firstDifference(streamed, whole) == nil, "\(label): stream")
+        let lines = text.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)
+        let documents = stride(from: 0, to: text.count, by: 5_000).map { Array(text[$0 ..< min($0 + 5_000, text.count)]) }
+        for (kind, units) in [("lines", lines), ("documents", documents)] {
+            let alone = units.map { u in u.withUnsafeBufferPointer { one.encode(bytes: $0) } }
+            let ids = try ParallelTests.encodeAlone(units, tokenizer: t, threads: 3)
+            let wrong = units.indices.filter { ids[$0] != alone[$0] }
+            #expect(wrong.isEmpty, "\(label): \(kind) \(wrong.prefix(5)) of \(units.count) differ")
+        }
+    }
+
+    /// Where two id sequences first differ, nil when they are equal: what a
+    /// failure should say, rather than both sequences whole.
+    static func firstDifference(_ a: ContiguousArray<UInt32>, _ b: ContiguousArray<UInt32>) -> Int? {
+        if let k = a.indices.first(where: { $0 < b.count && a[$0] != b[$0] }) { return k }
+        return a.count == b.count ? nil : min(a.count, b.count)
     }
 
     /// The ids of `text` read by ``Tokenizer/encodeStream(blockSize:chunkSize:threads:allowedSpecial:read:emit:)``.

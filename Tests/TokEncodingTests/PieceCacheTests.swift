@@ -174,30 +174,51 @@ struct PieceCacheTests {
     /// The encoder on several threads over one tokenizer whose piece cache
     /// is tiny (4 and 64 entries: the threads overwrite each other's entries
     /// all the time, with pieces of 1-32 bytes and up to 7 ids, and each
-    /// thread's long-piece cache, 4 slots, empties itself as often): every
-    /// thread's ids equal a cache-free encode's, by the stream's workers and
-    /// by pipeline workers with scratches of their own.
+    /// thread's long-piece cache, 4 slots, empties itself as often): each
+    /// thread, with a scratch of its own, encodes every line alone (as `tok
+    /// encode --lines` and datasets do) and the whole text, in an order of
+    /// its own, and every id equals a cache-free encode's. Threads here are
+    /// ``inParallel(lanes:_:)``'s alone, so that ThreadSanitizer sees only
+    /// the caches (the stream and the pipeline: ParallelTests).
     @Test func threadsSharingATinyPieceCacheGiveCacheFreeIds() throws {
         let base = Tokenizer(vocabulary: try smallVocabulary(), preTokenizer: PreTokenizer(named: "cl100k")!)
+        let text = PieceCacheTests.repetitiveText(bytes: 300_000)
+        let uncached = base.withPieceCache(entries: 0)
+        let whole = text.withUnsafeBufferPointer { uncached.encode(bytes: $0) }
+        let lines = text.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)
+        let lineIds = lines.map { line in line.withUnsafeBufferPointer { uncached.encode(bytes: $0) } }
+        for entries in [4, 64] {
+            let t = base.withPieceCache(entries: entries)
+            let lanes = 4
+            // Per thread: the lines whose ids differ, and whether the whole text's do.
+            let wrong = inParallel(lanes: lanes) { lane -> (lines: Int, whole: Bool) in
+                var scratch = t.makeScratch()
+                var ids = ContiguousArray<UInt32>()
+                var wrongLines = 0
+                for j in 0 ..< lines.count {
+                    let k = (j + lane * lines.count / lanes) % lines.count
+                    ids.removeAll(keepingCapacity: true)
+                    lines[k].withUnsafeBufferPointer { t.encode($0, allowedSpecial: .none, scratch: &scratch, into: &ids) }
+                    if ids != lineIds[k] { wrongLines += 1 }
+                }
+                ids.removeAll(keepingCapacity: true)
+                text.withUnsafeBufferPointer { t.encode($0, allowedSpecial: .none, scratch: &scratch, into: &ids) }
+                return (wrongLines, ids != whole)
+            }
+            #expect(wrong.map(\.lines) == [0, 0, 0, 0], "\(entries) entries")
+            #expect(wrong.map(\.whole) == [false, false, false, false], "\(entries) entries")
+        }
+    }
+
+    /// Text of pieces that repeat, of 1 to 200 bytes and up to a dozen ids,
+    /// Han and Latin, in lines.
+    static func repetitiveText(bytes: Int) -> [UInt8] {
         var rng = SplitMix(state: 8)
         let words = ["abcaaaab", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "abcabcabc", "the", " thing", "中文", "aab", "b",
                      " abcbabcbacbacbabcbcacbabcaaab", "\n", " ", "42", "ab", "中文中中文文中中中中文中文中文中",
                      String(repeating: "a", count: 200)]
         var text: [UInt8] = []
-        while text.count < 300_000 { text += Array(words.randomElement(using: &rng)!.utf8) }
-        let uncached = base.withPieceCache(entries: 0)
-        let whole = text.withUnsafeBufferPointer { uncached.encode(bytes: $0) }
-        // Lines of the text, each encoded alone (as `tok encode --lines` and datasets do).
-        let lines = text.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)
-        let lineIds = lines.map { line in line.withUnsafeBufferPointer { uncached.encode(bytes: $0) } }
-        for entries in [4, 64] {
-            let t = base.withPieceCache(entries: entries)
-            for round in 0 ..< 2 {
-                #expect(try ParallelTests.stream(text, tokenizer: t, chunkSize: 4_096, threads: 4) == whole,
-                        "stream, \(entries) entries, round \(round)")
-                #expect(try ParallelTests.encodeAlone(lines, tokenizer: t, threads: 4) == lineIds,
-                        "lines, \(entries) entries, round \(round)")
-            }
-        }
+        while text.count < bytes { text += Array(words.randomElement(using: &rng)!.utf8) }
+        return text
     }
 }
