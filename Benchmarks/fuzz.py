@@ -18,6 +18,7 @@ import collections
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 import tempfile
@@ -29,38 +30,63 @@ KINDS = 5
 BATCH = 2_000  # cases of each kind in one pytest process: its start-up (torch, fixtures) is ~20 s
 
 
+class Batch:
+    """One pytest process running `cases` cases of each kind with its own seed."""
+
+    def __init__(self, seed, cases, work):
+        self.seed, self.cases = seed, cases
+        self.report, self.log = work / f"report-{seed}.jsonl", work / f"pytest-{seed}.log"
+        self.process = None
+
+    def start(self, env):
+        with open(self.log, "w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore", str(TEST)],
+                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                env=dict(env, TOK_FUZZ_SEED=str(self.seed), TOK_FUZZ_CASES=str(self.cases),
+                         TOK_FUZZ_REPORT=str(self.report)))
+
+    def records(self):
+        return [json.loads(line) for line in open(self.report)] if self.report.exists() else []
+
+
 def run_batches(args, work):
+    """Runs every batch, --jobs at a time; returns them and the seconds taken."""
     per_kind = -(-args.cases // KINDS)
-    batches = [(args.seed + k, min(BATCH, per_kind - k * BATCH)) for k in range(-(-per_kind // BATCH))]
-    pending, running, finished = list(batches), [], []
+    pending = [Batch(args.seed + k, min(BATCH, per_kind - k * BATCH), work) for k in range(-(-per_kind // BATCH))]
+    running, finished = [], []
     env = dict(os.environ, TOK_FUZZ_SECONDS="0", TOK_FUZZ_JOBS="1")
     if args.tok:
         env["TOK_BIN"] = str(pathlib.Path(args.tok).resolve())
     if args.keep:
         env["TOK_FUZZ_KEEP"] = str(pathlib.Path(args.keep).resolve())
     start = time.monotonic()
-    while pending or running:
-        while pending and len(running) < args.jobs:
-            seed, cases = pending.pop(0)
-            report, log = work / f"report-{seed}.jsonl", open(work / f"pytest-{seed}.log", "w")
-            p = subprocess.Popen(
-                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore", str(TEST)],
-                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                env=dict(env, TOK_FUZZ_SEED=str(seed), TOK_FUZZ_CASES=str(cases), TOK_FUZZ_REPORT=str(report)))
-            running.append((p, seed, report, log))
-        time.sleep(1)
-        for item in [r for r in running if r[0].poll() is not None]:
-            running.remove(item)
-            item[3].close()
-            finished.append(item[1:3])
-            done = sum(1 for line in open(item[2]) if '"done"' in line) if item[2].exists() else 0
-            print(f"seed {item[1]}: {done} cases ({time.monotonic() - start:.0f} s)", file=sys.stderr)
-            if done == 0:
-                sys.exit(f"fuzz: the batch of seed {item[1]} ran no case; see {work}/pytest-{item[1]}.log")
+    try:
+        while pending or running:
+            while pending and len(running) < args.jobs:
+                running.append(pending.pop(0))
+                running[-1].start(env)
+            time.sleep(1)
+            for batch in [b for b in running if b.process.poll() is not None]:
+                running.remove(batch)
+                finished.append(batch)
+                done = sum(1 for r in batch.records() if r.get("done"))
+                print(f"seed {batch.seed}: {done} cases ({time.monotonic() - start:.0f} s)", file=sys.stderr)
+                if done == 0:
+                    sys.exit(f"fuzz: the batch of seed {batch.seed} ran no case:\n{batch.log.read_text()[-3000:]}")
+    finally:
+        for batch in running:  # stopped early (an error, Ctrl-C, SIGTERM): no batch outlives the run
+            batch.process.terminate()
+            batch.process.wait()
     return finished, time.monotonic() - start
 
 
+def stop(signum, frame):
+    raise SystemExit(f"fuzz: stopped by signal {signum}")
+
+
 def main():
+    signal.signal(signal.SIGTERM, stop)  # so that the batches and the work folder go too
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=100_000, help="cases in all, over the five kinds of input")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="pytest processes at once")
@@ -72,9 +98,8 @@ def main():
         work = pathlib.Path(folder)
         finished, seconds = run_batches(args, work)
         cases, failures = 0, collections.defaultdict(list)
-        for _, report in finished:
-            for line in open(report):
-                record = json.loads(line)
+        for batch in finished:
+            for record in batch.records():
                 if record.get("done"):
                     cases += 1
                 else:
