@@ -25,11 +25,14 @@ import base64
 import json
 import os
 import pathlib
+import pickle
 import random
 import re
 import shutil
 import signal
+import struct
 import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -202,8 +205,9 @@ LIMITS = ["prlimit", f"--as={ADDRESS_SPACE}", "--core=0", "--"]
 class Case:
     """A folder of its own: in/ (the inputs), out/ (outputs), tmp/ ($TMPDIR)."""
 
-    def __init__(self, root, kind, index):
+    def __init__(self, root, kind, index, tokenizers):
         self.root, self.kind, self.index = root, kind, index
+        self.tokenizers = tokenizers  # the lane's TokenizersInChild
         self.mutations = []  # what was done to the input, set by the case
         shutil.rmtree(root, ignore_errors=True)
         for d in ("in", "out", "tmp"):
@@ -360,10 +364,57 @@ TRAIN_COUNTS = ("train", "in/small.counts", "--vocab-size", "300", "--quiet", "-
 # One case of each kind
 
 
+# tokenizers aborts the whole process on some damaged files (a panic while
+# unwinding from a duplicated field, in 0.23.3): it reads them in a process
+# of its own, started again after such an abort.
+TOKENIZERS_CHILD = r"""
+import pickle, struct, sys
+from tokenizers import Tokenizer
+read, write = sys.stdin.buffer.read, sys.stdout.buffer.write
+while len(head := read(4)) == 4:
+    text, sample = pickle.loads(read(struct.unpack("<I", head)[0]))
+    try:
+        ids = Tokenizer.from_str(text).encode(sample, add_special_tokens=False).ids
+    except BaseException:  # pyo3's PanicException is one
+        ids = None
+    reply = pickle.dumps(ids)
+    write(struct.pack("<I", len(reply)) + reply)
+    sys.stdout.buffer.flush()
+"""
+
+
+class TokenizersInChild:
+    """tokenizers' ids for a tokenizer.json and a text, or None when it refuses the file or aborts."""
+
+    def __init__(self):
+        self.process = None
+
+    def ids(self, text, sample):
+        if self.process is None:
+            self.process = subprocess.Popen([sys.executable, "-c", TOKENIZERS_CHILD], stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        request = pickle.dumps((text, sample))
+        try:
+            self.process.stdin.write(struct.pack("<I", len(request)) + request)
+            self.process.stdin.flush()
+            head = self.process.stdout.read(4)
+            if len(head) == 4:
+                return pickle.loads(self.process.stdout.read(struct.unpack("<I", head)[0]))
+        except BrokenPipeError:
+            pass
+        self.close()  # it aborted: the next file gets a new process
+        return None
+
+    def close(self):
+        if self.process is not None:
+            self.process.stdin.close()
+            self.process.wait()
+            self.process = None
+
+
 def tokenizer_json_case(case, base, rng):
     data, case.mutations = mutate(base["tokenizer.json"], rng, JSON_MUTATIONS)
-    hf = reference(lambda: Tokenizer.from_str(data.decode("utf-8")))
-    theirs = reference(lambda: hf.encode(base["sample"], add_special_tokens=False).ids) if hf else None
+    theirs = case.tokenizers.ids(data.decode("utf-8"), base["sample"]) if valid_utf8(data) else None
     sample = base["sample"].encode()
     if case.index % 2 == 0:
         (case.inputs / "tokenizer.json").write_bytes(data)
@@ -566,7 +617,7 @@ def test_damaged_inputs_never_crash_nor_give_wrong_results(kind, base, tmp_path)
     cases, seen = [], set()
     start = time.monotonic()
 
-    def work(lane):
+    def work(lane, tokenizers):
         # Each lane reuses one folder; tok's runs are most of the time, so
         # lanes overlap well on threads.
         while True:
@@ -574,7 +625,7 @@ def test_damaged_inputs_never_crash_nor_give_wrong_results(kind, base, tmp_path)
                 index = next(indices, None)
                 if index is None or (SECONDS and time.monotonic() - start > SECONDS):
                     return
-            case = Case(tmp_path / f"lane{lane}", kind, index)
+            case = Case(tmp_path / f"lane{lane}", kind, index, tokenizers)
             try:
                 RUN[kind](case, base, random.Random(f"{SEED}:{kind}:{index}"))
             except Exception as error:  # the harness's own failure: reported like tok's, never lost in a thread
@@ -591,16 +642,25 @@ def test_damaged_inputs_never_crash_nor_give_wrong_results(kind, base, tmp_path)
                             report.write(json.dumps(f) + "\n")
                         report.write(json.dumps({"kind": kind, "case": index, "seed": SEED, "done": True}) + "\n")
 
-    lanes = [threading.Thread(target=work, args=(lane,)) for lane in range(JOBS)]
+    children = [TokenizersInChild() for _ in range(JOBS)]
+    lanes = [threading.Thread(target=work, args=(lane, children[lane])) for lane in range(JOBS)]
     for t in lanes:
         t.start()
     for t in lanes:
         t.join()
+    for child in children:
+        child.close()
     cases.sort(key=lambda c: c.index)
     outcomes = Counter(c.outcome for c in cases)
-    lenient = Counter(what for c in cases for what in c.lenient)
+    lenient = {}
+    for c in cases:
+        for what in c.lenient:
+            lenient.setdefault(what, []).append(c)
     print(f"{kind}: {len(cases)} cases in {time.monotonic() - start:.1f} s: {outcomes['accepted']} accepted, "
-          f"{outcomes['refused']} refused; accepted where the reference refuses: {dict(lenient)}")
+          f"{outcomes['refused']} refused")
+    for what, those in lenient.items():  # allowed: the references are not always the stricter reader
+        print(f"  accepted a {what}: {len(those)} cases, e.g. TOK_FUZZ_ONLY={kind}:{those[0].index} "
+              f"({'; '.join(those[0].mutations)})")
     assert len(cases) >= min(CASES, 20) or ONLY, f"only {len(cases)} cases ran"
     distinct = {}
     for f in (f for c in cases for f in c.failures):
