@@ -161,6 +161,12 @@ struct TrainingState {
             wordSeen.append(-1)
             for b in bytes { symbols.append(UInt32(b)) }
         }
+        countAllPairs()
+    }
+
+    /// Counts the pairs of every word and puts each on the heap: the start of a
+    /// training, once the words are in place.
+    mutating func countAllPairs() {
         // 1. Count every adjacent pair, and note the words it occurs in.
         for w in wordStart.indices {
             let start = wordStart[w], n = Int(wordLength[w]), c = Int64(wordCount[w])

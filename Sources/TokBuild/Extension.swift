@@ -1,0 +1,318 @@
+import Foundation
+import TokCorpus
+import TokCounts
+import TokEncoding
+import TokTraining
+import TokRuntime
+
+/// How many tokens `tok extend` adds.
+public enum TokensToAdd: Sendable, Equatable {
+    case exactly(Int)
+    /// As few as make each named domain's bytes/token on its evaluation text
+    /// reach its factor times the base's (`zh: 1.3`), at most `limit`.
+    case auto(targets: [String: Double], limit: Int)
+}
+
+public struct ExtensionOptions: Sendable {
+    /// The domains to learn new tokens from, with their weights in the balance.
+    public var domains: [DomainInput]
+    public var add: TokensToAdd
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    public var memoryBudget = CountingOptions.defaultMemoryBudget
+    /// Thousandths of each domain's documents held out for evaluation, up to `heldOutCapacity` bytes.
+    public var heldOutPerMille = 20
+    public var heldOutCapacity = 4 << 20
+    public var heldOutUnit = HoldOutUnit.document
+    /// Evaluation text per domain (files, folders, globs), from other sources
+    /// than the training text; it may name domains no token is learned from
+    /// (`en` and `code` when extending for `zh`), which the report then shows
+    /// unchanged or not.
+    public var evaluation: [String: [String]] = [:]
+
+    public init(domains: [DomainInput], add: TokensToAdd) {
+        self.domains = domains
+        self.add = add
+    }
+}
+
+/// What can stop an extension, besides what stops a build's counting (``BuildError``).
+public enum ExtensionError: TokError, Equatable {
+    /// `--target` names a domain that `--domains` does not.
+    case targetNotExtended(domain: String)
+    /// A base that normalizes text: counting does not normalize yet.
+    case normalizedBase(name: String, normalizer: String)
+
+    public var description: String {
+        switch self {
+        case .targetNotExtended(let domain): return "the target names \(domain), which is not one of the domains extended on"
+        case .normalizedBase(let name, let normalizer):
+            return "\(name) normalizes text (\(normalizer)); tok extend counts text as it is, so it extends only vocabularies without a normalizer"
+        }
+    }
+}
+
+/// Extends a vocabulary with new tokens learned on `options.domains`, every
+/// existing id kept: counts each domain with the base's own pre-tokenizer
+/// (holding out a share of its documents), scales the domains' counts to the
+/// same total times their weights (the balance of ``buildVocabulary(_:output:log:warn:progress:)``),
+/// encodes each counted piece with the base, and continues BPE from there
+/// (``BPEContinuation``): each new token is a merge of two tokens the base or
+/// an earlier new merge has, ranked after all of the base's merges, with ids
+/// from one past the base's largest id, special tokens included. Checks the
+/// result, measures base and extension on each domain's evaluation text, and
+/// writes the folder with `extend-report.json`, `extend-report.html`,
+/// `added.tsv` and `heldout/<domain>.txt`, staged: a failed or stopped run
+/// leaves `output` as it was. The same inputs give the same folder on any
+/// number of threads.
+///
+/// `base` is the vocabulary (loaded from a folder, or made in memory) and
+/// `baseName` its name in the report; `protecting` lists paths `output` may
+/// not replace besides the inputs (the base's folder).
+///
+/// - Throws: ``ExtensionError``, ``BuildError`` and the errors of the stages' libraries.
+public func extendVocabulary(
+    _ options: ExtensionOptions, base: Tokenizer, baseName: String, output: String, protecting: [String] = [],
+    log: @escaping @Sendable (String) -> Void, warn: @escaping @Sendable (String) -> Void = { _ in },
+    progress: @escaping @Sendable (BuildProgress) -> Void = { _ in }
+) throws -> ExtensionReport {
+    guard !options.domains.isEmpty else { throw BuildError.noDomains }
+    if let twice = options.domains.map(\.name).firstRepeated { throw BuildError.repeatedDomain(name: twice) }
+    if case .auto(let targets, _) = options.add {
+        for name in targets.keys.sorted() where !options.domains.contains(where: { $0.name == name }) {
+            throw ExtensionError.targetNotExtended(domain: name)
+        }
+    }
+    guard base.normalizer.steps.isEmpty else { throw ExtensionError.normalizedBase(name: baseName, normalizer: base.normalizer.rawValue) }
+    for (_, inputs) in options.evaluation { _ = try expandCorpusInputs(inputs) }
+    let inputs = options.domains.flatMap(\.inputs) + options.evaluation.values.joined() + protecting
+    return try TemporaryPaths.withWorkFolder("extend") { work in try VocabularyFolder.writeStaged(to: output, protecting: inputs) { staging in
+        var clock = StageClock()
+        var build = BuildOptions(domains: options.domains)
+        build.preTokenizer = base.preTokenizer
+        build.threads = options.threads
+        build.memoryBudget = options.memoryBudget
+        build.heldOutPerMille = options.heldOutPerMille
+        build.heldOutCapacity = options.heldOutCapacity
+        build.heldOutUnit = options.heldOutUnit
+        let domains = try clock.time("count") {
+            try countDomains(build, work: work, staging: staging, log: log, warn: warn, progress: progress)
+        }
+        let jointStarted = Date()
+        let joint = try clock.time("joint") {
+            try jointCounts(domains, build, work: work) { fraction in
+                progress(BuildProgress(stage: "joint", done: fraction, total: 1, seconds: Date().timeIntervalSince(jointStarted)))
+            }.joint
+        }
+        let budget = max(options.memoryBudget - BPETrainer.reservedMemory, 1 << 20)
+        let (words, reduction) = try clock.time("encode") {
+            try continuationWords(countFile: joint, domains: domains, base: base.vocabulary, budget: budget, threads: options.threads)
+        }
+        log("\(words.count) pieces of two tokens or more to learn from" + (reduction.map {
+            String(format: " (%.1f%% of the distinct pieces, %.2f%% of the piece mass, dropped to fit the memory budget)",
+                   $0.droppedPieceShare * 100, $0.droppedMassShare * 100)
+        } ?? ""))
+        var continuation = clock.time("start") { BPEContinuation(base: base.vocabulary, words: words) }
+        let texts = try EvaluationText.all(options, domains: domains)
+        let trainingStarted = Date()
+        func trainingProgress(_ done: Int, _ total: Int) {
+            progress(BuildProgress(stage: "train", done: Double(done), total: Double(total), seconds: Date().timeIntervalSince(trainingStarted)))
+        }
+        var targets: [TargetReport] = []
+        let added: Int
+        switch options.add {
+        case .exactly(let n):
+            clock.time("train") { continuation.add(n) { done, total in trainingProgress(done, total) } }
+            added = continuation.tokens.count
+        case .auto(let wanted, let limit):
+            (added, targets) = try clock.time("train") {
+                try addUntilTargets(&continuation, wanted: wanted, limit: limit, texts: texts, base: base, threads: options.threads,
+                                    log: log, progress: trainingProgress)
+            }
+        }
+        log("added \(added) tokens" + (continuation.exhausted && added == continuation.tokens.count ? " (no pair was left to merge)" : ""))
+        let tokenizer = try clock.time("assemble") { base.with(vocabulary: try continuation.vocabulary(tokens: added)) }
+        try clock.time("check") { try checkExtension(tokenizer.vocabulary, base: base.vocabulary, added: Array(continuation.tokens.prefix(added))) }
+        let name = URL(fileURLWithPath: output).lastPathComponent
+        try clock.time("write") {
+            try VocabularyFolder.write(tokenizer, into: staging, name: name, source: "tok extend: \(baseName) + \(added) tokens on "
+                + options.domains.map { "\($0.name)=\($0.inputs.joined(separator: "+")) (weight \($0.weight))" }.joined(separator: ", "))
+        }
+        let credit = creditNewTokens(continuation.domainCounts.prefix(added), domains: domains)
+        var report = try clock.time("evaluate") {
+            try ExtensionReport(base: base, baseName: baseName, extended: tokenizer, added: added, options: options,
+                                domains: domains, texts: texts, credit: credit)
+        }
+        report.targets = targets
+        if case .exactly(let n) = options.add { report.stoppedEarly = added < n }
+        report.reduction = reduction
+        report.seconds = clock.seconds
+        report.peakMemoryMB = peakMemoryMB()
+        report.memoryBudgetMB = Double(options.memoryBudget) / Double(1 << 20)
+        try report.write(into: staging, title: "tok extend: " + name, newTokens: Array(continuation.tokens.prefix(added)),
+                         merges: Array(continuation.merges.prefix(added)), credit: credit, domainNames: domains.map(\.input.name))
+        return report
+    } }
+}
+
+/// The joint counts' pieces as the base encodes them, each with its count in
+/// every domain (looked up in the domains' count files, which are sorted as
+/// the joint file is): the words a continued training learns from. Drops the
+/// rarest pieces when all would not fit in `budget` (``PieceReduction``).
+///
+/// - Complexity: one pass over each count file, and the encoding of every piece on `threads` threads.
+func continuationWords(countFile: String, domains: [CountedDomain], base: Vocabulary, budget: Int,
+                       threads: Int) throws -> (ContinuationWords, PieceReduction?) {
+    let d = domains.count
+    let (pieces, reduction) = try PieceCounts.load(countFile: countFile, budget: budget) { BPETrainer.memoryCost(of: $0) + 8 * d }
+    var perDomain = [UInt64](repeating: 0, count: pieces.count * d)
+    for (k, domain) in domains.enumerated() {
+        var next = 0
+        try CountFile.forEachEntry(domain.countFile) { bytes, count in
+            while next < pieces.count && pieces.piece(next, precedes: bytes) { next += 1 }
+            if next < pieces.count && pieces.pieceEquals(next, bytes) { perDomain[next * d + k] = count }
+        }
+    }
+    // Each lane encodes a contiguous range; joined in order, the words do not depend on the lanes.
+    let lanes = max(1, min(threads, pieces.count / 65536 + 1))
+    let encoded: [(ids: ContiguousArray<UInt32>, ends: [Int])] = inParallel(lanes: lanes) { lane in
+        var scratch = BytePairScratch(caching: false)
+        var ids = ContiguousArray<UInt32>()
+        var ends: [Int] = []
+        pieces.bytes.withUnsafeBufferPointer { all in
+            for k in pieces.count * lane / lanes ..< pieces.count * (lane + 1) / lanes {
+                base.encodePiece(UnsafeBufferPointer(rebasing: all[pieces.start(k) ..< pieces.ends[k]]), scratch: &scratch, into: &ids)
+                ends.append(ids.count)
+            }
+        }
+        return (ids, ends)
+    }
+    var words = ContinuationWords(domains: d)
+    for (lane, part) in encoded.enumerated() {
+        var start = 0
+        for (j, k) in (pieces.count * lane / lanes ..< pieces.count * (lane + 1) / lanes).enumerated() {
+            words.append(part.ids[start ..< part.ends[j]], count: pieces.counts[k], domainCounts: perDomain[k * d ..< (k + 1) * d])
+            start = part.ends[j]
+        }
+    }
+    return (words, reduction)
+}
+
+extension PieceCounts {
+    /// Whether piece `k` sorts before `other` (bytes compared unsigned; a prefix first), as count files sort.
+    func piece(_ k: Int, precedes other: UnsafeBufferPointer<UInt8>) -> Bool {
+        let s = start(k), n = ends[k] - s
+        let common = min(n, other.count)
+        let c = common == 0 ? 0 : bytes.withUnsafeBufferPointer { memcmp($0.baseAddress! + s, other.baseAddress!, common) }
+        return c < 0 || (c == 0 && n < other.count)
+    }
+}
+
+/// Adds tokens in growing steps until every target is met on its domain's
+/// evaluation text, then finds by bisection the fewest tokens that meet them
+/// all; or stops at `limit` (or when no pair is left) and reports how far it got.
+func addUntilTargets(
+    _ continuation: inout BPEContinuation, wanted: [String: Double], limit: Int, texts: [EvaluationText], base: Tokenizer,
+    threads: Int, log: (String) -> Void, progress: (Int, Int) -> Void
+) throws -> (Int, [TargetReport]) {
+    let targets = wanted.keys.sorted().map { name in (text: texts.first { $0.name == name }!, factor: wanted[name]!) }
+    let before = try targets.map { try $0.text.measure(base, threads: threads).compression.bytesPerToken }
+    func reports(_ k: Int) throws -> [TargetReport] {
+        let tokenizer = base.with(vocabulary: try continuation.vocabulary(tokens: k))
+        return try zip(targets, before).map { target, b in
+            let reached = try target.text.measure(tokenizer, threads: threads).compression.bytesPerToken / max(b, 1e-9)
+            return TargetReport(domain: target.text.name, wanted: target.factor, reached: round4(reached), met: reached >= target.factor)
+        }
+    }
+    var current = try reports(0)
+    var missed = 0  // the most tokens known to miss a target
+    var step = 1000
+    while !current.allSatisfy(\.met) && continuation.tokens.count < limit && !continuation.exhausted {
+        missed = continuation.tokens.count
+        let goal = min(continuation.tokens.count + step, limit)
+        continuation.add(goal - continuation.tokens.count) { done, _ in progress(missed + done, limit) }
+        current = try reports(continuation.tokens.count)
+        log("\(continuation.tokens.count) tokens: " + current.map { "\($0.domain) \(String(format: "%.3f", $0.reached))x" }.joined(separator: ", "))
+        step = min(step * 2, 8000)
+    }
+    guard current.allSatisfy(\.met) else { return (continuation.tokens.count, current) }
+    var enough = continuation.tokens.count
+    while enough - missed > 1 {
+        let middle = (missed + enough) / 2
+        let r = try reports(middle)
+        if r.allSatisfy(\.met) {
+            enough = middle
+            current = r
+        } else {
+            missed = middle
+        }
+    }
+    return (enough, current)
+}
+
+/// Credits each new token to the domain whose text its merges saved the
+/// largest share of (counts scaled as in the joint counts, times the weights),
+/// as ``creditTokens(_:to:)`` credits a build's tokens.
+func creditNewTokens(_ counts: ArraySlice<[UInt64]>, domains: [CountedDomain]) -> [Int] {
+    let largest = Double(domains.map(\.trainingBytes).max() ?? 1)
+    let scales = domains.map { $0.input.weight * largest / Double(max($0.trainingBytes, 1)) }
+    return counts.map { perDomain in
+        var best = 0
+        for d in perDomain.indices where Double(perDomain[d]) * scales[d] > Double(perDomain[best]) * scales[best] { best = d }
+        return best
+    }
+}
+
+/// Checks what an extension promises: the base's ids keep their bytes (and
+/// their special tokens), the new tokens follow the base's largest id, each
+/// encodes to itself, and the size is the base's plus the tokens added.
+func checkExtension(_ v: Vocabulary, base: Vocabulary, added: [[UInt8]]) throws {
+    let first = base.idLimit
+    guard v.idLimit == (added.isEmpty ? base.idLimit : first + added.count) else {
+        throw BuildError.checkFailed("the extension has ids up to \(v.idLimit), not \(first + added.count)")
+    }
+    guard v.specialTokens == base.specialTokens else { throw BuildError.checkFailed("the special tokens changed") }
+    for id in 0 ..< base.count {
+        let bytes = base.bytes(of: UInt32(id))
+        guard !bytes.isEmpty, base.id(of: bytes) == UInt32(id) else { continue }
+        guard v.bytes(of: UInt32(id)) == bytes, v.id(of: bytes) == UInt32(id) else {
+            throw BuildError.checkFailed("base token \(id) changed")
+        }
+    }
+    var scratch = BytePairScratch(caching: false)
+    var out = ContiguousArray<UInt32>()
+    for (j, token) in added.enumerated() {
+        out.removeAll(keepingCapacity: true)
+        token.withUnsafeBufferPointer { v.encodePiece($0, scratch: &scratch, into: &out) }
+        guard v.id(of: token) == UInt32(first + j), out == [UInt32(first + j)] else {
+            throw BuildError.checkFailed("new token \(first + j) does not encode to itself")
+        }
+    }
+}
+
+/// One domain's text the report measures on: its evaluation files, or its held-out text.
+struct EvaluationText {
+    var name: String
+    var files: [CorpusFile]?
+    var heldOut: [UInt8]
+    var evaluatedOn: String
+
+    func measure(_ tokenizer: Tokenizer, threads: Int) throws -> TextMeasurement {
+        if let files { return try TextMeasurement.of(files: files, tokenizer: tokenizer, threads: threads) }
+        return heldOut.withUnsafeBufferPointer { TextMeasurement.of($0, tokenizer: tokenizer, threads: threads) }
+    }
+
+    var isEmpty: Bool { files == nil && heldOut.isEmpty }
+
+    /// The extended domains' texts in their order, then those of the domains only measured, by name.
+    static func all(_ options: ExtensionOptions, domains: [CountedDomain]) throws -> [EvaluationText] {
+        let extended = try domains.map { d in
+            let files = try options.evaluation[d.input.name].map(expandCorpusInputs)
+            return EvaluationText(name: d.input.name, files: files, heldOut: d.heldOut,
+                                  evaluatedOn: files != nil ? "evaluation set" : "held-out \(options.heldOutUnit.plural)")
+        }
+        let measured = try options.evaluation.keys.sorted().filter { name in !domains.contains { $0.input.name == name } }.map { name in
+            EvaluationText(name: name, files: try expandCorpusInputs(options.evaluation[name]!), heldOut: [], evaluatedOn: "evaluation set")
+        }
+        return extended + measured
+    }
+}
