@@ -124,10 +124,12 @@ public func extendVocabulary(
             clock.time("train") { continuation.add(n) { done, total in trainingProgress(done, total) } }
             added = continuation.tokens.count
         case .auto(let wanted, let limit):
-            (added, targets) = try clock.time("train") {
+            let (n, reached) = try clock.time("train") {
                 try addUntilTargets(&continuation, wanted: wanted, limit: limit, texts: texts, base: base, threads: options.threads,
                                     log: log, progress: trainingProgress)
             }
+            added = n
+            targets = reached
         }
         log("added \(added) tokens" + (continuation.exhausted && added == continuation.tokens.count ? " (no pair was left to merge)" : ""))
         let tokenizer = try clock.time("assemble") { base.with(vocabulary: try continuation.vocabulary(tokens: added)) }

@@ -81,7 +81,7 @@ public struct BPEContinuation {
     /// No pair was left to merge.
     public private(set) var exhausted = false
 
-    private var state = TrainingState()
+    var state = TrainingState()
     private var domainsPerWord: ContiguousArray<UInt64>
     private let domains: Int
     private var store: TokenStore
@@ -132,9 +132,9 @@ public struct BPEContinuation {
             tokens.append(bytes)
             merges.append(BPETrainer.Merge(left: left, right: right, count: count, tied: tied))
             domainCounts.append([UInt64](repeating: 0, count: domains))
-            let splits = rule == .ranks ? splits(of: bytes) : [key]
-            for split in splits { made[split] = id }
-            apply(id, splits: splits)
+            let ways = rule == .ranks ? splits(of: bytes) : [key]
+            for split in ways { made[split] = id }
+            apply(id, splits: ways)
             if (tokens.count - startCount) % 1000 == 0 { progress(tokens.count - startCount, n) }
         }
     }
@@ -195,20 +195,20 @@ public struct BPEContinuation {
                 }
                 guard best >= 0 else { break }
                 let s = start + best
-                if best > 0 { count(state.symbols[s - 1], state.symbols[s], by: -c, word: w32, changed: &changed) }
-                count(state.symbols[s], state.symbols[s + 1], by: -c, word: w32, changed: &changed)
-                if best + 2 < n { count(state.symbols[s + 1], state.symbols[s + 2], by: -c, word: w32, changed: &changed) }
+                if best > 0 { adjust(state.symbols[s - 1], state.symbols[s], by: -c, word: w32, changed: &changed) }
+                adjust(state.symbols[s], state.symbols[s + 1], by: -c, word: w32, changed: &changed)
+                if best + 2 < n { adjust(state.symbols[s + 1], state.symbols[s + 2], by: -c, word: w32, changed: &changed) }
                 state.symbols[s] = lowest
                 // s + 1 < start + n: the pair at `best` is inside the word.
                 for k in s + 1 ..< start + n - 1 { state.symbols[k] = state.symbols[k + 1] }
                 n -= 1
                 pending.remove(at: best)
                 if best > 0 {
-                    count(state.symbols[s - 1], lowest, by: c, word: w32, changed: &changed)
+                    adjust(state.symbols[s - 1], lowest, by: c, word: w32, changed: &changed)
                     pending[best - 1] = token(state.symbols[s - 1], lowest) ?? BPEContinuation.noToken
                 }
                 if best < n - 1 {
-                    count(lowest, state.symbols[s + 1], by: c, word: w32, changed: &changed)
+                    adjust(lowest, state.symbols[s + 1], by: c, word: w32, changed: &changed)
                     pending[best] = token(lowest, state.symbols[s + 1]) ?? BPEContinuation.noToken
                 }
                 if lowest >= firstId {
@@ -229,7 +229,7 @@ public struct BPEContinuation {
 
     /// Adds `delta` to the count of the pair (a, b) in word `word`; a pair that
     /// gains is noted for the heap.
-    private mutating func count(_ a: UInt32, _ b: UInt32, by delta: Int64, word: UInt32, changed: inout [Int]) {
+    private mutating func adjust(_ a: UInt32, _ b: UInt32, by delta: Int64, word: UInt32, changed: inout [Int]) {
         let e = state.pairs.entry(UInt64(a) << 32 | UInt64(b))
         state.pairs.counts[e] += delta
         if delta > 0 {
