@@ -24,7 +24,7 @@ struct ExtendCommand: ParsableCommand {
             bytes/token and tokens/character before and after, also for --eval domains no \
             token was learned from.
 
-            Examples:
+            Example:
               tok extend --vocab vocab/cl100k --domains zh=corpora/zh --add 20000 -o vocab/cl100k-zh
               tok extend --vocab vocab/cl100k --domains zh=corpora/zh --add auto --target zh=1.3 \\
                   --eval zh=corpora/eval/zh,en=corpora/eval/en -o vocab/cl100k-zh
