@@ -64,7 +64,7 @@ public struct ExtensionReport: Codable, Sendable {
     init(base: Tokenizer, baseName: String, extended: Tokenizer, added: Int, options: ExtensionOptions,
          domains: [CountedDomain], texts: [EvaluationText], credit: [Int]) throws {
         self.base = baseName
-        mergeRule = MergeRule(base.vocabulary.mergeOrder) == .ranks ? "ranks" : "merges"
+        mergeRule = base.vocabulary.mergeOrder == .ranks ? "ranks" : "merges"
         pattern = base.preTokenizer.name
         baseSize = base.vocabulary.idLimit
         firstNewId = baseSize
