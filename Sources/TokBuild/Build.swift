@@ -166,15 +166,8 @@ public func buildVocabulary(
     let inputs = options.domains.flatMap(\.inputs) + options.evaluation.values.joined()
     return try TemporaryPaths.withWorkFolder("build") { work in try VocabularyFolder.writeStaged(to: output, protecting: inputs) { staging in
         var clock = StageClock()
-        let domains = try clock.time("count") {
-            try countDomains(options, work: work, staging: staging, log: log, warn: warn, progress: progress)
-        }
-        let jointStarted = Date()
-        let countFiles = try clock.time("joint") {
-            try jointCounts(domains, options, work: work) { fraction in
-                progress(BuildProgress(stage: "joint", done: fraction, total: 1, seconds: Date().timeIntervalSince(jointStarted)))
-            }
-        }
+        let (domains, countFiles) = try countAndJoin(options, work: work, staging: staging, clock: &clock, log: log, warn: warn,
+                                                     progress: progress)
         let trainingStarted = Date()
         let budget = max(options.memoryBudget - BPETrainer.reservedMemory, 1 << 20)
         let trained = try clock.time("train") {
@@ -234,6 +227,25 @@ struct StageClock {
         }
         return try body()
     }
+}
+
+/// Stages 1 and 2, as a build and an extension run them: the domains counted
+/// (``countDomains(_:work:staging:log:warn:progress:)``) and the count files
+/// of the trainings (``jointCounts(_:_:work:progress:)``).
+func countAndJoin(
+    _ options: BuildOptions, work: String, staging: String, clock: inout StageClock, log: @escaping @Sendable (String) -> Void,
+    warn: @escaping @Sendable (String) -> Void, progress: @escaping @Sendable (BuildProgress) -> Void
+) throws -> ([CountedDomain], Trainings<String>) {
+    let domains = try clock.time("count") {
+        try countDomains(options, work: work, staging: staging, log: log, warn: warn, progress: progress)
+    }
+    let jointStarted = Date()
+    let countFiles = try clock.time("joint") {
+        try jointCounts(domains, options, work: work) { fraction in
+            progress(BuildProgress(stage: "joint", done: fraction, total: 1, seconds: Date().timeIntervalSince(jointStarted)))
+        }
+    }
+    return (domains, countFiles)
 }
 
 /// A domain after counting: its count file, training bytes and held-out text.

@@ -94,15 +94,9 @@ public func extendVocabulary(
         build.heldOutPerMille = options.heldOutPerMille
         build.heldOutCapacity = options.heldOutCapacity
         build.heldOutUnit = options.heldOutUnit
-        let domains = try clock.time("count") {
-            try countDomains(build, work: work, staging: staging, log: log, warn: warn, progress: progress)
-        }
-        let jointStarted = Date()
-        let joint = try clock.time("joint") {
-            try jointCounts(domains, build, work: work) { fraction in
-                progress(BuildProgress(stage: "joint", done: fraction, total: 1, seconds: Date().timeIntervalSince(jointStarted)))
-            }.joint
-        }
+        let (domains, countFiles) = try countAndJoin(build, work: work, staging: staging, clock: &clock, log: log, warn: warn,
+                                                     progress: progress)
+        let joint = countFiles.joint
         let budget = max(options.memoryBudget - BPETrainer.reservedMemory, 1 << 20)
         let (words, reduction) = try clock.time("encode") {
             try continuationWords(countFile: joint, domains: domains, base: base.vocabulary, budget: budget, threads: options.threads)

@@ -123,6 +123,8 @@ public struct ExtensionReport: Codable, Sendable {
     /// A token's bytes as one field of text: UTF-8 as it is, `\\`, `\t`, `\n`,
     /// `\r` and other control characters escaped, and a byte that is no whole
     /// character (partial UTF-8) as `\xNN`.
+    static let namedEscapes: [Unicode.Scalar: String] = ["\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"]
+
     static func escaped(_ bytes: [UInt8]) -> String {
         var out = ""
         var i = 0
@@ -135,12 +137,10 @@ public struct ExtensionReport: Codable, Sendable {
                 continue
             }
             for scalar in text.unicodeScalars {
-                switch scalar {
-                case "\\": out += "\\\\"
-                case "\t": out += "\\t"
-                case "\n": out += "\\n"
-                case "\r": out += "\\r"
-                default: out += scalar.value < 0x20 || scalar.value == 0x7F ? String(format: "\\x%02x", scalar.value) : String(scalar)
+                if let named = ExtensionReport.namedEscapes[scalar] {
+                    out += named
+                } else {
+                    out += scalar.value < 0x20 || scalar.value == 0x7F ? String(format: "\\x%02x", scalar.value) : String(scalar)
                 }
             }
             i += length

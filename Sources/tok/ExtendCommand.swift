@@ -48,33 +48,19 @@ struct ExtendCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Domain weights (default 1 each), positive, at most \(Int(DomainWeights.maximum)).", valueName: "name=weight,..."), transform: DomainWeights.parse)
     var weights: DomainWeights?
 
-    @Option(help: "Thousandths of each domain's documents to hold out (0 to 1000; up to 4 MB a domain).")
-    var heldOutPerMille: Int = 20
-
-    @Option(help: ArgumentHelp("What to hold out whole: document, file, or key:NAME (the sources a JSON-lines key names).", valueName: "unit"))
-    var holdOutBy = HoldOutUnit.document
+    @OptionGroup var holdOut: HoldOutOptions
 
     @Option(name: .customLong("eval"), help: ArgumentHelp("Evaluation text per domain, from other sources than the training text; it may name domains not in --domains, to see what the extension does to them.", valueName: "name=path[+path...],..."), transform: DomainList.parse)
     var evaluation: DomainList?
 
     @OptionGroup var threads: ThreadOptions
 
-    @Option(help: ArgumentHelp("Peak memory, e.g. 4G or 512M (default: a quarter of RAM, at most 16G). Counting spills sorted runs to disk past it; training drops the rarest pieces when all would not fit (and says so).", valueName: "size"), transform: ByteSize.parse)
-    var memory: ByteSize?
-
-    @OptionGroup var jsonLines: JSONLinesOptions
-
-    @Flag(help: "No progress on stderr.")
-    var quiet = false
-
-    @Flag(help: "Print the report as JSON on stdout.")
-    var json = false
+    @OptionGroup var running: RunOptions
 
     @Option(name: .shortAndLong, help: ArgumentHelp("The vocabulary folder to write (vocab/NAME).", valueName: "folder"))
     var output: String
 
     func validate() throws {
-        guard (0 ... 1000).contains(heldOutPerMille) else { throw ValidationError("--held-out-per-mille takes 0 to 1000, not \(heldOutPerMille)") }
         if let weights { try DomainList.check(weights.weights.map(\.name), of: "--weights", against: domains) }
         if let target { try DomainList.check(target.factors.map(\.name), of: "--target", against: domains) }
         switch (add.count, target) {
@@ -97,32 +83,16 @@ struct ExtendCommand: ParsableCommand {
             options.domains[options.domains.firstIndex { $0.name == name }!].weight = weight  // validated: a domain
         }
         options.threads = threads.count
-        options.memoryBudget = memory?.bytes ?? CountingOptions.defaultMemoryBudget
-        options.heldOutPerMille = heldOutPerMille
-        options.heldOutUnit = holdOutBy
+        options.memoryBudget = running.memoryBudget
+        options.heldOutPerMille = holdOut.heldOutPerMille
+        options.heldOutUnit = holdOut.holdOutBy
         for domain in evaluation?.domains ?? [] { options.evaluation[domain.name] = domain.inputs }
-        let quiet = self.quiet || json
-        let status = StatusLine(enabled: !quiet)
-        let started = Date()
+        let stages = StageOutput(command: "extend", quiet: running.quiet || running.json)
         let baseName = URL(fileURLWithPath: vocabulary.vocab).lastPathComponent
-        let report = try extendVocabulary(options, base: base, baseName: baseName, output: output, protecting: [vocabulary.vocab], log: {
-            status.finish()
-            if !quiet { printError("tok extend: " + $0) }
-        }, warn: {
-            status.finish()
-            printError("tok: " + $0)
-        }, progress: { p in
-            status.show(String(format: "tok extend: %@%@ %.0f%%, %@ left", p.stage, p.domain.map { " " + $0 } ?? "",
-                               p.fraction * 100, StatusLine.duration(p.secondsLeft)))
-        })
-        status.complete("tok extend: 100%, " + StatusLine.duration(Date().timeIntervalSince(started)) + " in all")
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try StandardOutput.writeLine(String(decoding: try encoder.encode(report), as: UTF8.self))
-        } else {
-            try StandardOutput.writeLine(ExtensionTable.render(report, output: output))
-        }
+        let report = try extendVocabulary(options, base: base, baseName: baseName, output: output, protecting: [vocabulary.vocab],
+                                          log: stages.log, warn: stages.warn, progress: stages.progress)
+        stages.complete()
+        try StageOutput.print(report, json: running.json) { ExtensionTable.render(report, output: output) }
     }
 }
 
