@@ -20,13 +20,15 @@ EVAL = ",".join(f"{d}={CORPORA / 'eval' / d}" for d in DOMAINS)
 
 @pytest.fixture(scope="module")
 def bases(tmp_path_factory):
-    """cl100k and o200k imported, and a vocabulary built without Chinese (its special token on its last id)."""
+    """cl100k and o200k imported, Llama 3's tokenizer.json (a merges list), and a vocabulary built without
+    Chinese (its special token on its last id)."""
     root = tmp_path_factory.mktemp("bases")
     tok("import", REFVOCAB / "cl100k_base.tiktoken", "--pattern", "cl100k", "-o", root / "cl100k")
     tok("import", REFVOCAB / "o200k_base.tiktoken", "--pattern", "o200k", "-o", root / "o200k")
+    tok("import", REFVOCAB / "llama3" / "tokenizer.json", "-o", root / "llama3")
     domains = ",".join(f"{d}={CORPORA / d}" for d in ["en", "code", "math"])
     tok("build", "--domains", domains, "--vocab-size", 12000, "--threads", 2, "--quiet", "-o", root / "built")
-    return {name: root / name for name in ["cl100k", "o200k", "built"]}
+    return {name: root / name for name in ["cl100k", "o200k", "llama3", "built"]}
 
 
 @pytest.fixture(scope="module")
@@ -67,13 +69,14 @@ def unescape(field):
     return bytes(out)
 
 
-@pytest.mark.parametrize("name", ["cl100k", "o200k", "built"])
+@pytest.mark.parametrize("name", ["cl100k", "o200k", "llama3", "built"])
 def test_base_ids_stay_and_new_ids_follow_the_largest(name, bases, extended, tmp_path):
     vocab, report = extended[name]
     before = json.loads((bases[name] / "manifest.json").read_text())
     after = json.loads((vocab / "manifest.json").read_text())
     assert report["added"] == ADDED and report["firstNewId"] == report["baseSize"] == before["size"]
-    assert after["size"] == report["size"] == before["size"] + ADDED and after["unreachableTokens"] == 0
+    assert after["size"] == report["size"] == before["size"] + ADDED
+    assert after["unreachableTokens"] == before["unreachableTokens"]  # Llama 3 has 588 its merges do not reach; no new one
     assert report["sizeRoundedTo64"] % 64 == 0 and 0 <= report["sizeRoundedTo64"] - report["size"] < 64
     assert report["sizeRoundedTo128"] % 128 == 0 and 0 <= report["sizeRoundedTo128"] - report["size"] < 128
     assert after["specialTokens"] == before["specialTokens"]
@@ -89,17 +92,21 @@ def test_base_ids_stay_and_new_ids_follow_the_largest(name, bases, extended, tmp
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["cl100k", "o200k", "built"])
+@pytest.mark.parametrize("name", ["cl100k", "o200k", "llama3", "built"])
 def test_exports_give_toks_ids_in_tiktoken_and_tokenizers(name, extended, corpus, tmp_path):
-    vocab, _ = extended[name]
-    enc = tiktoken_from_export(vocab, tmp_path)
+    """The base's formats: a ranks file for tiktoken's vocabularies and tok's builds, tokenizer.json for all."""
+    vocab, report = extended[name]
+    enc = tiktoken_from_export(vocab, tmp_path) if report["mergeRule"] == "ranks" else None
     hf = hf_from_export(vocab, tmp_path)
     for d in DOMAINS:
         text = corpus[d][:600_000]
         ours = tok_encode(vocab, text)
-        assert_same(ours, enc.encode_ordinary(text), text, f"{name} {d} vs tiktoken")
+        assert any(i >= report["firstNewId"] for i in ours) or d != "zh"
+        if enc:
+            assert_same(ours, enc.encode_ordinary(text), text, f"{name} {d} vs tiktoken")
         assert_same(ours, hf.encode(text, add_special_tokens=False).ids, text, f"{name} {d} vs tokenizers")
-    assert enc.encode("<|endoftext|>", allowed_special="all") == tok_encode(vocab, "<|endoftext|>", "--allow-special", "all")
+    if enc:
+        assert enc.encode("<|endoftext|>", allowed_special="all") == tok_encode(vocab, "<|endoftext|>", "--allow-special", "all")
 
 
 def byte_level(data):
@@ -115,7 +122,7 @@ def byte_level(data):
     return "".join(table[b] for b in data)
 
 
-@pytest.mark.parametrize("name", ["cl100k", "built"])
+@pytest.mark.parametrize("name", ["cl100k", "llama3", "built"])
 def test_every_new_token_is_reached_by_merges_alone(name, extended, tmp_path):
     """tokenizers' BPE with ignore_merges off turns each new token's bytes into that token by the exported merges."""
     vocab, report = extended[name]
@@ -136,7 +143,7 @@ def test_one_and_two_threads_write_the_same_folder(bases, extended, tmp_path):
         assert (tmp_path / "one" / name).read_bytes() == (vocab / name).read_bytes(), name
 
 
-@pytest.mark.parametrize("name", ["cl100k", "o200k", "built"])
+@pytest.mark.parametrize("name", ["cl100k", "o200k", "llama3", "built"])
 def test_adding_nothing_gives_the_base_back(name, bases, tmp_path):
     report = json.loads(tok("extend", "--vocab", bases[name], "--domains", f"zh={CORPORA / 'zh'}", "--add", 0, "--json",
                             "-o", tmp_path / "same").stdout)
