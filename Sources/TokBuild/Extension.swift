@@ -39,21 +39,17 @@ public struct ExtensionOptions: Sendable {
 public enum ExtensionError: TokError, Equatable {
     /// `--target` names a domain that `--domains` does not.
     case targetNotExtended(domain: String)
-    /// A base that normalizes text: counting does not normalize yet.
-    case normalizedBase(name: String, normalizer: String)
 
     public var description: String {
         switch self {
         case .targetNotExtended(let domain): return "the target names \(domain), which is not one of the domains extended on"
-        case .normalizedBase(let name, let normalizer):
-            return "\(name) normalizes text (\(normalizer)); tok extend counts text as it is, so it extends only vocabularies without a normalizer"
         }
     }
 }
 
 /// Extends a vocabulary with new tokens learned on `options.domains`, every
-/// existing id kept: counts each domain with the base's own pre-tokenizer
-/// (holding out a share of its documents), scales the domains' counts to the
+/// existing id kept: counts each domain with the base's own normalizer and
+/// pre-tokenizer (holding out a share of its documents), scales the domains' counts to the
 /// same total times their weights (the balance of ``buildVocabulary(_:output:log:warn:progress:)``),
 /// encodes each counted piece with the base, and continues BPE from there
 /// (``BPEContinuation``): each new token is a merge of two tokens the base or
@@ -82,13 +78,13 @@ public func extendVocabulary(
             throw ExtensionError.targetNotExtended(domain: name)
         }
     }
-    guard base.normalizer.steps.isEmpty else { throw ExtensionError.normalizedBase(name: baseName, normalizer: base.normalizer.rawValue) }
     for (_, inputs) in options.evaluation { _ = try expandCorpusInputs(inputs) }
     let inputs = options.domains.flatMap(\.inputs) + options.evaluation.values.joined() + protecting
     return try TemporaryPaths.withWorkFolder("extend") { work in try VocabularyFolder.writeStaged(to: output, protecting: inputs) { staging in
         var clock = StageClock()
         var build = BuildOptions(domains: options.domains)
         build.preTokenizer = base.preTokenizer
+        build.normalizer = base.normalizer
         build.threads = options.threads
         build.memoryBudget = options.memoryBudget
         build.heldOutPerMille = options.heldOutPerMille
