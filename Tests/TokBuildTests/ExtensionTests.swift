@@ -93,6 +93,31 @@ struct ExtensionTests {
         #expect(!fileExists(output))
     }
 
+    @Test func aBaseThatNormalizesCountsTheTextNormalized() throws {
+        // Decomposed é (e and U+0301) in the corpus: the base composes it (NFC) before splitting, so the new tokens do too.
+        let corpus = uniqueTemporaryPath("nfd.txt"), output = uniqueTemporaryPath("nfc")
+        defer {
+            unlink(corpus)
+            try? FileManager.default.removeItem(atPath: output)
+        }
+        try writeFileAtomically(corpus, Array(String(repeating: "cafe\u{301} ", count: 200).utf8))
+        let base = Tokenizer(vocabulary: try Vocabulary.fromRanks((0 ..< 256).map { [UInt8($0)] }), preTokenizer: tok, normalizer: .nfc)
+        var options = ExtensionOptions(domains: [DomainInput(name: "fr", inputs: [corpus])], add: .exactly(3))
+        options.heldOutPerMille = 0
+        _ = try extendVocabulary(options, base: base, baseName: "bytes", output: output) { _ in }
+        let v = try VocabularyFolder.load(output).vocabulary
+        let added = (256 ..< 259).map { v.bytes(of: UInt32($0)) }
+        #expect(added.contains([0xC3, 0xA9]) && !added.joined().contains(0xCC))
+        let counts = try counts.countFile("fr", [("café", 5)], bytes: 5)
+        defer { unlink(counts) }
+        options.domains = [DomainInput(name: "fr", inputs: [counts])]
+        #expect(throws: BuildError.countFilesNotNormalized(domain: "fr", path: counts, normalizer: "nfc")) {
+            try extendVocabulary(options, base: base, baseName: "bytes", output: output) { _ in }
+        }
+    }
+
+    var tok: PreTokenizer { counts.tok }
+
     @Test func tokensAreEscapedAsTextInAddedTSV() {
         #expect(ExtensionReport.escaped(Array("a\tb\\c\n".utf8)) == "a\\tb\\\\c\\n")
         #expect(ExtensionReport.escaped(Array("中".utf8).prefix(2).map { $0 }) == "\\xe4\\xb8")

@@ -6,6 +6,7 @@ and a stopped run leaves nothing behind."""
 import base64
 import json
 import signal
+import unicodedata
 
 import pytest
 from tokenizers import Tokenizer
@@ -20,15 +21,16 @@ EVAL = ",".join(f"{d}={CORPORA / 'eval' / d}" for d in DOMAINS)
 
 @pytest.fixture(scope="module")
 def bases(tmp_path_factory):
-    """cl100k and o200k imported, Llama 3's tokenizer.json (a merges list), and a vocabulary built without
-    Chinese (its special token on its last id)."""
+    """cl100k and o200k imported, Llama 3's and Qwen2.5's tokenizer.json (merges lists; Qwen normalizes
+    text to NFC), and a vocabulary built without Chinese (its special token on its last id)."""
     root = tmp_path_factory.mktemp("bases")
     tok("import", REFVOCAB / "cl100k_base.tiktoken", "--pattern", "cl100k", "-o", root / "cl100k")
     tok("import", REFVOCAB / "o200k_base.tiktoken", "--pattern", "o200k", "-o", root / "o200k")
     tok("import", REFVOCAB / "llama3" / "tokenizer.json", "-o", root / "llama3")
+    tok("import", REFVOCAB / "qwen2.5" / "tokenizer.json", "-o", root / "qwen2.5")
     domains = ",".join(f"{d}={CORPORA / d}" for d in ["en", "code", "math"])
     tok("build", "--domains", domains, "--vocab-size", 12000, "--threads", 2, "--quiet", "-o", root / "built")
-    return {name: root / name for name in ["cl100k", "o200k", "llama3", "built"]}
+    return {name: root / name for name in ["cl100k", "o200k", "llama3", "qwen2.5", "built"]}
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +94,7 @@ def test_base_ids_stay_and_new_ids_follow_the_largest(name, bases, extended, tmp
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["cl100k", "o200k", "llama3", "built"])
+@pytest.mark.parametrize("name", ["cl100k", "o200k", "llama3", "qwen2.5", "built"])
 def test_exports_give_toks_ids_in_tiktoken_and_tokenizers(name, extended, corpus, tmp_path):
     """The base's formats: a ranks file for tiktoken's vocabularies and tok's builds, tokenizer.json for all."""
     vocab, report = extended[name]
@@ -100,6 +102,8 @@ def test_exports_give_toks_ids_in_tiktoken_and_tokenizers(name, extended, corpus
     hf = hf_from_export(vocab, tmp_path)
     for d in DOMAINS:
         text = corpus[d][:600_000]
+        if name == "qwen2.5":
+            text += unicodedata.normalize("NFD", text[:20_000])  # text the normalizer changes
         ours = tok_encode(vocab, text)
         assert any(i >= report["firstNewId"] for i in ours) or d != "zh"
         if enc:
@@ -143,7 +147,7 @@ def test_one_and_two_threads_write_the_same_folder(bases, extended, tmp_path):
         assert (tmp_path / "one" / name).read_bytes() == (vocab / name).read_bytes(), name
 
 
-@pytest.mark.parametrize("name", ["cl100k", "o200k", "llama3", "built"])
+@pytest.mark.parametrize("name", ["cl100k", "o200k", "llama3", "qwen2.5", "built"])
 def test_adding_nothing_gives_the_base_back(name, bases, tmp_path):
     report = json.loads(tok("extend", "--vocab", bases[name], "--domains", f"zh={CORPORA / 'zh'}", "--add", 0, "--json",
                             "-o", tmp_path / "same").stdout)
@@ -193,6 +197,12 @@ def test_count_files_made_with_the_base_pattern_are_taken_and_others_refused(bas
     tok("count", "--domain", "zh", "--pattern", "tok", CORPORA / "zh", "--quiet", "-o", tmp_path / "tok.counts")
     r = tok("extend", "--domains", f"zh={tmp_path / 'tok.counts'}", *common, "-o", tmp_path / "refused", check=False)
     refused(r, "tok.counts", "pattern tok", "not cl100k")
+    assert not (tmp_path / "refused").exists()
+    # Qwen2.5 normalizes text (NFC) before it splits it: count files hold text as it was.
+    tok("count", "--domain", "zh", "--pattern", "qwen2", CORPORA / "zh", "--quiet", "-o", tmp_path / "qwen.counts")
+    r = tok("extend", "--vocab", bases["qwen2.5"], "--domains", f"zh={tmp_path / 'qwen.counts'}", "--add", 5, "-o", tmp_path / "refused",
+            check=False)
+    refused(r, "qwen.counts", "normalizes text (nfc)", "give the corpus")
     assert not (tmp_path / "refused").exists()
 
 
