@@ -1,4 +1,5 @@
 import Foundation
+import TokCorpus
 import TokCounts
 import TokEncoding
 import TokTraining
@@ -146,5 +147,33 @@ public struct ExtensionReport: Codable, Sendable {
             i += length
         }
         return out
+    }
+}
+
+/// One domain's text the report measures on: its evaluation files, or its held-out text.
+struct EvaluationText {
+    var name: String
+    var files: [CorpusFile]?
+    var heldOut: [UInt8]
+    var evaluatedOn: String
+
+    func measure(_ tokenizer: Tokenizer, threads: Int) throws -> TextMeasurement {
+        if let files { return try TextMeasurement.of(files: files, tokenizer: tokenizer, threads: threads) }
+        return heldOut.withUnsafeBufferPointer { TextMeasurement.of($0, tokenizer: tokenizer, threads: threads) }
+    }
+
+    var isEmpty: Bool { files == nil && heldOut.isEmpty }
+
+    /// The extended domains' texts in their order, then those of the domains only measured, by name.
+    static func all(_ options: ExtensionOptions, domains: [CountedDomain]) throws -> [EvaluationText] {
+        let extended = try domains.map { d in
+            let files = try options.evaluation[d.input.name].map(expandCorpusInputs)
+            return EvaluationText(name: d.input.name, files: files, heldOut: d.heldOut,
+                                  evaluatedOn: files != nil ? "evaluation set" : "held-out \(options.heldOutUnit.plural)")
+        }
+        let measured = try options.evaluation.keys.sorted().filter { name in !domains.contains { $0.input.name == name } }.map { name in
+            EvaluationText(name: name, files: try expandCorpusInputs(options.evaluation[name]!), heldOut: [], evaluatedOn: "evaluation set")
+        }
+        return extended + measured
     }
 }
