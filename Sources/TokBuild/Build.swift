@@ -26,6 +26,8 @@ public struct BuildOptions: Sendable {
     public var vocabularySize = 153_376
     public var specialTokens = ["<|endoftext|>"]
     public var preTokenizer = PreTokenizer(named: PreTokenizer.defaultName)!
+    /// What text goes through before it is split: none for a build; an extension's base may have one.
+    public var normalizer = Normalizer.none
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     public var memoryBudget = CountingOptions.defaultMemoryBudget
     /// Thousandths of each domain's documents held out for evaluation, up to `heldOutCapacity` bytes.
@@ -53,6 +55,8 @@ public enum BuildError: TokError, Equatable {
     case emptyDomain(name: String, inputs: [String])
     case sizeTooSmall(size: Int, reserved: Int)
     case patternMismatch(domain: String, path: String, counted: String, expected: String)
+    /// Count files for a vocabulary that normalizes text: their pieces were counted as the text was.
+    case countFilesNotNormalized(domain: String, path: String, normalizer: String)
     /// The corpora hold too few distinct pairs for the size: the joint BPE ran
     /// out of pairs after `merges` of the `needed` merges (on the pieces kept
     /// within the memory budget, when it `dropped` some).
@@ -70,6 +74,8 @@ public enum BuildError: TokError, Equatable {
             return "a vocabulary of \(size) ids leaves no room after the \(reserved) byte and special tokens"
         case .patternMismatch(let domain, let path, let counted, let expected):
             return "domain \(domain): \(path) was counted with pattern \(counted), not \(expected)"
+        case .countFilesNotNormalized(let domain, let path, let normalizer):
+            return "domain \(domain): \(path) holds pieces counted as the text was, but the vocabulary normalizes text (\(normalizer)) first: give the corpus"
         case .tooFewMerges(let merges, let needed, let size, let reserved, let dropped):
             return "the corpora yield only \(merges) merges" + (dropped ? " from the pieces kept within the memory budget" : "")
                 + ", not the \(needed) that a vocabulary of \(size) ids needs besides its \(reserved) byte and special tokens: "
@@ -166,15 +172,8 @@ public func buildVocabulary(
     let inputs = options.domains.flatMap(\.inputs) + options.evaluation.values.joined()
     return try TemporaryPaths.withWorkFolder("build") { work in try VocabularyFolder.writeStaged(to: output, protecting: inputs) { staging in
         var clock = StageClock()
-        let domains = try clock.time("count") {
-            try countDomains(options, work: work, staging: staging, log: log, warn: warn, progress: progress)
-        }
-        let jointStarted = Date()
-        let countFiles = try clock.time("joint") {
-            try jointCounts(domains, options, work: work) { fraction in
-                progress(BuildProgress(stage: "joint", done: fraction, total: 1, seconds: Date().timeIntervalSince(jointStarted)))
-            }
-        }
+        let (domains, countFiles) = try countAndJoin(options, work: work, staging: staging, clock: &clock, log: log, warn: warn,
+                                                     progress: progress)
         let trainingStarted = Date()
         let budget = max(options.memoryBudget - BPETrainer.reservedMemory, 1 << 20)
         let trained = try clock.time("train") {
@@ -236,6 +235,25 @@ struct StageClock {
     }
 }
 
+/// Stages 1 and 2, as a build and an extension run them: the domains counted
+/// (``countDomains(_:work:staging:log:warn:progress:)``) and the count files
+/// of the trainings (``jointCounts(_:_:work:progress:)``).
+func countAndJoin(
+    _ options: BuildOptions, work: String, staging: String, clock: inout StageClock, log: @escaping @Sendable (String) -> Void,
+    warn: @escaping @Sendable (String) -> Void, progress: @escaping @Sendable (BuildProgress) -> Void
+) throws -> ([CountedDomain], Trainings<String>) {
+    let domains = try clock.time("count") {
+        try countDomains(options, work: work, staging: staging, log: log, warn: warn, progress: progress)
+    }
+    let jointStarted = Date()
+    let countFiles = try clock.time("joint") {
+        try jointCounts(domains, options, work: work) { fraction in
+            progress(BuildProgress(stage: "joint", done: fraction, total: 1, seconds: Date().timeIntervalSince(jointStarted)))
+        }
+    }
+    return (domains, countFiles)
+}
+
 /// A domain after counting: its count file, training bytes and held-out text.
 struct CountedDomain {
     var input: DomainInput
@@ -258,6 +276,7 @@ func countDomains(
     try FileManager.default.createDirectory(atPath: staging + "/heldout", withIntermediateDirectories: true)
     var counting = CountingOptions(preTokenizer: options.preTokenizer, threads: options.threads,
                                    memoryBudget: options.memoryBudget)
+    counting.normalizer = options.normalizer
     counting.temporaryDirectory = work
     return try options.domains.map { domain in
         let files: [CorpusFile]
@@ -265,6 +284,9 @@ func countDomains(
         case .text(let text): files = text
         case .countFiles(let paths):
             // Several count files are added up, with their held-out texts.
+            guard options.normalizer.steps.isEmpty else {
+                throw BuildError.countFilesNotNormalized(domain: domain.name, path: paths[0], normalizer: options.normalizer.rawValue)
+            }
             let path = paths.count == 1 ? paths[0] : work + "/\(domain.name).counts"
             if paths.count > 1 { _ = try mergeCountFiles(paths, output: path, heldOutText: true) }
             let metadata = try CountFile.metadata(path: path)

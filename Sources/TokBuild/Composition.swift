@@ -43,7 +43,8 @@ public enum TokenKind: String, CaseIterable, Codable, Sendable {
     public static func table(_ vocabulary: Vocabulary) -> [TokenKind: Int] {
         var table: [TokenKind: Int] = [:]
         for id in 0 ..< vocabulary.count {
-            table[of(vocabulary.bytes(of: UInt32(id))), default: 0] += 1
+            let bytes = vocabulary.bytes(of: UInt32(id))
+            if !bytes.isEmpty { table[of(bytes), default: 0] += 1 }  // an id in a gap holds no token
         }
         table[.byteAndSpecial, default: 0] += vocabulary.specialTokens.count
         return table

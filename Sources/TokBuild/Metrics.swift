@@ -168,7 +168,8 @@ public struct VocabularyMetrics: Codable, Sendable {
         self.domains = domains
         // Special ids below `count` (imported vocabularies) are not merge tokens.
         let special = Set(vocabulary.specialTokens.map { Int($0.id) })
-        let candidates = usable.filter { !special.contains($0) }
+        // Nor are ids in a gap (no bytes: unused ids below an extension's new ones).
+        let candidates = usable.filter { !special.contains($0) && !vocabulary.bytes(of: UInt32($0)).isEmpty }
         deadTokens = measurements.isEmpty ? 0 : candidates.filter { !used[$0] }.count
         deadShare = round4(Double(deadTokens) / Double(max(candidates.count, 1)))
         intermediateOnlyTokens = measurements.isEmpty ? 0 : VocabularyMetrics.intermediates(vocabulary, used: used)
@@ -207,6 +208,7 @@ public struct VocabularyMetrics: Codable, Sendable {
         var table: [String: [Int]] = [:]
         for id in 0 ..< vocabulary.count {
             let bytes = vocabulary.bytes(of: UInt32(id))
+            guard !bytes.isEmpty else { continue }  // an id in a gap holds no token
             let kind = TokenKind.of(bytes)
             let length = String(validating: bytes, as: UTF8.self)?.unicodeScalars.count ?? bytes.count
             table[kind.rawValue, default: [Int](repeating: 0, count: 16)][min(length, 16) - 1] += 1

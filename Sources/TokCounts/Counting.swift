@@ -10,6 +10,8 @@ import TokRuntime
 /// Options for counting pieces.
 public struct CountingOptions: Sendable {
     public var preTokenizer: PreTokenizer
+    /// What the text goes through before it is split (a vocabulary's normalizer, as its encoder applies it).
+    public var normalizer = Normalizer.none
     public var threads: Int
     /// Bytes the counting tables may hold in all; past it, sorted runs spill to disk.
     public var memoryBudget: Int
@@ -85,7 +87,7 @@ func countPieces(
     // of RSS (337 MB when lanes checked at their whole share).
     let budget = max((options.memoryBudget - CountingOptions.reservedMemory) / options.threads * 6 / 10, 1 << 20)
     let lanes = try inParallel(lanes: options.threads) { lane in
-        try countLane(shared, options.preTokenizer, budget: budget, work: work, lane: lane) { read in
+        try countLane(shared, options.preTokenizer, options.normalizer, budget: budget, work: work, lane: lane) { read in
             if lane == 0 {
                 progress(CountingProgress(bytes: read.bytes, seconds: Date().timeIntervalSince(started), consumed: read.consumed,
                                           inputSize: read.inputSize))
@@ -115,7 +117,7 @@ func countPieces(
 /// One counting thread: takes batches from the shared reader until it is
 /// exhausted, spilling its table as a sorted run whenever it outgrows `budget`.
 private func countLane(
-    _ shared: SharedReader, _ preTokenizer: PreTokenizer, budget: Int, work: String, lane: Int,
+    _ shared: SharedReader, _ preTokenizer: PreTokenizer, _ normalizer: Normalizer, budget: Int, work: String, lane: Int,
     progress: ((bytes: Int, consumed: Int, inputSize: Int)) -> Void
 ) throws -> (counter: PieceCounter, runs: [String]) {
     var batch = TextBatch()
@@ -123,9 +125,12 @@ private func countLane(
     var runs: [String] = []
     while let read = try shared.next(&batch) {
         progress(read)
-        batch.forEachText { text in
-            let base = text.baseAddress!
+        func count(_ text: UnsafeBufferPointer<UInt8>) {
+            guard let base = text.baseAddress else { return }
             preTokenizer.forEachPiece(text) { piece in counter.add(base + piece.lowerBound, piece.count) }
+        }
+        batch.forEachText { text in
+            if let normalized = normalizer.apply(text) { normalized.withUnsafeBufferPointer(count) } else { count(text) }
         }
         if counter.memoryBytes > budget {
             let path = work + "/lane\(lane)-\(runs.count).run"

@@ -252,12 +252,31 @@ extension Vocabulary {
         _ tokens: [[UInt8]], specialTokens: [SpecialToken] = [], allowUnreachable: Bool = false
     ) throws -> Vocabulary {
         try SpecialToken.check(specialTokens, tokenCount: tokens.count, insideVocabulary: false) { tokens[$0] }
-        var storage = Storage(tokens: tokens.map { $0 })
-        try storage.indexAll(tokens.indices.map { _ in true })
+        return try fromRanks(withGaps: tokens.map { $0 }, specialTokens: specialTokens, allowUnreachable: allowUnreachable)
+    }
+
+    /// A tiktoken-style vocabulary whose ranks may skip ids: `tokens[rank]` is
+    /// nil for an id that holds no BPE token, a special token's or an unused
+    /// one (an extended vocabulary's new ranks follow the base's special
+    /// tokens). A special token's id keeps its text, as a `tokenizer.json`
+    /// vocab lists it; it is never a merge's part or result.
+    ///
+    /// Fails as ``fromRanks(_:specialTokens:allowUnreachable:)`` does, and when
+    /// a special token sits on a rank that holds a token.
+    public static func fromRanks(
+        withGaps tokens: [[UInt8]?], specialTokens: [SpecialToken] = [], allowUnreachable: Bool = false
+    ) throws -> Vocabulary {
+        try SpecialToken.check(specialTokens, tokenCount: tokens.count, insideVocabulary: true) { tokens[$0] ?? [] }
+        for s in specialTokens where Int(s.id) < tokens.count {
+            if let bytes = tokens[Int(s.id)] { throw SpecialTokenError.collision(content: s.content, id: s.id, token: bytes) }
+        }
+        let specialText = Dictionary(specialTokens.map { (Int($0.id), Array($0.content.utf8)) }, uniquingKeysWith: { a, _ in a })
+        var storage = Storage(tokens: tokens.enumerated().map { $0.element ?? specialText[$0.offset] ?? [] })
+        try storage.indexAll(tokens.map { $0 != nil })
         var splits: [(left: UInt32, right: UInt32, id: UInt32)] = []
         storage.bytes.withUnsafeBufferPointer { tb in
             storage.offsets.withUnsafeBufferPointer { to in
-                for id in tokens.indices {
+                for id in tokens.indices where tokens[id] != nil {
                     let start = Int(to[id]), end = Int(to[id + 1])
                     guard end - start >= 2 else { continue }
                     for split in start + 1 ..< end {

@@ -40,7 +40,7 @@ package enum TemporaryPaths {
     }
 
     /// The prefixes of the work folders tok makes; a run removes those whose process is gone.
-    package static let workFolderPrefixes = ["tok-count-", "tok-build-", "tok-train-"]
+    package static let workFolderPrefixes = ["tok-count-", "tok-build-", "tok-train-", "tok-extend-"]
 
     /// Runs `body` with a new, empty work folder `DIRECTORY/tok-KIND-PID-N`,
     /// removed when `body` returns or throws, or on a stopping signal. First

@@ -161,6 +161,12 @@ struct TrainingState {
             wordSeen.append(-1)
             for b in bytes { symbols.append(UInt32(b)) }
         }
+        countAllPairs()
+    }
+
+    /// Counts the pairs of every word and puts each on the heap: the start of a
+    /// training, once the words are in place.
+    mutating func countAllPairs() {
         // 1. Count every adjacent pair, and note the words it occurs in.
         for w in wordStart.indices {
             let start = wordStart[w], n = Int(wordLength[w]), c = Int64(wordCount[w])
@@ -206,8 +212,9 @@ struct TrainingState {
     }
 
     /// Rewrites every word holding the pair `key` with the new symbol `id`, and
-    /// updates the counts of the pairs around each occurrence.
-    mutating func merge(key: UInt64, into id: UInt32) {
+    /// updates the counts of the pairs around each occurrence. `merged` gets
+    /// each word rewritten and how many times the pair was merged in it.
+    mutating func merge(key: UInt64, into id: UInt32, merged: (_ word: Int, _ times: Int) -> Void = { _, _ in }) {
         step += 1
         let a = UInt32(key >> 32), b = UInt32(truncatingIfNeeded: key)
         let e = pairs.find(key)!
@@ -231,6 +238,7 @@ struct TrainingState {
                 }
             }
             if positions.isEmpty { continue }
+            merged(w, positions.count)
             // Subtract the old pairs around each occurrence (each pair once).
             var last = -1
             for p in positions {

@@ -43,11 +43,7 @@ struct BuildCommand: ParsableCommand {
     @Flag(help: "Also train one BPE on all domains pooled, at the same size, and compare.")
     var comparePooled = false
 
-    @Option(help: "Thousandths of each domain's documents to hold out (0 to 1000; up to 4 MB a domain).")
-    var heldOutPerMille: Int = 20
-
-    @Option(help: ArgumentHelp("What to hold out whole: document, file, or key:NAME (the sources a JSON-lines key names, e.g. key:source).", valueName: "unit"))
-    var holdOutBy = HoldOutUnit.document
+    @OptionGroup var holdOut: HoldOutOptions
 
     @Option(name: .customLong("eval"), help: ArgumentHelp("Evaluation text per domain, from other sources than the training text: the report measures on it instead of the held-out text.", valueName: "name=path[+path...],..."), transform: DomainList.parse)
     var evaluation: DomainList?
@@ -59,7 +55,6 @@ struct BuildCommand: ParsableCommand {
 
     func validate() throws {
         try VocabularySize.validate(vocabSize, specialTokens: specialTokens.tokens.count, merges: 1)
-        guard (0 ... 1000).contains(heldOutPerMille) else { throw ValidationError("--held-out-per-mille takes 0 to 1000, not \(heldOutPerMille)") }
         if let weights { try DomainList.check(weights.weights.map(\.name), of: "--weights", against: domains) }
         if let evaluation { try DomainList.check(evaluation.names, of: "--eval", against: domains) }
         try checkOutputFolder(output)
@@ -76,31 +71,14 @@ struct BuildCommand: ParsableCommand {
         options.threads = corpus.threads.count
         options.memoryBudget = corpus.memoryBudget
         options.comparePooled = comparePooled
-        options.heldOutPerMille = heldOutPerMille
-        options.heldOutUnit = holdOutBy
+        options.heldOutPerMille = holdOut.heldOutPerMille
+        options.heldOutUnit = holdOut.holdOutBy
         for domain in evaluation?.domains ?? [] { options.evaluation[domain.name] = domain.inputs }
-        let quiet = corpus.quiet || corpus.json
-        let status = StatusLine(enabled: !quiet)
-        let started = Date()
-        let report = try buildVocabulary(options, output: output, log: {
-            status.finish()
-            if !quiet { printError("tok build: " + $0) }
-        }, warn: {
-            status.finish()
-            printError("tok: " + $0)
-        }, progress: { p in
-            status.show(String(format: "tok build: %@%@ %.0f%%, %@ left", p.stage, p.domain.map { " " + $0 } ?? "",
-                               p.fraction * 100, StatusLine.duration(p.secondsLeft)))
-        })
-        status.complete("tok build: 100%, " + StatusLine.duration(Date().timeIntervalSince(started)) + " in all")
-        for (name, r) in report.reductions.sorted(by: { $0.key < $1.key }) where !quiet { printError("tok build: \(name): " + r.summary) }
-        if corpus.json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try StandardOutput.writeLine(String(decoding: try encoder.encode(report), as: UTF8.self))
-        } else {
-            try StandardOutput.writeLine(BuildTable.render(report, output: output))
-        }
+        let stages = StageOutput(command: "build", quiet: corpus.quiet || corpus.json)
+        let report = try buildVocabulary(options, output: output, log: stages.log, warn: stages.warn, progress: stages.progress)
+        stages.complete()
+        for (name, r) in report.reductions.sorted(by: { $0.key < $1.key }) where !stages.quiet { printError("tok build: \(name): " + r.summary) }
+        try StageOutput.print(report, json: corpus.json) { BuildTable.render(report, output: output) }
     }
 }
 

@@ -21,7 +21,7 @@ struct Tok: ParsableCommand {
             """,
         version: version,
         subcommands: [EncodeCommand.self, DecodeCommand.self, ImportCommand.self, ExportCommand.self, PretokenizeCommand.self,
-                      CountCommand.self, TrainCommand.self, BuildCommand.self, StatsCommand.self]
+                      CountCommand.self, TrainCommand.self, BuildCommand.self, ExtendCommand.self, StatsCommand.self]
     )
 
     /// 128 + SIGPIPE: how a shell reports a process that a closed pipe stopped.

@@ -14,7 +14,7 @@ import tiktoken
 
 from conftest import REFVOCAB, TOK, domain_text, tok
 
-COMMANDS = ["encode", "decode", "import", "export", "pretokenize", "count", "train", "build", "stats"]
+COMMANDS = ["encode", "decode", "import", "export", "pretokenize", "count", "train", "build", "extend", "stats"]
 
 
 def run(*args, cwd=None, stdout=subprocess.PIPE, input=None, timeout=120):

@@ -52,8 +52,9 @@ public enum VocabularyFolder {
     public static let jsonName = "tokenizer.json"
     public static let manifestName = "manifest.json"
     public static let binaryName = "tokenizer.bin"
-    /// The reports `tok train` and `tok build` write beside the vocabulary.
-    public static let reportNames = ["training.json", "build-report.json", "build-report.html"]
+    /// The reports `tok train`, `tok build` and `tok extend` write beside the vocabulary.
+    public static let reportNames = ["training.json", "build-report.json", "build-report.html",
+                                     "extend-report.json", "extend-report.html", "added.tsv"]
     /// The folder of `tok build`'s held-out text, `heldout/<domain>.txt`.
     public static let heldOutFolderName = "heldout"
 
@@ -276,8 +277,12 @@ public enum VocabularyFolder {
         var tokenizer = try HuggingFaceJSON.read(json, path: jsonPath)
         if let manifestBytes, try decodeManifest(manifestBytes, path: manifestPath).mergeOrder == "ranks" {
             let v = tokenizer.vocabulary
-            let tokens = (0 ..< v.count).map { v.bytes(of: UInt32($0)) }
-            tokenizer = tokenizer.with(vocabulary: try Vocabulary.fromRanks(tokens, specialTokens: v.specialTokens))
+            // An id whose bytes are not its own token (a special token's, an unused one) is a gap among the ranks.
+            let tokens: [[UInt8]?] = (0 ..< v.count).map { id in
+                let bytes = v.bytes(of: UInt32(id))
+                return !bytes.isEmpty && v.id(of: bytes) == UInt32(id) ? bytes : nil
+            }
+            tokenizer = tokenizer.with(vocabulary: try Vocabulary.fromRanks(withGaps: tokens, specialTokens: v.specialTokens))
         }
         let source = BinarySource(json: Checksum.of(json), manifest: manifestBytes.map { Checksum.of($0) } ?? 0)
         let unchanged = [FileStamp(path: jsonPath), FileStamp(path: manifestPath)] == stamps

@@ -11,18 +11,13 @@ struct CorpusOptions: ParsableArguments {
 
     @OptionGroup var threads: ThreadOptions
 
-    @Option(help: ArgumentHelp("Peak memory, e.g. 4G or 512M (default: a quarter of RAM, at most 16G). Counting spills sorted runs to disk past it; training drops the rarest pieces when all would not fit (and says so).", valueName: "size"), transform: ByteSize.parse)
-    var memory: ByteSize?
+    @OptionGroup var running: RunOptions
 
     @OptionGroup var jsonLines: JSONLinesOptions
 
-    @Flag(help: "No progress on stderr.")
-    var quiet = false
-
-    @Flag(help: "Print a JSON summary on stdout.")
-    var json = false
-
-    var memoryBudget: Int { memory?.bytes ?? CountingOptions.defaultMemoryBudget }
+    var quiet: Bool { running.quiet }
+    var json: Bool { running.json }
+    var memoryBudget: Int { running.memoryBudget }
 
     var countingOptions: CountingOptions {
         var options = CountingOptions(preTokenizer: pattern, threads: threads.count, memoryBudget: memoryBudget)
