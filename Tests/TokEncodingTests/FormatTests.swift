@@ -132,6 +132,25 @@ struct FormatTests {
         }
     }
 
+    /// Base64 as tiktoken writes it decodes as Python does; anything else, on
+    /// which decoders disagree (`5p=w=` is two bytes to Python), is refused.
+    @Test func tiktokenBase64IsCanonicalOnly() throws {
+        func decode(_ text: String) -> [UInt8]? { TiktokenFile.canonicalBase64(ArraySlice(text.utf8)) }
+        #expect(decode("5pw=") == [0xE6, 0x9C])
+        #expect(decode("IQ==") == [0x21])
+        #expect(decode("IR==") == [0x21])  // unused low bits ignored, as Python does
+        #expect(decode("aW5n") == Array("ing".utf8))
+        #expect(decode("L2FjY3VtdWxhdG9y") == Array("/accumulator".utf8))
+        for bad in ["5p=w=", "5p=w", "aW5=n", "I=Q==", "A===", "====", "aW5", "aW5n=", "aW-n", ""] {
+            #expect(decode(bad) == nil, "\(bad)")
+        }
+        for k in 0 ..< 300 {  // every length of a group's tail, every byte
+            let bytes = (0 ..< 1 + k % 6).map { UInt8(truncatingIfNeeded: k &* 37 &+ $0 &* 101) }
+            #expect(decode(Data(bytes).base64EncodedString()) == bytes)
+        }
+        #expect(throws: (any Error).self) { try TiktokenFile.read(Array("YQ== 0\n5p=w= 1\n".utf8), path: "r.tiktoken") }
+    }
+
     @Test func folderSavesAndLoadsBothForms() throws {
         let dir = uniqueTemporaryPath("folder")
         defer { try? FileManager.default.removeItem(atPath: dir) }

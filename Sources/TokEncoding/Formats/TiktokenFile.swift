@@ -19,18 +19,51 @@ public enum TiktokenFile {
             start = end + 1
             if fields.isEmpty { continue }
             guard fields.count == 2,
-                  let decoded = Data(base64Encoded: Data(fields[0])),
+                  let decoded = canonicalBase64(fields[0]),
                   let rank = Int(String(decoding: fields[1], as: UTF8.self)), rank >= 0, rank < 10_000_000
             else { throw VocabularyError.malformed(path: path, line: line, reason: "expected 'base64 rank'") }
             if rank >= byRank.count { byRank.append(contentsOf: repeatElement(nil, count: rank + 1 - byRank.count)) }
             guard byRank[rank] == nil else { throw VocabularyError.malformed(path: path, line: line, reason: "rank \(rank) appears twice") }
-            byRank[rank] = [UInt8](decoded)
+            byRank[rank] = decoded
         }
         guard !byRank.isEmpty else { throw VocabularyError.malformed(path: path, line: nil, reason: "no tokens") }
         if let missing = byRank.firstIndex(where: { $0 == nil }) {
             throw VocabularyError.malformed(path: path, line: nil, reason: "rank \(missing) is missing (ranks must be 0..<n)")
         }
         return byRank.map { $0! }
+    }
+
+    /// The bytes of `text` in base64 as tiktoken's files write it (groups of
+    /// four, `=` only at the end), or nil for anything else. Readers disagree
+    /// on the rest: Python's decoder takes `5p=w=` as two bytes and Foundation's
+    /// otherwise, so a token read from such a line could differ from the one
+    /// tiktoken loads.
+    ///
+    /// - Complexity: O(n) in the length of `text`.
+    static func canonicalBase64(_ text: ArraySlice<UInt8>) -> [UInt8]? {
+        guard !text.isEmpty, text.count % 4 == 0 else { return nil }
+        let padding = text.last == 0x3D ? (text[text.endIndex - 2] == 0x3D ? 2 : 1) : 0
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count / 4 * 3)
+        var buffer: UInt32 = 0, bits = 0
+        for c in text.dropLast(padding) {
+            let value: UInt8
+            switch c {
+            case 0x41 ... 0x5A: value = c - 0x41         // A-Z
+            case 0x61 ... 0x7A: value = c - 0x61 + 26    // a-z
+            case 0x30 ... 0x39: value = c - 0x30 + 52    // 0-9
+            case 0x2B: value = 62                        // +
+            case 0x2F: value = 63                        // /
+            default: return nil                          // '=' inside, or not base64
+            }
+            buffer = buffer << 6 | UInt32(value)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: buffer >> UInt32(bits)))
+            }
+        }
+        return out
     }
 
     /// The ranks file of `vocabulary`'s BPE tokens.
