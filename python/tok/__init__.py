@@ -11,5 +11,6 @@ and HuggingFace's conventions.
 """
 from .encoding import Encoding, load
 from .errors import Error, FileError, InputError
+from .library import build, encode_dataset, train
 
-__all__ = ["Encoding", "Error", "FileError", "InputError", "load"]
+__all__ = ["Encoding", "Error", "FileError", "InputError", "build", "encode_dataset", "load", "train"]
