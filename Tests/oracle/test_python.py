@@ -46,9 +46,9 @@ def vocabularies(tmp_path_factory):
     for name in ["o200k", "cl100k"]:
         tok_cli("import", REFVOCAB / f"{name}_base.tiktoken", "--pattern", name, "-o", root / name)
         out[name] = root / name
-    domains = ",".join(f"{d}={CORPORA / d}" for d in DOMAINS)
-    tok_cli("build", "--domains", domains, "--vocab-size", 8000, "--special-tokens", "<|endoftext|>,<|pad|>",
-            "--quiet", "-o", root / "built")
+    report = tok.build({d: CORPORA / d for d in DOMAINS}, root / "built", vocab_size=8000,
+                       special_tokens=["<|endoftext|>", "<|pad|>"])
+    assert report["vocabularySize"] == 8000 and [d["name"] for d in report["domains"]] == DOMAINS
     out["built"] = root / "built"
     return out
 
@@ -353,3 +353,39 @@ def test_fresh_venv_installs_a_library_without_swift(tmp_path, vocabularies):
                "ld-linux", "libpthread", "libdl.so", "librt.so")
     assert names and all(n.startswith(allowed) or "/ld-linux" in n for n in names), needed
     assert "not found" not in needed and "swift" not in needed.lower() and "Foundation" not in needed
+
+
+@pytest.mark.slow
+def test_build_train_and_datasets_equal_the_commands(vocabularies, tmp_path):
+    domains = ",".join(f"{d}={CORPORA / d}" for d in DOMAINS)
+    tok_cli("build", "--domains", domains, "--vocab-size", 8000, "--special-tokens", "<|endoftext|>,<|pad|>",
+            "--quiet", "-o", tmp_path / "cli-built")
+    for name in ["tokenizer.json", "manifest.json"]:
+        assert (tmp_path / "cli-built" / name).read_bytes() == (vocabularies["built"] / name).read_bytes(), name
+    summary = tok.train(CORPORA / "en", tmp_path / "trained", vocab_size=1500, special_tokens=["<|endoftext|>"], threads=2)
+    assert summary["vocabularySize"] == 1500 and summary["pattern"] == "tok"
+    tok_cli("train", CORPORA / "en", "--vocab-size", 1500, "--special-tokens", "<|endoftext|>", "--threads", 1,
+            "--quiet", "-o", tmp_path / "cli-trained")
+    assert (tmp_path / "trained" / "tokenizer.json").read_bytes() == (tmp_path / "cli-trained" / "tokenizer.json").read_bytes()
+    manifest = tok.encode_dataset(CORPORA / "math", vocabularies["cl100k"], tmp_path / "py" / "math", append_eod=True)
+    tok_cli("encode", "--vocab", vocabularies["cl100k"], "--format", "megatron", "--append-eod", "--quiet",
+            CORPORA / "math", "-o", tmp_path / "cli" / "math")
+    assert manifest["complete"] and manifest["documents"] > 0
+    for suffix in [".bin", ".idx"]:
+        assert (tmp_path / "py" / f"math{suffix}").read_bytes() == (tmp_path / "cli" / f"math{suffix}").read_bytes()
+
+
+def test_library_calls_refuse_with_one_line(vocabularies, tmp_path):
+    with pytest.raises(tok.FileError, match="not replaced"):
+        (tmp_path / "mine").mkdir()
+        (tmp_path / "mine" / "notes.txt").write_text("keep me")
+        tok.train(CORPORA / "en", tmp_path / "mine", vocab_size=400)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+    with pytest.raises(tok.InputError, match="unknown pattern 'nope'"):
+        tok.train(CORPORA / "en", tmp_path / "t", vocab_size=400, pattern="nope")
+    with pytest.raises(tok.Error) as raised:
+        tok.build({"en": [tmp_path / "missing"]}, tmp_path / "b", vocab_size=400)
+    assert "missing" in str(raised.value) and "\n" not in str(raised.value)
+    assert not (tmp_path / "b").exists() and not (tmp_path / "t").exists()
+    with pytest.raises(tok.InputError, match="nope"):
+        tok.encode_dataset(CORPORA / "math", vocabularies["o200k"], tmp_path / "d" / "x", eod="nope")
