@@ -61,6 +61,17 @@ for name, restype, argtypes in [
     function.restype = restype
     function.argtypes = argtypes
 
+# The same library again, for the calls that make Python objects: a PyDLL
+# keeps the GIL while they run.
+pylib = ctypes.PyDLL(lib._name)
+for name in ("tok_result_list", "tok_result_lists"):
+    function = getattr(pylib, name)
+    function.restype = ctypes.py_object
+    function.argtypes = [_p, ctypes.py_object]
+_decref = ctypes.pythonapi.Py_DecRef
+_decref.restype = None
+_decref.argtypes = [ctypes.py_object]
+
 _utf8 = ctypes.pythonapi.PyUnicode_AsUTF8AndSize
 _utf8.restype = ctypes.c_void_p
 _utf8.argtypes = [ctypes.py_object, ctypes.POINTER(ctypes.c_ssize_t)]
@@ -106,6 +117,14 @@ class Result:
 
     def counts(self):
         return self._part(lib.tok_result_counts, ctypes.c_ssize_t)
+
+
+def as_list(result, ints, batch=False):
+    """The result's ids as a list (a list of lists for a batch), each item
+    an int of `ints` (`list(range(n_vocab))`), made by the library."""
+    made = (pylib.tok_result_lists if batch else pylib.tok_result_list)(result.pointer, ints)
+    _decref(made)  # ctypes counted a reference of its own on the new list
+    return made
 
 
 def view(address, n, code):

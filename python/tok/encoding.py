@@ -6,7 +6,7 @@ import json
 import os
 
 from . import _native
-from ._native import Result, checked, lib, text_pointer, view
+from ._native import Result, as_list, checked, lib, text_pointer, view
 from .errors import InputError
 
 
@@ -66,6 +66,7 @@ class Encoding:
         self.special_tokens_set = frozenset(self.special_tokens)
         self._around = (facts["before"], facts["after"])
         self._policies = {}
+        self._int_objects = None
 
     def __del__(self, release=lib.tok_release, policy_release=lib.tok_policy_release):
         for policy in getattr(self, "_policies", {}).values():
@@ -76,6 +77,13 @@ class Encoding:
 
     def __repr__(self):
         return f"<tok.Encoding {self.name!r}: {self.n_vocab} ids, pattern {self.pattern}>"
+
+    @property
+    def _ints(self):
+        """The ints 0 ..< n_vocab, which every list of ids this encoding returns shares."""
+        if self._int_objects is None:
+            self._int_objects = list(range(self.n_vocab))
+        return self._int_objects
 
     @property
     def eot_token(self):
@@ -119,12 +127,12 @@ class Encoding:
         `add_special` puts the post-processor's tokens around the ids
         (HuggingFace's `add_special_tokens=True`)."""
         result = self._encode(text, self._policy(allowed_special, disallowed_special), add_special)
-        return view(*result.ids(), "I").tolist()
+        return as_list(result, self._ints)
 
     def encode_ordinary(self, text):
         """The ids of `text`, matching no special token."""
         result = self._encode(text, None, False)
-        return view(*result.ids(), "I").tolist()
+        return as_list(result, self._ints)
 
     def _batch(self, function, texts, policy, add_special, threads):
         texts = [t if isinstance(t, (str, bytes)) else bytes(t) for t in texts]
@@ -146,9 +154,7 @@ class Encoding:
         `num_threads` is tiktoken's name). The ids never depend on it."""
         result = self._batch(lib.tok_encode_batch, texts, self._policy(allowed_special, disallowed_special),
                              add_special, threads if threads is not None else num_threads)
-        ids = view(*result.ids(), "I")
-        offsets = view(*result.offsets(), "q")
-        return [ids[offsets[k]:offsets[k + 1]].tolist() for k in range(len(offsets) - 1)]
+        return as_list(result, self._ints, batch=True)
 
     def encode_ordinary_batch(self, texts, *, threads=None, num_threads=None):
         return self.encode_batch(texts, threads=threads, num_threads=num_threads, disallowed_special=())
