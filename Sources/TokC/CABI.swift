@@ -20,7 +20,7 @@ enum CallStatus: Int32 {
     case file = 2
 }
 
-typealias ErrorOut = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+public typealias ErrorOut = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
 
 /// Runs `body`, turning what it throws into a status and `*error`.
 func call(_ error: ErrorOut, _ body: () throws -> Void) -> Int32 {

@@ -1,3 +1,4 @@
+import Glibc
 import TokEncoding
 
 /// The bytes of `count` ids at `ids` into `*result`'s bytes.

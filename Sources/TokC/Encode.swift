@@ -1,10 +1,11 @@
+import Glibc
 import TokEncoding
 import TokRuntime
 
 /// Which special tokens an encode matches, and which of them it refuses to
 /// meet (tiktoken's `disallowed_special`): those are matched too, so that
 /// their text is found, and the call fails when one is.
-final class SpecialPolicy {
+final class SpecialPolicy: Sendable {
     let matched: AllowedSpecial
     /// Refused ids and their text; `lowestRefused` spares the lookup for
     /// nearly every id (special tokens mostly follow the BPE tokens).

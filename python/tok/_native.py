@@ -26,6 +26,9 @@ def _library_path():
     raise ImportError(f"tok: {_NAME} is not installed beside {here} (pip install ./python builds it)")
 
 
+# The Swift runtime in the library would otherwise answer a crash anywhere in
+# the interpreter with its own backtrace; Python's faulthandler is the one to ask.
+os.environ.setdefault("SWIFT_BACKTRACE", "enable=no")
 lib = ctypes.CDLL(_library_path())
 
 _p = ctypes.c_void_p
@@ -68,9 +71,6 @@ for name in ("tok_result_list", "tok_result_lists"):
     function = getattr(pylib, name)
     function.restype = ctypes.py_object
     function.argtypes = [_p, ctypes.py_object]
-_decref = ctypes.pythonapi.Py_DecRef
-_decref.restype = None
-_decref.argtypes = [ctypes.py_object]
 
 _utf8 = ctypes.pythonapi.PyUnicode_AsUTF8AndSize
 _utf8.restype = ctypes.c_void_p
@@ -122,9 +122,7 @@ class Result:
 def as_list(result, ints, batch=False):
     """The result's ids as a list (a list of lists for a batch), each item
     an int of `ints` (`list(range(n_vocab))`), made by the library."""
-    made = (pylib.tok_result_lists if batch else pylib.tok_result_list)(result.pointer, ints)
-    _decref(made)  # ctypes counted a reference of its own on the new list
-    return made
+    return (pylib.tok_result_lists if batch else pylib.tok_result_list)(result.pointer, ints)
 
 
 def view(address, n, code):
