@@ -24,7 +24,7 @@ def load(path, pattern=None):
     whose pattern (`o200k`, `cl100k`, ...) is `pattern` or told by its name
     (`o200k_base.tiktoken`)."""
     handle = checked(lib.tok_load, os.fsencode(path), pattern.encode() if pattern is not None else None)
-    return Encoding(handle)
+    return Encoding(handle, (os.fspath(path), pattern))
 
 
 @functools.lru_cache(maxsize=1)
@@ -49,8 +49,9 @@ class Encoding:
     id_to_token, as_transformers). Safe to share between threads; the GIL is
     released while it encodes."""
 
-    def __init__(self, handle):
+    def __init__(self, handle, source):
         self._handle = handle
+        self._source = source
         described = lib.tok_describe(handle)
         facts = json.loads(ctypes.string_at(described).decode())
         lib.tok_free_string(described)
@@ -74,6 +75,17 @@ class Encoding:
                 policy_release(policy)
         if getattr(self, "_handle", None):
             release(self._handle)
+
+    # An Encoding never changes: a copy is the same object, and a pickle (a
+    # spawned worker's) loads the same vocabulary again.
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        return load, self._source
 
     def __repr__(self):
         return f"<tok.Encoding {self.name!r}: {self.n_vocab} ids, pattern {self.pattern}>"
