@@ -56,10 +56,14 @@ def encode_dataset(inputs, vocabulary, prefix, *, threads=None, append_eod=False
                    strict=False, shard_size=None, allowed_special=(), domain=None, progress=False):
     """Megatron indexed datasets (`tok encode --format megatron`): `inputs`
     encoded with the vocabulary folder `vocabulary` into `prefix.bin`/`.idx`
-    (or shards of about `shard_size` bytes), resumable; returns the manifest."""
-    return _run(lib.tok_encode_dataset, {
+    (or shards of about `shard_size` bytes), resumable; returns the manifest,
+    with the documents and tokens of all its shards added up."""
+    manifest = _run(lib.tok_encode_dataset, {
         "inputs": _paths(inputs), "vocabulary": os.fspath(vocabulary), "prefix": os.fspath(prefix),
         "threads": threads, "append_eod": append_eod, "eod": eod, "field": field, "strict": strict,
         "shard_size": shard_size, "allow_all_special": allowed_special == "all",
         "allowed_special": [] if allowed_special == "all" else sorted(allowed_special), "domain": domain,
         "progress": progress})
+    manifest["documents"] = sum(shard["documents"] for shard in manifest["shards"])
+    manifest["tokens"] = sum(shard["tokens"] for shard in manifest["shards"])
+    return manifest
