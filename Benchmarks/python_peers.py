@@ -65,7 +65,7 @@ def load_peer(peer, vocab, ranks, hf, bundled):
             table[base64.b64decode(b64)] = int(rank)
         enc = tiktoken.Encoding("peer", pat_str=pattern, mergeable_ranks=table, special_tokens={})
         return enc.encode_ordinary, lambda docs, threads: enc.encode_ordinary_batch(docs, num_threads=threads)
-    if peer.startswith("tok"):
+    if peer in ("tok list", "tok numpy"):
         import tok
         enc = tok.load(vocab)
         if peer == "tok numpy":
@@ -112,7 +112,10 @@ def worker(args):
             print(json.dumps({"seconds": seconds, "count": int(sum(out))}))
             return
         import numpy
-        flat = numpy.concatenate([numpy.asarray(x, dtype=numpy.uint32) for x in out]) if len(out) else []
+        if isinstance(out, numpy.ndarray):
+            flat = out  # tok's numpy batch: every document's ids, one after another
+        else:
+            flat = numpy.concatenate([numpy.asarray(x, dtype=numpy.uint32) for x in out]) if len(out) else []
         print(json.dumps({"seconds": seconds, "count": len(flat), "digest": digest(flat)}))
         return
     text = pathlib.Path(args.text).read_text(encoding="utf-8")
