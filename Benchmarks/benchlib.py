@@ -168,3 +168,16 @@ def make_texts(corpora, mixed_mb, domain_mb, work):
         paths[name] = path
     (work / "short.txt.docs.json").write_text(json.dumps(short))
     return paths
+
+
+def exported(name, vocabulary, work):
+    """A vocabulary folder's tiktoken ranks file and tokenizer.json, written
+    into `work` for the peers to load: (ranks, tokenizer.json), or None with
+    a line said when the folder is not there."""
+    if not (pathlib.Path(vocabulary) / "manifest.json").exists():
+        print(f"{name}: {vocabulary} not found, skipped")
+        return None
+    ranks, hf = pathlib.Path(work) / f"{name}.tiktoken", pathlib.Path(work) / f"{name}.json"
+    subprocess.run([TOK, "export", "--vocab", vocabulary, "--format", "tiktoken", "-o", ranks], check=True)
+    subprocess.run([TOK, "export", "--vocab", vocabulary, "--format", "hf", "-o", hf], check=True)
+    return ranks, hf

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 
-from benchlib import ROOT, TOK, TOK_BENCH, attempt, make_texts
+from benchlib import ROOT, TOK, TOK_BENCH, attempt, exported, make_texts
 
 VENV = ROOT / ".build-peers"
 PEERS = {"tiktoken": "tiktoken==0.14.0", "tokenizers": "tokenizers==0.23.3", "fastokens": "fastokens==0.3.5",
@@ -128,12 +128,10 @@ def main():
     print(f"one core (taskset -c 0), fresh processes, one pass each, best of {args.rounds} round(s) "
           f"(tiktoken and tokenizers: one); MB/s of text; tok = `tok encode --format u32 --threads 1` end to end")
     for vname, vdir in vocabs.items():
-        if not (pathlib.Path(vdir) / "manifest.json").exists():
-            print(f"{vname}: {vdir} not found, skipped")
+        files = exported(vname, vdir, work)
+        if files is None:
             continue
-        ranks, hf = work / f"{vname}.tiktoken", work / f"{vname}.json"
-        subprocess.run([TOK, "export", "--vocab", vdir, "--format", "tiktoken", "-o", ranks], check=True)
-        subprocess.run([TOK, "export", "--vocab", vdir, "--format", "hf", "-o", hf], check=True)
+        ranks, hf = files
         peers = ["tiktoken", "tokenizers", "fastokens", "riptoken"] + (["bpe-openai", "toktok"] if vname in BUNDLED else [])
         print(f"\n{vname} ({vdir})")
         print(f"{'text':8s} {'MB':>6s} " + " ".join(f"{p:>11s}" for p in peers) + f" {'tok':>8s} {'tok/best':>9s}"

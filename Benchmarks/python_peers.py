@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 
-from benchlib import ROOT, TOK, attempt, make_texts
+from benchlib import ROOT, TOK, attempt, exported, make_texts
 
 VENV = ROOT / ".build-python-peers"
 PEERS = {"tiktoken": "tiktoken==0.14.0", "fastokens": "fastokens==0.3.5", "gigatoken": "gigatoken==0.10.0",
@@ -175,12 +175,10 @@ def main():
     print(f"MB/s of text through Python, one call, the call alone timed; best of {args.rounds}; "
           f"one core: taskset -c 0; batch: 10,000 documents of 1-4 KB ({batch_mb:.1f} MB)")
     for vname, vdir in vocabs.items():
-        if not (pathlib.Path(vdir) / "manifest.json").exists():
-            print(f"{vname}: {vdir} not found, skipped")
+        files = exported(vname, vdir, work)
+        if files is None:
             continue
-        ranks, hf = work / f"{vname}.tiktoken", work / f"{vname}.json"
-        subprocess.run([TOK, "export", "--vocab", vdir, "--format", "tiktoken", "-o", ranks], check=True)
-        subprocess.run([TOK, "export", "--vocab", vdir, "--format", "hf", "-o", hf], check=True)
+        ranks, hf = files
         peers = ["tiktoken", "fastokens", "gigatoken", "tokie", "kitoken"] + \
             (["quicktok", "toktok"] if vname in BUNDLED else [])
         columns = peers + ["tok list", "tok numpy"]

@@ -105,18 +105,37 @@ public func tok_encode(
     }
 }
 
+/// The tokenizer, the policy and the documents of a batch call.
+private func batchInput(
+    _ encoding: UnsafeRawPointer, _ texts: UnsafePointer<UnsafePointer<UInt8>?>?, _ lengths: UnsafePointer<Int>?,
+    _ count: Int, _ policy: UnsafeRawPointer?
+) -> (Tokenizer, SpecialPolicy, [UnsafeBufferPointer<UInt8>]) {
+    (object(encoding, as: EncodingHandle.self).tokenizer, policy.map { object($0, as: SpecialPolicy.self) } ?? .ordinary,
+     (0 ..< max(count, 0)).map { bytes(texts![$0], lengths![$0]) })
+}
+
 /// `count` documents (`texts[k]`, `lengths[k]` bytes) encoded on up to
-/// `threads` threads into `*result`'s ids and offsets (count + 1).
+/// `threads` threads into `*result`'s ids and offsets (count + 1) or, when
+/// `countOnly` is not 0, only the number of ids of each into its counts (no
+/// refused special token is looked for then).
 @_cdecl("tok_encode_batch")
 public func tok_encode_batch(
     _ encoding: UnsafeRawPointer, _ texts: UnsafePointer<UnsafePointer<UInt8>?>?, _ lengths: UnsafePointer<Int>?,
-    _ count: Int, _ policy: UnsafeRawPointer?, _ addSpecial: Int32, _ threads: Int,
+    _ count: Int, _ policy: UnsafeRawPointer?, _ addSpecial: Int32, _ threads: Int, _ countOnly: Int32,
     _ result: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ error: ErrorOut
 ) -> Int32 {
     call(error) {
         let tokenizer = object(encoding, as: EncodingHandle.self).tokenizer
         let policy = policy.map { object($0, as: SpecialPolicy.self) } ?? .ordinary
         let documents = (0 ..< max(count, 0)).map { bytes(texts![$0], lengths![$0]) }
+        let r = CallResult()
+        if countOnly != 0 {
+            r.counts = ContiguousArray(documents.withUnsafeBufferPointer {
+                tokenizer.countBatch($0, threads: threads, allowedSpecial: policy.matched, addSpecialTokens: addSpecial != 0)
+            })
+            result.pointee = retained(r)
+            return
+        }
         let batch = documents.withUnsafeBufferPointer {
             tokenizer.encodeBatch($0, threads: threads, allowedSpecial: policy.matched, addSpecialTokens: addSpecial != 0)
         }
@@ -129,30 +148,8 @@ public func tok_encode_batch(
             }
             throw RefusedSpecialToken(text: found.text, document: low)
         }
-        let r = CallResult()
         r.ids = batch.ids
         r.offsets = batch.offsets
-        result.pointee = retained(r)
-    }
-}
-
-/// The number of ids of each document, as `tok_encode_batch` would give
-/// them, into `*result`'s counts. Refused special tokens are not looked for.
-@_cdecl("tok_count_batch")
-public func tok_count_batch(
-    _ encoding: UnsafeRawPointer, _ texts: UnsafePointer<UnsafePointer<UInt8>?>?, _ lengths: UnsafePointer<Int>?,
-    _ count: Int, _ policy: UnsafeRawPointer?, _ addSpecial: Int32, _ threads: Int,
-    _ result: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ error: ErrorOut
-) -> Int32 {
-    call(error) {
-        let tokenizer = object(encoding, as: EncodingHandle.self).tokenizer
-        let policy = policy.map { object($0, as: SpecialPolicy.self) } ?? .ordinary
-        let documents = (0 ..< max(count, 0)).map { bytes(texts![$0], lengths![$0]) }
-        let counts = documents.withUnsafeBufferPointer {
-            tokenizer.countBatch($0, threads: threads, allowedSpecial: policy.matched, addSpecialTokens: addSpecial != 0)
-        }
-        let r = CallResult()
-        r.counts = ContiguousArray(counts)
         result.pointee = retained(r)
     }
 }

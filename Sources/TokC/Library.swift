@@ -21,10 +21,13 @@ private func decode<T: Decodable>(_ type: T.Type, _ json: UnsafePointer<CChar>) 
     }
 }
 
-private func encoded(_ value: some Encodable) throws -> [UInt8] {
+/// `value` as JSON in a new result's bytes, at `*result`.
+private func hand(back value: some Encodable, to result: UnsafeMutablePointer<UnsafeMutableRawPointer?>) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
-    return Array(try encoder.encode(value))
+    let r = CallResult()
+    r.bytes = Array(try encoder.encode(value))
+    result.pointee = retained(r)
 }
 
 private func printError(_ line: String) {
@@ -92,9 +95,7 @@ public func tok_build(
                                          progress: { p in
             if progress { printError(String(format: "tok build: %@%@ %.0f%%", p.stage, p.domain.map { " " + $0 } ?? "", p.fraction * 100)) }
         })
-        let r = CallResult()
-        r.bytes = try encoded(report)
-        result.pointee = retained(r)
+        try hand(back: report, to: result)
     }
 }
 
@@ -137,9 +138,7 @@ public func tok_train(
             inputs: c.inputs, options: options, output: c.output, warn: { printError("tok: " + $0) },
             countingProgress: { p in if progress { printError(String(format: "tok train: counting %.1f MB", Double(p.bytes) / 1e6)) } },
             trainingProgress: { done, total in if progress && done % 1000 == 0 { printError("tok train: merge \(done) of \(total)") } })
-        let r = CallResult()
-        r.bytes = try encoded(summary)
-        result.pointee = retained(r)
+        try hand(back: summary, to: result)
     }
 }
 
@@ -190,8 +189,6 @@ public func tok_encode_dataset(
             progress: { p in
                 if progress { printError(String(format: "tok: encoding %.1f MB, %d documents, %d tokens", Double(p.bytes) / 1e6, p.documents, p.tokens)) }
             })
-        let r = CallResult()
-        r.bytes = try encoded(manifest)
-        result.pointee = retained(r)
+        try hand(back: manifest, to: result)
     }
 }

@@ -12,42 +12,39 @@ final class CallResult {
     var counts = ContiguousArray<Int>()
 }
 
-/// The first element of `array`, or a valid pointer for an empty one. The
-/// result is not changed after the call that filled it, so the storage stays put.
-private func start<T>(_ array: ContiguousArray<T>) -> UnsafePointer<T>? {
-    array.withUnsafeBufferPointer { $0.baseAddress }
+/// Where `array`'s elements are (a valid pointer for an empty one), and
+/// their number in `count`. A result is not changed after the call that
+/// filled it, so its storage stays put while the result lives.
+private func exposed<C: ContiguousCollection>(_ array: C, _ count: UnsafeMutablePointer<Int>) -> UnsafePointer<C.Element>? {
+    count.pointee = array.count
+    return array.withUnsafeBufferPointer { $0.baseAddress }
 }
 
-private func start<T>(_ array: [T]) -> UnsafePointer<T>? {
-    array.withUnsafeBufferPointer { $0.baseAddress }
+/// A contiguous array of the result: its elements' place is stable while it is not changed.
+protocol ContiguousCollection: Collection {
+    func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Element>) throws -> R) rethrows -> R
 }
+extension Array: ContiguousCollection {}
+extension ContiguousArray: ContiguousCollection {}
 
 @_cdecl("tok_result_ids")
 public func tok_result_ids(_ result: UnsafeRawPointer, _ count: UnsafeMutablePointer<Int>) -> UnsafePointer<UInt32>? {
-    let r = object(result, as: CallResult.self)
-    count.pointee = r.ids.count
-    return start(r.ids)
+    exposed(object(result, as: CallResult.self).ids, count)
 }
 
 @_cdecl("tok_result_offsets")
 public func tok_result_offsets(_ result: UnsafeRawPointer, _ count: UnsafeMutablePointer<Int>) -> UnsafePointer<Int>? {
-    let r = object(result, as: CallResult.self)
-    count.pointee = r.offsets.count
-    return start(r.offsets)
+    exposed(object(result, as: CallResult.self).offsets, count)
 }
 
 @_cdecl("tok_result_bytes")
 public func tok_result_bytes(_ result: UnsafeRawPointer, _ count: UnsafeMutablePointer<Int>) -> UnsafePointer<UInt8>? {
-    let r = object(result, as: CallResult.self)
-    count.pointee = r.bytes.count
-    return start(r.bytes)
+    exposed(object(result, as: CallResult.self).bytes, count)
 }
 
 @_cdecl("tok_result_counts")
 public func tok_result_counts(_ result: UnsafeRawPointer, _ count: UnsafeMutablePointer<Int>) -> UnsafePointer<Int>? {
-    let r = object(result, as: CallResult.self)
-    count.pointee = r.counts.count
-    return start(r.counts)
+    exposed(object(result, as: CallResult.self).counts, count)
 }
 
 @_cdecl("tok_result_release")

@@ -146,7 +146,7 @@ class Encoding:
         result = self._encode(text, None, False)
         return as_list(result, self._ints)
 
-    def _batch(self, function, texts, policy, add_special, threads):
+    def _batch(self, texts, policy, add_special, threads, count_only=False):
         texts = [t if isinstance(t, (str, bytes)) else bytes(t) for t in texts]
         n = len(texts)
         addresses, lengths, kept = (ctypes.c_void_p * n)(), (ctypes.c_ssize_t * n)(), []
@@ -155,7 +155,8 @@ class Encoding:
             if keep is not text:
                 kept.append(keep)
         threads = cores() if threads is None else max(1, int(threads))
-        result = Result(checked(function, self._handle, addresses, lengths, n, policy, int(add_special), threads))
+        result = Result(checked(lib.tok_encode_batch, self._handle, addresses, lengths, n, policy, int(add_special), threads,
+                                int(count_only)))
         del texts, kept
         return result
 
@@ -164,7 +165,7 @@ class Encoding:
         """The ids of each of `texts`, as `encode` gives them, encoded on
         `threads` threads (all cores this process may use by default;
         `num_threads` is tiktoken's name). The ids never depend on it."""
-        result = self._batch(lib.tok_encode_batch, texts, self._policy(allowed_special, disallowed_special),
+        result = self._batch(texts, self._policy(allowed_special, disallowed_special),
                              add_special, threads if threads is not None else num_threads)
         return as_list(result, self._ints, batch=True)
 
@@ -183,7 +184,7 @@ class Encoding:
         if isinstance(text, (str, bytes, bytearray, memoryview)):
             result = self._encode(text, policy, add_special)
             return _array(numpy, result, *result.ids(), numpy.uint32)
-        result = self._batch(lib.tok_encode_batch, text, policy, add_special, threads)
+        result = self._batch(text, policy, add_special, threads)
         return _array(numpy, result, *result.ids(), numpy.uint32), _array(numpy, result, *result.offsets(), numpy.int64)
 
     def count(self, text, *, threads=None, allowed_special=frozenset(), add_special=False):
@@ -192,7 +193,7 @@ class Encoding:
         Text of special tokens not allowed is counted as text."""
         policy = self._policy(allowed_special, ())
         single = isinstance(text, (str, bytes, bytearray, memoryview))
-        result = self._batch(lib.tok_count_batch, [text] if single else text, policy, add_special, threads)
+        result = self._batch([text] if single else text, policy, add_special, threads, count_only=True)
         counts = view(*result.counts(), "q").tolist()
         return counts[0] if single else counts
 
