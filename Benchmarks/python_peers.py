@@ -9,7 +9,9 @@ gigatoken, quicktok-v1, tokie, kitoken, toktok-rs) and runs each in a fresh
 process. One core (taskset -c 0): one call over the mixed text (the four
 domains of CORPORA interleaved by document, --mixed-mb) and over each domain
 (--domain-mb), timing the call alone (load and reading excluded, for every
-peer alike). A batch row: 10,000 documents of 1-4 KB cut from the mixed
+peer alike). With --in-process, instead: the fast engines taking turns in one
+process on ten parts of the mixed text (CPU time, for a loaded machine), and
+tok's batch on one thread and on all cores. A batch row: 10,000 documents of 1-4 KB cut from the mixed
 text, one call, on one core and on all. tok is timed twice: returning a
 list of ints (`enc.encode`, `enc.encode_batch`: what tiktoken and most peers
 return) and a numpy array (`enc.encode_to_numpy`: what gigatoken returns),
@@ -129,6 +131,45 @@ def worker(args):
     print(json.dumps({"seconds": seconds, "count": len(ids), "digest": digest(ids)}))
 
 
+def in_process(args):
+    """In the benchmark's environment: the engines taking turns on the ten
+    parts of the mixed text (CPU seconds, so that a loaded machine's noise
+    falls on all alike), then tok's batch on one thread and on all."""
+    text = pathlib.Path(args.text).read_text(encoding="utf-8")
+    step = len(text) // 10
+    parts = [text[k * step:(k + 1) * step] for k in range(10)]
+    names = ["tok numpy", "tok list", "fastokens", "gigatoken"] + (["quicktok"] if args.bundled else [])
+    engines = {name: load_peer(name, args.vocab, args.ranks, args.hf, args.bundled)[0] for name in names}
+    for encode in engines.values():
+        encode("warm up")
+    cpu = dict.fromkeys(engines, 0.0)
+    for part in parts:
+        for name, encode in engines.items():
+            started = time.process_time()
+            encode(part)
+            cpu[name] += time.process_time() - started
+    mb = len(text[:10 * step].encode()) / 1e6
+    print("  turns on ten parts of the mixed text, MB/s of CPU time: "
+          + ", ".join(f"{name} {mb / seconds:.1f}" for name, seconds in cpu.items()))
+    import tok
+    enc = tok.load(args.vocab)
+    docs = json.loads((pathlib.Path(args.text).parent / "batch.json").read_text())
+    mb = sum(len(d.encode()) for d in docs) / 1e6
+    enc.encode_to_numpy(docs[:100])
+    cores = len(os.sched_getaffinity(0))
+    for name, call in [("numpy", enc.encode_to_numpy), ("lists", enc.encode_batch)]:
+        figures = []
+        for threads in [1, cores]:
+            best, used = float("inf"), 0.0
+            for _ in range(3):
+                wall, cpu_started = time.perf_counter(), time.process_time()
+                call(docs, threads=threads)
+                if time.perf_counter() - wall < best:
+                    best, used = time.perf_counter() - wall, time.process_time() - cpu_started
+            figures.append(f"{threads} thread(s) {mb / best:.1f} MB/s ({used / best:.2f} cores busy)")
+        print(f"  batch of {len(docs)} documents ({mb:.1f} MB), {name}: " + ", ".join(figures))
+
+
 def short_documents(text, count=10_000):
     """`count` documents of 1-4 KB cut from `text` at line ends (cycling through it)."""
     docs, pos = [], 0
@@ -159,7 +200,13 @@ def main():
     ap.add_argument("--bundled")
     ap.add_argument("--batch", action="store_true")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--in-process", action="store_true",
+                    help="instead of the table: the engines taking turns in one process, and tok's batch on 1 and all cores")
+    ap.add_argument("--in-process-worker", action="store_true")
     args = ap.parse_args()
+    if args.in_process_worker:
+        args.vocab = args.vocab[0]
+        return in_process(args)
     if args.worker:
         args.vocab = args.vocab[0]
         return worker(args)
@@ -179,6 +226,11 @@ def main():
         if files is None:
             continue
         ranks, hf = files
+        if args.in_process:
+            print(f"\n{vname} ({vdir})", flush=True)
+            subprocess.run([python, __file__, "--in-process-worker", "--vocab", vdir, "--text", texts["mixed"], "--ranks", ranks,
+                            "--hf", hf, "--bundled", BUNDLED.get(vname, "")], check=True)
+            continue
         peers = ["tiktoken", "fastokens", "gigatoken", "tokie", "kitoken"] + \
             (["quicktok", "toktok"] if vname in BUNDLED else [])
         columns = peers + ["tok list", "tok numpy"]
