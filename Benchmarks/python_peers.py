@@ -79,7 +79,9 @@ def load_peer(peer, vocab, ranks, hf, bundled):
         return (lambda s: t.encode_ordinary(s).ids), lambda docs, threads: [e.ids for e in t.encode_batch(docs, add_special_tokens=False)]
     if peer == "gigatoken":
         import gigatoken
-        t = gigatoken.Tokenizer(hf)
+        # Its tokenizer.json reader does not know cl100k's regex as tok writes it: the ranks file then.
+        t = gigatoken.Tokenizer.from_tiktoken(ranks, pretokenizer=bundled.split("_")[0], special_tokens={}) if bundled \
+            else gigatoken.Tokenizer(hf)
         return t.encode, lambda docs, threads: t.encode_batch_list(docs, parallel=threads > 1)
     if peer == "quicktok":
         import quicktok
