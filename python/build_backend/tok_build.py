@@ -10,8 +10,10 @@ import base64
 import hashlib
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 
 NAME = "tok"
@@ -42,6 +44,16 @@ def _library():
     return ROOT / ".build" / "release" / LIBRARY
 
 
+def _stripped(library):
+    """The library's bytes without its debug sections (half its size), where `strip` is installed."""
+    if not shutil.which("strip"):
+        return library.read_bytes()
+    with tempfile.TemporaryDirectory() as work:
+        copy = pathlib.Path(work) / LIBRARY
+        subprocess.run(["strip", "--strip-debug", "-o", str(copy), str(library)], check=True)
+        return copy.read_bytes()
+
+
 def _record_line(path, data):
     digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
     return f"{path},sha256={digest},{len(data)}"
@@ -50,7 +62,7 @@ def _record_line(path, data):
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     library = _library()
     files = {f"{NAME}/{p.name}": p.read_bytes() for p in sorted((HERE / NAME).glob("*.py"))}
-    files[f"{NAME}/{LIBRARY}"] = library.read_bytes()
+    files[f"{NAME}/{LIBRARY}"] = _stripped(library)
     info = f"{NAME}-{VERSION}.dist-info"
     files[f"{info}/METADATA"] = METADATA.encode()
     files[f"{info}/WHEEL"] = f"Wheel-Version: 1.0\nGenerator: tok_build\nRoot-Is-Purelib: false\nTag: {TAG}\n".encode()
