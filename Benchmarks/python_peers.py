@@ -154,7 +154,17 @@ def in_process(args):
     print("  turns on ten parts of the mixed text, MB/s of CPU time: "
           + ", ".join(f"{name} {mb / seconds:.1f}" for name, seconds in cpu.items()))
     import tok
+    from tok._native import as_list, view
     enc = tok.load(args.vocab)
+    result = enc._encode(parts[0], None, False)
+    n = result.ids()[1]
+    costs = {}
+    for name, make in [("shared ints", lambda: as_list(result, enc._ints)), ("an int per id", lambda: view(*result.ids(), "I").tolist())]:
+        started = time.process_time()
+        made = make()
+        costs[name] = (time.process_time() - started) / n * 1e9
+        del made
+    print(f"  a list of {n} ids: " + ", ".join(f"{name} {ns:.1f} ns an id" for name, ns in costs.items()))
     docs = json.loads((pathlib.Path(args.text).parent / "batch.json").read_text())
     mb = sum(len(d.encode()) for d in docs) / 1e6
     enc.encode_to_numpy(docs[:100])
