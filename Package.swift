@@ -23,6 +23,8 @@ let package = Package(
         .library(name: "TokBuild", targets: ["TokBuild"]),
         .library(name: "TokData", targets: ["TokData"]),
         .executable(name: "tok", targets: ["tok"]),
+        // The C ABI the Python package loads (python/): libTokC.so.
+        .library(name: "TokC", type: .dynamic, targets: ["TokC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -48,6 +50,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The C ABI over the libraries, for the Python package and other foreign callers. A release
+        // build links the Swift runtime in (--static-swift-stdlib reaches executables only, so it
+        // is asked for here; build releases with --static-swift-stdlib, which compiles against the
+        // static runtime's modules), so the library needs no Swift where it is loaded.
+        .target(name: "TokC", dependencies: ["TokRuntime", "TokEncoding", "TokCorpus", "TokCounts", "TokTraining", "TokBuild", "TokData"],
+                linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]),
         .executableTarget(name: "tok-bench", dependencies: ["TokRuntime", "TokEncoding"], path: "Benchmarks/TokBenchmarks"),
         // Corpora of any size for the scale benchmarks: an order-k model of real text.
         .executableTarget(name: "tok-scale-corpus", dependencies: ["TokRuntime", "TokEncoding"], path: "Benchmarks/ScaleCorpus"),

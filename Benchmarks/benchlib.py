@@ -127,3 +127,57 @@ def hf_regex(pattern):
     """A tok pattern as one regex for HuggingFace's Split pre-tokenizer."""
     (regex,) = json.loads(run([TOK, "pretokenize", "--pattern", pattern, "--print-regexes", "--hf"]))
     return regex
+
+
+def make_texts(corpora, mixed_mb, domain_mb, work):
+    domains = {}
+    for d in ["zh", "en", "code", "math"]:
+        folder = pathlib.Path(corpora) / d
+        text = b"".join(f.read_bytes() for f in sorted(folder.iterdir()) if f.is_file() and not f.name.startswith("."))
+        domains[d] = [x for x in text.decode("utf-8", "replace").split("\n\n") if x.strip()]
+    texts = {}
+    for d, docs in domains.items():
+        out, size = [], 0
+        for doc in docs:
+            out.append(doc)
+            size += len(doc.encode())
+            if size >= domain_mb * 1e6:
+                break
+        texts[d] = "\n\n".join(out)
+    out, size, k = [], 0, 0
+    while size < mixed_mb * 1e6:
+        for docs in domains.values():
+            doc = docs[k % len(docs)]
+            out.append(doc)
+            size += len(doc.encode())
+        k += 1
+    texts["mixed"] = "\n\n".join(out)
+    # Short documents: 1-4 KB slices of the mixed text cut at paragraph ends, 4 MB in all.
+    # (Or the whole mixed text, when it is smaller.)
+    short, pos, total, mixed = [], 0, 0, texts["mixed"]
+    while total < 4e6 and pos < len(mixed):
+        end = mixed.find("\n", pos + 1000)
+        end = min(end if end > 0 else pos + 4000, pos + 4000)
+        short.append(mixed[pos:end])
+        total += end - pos
+        pos = end
+    paths = {}
+    for name, text in list(texts.items()) + [("short", "\n".join(short))]:
+        path = work / f"{name}.txt"
+        path.write_text(text, encoding="utf-8")
+        paths[name] = path
+    (work / "short.txt.docs.json").write_text(json.dumps(short))
+    return paths
+
+
+def exported(name, vocabulary, work):
+    """A vocabulary folder's tiktoken ranks file and tokenizer.json, written
+    into `work` for the peers to load: (ranks, tokenizer.json), or None with
+    a line said when the folder is not there."""
+    if not (pathlib.Path(vocabulary) / "manifest.json").exists():
+        print(f"{name}: {vocabulary} not found, skipped")
+        return None
+    ranks, hf = pathlib.Path(work) / f"{name}.tiktoken", pathlib.Path(work) / f"{name}.json"
+    subprocess.run([TOK, "export", "--vocab", vocabulary, "--format", "tiktoken", "-o", ranks], check=True)
+    subprocess.run([TOK, "export", "--vocab", vocabulary, "--format", "hf", "-o", hf], check=True)
+    return ranks, hf

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 
-from benchlib import ROOT, TOK, TOK_BENCH, attempt
+from benchlib import ROOT, TOK, TOK_BENCH, attempt, exported, make_texts
 
 VENV = ROOT / ".build-peers"
 PEERS = {"tiktoken": "tiktoken==0.14.0", "tokenizers": "tokenizers==0.23.3", "fastokens": "fastokens==0.3.5",
@@ -100,47 +100,6 @@ def worker(args):
     print(json.dumps({"load": load, "seconds": seconds, "count": len(ids), "digest": ids_digest(ids)}))
 
 
-def make_texts(corpora, mixed_mb, domain_mb, work):
-    domains = {}
-    for d in ["zh", "en", "code", "math"]:
-        folder = pathlib.Path(corpora) / d
-        text = b"".join(f.read_bytes() for f in sorted(folder.iterdir()) if f.is_file() and not f.name.startswith("."))
-        domains[d] = [x for x in text.decode("utf-8", "replace").split("\n\n") if x.strip()]
-    texts = {}
-    for d, docs in domains.items():
-        out, size = [], 0
-        for doc in docs:
-            out.append(doc)
-            size += len(doc.encode())
-            if size >= domain_mb * 1e6:
-                break
-        texts[d] = "\n\n".join(out)
-    out, size, k = [], 0, 0
-    while size < mixed_mb * 1e6:
-        for docs in domains.values():
-            doc = docs[k % len(docs)]
-            out.append(doc)
-            size += len(doc.encode())
-        k += 1
-    texts["mixed"] = "\n\n".join(out)
-    # Short documents: 1-4 KB slices of the mixed text cut at paragraph ends, 4 MB in all.
-    # (Or the whole mixed text, when it is smaller.)
-    short, pos, total, mixed = [], 0, 0, texts["mixed"]
-    while total < 4e6 and pos < len(mixed):
-        end = mixed.find("\n", pos + 1000)
-        end = min(end if end > 0 else pos + 4000, pos + 4000)
-        short.append(mixed[pos:end])
-        total += end - pos
-        pos = end
-    paths = {}
-    for name, text in list(texts.items()) + [("short", "\n".join(short))]:
-        path = work / f"{name}.txt"
-        path.write_text(text, encoding="utf-8")
-        paths[name] = path
-    (work / "short.txt.docs.json").write_text(json.dumps(short))
-    return paths
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("corpora", nargs="?")
@@ -169,12 +128,10 @@ def main():
     print(f"one core (taskset -c 0), fresh processes, one pass each, best of {args.rounds} round(s) "
           f"(tiktoken and tokenizers: one); MB/s of text; tok = `tok encode --format u32 --threads 1` end to end")
     for vname, vdir in vocabs.items():
-        if not (pathlib.Path(vdir) / "manifest.json").exists():
-            print(f"{vname}: {vdir} not found, skipped")
+        files = exported(vname, vdir, work)
+        if files is None:
             continue
-        ranks, hf = work / f"{vname}.tiktoken", work / f"{vname}.json"
-        subprocess.run([TOK, "export", "--vocab", vdir, "--format", "tiktoken", "-o", ranks], check=True)
-        subprocess.run([TOK, "export", "--vocab", vdir, "--format", "hf", "-o", hf], check=True)
+        ranks, hf = files
         peers = ["tiktoken", "tokenizers", "fastokens", "riptoken"] + (["bpe-openai", "toktok"] if vname in BUNDLED else [])
         print(f"\n{vname} ({vdir})")
         print(f"{'text':8s} {'MB':>6s} " + " ".join(f"{p:>11s}" for p in peers) + f" {'tok':>8s} {'tok/best':>9s}"
