@@ -356,7 +356,10 @@ extension Vocabulary {
             }
         }
 
-        func finish(pairs: PairTable, mergeOrder: MergeOrder, specialTokens: [SpecialToken]) throws -> Vocabulary {
+        /// `wholeAlways`: tokens the merges never make that a piece of their
+        /// bytes becomes all the same (SentencePiece's user-defined pieces).
+        func finish(pairs: PairTable, mergeOrder: MergeOrder, specialTokens: [SpecialToken],
+                    wholeAlways: Set<UInt32> = []) throws -> Vocabulary {
             var byteTokens = ContiguousArray<UInt32>(repeating: 0, count: 256)
             for b in 0 ..< 256 {
                 if let id = find([UInt8(b)]) {
@@ -392,7 +395,9 @@ extension Vocabulary {
                     let start = Int(tables.tokenOffsets[id])
                     tables.mergeBytePairs(UnsafeBufferPointer(start: tables.tokenBytes + start, count: tables.tokenLength(UInt32(id))),
                                           scratch: &scratch, into: &out)
-                    if out.count != 1 || out[0] != UInt32(id) { unreachable.append(UInt32(id)) }
+                    if (out.count != 1 || out[0] != UInt32(id)) && !wholeAlways.contains(UInt32(id)) {
+                        unreachable.append(UInt32(id))
+                    }
                 }
             }
             if case .mergesList(ignoreMerges: false) = mergeOrder {
