@@ -33,7 +33,6 @@ public struct SentencePieceCharsmap: Sendable, Hashable {
     /// and the replacement's range in ``replacements``; nil when none does.
     ///
     /// - Complexity: O(length of the longest key that is a prefix).
-    @inlinable
     func longestMatch(_ text: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> (length: Int, replacement: Range<Int>)? {
         units.withUnsafeBufferPointer { u in
             var best: (length: Int, value: Int)? = nil
@@ -59,6 +58,6 @@ public struct SentencePieceCharsmap: Sendable, Hashable {
         }
     }
 
-    @inlinable static func label(_ unit: UInt32) -> UInt32 { unit & (1 << 31 | 0xFF) }
-    @inlinable static func offset(_ unit: UInt32) -> UInt32 { (unit >> 10) << ((unit & (1 << 9)) >> 6) }
+    static func label(_ unit: UInt32) -> UInt32 { unit & (1 << 31 | 0xFF) }
+    static func offset(_ unit: UInt32) -> UInt32 { (unit >> 10) << ((unit & (1 << 9)) >> 6) }
 }

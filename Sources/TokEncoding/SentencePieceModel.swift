@@ -106,6 +106,30 @@ extension SentencePiece {
 
     static let metaspace: [UInt8] = [0xE2, 0x96, 0x81]
 
+    /// `text` with each byte that starts no valid UTF-8 character replaced by
+    /// U+FFFD; nil when it is valid.
+    static func replacingInvalidUTF8(_ text: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        var i = 0
+        while i < text.count {
+            let n = text.validScalarLength(at: i)
+            if n == 0 { break }
+            i += n
+        }
+        guard i < text.count else { return nil }
+        var out = Array(text[..<i])
+        while i < text.count {
+            let n = text.validScalarLength(at: i)
+            if n == 0 {
+                out += [0xEF, 0xBF, 0xBD]
+                i += 1
+            } else {
+                out += text[i ..< i + n]
+                i += n
+            }
+        }
+        return out
+    }
+
     /// `bytes` with every `▁` a space.
     static func spaced(_ bytes: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
@@ -323,7 +347,8 @@ struct KernelTokens {
 
     /// The vocabulary: single bytes and prefixes of characters added, each
     /// character's own merges ranked below all others.
-    mutating func vocabulary(specialTokens: [SpecialToken], wholeAlways: Set<UInt32>) throws -> Vocabulary {
+    mutating func vocabulary(specialTokens: [SpecialToken], wholeAlways: Set<UInt32>,
+                             ignoreMerges: Bool = false) throws -> Vocabulary {
         func token(_ bytes: [UInt8]) -> UInt32 { byBytes[bytes] ?? add(bytes, mergeable: false) }
         for b in 0 ..< 256 { _ = token([UInt8(b)]) }
         // Each character (and prefix) that is more than a byte: its prefix and its last byte merge into it.
@@ -346,7 +371,7 @@ struct KernelTokens {
         for m in merges { pairs.insert(left: m.left, right: m.right, rank: base + m.rank, result: m.result) }
         var storage = Vocabulary.Storage(tokens: tokens)
         try storage.indexAll(indexed)
-        return try storage.finish(pairs: pairs, mergeOrder: .mergesList(ignoreMerges: false), specialTokens: specialTokens,
+        return try storage.finish(pairs: pairs, mergeOrder: .mergesList(ignoreMerges: ignoreMerges), specialTokens: specialTokens,
                                   wholeAlways: wholeAlways)
     }
 }

@@ -24,7 +24,7 @@ struct LongestMatcher: Sendable, Hashable {
 
     var isEmpty: Bool { strings.isEmpty }
 
-    @inlinable func mayStart(_ b: UInt8) -> Bool { firstBytes[Int(b) >> 6] >> UInt64(b & 63) & 1 != 0 }
+    func mayStart(_ b: UInt8) -> Bool { firstBytes[Int(b) >> 6] >> UInt64(b & 63) & 1 != 0 }
 
     /// The length of the longest string at `text[i...]`, or 0.
     func match(_ text: UnsafeBufferPointer<UInt8>, at i: Int) -> Int {
@@ -183,7 +183,6 @@ public struct SentencePieceNormalizer: Sendable, Hashable {
 extension UnsafeBufferPointer where Element == UInt8 {
     /// The length of the valid UTF-8 character at `i` (no overlong forms, no
     /// surrogates, nothing past U+10FFFF), or 0 when the bytes there are not one.
-    @inlinable
     func validScalarLength(at i: Int) -> Int {
         let b0 = self[i]
         if b0 < 0x80 { return 1 }

@@ -13,7 +13,7 @@
 /// a byte no merged piece holds, and around every user-defined piece (which
 /// never merges). With Metaspace's `split` on, `tokenizers` cuts before
 /// every space: ``splitBeforeEverySpace``.
-public struct SentencePieceSegmenter: Sendable, Hashable {
+struct SentencePieceSegmenter: Sendable, Hashable, PieceSplitter {
     /// Per byte: ``space``, ``isolated``, ``userStart`` bits.
     let byteFlags: [UInt8]
     static let space: UInt8 = 1, isolated: UInt8 = 2, userStart: UInt8 = 4
@@ -70,7 +70,6 @@ public struct SentencePieceSegmenter: Sendable, Hashable {
     ///
     /// - Complexity: O(n); a user-defined piece's first byte costs a hash
     ///   lookup per length such pieces have.
-    @inlinable
     func forEachPiece(_ text: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>) -> Void) {
         let n = text.count
         var start = 0, i = 0
@@ -113,7 +112,7 @@ public struct SentencePieceSegmenter: Sendable, Hashable {
     }
 
     /// Whether the character ending at `i` (before a space) allows a cut there.
-    @inlinable @inline(__always)
+    @inline(__always)
     func mayCut(before text: UnsafeBufferPointer<UInt8>, _ i: Int) -> Bool {
         let b = text[i - 1]  // i > start >= 0
         if b < 0x80 { return !keepBefore.containsASCII(b) }
@@ -124,7 +123,7 @@ public struct SentencePieceSegmenter: Sendable, Hashable {
     }
 
     /// Whether the character starting at `i` (after a space) allows a cut there.
-    @inlinable @inline(__always)
+    @inline(__always)
     func mayCut(after text: UnsafeBufferPointer<UInt8>, _ i: Int) -> Bool {
         let b = text[i]  // i < n
         if b < 0x80 { return !keepAfter.containsASCII(b) }

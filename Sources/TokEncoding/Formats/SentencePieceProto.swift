@@ -211,6 +211,8 @@ public struct SentencePieceModelProto: Sendable, Hashable {
     public var normalizerSpec = NormalizerSpec()
     /// The spec `decode` applies to its output, when the model has one with a charsmap.
     public var denormalizerSpec: NormalizerSpec? = nil
+    /// The file as read, written back as it is (empty for a model made here).
+    var read: [UInt8] = []
 
     public init() {}
 
@@ -242,6 +244,7 @@ public struct SentencePieceModelProto: Sendable, Hashable {
                 }
             }
             guard !pieces.isEmpty || sawTrainer else { throw ProtoReader.Malformed(reason: "no pieces and no trainer_spec") }
+            read = bytes
         } catch let error as ProtoReader.Malformed {
             throw VocabularyError.malformed(path: path, line: nil, reason: "not a SentencePiece model: \(error.reason)")
         }
@@ -317,6 +320,7 @@ public struct SentencePieceModelProto: Sendable, Hashable {
     /// The model's bytes: each spec as it was read, or made from its values
     /// when it was made here.
     public func serialized() -> [UInt8] {
+        if !read.isEmpty { return read }
         var w = ProtoWriter()
         for piece in pieces {
             var p = ProtoWriter()

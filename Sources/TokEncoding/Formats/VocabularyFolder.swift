@@ -34,6 +34,19 @@ public struct VocabularyManifest: Codable, Sendable, Equatable {
         }
         self.size = v.idLimit
         self.bpeTokens = v.count
+        if let sentencePiece = tokenizer.sentencePiece {
+            // Its own steps: a SentencePiece model's are in tokenizer.model, the HuggingFace form's in tokenizer.json.
+            pattern = "sentencepiece"
+            regexes = []
+            switch sentencePiece.form {
+            case .model(let proto):
+                normalizer = proto.normalizerSpec.name.isEmpty ? "sentencepiece" : proto.normalizerSpec.name
+                mergeOrder = "scores"
+            case .huggingFace: normalizer = "metaspace"
+            }
+            size = sentencePiece.pieceCount
+            bpeTokens = sentencePiece.pieceCount
+        }
         self.specialTokens = v.specialTokens.sorted { $0.id < $1.id }
         self.unreachableTokens = v.unreachableTokens.count
         self.unicodeVersion = TokEncoding.unicodeVersion
@@ -50,6 +63,8 @@ public struct VocabularyManifest: Codable, Sendable, Equatable {
 /// replaced only when tok made it (``checkReplaceable(_:protecting:)``).
 public enum VocabularyFolder {
     public static let jsonName = "tokenizer.json"
+    /// A SentencePiece vocabulary's source of truth, in place of ``jsonName``: the model sentencepiece loads.
+    public static let modelName = "tokenizer.model"
     public static let manifestName = "manifest.json"
     public static let binaryName = "tokenizer.bin"
     /// The reports `tok train` and `tok build` write beside the vocabulary.
@@ -76,8 +91,17 @@ public enum VocabularyFolder {
         let manifest = VocabularyManifest(tokenizer: tokenizer, name: name, source: source)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let json = HuggingFaceJSON.write(tokenizer)
         let manifestBytes = Array(try encoder.encode(manifest)) + [0x0A]
+        if let sentencePiece = tokenizer.sentencePiece {
+            // The model or the tokenizer.json as read, and the manifest: loaded from them each time.
+            if case .model(let proto) = sentencePiece.form {
+                try writeFileAtomically(directory + "/" + modelName, proto.serialized())
+            } else {
+                try writeFileAtomically(directory + "/" + jsonName, HuggingFaceJSON.write(tokenizer))
+            }
+            return try writeFileAtomically(directory + "/" + manifestName, manifestBytes)
+        }
+        let json = HuggingFaceJSON.write(tokenizer)
         try writeFileAtomically(directory + "/" + jsonName, json)
         try writeFileAtomically(directory + "/" + manifestName, manifestBytes)
         // No stamps: the two files were written just now (see ``FileStamp``); the first load after that records them.
@@ -114,7 +138,7 @@ public enum VocabularyFolder {
             return "its entries cannot be listed"
         }
         if names.isEmpty { return nil }
-        let files = Set([jsonName, manifestName, binaryName] + reportNames)
+        let files = Set([jsonName, modelName, manifestName, binaryName] + reportNames)
         for name in names.sorted() {
             let entry = path + "/" + name
             guard lstat(entry, &st) == 0 else { continue }  // gone meanwhile
@@ -228,7 +252,8 @@ public enum VocabularyFolder {
     /// uses the same one; `tokenizer.bin` records it too, and is used only
     /// for the `tokenizer.json` it names.
     public static func fingerprint(_ directory: String) throws -> String {
-        Checksum.hex(try Checksum.ofFile(directory + "/" + jsonName))
+        let model = directory + "/" + modelName
+        return Checksum.hex(try Checksum.ofFile(fileExists(model) ? model : directory + "/" + jsonName))
     }
 
     public static func readManifest(_ directory: String) throws -> VocabularyManifest? {
@@ -255,6 +280,8 @@ public enum VocabularyFolder {
         guard isDirectory(directory) else {
             throw VocabularyError.notAVocabularyFolder(path: directory, reason: "no such directory")
         }
+        let modelPath = directory + "/" + modelName
+        if fileExists(modelPath) { return try SentencePiece.tokenizer(modelFile: try readFile(modelPath), path: modelPath) }
         let jsonPath = directory + "/" + jsonName
         let manifestPath = directory + "/" + manifestName
         let binaryPath = directory + "/" + binaryName
@@ -279,6 +306,7 @@ public enum VocabularyFolder {
             let tokens = (0 ..< v.count).map { v.bytes(of: UInt32($0)) }
             tokenizer = tokenizer.with(vocabulary: try Vocabulary.fromRanks(tokens, specialTokens: v.specialTokens))
         }
+        if tokenizer.sentencePiece != nil { return tokenizer }  // no fast form: tokenizer.bin holds byte-level vocabularies
         let source = BinarySource(json: Checksum.of(json), manifest: manifestBytes.map { Checksum.of($0) } ?? 0)
         let unchanged = [FileStamp(path: jsonPath), FileStamp(path: manifestPath)] == stamps
         let trusted = unchanged && stamps.allSatisfy(\.isSettled) ? stamps : nil
