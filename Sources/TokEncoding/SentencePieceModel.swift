@@ -261,8 +261,9 @@ extension SentencePiece {
             specials.append(SpecialToken(id: UInt32(id), content: String(decoding: piece.bytes, as: UTF8.self)))
         }
         let vocabulary = try kernel.vocabulary(specialTokens: specials, wholeAlways: Set(user.map(UInt32.init)))
-        if let bad = vocabulary.unreachableTokens.first(where: { Int($0) < pieces.count && pieces[Int($0)].type == .normal }) {
-            let count = vocabulary.unreachableTokens.filter { Int($0) < pieces.count && pieces[Int($0)].type == .normal }.count
+            .keepingIds(below: pieces.count)
+        if let bad = vocabulary.unreachableTokens.first(where: { pieces[Int($0)].type == .normal }) {
+            let count = vocabulary.unreachableTokens.filter { pieces[Int($0)].type == .normal }.count
             throw SentencePieceRefusal(reason: "\(count) pieces do not encode to themselves (first: piece \(bad), \(quoted(pieces[Int(bad)].bytes)))")
         }
         let sentencePiece = SentencePiece(

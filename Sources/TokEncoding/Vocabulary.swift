@@ -137,7 +137,9 @@ public struct Vocabulary: Sendable {
     @inlinable var tables: BPETables { storage.view }
 
     /// Number of BPE token ids (specials not included unless they fall inside).
-    @inlinable public var count: Int { storage.view.tokenCount }
+    /// A SentencePiece vocabulary's kernel has tokens of its own past them
+    /// (SentencePieceModel.swift), which no encoding returns.
+    public let count: Int
 
     /// One more than the largest id, special tokens included.
     public var idLimit: Int { max(count, (specialTokens.map { Int($0.id) }.max() ?? -1) + 1) }
@@ -171,13 +173,14 @@ public struct Vocabulary: Sendable {
     }
 
     init(storage: TableStorage, pairCount: Int, mergeOrder: MergeOrder, specialTokens: [SpecialToken],
-         unreachableTokens: [UInt32]) {
+         unreachableTokens: [UInt32], count: Int? = nil) {
         self.storage = storage
+        self.count = count ?? storage.view.tokenCount
         self.pairCount = pairCount
         self.mergeOrder = mergeOrder
         self.specialTokens = specialTokens
         self.unreachableTokens = unreachableTokens
-        let count = storage.view.tokenCount
+        let count = self.count
         self.specialIdsBelowCount = Set(specialTokens.map(\.id).filter { Int($0) < count })
         self.specialById = Dictionary(specialTokens.map { ($0.id, Array($0.content.utf8)) }, uniquingKeysWith: { a, _ in a })
         let view = storage.view
@@ -187,6 +190,14 @@ public struct Vocabulary: Sendable {
             missing[b] = view.tokenLength(id) != 1 || view.tokenBytes[Int(view.tokenOffsets[Int(id)])] != UInt8(b)
         }
         self.bytesWithoutToken = missing.contains(true) ? missing : []
+    }
+
+    /// This vocabulary with only the ids below `limit` its own: the tokens
+    /// past them are the kernel's (a SentencePiece vocabulary's prefixes of
+    /// characters and the like), never returned and never decoded.
+    func keepingIds(below limit: Int) -> Vocabulary {
+        Vocabulary(storage: storage, pairCount: pairCount, mergeOrder: mergeOrder, specialTokens: specialTokens,
+                   unreachableTokens: unreachableTokens.filter { Int($0) < limit }, count: limit)
     }
 
     /// A vocabulary from finished tables; the byte-pair table is derived here.

@@ -67,7 +67,7 @@ public struct MetaspaceJSON: Sendable {
             maxId = max(maxId, id)
         }
         let specials = try HuggingFaceJSON.readAddedTokens(root["added_tokens"], vocab: vocab, entries: entries, fail)
-        var keys = [[UInt8]](repeating: [], count: maxId + 1)
+        var keys = [[UInt8]](repeating: [], count: max(maxId, specials.map { Int($0.id) }.max() ?? -1) + 1)
         var pieceIds: [[UInt8]: UInt32] = [:]
         for (key, id) in entries {
             keys[id] = Array(key.utf8)
@@ -145,7 +145,7 @@ public struct MetaspaceJSON: Sendable {
         let vocabulary: Vocabulary
         do {
             vocabulary = try kernel.vocabulary(specialTokens: specials, wholeAlways: [],
-                                               ignoreMerges: ignoreMerges && split)
+                                               ignoreMerges: ignoreMerges && split).keepingIds(below: keys.count)
         } catch let error as VocabularyError {
             throw VocabularyError.inFile(path: path, error)
         }

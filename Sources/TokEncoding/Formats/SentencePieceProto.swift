@@ -283,7 +283,7 @@ public struct SentencePieceModelProto: Sendable, Hashable {
             case (3, 0):
                 let raw = try r.varint()
                 guard let type = SentencePieceModelType(rawValue: Int(truncatingIfNeeded: raw)), raw <= 4 else {
-                    throw ProtoReader.Malformed(reason: "model_type \(raw), which SentencePiece does not define")
+                    throw ProtoReader.Malformed(reason: "model type \(raw), which SentencePiece does not define")
                 }
                 spec.modelType = type
             case (24, 0): spec.treatWhitespaceAsSuffix = try r.bool()
