@@ -7,29 +7,40 @@ struct LongestMatcher: Sendable, Hashable {
     let firstBytes: [UInt64]
     /// Per first byte, the lengths of the strings that start with it, longest first.
     let lengths: [[Int]]
-    let strings: Set<[UInt8]>
+    /// The strings by the hash of their bytes (``hash(_:_:)``).
+    let byHash: [UInt64: [[UInt8]]]
 
     init(_ strings: [[UInt8]]) {
         var first = [UInt64](repeating: 0, count: 4)
         var lengths = [[Int]](repeating: [], count: 256)
+        var byHash: [UInt64: [[UInt8]]] = [:]
         for s in strings where !s.isEmpty {
             first[Int(s[0]) >> 6] |= 1 << UInt64(s[0] & 63)
             if !lengths[Int(s[0])].contains(s.count) { lengths[Int(s[0])].append(s.count) }
+            byHash[s.withUnsafeBufferPointer { LongestMatcher.hash($0.baseAddress!, s.count) }, default: []].append(s)
         }
         for b in 0 ..< 256 { lengths[b].sort(by: >) }
         firstBytes = first
         self.lengths = lengths
-        self.strings = Set(strings.filter { !$0.isEmpty })
+        self.byHash = byHash
     }
 
-    var isEmpty: Bool { strings.isEmpty }
+    var isEmpty: Bool { byHash.isEmpty }
 
     func mayStart(_ b: UInt8) -> Bool { firstBytes[Int(b) >> 6] >> UInt64(b & 63) & 1 != 0 }
 
+    static func hash(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for k in 0 ..< n { h = (h ^ UInt64(p[k])) &* 0x0100_0000_01B3 }
+        return h
+    }
+
     /// The length of the longest string at `text[i...]`, or 0.
     func match(_ text: UnsafeBufferPointer<UInt8>, at i: Int) -> Int {
+        let p = text.baseAddress! + i
         for n in lengths[Int(text[i])] where n <= text.count - i {
-            if strings.contains(Array(text[i ..< i + n])) { return n }
+            guard let candidates = byHash[LongestMatcher.hash(p, n)] else { continue }
+            for c in candidates where c.elementsEqual(UnsafeBufferPointer(start: p, count: n)) { return n }
         }
         return 0
     }
@@ -93,15 +104,20 @@ public struct SentencePieceNormalizer: Sendable, Hashable {
     /// - Complexity: O(n) for text of n bytes; a byte with a table entry
     ///   costs a lookup, any other character a walk of the charsmap's trie.
     func normalize(_ text: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        guard !text.isEmpty else { return }
+        (charsmap?.replacements ?? []).withUnsafeBufferPointer { normalize(text, replacements: $0, into: &out) }
+    }
+
+    private func normalize(_ text: UnsafeBufferPointer<UInt8>, replacements: UnsafeBufferPointer<UInt8>,
+                           into out: inout [UInt8]) {
         let n = text.count
-        guard n > 0 else { return }
         let start = out.count
         var i = 0
         let space: [UInt8] = escapeWhitespaces && !spaceForm ? [0xE2, 0x96, 0x81] : [0x20]
         if removeExtraWhitespaces {
             while i < n {
-                let (chunk, consumed) = prefix(text, i)
-                guard chunk.count == 1 && chunk.first == 0x20 else { break }
+                let (chunk, consumed) = prefix(text, i, replacements)
+                guard chunk.count == 1 && chunk[0] == 0x20 else { break }
                 i += consumed
             }
             if i == n { return }
@@ -109,30 +125,32 @@ public struct SentencePieceNormalizer: Sendable, Hashable {
         out.reserveCapacity(start + n + n / 8 + 8)
         if !dummyPrefixAfter && addDummyPrefix { out.append(contentsOf: space) }
         var previousIsSpace = removeExtraWhitespaces
-        while i < n {
-            let b = text[i]  // i < n
-            if b < 0x80, case let a = ascii[Int(b)], a != SentencePieceNormalizer.slow {
-                // One byte to at most one byte: the common case, without the trie.
-                i += 1
-                if a == SentencePieceNormalizer.deleted { continue }
-                if a == 0x20 {
-                    if !previousIsSpace { out.append(contentsOf: space) }
-                    previousIsSpace = removeExtraWhitespaces
-                } else {
-                    out.append(UInt8(a))
-                    previousIsSpace = false
+        ascii.withUnsafeBufferPointer { ascii in
+            while i < n {
+                let b = text[i]  // i < n
+                if b < 0x80, case let a = ascii[Int(b)], a != SentencePieceNormalizer.slow {
+                    // One byte to at most one byte: the common case, without the trie.
+                    i += 1
+                    if a == SentencePieceNormalizer.deleted { continue }
+                    if a == 0x20 {
+                        if !previousIsSpace { out.append(contentsOf: space) }
+                        previousIsSpace = removeExtraWhitespaces
+                    } else {
+                        out.append(UInt8(a))
+                        previousIsSpace = false
+                    }
+                    continue
                 }
-                continue
+                let (chunk, consumed) = prefix(text, i, replacements)
+                i += consumed
+                var k = 0
+                if previousIsSpace { while k < chunk.count && chunk[k] == 0x20 { k += 1 } }
+                if k < chunk.count {
+                    append(UnsafeBufferPointer(rebasing: chunk[k...]), space: space, to: &out)
+                    previousIsSpace = chunk[chunk.count - 1] == 0x20
+                }
+                if !removeExtraWhitespaces { previousIsSpace = false }
             }
-            let (chunk, consumed) = prefix(text, i)
-            i += consumed
-            var k = chunk.startIndex
-            if previousIsSpace { while k < chunk.endIndex && chunk[k] == 0x20 { k += 1 } }
-            if k < chunk.endIndex {
-                append(chunk[k...], space: space, to: &out)
-                previousIsSpace = chunk.last == 0x20
-            }
-            if !removeExtraWhitespaces { previousIsSpace = false }
         }
         if removeExtraWhitespaces {
             while out.count > start && out.last == 0x20 { out.removeLast() }
@@ -145,15 +163,15 @@ public struct SentencePieceNormalizer: Sendable, Hashable {
 
     /// One chunk's bytes: spaces escaped, and in tok's form every `▁` a space.
     @inline(__always)
-    func append(_ chunk: ArraySlice<UInt8>, space: [UInt8], to out: inout [UInt8]) {
+    func append(_ chunk: UnsafeBufferPointer<UInt8>, space: [UInt8], to out: inout [UInt8]) {
         if !escapeWhitespaces { return out.append(contentsOf: chunk) }
-        var k = chunk.startIndex
-        while k < chunk.endIndex {
+        var k = 0
+        while k < chunk.count {
             let b = chunk[k]
             if b == 0x20 {
                 out.append(contentsOf: space)
                 k += 1
-            } else if spaceForm && b == 0xE2 && k + 2 < chunk.endIndex && chunk[k + 1] == 0x96 && chunk[k + 2] == 0x81 {
+            } else if spaceForm && b == 0xE2 && k + 2 < chunk.count && chunk[k + 1] == 0x96 && chunk[k + 2] == 0x81 {
                 out.append(0x20)
                 k += 3
             } else {
@@ -163,21 +181,30 @@ public struct SentencePieceNormalizer: Sendable, Hashable {
         }
     }
 
-    /// SentencePiece's `NormalizePrefix`: what the text at `i` becomes, and
-    /// how many bytes that takes.
-    func prefix(_ text: UnsafeBufferPointer<UInt8>, _ i: Int) -> (ArraySlice<UInt8>, Int) {
+    /// SentencePiece's `NormalizePrefix`: what the text at `i` becomes (in
+    /// `text`, in `replacements`, or U+FFFD), and how many bytes that takes.
+    func prefix(_ text: UnsafeBufferPointer<UInt8>, _ i: Int,
+                _ replacements: UnsafeBufferPointer<UInt8>) -> (UnsafeBufferPointer<UInt8>, Int) {
         if userDefined.mayStart(text[i]), case let m = userDefined.match(text, at: i), m > 0 {
-            return (ArraySlice(text[i ..< i + m]), m)
+            return (UnsafeBufferPointer(rebasing: text[i ..< i + m]), m)
         }
         if let charsmap, let rule = charsmap.longestMatch(text, from: i, to: text.count) {
-            return (charsmap.replacements[rule.replacement], rule.length)
+            return (UnsafeBufferPointer(rebasing: replacements[rule.replacement]), rule.length)
         }
         let length = text.validScalarLength(at: i)
-        guard length > 0 else { return (SentencePieceNormalizer.replacementCharacter, 1) }
-        return (ArraySlice(text[i ..< i + length]), length)
+        guard length > 0 else {
+            return (SentencePieceNormalizer.replacementCharacter, 1)
+        }
+        return (UnsafeBufferPointer(rebasing: text[i ..< i + length]), length)
     }
 
-    static let replacementCharacter: ArraySlice<UInt8> = [0xEF, 0xBF, 0xBD]
+    /// U+FFFD, for an invalid byte: memory that lives as long as the process
+    /// (``prefix``'s result points into it), never written after it is made.
+    nonisolated(unsafe) static let replacementCharacter: UnsafeBufferPointer<UInt8> = {
+        let p = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 3)
+        _ = p.initialize(from: [0xEF, 0xBF, 0xBD])
+        return UnsafeBufferPointer(p)
+    }()
 }
 
 extension UnsafeBufferPointer where Element == UInt8 {

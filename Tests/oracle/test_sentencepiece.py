@@ -160,7 +160,8 @@ def test_broken_models_fail_with_one_line_and_leave_nothing(case, words, models,
     if case == "truncated":
         data = path.read_bytes()[: len(path.read_bytes()) // 2]
     elif case == "model type":
-        data = broken(path, lambda m: setattr(m.trainer_spec, "model_type", 9))
+        # A second trainer_spec with model_type 9: protobuf merges it into the first.
+        data = path.read_bytes() + bytes([0x12, 0x02, 0x18, 0x09])
     elif case == "duplicate":
         data = broken(path, lambda m: setattr(m.pieces[400], "piece", m.pieces[401].piece))
     elif case == "unreachable":

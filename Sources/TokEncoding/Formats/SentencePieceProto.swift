@@ -224,6 +224,7 @@ public struct SentencePieceModelProto: Sendable, Hashable {
         do {
             var r = ProtoReader(bytes)
             var sawTrainer = false
+            var denormalizer = NormalizerSpec()
             while let (number, wireType) = try r.nextField() {
                 switch number {
                 case 1:
@@ -231,18 +232,19 @@ public struct SentencePieceModelProto: Sendable, Hashable {
                     pieces.append(try SentencePieceModelProto.piece(bytes, try r.lengthDelimited(), index: pieces.count))
                 case 2:
                     try r.expect(2, wireType, "trainer_spec")
-                    trainerSpec = try SentencePieceModelProto.trainer(bytes, try r.lengthDelimited())
+                    // A message given twice is merged, as protobuf reads it.
+                    try SentencePieceModelProto.trainer(bytes, try r.lengthDelimited(), into: &trainerSpec)
                     sawTrainer = true
                 case 3:
                     try r.expect(2, wireType, "normalizer_spec")
-                    normalizerSpec = try SentencePieceModelProto.normalizer(bytes, try r.lengthDelimited())
+                    try SentencePieceModelProto.normalizer(bytes, try r.lengthDelimited(), into: &normalizerSpec)
                 case 5:
                     try r.expect(2, wireType, "denormalizer_spec")
-                    let spec = try SentencePieceModelProto.normalizer(bytes, try r.lengthDelimited())
-                    denormalizerSpec = spec.precompiledCharsmap.isEmpty ? nil : spec
+                    try SentencePieceModelProto.normalizer(bytes, try r.lengthDelimited(), into: &denormalizer)
                 default: try r.skip(wireType)
                 }
             }
+            denormalizerSpec = denormalizer.precompiledCharsmap.isEmpty ? nil : denormalizer
             guard !pieces.isEmpty || sawTrainer else { throw ProtoReader.Malformed(reason: "no pieces and no trainer_spec") }
             read = bytes
         } catch let error as ProtoReader.Malformed {
@@ -274,10 +276,9 @@ public struct SentencePieceModelProto: Sendable, Hashable {
         return piece
     }
 
-    static func trainer(_ bytes: [UInt8], _ range: Range<Int>) throws -> TrainerSpec {
+    static func trainer(_ bytes: [UInt8], _ range: Range<Int>, into spec: inout TrainerSpec) throws {
         var r = ProtoReader(bytes, range: range)
-        var spec = TrainerSpec()
-        spec.raw = Array(bytes[range])
+        spec.raw += bytes[range]
         while let (number, wireType) = try r.nextField() {
             switch (number, wireType) {
             case (3, 0):
@@ -297,13 +298,11 @@ public struct SentencePieceModelProto: Sendable, Hashable {
         // An empty piece name means the default, as SentencePiece reads it.
         if spec.bosPiece.isEmpty { spec.bosPiece = Array("<s>".utf8) }
         if spec.eosPiece.isEmpty { spec.eosPiece = Array("</s>".utf8) }
-        return spec
     }
 
-    static func normalizer(_ bytes: [UInt8], _ range: Range<Int>) throws -> NormalizerSpec {
+    static func normalizer(_ bytes: [UInt8], _ range: Range<Int>, into spec: inout NormalizerSpec) throws {
         var r = ProtoReader(bytes, range: range)
-        var spec = NormalizerSpec()
-        spec.raw = Array(bytes[range])
+        spec.raw += bytes[range]
         while let (number, wireType) = try r.nextField() {
             switch (number, wireType) {
             case (1, 2): spec.name = String(decoding: try r.string(), as: UTF8.self)
@@ -314,7 +313,6 @@ public struct SentencePieceModelProto: Sendable, Hashable {
             default: try r.skip(wireType)
             }
         }
-        return spec
     }
 
     /// The model's bytes: each spec as it was read, or made from its values
