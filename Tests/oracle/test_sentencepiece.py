@@ -84,7 +84,7 @@ def test_ids_and_text_equal_sentencepiece(name, models):
         assert_same(encode(vocab, data), theirs, f"{name} {what}")
         decoded = tok("decode", "--vocab", vocab, input=" ".join(map(str, theirs)).encode()).stdout
         assert decoded == sp.decode(theirs).encode(), f"{name} {what}: decode differs"
-        if name == "identity" and what != "invalid UTF-8":
+        if name == "identity" and what != "invalid UTF-8" and "▁".encode() not in data:
             assert decoded == data, f"{name} {what}: decode(encode(x)) != x"
 
 
