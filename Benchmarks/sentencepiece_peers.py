@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """SentencePiece BPE encoding against sentencepiece and the published encoders
 that load its models, side by side (`python3 Benchmarks/peers.py CORPORA --sentencepiece`
-runs it; so does this file alone):
+runs it, as does this file alone):
 
     python3 Benchmarks/sentencepiece_peers.py CORPORA [--model NAME=PATH.model ...] [--mixed-mb 100] [--domain-mb 20]
 
@@ -160,11 +160,16 @@ def main():
     args = ap.parse_args()
     if args.peer:
         return worker(args)
-    work = pathlib.Path(args.work)
+    benchmark(args.corpora, pathlib.Path(args.work), args.mixed_mb, args.domain_mb, args.train_mb,
+              dict(m.split("=", 1) for m in args.model))
+
+
+def benchmark(corpora, work, mixed_mb, domain_mb, train_mb=5, published=None):
+    """Trains the two models (once) and prints the rows for them and the published ones."""
     work.mkdir(parents=True, exist_ok=True)
-    models = {name: train(args.corpora, work, name, size, args.train_mb) for name, size in SIZES.items()}
-    models.update(dict(m.split("=", 1) for m in args.model))
-    run(args.corpora, work, models, args.mixed_mb, args.domain_mb)
+    models = {name: train(corpora, work, name, size, train_mb) for name, size in SIZES.items()}
+    models.update(published or {})
+    run(corpora, work, models, mixed_mb, domain_mb)
 
 
 if __name__ == "__main__":
