@@ -170,13 +170,14 @@ extension SentencePiece {
         }
         let pieces = proto.pieces
         guard !pieces.isEmpty else { throw SentencePieceRefusal(reason: "the model has no pieces") }
-        var seen: [[UInt8]: Int] = [:]
+        var seen: [BytesKey: Int] = [:]
+        seen.reserveCapacity(pieces.count)
         var unknown: Int? = nil
         var byteIds = [UInt32](repeating: UInt32.max, count: 256)
         var byteOfPiece: [UInt32: UInt8] = [:]
         for (id, piece) in pieces.enumerated() {
             guard !piece.bytes.isEmpty else { throw SentencePieceRefusal(reason: "piece \(id) is empty") }
-            if let other = seen.updateValue(id, forKey: piece.bytes) {
+            if let other = seen.updateValue(id, forKey: BytesKey(piece.bytes)) {
                 throw SentencePieceRefusal(reason: "piece \(id) repeats piece \(other), \(quoted(piece.bytes))")
             }
             guard String(validating: piece.bytes, as: UTF8.self) != nil else {
@@ -231,7 +232,7 @@ extension SentencePiece {
         // Every character of those tokens is a symbol, a piece or not.
         kernel.addCharacters()
         // Each split of a piece into two symbols merges at the piece's score.
-        let madeByMerges = pieces.indices.filter { ![.control, .unknown, .byte, .userDefined].contains(pieces[$0].type) && !neverMade[$0] }
+        let madeByMerges = pieces.indices.filter { (pieces[$0].type == .normal || pieces[$0].type == .unused) && !neverMade[$0] }
         let scores = Array(Set(madeByMerges.map { pieces[$0].score })).sorted(by: >)
         let scoreRank = Dictionary(uniqueKeysWithValues: scores.enumerated().map { ($1, UInt32($0)) })
         var sharedScore: [Float: Int] = [:]
@@ -278,6 +279,21 @@ extension SentencePiece {
     }
 }
 
+/// Bytes as a dictionary key: hashed in one step (``hashBytes(_:_:)``), not
+/// byte by byte as `[UInt8]` is, and a slice of a token's bytes needs no copy.
+struct BytesKey: Hashable {
+    let bytes: ArraySlice<UInt8>
+
+    init(_ bytes: ArraySlice<UInt8>) { self.bytes = bytes }
+    init(_ bytes: [UInt8]) { self.bytes = bytes[...] }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(bytes.withUnsafeBytes { hashBytes($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, $0.count) })
+    }
+
+    static func == (a: BytesKey, b: BytesKey) -> Bool { a.bytes.elementsEqual(b.bytes) }
+}
+
 /// The kernel's tokens for a SentencePiece vocabulary while they are made:
 /// the pieces (ids `0..<pieces`), then the tokens the kernel needs besides
 /// them (single bytes, prefixes of characters, characters and unused pieces
@@ -286,19 +302,21 @@ struct KernelTokens {
     var tokens: [[UInt8]]
     var indexed: [Bool]
     /// Tokens by bytes: those merges may join (``mergeable``) and all indexed ones.
-    var mergeable: [[UInt8]: UInt32] = [:]
-    var byBytes: [[UInt8]: UInt32] = [:]
+    var mergeable: [BytesKey: UInt32] = [:]
+    var byBytes: [BytesKey: UInt32] = [:]
     var merges: [(left: UInt32, right: UInt32, result: UInt32, rank: UInt32)] = []
 
     init(pieces: [[UInt8]]) {
         tokens = pieces
         indexed = [Bool](repeating: false, count: pieces.count)
+        mergeable.reserveCapacity(pieces.count + pieces.count / 4)
+        byBytes.reserveCapacity(pieces.count + pieces.count / 4)
     }
 
     mutating func index(_ id: UInt32, mergeable isMergeable: Bool) {
         indexed[Int(id)] = true
-        byBytes[tokens[Int(id)]] = id
-        if isMergeable { mergeable[tokens[Int(id)]] = id }
+        byBytes[BytesKey(tokens[Int(id)])] = id
+        if isMergeable { mergeable[BytesKey(tokens[Int(id)])] = id }
     }
 
     /// A token past the pieces.
@@ -314,21 +332,30 @@ struct KernelTokens {
         merges.append((left, right, result, rank))
     }
 
+    /// The characters of `bytes`, each as its byte range.
+    static func characters(_ bytes: [UInt8]) -> [Range<Int>] {
+        bytes.withUnsafeBufferPointer { p in
+            var out: [Range<Int>] = []
+            var i = 0
+            while i < p.count {
+                let n = max(p.validScalarLength(at: i), 1)
+                out.append(i ..< i + n)
+                i += n
+            }
+            return out
+        }
+    }
+
     /// Every character of the mergeable tokens, as a mergeable token.
     mutating func addCharacters() {
-        var characters = Set<[UInt8]>()
-        for bytes in mergeable.keys {
-            bytes.withUnsafeBufferPointer { p in
-                var i = 0
-                while i < p.count {
-                    let n = max(p.validScalarLength(at: i), 1)
-                    characters.insert(Array(p[i ..< i + n]))
-                    i += n
-                }
-            }
+        var characters = Set<UInt64>()  // up to 4 bytes, packed
+        for key in mergeable.keys {
+            let bytes = Array(key.bytes)
+            for r in KernelTokens.characters(bytes) { characters.insert(CharacterTokenTable.pack(bytes[r]) | UInt64(r.count) << 32) }
         }
-        for c in characters.sorted(by: { $0.lexicographicallyPrecedes($1) }) where mergeable[c] == nil {
-            if byBytes[c] != nil { continue }  // a user-defined character: never merged
+        for packed in characters.sorted() {
+            let c = (0 ..< Int(packed >> 32)).map { UInt8(truncatingIfNeeded: packed >> UInt64(8 * $0)) }
+            if byBytes[BytesKey(c)] != nil { continue }  // a piece, or a user-defined character: never merged
             _ = add(c, mergeable: true)
         }
     }
@@ -336,11 +363,9 @@ struct KernelTokens {
     /// The ways `bytes` splits at a character boundary into two mergeable tokens.
     func splits(of bytes: [UInt8]) -> [(UInt32, UInt32)] {
         var out: [(UInt32, UInt32)] = []
-        bytes.withUnsafeBufferPointer { p in
-            var i = max(p.validScalarLength(at: 0), 1)
-            while i < p.count {
-                if let left = mergeable[Array(p[..<i])], let right = mergeable[Array(p[i...])] { out.append((left, right)) }
-                i += max(p.validScalarLength(at: i), 1)
+        for r in KernelTokens.characters(bytes).dropFirst() {
+            if let left = mergeable[BytesKey(bytes[..<r.lowerBound])], let right = mergeable[BytesKey(bytes[r.lowerBound...])] {
+                out.append((left, right))
             }
         }
         return out
@@ -350,13 +375,14 @@ struct KernelTokens {
     /// character's own merges ranked below all others.
     mutating func vocabulary(specialTokens: [SpecialToken], wholeAlways: Set<UInt32>,
                              ignoreMerges: Bool = false) throws -> Vocabulary {
-        func token(_ bytes: [UInt8]) -> UInt32 { byBytes[bytes] ?? add(bytes, mergeable: false) }
+        func token(_ bytes: [UInt8]) -> UInt32 { byBytes[BytesKey(bytes)] ?? add(bytes, mergeable: false) }
         for b in 0 ..< 256 { _ = token([UInt8(b)]) }
         // Each character (and prefix) that is more than a byte: its prefix and its last byte merge into it.
         var characterMerges: [(UInt32, UInt32, UInt32)] = []
-        let characters = mergeable.filter { $0.key.count > 1 && $0.key.withUnsafeBufferPointer { $0.validScalarLength(at: 0) == $0.count } }
+        let characters = mergeable.filter { $0.key.bytes.count > 1 && KernelTokens.characters(Array($0.key.bytes)).count == 1 }
         var made = Set<UInt32>()
-        for (bytes, id) in characters.sorted(by: { $0.value < $1.value }) {
+        for (key, id) in characters.sorted(by: { $0.value < $1.value }) {
+            let bytes = Array(key.bytes)
             var result = id
             var n = bytes.count
             while n > 1 && made.insert(result).inserted {
