@@ -208,12 +208,6 @@ extension SentencePiece {
         }
         let spaceForm = proto.normalizerSpec.escapeWhitespaces
         let user = pieces.indices.filter { pieces[$0].type == .userDefined }
-        let normalizer = try SentencePieceNormalizer(
-            spec: proto.normalizerSpec, treatWhitespaceAsSuffix: spec.treatWhitespaceAsSuffix,
-            userDefined: user.map { pieces[$0].bytes })
-        let denormalizer = try proto.denormalizerSpec.map {
-            try SentencePieceNormalizer(spec: $0, treatWhitespaceAsSuffix: false, userDefined: [], spaceForm: false)
-        }
         // Under escape_whitespaces the text never holds a space, so a piece holding one is never made.
         let neverMade = pieces.map { spaceForm && $0.bytes.contains(0x20) }
         var kernel = KernelTokens(pieces: pieces.indices.map { id in
@@ -236,8 +230,6 @@ extension SentencePiece {
         let scores = Array(Set(madeByMerges.map { pieces[$0].score })).sorted(by: >)
         let scoreRank = Dictionary(uniqueKeysWithValues: scores.enumerated().map { ($1, UInt32($0)) })
         var sharedScore: [Float: Int] = [:]
-        var merged: [[UInt8]] = []
-        var splitsOfUnused: [UInt32: [(UInt32, UInt32)]] = [:]
         for id in madeByMerges {
             let result = unusedCopy[UInt32(id)] ?? UInt32(id)
             let splits = kernel.splits(of: kernel.tokens[Int(result)])
@@ -245,17 +237,10 @@ extension SentencePiece {
             if let other = sharedScore.updateValue(id, forKey: pieces[id].score) {
                 throw SentencePieceRefusal(reason: "unsupported: pieces \(other) and \(id) share the score \(pieces[id].score) (tok needs the pieces merges make to have distinct scores)")
             }
-            merged.append(kernel.tokens[Int(result)])
-            for (left, right) in splits { kernel.merge(left, right, into: result, rank: scoreRank[pieces[id].score]!) }
-            if pieces[id].type == .unused { splitsOfUnused[result] = splits }
-        }
-        var unusedParts: [UInt32: (UInt32, UInt32)] = [:]
-        for (copy, splits) in splitsOfUnused {
-            guard splits.count == 1 else {
-                let id = unusedCopy.first { $0.value == copy }!.key
-                throw SentencePieceRefusal(reason: "unsupported: unused piece \(id), \(quoted(pieces[Int(id)].bytes)), is made of two pieces in \(splits.count) ways (sentencepiece splits it back the way it met last in the whole text)")
+            if pieces[id].type == .unused && splits.count > 1 {
+                throw SentencePieceRefusal(reason: "unsupported: unused piece \(id), \(quoted(pieces[id].bytes)), is made of two pieces in \(splits.count) ways (sentencepiece splits it back the way it met last in the whole text)")
             }
-            unusedParts[copy] = splits[0]
+            for (left, right) in splits { kernel.merge(left, right, into: result, rank: scoreRank[pieces[id].score]!) }
         }
         var specials: [SpecialToken] = []
         for (id, piece) in pieces.enumerated() where piece.type == .control || piece.type == .unknown {
@@ -267,15 +252,62 @@ extension SentencePiece {
             let count = vocabulary.unreachableTokens.filter { pieces[Int($0)].type == .normal }.count
             throw SentencePieceRefusal(reason: "\(count) pieces do not encode to themselves (first: piece \(bad), \(quoted(pieces[Int(bad)].bytes)))")
         }
-        let sentencePiece = SentencePiece(
-            form: .model(proto), pieceCount: pieces.count, normalizer: normalizer,
-            segmenter: SentencePieceSegmenter(merged: merged, userDefined: user.map { kernel.tokens[$0] }),
+        return Tokenizer(vocabulary: vocabulary, sentencePiece: try pipeline(proto, vocabulary: vocabulary))
+    }
+
+    /// The steps around the kernel for `proto`, whose kernel tables
+    /// `vocabulary` holds (made by ``tokenizer(_:)``, or read back from
+    /// `tokenizer.bin`): what cuts the text is derived from the pieces the
+    /// merges make, and an unused piece's parts from the one merge that makes it.
+    ///
+    /// - Complexity: O(pieces + merges), no merging.
+    static func pipeline(_ proto: SentencePieceModelProto, vocabulary: Vocabulary) throws -> SentencePiece {
+        let pieces = proto.pieces, spec = proto.trainerSpec
+        let spaceForm = proto.normalizerSpec.escapeWhitespaces
+        var byteIds = [UInt32](repeating: UInt32.max, count: 256)
+        var byteOfPiece: [UInt32: UInt8] = [:]
+        for (id, piece) in pieces.enumerated() where piece.type == .byte {
+            if let b = byteValue(piece.bytes) {
+                byteIds[Int(b)] = UInt32(id)
+                byteOfPiece[UInt32(id)] = b
+            }
+        }
+        let user = pieces.filter { $0.type == .userDefined }.map(\.bytes)
+        let unknown = pieces.firstIndex { $0.type == .unknown }.map(UInt32.init)
+        // Every piece a merge makes, from the results of the pair table's ranks.
+        let tables = vocabulary.tables
+        var merged: [[UInt8]] = []
+        var made = Set<UInt32>()
+        for result in vocabulary.storage.elements(of: .mergeResults, as: UInt32.self)
+        where Int(result) < tables.tokenCount && made.insert(result).inserted {
+            merged.append(vocabulary.bytes(of: result))
+        }
+        // An unused piece's copy past the pieces, and the one pair that makes it.
+        var unusedParts: [UInt32: (UInt32, UInt32)] = [:]
+        for piece in pieces where piece.type == .unused && !(spaceForm && piece.bytes.contains(0x20)) {
+            let bytes = spaceForm ? spaced(piece.bytes) : piece.bytes
+            guard let copy = vocabulary.id(of: bytes) else { continue }
+            for r in KernelTokens.characters(bytes).dropFirst() {
+                guard let left = vocabulary.id(of: Array(bytes[..<r.lowerBound])),
+                      let right = vocabulary.id(of: Array(bytes[r.lowerBound...])),
+                      withExtendedLifetime(vocabulary, { UInt32(truncatingIfNeeded: tables.pair(left, right)) }) == copy
+                else { continue }
+                unusedParts[copy] = (left, right)
+            }
+        }
+        return SentencePiece(
+            form: .model(proto), pieceCount: pieces.count,
+            normalizer: try SentencePieceNormalizer(spec: proto.normalizerSpec,
+                                                    treatWhitespaceAsSuffix: spec.treatWhitespaceAsSuffix, userDefined: user),
+            segmenter: SentencePieceSegmenter(merged: merged, userDefined: user.map { spaceForm ? spaced($0) : $0 }),
             types: pieces.map(\.type), startsWithMetaspace: pieces.map { $0.bytes.starts(with: metaspace) },
             spaceForm: spaceForm, byteIds: spec.byteFallback ? byteIds : [], byteOfPiece: byteOfPiece,
-            unknownId: UInt32(unknown), fuseUnknown: true, unusedParts: unusedParts, unknownSurface: spec.unkSurface,
+            unknownId: unknown, fuseUnknown: true, unusedParts: unusedParts, unknownSurface: spec.unkSurface,
             dropsFirstSpace: proto.normalizerSpec.addDummyPrefix || proto.normalizerSpec.removeExtraWhitespaces,
-            dropsLeadingSpaces: proto.normalizerSpec.removeExtraWhitespaces, denormalizer: denormalizer)
-        return Tokenizer(vocabulary: vocabulary, sentencePiece: sentencePiece)
+            dropsLeadingSpaces: proto.normalizerSpec.removeExtraWhitespaces,
+            denormalizer: try proto.denormalizerSpec.map {
+                try SentencePieceNormalizer(spec: $0, treatWhitespaceAsSuffix: false, userDefined: [], spaceForm: false)
+            })
     }
 }
 

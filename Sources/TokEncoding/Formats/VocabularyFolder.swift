@@ -92,17 +92,20 @@ public enum VocabularyFolder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let manifestBytes = Array(try encoder.encode(manifest)) + [0x0A]
-        if let sentencePiece = tokenizer.sentencePiece {
-            // The model or the tokenizer.json as read, and the manifest: loaded from them each time.
-            if case .model(let proto) = sentencePiece.form {
-                try writeFileAtomically(directory + "/" + modelName, proto.serialized())
-            } else {
-                try writeFileAtomically(directory + "/" + jsonName, HuggingFaceJSON.write(tokenizer))
-            }
+        if case .huggingFace = tokenizer.sentencePiece?.form {
+            // The tokenizer.json as read, and the manifest: made from them at each load.
+            try writeFileAtomically(directory + "/" + jsonName, HuggingFaceJSON.write(tokenizer))
             return try writeFileAtomically(directory + "/" + manifestName, manifestBytes)
         }
-        let json = HuggingFaceJSON.write(tokenizer)
-        try writeFileAtomically(directory + "/" + jsonName, json)
+        let json: [UInt8]
+        if case .model(let proto) = tokenizer.sentencePiece?.form {
+            // A SentencePiece model's source is its tokenizer.model, byte for byte the file imported.
+            json = proto.serialized()
+            try writeFileAtomically(directory + "/" + modelName, json)
+        } else {
+            json = HuggingFaceJSON.write(tokenizer)
+            try writeFileAtomically(directory + "/" + jsonName, json)
+        }
         try writeFileAtomically(directory + "/" + manifestName, manifestBytes)
         // No stamps: the two files were written just now (see ``FileStamp``); the first load after that records them.
         let made = BinarySource(json: Checksum.of(json), manifest: Checksum.of(manifestBytes))
@@ -280,9 +283,9 @@ public enum VocabularyFolder {
         guard isDirectory(directory) else {
             throw VocabularyError.notAVocabularyFolder(path: directory, reason: "no such directory")
         }
+        // A SentencePiece model's folder has tokenizer.model where others have tokenizer.json.
         let modelPath = directory + "/" + modelName
-        if fileExists(modelPath) { return try SentencePiece.tokenizer(modelFile: try readFile(modelPath), path: modelPath) }
-        let jsonPath = directory + "/" + jsonName
+        let jsonPath = fileExists(modelPath) ? modelPath : directory + "/" + jsonName
         let manifestPath = directory + "/" + manifestName
         let binaryPath = directory + "/" + binaryName
         // Taken before the files are read: a file changed after this cannot be taken for the one read.
@@ -300,13 +303,15 @@ public enum VocabularyFolder {
         }
         let json = try readFile(jsonPath)
         let manifestBytes = stamps[1] == .none ? nil : try readFile(manifestPath)
-        var tokenizer = try HuggingFaceJSON.read(json, path: jsonPath)
+        var tokenizer = jsonPath == modelPath ? try SentencePiece.tokenizer(modelFile: json, path: modelPath)
+            : try HuggingFaceJSON.read(json, path: jsonPath)
         if let manifestBytes, try decodeManifest(manifestBytes, path: manifestPath).mergeOrder == "ranks" {
             let v = tokenizer.vocabulary
             let tokens = (0 ..< v.count).map { v.bytes(of: UInt32($0)) }
             tokenizer = tokenizer.with(vocabulary: try Vocabulary.fromRanks(tokens, specialTokens: v.specialTokens))
         }
-        if tokenizer.sentencePiece != nil { return tokenizer }  // no fast form: tokenizer.bin holds byte-level vocabularies
+        // The HuggingFace form of a SentencePiece model has no fast form: it is made from tokenizer.json each time.
+        if case .huggingFace = tokenizer.sentencePiece?.form { return tokenizer }
         let source = BinarySource(json: Checksum.of(json), manifest: manifestBytes.map { Checksum.of($0) } ?? 0)
         let unchanged = [FileStamp(path: jsonPath), FileStamp(path: manifestPath)] == stamps
         let trusted = unchanged && stamps.allSatisfy(\.isSettled) ? stamps : nil
