@@ -30,16 +30,16 @@ import time
 
 from benchlib import ROOT, TOK, attempt
 
-VENV = ROOT / ".build-peers"
 PEERS = {"sentencepiece": "sentencepiece==0.2.3", "gigatoken": "gigatoken==0.10.0", "kitoken": "kitoken==0.11.1",
          "tokie": "tokie==0.1.4"}
 SIZES = {"sp32k": 32_000, "sp150k": 150_000}
 
 
 def ensure_venv():
-    python = VENV / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    """peers.py's environment, with these peers added to it."""
+    sys.path.insert(0, str(ROOT / "Benchmarks"))
+    import peers
+    python = peers.ensure_venv()
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *PEERS.values()], check=True)
     return python
 
