@@ -202,7 +202,7 @@ extension SentencePiece {
             default: break
             }
         }
-        guard let unknown else { throw SentencePieceRefusal(reason: "the model has no unknown piece (<unk>)") }
+        guard unknown != nil else { throw SentencePieceRefusal(reason: "the model has no unknown piece (<unk>)") }
         if spec.byteFallback, let missing = byteIds.firstIndex(of: UInt32.max) {
             throw SentencePieceRefusal(reason: "byte_fallback without a piece for the byte 0x\(String(missing, radix: 16, uppercase: true)) (it needs all 256)")
         }
