@@ -114,7 +114,7 @@ def run(corpora, work, models, mixed_mb, domain_mb):
     for name, model in models.items():
         model = pathlib.Path(model)
         hf = huggingface_form(model, work)
-        vocab = work / f"{name}.vocab"
+        vocab = work / f"{name}-tok"
         subprocess.run([TOK, "import", model, "-o", vocab], check=True, capture_output=True)
         peers = list(PEERS)
         print(f"\n{name} ({model})")
