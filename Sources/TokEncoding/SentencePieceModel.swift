@@ -277,9 +277,10 @@ extension SentencePiece {
         // Every piece a merge makes, from the results of the pair table's ranks.
         let tables = vocabulary.tables
         var merged: [[UInt8]] = []
-        var made = Set<UInt32>()
+        var made = [Bool](repeating: false, count: tables.tokenCount)
         for result in vocabulary.storage.elements(of: .mergeResults, as: UInt32.self)
-        where Int(result) < tables.tokenCount && made.insert(result).inserted {
+        where Int(result) < tables.tokenCount && !made[Int(result)] {
+            made[Int(result)] = true
             merged.append(vocabulary.bytes(of: result))
         }
         // An unused piece's copy past the pieces, and the one pair that makes it.

@@ -80,8 +80,8 @@ struct ProtoReader {
     }
 
     /// Throws unless a field of `number` has `wireType`.
-    func expect(_ wireType: Int, _ actual: Int, _ name: String) throws {
-        guard wireType == actual else { throw Malformed(reason: "\(name) has wire type \(actual), not \(wireType)") }
+    func expect(_ wireType: Int, _ actual: Int, _ name: @autoclosure () -> String) throws {
+        guard wireType == actual else { throw Malformed(reason: "\(name()) has wire type \(actual), not \(wireType)") }
     }
 }
 
