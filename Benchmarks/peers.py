@@ -114,7 +114,12 @@ def main():
     ap.add_argument("--bundled")
     ap.add_argument("--short", action="store_true")
     ap.add_argument("--rounds", type=int, default=1, help="runs of each fast peer and of tok, taking turns; the best is kept")
+    ap.add_argument("--sentencepiece", action="store_true", help="SentencePiece BPE models instead: sentencepiece_peers.py")
     args = ap.parse_args()
+    if args.sentencepiece:
+        import sentencepiece_peers
+        return sentencepiece_peers.benchmark(args.corpora, pathlib.Path(args.work) / "sentencepiece", args.mixed_mb,
+                                             args.domain_mb)
     if args.peer:
         args.vocab = args.vocab[0]
         return worker(args)

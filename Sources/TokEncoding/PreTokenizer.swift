@@ -67,10 +67,18 @@ public struct Split: Sendable, Hashable {
     }
 }
 
+/// Cuts text into the pieces the kernel merges apart: a pre-tokenizer, or a
+/// SentencePiece vocabulary's segmenter.
+@usableFromInline
+protocol PieceSplitter {
+    /// Calls `body` with the byte range of each piece of `text`, in order; the pieces tile `text`.
+    func forEachPiece(_ text: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>) -> Void)
+}
+
 /// Splits text into pieces: a sequence of ``Split``s, each applied to every
 /// piece of the one before (HuggingFace's `Sequence` of `Split`s, with
 /// `ByteLevel`'s own split when it uses its regex).
-public struct PreTokenizer: Sendable, Hashable {
+public struct PreTokenizer: Sendable, Hashable, PieceSplitter {
     public let splits: [Split]
     /// `ByteLevel`'s `add_prefix_space`: a segment that does not start with a
     /// space gets one before it is split.

@@ -65,12 +65,16 @@ public struct Tokenizer: Sendable {
     @usableFromInline private(set) var pieceCache: SharedPieceCache? = SharedPieceCache(entries: Tokenizer.defaultPieceCacheEntries)
     private(set) var scratchPool = ScratchPool(pieceCacheEntries: Tokenizer.defaultPieceCacheEntries)
 
+    /// A SentencePiece vocabulary's own normalizer, cuts, ids and decoding (nil: byte-level BPE).
+    public let sentencePiece: SentencePiece?
+
     public init(vocabulary: Vocabulary, preTokenizer: PreTokenizer, normalizer: Normalizer = .none,
-                postProcessor: PostProcessor = .none) {
+                postProcessor: PostProcessor = .none, sentencePiece: SentencePiece? = nil) {
         self.vocabulary = vocabulary
         self.preTokenizer = preTokenizer
         self.normalizer = normalizer
         self.postProcessor = postProcessor
+        self.sentencePiece = sentencePiece
         (rawAll, normalizedAll) = Tokenizer.matchers(vocabulary.specialTokens, normalizer)
         (rawOrdinary, normalizedOrdinary) = Tokenizer.matchers(vocabulary.specialTokens.filter { !$0.special }, normalizer)
     }
@@ -82,7 +86,8 @@ public struct Tokenizer: Sendable {
 
     /// This tokenizer with another vocabulary (same pipeline).
     public func with(vocabulary: Vocabulary) -> Tokenizer {
-        Tokenizer(vocabulary: vocabulary, preTokenizer: preTokenizer, normalizer: normalizer, postProcessor: postProcessor)
+        Tokenizer(vocabulary: vocabulary, preTokenizer: preTokenizer, normalizer: normalizer, postProcessor: postProcessor,
+                  sentencePiece: sentencePiece)
             .withPieceCache(entries: pieceCacheEntries)
     }
 
@@ -162,6 +167,10 @@ public struct Tokenizer: Sendable {
         }
         if raw.isEmpty && normalized.isEmpty { return encodeOrdinary(text, scratch: &scratch, into: &out) }
         raw.forEach(in: text, gap: { gap in
+            if let sentencePiece {
+                return encodeSentencePiece(gap, sentencePiece, atStart: gap.baseAddress == text.baseAddress,
+                                           scratch: &scratch, into: &out)
+            }
             if normalized.isEmpty { return encodeOrdinary(gap, scratch: &scratch, into: &out) }
             // Normalized added tokens are matched in the normalized text.
             let n = normalizer.apply(gap)
@@ -178,6 +187,7 @@ public struct Tokenizer: Sendable {
         _ text: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
         guard !text.isEmpty else { return }
+        if let sentencePiece { return encodeSentencePiece(text, sentencePiece, scratch: &scratch, into: &out) }
         if let normalized = normalizer.apply(text) {
             return normalized.withUnsafeBufferPointer { encodeNormalized($0, scratch: &scratch, into: &out) }
         }
@@ -208,17 +218,26 @@ public struct Tokenizer: Sendable {
     func encodePieces(
         _ text: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
+        encodePieces(text, splitter: preTokenizer, scratch: &scratch, into: &out)
+    }
+
+    /// The ids of the pieces `splitter` cuts `text` into.
+    @inlinable
+    func encodePieces<Splitter: PieceSplitter>(
+        _ text: UnsafeBufferPointer<UInt8>, splitter: Splitter, scratch: inout BytePairScratch,
+        into out: inout ContiguousArray<UInt32>
+    ) {
         let storage = vocabulary.storage, tables = vocabulary.tables
         guard let pieceCache else {
             return withExtendedLifetime(storage) {
                 let base = text.baseAddress!
-                preTokenizer.forEachPiece(text) { piece in
+                splitter.forEachPiece(text) { piece in
                     tables.encodePiece(base + piece.lowerBound, piece.count, scratch: &scratch, into: &out)
                 }
             }
         }
         withExtendedLifetime((storage, pieceCache)) {
-            encodeInBatches(text, tables: tables, cache: pieceCache.view, scratch: &scratch, into: &out)
+            encodeInBatches(text, splitter: splitter, tables: tables, cache: pieceCache.view, scratch: &scratch, into: &out)
         }
     }
 
@@ -226,13 +245,13 @@ public struct Tokenizer: Sendable {
     /// is requested from memory first, then each is served in order, so the
     /// misses overlap instead of being waited out one after another.
     @inlinable
-    func encodeInBatches(
-        _ text: UnsafeBufferPointer<UInt8>, tables: BPETables, cache: PieceCacheView,
+    func encodeInBatches<Splitter: PieceSplitter>(
+        _ text: UnsafeBufferPointer<UInt8>, splitter: Splitter, tables: BPETables, cache: PieceCacheView,
         scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
         scratch.longPieces.prepare(for: tables)
         PieceBatch.with(text: text) { batch in
-            preTokenizer.forEachPiece(text) { piece in
+            splitter.forEachPiece(text) { piece in
                 if batch.add(piece) { batch.flush(tables: tables, cache: cache, scratch: &scratch, into: &out) }
             }
             batch.flush(tables: tables, cache: cache, scratch: &scratch, into: &out)
@@ -245,6 +264,7 @@ public struct Tokenizer: Sendable {
     ///
     /// - Throws: ``DecodeError`` for an id that is neither a token nor a special token.
     public func decode(_ ids: some Collection<UInt32>, into out: inout [UInt8]) throws {
+        if let sentencePiece { return try sentencePiece.decode(ids, vocabulary: vocabulary, into: &out) }
         let vocabulary = self.vocabulary
         try withExtendedLifetime(vocabulary.storage) {
             let tables = vocabulary.tables

@@ -137,7 +137,9 @@ public struct Vocabulary: Sendable {
     @inlinable var tables: BPETables { storage.view }
 
     /// Number of BPE token ids (specials not included unless they fall inside).
-    @inlinable public var count: Int { storage.view.tokenCount }
+    /// A SentencePiece vocabulary's kernel has tokens of its own past them
+    /// (SentencePieceModel.swift), which no encoding returns.
+    public let count: Int
 
     /// One more than the largest id, special tokens included.
     public var idLimit: Int { max(count, (specialTokens.map { Int($0.id) }.max() ?? -1) + 1) }
@@ -171,13 +173,14 @@ public struct Vocabulary: Sendable {
     }
 
     init(storage: TableStorage, pairCount: Int, mergeOrder: MergeOrder, specialTokens: [SpecialToken],
-         unreachableTokens: [UInt32]) {
+         unreachableTokens: [UInt32], count: Int? = nil) {
         self.storage = storage
+        self.count = count ?? storage.view.tokenCount
         self.pairCount = pairCount
         self.mergeOrder = mergeOrder
         self.specialTokens = specialTokens
         self.unreachableTokens = unreachableTokens
-        let count = storage.view.tokenCount
+        let count = self.count
         self.specialIdsBelowCount = Set(specialTokens.map(\.id).filter { Int($0) < count })
         self.specialById = Dictionary(specialTokens.map { ($0.id, Array($0.content.utf8)) }, uniquingKeysWith: { a, _ in a })
         let view = storage.view
@@ -187,6 +190,14 @@ public struct Vocabulary: Sendable {
             missing[b] = view.tokenLength(id) != 1 || view.tokenBytes[Int(view.tokenOffsets[Int(id)])] != UInt8(b)
         }
         self.bytesWithoutToken = missing.contains(true) ? missing : []
+    }
+
+    /// This vocabulary with only the ids below `limit` its own: the tokens
+    /// past them are the kernel's (a SentencePiece vocabulary's prefixes of
+    /// characters and the like), never returned and never decoded.
+    func keepingIds(below limit: Int) -> Vocabulary {
+        Vocabulary(storage: storage, pairCount: pairCount, mergeOrder: mergeOrder, specialTokens: specialTokens,
+                   unreachableTokens: unreachableTokens.filter { Int($0) < limit }, count: limit)
     }
 
     /// A vocabulary from finished tables; the byte-pair table is derived here.
@@ -375,7 +386,10 @@ extension Vocabulary {
             }
         }
 
-        func finish(pairs: PairTable, mergeOrder: MergeOrder, specialTokens: [SpecialToken]) throws -> Vocabulary {
+        /// `wholeAlways`: tokens the merges never make that a piece of their
+        /// bytes becomes all the same (SentencePiece's user-defined pieces).
+        func finish(pairs: PairTable, mergeOrder: MergeOrder, specialTokens: [SpecialToken],
+                    wholeAlways: Set<UInt32> = []) throws -> Vocabulary {
             var byteTokens = ContiguousArray<UInt32>(repeating: 0, count: 256)
             for b in 0 ..< 256 {
                 if let id = find([UInt8(b)]) {
@@ -411,7 +425,9 @@ extension Vocabulary {
                     let start = Int(tables.tokenOffsets[id])
                     tables.mergeBytePairs(UnsafeBufferPointer(start: tables.tokenBytes + start, count: tables.tokenLength(UInt32(id))),
                                           scratch: &scratch, into: &out)
-                    if out.count != 1 || out[0] != UInt32(id) { unreachable.append(UInt32(id)) }
+                    if (out.count != 1 || out[0] != UInt32(id)) && !wholeAlways.contains(UInt32(id)) {
+                        unreachable.append(UInt32(id))
+                    }
                 }
             }
             if case .mergesList(ignoreMerges: false) = mergeOrder {

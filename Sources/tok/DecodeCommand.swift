@@ -84,7 +84,8 @@ struct DecodeCommand: ParsableCommand {
                     throw CLIError("\(reader.name):\(line): expected a token id, found \(String(decoding: [b], as: UTF8.self).debugDescription)")
                 }
             }
-            if !lines { try decodeFlush(tokenizer, &ids, &bytes, line: line) }
+            // A SentencePiece sequence decodes whole: its first piece drops its space, and byte pieces join across ids.
+            if !lines && (tokenizer.sentencePiece == nil || atEnd) { try decodeFlush(tokenizer, &ids, &bytes, line: line) }
             if bytes.count >= 1 << 20 || atEnd {
                 try sink.write(bytes)
                 bytes.removeAll(keepingCapacity: true)
@@ -118,7 +119,12 @@ extension DecodeCommand {
         var ids: [UInt32] = []
         var bytes: [UInt8] = []
         var position = 0
-        while try reader.read(into: &buffer, maximum: 4 << 20) || !buffer.isEmpty {
+        // A SentencePiece sequence decodes whole (see run()): its ids are gathered first.
+        let gather = tokenizer.sentencePiece != nil
+        var more = true
+        while more || !buffer.isEmpty {
+            more = try reader.read(into: &buffer, maximum: 4 << 20)
+            if gather && more { continue }
             let whole = buffer.count / width * width
             if whole == 0 { break }
             ids.removeAll(keepingCapacity: true)

@@ -27,6 +27,12 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         let tokenizer = try vocabulary.load()
+        if case .model = tokenizer.sentencePiece?.form {
+            throw CLIError("\(vocabulary.vocab): a SentencePiece model; its tokenizer.model is in the folder, and tok does not write it as a tokenizer.json or ranks file")
+        }
+        if tokenizer.sentencePiece != nil && format == .tiktoken {
+            throw CLIError("\(vocabulary.vocab): a SentencePiece vocabulary, which a ranks file cannot express (its merges are over characters, not bytes)")
+        }
         let bytes: [UInt8]
         switch format {
         case .hf: bytes = HuggingFaceJSON.write(tokenizer)

@@ -5,9 +5,11 @@ import TokRuntime
 struct ImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "Import a HuggingFace tokenizer.json or a tiktoken ranks file as a vocabulary folder.",
+        abstract: "Import a HuggingFace tokenizer.json, a tiktoken ranks file or a SentencePiece model as a vocabulary folder.",
         discussion: """
-            A tokenizer.json must be byte-level BPE; anything else is named as unsupported. \
+            A tokenizer.json must be byte-level BPE or the HuggingFace form of a SentencePiece \
+            BPE model (Metaspace); anything else is named as unsupported. A SentencePiece \
+            tokenizer.model (a file named *.model) must be BPE. \
             A tiktoken ranks file ('base64 rank' lines) needs --pattern; merges are \
             re-derived from the ranks. Every token is checked to encode to itself.
 
@@ -16,7 +18,7 @@ struct ImportCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "tokenizer.json or a .tiktoken ranks file.")
+    @Argument(help: "tokenizer.json, a .tiktoken ranks file, or a SentencePiece .model.")
     var file: String
 
     @Option(help: "Pre-tokenizer pattern for a ranks file.")
@@ -38,7 +40,13 @@ struct ImportCommand: ParsableCommand {
         var tokenizer: Tokenizer
         let source: String
         do {
-            if data.first(where: { ![0x20, 0x0A, 0x0D, 0x09].contains($0) }) == UInt8(ascii: "{") {
+            if file.hasSuffix(".model") {
+                guard specials.isEmpty, pattern == nil else {
+                    throw CLIError("--special and --pattern apply to ranks files; a SentencePiece model has its own pieces")
+                }
+                tokenizer = try SentencePiece.tokenizer(modelFile: data, path: file)
+                source = "imported from SentencePiece model \(file)"
+            } else if data.first(where: { ![0x20, 0x0A, 0x0D, 0x09].contains($0) }) == UInt8(ascii: "{") {
                 guard specials.isEmpty else {
                     throw CLIError("--special applies to ranks files; a tokenizer.json lists its own added tokens")
                 }
@@ -64,6 +72,9 @@ struct ImportCommand: ParsableCommand {
         }
         try VocabularyFolder.save(tokenizer, to: output, source: source, protecting: [file])
         let v = tokenizer.vocabulary
+        if let sentencePiece = tokenizer.sentencePiece {
+            return try StandardOutput.writeLine("\(output): SentencePiece BPE, \(sentencePiece.pieceCount) pieces, \(v.specialTokens.count) special tokens")
+        }
         try StandardOutput.writeLine("\(output): \(v.count) BPE tokens, \(v.specialTokens.count) special tokens, pattern \(tokenizer.preTokenizer.name), \(v.merges.count) merges, \(v.unreachableTokens.count) tokens the merges do not reach")
     }
 }

@@ -28,7 +28,7 @@ import TokRuntime
 /// -> 138.9 MB/s, English 100.4 -> 106.9, mathematics and Chinese unchanged.
 enum BinaryFormat {
     static let magic: [UInt8] = Array("TOKB".utf8)
-    static let version: UInt32 = 10
+    static let version: UInt32 = 11
     /// Where the stamps lie: after the magic, the version and the source.
     static let stampsOffset = 24
     static let stampsSize = 2 * FileStamp.size
@@ -61,6 +61,15 @@ enum BinaryFormat {
             w.u32(s.id)
             w.string(s.content)
             w.u32((s.special ? 1 : 0) | (s.lstrip ? 2 : 0) | (s.rstrip ? 4 : 0) | (s.singleWord ? 8 : 0) | (s.normalized ? 16 : 0))
+        }
+        // A SentencePiece model: its ids below the kernel's own, and the model, from which its steps are remade.
+        if case .model(let proto) = tokenizer.sentencePiece?.form {
+            let model = proto.serialized()
+            w.u32(UInt32(v.count))
+            w.u64(UInt64(model.count))
+            w.bytes(model)
+        } else {
+            w.u32(0)
         }
         for id in TableID.allCases {
             let table = v.storage.bytes(of: id)
@@ -197,6 +206,13 @@ enum BinaryFormat {
             specials.append(SpecialToken(id: id, content: content, special: flags & 1 != 0, lstrip: flags & 2 != 0,
                                          rstrip: flags & 4 != 0, singleWord: flags & 8 != 0, normalized: flags & 16 != 0))
         }
+        let pieceCount = Int(try r.u32())
+        var model: [UInt8] = []
+        if pieceCount > 0 {
+            let n = try r.u64()
+            guard n < UInt64(data.count) else { throw r.corrupt("SentencePiece model too large") }
+            model = try r.bytes(Int(n))
+        }
         var tables: [(offset: Int, count: Int)] = []
         for id in TableID.allCases {
             let count = Int(try r.u64())
@@ -210,6 +226,15 @@ enum BinaryFormat {
         try check(storage, r)
         let vocabulary = Vocabulary(storage: storage, pairCount: pairCount, mergeOrder: mergeOrder,
                                     specialTokens: specials, unreachableTokens: unreachable)
+        if pieceCount > 0 {
+            guard pieceCount <= storage.view.tokenCount else { throw r.corrupt("more pieces than tokens") }
+            let pieces = vocabulary.keepingIds(below: pieceCount)
+            let proto = try SentencePieceModelProto(model, path: path)
+            guard proto.pieces.count == pieceCount else { throw r.corrupt("a SentencePiece model of another size") }
+            let sentencePiece = try SentencePiece.pipeline(proto, vocabulary: pieces)
+            return Loaded(tokenizer: Tokenizer(vocabulary: pieces, sentencePiece: sentencePiece, postProcessor: postProcessor),
+                          source: source, stamps: stamps)
+        }
         let tokenizer = Tokenizer(vocabulary: vocabulary, preTokenizer: preTokenizer, normalizer: normalizer,
                                   postProcessor: postProcessor)
         return Loaded(tokenizer: tokenizer, source: source, stamps: stamps)

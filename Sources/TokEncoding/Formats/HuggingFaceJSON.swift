@@ -26,6 +26,7 @@ public enum HuggingFaceJSON {
         } catch {
             throw fail("not valid JSON (\(error.localizedDescription))")
         }
+        if MetaspaceJSON.isMetaspace(root) { return try MetaspaceJSON.tokenizer(root, source: data, path: path, fail) }
         guard let model = root["model"] as? [String: Any] else { throw fail("no \"model\"") }
         let modelType = model["type"] as? String ?? "BPE"
         guard modelType == "BPE" else { throw fail("unsupported model type \"\(modelType)\": only byte-level BPE") }
@@ -329,6 +330,7 @@ public enum HuggingFaceJSON {
     /// The `tokenizer.json` of `tokenizer`. Deterministic: the same vocabulary
     /// gives the same bytes.
     public static func write(_ tokenizer: Tokenizer) -> [UInt8] {
+        if case .huggingFace(let json) = tokenizer.sentencePiece?.form { return json.source }
         let vocabulary = tokenizer.vocabulary
         var out = ""
         out.reserveCapacity(vocabulary.count * 40)

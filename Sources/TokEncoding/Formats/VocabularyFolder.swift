@@ -34,6 +34,19 @@ public struct VocabularyManifest: Codable, Sendable, Equatable {
         }
         self.size = v.idLimit
         self.bpeTokens = v.count
+        if let sentencePiece = tokenizer.sentencePiece {
+            // Its own steps: a SentencePiece model's are in tokenizer.model, the HuggingFace form's in tokenizer.json.
+            pattern = "sentencepiece"
+            regexes = []
+            switch sentencePiece.form {
+            case .model(let proto):
+                normalizer = proto.normalizerSpec.name.isEmpty ? "sentencepiece" : proto.normalizerSpec.name
+                mergeOrder = "scores"
+            case .huggingFace: normalizer = "metaspace"
+            }
+            size = sentencePiece.pieceCount
+            bpeTokens = sentencePiece.pieceCount
+        }
         self.specialTokens = v.specialTokens.sorted { $0.id < $1.id }
         self.unreachableTokens = v.unreachableTokens.count
         self.unicodeVersion = TokEncoding.unicodeVersion
@@ -50,6 +63,8 @@ public struct VocabularyManifest: Codable, Sendable, Equatable {
 /// replaced only when tok made it (``checkReplaceable(_:protecting:)``).
 public enum VocabularyFolder {
     public static let jsonName = "tokenizer.json"
+    /// A SentencePiece vocabulary's source of truth, in place of ``jsonName``: the model sentencepiece loads.
+    public static let modelName = "tokenizer.model"
     public static let manifestName = "manifest.json"
     public static let binaryName = "tokenizer.bin"
     /// The reports `tok train`, `tok build` and `tok extend` write beside the vocabulary.
@@ -77,9 +92,21 @@ public enum VocabularyFolder {
         let manifest = VocabularyManifest(tokenizer: tokenizer, name: name, source: source)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let json = HuggingFaceJSON.write(tokenizer)
         let manifestBytes = Array(try encoder.encode(manifest)) + [0x0A]
-        try writeFileAtomically(directory + "/" + jsonName, json)
+        if case .huggingFace = tokenizer.sentencePiece?.form {
+            // The tokenizer.json as read, and the manifest: made from them at each load.
+            try writeFileAtomically(directory + "/" + jsonName, HuggingFaceJSON.write(tokenizer))
+            return try writeFileAtomically(directory + "/" + manifestName, manifestBytes)
+        }
+        let json: [UInt8]
+        if case .model(let proto) = tokenizer.sentencePiece?.form {
+            // A SentencePiece model's source is its tokenizer.model, byte for byte the file imported.
+            json = proto.serialized()
+            try writeFileAtomically(directory + "/" + modelName, json)
+        } else {
+            json = HuggingFaceJSON.write(tokenizer)
+            try writeFileAtomically(directory + "/" + jsonName, json)
+        }
         try writeFileAtomically(directory + "/" + manifestName, manifestBytes)
         // No stamps: the two files were written just now (see ``FileStamp``); the first load after that records them.
         let made = BinarySource(json: Checksum.of(json), manifest: Checksum.of(manifestBytes))
@@ -115,7 +142,7 @@ public enum VocabularyFolder {
             return "its entries cannot be listed"
         }
         if names.isEmpty { return nil }
-        let files = Set([jsonName, manifestName, binaryName] + reportNames)
+        let files = Set([jsonName, modelName, manifestName, binaryName] + reportNames)
         for name in names.sorted() {
             let entry = path + "/" + name
             guard lstat(entry, &st) == 0 else { continue }  // gone meanwhile
@@ -229,7 +256,8 @@ public enum VocabularyFolder {
     /// uses the same one; `tokenizer.bin` records it too, and is used only
     /// for the `tokenizer.json` it names.
     public static func fingerprint(_ directory: String) throws -> String {
-        Checksum.hex(try Checksum.ofFile(directory + "/" + jsonName))
+        let model = directory + "/" + modelName
+        return Checksum.hex(try Checksum.ofFile(fileExists(model) ? model : directory + "/" + jsonName))
     }
 
     public static func readManifest(_ directory: String) throws -> VocabularyManifest? {
@@ -256,7 +284,9 @@ public enum VocabularyFolder {
         guard isDirectory(directory) else {
             throw VocabularyError.notAVocabularyFolder(path: directory, reason: "no such directory")
         }
-        let jsonPath = directory + "/" + jsonName
+        // A SentencePiece model's folder has tokenizer.model where others have tokenizer.json.
+        let modelPath = directory + "/" + modelName
+        let jsonPath = fileExists(modelPath) ? modelPath : directory + "/" + jsonName
         let manifestPath = directory + "/" + manifestName
         let binaryPath = directory + "/" + binaryName
         // Taken before the files are read: a file changed after this cannot be taken for the one read.
@@ -274,7 +304,8 @@ public enum VocabularyFolder {
         }
         let json = try readFile(jsonPath)
         let manifestBytes = stamps[1] == .none ? nil : try readFile(manifestPath)
-        var tokenizer = try HuggingFaceJSON.read(json, path: jsonPath)
+        var tokenizer = jsonPath == modelPath ? try SentencePiece.tokenizer(modelFile: json, path: modelPath)
+            : try HuggingFaceJSON.read(json, path: jsonPath)
         if let manifestBytes, try decodeManifest(manifestBytes, path: manifestPath).mergeOrder == "ranks" {
             let v = tokenizer.vocabulary
             // An id whose bytes are not its own token (a special token's, an unused one) is a gap among the ranks.
@@ -284,6 +315,8 @@ public enum VocabularyFolder {
             }
             tokenizer = tokenizer.with(vocabulary: try Vocabulary.fromRanks(withGaps: tokens, specialTokens: v.specialTokens))
         }
+        // The HuggingFace form of a SentencePiece model has no fast form: it is made from tokenizer.json each time.
+        if case .huggingFace = tokenizer.sentencePiece?.form { return tokenizer }
         let source = BinarySource(json: Checksum.of(json), manifest: manifestBytes.map { Checksum.of($0) } ?? 0)
         let unchanged = [FileStamp(path: jsonPath), FileStamp(path: manifestPath)] == stamps
         let trusted = unchanged && stamps.allSatisfy(\.isSettled) ? stamps : nil

@@ -1,0 +1,216 @@
+"""SentencePiece models: `tok import tokenizer.model` gives sentencepiece's own
+ids (`SentencePieceProcessor.encode`) and decodes as it does, on the four
+domains, invalid UTF-8, whitespace runs and user-defined pieces, for models
+the sentencepiece trainer makes here (BPE with and without byte fallback,
+split digits, user-defined and control symbols, nmt_nfkc, nfkc_cf, identity
+with whitespace-only pieces, whitespace as suffix); the HuggingFace form of
+the same models (`Metaspace`, `Prepend`/`Replace`, byte fallback, fuse_unk,
+ignore_merges) gives `tokenizers`' ids. Unigram models and broken models are
+refused with one line and leave nothing behind."""
+import json
+import random
+
+import numpy
+import pytest
+import sentencepiece as spm
+from sentencepiece import sentencepiece_model_pb2 as model_pb2
+from tokenizers import Tokenizer
+
+from conftest import DOMAINS, domain_text, refused, tok
+
+# name -> sentencepiece trainer options beyond the common ones.
+MODELS = {
+    "plain": {},
+    "bytes": {"byte_fallback": True},
+    "symbols": {"byte_fallback": True, "split_digits": True, "user_defined_symbols": ["<sep>", "[unused0]", "▁foo", "中文"],
+                "control_symbols": ["<|User|>"]},
+    "nfkc_cf": {"normalization_rule_name": "nmt_nfkc_cf"},
+    "identity": {"normalization_rule_name": "identity", "remove_extra_whitespaces": False, "byte_fallback": True,
+                 "allow_whitespace_only_pieces": True, "split_by_whitespace": False},
+    "suffix": {"treat_whitespace_as_suffix": True, "byte_fallback": True, "add_dummy_prefix": True},
+}
+
+
+@pytest.fixture(scope="module")
+def training_text(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sp-train") / "train.txt"
+    path.write_text("".join(domain_text(d, 120_000) for d in DOMAINS), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def models(training_text, tmp_path_factory):
+    """Each model trained by sentencepiece and imported by tok: name -> (model path, vocabulary folder)."""
+    root = tmp_path_factory.mktemp("sp-models")
+    out = {}
+    for name, options in list(MODELS.items()) + [("unigram", {"model_type": "unigram"})]:
+        settings = dict(input=str(training_text), model_prefix=str(root / name), vocab_size=3000, model_type="bpe",
+                        num_threads=1, minloglevel=2, max_sentence_length=200_000)
+        settings.update(options)
+        spm.SentencePieceTrainer.train(**settings)
+        if name != "unigram":
+            tok("import", root / f"{name}.model", "-o", root / name)
+        out[name] = (root / f"{name}.model", root / name)
+    return out
+
+
+def texts():
+    """The four domains, invalid UTF-8, whitespace runs and the symbols' texts, as bytes."""
+    rng = random.Random(31)
+    out = [(d, domain_text(d, 300_000).encode()) for d in DOMAINS]
+    out.append(("invalid UTF-8", bytes(rng.choice(b" A\n\t\xe4\xb8\xad\x80\xff\xc3\xed\xa0") for _ in range(4000))))
+    out.append(("whitespace", ("  a   b \t\t c\n\n  d    \u3000\u00a0 e" * 40 + "  ▁x ▁▁y ▁ " * 10 + "   ").encode()))
+    out.append(("symbols", ("<sep>x [unused0]<sep> ▁foo foo 中文字 <|User|>: 12345 ａｂｃ Ⅻ ﬁ" * 30).encode()))
+    return out
+
+
+def encode(vocab, data, *extra):
+    return [int(x) for x in tok("encode", "--vocab", vocab, *extra, input=data).stdout.split()]
+
+
+def assert_same(ours, theirs, what):
+    if ours == theirs:
+        return
+    i = next((k for k, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
+    raise AssertionError(f"{what}: first difference at id {i}: tok {ours[max(0, i - 2):i + 5]} vs {theirs[max(0, i - 2):i + 5]}")
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_ids_and_text_equal_sentencepiece(name, models):
+    path, vocab = models[name]
+    sp = spm.SentencePieceProcessor(model_file=str(path))
+    for what, data in texts():
+        theirs = sp.encode(data)
+        assert_same(encode(vocab, data), theirs, f"{name} {what}")
+        decoded = tok("decode", "--vocab", vocab, input=" ".join(map(str, theirs)).encode()).stdout
+        assert decoded == sp.decode(theirs).encode(), f"{name} {what}: decode differs"
+        if name == "identity" and what != "invalid UTF-8" and "▁".encode() not in data:
+            assert decoded == data, f"{name} {what}: decode(encode(x)) != x"
+
+
+def test_decode_of_any_ids_equals_sentencepiece(models):
+    """Ids no encoding gives: lone and broken byte pieces, controls, <unk>, pieces starting with ▁ anywhere."""
+    path, vocab = models["symbols"]
+    sp = spm.SentencePieceProcessor(model_file=str(path))
+    rng = random.Random(7)
+    for _ in range(20):
+        ids = [rng.randrange(sp.get_piece_size()) for _ in range(200)]
+        got = tok("decode", "--vocab", vocab, input=" ".join(map(str, ids)).encode()).stdout
+        assert got == sp.decode(ids).encode()
+    r = tok("decode", "--vocab", vocab, input=str(sp.get_piece_size()).encode(), check=False)
+    refused(r, str(sp.get_piece_size()))
+
+
+def test_formats_special_tokens_and_counts(models, tmp_path):
+    path, vocab = models["bytes"]
+    sp = spm.SentencePieceProcessor(model_file=str(path))
+    text = domain_text("en", 50_000).encode()
+    theirs = sp.encode(text)
+    u32 = tok("encode", "--vocab", vocab, "--format", "u32", input=text).stdout
+    assert numpy.frombuffer(u32, dtype="<u4").tolist() == theirs
+    assert encode(vocab, text, "--add-special") == sp.encode(text, add_bos=True)
+    assert encode(vocab, text, "--lines") == [i for line in text.split(b"\n") for i in sp.encode(line)]
+    counted = tok("encode", "--vocab", vocab, "--count", input=text).stdout.decode().splitlines()[1].split("\t")
+    assert int(counted[3]) == len(theirs)
+    # Megatron: each document as sentencepiece encodes it, ending with </s>.
+    docs = [domain_text(d, 20_000) for d in DOMAINS]
+    (tmp_path / "docs.jsonl").write_text("".join(json.dumps({"text": d}) + "\n" for d in docs))
+    tok("encode", "--vocab", vocab, "--format", "megatron", "--append-eod", tmp_path / "docs.jsonl", "-o", tmp_path / "ds")
+    stored = numpy.fromfile(tmp_path / "ds.bin", dtype=numpy.uint16).tolist()
+    assert stored == [i for d in docs for i in sp.encode(d) + [sp.eos_id()]]
+
+
+def test_stats_and_library_agree(models, tmp_path):
+    path, vocab = models["plain"]
+    sp = spm.SentencePieceProcessor(model_file=str(path))
+    text = domain_text("zh", 100_000)
+    (tmp_path / "zh.txt").write_text(text)
+    report = json.loads(tok("stats", "--vocab", vocab, "--domains", f"zh={tmp_path / 'zh.txt'}", "--json").stdout)
+    assert json.dumps(report).count(str(len(sp.encode(text)))) >= 1, report
+
+
+def test_unigram_is_refused_by_name(models, tmp_path):
+    path, _ = models["unigram"]
+    r = tok("import", path, "-o", tmp_path / "u", check=False)
+    refused(r, "Unigram", path.name)
+    assert not (tmp_path / "u").exists()
+
+
+def broken(model, change):
+    m = model_pb2.ModelProto()
+    m.ParseFromString(model.read_bytes())
+    change(m)
+    return m.SerializeToString()
+
+
+def make_unreachable(m):
+    p = m.pieces.add()
+    p.piece, p.score, p.type = "☃☄☂", 0.5, model_pb2.ModelProto.SentencePiece.NORMAL
+
+
+@pytest.mark.parametrize("case,words", [
+    ("truncated", ["truncated"]),
+    ("model type", ["model type", "9"]),
+    ("duplicate", ["repeats piece"]),
+    ("unreachable", ["do not encode to themselves", "☃☄☂"]),
+    ("byte pieces", ["256"]),
+])
+def test_broken_models_fail_with_one_line_and_leave_nothing(case, words, models, tmp_path):
+    path, _ = models["bytes"]
+    if case == "truncated":
+        data = path.read_bytes()[: len(path.read_bytes()) // 2]
+    elif case == "model type":
+        # A second trainer_spec with model_type 9: protobuf merges it into the first.
+        data = path.read_bytes() + bytes([0x12, 0x02, 0x18, 0x09])
+    elif case == "duplicate":
+        data = broken(path, lambda m: setattr(m.pieces[400], "piece", m.pieces[401].piece))
+    elif case == "unreachable":
+        data = broken(path, make_unreachable)
+    else:
+        data = broken(path, lambda m: m.pieces.pop(3 + 0x41))
+    bad = tmp_path / "bad.model"
+    bad.write_bytes(data)
+    (tmp_path / "out").mkdir()
+    r = tok("import", bad, "-o", tmp_path / "out" / "v", check=False)
+    refused(r, "bad.model", *words)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def huggingface_forms(model):
+    """The HuggingFace form transformers writes for a LLaMA-style tokenizer, and its variants."""
+    import transformers
+
+    folder = model.parent / f"{model.stem}-llama"
+    folder.mkdir(exist_ok=True)
+    (folder / "tokenizer.model").write_bytes(model.read_bytes())
+    (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "LlamaTokenizer"}))
+    transformers.AutoTokenizer.from_pretrained(str(folder)).save_pretrained(str(folder / "out"))
+    base = json.loads((folder / "out" / "tokenizer.json").read_text())
+    legacy = json.loads(json.dumps(base))
+    legacy["pre_tokenizer"] = None
+    legacy["normalizer"] = {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "▁"},
+                                                                {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]}
+    legacy["model"]["unk_token"] = "<unk>"
+    split = json.loads(json.dumps(base))
+    split["pre_tokenizer"].update(split=True, prepend_scheme="first")
+    split["decoder"] = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": True}
+    merges = json.loads(json.dumps(base))
+    merges["model"].update(ignore_merges=True, byte_fallback=False, unk_token="<unk>", fuse_unk=False)
+    return {"converted": base, "legacy": legacy, "split": split, "ignore_merges": merges}
+
+
+@pytest.mark.parametrize("name", ["bytes", "symbols"])
+def test_huggingface_form_equals_tokenizers(name, models, tmp_path):
+    path, _ = models[name]
+    for form, data in huggingface_forms(path).items():
+        (tmp_path / f"{form}.json").write_text(json.dumps(data))
+        hf = Tokenizer.from_file(str(tmp_path / f"{form}.json"))
+        tok("import", tmp_path / f"{form}.json", "-o", tmp_path / form)
+        for what, text in texts():
+            text = text.decode("utf-8", errors="replace")
+            theirs = hf.encode(text, add_special_tokens=False).ids
+            assert_same(encode(tmp_path / form, text.encode(), "--allow-special", "all"), theirs, f"{name} {form} {what}")
+            decoded = tok("decode", "--vocab", tmp_path / form, input=" ".join(map(str, theirs)).encode()).stdout
+            assert decoded == hf.decode(theirs, skip_special_tokens=False).encode(), f"{name} {form} {what}: decode differs"
+        exported = tok("export", "--vocab", tmp_path / form, "--format", "hf", "-o", tmp_path / f"{form}.out.json")
+        assert exported.returncode == 0 and json.loads((tmp_path / f"{form}.out.json").read_text()) == data
