@@ -88,6 +88,29 @@ def test_ids_and_text_equal_sentencepiece(name, models):
             assert decoded == data, f"{name} {what}: decode(encode(x)) != x"
 
 
+def test_pieces_sharing_a_score_merge_leftmost_first(models, tmp_path):
+    """A vocabulary extended as Chinese-LLaMA's was: new pieces all of one score,
+    so that pairs of them tie and sentencepiece takes the leftmost."""
+    path, _ = models["bytes"]
+    m = model_pb2.ModelProto()
+    m.ParseFromString(path.read_bytes())
+    known = {p.piece for p in m.pieces}
+    lowest = min(p.score for p in m.pieces) - 1
+    text = domain_text("en", 200_000) + domain_text("zh", 200_000)
+    pairs = {}
+    for a, b in zip(text, text[1:]):
+        if (a + b) not in known and " " not in a + b and "\n" not in a + b:
+            pairs[a + b] = pairs.get(a + b, 0) + 1
+    for piece, _ in sorted(pairs.items(), key=lambda kv: -kv[1])[:300]:
+        p = m.pieces.add()
+        p.piece, p.score, p.type = piece, lowest, model_pb2.ModelProto.SentencePiece.NORMAL
+    (tmp_path / "tied.model").write_bytes(m.SerializeToString())
+    tok("import", tmp_path / "tied.model", "-o", tmp_path / "tied")
+    sp = spm.SentencePieceProcessor(model_file=str(tmp_path / "tied.model"))
+    for what, data in texts():
+        assert_same(encode(tmp_path / "tied", data), sp.encode(data), f"tied {what}")
+
+
 def test_decode_of_any_ids_equals_sentencepiece(models):
     """Ids no encoding gives: lone and broken byte pieces, controls, <unk>, pieces starting with ▁ anywhere."""
     path, vocab = models["symbols"]

@@ -162,7 +162,7 @@ public struct MetaspaceJSON: Sendable {
             types: types, startsWithMetaspace: keys.map { $0.starts(with: SentencePiece.metaspace) }, spaceForm: true,
             byteIds: byteFallback && !byteIds.contains(UInt32.max) ? byteIds : [], byteOfPiece: byteOfPiece,
             unknownId: unknown, fuseUnknown: fuseUnknown, unusedParts: [:], unknownSurface: [],
-            dropsFirstSpace: false, dropsLeadingSpaces: false, denormalizer: nil)
+            dropsFirstSpace: false, dropsLeadingSpaces: false, denormalizer: nil, tiedScores: nil)
         let postProcessor = try HuggingFaceJSON.readPostProcessor(root["post_processor"], fail)
         return Tokenizer(vocabulary: vocabulary, sentencePiece: sentencePiece, postProcessor: postProcessor)
     }
