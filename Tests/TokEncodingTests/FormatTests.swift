@@ -103,7 +103,7 @@ struct FormatTests {
             (#"{"model": {"type": "Unigram"}}"#, "Unigram"),
             (#"{"model": {"type": "BPE", "byte_fallback": true, "vocab": {}}}"#, "byte_fallback"),
             (#"{"normalizer": {"type": "BertNormalizer"}, "model": {"type": "BPE", "vocab": {}, "merges": []}}"#, "BertNormalizer"),
-            (#"{"pre_tokenizer": {"type": "Metaspace"}, "model": {"type": "BPE", "vocab": {}, "merges": []}}"#, "Metaspace"),
+            (#"{"pre_tokenizer": {"type": "Metaspace", "replacement": "_"}, "model": {"type": "BPE", "vocab": {}, "merges": []}}"#, "Metaspace"),
             (#"{"pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(?<=a)"}, "behavior": "Isolated"}, "model": {"type": "BPE", "vocab": {}, "merges": []}}"#, "lookbehind"),
             (#"{"post_processor": {"type": "Custom"}, "pre_tokenizer": {"type": "ByteLevel"}, "model": {"type": "BPE", "vocab": {}, "merges": []}}"#, "Custom"),
             ("not json", "not valid JSON"),
