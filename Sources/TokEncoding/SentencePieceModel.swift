@@ -32,6 +32,8 @@ public struct SentencePiece: Sendable {
         case model(SentencePieceModelProto)
         /// A `tokenizer.json` with `Metaspace`: `tokenizers`' rules.
         case huggingFace(MetaspaceJSON)
+
+        public var isModel: Bool { if case .model = self { return true } else { return false } }
     }
 
     public let form: Form
