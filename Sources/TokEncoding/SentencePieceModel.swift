@@ -32,6 +32,8 @@ public struct SentencePiece: Sendable {
         case model(SentencePieceModelProto)
         /// A `tokenizer.json` with `Metaspace`: `tokenizers`' rules.
         case huggingFace(MetaspaceJSON)
+
+        public var isModel: Bool { if case .model = self { return true } else { return false } }
     }
 
     public let form: Form
@@ -64,6 +66,12 @@ public struct SentencePiece: Sendable {
     let dropsLeadingSpaces: Bool
     /// Applied to decoded text, when the model has one.
     let denormalizer: SentencePieceNormalizer?
+    /// When pieces that merges make share a score: each such piece's score
+    /// by its kernel token (NaN for any other token). sentencepiece then
+    /// takes the leftmost of the best pairs whatever they make, which the
+    /// kernel's ranks cannot say, so the cuts are merged by
+    /// ``mergeByScores(_:scores:vocabulary:into:)`` instead.
+    let tiedScores: [Float]?
 
     /// The id `--add-special` puts before each sequence, and the one megatron datasets end documents with.
     public var bos: UInt32? { specialId(\.bosPiece, fallback: "<s>") }
@@ -229,14 +237,10 @@ extension SentencePiece {
         let madeByMerges = pieces.indices.filter { (pieces[$0].type == .normal || pieces[$0].type == .unused) && !neverMade[$0] }
         let scores = Array(Set(madeByMerges.map { pieces[$0].score })).sorted(by: >)
         let scoreRank = Dictionary(uniqueKeysWithValues: scores.enumerated().map { ($1, UInt32($0)) })
-        var sharedScore: [Float: Int] = [:]
         for id in madeByMerges {
             let result = unusedCopy[UInt32(id)] ?? UInt32(id)
             let splits = kernel.splits(of: kernel.tokens[Int(result)])
             guard !splits.isEmpty else { continue }
-            if let other = sharedScore.updateValue(id, forKey: pieces[id].score) {
-                throw SentencePieceRefusal(reason: "unsupported: pieces \(other) and \(id) share the score \(pieces[id].score) (tok needs the pieces merges make to have distinct scores)")
-            }
             if pieces[id].type == .unused && splits.count > 1 {
                 throw SentencePieceRefusal(reason: "unsupported: unused piece \(id), \(quoted(pieces[id].bytes)), is made of two pieces in \(splits.count) ways (sentencepiece splits it back the way it met last in the whole text)")
             }
@@ -248,11 +252,24 @@ extension SentencePiece {
         }
         let vocabulary = try kernel.vocabulary(specialTokens: specials, wholeAlways: Set(user.map(UInt32.init)))
             .keepingIds(below: pieces.count)
-        if let bad = vocabulary.unreachableTokens.first(where: { pieces[Int($0)].type == .normal }) {
-            let count = vocabulary.unreachableTokens.filter { pieces[Int($0)].type == .normal }.count
-            throw SentencePieceRefusal(reason: "\(count) pieces do not encode to themselves (first: piece \(bad), \(quoted(pieces[Int(bad)].bytes)))")
+        let sentencePiece = try pipeline(proto, vocabulary: vocabulary)
+        var unreachable = vocabulary.unreachableTokens.filter { pieces[Int($0)].type == .normal }
+        if let scores = sentencePiece.tiedScores {
+            // Checked by the merge that encodes them, not the kernel's.
+            unreachable = []
+            var out = ContiguousArray<UInt32>()
+            for id in madeByMerges where pieces[id].type == .normal {
+                out.removeAll(keepingCapacity: true)
+                kernel.tokens[id].withUnsafeBufferPointer {
+                    sentencePiece.mergeByScores($0, scores: scores, vocabulary: vocabulary, into: &out)
+                }
+                if out.count != 1 || out[0] != UInt32(id) { unreachable.append(UInt32(id)) }
+            }
         }
-        return Tokenizer(vocabulary: vocabulary, sentencePiece: try pipeline(proto, vocabulary: vocabulary))
+        if let bad = unreachable.first {
+            throw SentencePieceRefusal(reason: "\(unreachable.count) pieces do not encode to themselves (first: piece \(bad), \(quoted(pieces[Int(bad)].bytes)))")
+        }
+        return Tokenizer(vocabulary: vocabulary, sentencePiece: sentencePiece)
     }
 
     /// The steps around the kernel for `proto`, whose kernel tables
@@ -296,6 +313,21 @@ extension SentencePiece {
                 unusedParts[copy] = (left, right)
             }
         }
+        // Scores shared by pieces merges make (normal and unused pieces of two characters or more).
+        var tiedScores: [Float]? = nil
+        var byScore: [Float: Int] = [:]
+        var tied = false
+        for piece in pieces where (piece.type == .normal || piece.type == .unused) && KernelTokens.characters(piece.bytes).count > 1 {
+            byScore[piece.score, default: 0] += 1
+            tied = tied || byScore[piece.score]! > 1
+        }
+        if tied {
+            var scores = [Float](repeating: .nan, count: tables.tokenCount)
+            for piece in pieces where (piece.type == .normal || piece.type == .unused) && !(spaceForm && piece.bytes.contains(0x20)) {
+                if let token = vocabulary.id(of: spaceForm ? spaced(piece.bytes) : piece.bytes) { scores[Int(token)] = piece.score }
+            }
+            tiedScores = scores
+        }
         return SentencePiece(
             form: .model(proto), pieceCount: pieces.count,
             normalizer: try SentencePieceNormalizer(spec: proto.normalizerSpec,
@@ -308,7 +340,81 @@ extension SentencePiece {
             dropsLeadingSpaces: proto.normalizerSpec.removeExtraWhitespaces,
             denormalizer: try proto.denormalizerSpec.map {
                 try SentencePieceNormalizer(spec: $0, treatWhitespaceAsSuffix: false, userDefined: [], spaceForm: false)
-            })
+            }, tiedScores: tiedScores)
+    }
+
+    /// sentencepiece's own merge loop (bpe_model.cc) over one cut: symbols
+    /// are its characters, and the adjacent pair whose concatenation is a
+    /// merged piece of the highest score is merged, leftmost first on equal
+    /// scores, until none is left; then each symbol's kernel token is
+    /// appended (a piece, or a character's or its bytes' tokens, which
+    /// ``resolve(_:from:vocabulary:)`` turns into sentencepiece's ids).
+    ///
+    /// - Complexity: O(n log n) in the characters of the cut.
+    func mergeByScores(_ piece: UnsafeBufferPointer<UInt8>, scores: [Float], vocabulary: Vocabulary,
+                       into out: inout ContiguousArray<UInt32>) {
+        if let id = vocabulary.id(of: Array(piece)), Int(id) < pieceCount, types[Int(id)] == .userDefined {
+            return out.append(id)  // a user-defined piece is a cut of its own, never merged
+        }
+        var start: [Int] = [], end: [Int] = []
+        var i = 0
+        while i < piece.count {
+            start.append(i)
+            i += max(piece.validScalarLength(at: i), 1)
+            end.append(i)
+        }
+        let m = start.count
+        var next = Array(1 ... m), previous = Array(-1 ..< m - 1), alive = [Bool](repeating: true, count: m)
+        // A max-heap of candidate pairs: best score first, then leftmost.
+        var heap: [(score: Float, left: Int, right: Int, size: Int)] = []
+        func above(_ a: (score: Float, left: Int, right: Int, size: Int), _ b: (score: Float, left: Int, right: Int, size: Int)) -> Bool {
+            a.score > b.score || (a.score == b.score && a.left < b.left)
+        }
+        func push(_ left: Int, _ right: Int) {
+            guard let id = vocabulary.id(of: Array(piece[start[left] ..< end[right]])), case let score = scores[Int(id)],
+                  !score.isNaN else { return }
+            heap.append((score, left, right, end[right] - start[left]))
+            var k = heap.count - 1
+            while k > 0 && above(heap[k], heap[(k - 1) / 2]) {
+                heap.swapAt(k, (k - 1) / 2)
+                k = (k - 1) / 2
+            }
+        }
+        func pop() -> (score: Float, left: Int, right: Int, size: Int)? {
+            guard let top = heap.first else { return nil }
+            heap.swapAt(0, heap.count - 1)
+            heap.removeLast()
+            var k = 0
+            while true {
+                var best = k
+                for c in [2 * k + 1, 2 * k + 2] where c < heap.count && above(heap[c], heap[best]) { best = c }
+                if best == k { return top }
+                heap.swapAt(k, best)
+                k = best
+            }
+        }
+        for k in 0 ..< max(m - 1, 0) { push(k, k + 1) }
+        while let top = pop() {
+            // Stale unless both symbols are as they were when the pair was found.
+            guard alive[top.left], alive[top.right], next[top.left] == top.right,
+                  end[top.right] - start[top.left] == top.size else { continue }
+            end[top.left] = end[top.right]
+            alive[top.right] = false
+            next[top.left] = next[top.right]
+            if next[top.right] < m { previous[next[top.right]] = top.left }
+            if previous[top.left] >= 0 { push(previous[top.left], top.left) }
+            if next[top.left] < m { push(top.left, next[top.left]) }
+        }
+        var k = 0
+        while k < m {
+            let bytes = Array(piece[start[k] ..< end[k]])
+            if let id = vocabulary.id(of: bytes) {
+                out.append(id)
+            } else {
+                for b in bytes { out.append(vocabulary.id(of: [b])!) }  // every byte has a token
+            }
+            k = next[k]
+        }
     }
 }
 

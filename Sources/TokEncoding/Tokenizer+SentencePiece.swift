@@ -32,8 +32,14 @@ extension Tokenizer {
             return out.append(id)
         }
         let start = out.count
-        normalized.withUnsafeBufferPointer {
-            encodePieces($0, splitter: sentencePiece.segmenter, scratch: &scratch, into: &out)
+        normalized.withUnsafeBufferPointer { text in
+            guard let scores = sentencePiece.tiedScores else {
+                return encodePieces(text, splitter: sentencePiece.segmenter, scratch: &scratch, into: &out)
+            }
+            sentencePiece.segmenter.forEachPiece(text) { piece in
+                sentencePiece.mergeByScores(UnsafeBufferPointer(rebasing: text[piece]), scores: scores, vocabulary: vocabulary,
+                                            into: &out)
+            }
         }
         sentencePiece.resolve(&out, from: start, vocabulary: vocabulary)
     }

@@ -104,6 +104,7 @@ struct FormatTests {
             (#"{"model": {"type": "BPE", "byte_fallback": true, "vocab": {}}}"#, "byte_fallback"),
             (#"{"normalizer": {"type": "BertNormalizer"}, "model": {"type": "BPE", "vocab": {}, "merges": []}}"#, "BertNormalizer"),
             (#"{"pre_tokenizer": {"type": "BertPreTokenizer"}, "model": {"type": "BPE", "vocab": {}, "merges": []}}"#, "BertPreTokenizer"),
+            (#"{"pre_tokenizer": {"type": "Metaspace", "replacement": "_"}, "model": {"type": "BPE", "vocab": {}, "merges": []}}"#, "Metaspace"),
             (#"{"pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(?<=a)"}, "behavior": "Isolated"}, "model": {"type": "BPE", "vocab": {}, "merges": []}}"#, "lookbehind"),
             (#"{"post_processor": {"type": "Custom"}, "pre_tokenizer": {"type": "ByteLevel"}, "model": {"type": "BPE", "vocab": {}, "merges": []}}"#, "Custom"),
             ("not json", "not valid JSON"),

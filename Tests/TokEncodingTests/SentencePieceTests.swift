@@ -139,6 +139,19 @@ struct SentencePieceTests {
         }
     }
 
+    /// Pieces that share a score: the leftmost of the best pairs goes first, whatever it makes.
+    @Test func tiedScoresMergeLeftmostFirst() throws {
+        let m = SentencePieceTests.model(extra: [("cb", -20), ("ba", -20), ("bb", -20), ("ac", -20), ("cc", -20)])
+        let tokenizer = try SentencePiece.tokenizer(modelFile: m.serialized(), path: "m.model")
+        #expect(tokenizer.sentencePiece?.tiedScores != nil)
+        var rng = SplitMix(state: 7)
+        let alphabet = ["a", "b", "c", " ", "中", "字"]
+        for _ in 0 ..< 400 {
+            let text = (0 ..< Int(rng.next() % 16)).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }.joined()
+            #expect(tokenizer.encode(text) == SentencePieceTests.reference(text, m), "\(text.debugDescription)")
+        }
+    }
+
     @Test func decodingFollowsSentencePiece() throws {
         let m = SentencePieceTests.model(byteFallback: true)
         let tokenizer = try SentencePiece.tokenizer(modelFile: m.serialized(), path: "m.model")

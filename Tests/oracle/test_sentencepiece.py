@@ -88,6 +88,29 @@ def test_ids_and_text_equal_sentencepiece(name, models):
             assert decoded == data, f"{name} {what}: decode(encode(x)) != x"
 
 
+def test_pieces_sharing_a_score_merge_leftmost_first(models, tmp_path):
+    """A vocabulary extended as Chinese-LLaMA's was: new pieces all of one score,
+    so that pairs of them tie and sentencepiece takes the leftmost."""
+    path, _ = models["bytes"]
+    m = model_pb2.ModelProto()
+    m.ParseFromString(path.read_bytes())
+    known = {p.piece for p in m.pieces}
+    lowest = min(p.score for p in m.pieces) - 1
+    text = domain_text("en", 200_000) + domain_text("zh", 200_000)
+    pairs = {}
+    for a, b in zip(text, text[1:]):
+        if (a + b) not in known and " " not in a + b and "\n" not in a + b:
+            pairs[a + b] = pairs.get(a + b, 0) + 1
+    for piece, _ in sorted(pairs.items(), key=lambda kv: -kv[1])[:300]:
+        p = m.pieces.add()
+        p.piece, p.score, p.type = piece, lowest, model_pb2.ModelProto.SentencePiece.NORMAL
+    (tmp_path / "tied.model").write_bytes(m.SerializeToString())
+    tok("import", tmp_path / "tied.model", "-o", tmp_path / "tied")
+    sp = spm.SentencePieceProcessor(model_file=str(tmp_path / "tied.model"))
+    for what, data in texts():
+        assert_same(encode(tmp_path / "tied", data), sp.encode(data), f"tied {what}")
+
+
 def test_decode_of_any_ids_equals_sentencepiece(models):
     """Ids no encoding gives: lone and broken byte pieces, controls, <unk>, pieces starting with ▁ anywhere."""
     path, vocab = models["symbols"]
@@ -214,3 +237,29 @@ def test_huggingface_form_equals_tokenizers(name, models, tmp_path):
             assert decoded == hf.decode(theirs, skip_special_tokens=False).encode(), f"{name} {form} {what}: decode differs"
         exported = tok("export", "--vocab", tmp_path / form, "--format", "hf", "-o", tmp_path / f"{form}.out.json")
         assert exported.returncode == 0 and json.loads((tmp_path / f"{form}.out.json").read_text()) == data
+
+
+def test_export_writes_models_sentencepiece_and_tokenizers_load_with_the_same_ids(models, tmp_path):
+    """--format sentencepiece gives the model sentencepiece loads; --format hf, for a model the
+    HuggingFace form encodes alike (identity, spaces kept), a tokenizer.json `tokenizers` gives
+    sentencepiece's ids with; the rest is refused with one line, and byte-level BPE as a model too."""
+    path, vocab = models["identity"]
+    tok("export", "--vocab", vocab, "--format", "sentencepiece", "-o", tmp_path / "out.model")
+    assert (tmp_path / "out.model").read_bytes() == path.read_bytes()
+    sp = spm.SentencePieceProcessor(model_file=str(tmp_path / "out.model"))
+    tok("export", "--vocab", vocab, "--format", "hf", "-o", tmp_path / "out.json")
+    hf = Tokenizer.from_file(str(tmp_path / "out.json"))
+    for what, data in texts():
+        if what in ("invalid UTF-8", "symbols"):
+            continue  # tokenizers reads text; and it matches control pieces' text, which sentencepiece never does
+        text = data.decode()
+        assert_same(hf.encode(text, add_special_tokens=False).ids, sp.encode(text), f"exported hf {what}")
+        assert_same(encode(vocab, data), sp.encode(text), f"identity {what}")
+    r = tok("export", "--vocab", models["bytes"][1], "--format", "hf", "-o", tmp_path / "no.json", check=False)
+    refused(r, "nmt_nfkc")
+    (tmp_path / "b.txt").write_text(domain_text("en", 20_000))
+    tok("train", tmp_path / "b.txt", "--vocab-size", 300, "-o", tmp_path / "bytelevel")
+    r = tok("export", "--vocab", tmp_path / "bytelevel", "--format", "sentencepiece", "-o", tmp_path / "no.model", check=False)
+    refused(r, "byte-level")
+    assert not (tmp_path / "no.json").exists() and not (tmp_path / "no.model").exists()
+

@@ -1,4 +1,5 @@
 import Foundation
+import TokRuntime
 
 /// The HuggingFace form of a SentencePiece BPE model: a `tokenizer.json`
 /// whose text gets `▁` for spaces from a `Metaspace` pre-tokenizer or from
@@ -162,7 +163,7 @@ public struct MetaspaceJSON: Sendable {
             types: types, startsWithMetaspace: keys.map { $0.starts(with: SentencePiece.metaspace) }, spaceForm: true,
             byteIds: byteFallback && !byteIds.contains(UInt32.max) ? byteIds : [], byteOfPiece: byteOfPiece,
             unknownId: unknown, fuseUnknown: fuseUnknown, unusedParts: [:], unknownSurface: [],
-            dropsFirstSpace: false, dropsLeadingSpaces: false, denormalizer: nil)
+            dropsFirstSpace: false, dropsLeadingSpaces: false, denormalizer: nil, tiedScores: nil)
         let postProcessor = try HuggingFaceJSON.readPostProcessor(root["post_processor"], fail)
         return Tokenizer(vocabulary: vocabulary, sentencePiece: sentencePiece, postProcessor: postProcessor)
     }
@@ -272,5 +273,79 @@ public struct MetaspaceJSON: Sendable {
             }
         }
         return out
+    }
+}
+
+extension MetaspaceJSON {
+    /// Why a SentencePiece model has no HuggingFace form with its own ids.
+    public struct Refusal: TokError {
+        public var reason: String
+        public var description: String { reason }
+    }
+
+    /// The HuggingFace form of a SentencePiece model, as transformers'
+    /// converter writes it for LLaMA-style tokenizers (`Prepend("▁")` and
+    /// `Replace(" ", "▁")` normalizers, BPE with `byte_fallback` and
+    /// `fuse_unk`, merges ordered by the score of the piece they make, the
+    /// `Replace`, `ByteFallback`, `Fuse`, `Strip` decoders, `<s>` before a
+    /// sequence), for a model that form encodes alike: no charsmap, spaces
+    /// kept, the dummy prefix before the text, no unused pieces, no pieces
+    /// sharing a score.
+    ///
+    /// - Throws: ``Refusal`` naming what the form cannot say.
+    public static func write(_ tokenizer: Tokenizer) throws -> [UInt8] {
+        guard let sentencePiece = tokenizer.sentencePiece, case .model(let proto) = sentencePiece.form else {
+            throw Refusal(reason: "not a SentencePiece model")
+        }
+        let n = proto.normalizerSpec
+        if !n.precompiledCharsmap.isEmpty { throw Refusal(reason: "its normalizer (\(n.name.isEmpty ? "a charsmap" : n.name)) has no HuggingFace form that normalizes alike; only identity models do") }
+        if n.removeExtraWhitespaces { throw Refusal(reason: "it removes extra whitespace, which the HuggingFace form does not") }
+        if !n.escapeWhitespaces || proto.trainerSpec.treatWhitespaceAsSuffix {
+            throw Refusal(reason: "its spaces are not ▁ before the text, as the HuggingFace form has them")
+        }
+        if sentencePiece.tiedScores != nil { throw Refusal(reason: "pieces share scores, which a merges list cannot say") }
+        if proto.pieces.contains(where: { $0.type == .unused }) { throw Refusal(reason: "it has unused pieces") }
+        let pieces = proto.pieces
+        func name(_ id: Int) -> String { String(decoding: pieces[id].bytes, as: UTF8.self) }
+        var out = "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n  \"padding\": null,\n  \"added_tokens\": ["
+        let added = pieces.indices.filter { [.control, .unknown, .userDefined].contains(pieces[$0].type) }
+        for (k, id) in added.enumerated() {
+            out += k == 0 ? "\n    " : ",\n    "
+            out += HuggingFaceJSON.addedTokenJSON(SpecialToken(id: UInt32(id), content: name(id),
+                                                               special: pieces[id].type != .userDefined))
+        }
+        out += added.isEmpty ? "],\n" : "\n  ],\n"
+        let space = HuggingFaceJSON.jsonString("▁")
+        out += "  \"normalizer\": " + (n.addDummyPrefix
+            ? "{\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"Prepend\", \"prepend\": \(space)}, {\"type\": \"Replace\", \"pattern\": {\"String\": \" \"}, \"content\": \(space)}]},\n"
+            : "{\"type\": \"Replace\", \"pattern\": {\"String\": \" \"}, \"content\": \(space)},\n")
+        out += "  \"pre_tokenizer\": null,\n"
+        out += "  \"post_processor\": " + HuggingFaceJSON.postProcessorJSON(tokenizer.postProcessor) + ",\n"
+        out += "  \"decoder\": {\"type\": \"Sequence\", \"decoders\": [{\"type\": \"Replace\", \"pattern\": {\"String\": \(space)}, \"content\": \" \"}, "
+        out += "{\"type\": \"ByteFallback\"}, {\"type\": \"Fuse\"}" + (n.addDummyPrefix ? ", {\"type\": \"Strip\", \"content\": \" \", \"start\": 1, \"stop\": 0}" : "") + "]},\n"
+        let unknown = pieces.firstIndex { $0.type == .unknown }.map { HuggingFaceJSON.jsonString(name($0)) } ?? "null"
+        out += "  \"model\": {\"type\": \"BPE\", \"dropout\": null, \"unk_token\": \(unknown), \"continuing_subword_prefix\": null, "
+        out += "\"end_of_word_suffix\": null, \"fuse_unk\": true, \"byte_fallback\": \(proto.trainerSpec.byteFallback), \"ignore_merges\": false,\n"
+        out += "    \"vocab\": {"
+        for id in pieces.indices { out += (id == 0 ? "\n      " : ",\n      ") + "\(HuggingFaceJSON.jsonString(name(id))): \(id)" }
+        out += "\n    },\n    \"merges\": ["
+        // Each split of a piece into two pieces, best-scored piece first, as sentencepiece merges them.
+        var byText: [String: Int] = [:]
+        for (id, p) in pieces.enumerated() where p.type == .normal { byText[name(id)] = id }
+        var merges: [(score: Float, result: Int, left: Int, right: Int)] = []
+        for (id, p) in pieces.enumerated() where p.type == .normal {
+            for r in KernelTokens.characters(p.bytes).dropFirst() {
+                if let left = byText[String(decoding: p.bytes[..<r.lowerBound], as: UTF8.self)],
+                   let right = byText[String(decoding: p.bytes[r.lowerBound...], as: UTF8.self)] {
+                    merges.append((p.score, id, left, right))
+                }
+            }
+        }
+        merges.sort { ($0.score, $1.result, $1.left) > ($1.score, $0.result, $0.left) }
+        for (k, m) in merges.enumerated() {
+            out += (k == 0 ? "\n      " : ",\n      ") + "[\(HuggingFaceJSON.jsonString(name(m.left))), \(HuggingFaceJSON.jsonString(name(m.right)))]"
+        }
+        out += "\n    ]\n  }\n}\n"
+        return Array(out.utf8)
     }
 }
