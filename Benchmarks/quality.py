@@ -13,8 +13,8 @@ pieces span lines as they do in tok (`Tokenizer.train(files)` reads line by
 line: no piece holds a newline followed by text, and it compresses 2-7% worse
 here). Each variant is `tok build` with extra arguments, holding nothing out
 (the evaluation set replaces held-out text). Prints bytes/token per domain,
-the change against the pooled BPE, the geometric mean, and the floors of the
-quality issue (geometric mean >= +1.5%, zh >= +5%, no domain below -1%).
+the change against the pooled BPE, the geometric mean, and the quality
+floors a balance must meet (geometric mean >= +1.5%, zh >= +5%, no domain below -1%).
 """
 import argparse
 import hashlib
