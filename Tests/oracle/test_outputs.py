@@ -43,7 +43,7 @@ def train(inputs, output, check=False):
 
 
 def test_train_into_the_folder_of_its_corpus_is_refused(text, tmp_path):
-    """The case of a corpus folder given as the output: `tok train c -o c` left only the vocabulary, the corpus gone."""
+    """A corpus folder given as the output (`tok train c -o c`) is refused and the corpus kept."""
     corpus = tmp_path / "c"
     corpus.mkdir()
     (corpus / "corpus.txt").write_bytes(text.read_bytes())
