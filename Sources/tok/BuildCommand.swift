@@ -50,6 +50,8 @@ struct BuildCommand: ParsableCommand {
 
     @OptionGroup var corpus: CorpusOptions
 
+    @OptionGroup var model: ModelOptions
+
     @Option(name: .shortAndLong, help: ArgumentHelp("The vocabulary folder to write (vocab/NAME).", valueName: "folder"))
     var output: String
 
@@ -68,6 +70,7 @@ struct BuildCommand: ParsableCommand {
         options.vocabularySize = vocabSize
         options.specialTokens = specialTokens.tokens
         options.preTokenizer = corpus.pattern
+        options.model = model.vocabularyModel
         options.threads = corpus.threads.count
         options.memoryBudget = corpus.memoryBudget
         options.comparePooled = comparePooled

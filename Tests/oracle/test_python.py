@@ -414,3 +414,26 @@ def test_library_calls_refuse_with_one_line(vocabularies, tmp_path):
     assert not (tmp_path / "b").exists() and not (tmp_path / "t").exists()
     with pytest.raises(tok.InputError, match="nope"):
         tok.encode_dataset(CORPORA / "math", vocabularies["o200k"], tmp_path / "d" / "x", eod="nope")
+
+
+def test_sentencepiece_models_load_with_sentencepiece_ids(texts, tmp_path):
+    """tok.load opens a SentencePiece tokenizer.model, one sentencepiece trains here and the
+    published Mistral model when scripts/fixtures has fetched it: sentencepiece's ids, for
+    single texts and batches, and its decoding."""
+    import sentencepiece as spm
+
+    (tmp_path / "train.txt").write_text("".join(texts[d][0][:150_000] for d in DOMAINS))
+    spm.SentencePieceTrainer.train(input=str(tmp_path / "train.txt"), model_prefix=str(tmp_path / "sp"), vocab_size=4000,
+                                   model_type="bpe", byte_fallback=True, split_digits=True, num_threads=1, minloglevel=2,
+                                   max_sentence_length=200_000)
+    models = [tmp_path / "sp.model"] + [p for p in [REFVOCAB / "mistral-v1" / "tokenizer.model"] if p.exists()]
+    for path in models:
+        sp = spm.SentencePieceProcessor(model_file=str(path))
+        enc = tok.load(path)
+        assert enc.n_vocab == sp.get_piece_size()
+        for d in DOMAINS:
+            text, documents = texts[d][0][:300_000], texts[d][1][:300]
+            ids = sp.encode(text)
+            assert enc.encode_ordinary(text) == ids, f"{path.name} {d}"
+            assert enc.encode_batch(documents) == [sp.encode(x) for x in documents], f"{path.name} {d} batch"
+            assert enc.decode(ids) == sp.decode(ids)
