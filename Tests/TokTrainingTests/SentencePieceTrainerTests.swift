@@ -19,9 +19,10 @@ struct SentencePieceTrainerTests {
 
     static func segments(_ word: String, _ options: SentencePieceOptions = SentencePieceOptions()) -> [String] {
         var segmenter = TrainingSegmenter(pieces: pieces(), options: options)
+        let alphabet = segmenter.alphabet
         var out: [String] = []
         Array(word.utf8).withUnsafeBufferPointer { w in
-            segmenter.forEachSegment(w) { out.append(String(decoding: $0.flatMap { segmenter.alphabet[Int($0)] }, as: UTF8.self)) }
+            segmenter.forEachSegment(w) { out.append(String(decoding: $0.flatMap { alphabet[Int($0)] }, as: UTF8.self)) }
         }
         return out
     }
