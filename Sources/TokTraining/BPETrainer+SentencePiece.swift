@@ -193,7 +193,10 @@ extension BPETrainer {
         let alphabet = segmenter.alphabet
         let reserved = options.reservedIds(controlSymbols: specialTokens.count, alphabet: alphabet.count)
         let wanted = vocabularySize - reserved
-        guard wanted >= 0 else { throw TrainingError.sizeTooSmall(size: vocabularySize, reserved: reserved) }
+        guard wanted >= 0 else {
+            throw SentencePieceSizeError(size: vocabularySize, reserved: reserved, alphabet: alphabet.count,
+                                         coverage: options.characterCoverage)
+        }
         progress(0, wanted)
         var state = segmenter.trainingState(pieces)
         // Symbol ids: the alphabet, then the merged pieces.
@@ -225,6 +228,20 @@ extension BPETrainer {
         let tokens = (0 ..< 256).map { [UInt8($0)] } + symbols[alphabet.count...]
         return Result(tokens: tokens, merges: merges, specialTokens: [], seconds: Date().timeIntervalSince(started),
                       alphabet: alphabet)
+    }
+}
+
+/// A SentencePiece vocabulary too small for the pieces it must have besides merged ones.
+public struct SentencePieceSizeError: TokError, Equatable {
+    public var size: Int
+    public var reserved: Int
+    /// How many of the reserved pieces are the alphabet's characters, at `coverage`.
+    public var alphabet: Int
+    public var coverage: Double
+
+    public var description: String {
+        "a SentencePiece vocabulary of \(size) ids leaves no room after its \(reserved) meta, special, byte and character pieces "
+            + "(\(alphabet) characters cover \(coverage) of the text): ask for more ids or a lower --character-coverage"
     }
 }
 

@@ -80,7 +80,7 @@ struct SentencePieceTrainerTests {
 
     @Test func tooSmallAVocabularyIsRefusedWithWhatItMustHold() {
         let trainer = BPETrainer(vocabularySize: 100)
-        #expect(throws: TrainingError.self) { try trainer.trainSentencePiece(pieces: Self.pieces(), options: SentencePieceOptions()) }
+        #expect(throws: SentencePieceSizeError.self) { try trainer.trainSentencePiece(pieces: Self.pieces(), options: SentencePieceOptions()) }
     }
 
     @Test func trainingIsDeterministic() throws {

@@ -379,8 +379,6 @@ def test_built_huggingface_form_gives_the_same_ids(built):
         assert_same(hf.encode(text, add_special_tokens=False).ids, theirs, f"tokenizers {what}")
         assert_same(llama.encode(text, add_special_tokens=False), theirs, f"LlamaTokenizerFast {what}")
         assert llama.encode(text)[0] == sp.bos_id()
-    user = "x <sep> y [unused0]z"
-    assert hf.encode(user, add_special_tokens=False).ids == sp.encode(user)
 
 
 def test_sentencepiece_training_is_deterministic_across_threads(built, tmp_path):
@@ -392,7 +390,8 @@ def test_sentencepiece_training_is_deterministic_across_threads(built, tmp_path)
     models = []
     for threads in (1, 2):
         out = tmp_path / f"train-{threads}"
-        r = tok("train", "--model", "sentencepiece", tmp_path / "train.txt", "--vocab-size", 8000, "--threads", threads, "-o", out)
+        r = tok("train", "--model", "sentencepiece", tmp_path / "train.txt", "--vocab-size", 8000, "--threads", threads, "--quiet",
+                "-o", out)
         assert b"8000 ids" in r.stdout
         models.append((out / "tokenizer.model").read_bytes())
         assert json.loads((out / "training.json").read_text())["model"] == "sentencepiece"
@@ -405,10 +404,11 @@ def test_sentencepiece_training_is_deterministic_across_threads(built, tmp_path)
 def test_sentencepiece_training_bad_inputs_fail_with_one_line(built, tmp_path):
     (tmp_path / "t.txt").write_text(domain_text("zh", 200_000))
     (tmp_path / "out").mkdir()
-    r = tok("train", "--model", "sentencepiece", tmp_path / "t.txt", "--vocab-size", 500, "-o", tmp_path / "out" / "v", check=False)
-    refused(r, "500 ids", "no room")
+    r = tok("train", "--model", "sentencepiece", tmp_path / "t.txt", "--vocab-size", 500, "--quiet", "-o", tmp_path / "out" / "v",
+            check=False)
+    refused(r, "500 ids", "no room", "--character-coverage")
     r = tok("train", "--model", "sentencepiece", tmp_path / "t.txt", "--vocab-size", 5000, "--special-tokens", "</s>",
-            "-o", tmp_path / "out" / "v", check=False)
+            "--quiet", "-o", tmp_path / "out" / "v", check=False)
     refused(r, "</s>")
     r = tok("train", tmp_path / "t.txt", "--vocab-size", 5000, "--user-defined-symbols", "<x>", "-o", tmp_path / "out" / "v", check=False)
     refused(r, "--user-defined-symbols", code=64)
