@@ -47,6 +47,9 @@ struct TrainCommand: ParsableCommand {
     func validate() throws {
         try VocabularySize.validate(vocabSize, specialTokens: specialTokens.tokens.count, merges: 0)
         if let maxTokenLength, maxTokenLength < 1 { throw ValidationError("--max-token-length takes 1 or more bytes, not \(maxTokenLength)") }
+        if maxTokenLength != nil && model.model == .sentencepiece {
+            throw ValidationError("--max-token-length counts bytes of byte-level tokens; a SentencePiece model takes --max-piece-length (characters)")
+        }
         try checkOutputFolder(output)
     }
 
