@@ -8,19 +8,9 @@ import TokCounts
 import TokRuntime
 
 struct SentencePieceBuildTests {
-    let words = PreTokenizer(named: SentencePieceOptions.countingPattern)!
-
-    /// A count file of `words` counted with the SentencePiece pattern, as if from `bytes` of text.
+    /// A count file of `pieces` counted with the SentencePiece pattern, as if from `bytes` of text.
     func countFile(_ name: String, _ pieces: [(String, UInt64)], bytes: Int) throws -> String {
-        let path = uniqueTemporaryPath("\(name).counts")
-        var statistics = CorpusStatistics()
-        statistics.bytes = bytes
-        statistics.documents = 1
-        _ = try writeCountFile(PieceCounts(pieces.map { (Array($0.0.utf8), $0.1) }.sorted { $0.0.lexicographicallyPrecedes($1.0) }),
-                               metadata: CountMetadata(domains: [name], pattern: words.name, regexes: words.regexes, sources: [],
-                                                       statistics: statistics, pieces: 0, distinctPieces: 0),
-                               to: path)
-        return path
+        try BuildTests().countFile(name, pieces, bytes: bytes, pattern: PreTokenizer(named: SentencePieceOptions.countingPattern)!)
     }
 
     @Test func balancedBuildMakesAModelOfExactlyTheSize() throws {
