@@ -414,4 +414,7 @@ def test_sentencepiece_training_bad_inputs_fail_with_one_line(built, tmp_path):
     refused(r, "--user-defined-symbols", code=64)
     r = tok("export", "--vocab", built / "built", "--format", "tiktoken", "-o", tmp_path / "out" / "x.tiktoken", check=False)
     refused(r, "SentencePiece")
+    r = tok("extend", "--vocab", built / "built", "--domains", f"zh={tmp_path / 't.txt'}", "--add", 10, "--quiet",
+            "-o", tmp_path / "out" / "x", check=False)
+    refused(r, "SentencePiece", "tok extend")
     assert list((tmp_path / "out").iterdir()) == []
