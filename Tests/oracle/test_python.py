@@ -437,3 +437,20 @@ def test_sentencepiece_models_load_with_sentencepiece_ids(texts, tmp_path):
             assert enc.encode_ordinary(text) == ids, f"{path.name} {d}"
             assert enc.encode_batch(documents) == [sp.encode(x) for x in documents], f"{path.name} {d} batch"
             assert enc.decode(ids) == sp.decode(ids)
+
+
+def test_sentencepiece_build_and_train_equal_the_commands(tmp_path):
+    """tok.build and tok.train with model="sentencepiece" write the model the commands write."""
+    domains = {d: CORPORA / d for d in ["zh", "en"]}
+    report = tok.build(domains, tmp_path / "py-built", vocab_size=6000, model="sentencepiece", user_defined_symbols=["<sep>"])
+    assert report["vocabularySize"] == 6000 and report["pattern"] == "sentencepiece"
+    tok_cli("build", "--model", "sentencepiece", "--domains", ",".join(f"{d}={p}" for d, p in domains.items()),
+            "--vocab-size", 6000, "--user-defined-symbols", "<sep>", "--quiet", "-o", tmp_path / "cli-built")
+    assert (tmp_path / "py-built" / "tokenizer.model").read_bytes() == (tmp_path / "cli-built" / "tokenizer.model").read_bytes()
+    summary = tok.train(CORPORA / "en", tmp_path / "py-trained", vocab_size=2000, model="sentencepiece")
+    assert summary["vocabularySize"] == 2000 and summary["pattern"] == "sentencepiece"
+    tok_cli("train", "--model", "sentencepiece", CORPORA / "en", "--vocab-size", 2000, "--quiet", "-o", tmp_path / "cli-trained")
+    assert (tmp_path / "py-trained" / "tokenizer.model").read_bytes() == (tmp_path / "cli-trained" / "tokenizer.model").read_bytes()
+    with pytest.raises(tok.Error, match="model takes"):
+        tok.train(CORPORA / "en", tmp_path / "no", vocab_size=2000, model="unigram")
+    assert not (tmp_path / "no").exists()
