@@ -5,7 +5,7 @@ import TokTraining
 struct ModelOptions: ParsableArguments {
     enum Kind: String, ExpressibleByArgument { case byteLevel = "byte-level", sentencepiece }
 
-    @Option(help: "byte-level (a tokenizer.json over bytes) or sentencepiece (a SentencePiece BPE tokenizer.model: ▁ for spaces, byte fallback; special tokens become control pieces after <unk>, <s>, </s>).")
+    @Option(help: "byte-level (a tokenizer.json over bytes) or sentencepiece (a SentencePiece BPE tokenizer.model: ▁ for spaces, byte fallback; special tokens become control pieces after <unk>, <s>, </s>; counted with the sentencepiece pattern, whatever --pattern says).")
     var model = Kind.byteLevel
 
     @Option(help: ArgumentHelp("SentencePiece: pieces matched whole in text and never merged, comma-separated.", valueName: "symbol,..."), transform: SpecialTokenList.parse)
