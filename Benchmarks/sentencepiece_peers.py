@@ -7,8 +7,9 @@ runs it, as does this file alone):
 
 Trains two LLaMA-style models with sentencepiece itself on CORPORA (32,000
 and 150,000 pieces: BPE, identity normalizer, spaces kept, byte fallback,
-split digits; cached under --work) and takes any published `.model` given
-with --model. Installs the peers into their own environment (.build-peers:
+split digits; cached under --work) and takes the published Mistral 7B v0.1
+model (`mistral-v1/tokenizer.model` in --refvocab, which scripts/fixtures
+fetches from PyPI's mistral-common) and any other `.model` given with --model. Installs the peers into their own environment (.build-peers:
 sentencepiece, gigatoken, kitoken, tokie) and runs each fresh, in its own
 process pinned to one core (taskset -c 0), one pass over each text: the four
 domains interleaved by document and each domain alone, as peers.py cuts them.
@@ -33,6 +34,8 @@ from benchlib import ROOT, TOK, attempt
 PEERS = {"sentencepiece": "sentencepiece==0.2.3", "gigatoken": "gigatoken==0.10.0", "kitoken": "kitoken==0.11.1",
          "tokie": "tokie==0.1.4"}
 SIZES = {"sp32k": 32_000, "sp150k": 150_000}
+# Published models benchmarked when scripts/refvocab.py has fetched them: name -> file in the reference folder.
+PUBLISHED = {"mistral-v1": "mistral-v1/tokenizer.model"}
 
 
 def ensure_venv():
@@ -154,6 +157,7 @@ def main():
     ap.add_argument("--domain-mb", type=float, default=20)
     ap.add_argument("--train-mb", type=float, default=5, help="MB of each domain the two models are trained on")
     ap.add_argument("--work", default="/tmp/tok-peers-sentencepiece")
+    ap.add_argument("--refvocab", help="where scripts/refvocab.py put the published models (default: $TOK_REFVOCAB or vocab/reference)")
     ap.add_argument("--worker", dest="peer")
     ap.add_argument("--text")
     ap.add_argument("--hf")
@@ -161,13 +165,15 @@ def main():
     if args.peer:
         return worker(args)
     benchmark(args.corpora, pathlib.Path(args.work), args.mixed_mb, args.domain_mb, args.train_mb,
-              dict(m.split("=", 1) for m in args.model))
+              dict(m.split("=", 1) for m in args.model), args.refvocab)
 
 
-def benchmark(corpora, work, mixed_mb, domain_mb, train_mb=5, published=None):
+def benchmark(corpora, work, mixed_mb, domain_mb, train_mb=5, published=None, refvocab=None):
     """Trains the two models (once) and prints the rows for them and the published ones."""
     work.mkdir(parents=True, exist_ok=True)
     models = {name: train(corpora, work, name, size, train_mb) for name, size in SIZES.items()}
+    reference = pathlib.Path(refvocab or os.environ.get("TOK_REFVOCAB", ROOT / "vocab/reference"))
+    models.update({name: reference / file for name, file in PUBLISHED.items() if (reference / file).exists()})
     models.update(published or {})
     run(corpora, work, models, mixed_mb, domain_mb)
 

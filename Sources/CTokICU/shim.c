@@ -82,6 +82,19 @@ int32_t tok_icu_script_class(uint32_t cp) {
     }
 }
 
+int32_t tok_icu_piece_script(uint32_t cp) {
+    if (u_charType((UChar32)cp) == U_DECIMAL_DIGIT_NUMBER) return -1;
+    if (cp == 0x30FC) return USCRIPT_HAN;
+    UErrorCode status = U_ZERO_ERROR;
+    UScriptCode s = uscript_getScript((UChar32)cp, &status);
+    if (U_FAILURE(status)) return USCRIPT_COMMON;
+    switch (s) {
+    case USCRIPT_HIRAGANA: case USCRIPT_KATAKANA: case USCRIPT_KATAKANA_OR_HIRAGANA: return USCRIPT_HAN;
+    case USCRIPT_INHERITED: return -2;
+    default: return (int32_t)s;
+    }
+}
+
 // MARK: Properties and case folding for compiled split patterns
 
 int32_t tok_icu_fold_case(uint32_t cp) { return (int32_t)u_foldCase((UChar32)cp, U_FOLD_CASE_DEFAULT); }

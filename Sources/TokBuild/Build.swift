@@ -41,6 +41,8 @@ public struct BuildOptions: Sendable {
     /// than the training text: when a domain has some, the report measures on
     /// it instead of the held-out text.
     public var evaluation: [String: [String]] = [:]
+    /// Byte-level BPE, or SentencePiece BPE (counted with ``SentencePieceOptions/countingPattern`` whatever ``preTokenizer`` says).
+    public var model = VocabularyModel.byteLevel
 
     public init(domains: [DomainInput]) { self.domains = domains }
 
@@ -161,6 +163,7 @@ public func buildVocabulary(
     warn: @escaping @Sendable (String) -> Void = { _ in },
     progress: @escaping @Sendable (BuildProgress) -> Void = { _ in }
 ) throws -> BuildReport {
+    let options = try options.resolvingModel()
     guard !options.domains.isEmpty else { throw BuildError.noDomains }
     if let twice = options.domains.map(\.name).firstRepeated { throw BuildError.repeatedDomain(name: twice) }
     try SpecialToken.checkContents(options.specialTokens)
@@ -178,15 +181,16 @@ public func buildVocabulary(
         let budget = max(options.memoryBudget - BPETrainer.reservedMemory, 1 << 20)
         let trained = try clock.time("train") {
             try countFiles.mapAll { files in
-                try trainAll(files, size: options.vocabularySize, threads: options.threads, memoryBudget: budget) { done, total in
+                try trainAll(files, size: options.vocabularySize, model: options.model, threads: options.threads, memoryBudget: budget) { done, total in
                     progress(BuildProgress(stage: "train", done: Double(done), total: Double(total),
                                            seconds: Date().timeIntervalSince(trainingStarted)))
                 }
             }
         }
-        guard trained.joint.merges.count >= options.bpeTokens else {
-            throw BuildError.tooFewMerges(merges: trained.joint.merges.count, needed: options.bpeTokens, size: options.vocabularySize,
-                                          reserved: 256 + options.specialTokens.count, dropped: trained.joint.reduction != nil)
+        let needed = options.mergesWanted(alphabet: trained.joint.alphabet.count)
+        guard trained.joint.merges.count >= needed else {
+            throw BuildError.tooFewMerges(merges: trained.joint.merges.count, needed: needed, size: options.vocabularySize,
+                                          reserved: options.vocabularySize - needed, dropped: trained.joint.reduction != nil)
         }
         let own = zip(domains, trained.own).map { domain, result in
             DomainVocabulary(name: domain.input.name, weight: domain.input.weight, trainingBytes: domain.trainingBytes,
@@ -345,7 +349,7 @@ func jointCounts(_ domains: [CountedDomain], _ options: BuildOptions, work: Stri
 /// side, fewer run at once, and one that does not fit alone drops its rarest
 /// pieces (``PieceReduction``). Which trainings run together never changes
 /// what they learn.
-func trainAll(_ countFiles: [String], size: Int, threads: Int, memoryBudget: Int,
+func trainAll(_ countFiles: [String], size: Int, model: VocabularyModel = .byteLevel, threads: Int, memoryBudget: Int,
               progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) throws -> [BPETrainer.Result] {
     let estimates = try countFiles.map(BPETrainer.estimatedMemory(countFile:))
     let order = countFiles.indices.sorted { (estimates[$0], $1) > (estimates[$1], $0) }
@@ -358,7 +362,8 @@ func trainAll(_ countFiles: [String], size: Int, threads: Int, memoryBudget: Int
         var mine: [(Int, BPETrainer.Result)] = []
         while case let k = next.add(1, ordering: .relaxed).oldValue, k < order.count {
             var reported = 0
-            let result = try BPETrainer(vocabularySize: size).train(countFile: countFiles[order[k]], memoryBudget: memoryBudget) { n, _ in
+            let result = try BPETrainer(vocabularySize: size).train(countFile: countFiles[order[k]], model: model,
+                                                                    memoryBudget: memoryBudget) { n, _ in
                 progress(merged.add(n - reported, ordering: .relaxed).newValue, total)
                 reported = n
             }
@@ -373,11 +378,7 @@ func trainAll(_ countFiles: [String], size: Int, threads: Int, memoryBudget: Int
 /// Stage 4: the vocabulary: the joint BPE's first tokens in its rank order,
 /// then the special tokens, written to `staging`.
 func assemble(_ joint: BPETrainer.Result, _ options: BuildOptions, name: String, staging: String) throws -> Tokenizer {
-    let specials = options.specialTokens.enumerated().map {
-        SpecialToken(id: UInt32(256 + options.bpeTokens + $0.offset), content: $0.element)
-    }
-    let vocabulary = try Vocabulary.fromRanks(Array(joint.tokens.prefix(256 + options.bpeTokens)), specialTokens: specials)
-    let tokenizer = Tokenizer(vocabulary: vocabulary, preTokenizer: options.preTokenizer)
+    let tokenizer = try options.vocabulary(learned: joint.tokens.dropFirst(256), alphabet: joint.alphabet, withSpecialTokens: true)
     try VocabularyFolder.write(tokenizer, into: staging, name: name, source: "tok build: " + options.domains.map {
         "\($0.name)=\($0.inputs.joined(separator: "+")) (weight \($0.weight))" }.joined(separator: ", "))
     return tokenizer
@@ -386,6 +387,7 @@ func assemble(_ joint: BPETrainer.Result, _ options: BuildOptions, name: String,
 /// Stage 5: exactly the size asked for, every token encodes to itself, no
 /// byte string twice (``Vocabulary/fromRanks`` refuses repeats).
 func check(_ tokenizer: Tokenizer, _ options: BuildOptions) throws {
+    if let sentencePiece = tokenizer.sentencePiece { return try checkSentencePiece(sentencePiece, options) }
     let v = tokenizer.vocabulary
     guard v.idLimit == options.vocabularySize, v.count == 256 + options.bpeTokens else {
         throw BuildError.checkFailed("built \(v.count) tokens and ids up to \(v.idLimit), not \(256 + options.bpeTokens) and \(options.vocabularySize)")
@@ -400,15 +402,13 @@ func evaluate(
     _ tokenizer: Tokenizer, domains: [CountedDomain], own: [DomainVocabulary], pooled: BPETrainer.Result?,
     _ options: BuildOptions
 ) throws -> BuildReport {
-    let vocabulary = tokenizer.vocabulary
-    let bpeTokens = options.bpeTokens
-    let finalTokens = (256 ..< 256 + bpeTokens).map { vocabulary.bytes(of: UInt32($0)) }
+    let finalTokens = options.learnedTokens(of: tokenizer)
+    let bpeTokens = finalTokens.count
     let credit = creditTokens(finalTokens, to: own)
-    let ownSets = own.map { Set($0.tokens.prefix(bpeTokens)) }
-    func ranked(_ tokens: [[UInt8]]) throws -> Tokenizer {
-        Tokenizer(vocabulary: try Vocabulary.fromRanks(Array(tokens.prefix(256 + bpeTokens))), preTokenizer: options.preTokenizer)
+    let ownSets = own.map { Set($0.tokens.prefix(options.mergesWanted(alphabet: $0.alphabet.count))) }
+    let pooledTokenizer = try pooled.map {
+        try options.vocabulary(learned: $0.tokens.dropFirst(256), alphabet: $0.alphabet, withSpecialTokens: false)
     }
-    let pooledTokenizer = try pooled.map { try ranked($0.tokens) }
     var reports: [DomainReport] = []
     var mergedMeasurements: [(domain: String, measurement: TextMeasurement)] = []
     var pooledMeasurements: [(domain: String, measurement: TextMeasurement)] = []
@@ -429,7 +429,7 @@ func evaluate(
         if evaluationFiles != nil || !domain.heldOut.isEmpty {
             report.evaluatedOn = evaluationFiles != nil ? "evaluation set" : "held-out \(options.heldOutUnit.plural)"
             let merged = try measure(tokenizer)
-            let ownMeasured = try measure(try ranked((0 ..< 256).map { [UInt8($0)] } + own[d].tokens))
+            let ownMeasured = try measure(try options.vocabulary(learned: own[d].tokens, alphabet: own[d].alphabet, withSpecialTokens: false))
             report.merged = merged.compression
             report.own = ownMeasured.compression
             ownTokens[name] = ownMeasured.tokens

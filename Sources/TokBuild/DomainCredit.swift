@@ -10,6 +10,8 @@ public struct DomainVocabulary: Sendable {
     /// Tokens in merge order (after the 256 bytes), and each merge's count.
     public var tokens: [[UInt8]]
     public var counts: [UInt64]
+    /// SentencePiece: the characters that are pieces of their own (none for byte-level).
+    public var alphabet: [[UInt8]]
 
     public init(name: String, weight: Double, trainingBytes: Int, result: BPETrainer.Result) {
         self.name = name
@@ -17,6 +19,7 @@ public struct DomainVocabulary: Sendable {
         self.trainingBytes = trainingBytes
         tokens = Array(result.tokens.dropFirst(256))
         counts = result.merges.map(\.count)
+        alphabet = result.alphabet
     }
 
     /// A merge's count is the number of tokens it saves on the domain's text;

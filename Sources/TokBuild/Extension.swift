@@ -39,10 +39,14 @@ public struct ExtensionOptions: Sendable {
 public enum ExtensionError: TokError, Equatable {
     /// `--target` names a domain that `--domains` does not.
     case targetNotExtended(domain: String)
+    /// The base is a SentencePiece model, whose merges are over characters: extending adds byte-level merges.
+    case sentencePieceBase(name: String)
 
     public var description: String {
         switch self {
         case .targetNotExtended(let domain): return "the target names \(domain), which is not one of the domains extended on"
+        case .sentencePieceBase(let name):
+            return "\(name): a SentencePiece vocabulary, which tok extend cannot extend (it adds byte-level merges); build one with tok build --model sentencepiece"
         }
     }
 }
@@ -72,6 +76,7 @@ public func extendVocabulary(
     progress: @escaping @Sendable (BuildProgress) -> Void = { _ in }
 ) throws -> ExtensionReport {
     guard !options.domains.isEmpty else { throw BuildError.noDomains }
+    guard base.sentencePiece == nil else { throw ExtensionError.sentencePieceBase(name: baseName) }
     if let twice = options.domains.map(\.name).firstRepeated { throw BuildError.repeatedDomain(name: twice) }
     if case .auto(let targets, _) = options.add {
         for name in targets.keys.sorted() where !options.domains.contains(where: { $0.name == name }) {

@@ -35,7 +35,7 @@ final class EncodingHandle: @unchecked Sendable {  // `tokenizer` is written onl
     }
 }
 
-/// Loads `path` (a vocabulary folder, a tokenizer.json or a tiktoken ranks
+/// Loads `path` (a vocabulary folder, a tokenizer.json, a SentencePiece model or a tiktoken ranks
 /// file; `pattern` may be NULL) into `*encoding`.
 @_cdecl("tok_load")
 public func tok_load(

@@ -42,6 +42,20 @@ private func pattern(_ name: String?) throws -> PreTokenizer {
     return p
 }
 
+/// `model`: `byte-level` (the default) or `sentencepiece`, with its user-defined symbols.
+private func model(_ name: String?, userDefinedSymbols: [String]?) throws -> VocabularyModel {
+    switch name ?? "byte-level" {
+    case "byte-level":
+        guard (userDefinedSymbols ?? []).isEmpty else { throw CallError("user_defined_symbols is for model='sentencepiece'") }
+        return .byteLevel
+    case "sentencepiece":
+        var options = SentencePieceOptions()
+        options.userDefinedSymbols = userDefinedSymbols ?? []
+        return .sentencePiece(options)
+    case let other: throw CallError("model takes byte-level or sentencepiece, not '\(other)'")
+    }
+}
+
 private func threads(_ n: Int?) throws -> Int {
     guard let n else { return ProcessInfo.processInfo.activeProcessorCount }
     guard (1 ... 1024).contains(n) else { throw CallError("threads takes 1 to 1024, not \(n)") }
@@ -61,6 +75,8 @@ struct BuildCall: Decodable {
     var hold_out_by: String?
     var evaluation: [String: [String]]?
     var compare_pooled: Bool?
+    var model: String?
+    var user_defined_symbols: [String]?
     var progress: Bool?
 }
 
@@ -89,6 +105,7 @@ public func tok_build(
         }
         options.evaluation = c.evaluation ?? [:]
         options.comparePooled = c.compare_pooled ?? false
+        options.model = try model(c.model, userDefinedSymbols: c.user_defined_symbols)
         let progress = c.progress ?? false
         let report = try buildVocabulary(options, output: c.output, log: { if progress { printError("tok build: " + $0) } },
                                          warn: { printError("tok: " + $0) },
@@ -112,6 +129,8 @@ struct TrainCall: Decodable {
     var max_token_length: Int?
     var field: String?
     var strict: Bool?
+    var model: String?
+    var user_defined_symbols: [String]?
     var progress: Bool?
 }
 
@@ -133,6 +152,7 @@ public func tok_train(
         options.trainer.minFrequency = c.min_frequency ?? 0
         options.trainer.maxTokenLength = c.max_token_length ?? .max
         options.trainer.specialTokens = specials
+        options.model = try model(c.model, userDefinedSymbols: c.user_defined_symbols)
         let progress = c.progress ?? false
         let summary = try trainVocabulary(
             inputs: c.inputs, options: options, output: c.output, warn: { printError("tok: " + $0) },

@@ -30,6 +30,8 @@ extension PreTokenizer {
     public var safeCuts: SafeCuts {
         // Compiled patterns, other behaviors and a prefix space promise no cut:
         // such a text is split whole.
+        // Words of `sentencepiece` end before a space that follows anything else.
+        if self == PreTokenizer.named["sentencepiece"] { return [.spaceBetweenASCIILetters] }
         guard let rules else { return [] }
         return rules.reduce(SafeCuts([.newlineBeforeLetter, .spaceBetweenASCIILetters])) { $0.intersection($1.safeCuts) }
     }

@@ -124,6 +124,8 @@ public struct PreTokenizer: Sendable, Hashable, PieceSplitter {
         "o200k": PreTokenizer(rules: [.o200k]),
         "tok": PreTokenizer(rules: [.tok]),
         "deepseek-v3": PreTokenizer(rules: [.deepseekDigits, .deepseekCJK, .deepseekWords]),
+        // Words as sentencepiece's trainer cuts them: each starts at a run of spaces (SentencePiece training counts with it).
+        "sentencepiece": try! PreTokenizer(regex: " +[^ ]*|[^ ]+"),
     ]
 
     /// The project's default pattern for mixed zh/en/code/math text.

@@ -61,6 +61,8 @@ public struct BPETrainer: Sendable {
         public var seconds: Double
         /// The pieces dropped to fit the memory budget, if any were.
         public var reduction: PieceReduction? = nil
+        /// SentencePiece: the characters that are pieces of their own (``trainSentencePiece(pieces:options:progress:)``).
+        public var alphabet: [[UInt8]] = []
     }
 
     /// Memory the trainer takes for one piece, its share of the pair table

@@ -9,6 +9,8 @@ import TokRuntime
 public struct TrainingOptions: Sendable {
     public var trainer: BPETrainer
     public var counting: CountingOptions
+    /// Byte-level BPE, or SentencePiece BPE (counted with ``SentencePieceOptions/countingPattern`` whatever `counting` says).
+    public var model = VocabularyModel.byteLevel
 
     public init(vocabularySize: Int, counting: CountingOptions) {
         self.trainer = BPETrainer(vocabularySize: vocabularySize)
@@ -47,6 +49,11 @@ public func trainVocabulary(
     trainingProgress: (Int, Int) -> Void = { _, _ in }
 ) throws -> TrainingSummary {
     let started = Date()
+    var options = options
+    if case .sentencePiece(let sentencePiece) = options.model {
+        options.counting.preTokenizer = PreTokenizer(named: SentencePieceOptions.countingPattern)!
+        try SpecialToken.checkContents(SentencePieceOptions.metaPieces + options.trainer.specialTokens + sentencePiece.userDefinedSymbols)
+    }
     // Checked before the counting and training, not after.
     try VocabularyFolder.checkReplaceable(output, protecting: inputs)
     try SpecialToken.checkContents(options.trainer.specialTokens)
@@ -65,8 +72,8 @@ public func trainVocabulary(
         }
         countSeconds = Date().timeIntervalSince(started)
         return (counted, try options.trainer.train(
-            countFile: path, memoryBudget: max(options.counting.memoryBudget - BPETrainer.reservedMemory, 1 << 20),
-            progress: trainingProgress))
+            countFile: path, model: options.model,
+            memoryBudget: max(options.counting.memoryBudget - BPETrainer.reservedMemory, 1 << 20), progress: trainingProgress))
     }
     let metadata: CountMetadata
     let (preTokenizer, result): (PreTokenizer, BPETrainer.Result)
@@ -88,18 +95,19 @@ public func trainVocabulary(
             return (metadata, preTokenizer, result)
         }
     }
-    let tokenizer = Tokenizer(
-        vocabulary: try Vocabulary.fromRanks(result.tokens, specialTokens: result.specialTokens), preTokenizer: preTokenizer)
+    let tokenizer = try options.model.tokenizer(learned: result.tokens.dropFirst(256), alphabet: result.alphabet,
+                                                specialTokens: options.trainer.specialTokens, preTokenizer: preTokenizer)
     try VocabularyFolder.writeStaged(to: output, protecting: inputs) { staging in
         try VocabularyFolder.write(
             tokenizer, into: staging, name: URL(fileURLWithPath: output).lastPathComponent,
             source: "tok train on \(metadata.domains.joined(separator: ",")) (\(metadata.statistics.bytes) bytes, pattern \(metadata.pattern))")
-        try writeFileAtomically(staging + "/training.json", trainingReport(result, pattern: metadata.pattern))
+        try writeFileAtomically(staging + "/training.json", options.model == .byteLevel
+            ? trainingReport(result, pattern: metadata.pattern) : sentencePieceTrainingReport(result))
     }
-    let wanted = options.trainer.vocabularySize - 256 - result.specialTokens.count
+    let wanted = options.trainer.vocabularySize - options.model.reservedIds(result, specialTokens: options.trainer.specialTokens.count)
     return TrainingSummary(
-        output: output, vocabularySize: tokenizer.vocabulary.idLimit, merges: result.merges.count,
-        tiedMerges: result.merges.filter(\.tied).count, specialTokens: result.specialTokens.count,
+        output: output, vocabularySize: tokenizer.sentencePiece?.pieceCount ?? tokenizer.vocabulary.idLimit, merges: result.merges.count,
+        tiedMerges: result.merges.filter(\.tied).count, specialTokens: options.trainer.specialTokens.count,
         pattern: metadata.pattern, countSeconds: countSeconds, trainSeconds: result.seconds,
         seconds: Date().timeIntervalSince(started), stoppedEarly: result.merges.count < wanted, reduction: result.reduction)
 }

@@ -50,6 +50,8 @@ struct BuildCommand: ParsableCommand {
 
     @OptionGroup var corpus: CorpusOptions
 
+    @OptionGroup var model: ModelOptions
+
     @Option(name: .shortAndLong, help: ArgumentHelp("The vocabulary folder to write (vocab/NAME).", valueName: "folder"))
     var output: String
 
@@ -68,6 +70,7 @@ struct BuildCommand: ParsableCommand {
         options.vocabularySize = vocabSize
         options.specialTokens = specialTokens.tokens
         options.preTokenizer = corpus.pattern
+        options.model = model.vocabularyModel
         options.threads = corpus.threads.count
         options.memoryBudget = corpus.memoryBudget
         options.comparePooled = comparePooled
@@ -95,7 +98,9 @@ enum BuildTable {
             let fill = String(repeating: " ", count: max(0, n - s.count))
             return left ? fill + s : s + fill
         }
-        var lines = ["\(output): \(r.vocabularySize) ids (\(r.bpeTokens) merged BPE tokens + 256 bytes + \(r.specialTokens.count) special), pattern \(r.pattern)"]
+        var lines = [r.pattern == SentencePieceOptions.countingPattern
+            ? "\(output): a SentencePiece BPE model of \(r.vocabularySize) pieces: \(r.bpeTokens) merged; <unk>, <s>, </s>, \(r.specialTokens.count) control, the user-defined, 256 byte and \(r.vocabularySize - r.bpeTokens - 259 - r.specialTokens.count) more pieces (single characters and user-defined)"
+            : "\(output): \(r.vocabularySize) ids (\(r.bpeTokens) merged BPE tokens + 256 bytes + \(r.specialTokens.count) special), pattern \(r.pattern)"]
         lines.append("")
         let on = Set(r.domains.map(\.evaluatedOn).filter { !$0.isEmpty })
         let heading = on.count == 1 && on.first == "evaluation set" ? "evaluation bytes/token:" : "  held-out bytes/token:"

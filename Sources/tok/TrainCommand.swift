@@ -8,13 +8,14 @@ import TokTraining
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a byte-level BPE vocabulary on count files or a corpus.",
+        abstract: "Train a byte-level or SentencePiece BPE vocabulary on count files or a corpus.",
         discussion: """
             Each step merges the most frequent adjacent pair; ties go to the pair with \
             the smaller ids (left first). Ids are ranks: the 256 bytes, then tokens in \
             merge order, then the special tokens. --vocab-size counts all three. The \
             folder also gets training.json: every merge with its count and whether it \
-            was tied.
+            was tied. --model sentencepiece trains a SentencePiece BPE model instead \
+            (tokenizer.model in the folder; docs/sentencepiece.md).
 
             Example:
               tok train corpora/en --vocab-size 32000 -o vocab/en-32k
@@ -38,12 +39,17 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup var corpus: CorpusOptions
 
+    @OptionGroup var model: ModelOptions
+
     @Option(name: .shortAndLong, help: ArgumentHelp("The vocabulary folder to write (vocab/NAME).", valueName: "folder"))
     var output: String
 
     func validate() throws {
         try VocabularySize.validate(vocabSize, specialTokens: specialTokens.tokens.count, merges: 0)
         if let maxTokenLength, maxTokenLength < 1 { throw ValidationError("--max-token-length takes 1 or more bytes, not \(maxTokenLength)") }
+        if maxTokenLength != nil && model.model == .sentencepiece {
+            throw ValidationError("--max-token-length counts bytes of byte-level tokens; a SentencePiece model takes --max-piece-length (characters)")
+        }
         try checkOutputFolder(output)
     }
 
@@ -52,6 +58,7 @@ struct TrainCommand: ParsableCommand {
         options.trainer.minFrequency = minFrequency
         options.trainer.maxTokenLength = maxTokenLength ?? .max
         options.trainer.specialTokens = specialTokens.tokens
+        options.model = model.vocabularyModel
         let status = StatusLine(enabled: corpus.showsProgress)
         var trainingStarted: Date?
         let summary = try trainVocabulary(

@@ -11,8 +11,9 @@ import TokRuntime
 struct BuildTests {
     let tok = PreTokenizer(named: "tok")!
 
-    /// A count file of `words`, as if `bytes` of text had been counted.
-    func countFile(_ name: String, _ words: [(String, UInt64)], bytes: Int) throws -> String {
+    /// A count file of `words`, as if `bytes` of text had been counted (with `pattern`, `tok` if none).
+    func countFile(_ name: String, _ words: [(String, UInt64)], bytes: Int, pattern: PreTokenizer? = nil) throws -> String {
+        let tok = pattern ?? self.tok
         let path = uniqueTemporaryPath("\(name).counts")
         var statistics = CorpusStatistics()
         statistics.bytes = bytes

@@ -414,3 +414,43 @@ def test_library_calls_refuse_with_one_line(vocabularies, tmp_path):
     assert not (tmp_path / "b").exists() and not (tmp_path / "t").exists()
     with pytest.raises(tok.InputError, match="nope"):
         tok.encode_dataset(CORPORA / "math", vocabularies["o200k"], tmp_path / "d" / "x", eod="nope")
+
+
+def test_sentencepiece_models_load_with_sentencepiece_ids(texts, tmp_path):
+    """tok.load opens a SentencePiece tokenizer.model, one sentencepiece trains here and the
+    published Mistral model when scripts/fixtures has fetched it: sentencepiece's ids, for
+    single texts and batches, and its decoding."""
+    import sentencepiece as spm
+
+    (tmp_path / "train.txt").write_text("".join(texts[d][0][:150_000] for d in DOMAINS))
+    spm.SentencePieceTrainer.train(input=str(tmp_path / "train.txt"), model_prefix=str(tmp_path / "sp"), vocab_size=4000,
+                                   model_type="bpe", byte_fallback=True, split_digits=True, num_threads=1, minloglevel=2,
+                                   max_sentence_length=200_000)
+    models = [tmp_path / "sp.model"] + [p for p in [REFVOCAB / "mistral-v1" / "tokenizer.model"] if p.exists()]
+    for path in models:
+        sp = spm.SentencePieceProcessor(model_file=str(path))
+        enc = tok.load(path)
+        assert enc.n_vocab == sp.get_piece_size()
+        for d in DOMAINS:
+            text, documents = texts[d][0][:300_000], texts[d][1][:300]
+            ids = sp.encode(text)
+            assert enc.encode_ordinary(text) == ids, f"{path.name} {d}"
+            assert enc.encode_batch(documents) == [sp.encode(x) for x in documents], f"{path.name} {d} batch"
+            assert enc.decode(ids) == sp.decode(ids)
+
+
+def test_sentencepiece_build_and_train_equal_the_commands(tmp_path):
+    """tok.build and tok.train with model="sentencepiece" write the model the commands write."""
+    domains = {d: CORPORA / d for d in ["zh", "en"]}
+    report = tok.build(domains, tmp_path / "py-built", vocab_size=6000, model="sentencepiece", user_defined_symbols=["<sep>"])
+    assert report["vocabularySize"] == 6000 and report["pattern"] == "sentencepiece"
+    tok_cli("build", "--model", "sentencepiece", "--domains", ",".join(f"{d}={p}" for d, p in domains.items()),
+            "--vocab-size", 6000, "--user-defined-symbols", "<sep>", "--quiet", "-o", tmp_path / "cli-built")
+    assert (tmp_path / "py-built" / "tokenizer.model").read_bytes() == (tmp_path / "cli-built" / "tokenizer.model").read_bytes()
+    summary = tok.train(CORPORA / "en", tmp_path / "py-trained", vocab_size=2000, model="sentencepiece")
+    assert summary["vocabularySize"] == 2000 and summary["pattern"] == "sentencepiece"
+    tok_cli("train", "--model", "sentencepiece", CORPORA / "en", "--vocab-size", 2000, "--quiet", "-o", tmp_path / "cli-trained")
+    assert (tmp_path / "py-trained" / "tokenizer.model").read_bytes() == (tmp_path / "cli-trained" / "tokenizer.model").read_bytes()
+    with pytest.raises(tok.Error, match="model takes"):
+        tok.train(CORPORA / "en", tmp_path / "no", vocab_size=2000, model="unigram")
+    assert not (tmp_path / "no").exists()

@@ -6,7 +6,11 @@ split digits, user-defined and control symbols, nmt_nfkc, nfkc_cf, identity
 with whitespace-only pieces, whitespace as suffix); the HuggingFace form of
 the same models (`Metaspace`, `Prepend`/`Replace`, byte fallback, fuse_unk,
 ignore_merges) gives `tokenizers`' ids. Unigram models and broken models are
-refused with one line and leave nothing behind."""
+refused with one line and leave nothing behind. Vocabularies `tok build --model
+sentencepiece` and `tok train --model sentencepiece` make are exported as a
+`tokenizer.model` sentencepiece gives the same ids with, and as a tokenizer.json
+`tokenizers` and transformers' LlamaTokenizerFast give them with; published
+models (Mistral's, from mistral-common) give sentencepiece's ids."""
 import json
 import random
 
@@ -16,7 +20,7 @@ import sentencepiece as spm
 from sentencepiece import sentencepiece_model_pb2 as model_pb2
 from tokenizers import Tokenizer
 
-from conftest import DOMAINS, domain_text, refused, tok
+from conftest import CORPORA, DOMAINS, REFVOCAB, domain_text, refused, tok
 
 # name -> sentencepiece trainer options beyond the common ones.
 MODELS = {
@@ -263,3 +267,154 @@ def test_export_writes_models_sentencepiece_and_tokenizers_load_with_the_same_id
     refused(r, "byte-level")
     assert not (tmp_path / "no.json").exists() and not (tmp_path / "no.model").exists()
 
+
+
+PUBLISHED = ["mistral-v1", "mistral-v3", "mistral-v7"]
+
+
+@pytest.mark.parametrize("name", PUBLISHED)
+def test_published_models_give_sentencepiece_ids(name, tmp_path):
+    """Mistral's SentencePiece BPE models (v1 as Mistral 7B v0.1 ships it; v3 and v7 with
+    user-defined pieces), which scripts/fixtures fetches from mistral-common on PyPI."""
+    path = REFVOCAB / name / "tokenizer.model"
+    if not path.exists():
+        pytest.skip(f"{path}: run scripts/fixtures")
+    tok("import", path, "-o", tmp_path / name)
+    sp = spm.SentencePieceProcessor(model_file=str(path))
+    for what, data in texts():
+        theirs = sp.encode(data)
+        assert_same(encode(tmp_path / name, data), theirs, f"{name} {what}")
+        decoded = tok("decode", "--vocab", tmp_path / name, input=" ".join(map(str, theirs)).encode()).stdout
+        assert decoded == sp.decode(theirs).encode(), f"{name} {what}: decode differs"
+
+
+SP_SPECIALS = ["<|endoftext|>", "<|User|>"]
+SP_USER = ["<sep>", "[unused0]"]
+
+
+def sp_build(output, *extra):
+    domains = ",".join(f"{d}={CORPORA / d}" for d in DOMAINS)
+    return tok("build", "--model", "sentencepiece", "--domains", domains, "--vocab-size", 12000, "--special-tokens",
+               ",".join(SP_SPECIALS), "--user-defined-symbols", ",".join(SP_USER), "--quiet", "-o", output, *extra)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A SentencePiece vocabulary `tok build` makes from the four domains, exported both ways."""
+    root = tmp_path_factory.mktemp("sp-built")
+    sp_build(root / "built")
+    tok("export", "--vocab", root / "built", "--format", "sentencepiece", "-o", root / "built.model")
+    tok("export", "--vocab", root / "built", "--format", "hf", "-o", root / "built.json")
+    return root
+
+
+def test_built_model_round_trips_through_sentencepiece(built):
+    """ids of tok on its own vocabulary == sentencepiece's on the exported tokenizer.model, on the
+    four domains, invalid UTF-8, whitespace runs and the symbols' texts; decoding too."""
+    assert (built / "built.model").read_bytes() == (built / "built" / "tokenizer.model").read_bytes()
+    sp = spm.SentencePieceProcessor(model_file=str(built / "built.model"))
+    assert sp.get_piece_size() == 12000
+    for what, data in texts():
+        theirs = sp.encode(data)
+        assert_same(encode(built / "built", data), theirs, f"built {what}")
+        decoded = tok("decode", "--vocab", built / "built", input=" ".join(map(str, theirs)).encode()).stdout
+        assert decoded == sp.decode(theirs).encode(), f"built {what}: decode differs"
+        if what not in ("invalid UTF-8", "symbols") and "▁".encode() not in data:
+            assert decoded == data, f"built {what}: decode(encode(x)) != x"
+
+
+def test_built_model_layout_and_rules(built):
+    """<unk>, <s>, </s> at 0-2, control and user-defined pieces, the 256 byte pieces, merged
+    pieces best first (no ▁ past the start unless all ▁, no digit with anything, at most 16
+    characters), then single characters; identity normalizer, dummy prefix, byte fallback."""
+    m = model_pb2.ModelProto()
+    m.ParseFromString((built / "built.model").read_bytes())
+    T = model_pb2.ModelProto.SentencePiece
+    head = [(p.piece, p.type) for p in m.pieces[:3 + len(SP_SPECIALS) + len(SP_USER)]]
+    assert head == [("<unk>", T.UNKNOWN), ("<s>", T.CONTROL), ("</s>", T.CONTROL)] \
+        + [(s, T.CONTROL) for s in SP_SPECIALS] + [(u, T.USER_DEFINED) for u in SP_USER]
+    start = len(head)
+    assert [p.piece for p in m.pieces[start:start + 256]] == [f"<0x{b:02X}>" for b in range(256)]
+    assert all(p.type == T.BYTE for p in m.pieces[start:start + 256])
+    rest = m.pieces[start + 256:]
+    assert all(p.type == T.NORMAL for p in rest)
+    scores = [p.score for p in rest]
+    assert scores == sorted(scores, reverse=True) and len(set(scores)) == len(scores)
+    merged = [p.piece for p in rest if len(p.piece) > 1]
+    assert [p.piece for p in rest[:len(merged)]] == merged  # single characters last
+    for piece in merged:
+        assert "▁" not in piece[1:] or set(piece) == {"▁"}, piece
+        assert not any(c.isdigit() for c in piece) and len(piece) <= 16, piece
+    assert any(all("\u4e00" <= c <= "\u9fff" for c in p) for p in merged)  # Chinese pieces
+    assert "▁▁▁▁" in merged  # indentation
+    assert m.normalizer_spec.name == "identity" and m.normalizer_spec.add_dummy_prefix
+    assert not m.normalizer_spec.remove_extra_whitespaces and m.trainer_spec.byte_fallback
+    assert m.trainer_spec.model_type == model_pb2.TrainerSpec.BPE
+
+
+def test_built_pieces_encode_to_themselves(built):
+    """Every normal piece, as text (without the dummy prefix), is that one piece in sentencepiece."""
+    m = model_pb2.ModelProto()
+    m.ParseFromString((built / "built.model").read_bytes())
+    m.normalizer_spec.add_dummy_prefix = False
+    sp = spm.SentencePieceProcessor(model_proto=m.SerializeToString())
+    normal = [(i, p.piece) for i, p in enumerate(m.pieces) if p.type == model_pb2.ModelProto.SentencePiece.NORMAL]
+    assert len(normal) > 10_000
+    wrong = [(i, piece, sp.encode(piece.replace("▁", " "))) for i, piece in normal if sp.encode(piece.replace("▁", " ")) != [i]]
+    assert wrong == []
+
+
+def test_built_huggingface_form_gives_the_same_ids(built):
+    """The exported tokenizer.json in tokenizers and in transformers' LlamaTokenizerFast: sentencepiece's ids."""
+    import transformers
+
+    sp = spm.SentencePieceProcessor(model_file=str(built / "built.model"))
+    hf = Tokenizer.from_file(str(built / "built.json"))
+    llama = transformers.LlamaTokenizerFast(tokenizer_file=str(built / "built.json"))
+    for what, data in texts():
+        if what in ("invalid UTF-8", "symbols"):
+            continue  # tokenizers reads text; and it matches control pieces' text, which sentencepiece never does
+        text = data.decode()
+        theirs = sp.encode(text)
+        assert_same(hf.encode(text, add_special_tokens=False).ids, theirs, f"tokenizers {what}")
+        assert_same(llama.encode(text, add_special_tokens=False), theirs, f"LlamaTokenizerFast {what}")
+        assert llama.encode(text)[0] == sp.bos_id()
+
+
+def test_sentencepiece_training_is_deterministic_across_threads(built, tmp_path):
+    """`tok build` on one thread makes the same model as on all cores; `tok train` too, and its
+    model round-trips through sentencepiece."""
+    sp_build(tmp_path / "one", "--threads", 1)
+    assert (tmp_path / "one" / "tokenizer.model").read_bytes() == (built / "built" / "tokenizer.model").read_bytes()
+    (tmp_path / "train.txt").write_bytes(b"".join(domain_text(d, 400_000).encode() for d in DOMAINS))
+    models = []
+    for threads in (1, 2):
+        out = tmp_path / f"train-{threads}"
+        r = tok("train", "--model", "sentencepiece", tmp_path / "train.txt", "--vocab-size", 8000, "--threads", threads, "--quiet",
+                "-o", out)
+        assert b"8000 ids" in r.stdout
+        models.append((out / "tokenizer.model").read_bytes())
+        assert json.loads((out / "training.json").read_text())["model"] == "sentencepiece"
+    assert models[0] == models[1]
+    sp = spm.SentencePieceProcessor(model_proto=models[0])
+    for what, data in texts():
+        assert_same(encode(tmp_path / "train-1", data), sp.encode(data), f"trained {what}")
+
+
+def test_sentencepiece_training_bad_inputs_fail_with_one_line(built, tmp_path):
+    (tmp_path / "t.txt").write_text(domain_text("zh", 200_000))
+    (tmp_path / "out").mkdir()
+    r = tok("train", "--model", "sentencepiece", tmp_path / "t.txt", "--vocab-size", 500, "--quiet", "-o", tmp_path / "out" / "v",
+            check=False)
+    refused(r, "500 ids", "no room", "--character-coverage")
+    r = tok("train", "--model", "sentencepiece", tmp_path / "t.txt", "--vocab-size", 5000, "--special-tokens", "</s>",
+            "--quiet", "-o", tmp_path / "out" / "v", check=False)
+    refused(r, "</s>")
+    r = tok("train", tmp_path / "t.txt", "--vocab-size", 5000, "--user-defined-symbols", "<x>", "-o", tmp_path / "out" / "v", check=False)
+    refused(r, "--user-defined-symbols", code=64)
+    r = tok("export", "--vocab", built / "built", "--format", "tiktoken", "-o", tmp_path / "out" / "x.tiktoken", check=False)
+    refused(r, "SentencePiece")
+    r = tok("extend", "--vocab", built / "built", "--domains", f"zh={tmp_path / 't.txt'}", "--add", 10, "--quiet",
+            "-o", tmp_path / "out" / "x", check=False)
+    refused(r, "SentencePiece", "tok extend")
+    assert list((tmp_path / "out").iterdir()) == []

@@ -2,7 +2,7 @@
 and HuggingFace's conventions.
 
     import tok
-    enc = tok.load("vocab/o200k")                 # or a tokenizer.json, or o200k_base.tiktoken
+    enc = tok.load("vocab/o200k")                 # or a tokenizer.json, o200k_base.tiktoken, a tokenizer.model
     ids = enc.encode("hello world")               # [24912, 2375]
     many = enc.encode_batch(texts)                # all cores; the ids never depend on it
     ids, offsets = enc.encode_to_numpy(texts)     # uint32, no Python int per id

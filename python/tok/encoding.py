@@ -20,7 +20,8 @@ def cores():
 
 def load(path, pattern=None):
     """A vocabulary as an :class:`Encoding`: a vocabulary folder (`tok build`,
-    `tok import`), a HuggingFace `tokenizer.json`, or a tiktoken ranks file,
+    `tok import`), a HuggingFace `tokenizer.json`, a SentencePiece BPE
+    `tokenizer.model` (sentencepiece's ids), or a tiktoken ranks file,
     whose pattern (`o200k`, `cl100k`, ...) is `pattern` or told by its name
     (`o200k_base.tiktoken`)."""
     handle = checked(lib.tok_load, os.fsencode(path), pattern.encode() if pattern is not None else None)

@@ -19,12 +19,14 @@ def _paths(inputs):
 
 def build(domains, output, *, vocab_size=153_376, special_tokens=("<|endoftext|>",), pattern="tok", weights=None,
           threads=None, memory=None, held_out_per_mille=20, hold_out_by="document", evaluation=None,
-          compare_pooled=False, progress=False):
+          compare_pooled=False, model="byte-level", user_defined_symbols=(), progress=False):
     """A balanced multi-domain vocabulary (`tok build`): `domains` maps each
     domain's name to its inputs (files, folders, globs of text, or count
     files); `weights` tilts them; `evaluation` maps domains to text from
-    other sources to measure on. Writes the folder `output` (staged: nothing
-    is replaced unless tok made it) and returns the build report."""
+    other sources to measure on; `model="sentencepiece"` makes a SentencePiece
+    BPE model (`user_defined_symbols` matched whole). Writes the folder
+    `output` (staged: nothing is replaced unless tok made it) and returns the
+    build report."""
     weights = weights or {}
     options = {
         "domains": [{"name": name, "inputs": _paths(inputs), "weight": float(weights.get(name, 1))}
@@ -32,6 +34,7 @@ def build(domains, output, *, vocab_size=153_376, special_tokens=("<|endoftext|>
         "output": os.fspath(output), "vocab_size": vocab_size, "special_tokens": list(special_tokens),
         "pattern": pattern, "threads": threads, "memory": memory, "held_out_per_mille": held_out_per_mille,
         "hold_out_by": hold_out_by, "compare_pooled": compare_pooled, "progress": progress,
+        "model": model, "user_defined_symbols": list(user_defined_symbols),
         "evaluation": {name: _paths(inputs) for name, inputs in (evaluation or {}).items()},
     }
     unknown = set(weights) - set(domains)
@@ -42,14 +45,16 @@ def build(domains, output, *, vocab_size=153_376, special_tokens=("<|endoftext|>
 
 
 def train(inputs, output, *, vocab_size, special_tokens=(), pattern="tok", min_frequency=0, max_token_length=None,
-          threads=None, memory=None, field="text", strict=False, progress=False):
-    """One BPE (`tok train`) from corpora or count files; writes the folder
+          threads=None, memory=None, field="text", strict=False, model="byte-level", user_defined_symbols=(),
+          progress=False):
+    """One BPE (`tok train`) from corpora or count files, byte-level or
+    (`model="sentencepiece"`) a SentencePiece model; writes the folder
     `output` and returns the training summary."""
     return _run(lib.tok_train, {
         "inputs": _paths(inputs), "output": os.fspath(output), "vocab_size": vocab_size,
         "special_tokens": list(special_tokens), "pattern": pattern, "min_frequency": min_frequency,
         "max_token_length": max_token_length, "threads": threads, "memory": memory, "field": field,
-        "strict": strict, "progress": progress})
+        "strict": strict, "model": model, "user_defined_symbols": list(user_defined_symbols), "progress": progress})
 
 
 def encode_dataset(inputs, vocabulary, prefix, *, threads=None, append_eod=False, eod=None, field="text",

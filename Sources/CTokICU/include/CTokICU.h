@@ -29,6 +29,11 @@ int32_t tok_icu_is_nfc(const uint8_t *utf8, int32_t length);
 /// 6 Common or Inherited (digits, punctuation, symbols, marks).
 int32_t tok_icu_script_class(uint32_t cp);
 
+/// A code point's script for SentencePiece's training rules: the ICU script
+/// code (`USCRIPT_*`), with Hiragana, Katakana and U+30FC counted as Han
+/// (17), Inherited as -2 and Common as 0; -1 for a decimal digit (`Nd`).
+int32_t tok_icu_piece_script(uint32_t cp);
+
 /// Simple case folding of one code point (ICU `u_foldCase`, default mapping).
 int32_t tok_icu_fold_case(uint32_t cp);
 /// Full case folding of one code point: writes its scalars to `out`, returns how many.

@@ -9,8 +9,9 @@ public struct TokenizerFileError: TokError, Equatable {
 
 extension Tokenizer {
     /// A tokenizer from any of the files tok reads: a vocabulary folder
-    /// (``VocabularyFolder/load(_:)``), a HuggingFace `tokenizer.json`, or a
-    /// tiktoken ranks file, whose pre-tokenizer is `pattern` or, when none is
+    /// (``VocabularyFolder/load(_:)``), a HuggingFace `tokenizer.json`, a
+    /// SentencePiece `tokenizer.model` (a `.model` file, or one that starts as
+    /// its protobuf does), or a tiktoken ranks file, whose pre-tokenizer is `pattern` or, when none is
     /// given, the one its name tells (`o200k_base.tiktoken`: `o200k`). A ranks
     /// file of r50k, cl100k or o200k gets tiktoken's special tokens.
     ///
@@ -32,6 +33,12 @@ extension Tokenizer {
         let data = try readFile(path)
         if data.first(where: { ![0x20, 0x0A, 0x0D, 0x09].contains($0) }) == UInt8(ascii: "{") {
             let tokenizer = try HuggingFaceJSON.read(data, path: path)
+            try checkPattern(named, of: tokenizer, path: path)
+            return tokenizer
+        }
+        // A protobuf's first field, pieces (1) or trainer_spec (2), both length-delimited: bytes no ranks file starts with.
+        if path.hasSuffix(".model") || data.first == 0x0A || data.first == 0x12 {
+            let tokenizer = try SentencePiece.tokenizer(modelFile: data, path: path)
             try checkPattern(named, of: tokenizer, path: path)
             return tokenizer
         }
