@@ -131,9 +131,13 @@ struct PieceCacheView {
     func holds(_ key: PieceKey, _ n: Int, slot: Int) -> UInt64 {
         let e = entry(slot)
         let head = tok_load_acquire(e + 4)
-        guard head & (0xFF | PieceCacheView.sequenceUnit) == UInt64(n), tok_load_relaxed(e) == key.w0,
-              tok_load_relaxed(e + 1) == key.w1, tok_load_relaxed(e + 2) == key.w2, tok_load_relaxed(e + 3) == key.w3
-        else { return 0 }
+        // An entry of the same length holds zeros past its bytes, as the key
+        // does: the words past the piece's need no look.
+        guard head & (0xFF | PieceCacheView.sequenceUnit) == UInt64(n), tok_load_relaxed(e) == key.w0 else { return 0 }
+        guard n > 8 else { return head }
+        guard tok_load_relaxed(e + 1) == key.w1 else { return 0 }
+        guard n > 16 else { return head }
+        guard tok_load_relaxed(e + 2) == key.w2, tok_load_relaxed(e + 3) == key.w3 else { return 0 }
         return head
     }
 
