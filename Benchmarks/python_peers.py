@@ -212,6 +212,9 @@ def main():
     ap.add_argument("--bundled")
     ap.add_argument("--batch", action="store_true")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--peers", help="only these columns, comma-separated (e.g. 'gigatoken,tok numpy'); "
+                                    "ids are then checked against the first of them unless tiktoken is one")
+    ap.add_argument("--rows", help="only these rows, comma-separated (mixed, zh, en, code, math, batch)")
     ap.add_argument("--in-process", action="store_true",
                     help="instead of the table: the engines taking turns in one process, and tok's batch on 1 and all cores")
     ap.add_argument("--in-process-worker", action="store_true")
@@ -246,10 +249,20 @@ def main():
         peers = ["tiktoken", "fastokens", "gigatoken", "tokie", "kitoken"] + \
             (["quicktok", "toktok"] if vname in BUNDLED else [])
         columns = peers + ["tok list", "tok numpy"]
+        if args.peers:
+            wanted = args.peers.split(",")
+            unknown = [p for p in wanted if p not in columns]
+            if unknown:
+                raise SystemExit(f"unknown peers {unknown}: choose from {columns}")
+            columns = [p for p in columns if p in wanted]
+            peers = [p for p in peers if p in wanted]
         print(f"\n{vname} ({vdir})")
         print(f"{'text':10s} {'MB':>6s} " + " ".join(f"{p:>10s}" for p in columns) + f" {'list/best':>10s} {'numpy/best':>11s}")
         rows = [(name, texts[name], False, 1, "0") for name in ["mixed", "zh", "en", "code", "math"]]
         rows += [("batch 1", work / "batch.json", True, 1, "0"), (f"batch {cores}", work / "batch.json", True, cores, f"0-{cores - 1}")]
+        if args.rows:
+            wanted = args.rows.split(",")
+            rows = [r for r in rows if r[0] in wanted or (r[0].startswith("batch") and "batch" in wanted)]
         for label, path, is_batch, threads, pin in rows:
             mb = batch_mb if is_batch else path.stat().st_size / 1e6
             speeds, oks, reference = {}, {}, None
@@ -263,7 +276,7 @@ def main():
                         print(f"  {peer}: {err}", file=sys.stderr)
                         continue
                     r = json.loads(out)
-                    if peer == "tiktoken":
+                    if peer == "tiktoken" or (reference is None and "tiktoken" not in columns):
                         reference = r
                     same = r["count"] == reference["count"] and r.get("digest", reference["digest"]) == reference["digest"]
                     oks[peer] = oks.get(peer, True) and same

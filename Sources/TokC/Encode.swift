@@ -85,6 +85,16 @@ public func tok_policy_release(_ policy: UnsafeMutableRawPointer?) {
 /// Encodes `length` bytes at `text` into `*result`'s ids: with `policy`'s
 /// special tokens (NULL: none), and the post-processor's tokens around them
 /// when `addSpecial` is not 0.
+/// Huge pages for a large result's room (``HugePages/advise(_:bytes:)``).
+func adviseHugePages(_ ids: inout ContiguousArray<UInt32>) {
+    let bytes = ids.capacity * MemoryLayout<UInt32>.stride
+    guard bytes >= 4 * HugePages.size else { return }
+    ids.withUnsafeMutableBufferPointer { buffer in
+        // The room past the (empty) contents starts at the buffer's base.
+        if let base = buffer.baseAddress { HugePages.advise(UnsafeMutableRawPointer(base), bytes: bytes) }
+    }
+}
+
 @_cdecl("tok_encode")
 public func tok_encode(
     _ encoding: UnsafeRawPointer, _ text: UnsafePointer<UInt8>?, _ length: Int, _ policy: UnsafeRawPointer?,
@@ -96,7 +106,11 @@ public func tok_encode(
         let input = bytes(text, length)
         let r = CallResult()
         let around = addSpecial != 0 ? tokenizer.postProcessor.surroundingIds : (before: [], after: [])
-        r.ids.reserveCapacity(input.count / 3 + around.before.count + around.after.count)
+        // Room for more ids than text has (a byte a token is rare; half as many
+        // ids as bytes is more than any domain measured), so that the array is
+        // not copied as it grows: untouched room costs no memory.
+        r.ids.reserveCapacity(input.count / 2 + around.before.count + around.after.count + 16)
+        adviseHugePages(&r.ids)
         r.ids.append(contentsOf: around.before)
         tokenizer.withScratch { tokenizer.encode(input, allowedSpecial: policy.matched, scratch: &$0, into: &r.ids) }
         if let found = policy.firstRefused(in: r.ids) { throw RefusedSpecialToken(text: found.text) }

@@ -33,6 +33,11 @@ struct PieceBatch {
     @usableFromInline let slots: UnsafeMutablePointer<Int>
     /// Each piece not yet served after step 2: what step 2 learnt.
     @usableFromInline let states: UnsafeMutablePointer<PieceState>
+    /// The ids of the batch's hits, gathered here and appended to the output
+    /// in one copy: an append per id checked the array's uniqueness and room
+    /// each time. Room for every piece's most ids, and a word of slack.
+    @usableFromInline let staged: UnsafeMutablePointer<UInt32>
+    @usableFromInline static let stagedCapacity = capacity * SharedPieceCache.maxIds + 8
     @usableFromInline var count = 0
 
     /// Calls `body` with an empty batch over `text`, its arrays on the stack.
@@ -41,9 +46,11 @@ struct PieceBatch {
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 3 * capacity) { ints in
             withUnsafeTemporaryAllocation(of: PieceKey.self, capacity: capacity) { keys in
                 withUnsafeTemporaryAllocation(of: PieceState.self, capacity: capacity) { states in
-                    var batch = PieceBatch(text: text, ints: ints.baseAddress!, keys: keys.baseAddress!,
-                                           states: states.baseAddress!)
-                    return body(&batch)
+                    withUnsafeTemporaryAllocation(of: UInt32.self, capacity: stagedCapacity) { staged in
+                        var batch = PieceBatch(text: text, ints: ints.baseAddress!, keys: keys.baseAddress!,
+                                               states: states.baseAddress!, staged: staged.baseAddress!)
+                        return body(&batch)
+                    }
                 }
             }
         }
@@ -53,7 +60,8 @@ struct PieceBatch {
     /// arrays of ``capacity`` at `ints`.
     @inlinable
     init(text: UnsafeBufferPointer<UInt8>, ints: UnsafeMutablePointer<Int>, keys: UnsafeMutablePointer<PieceKey>,
-         states: UnsafeMutablePointer<PieceState>) {
+         states: UnsafeMutablePointer<PieceState>, staged: UnsafeMutablePointer<UInt32>) {
+        self.staged = staged
         base = text.baseAddress!
         end = base + text.count
         starts = ints
@@ -77,6 +85,9 @@ struct PieceBatch {
     mutating func flush(
         tables: BPETables, cache: PieceCacheView, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
+        // The arrays in locals: through `self` they were read again after every store.
+        let count = self.count, base = self.base, end = self.end, starts = self.starts, lengths = self.lengths
+        let keys = self.keys, slots = self.slots, states = self.states, staged = self.staged
         // Every index below is < count <= capacity.
         // 1. Request every short piece's cache line.
         for j in 0 ..< count {
@@ -89,8 +100,9 @@ struct PieceBatch {
             tok_prefetch(cache.entry(slot))
         }
         // 2. For each that misses, request its slot in the vocabulary's lookup
-        // table. Hits before the batch's first miss are served here already.
-        var served = 0
+        // table. Hits before the batch's first miss are served here already,
+        // into `staged` (`ready` ids so far).
+        var served = 0, ready = 0
         for j in 0 ..< count {
             let n = lengths[j]
             if n > SharedPieceCache.maxBytes {
@@ -109,8 +121,9 @@ struct PieceBatch {
             }
             let head = cache.holds(keys[j], n, slot: slots[j])
             guard head == 0 else {
-                if served == j && cache.appendIfUnchanged(slot: slots[j], head: head, into: &out) {
-                    served = j + 1
+                if served == j, case let k = cache.copyIfUnchanged(slot: slots[j], head: head, to: staged + ready), k > 0 {
+                    ready &+= k  // at most maxIds a piece: within stagedCapacity
+                    served = j &+ 1
                 } else {
                     states[j] = .hit(head: head)
                 }
@@ -120,9 +133,24 @@ struct PieceBatch {
             states[j] = .miss(hash: h)
             tok_prefetch(tables.lookupSlot(hash: h))
         }
-        // 3. Serve the rest in order.
+        // 3. Serve the rest in order: hits into `staged`, the others, after
+        // what is staged, straight into `out`.
         for j in served ..< count {
             let start = base + starts[j], n = lengths[j]
+            if case .hit(let head) = states[j] {
+                // Still a hit if the entry's head has not changed (an earlier
+                // piece of this batch, or another thread, may have taken the
+                // entry since: its sequence number moved).
+                let k = cache.copyIfUnchanged(slot: slots[j], head: head, to: staged + ready)
+                if k > 0 {
+                    ready &+= k
+                    continue
+                }
+            }
+            if ready > 0 {
+                out.append(contentsOf: UnsafeBufferPointer(start: staged, count: ready))
+                ready = 0
+            }
             switch states[j] {
             case .uncached:
                 tables.encodePiece(start, n, scratch: &scratch, into: &out)
@@ -133,17 +161,14 @@ struct PieceBatch {
                 out.withUnsafeBufferPointer { ids in
                     scratch.longPieces.store(start, n, hash: h, ids: UnsafeBufferPointer(rebasing: ids[before...]))
                 }
-            case .hit(let head):
-                // Still a hit if the entry's head has not changed (an earlier
-                // piece of this batch, or another thread, may have taken the
-                // entry since: its sequence number moved).
-                if cache.appendIfUnchanged(slot: slots[j], head: head, into: &out) { continue }
+            case .hit:
                 encodeAndStore(j, hash: hashBytes(start, n), tables: tables, cache: cache, scratch: &scratch, into: &out)
             case .miss(let h):
                 encodeAndStore(j, hash: h, tables: tables, cache: cache, scratch: &scratch, into: &out)
             }
         }
-        count = 0
+        if ready > 0 { out.append(contentsOf: UnsafeBufferPointer(start: staged, count: ready)) }
+        self.count = 0
     }
 
     /// Short piece `j` by the vocabulary, its ids then stored in the shared

@@ -121,7 +121,7 @@ struct PieceCacheView {
 
     /// Entry `slot`'s first word, to prefetch.
     @inlinable @inline(__always)
-    func entry(_ slot: Int) -> UnsafeMutablePointer<UInt64> { entries + slot * 8 }  // slot < count
+    func entry(_ slot: Int) -> UnsafeMutablePointer<UInt64> { entries + slot &<< 3 }  // slot < count, so no overflow
 
     /// The head word of entry `slot` when it holds the piece and no writer has
     /// it, else 0 (a head is never 0: its length is at least 1). The first
@@ -131,9 +131,13 @@ struct PieceCacheView {
     func holds(_ key: PieceKey, _ n: Int, slot: Int) -> UInt64 {
         let e = entry(slot)
         let head = tok_load_acquire(e + 4)
-        guard head & (0xFF | PieceCacheView.sequenceUnit) == UInt64(n), tok_load_relaxed(e) == key.w0,
-              tok_load_relaxed(e + 1) == key.w1, tok_load_relaxed(e + 2) == key.w2, tok_load_relaxed(e + 3) == key.w3
-        else { return 0 }
+        // An entry of the same length holds zeros past its bytes, as the key
+        // does: the words past the piece's need no look.
+        guard head & (0xFF | PieceCacheView.sequenceUnit) == UInt64(n), tok_load_relaxed(e) == key.w0 else { return 0 }
+        guard n > 8 else { return head }
+        guard tok_load_relaxed(e + 1) == key.w1 else { return 0 }
+        guard n > 16 else { return head }
+        guard tok_load_relaxed(e + 2) == key.w2, tok_load_relaxed(e + 3) == key.w3 else { return 0 }
         return head
     }
 
@@ -161,6 +165,25 @@ struct PieceCacheView {
             if more > 5 { out.append(UInt32(truncatingIfNeeded: i7 >> 32)) }
         }
         return true
+    }
+
+    /// ``appendIfUnchanged(slot:head:into:)`` into memory of its own: writes
+    /// the entry's ids at `to` and returns how many, or 0 if the head changed.
+    /// Writes ``SharedPieceCache/maxIds`` words whatever the count: the
+    /// caller's buffer has room for them.
+    @inlinable @inline(__always)
+    func copyIfUnchanged(slot: Int, head: UInt64, to ids: UnsafeMutablePointer<UInt32>) -> Int {
+        let e = entry(slot)
+        let i5 = tok_load_relaxed(e + 5), i6 = tok_load_relaxed(e + 6), i7 = tok_load_relaxed(e + 7)
+        tok_fence_acquire()
+        guard tok_load_relaxed(e + 4) == head else { return 0 }
+        // Ids 1...6 sit in words 5-7, two to a word; words past the count are stale and not counted.
+        ids[0] = UInt32(truncatingIfNeeded: head >> 32)
+        let words = UnsafeMutableRawPointer(ids + 1)
+        words.storeBytes(of: i5, as: UInt64.self)
+        words.storeBytes(of: i6, toByteOffset: 8, as: UInt64.self)
+        words.storeBytes(of: i7, toByteOffset: 16, as: UInt64.self)
+        return Int(truncatingIfNeeded: head >> 8 & 0xFF)
     }
 
     /// Appends the piece's ids and returns true when entry `slot` holds it,

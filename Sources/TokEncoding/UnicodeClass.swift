@@ -95,6 +95,15 @@ extension UnsafeBufferPointer where Element == UInt8 {
     @inlinable
     func multiByteScalar(at i: Int, lead b0: UInt8) -> Scalar {
         let n = count
+        // First the commonest: three bytes led by E1-EC or EE-EF (most of
+        // Chinese, Japanese and Korean text), with none of the range rules
+        // of E0 and ED.
+        if b0 &- 0xE1 < 0x0F && b0 != 0xED && i &+ 2 < n {  // i + 2 < n: both bytes are in the buffer
+            let c1 = self[i &+ 1], c2 = self[i &+ 2]
+            if c1 & 0xC0 == 0x80 && c2 & 0xC0 == 0x80 {
+                return Scalar(value: UInt32(b0 & 0x0F) << 12 | UInt32(c1 & 0x3F) << 6 | UInt32(c2 & 0x3F), length: 3)
+            }
+        }
         @inline(__always) func continuation(_ j: Int, _ low: UInt8 = 0x80, _ high: UInt8 = 0xBF) -> UInt32? {
             guard j < n else { return nil }
             let b = self[j]

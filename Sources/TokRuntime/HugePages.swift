@@ -41,6 +41,17 @@ package enum HugePages {
         return memory
     }
 
+    /// Advises the whole 2 MiB pages inside `bytes` bytes at `memory` (memory
+    /// someone else allocated, not yet touched) for huge pages: a large
+    /// output array then costs a page fault per 2 MiB as it fills, not one
+    /// per 4 KiB (the faults took a tenth of a 100 MB encode through Python).
+    package static func advise(_ memory: UnsafeMutableRawPointer, bytes: Int) {
+        let start = (Int(bitPattern: memory) + size - 1) / size * size
+        let end = (Int(bitPattern: memory) + bytes) / size * size
+        guard end > start, let aligned = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        _ = madvise(aligned, end - start, MADV_HUGEPAGE)
+    }
+
     /// Gives back memory from ``allocate(bytes:)`` of the same `bytes`.
     package static func release(_ memory: UnsafeMutableRawPointer, bytes: Int) {
         if bytes >= size { munmap(memory, (bytes + size - 1) / size * size) } else { free(memory) }
