@@ -140,7 +140,9 @@ enum PackedPairs {
             }
             slots[slot] = k << 22 | UInt64(rank)
             if !resultIsRank {
-                if results.count <= rank { results.append(contentsOf: repeatElement(UInt32.max, count: rank + 1 - results.count)) }
+                // A rank no merge has (a SentencePiece model's scores can skip some)
+                // gets token 0: never read, and in range for tokenizer.bin's check.
+                if results.count <= rank { results.append(contentsOf: repeatElement(0, count: rank + 1 - results.count)) }
                 results[rank] = UInt32(truncatingIfNeeded: value)
             }
         }

@@ -36,9 +36,25 @@ extension Tokenizer {
             guard let scores = sentencePiece.tiedScores else {
                 return encodePieces(text, splitter: sentencePiece.segmenter, scratch: &scratch, into: &out)
             }
+            // Cuts repeat (they are mostly words): each is merged once and then
+            // taken from the thread's long-piece cache, which holds any cut of up
+            // to its longest (the kernel's own cuts use it only past the shared
+            // cache's). Its ids are kernel tokens, resolved below like the rest.
+            scratch.longPieces.prepare(for: vocabulary.tables)
+            let base = text.baseAddress!
             sentencePiece.segmenter.forEachPiece(text) { piece in
-                sentencePiece.mergeByScores(UnsafeBufferPointer(rebasing: text[piece]), scores: scores, vocabulary: vocabulary,
-                                            into: &out)
+                let p = base + piece.lowerBound, n = piece.count
+                let cut = UnsafeBufferPointer(start: p, count: n)
+                guard n <= LongPieceCache.maxBytes else {
+                    return sentencePiece.mergeByScores(cut, scores: scores, vocabulary: vocabulary, into: &out)
+                }
+                let h = hashBytes(p, n)
+                if scratch.longPieces.lookUp(p, n, hash: h, into: &out) { return }
+                let before = out.count
+                sentencePiece.mergeByScores(cut, scores: scores, vocabulary: vocabulary, into: &out)
+                out.withUnsafeBufferPointer { ids in
+                    scratch.longPieces.store(p, n, hash: h, ids: UnsafeBufferPointer(rebasing: ids[before...]))
+                }
             }
         }
         sentencePiece.resolve(&out, from: start, vocabulary: vocabulary)
