@@ -124,6 +124,7 @@ public struct PreTokenizer: Sendable, Hashable, PieceSplitter {
         "o200k": PreTokenizer(rules: [.o200k]),
         "tok": PreTokenizer(rules: [.tok]),
         "deepseek-v3": PreTokenizer(rules: [.deepseekDigits, .deepseekCJK, .deepseekWords]),
+        "superwords": PreTokenizer(rules: [.superwords]),
     ]
 
     /// The project's default pattern for mixed zh/en/code/math text.
