@@ -9,6 +9,8 @@ import TokRuntime
 public struct TrainingOptions: Sendable {
     public var trainer: BPETrainer
     public var counting: CountingOptions
+    /// Superword tokens after a first stage of ordinary BPE (nil: none).
+    public var superwords: SuperwordOptions?
 
     public init(vocabularySize: Int, counting: CountingOptions) {
         self.trainer = BPETrainer(vocabularySize: vocabularySize)
@@ -53,6 +55,7 @@ public func trainVocabulary(
     let resolved = try CorpusInputs(resolving: inputs)
     let countFiles: [String]? = if case .countFiles(let paths) = resolved { paths } else { nil }
     let source = inputs.count == 1 ? inputs[0] : "count files"
+    try options.checkSuperwords(countFiles: countFiles)
     var countSeconds = 0.0
     /// Checks the counts (text, pattern), then trains on them within the memory budget.
     func train(_ path: String, _ metadata: CountMetadata) throws -> (PreTokenizer, BPETrainer.Result) {
@@ -64,7 +67,7 @@ public func trainVocabulary(
             throw TrainingError.patternMismatch(path: source, counted: metadata.pattern, wanted: options.counting.preTokenizer.name)
         }
         countSeconds = Date().timeIntervalSince(started)
-        return (counted, try options.trainer.train(
+        return (counted, try options.firstStageTrainer.train(
             countFile: path, memoryBudget: max(options.counting.memoryBudget - BPETrainer.reservedMemory, 1 << 20),
             progress: trainingProgress))
     }
@@ -84,7 +87,11 @@ public func trainVocabulary(
                                            output: path, warn: warn, progress: countingProgress)
                 metadata.statistics.warnings.forEach(warn)
             }
-            let (preTokenizer, result) = try train(path, metadata)
+            var (preTokenizer, result) = try train(path, metadata)
+            if let superwords = options.superwords, case .text(let files) = resolved {
+                try addSuperwords(superwords, to: &result, files: files, options: options, work: work, progress: trainingProgress)
+                preTokenizer = PreTokenizer(rules: [.superwords])
+            }
             return (metadata, preTokenizer, result)
         }
     }
@@ -100,7 +107,7 @@ public func trainVocabulary(
     return TrainingSummary(
         output: output, vocabularySize: tokenizer.vocabulary.idLimit, merges: result.merges.count,
         tiedMerges: result.merges.filter(\.tied).count, specialTokens: result.specialTokens.count,
-        pattern: metadata.pattern, countSeconds: countSeconds, trainSeconds: result.seconds,
+        pattern: options.superwords == nil ? metadata.pattern : preTokenizer.name, countSeconds: countSeconds, trainSeconds: result.seconds,
         seconds: Date().timeIntervalSince(started), stoppedEarly: result.merges.count < wanted, reduction: result.reduction)
 }
 

@@ -38,6 +38,8 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup var corpus: CorpusOptions
 
+    @OptionGroup var superwords: SuperwordArguments
+
     @Option(name: .shortAndLong, help: ArgumentHelp("The vocabulary folder to write (vocab/NAME).", valueName: "folder"))
     var output: String
 
@@ -52,6 +54,7 @@ struct TrainCommand: ParsableCommand {
         options.trainer.minFrequency = minFrequency
         options.trainer.maxTokenLength = maxTokenLength ?? .max
         options.trainer.specialTokens = specialTokens.tokens
+        options.superwords = superwords.options
         let status = StatusLine(enabled: corpus.showsProgress)
         var trainingStarted: Date?
         let summary = try trainVocabulary(
