@@ -41,6 +41,8 @@ public struct BuildOptions: Sendable {
     /// than the training text: when a domain has some, the report measures on
     /// it instead of the held-out text.
     public var evaluation: [String: [String]] = [:]
+    /// Superword tokens after the joint BPE's first tokens (nil: none).
+    public var superwords: SuperwordOptions?
 
     public init(domains: [DomainInput]) { self.domains = domains }
 
@@ -103,6 +105,8 @@ public struct DomainReport: Codable, Sendable {
     public var merged: Compression?
     public var own: Compression?
     public var pooled: Compression?
+    /// A superword build's plain counterpart: the joint BPE alone, at the same size.
+    public var plain: Compression?
 }
 
 public struct BuildReport: Codable, Sendable {
@@ -126,6 +130,7 @@ public struct BuildReport: Codable, Sendable {
     /// against each domain's own vocabulary), and the pooled BPE's if compared.
     public var metrics: VocabularyMetrics?
     public var pooledMetrics: VocabularyMetrics?
+    public var superwords: SuperwordReport?
 }
 
 /// Where a build is: its stage (and domain, when counting), how far through
@@ -169,6 +174,7 @@ public func buildVocabulary(
     }
     // Evaluation inputs are checked before any counting: a wrong path fails at once, not after the training.
     for (_, inputs) in options.evaluation { _ = try expandCorpusInputs(inputs) }
+    try options.checkSuperwords()
     let inputs = options.domains.flatMap(\.inputs) + options.evaluation.values.joined()
     return try TemporaryPaths.withWorkFolder("build") { work in try VocabularyFolder.writeStaged(to: output, protecting: inputs) { staging in
         var clock = StageClock()
@@ -193,13 +199,22 @@ public func buildVocabulary(
                              result: result)
         }
         for d in own { log("\(d.name): \(d.tokens.count) merges") }
-        let tokenizer = try clock.time("assemble") {
-            try assemble(trained.joint, options, name: URL(fileURLWithPath: output).lastPathComponent, staging: staging)
+        let name = URL(fileURLWithPath: output).lastPathComponent
+        let tokenizer: Tokenizer, superwords: SuperwordReport?
+        if let superwordOptions = options.superwords {
+            (tokenizer, superwords) = try clock.time("superwords") {
+                try assembleSuperwords(superwordOptions, joint: trained.joint, domains: domains, options, work: work, name: name,
+                                       staging: staging, progress: progress)
+            }
+        } else {
+            tokenizer = try clock.time("assemble") { try assemble(trained.joint.tokens, options, name: name, staging: staging) }
+            superwords = nil
         }
         try clock.time("check") { try check(tokenizer, options) }
         var report = try clock.time("evaluate") {
-            try evaluate(tokenizer, domains: domains, own: own, pooled: trained.pooled, options)
+            try evaluate(tokenizer, domains: domains, own: own, pooled: trained.pooled, plain: superwords == nil ? nil : trained.joint, options)
         }
+        report.superwords = superwords
         report.seconds = clock.seconds
         report.peakMemoryMB = peakMemoryMB()
         report.memoryBudgetMB = Double(options.memoryBudget) / Double(1 << 20)
@@ -330,13 +345,18 @@ func jointCounts(_ domains: [CountedDomain], _ options: BuildOptions, work: Stri
     let inputs = domains.map(\.countFile)
     let share = options.comparePooled ? 0.5 : 1
     let joint = work + "/joint.counts"
-    let largest = domains.map(\.trainingBytes).max() ?? 1
-    let scales = domains.map { $0.input.weight * Double(largest) / Double(max($0.trainingBytes, 1)) }
-    _ = try mergeCountFiles(inputs, output: joint, scales: scales) { progress($0 * share) }
+    _ = try mergeCountFiles(inputs, output: joint, scales: jointScales(domains)) { progress($0 * share) }
     guard options.comparePooled else { return Trainings(own: inputs, joint: joint, pooled: nil) }
     let pooled = work + "/pooled.counts"
     _ = try mergeCountFiles(inputs, output: pooled) { progress(1 - share + $0 * share) }
     return Trainings(own: inputs, joint: joint, pooled: pooled)
+}
+
+/// Each domain's scale in the joint counts: the largest domain's training
+/// bytes over its own, times its weight.
+func jointScales(_ domains: [CountedDomain]) -> [Double] {
+    let largest = domains.map(\.trainingBytes).max() ?? 1
+    return domains.map { $0.input.weight * Double(largest) / Double(max($0.trainingBytes, 1)) }
 }
 
 /// Stage 3: trains a BPE on each count file to `size` ids (no special tokens),
@@ -370,14 +390,15 @@ func trainAll(_ countFiles: [String], size: Int, threads: Int, memoryBudget: Int
     return done.flatMap { $0 }.sorted { $0.0 < $1.0 }.map(\.1)
 }
 
-/// Stage 4: the vocabulary: the joint BPE's first tokens in its rank order,
-/// then the special tokens, written to `staging`.
-func assemble(_ joint: BPETrainer.Result, _ options: BuildOptions, name: String, staging: String) throws -> Tokenizer {
+/// Stage 4: the vocabulary: the first of `tokens` (the joint BPE's, in its
+/// rank order), then the special tokens, written to `staging`.
+func assemble(_ tokens: [[UInt8]], preTokenizer: PreTokenizer? = nil, _ options: BuildOptions, name: String,
+              staging: String) throws -> Tokenizer {
     let specials = options.specialTokens.enumerated().map {
         SpecialToken(id: UInt32(256 + options.bpeTokens + $0.offset), content: $0.element)
     }
-    let vocabulary = try Vocabulary.fromRanks(Array(joint.tokens.prefix(256 + options.bpeTokens)), specialTokens: specials)
-    let tokenizer = Tokenizer(vocabulary: vocabulary, preTokenizer: options.preTokenizer)
+    let vocabulary = try Vocabulary.fromRanks(Array(tokens.prefix(256 + options.bpeTokens)), specialTokens: specials)
+    let tokenizer = Tokenizer(vocabulary: vocabulary, preTokenizer: preTokenizer ?? options.preTokenizer)
     try VocabularyFolder.write(tokenizer, into: staging, name: name, source: "tok build: " + options.domains.map {
         "\($0.name)=\($0.inputs.joined(separator: "+")) (weight \($0.weight))" }.joined(separator: ", "))
     return tokenizer
@@ -398,7 +419,7 @@ func check(_ tokenizer: Tokenizer, _ options: BuildOptions) throws {
 /// held-out text) against the domain's own vocabulary and the pooled BPE.
 func evaluate(
     _ tokenizer: Tokenizer, domains: [CountedDomain], own: [DomainVocabulary], pooled: BPETrainer.Result?,
-    _ options: BuildOptions
+    plain: BPETrainer.Result? = nil, _ options: BuildOptions
 ) throws -> BuildReport {
     let vocabulary = tokenizer.vocabulary
     let bpeTokens = options.bpeTokens
@@ -409,6 +430,7 @@ func evaluate(
         Tokenizer(vocabulary: try Vocabulary.fromRanks(Array(tokens.prefix(256 + bpeTokens))), preTokenizer: options.preTokenizer)
     }
     let pooledTokenizer = try pooled.map { try ranked($0.tokens) }
+    let plainTokenizer = try plain.map { try ranked($0.tokens) }
     var reports: [DomainReport] = []
     var mergedMeasurements: [(domain: String, measurement: TextMeasurement)] = []
     var pooledMeasurements: [(domain: String, measurement: TextMeasurement)] = []
@@ -434,6 +456,7 @@ func evaluate(
             report.own = ownMeasured.compression
             ownTokens[name] = ownMeasured.tokens
             mergedMeasurements.append((name, merged))
+            report.plain = try plainTokenizer.map { try measure($0).compression }
             if let pooledTokenizer {
                 let p = try measure(pooledTokenizer)
                 report.pooled = p.compression
@@ -448,7 +471,7 @@ func evaluate(
     pooledMetrics?.setParity(reference: ownTokens)
     var report = BuildReport(
         vocabularySize: options.vocabularySize, bpeTokens: bpeTokens, specialTokens: options.specialTokens,
-        pattern: options.preTokenizer.name, domains: reports, jointOnlyTokens: credit.filter { $0 >= domains.count }.count,
+        pattern: tokenizer.preTokenizer.name, domains: reports, jointOnlyTokens: credit.filter { $0 >= domains.count }.count,
         composition: metrics.composition, seconds: [:], peakMemoryMB: 0)
     report.metrics = metrics
     report.pooledMetrics = pooledMetrics

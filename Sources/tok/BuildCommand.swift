@@ -50,6 +50,8 @@ struct BuildCommand: ParsableCommand {
 
     @OptionGroup var corpus: CorpusOptions
 
+    @OptionGroup var superwords: SuperwordArguments
+
     @Option(name: .shortAndLong, help: ArgumentHelp("The vocabulary folder to write (vocab/NAME).", valueName: "folder"))
     var output: String
 
@@ -71,6 +73,7 @@ struct BuildCommand: ParsableCommand {
         options.threads = corpus.threads.count
         options.memoryBudget = corpus.memoryBudget
         options.comparePooled = comparePooled
+        options.superwords = superwords.options
         options.heldOutPerMille = holdOut.heldOutPerMille
         options.heldOutUnit = holdOut.holdOutBy
         for domain in evaluation?.domains ?? [] { options.evaluation[domain.name] = domain.inputs }
@@ -105,6 +108,11 @@ enum BuildTable {
                          + pad(f(d.merged?.bytesPerToken), 38, left: true) + pad(f(d.own?.bytesPerToken), 7, left: true)
                          + pad(f(d.pooled?.bytesPerToken), 8, left: true) + pad(gain(d.pooled, d.merged), 19, left: true)
                          + pad(f(d.merged?.charactersPerToken), 21, left: true))
+        }
+        if let s = r.superwords {
+            let gains = r.domains.map { "\($0.name) \(f($0.plain?.bytesPerToken)) (\(gain($0.plain, $0.merged)))" }
+            lines.append("superwords after \(s.transition) ids: \(s.superwordTokens) tokens of at most \(s.options.maxWords) words; "
+                         + "bytes/token of the plain build of the same size: " + gains.joined(separator: ", "))
         }
         if r.jointOnlyTokens > 0 { lines.append("\(r.jointOnlyTokens) tokens are in no single domain's own vocabulary (learned from the merged statistics)") }
         if let m = r.metrics, !m.domains.isEmpty {
