@@ -61,7 +61,7 @@ func assembleSuperwords(
     let joined = work + "/joint.superwords.counts"
     let metadata = try mergeCountFiles(countFiles, output: joined, scales: jointScales(domains))
     let budget = max(options.memoryBudget - BPETrainer.reservedMemory, 1 << 20)
-    let (pieces, reduction) = try PieceCounts.load(countFile: joined, budget: budget, cost: BPETrainer.memoryCost(of:))
+    let (pieces, reduction) = try PieceCounts.load(countFile: joined, budget: budget, cost: SuperwordStage.memoryCost(of:))
     let first = Array(joint.tokens.prefix(transition))
     let started = Date()
     let stage = SuperwordStage(maxWords: superwords.maxWords).train(

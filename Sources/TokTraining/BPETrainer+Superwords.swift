@@ -108,6 +108,14 @@ public struct SuperwordStage: Sendable {
         return Result(tokens: continuation.tokens, merges: continuation.merges, seconds: Date().timeIntervalSince(started))
     }
 
+    /// Memory the stage takes for one superword piece: its words' ids (4
+    /// bytes a token, about one token in 4 bytes of text before the first
+    /// superword), each id's entry in its pair's list of words, the piece's
+    /// bytes and counts, and its share of the pair table: 96 bytes and 8 a
+    /// byte. Per byte, not per character as ``BPETrainer/memoryCost(of:)``:
+    /// the first stage has already merged the characters.
+    public static func memoryCost(of piece: UnsafeBufferPointer<UInt8>) -> Int { 96 + 8 * piece.count }
+
     /// Whether `left` and `right` may become one superword token.
     static func allows(_ left: [UInt8], _ right: [UInt8], maxWords: Int) -> Bool {
         guard let last = left.last, let first = right.first else { return false }

@@ -37,7 +37,7 @@ func addSuperwords(
     let path = work + "/superwords.counts"
     _ = try countPieces(files: files, domain: "superwords", options: counting, output: path)
     let budget = max(options.counting.memoryBudget - BPETrainer.reservedMemory, 1 << 20)
-    let (pieces, reduction) = try PieceCounts.load(countFile: path, budget: budget, cost: BPETrainer.memoryCost(of:))
+    let (pieces, reduction) = try PieceCounts.load(countFile: path, budget: budget, cost: SuperwordStage.memoryCost(of:))
     let wanted = options.trainer.vocabularySize - options.trainer.specialTokens.count - result.tokens.count
     let base = try Vocabulary.fromRanks(result.tokens)
     let stage = SuperwordStage(maxWords: superwords.maxWords).train(base: base, pieces: pieces, count: wanted, progress: progress)
