@@ -31,13 +31,16 @@ public struct SuperwordReport: Codable, Sendable {
 }
 
 /// Stage 4 of a superword build, in place of ``assemble(_:preTokenizer:_:name:staging:)``
-/// alone: the joint BPE's first tokens up to the transition point, then
-/// superword tokens learned from each domain's superword pieces (counted with
-/// the same held-out documents left out), scaled and merged as the joint
-/// counts are, so that the domains stay balanced; written to `staging` with
-/// the superword pre-tokenizer.
+/// alone. Each domain's superword pieces are counted (the same held-out
+/// documents left out) and scaled and merged as the joint counts are, so that
+/// the domains stay balanced; from them, a first stage of ordinary BPE up to
+/// the transition point (on the pieces cut by the pattern:
+/// ``SuperwordStage/firstStagePieces(_:preTokenizer:)``), then superword
+/// tokens up to the size; written to `staging` with the superword
+/// pre-tokenizer. The joint BPE of the same size stays the plain build the
+/// report compares against.
 func assembleSuperwords(
-    _ superwords: SuperwordOptions, joint: BPETrainer.Result, domains: [CountedDomain], _ options: BuildOptions,
+    _ superwords: SuperwordOptions, domains: [CountedDomain], _ options: BuildOptions,
     work: String, name: String, staging: String, progress: @escaping @Sendable (BuildProgress) -> Void
 ) throws -> (Tokenizer, SuperwordReport) {
     let bpeIds = options.vocabularySize - options.specialTokens.count
@@ -62,8 +65,13 @@ func assembleSuperwords(
     let metadata = try mergeCountFiles(countFiles, output: joined, scales: jointScales(domains))
     let budget = max(options.memoryBudget - BPETrainer.reservedMemory, 1 << 20)
     let (pieces, reduction) = try PieceCounts.load(countFile: joined, budget: budget, cost: SuperwordStage.memoryCost(of:))
-    let first = Array(joint.tokens.prefix(transition))
     let started = Date()
+    let first = try BPETrainer(vocabularySize: transition).train(
+        pieces: SuperwordStage.firstStagePieces(pieces, preTokenizer: options.preTokenizer)
+    ) { done, total in
+        progress(BuildProgress(stage: "superwords first stage", done: Double(done), total: Double(total),
+                               seconds: Date().timeIntervalSince(started)))
+    }.tokens
     let stage = SuperwordStage(maxWords: superwords.maxWords).train(
         base: try Vocabulary.fromRanks(first), pieces: pieces, count: bpeIds - transition
     ) { done, total in

@@ -203,7 +203,7 @@ public func buildVocabulary(
         let tokenizer: Tokenizer, superwords: SuperwordReport?
         if let superwordOptions = options.superwords {
             (tokenizer, superwords) = try clock.time("superwords") {
-                try assembleSuperwords(superwordOptions, joint: trained.joint, domains: domains, options, work: work, name: name,
+                try assembleSuperwords(superwordOptions, domains: domains, options, work: work, name: name,
                                        staging: staging, progress: progress)
             }
         } else {

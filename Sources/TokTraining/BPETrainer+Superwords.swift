@@ -108,6 +108,23 @@ public struct SuperwordStage: Sendable {
         return Result(tokens: continuation.tokens, merges: continuation.merges, seconds: Date().timeIntervalSince(started))
     }
 
+    /// The first stage's pieces: each superword piece cut by `preTokenizer`
+    /// (the vocabulary's ordinary pattern), with its count. Learning the first
+    /// stage from them, not from the text cut by the pattern alone, keeps every
+    /// first-stage token inside one superword piece, so that each encodes to
+    /// itself under the superword split (the pattern alone joins a sentence's
+    /// last mark to a line break and the slashes after it, `.\n//`, or a Chinese
+    /// full stop to the next clause, `。我们`).
+    ///
+    /// - Complexity: O(total piece bytes); memory O(distinct pieces).
+    public static func firstStagePieces(_ pieces: PieceCounts, preTokenizer: PreTokenizer) -> PieceCounts {
+        var counts: [[UInt8]: UInt64] = [:]
+        pieces.forEach { piece, n in
+            preTokenizer.forEachPiece(piece) { counts[Array(piece[$0]), default: 0] += n }
+        }
+        return PieceCounts(counts.map { ($0.key, $0.value) }.sorted { $0.0.lexicographicallyPrecedes($1.0) })
+    }
+
     /// Memory the stage takes for one superword piece: its words' ids (4
     /// bytes a token, about one token in 4 bytes of text before the first
     /// superword), each id's entry in its pair's list of words, the piece's

@@ -25,27 +25,35 @@ extension TrainingOptions {
     }
 }
 
-/// Counts the superword pieces of `files` into `work` and continues `result`
-/// (the first stage) with superword tokens up to the trainer's size, within
-/// the memory budget (the rarest pieces dropped first, as for any training).
-func addSuperwords(
-    _ superwords: SuperwordOptions, to result: inout BPETrainer.Result, files: [CorpusFile], options: TrainingOptions,
-    work: String, progress: (Int, Int) -> Void
-) throws {
+/// Both stages of a superword training on `files`: counts their superword
+/// pieces into `work`, keeps as many as the memory budget holds (the rarest
+/// dropped first, as for any training), learns the first stage from the
+/// pieces cut by the ordinary pattern (``SuperwordStage/firstStagePieces(_:preTokenizer:)``)
+/// up to the transition point, then superword tokens up to the trainer's size.
+func trainSuperwords(
+    _ superwords: SuperwordOptions, files: [CorpusFile], options: TrainingOptions, work: String,
+    warn: @escaping @Sendable (String) -> Void, countingProgress: @escaping @Sendable (CountingProgress) -> Void,
+    trainingProgress: (Int, Int) -> Void
+) throws -> (CountMetadata, BPETrainer.Result) {
     var counting = options.counting
     counting.preTokenizer = PreTokenizer(rules: [.superwords])
     let path = work + "/superwords.counts"
-    _ = try countPieces(files: files, domain: "superwords", options: counting, output: path)
+    let metadata = try countPieces(files: files, domain: "train", options: counting, output: path, warn: warn,
+                                   progress: countingProgress)
+    metadata.statistics.warnings.forEach(warn)
     let budget = max(options.counting.memoryBudget - BPETrainer.reservedMemory, 1 << 20)
     let (pieces, reduction) = try PieceCounts.load(countFile: path, budget: budget, cost: SuperwordStage.memoryCost(of:))
+    var result = try options.firstStageTrainer.train(
+        pieces: SuperwordStage.firstStagePieces(pieces, preTokenizer: options.counting.preTokenizer), progress: trainingProgress)
     let wanted = options.trainer.vocabularySize - options.trainer.specialTokens.count - result.tokens.count
-    let base = try Vocabulary.fromRanks(result.tokens)
-    let stage = SuperwordStage(maxWords: superwords.maxWords).train(base: base, pieces: pieces, count: wanted, progress: progress)
+    let stage = SuperwordStage(maxWords: superwords.maxWords).train(
+        base: try Vocabulary.fromRanks(result.tokens), pieces: pieces, count: wanted, progress: trainingProgress)
     result.tokens += stage.tokens
     result.merges += stage.merges
     result.seconds += stage.seconds
     result.specialTokens = options.trainer.specialTokens.enumerated().map {
         SpecialToken(id: UInt32(result.tokens.count + $0.offset), content: $0.element)
     }
-    if result.reduction == nil { result.reduction = reduction }
+    result.reduction = reduction
+    return (metadata, result)
 }

@@ -67,7 +67,7 @@ public func trainVocabulary(
             throw TrainingError.patternMismatch(path: source, counted: metadata.pattern, wanted: options.counting.preTokenizer.name)
         }
         countSeconds = Date().timeIntervalSince(started)
-        return (counted, try options.firstStageTrainer.train(
+        return (counted, try options.trainer.train(
             countFile: path, memoryBudget: max(options.counting.memoryBudget - BPETrainer.reservedMemory, 1 << 20),
             progress: trainingProgress))
     }
@@ -79,6 +79,12 @@ public func trainVocabulary(
     } else {
         (metadata, preTokenizer, result) = try TemporaryPaths.withWorkFolder("train", in: options.counting.temporaryDirectory) { work in
             let path = work + "/train.counts"
+            if let superwords = options.superwords, case .text(let files) = resolved {
+                let (metadata, result) = try trainSuperwords(superwords, files: files, options: options, work: work, warn: warn,
+                                                             countingProgress: countingProgress, trainingProgress: trainingProgress)
+                countSeconds = Date().timeIntervalSince(started) - result.seconds
+                return (metadata, PreTokenizer(rules: [.superwords]), result)
+            }
             let metadata: CountMetadata
             switch resolved {
             case .countFiles(let paths): metadata = try mergeCountFiles(paths, output: path)
@@ -87,11 +93,7 @@ public func trainVocabulary(
                                            output: path, warn: warn, progress: countingProgress)
                 metadata.statistics.warnings.forEach(warn)
             }
-            var (preTokenizer, result) = try train(path, metadata)
-            if let superwords = options.superwords, case .text(let files) = resolved {
-                try addSuperwords(superwords, to: &result, files: files, options: options, work: work, progress: trainingProgress)
-                preTokenizer = PreTokenizer(rules: [.superwords])
-            }
+            let (preTokenizer, result) = try train(path, metadata)
             return (metadata, preTokenizer, result)
         }
     }
@@ -107,7 +109,7 @@ public func trainVocabulary(
     return TrainingSummary(
         output: output, vocabularySize: tokenizer.vocabulary.idLimit, merges: result.merges.count,
         tiedMerges: result.merges.filter(\.tied).count, specialTokens: result.specialTokens.count,
-        pattern: options.superwords == nil ? metadata.pattern : preTokenizer.name, countSeconds: countSeconds, trainSeconds: result.seconds,
+        pattern: metadata.pattern, countSeconds: countSeconds, trainSeconds: result.seconds,
         seconds: Date().timeIntervalSince(started), stoppedEarly: result.merges.count < wanted, reduction: result.reduction)
 }
 

@@ -61,9 +61,11 @@ struct SuperwordTests {
             text.withUnsafeBufferPointer { b in pre.forEachPiece(b) { table[Array(b[$0]), default: 0] += 1 } }
             return PieceCounts(table.map { ($0.key, $0.value) }.sorted { $0.0.lexicographicallyPrecedes($1.0) })
         }
-        let first = try BPETrainer(vocabularySize: transition).train(pieces: counts(PreTokenizer(named: "tok")!))
+        let spans = counts(superwords)
+        let first = try BPETrainer(vocabularySize: transition).train(
+            pieces: SuperwordStage.firstStagePieces(spans, preTokenizer: PreTokenizer(named: "tok")!))
         let base = try Vocabulary.fromRanks(first.tokens)
-        let stage = SuperwordStage().train(base: base, pieces: counts(superwords), count: size - transition)
+        let stage = SuperwordStage().train(base: base, pieces: spans, count: size - transition)
         return Tokenizer(vocabulary: try Vocabulary.fromRanks(first.tokens + stage.tokens), preTokenizer: superwords)
     }
 
