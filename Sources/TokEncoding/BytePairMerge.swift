@@ -248,9 +248,10 @@ extension BPETables {
     /// (`rank << 32 | result`, `UInt64.max` for a pair that does not merge)
     /// are in place: merges the leftmost lowest-ranked pair until none is
     /// left, and returns how many parts remain (at the front of `ids`).
+    /// Pairs of value `limit` or more are not merged (the default: all are).
     @inlinable @inline(__always)
     func scanMerges(ids: UnsafeMutablePointer<UInt32>, ranks: UnsafeMutablePointer<UInt64>, count: Int,
-                    pairCache: PairCacheView?) -> Int {
+                    pairCache: PairCacheView?, limit: UInt64 = .max) -> Int {
         var m = count
         while m > 1 {
             // ranks[k] = rank << 32 | result for the pair (ids[k], ids[k + 1]);
@@ -265,7 +266,7 @@ extension BPETables {
                 }
                 k += 1
             }
-            if bestValue == UInt64.max { break }
+            if bestValue >= limit || bestValue == UInt64.max { break }
             ids[best] = UInt32(truncatingIfNeeded: bestValue)
             // Remove part best + 1 and the pair that started there.
             k = best + 1

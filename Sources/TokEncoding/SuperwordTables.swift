@@ -15,43 +15,70 @@ final class SuperwordTables: Sendable {
     @usableFromInline let crossing: [UInt32]
     /// `highest[id]`: the highest id among the tokens any split of `id`'s bytes into two tokens, and theirs in turn, reaches.
     @usableFromInline let highest: [UInt32]
+    /// The lowest rank of a token of whole characters that the `tok` pattern
+    /// cuts into two pieces or more: where superwords begin (the transition point of a superword
+    /// build). Ranks below it are the words' own.
+    @usableFromInline let firstCrossingRank: UInt32
 
-    /// - Complexity: O(total token bytes) for the crossings; a lookup per
-    ///   split point of every token for the highest ranks.
+    /// - Complexity: O(total token bytes) for the crossings; for the highest
+    ///   ranks, a pass over the merge table per level of the deepest chain of
+    ///   splits whose part ranks above its token (one or two passes in a
+    ///   trained vocabulary, whose tokens rank above their parts).
     init(_ vocabulary: Vocabulary) {
         let t = vocabulary.tables
         var crossing = [UInt32](repeating: .max, count: 1 << 16)
-        var highest = [UInt32](repeating: 0, count: t.tokenCount)
+        var highest = (0 ..< UInt32(t.tokenCount)).map { $0 }
+        var firstCrossing = UInt32(t.tokenCount)
         withExtendedLifetime(vocabulary.storage) {
-            var byLength: [[UInt32]] = []
             for id in 0 ..< t.tokenCount {
                 let n = t.tokenLength(UInt32(id))
                 let bytes = t.tokenBytes + Int(t.tokenOffsets[id])
-                highest[id] = UInt32(id)
-                guard n >= 2 else { continue }
-                for k in 0 ..< n - 1 {
-                    let pair = Int(bytes[k]) << 8 | Int(bytes[k + 1])
+                for k in 0 ..< max(n - 1, 0) {
+                    let pair = Int(bytes[k]) << 8 | Int(bytes[k + 1])  // k + 1 < n
                     crossing[pair] = min(crossing[pair], UInt32(id))
                 }
-                while byLength.count <= n { byLength.append([]) }
-                byLength[n].append(UInt32(id))
+                // A token cut only because it ends inside a character (Han and part of the next one) is not one.
+                let token = UnsafeBufferPointer(start: bytes, count: n)
+                if UInt32(id) < firstCrossing && n >= 2 && token.matchO200K(at: 0, separateHan: true) < n
+                    && invalidUTF8ByteCount(token) == 0 {
+                    firstCrossing = UInt32(id)
+                }
             }
-            // Shorter tokens first: a split's parts are shorter than the token.
-            for ids in byLength {
-                for id in ids {
-                    let n = t.tokenLength(id)
-                    let bytes = t.tokenBytes + Int(t.tokenOffsets[Int(id)])
-                    var reach = id
-                    for k in 1 ..< n {
-                        guard let left = t.find(bytes, k), let right = t.find(bytes + k, n - k) else { continue }
-                        reach = max(reach, highest[Int(left)], highest[Int(right)])
+            // Every split of every token into two tokens is a merge of the
+            // table, whose result is its rank: raise each result to its parts'
+            // highest until nothing changes.
+            let slots = vocabulary.storage.elements(of: .pairSlots, as: UInt64.self)
+            var changed = true
+            while changed {
+                changed = false
+                for word in slots where word != PackedPairs.empty {
+                    let left = Int(word >> 43), right = Int(word >> 22 & 0x1F_FFFF), result = Int(word & 0x3F_FFFF)
+                    let reach = max(highest[left], highest[right])
+                    if reach > highest[result] {
+                        highest[result] = reach
+                        changed = true
                     }
-                    highest[Int(id)] = reach
+                }
+            }
+            // That bound counts every split, and a split into a late part (a
+            // superword stage's `ization` inside an early `organization`) lifts
+            // a token its own BPE never takes past its rank. A token that BPE
+            // limited to ranks up to its own still reaches whole is bounded by
+            // its rank: every merge inside a token's bytes in any text is one
+            // of the merges of BPE over its bytes alone.
+            var scratch = BytePairScratch(caching: false)
+            var ids = ContiguousArray<UInt32>()
+            for id in 0 ..< UInt32(t.tokenCount) where highest[Int(id)] > id {
+                ids.removeAll(keepingCapacity: true)
+                let bytes = t.tokenBytes + Int(t.tokenOffsets[Int(id)])
+                if t.mergeBelow(id + 1, bytes, t.tokenLength(id), scratch: &scratch, into: &ids), ids.count == 1, ids[0] == id {
+                    highest[Int(id)] = id
                 }
             }
         }
         self.crossing = crossing
         self.highest = highest
+        self.firstCrossingRank = firstCrossing
     }
 
     /// The lowest rank at which a merge can join byte `x` to the byte `y` after it.

@@ -1,24 +1,30 @@
 // Encoding with a superword vocabulary. Its pieces are whole stretches of a
 // line (``SplitRule/superwords``): most are met once, so a cache of pieces
-// rarely holds them and BPE over every piece from its bytes would be several
-// times slower than an ordinary vocabulary. But a superword vocabulary is an
-// ordinary one whose later ranks cross the spaces between words, and BPE over a
-// piece merges in rank order. So a piece is encoded from its words:
+// rarely holds them, and BPE over every piece from its bytes runs at a tenth
+// of an ordinary vocabulary's speed. But a superword vocabulary is an ordinary
+// one whose later ranks cross the spaces between words, and BPE merges in rank
+// order. Let C be the lowest rank of a token that the `tok` pattern cuts
+// (``SuperwordTables/firstCrossingRank``: where superwords begin). Cut a
+// piece into stretches such that no token below C holds the two bytes either
+// side of any cut. Then no merge below C crosses a cut, so BPE over the whole
+// piece, until no pair below C is left, does in each stretch exactly what BPE
+// limited to ranks below C does to the stretch alone; and from that state
+// (found by each stretch alone), BPE continued over the whole piece gives its
+// ids. So:
 //
 // 1. Each piece is cut into words by the `tok` pattern, and the words are
 //    encoded as ordinary pieces, through the piece cache (the ordinary path,
-//    at its speed).
-// 2. A cut between two words is sound when no merge can cross it before both
-//    words are finished: every token that holds the two bytes on either side
-//    of the cut ranks above every token BPE reaches inside either word
-//    (``SuperwordTables``). Until the first merge across a cut, each word
-//    evolves exactly as it does alone; so when every cut of a piece is sound,
-//    the words' ids are the state BPE over the whole piece reaches, and
-//    continuing BPE from them (`mergeParts`) gives its ids exactly. Only
-//    pairs across cuts can still merge, and for most pieces none does.
-// 3. A piece with a cut that is not sound (rare: spaces before spaces), or
-//    with more words' tokens than the scan takes, is encoded whole, as
-//    `tokenizers` does.
+//    at its speed). A word that BPE takes no higher than C is finished below
+//    C as it stands (``SuperwordTables/highestRank(_:)``); one that goes
+//    higher (rare) is encoded again below C.
+// 2. Where a token below C holds the bytes either side of the cut before a
+//    word (` (see`: the first stage has `(s`; spaces before spaces), the
+//    stretch before it and the word are joined and encoded below C, and the
+//    cut before the joined stretch is checked in turn.
+// 3. BPE continues over the piece from the stretches' ids (`mergeParts`),
+//    unless every stretch is finished as it stands and no pair across a cut
+//    merges. A piece of more than 128 tokens (the scan's limit), or with a
+//    joined stretch longer than 128 bytes, is encoded whole.
 
 /// The words of each superword piece, each word's end noted (with whether it
 /// ends its piece) for the second pass.
@@ -61,42 +67,71 @@ extension Tokenizer {
         let words = ContiguousArray(out[first...])
         out.removeSubrange(first...)
         let t = vocabulary.tables
+        let cap = sw.firstCrossingRank
+        /// The stretches of the current piece: where their bytes start, where their ids start in `parts`,
+        /// and whether they were encoded below the cap (pairs inside them may still merge).
+        var stretches: [(start: Int, firstPart: Int, belowCap: Bool)] = []
+        var parts = ContiguousArray<UInt32>()
         withExtendedLifetime(vocabulary.storage) {
-            words.withUnsafeBufferPointer { ids in
-                var k = 0, position = 0
-                var pieceStart = 0, pieceFirst = 0
-                var sound = true, crossingMerge = false
-                var previousHighest: UInt32 = 0
-                for entry in log.ends {
-                    let end = entry >> 1
-                    let wordStart = position, wordFirst = k
-                    var highest: UInt32 = 0
-                    while position < end {
-                        // The words' ids spell out their bytes, so k < ids.count while position < end.
-                        highest = max(highest, sw.highestRank(ids[k]))
-                        position += t.tokenLength(ids[k])
-                        k += 1
-                    }
-                    if wordStart > pieceStart && sound {
-                        // A cut inside the piece: 0 < wordStart < text.count, and the word before has a token.
-                        sound = sw.crossingRank(text[wordStart - 1], text[wordStart]) > max(previousHighest, highest)
-                        crossingMerge = crossingMerge || t.pair(ids[wordFirst - 1], ids[wordFirst]) != UInt64.max
-                    }
-                    previousHighest = highest
-                    guard entry & 1 == 1 else { continue }
-                    let parts = UnsafeBufferPointer(rebasing: ids[pieceFirst ..< k])
-                    if sound && !crossingMerge {
-                        out.append(contentsOf: parts)
-                    } else if sound && parts.count <= BPETables.linearScanLimit {
-                        t.mergeParts(parts, scratch: &scratch, into: &out)
-                    } else {
-                        t.encodePiece(text.baseAddress! + pieceStart, end - pieceStart, scratch: &scratch, into: &out)
-                    }
-                    pieceStart = end
-                    pieceFirst = k
-                    sound = true
-                    crossingMerge = false
+            let base = text.baseAddress!
+            var k = 0, position = 0, pieceStart = 0
+            var belowCap = false  // a stretch was encoded below the cap: BPE goes on over the piece
+            var whole = false  // the piece is encoded from its bytes
+            for entry in log.ends {
+                let end = entry >> 1
+                let wordStart = position, wordFirst = parts.count
+                var highest: UInt32 = 0
+                while position < end {
+                    // The words' ids spell out their bytes, so k < words.count while position < end.
+                    parts.append(words[k])
+                    highest = max(highest, sw.highestRank(words[k]))
+                    position += t.tokenLength(words[k])
+                    k += 1
                 }
+                let reencoded = !whole && highest >= cap
+                if reencoded {
+                    parts.removeSubrange(wordFirst...)
+                    whole = !t.mergeBelow(cap, base + wordStart, end - wordStart, scratch: &scratch, into: &parts)
+                    belowCap = true
+                }
+                stretches.append((wordStart, wordFirst, reencoded))
+                // 0 < the last stretch's start < text.count while another precedes it in the piece.
+                while !whole && stretches.count >= 2,
+                      sw.crossingRank(text[stretches[stretches.count - 1].start - 1], text[stretches[stretches.count - 1].start]) < cap {
+                    let before = stretches[stretches.count - 2]
+                    parts.removeSubrange(before.firstPart...)
+                    stretches.removeLast()
+                    stretches[stretches.count - 1].belowCap = true
+                    whole = !t.mergeBelow(cap, base + before.start, end - before.start, scratch: &scratch, into: &parts)
+                    belowCap = true
+                }
+                guard entry & 1 == 1 else { continue }
+                let goesOn = belowCap || stretches.dropFirst().contains {
+                    t.pair(parts[$0.firstPart - 1], parts[$0.firstPart]) != UInt64.max
+                }
+                if whole || (goesOn && parts.count > BPETables.linearScanLimit) {
+                    t.encodePiece(base + pieceStart, end - pieceStart, scratch: &scratch, into: &out)
+                } else if goesOn {
+                    // Only pairs across cuts, or inside a stretch encoded below the cap, can merge.
+                    var next = 1, inside = stretches[0].belowCap
+                    parts.withUnsafeBufferPointer {
+                        t.mergeParts($0, scratch: &scratch, into: &out) { j in
+                            if next < stretches.count && j + 1 == stretches[next].firstPart {
+                                inside = stretches[next].belowCap
+                                next += 1
+                                return true
+                            }
+                            return inside
+                        }
+                    }
+                } else {
+                    out.append(contentsOf: parts)
+                }
+                pieceStart = end
+                belowCap = false
+                whole = false
+                parts.removeAll(keepingCapacity: true)
+                stretches.removeAll(keepingCapacity: true)
             }
         }
     }
@@ -106,9 +141,12 @@ extension BPETables {
     /// BPE continued from `parts` (ids, at most ``linearScanLimit``) by the
     /// scan: the ids BPE over their bytes reaches when `parts` is a state it
     /// passes through.
+    /// `mayMerge(j)`, asked for each `j` in order, says whether the pair of
+    /// parts `j` and `j + 1` can merge at all (false: it is not looked up).
     @inlinable
     func mergeParts(
-        _ parts: UnsafeBufferPointer<UInt32>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
+        _ parts: UnsafeBufferPointer<UInt32>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>,
+        mayMerge: (Int) -> Bool
     ) {
         let n = parts.count
         scratch.reserve(n)
@@ -118,11 +156,38 @@ extension BPETables {
                     // reserve(n) made ids at least n long; ranks is linearScanLimit >= n long.
                     let ids = idsBuffer.baseAddress!, ranks = ranksBuffer.baseAddress!
                     for j in 0 ..< n { ids[j] = parts[j] }
-                    for j in 0 ..< n - 1 { ranks[j] = pair(ids[j], ids[j + 1], pairCache) }
+                    for j in 0 ..< n - 1 { ranks[j] = mayMerge(j) ? pair(ids[j], ids[j + 1], pairCache) : UInt64.max }
                     let m = scanMerges(ids: ids, ranks: ranks, count: n, pairCache: pairCache)
                     out.append(contentsOf: UnsafeBufferPointer(start: ids, count: m))
                 }
             }
         }
+    }
+}
+
+extension BPETables {
+    /// BPE over the `n` bytes at `start` with only the merges ranked below
+    /// `cap`, appended to `out`; false (nothing appended) for more than
+    /// ``linearScanLimit`` bytes.
+    @inlinable
+    func mergeBelow(
+        _ cap: UInt32, _ start: UnsafePointer<UInt8>, _ n: Int, scratch: inout BytePairScratch,
+        into out: inout ContiguousArray<UInt32>
+    ) -> Bool {
+        guard n >= 1 && n <= BPETables.linearScanLimit else { return n == 0 }
+        scratch.reserve(n)
+        scratch.pairs.withView(for: self) { pairCache in
+            scratch.ids.withUnsafeMutableBufferPointer { idsBuffer in
+                scratch.ranks.withUnsafeMutableBufferPointer { ranksBuffer in
+                    // reserve(n) made ids at least n long; ranks is linearScanLimit >= n long.
+                    let ids = idsBuffer.baseAddress!, ranks = ranksBuffer.baseAddress!
+                    for j in 0 ..< n { ids[j] = byteTokens[Int(start[j])] }
+                    for j in 0 ..< n - 1 { ranks[j] = pair(ids[j], ids[j + 1], pairCache) }
+                    let m = scanMerges(ids: ids, ranks: ranks, count: n, pairCache: pairCache, limit: UInt64(cap) << 32)
+                    out.append(contentsOf: UnsafeBufferPointer(start: ids, count: m))
+                }
+            }
+        }
+        return true
     }
 }
