@@ -37,11 +37,17 @@ extension UnsafeBufferPointer where Element == UInt8 {
         @inline(__always) func isNewline(_ j: Int) -> Bool { self[j] == 0x0A || self[j] == 0x0D }
         var j = i
         // (?:[^\r\n.!?。！？]|[.!?](?!\s))+
-        while j < count && !isNewline(j) {
-            let mark = sentenceEndLength(at: j)
-            if mark == 3 { break }
-            if mark == 1 && j + 1 < count && scalar(at: j + 1).isWhitespace { break }
-            j += mark == 1 ? 1 : scalar(at: j).length
+        while j < count {
+            let b = self[j]
+            if b < 0x80 {
+                if b == 0x0A || b == 0x0D { break }
+                if (b == UInt8(ascii: ".") || b == UInt8(ascii: "!") || b == UInt8(ascii: "?"))
+                    && j + 1 < count && scalar(at: j + 1).isWhitespace { break }
+                j += 1
+                continue
+            }
+            if sentenceEndLength(at: j) == 3 { break }
+            j += scalar(at: j).length
         }
         if j == i {
             // [.!?。！？]+ or [\r\n]+, whichever starts here.

@@ -22,8 +22,8 @@
 //    stretch before it and the word are joined and encoded below C, and the
 //    cut before the joined stretch is checked in turn.
 // 3. BPE continues over the piece from the stretches' ids (`mergeParts`),
-//    unless every stretch is finished as it stands and no pair across a cut
-//    merges. A piece of more than 128 tokens (the scan's limit), or with a
+//    looking up only the pairs across cuts and inside stretches encoded
+//    below C: the others are finished. A piece of more than 128 tokens (the scan's limit), or with a
 //    joined stretch longer than 128 bytes, is encoded whole.
 
 /// The words of each superword piece, each word's end noted (with whether it
@@ -106,9 +106,9 @@ extension Tokenizer {
                     belowCap = true
                 }
                 guard entry & 1 == 1 else { continue }
-                let goesOn = belowCap || stretches.dropFirst().contains {
-                    t.pair(parts[$0.firstPart - 1], parts[$0.firstPart]) != UInt64.max
-                }
+                // With one stretch finished as it stands there is nothing left to merge;
+                // otherwise the scan looks up only the pairs that can merge.
+                let goesOn = belowCap || stretches.count > 1
                 if whole || (goesOn && parts.count > BPETables.linearScanLimit) {
                     t.encodePiece(base + pieceStart, end - pieceStart, scratch: &scratch, into: &out)
                 } else if goesOn {
