@@ -43,6 +43,8 @@ public struct BuildOptions: Sendable {
     public var evaluation: [String: [String]] = [:]
     /// Byte-level BPE, or SentencePiece BPE (counted with ``SentencePieceOptions/countingPattern`` whatever ``preTokenizer`` says).
     public var model = VocabularyModel.byteLevel
+    /// Superword tokens after the joint BPE's first tokens (nil: none).
+    public var superwords: SuperwordOptions?
 
     public init(domains: [DomainInput]) { self.domains = domains }
 
@@ -105,6 +107,8 @@ public struct DomainReport: Codable, Sendable {
     public var merged: Compression?
     public var own: Compression?
     public var pooled: Compression?
+    /// A superword build's plain counterpart: the joint BPE alone, at the same size.
+    public var plain: Compression?
 }
 
 public struct BuildReport: Codable, Sendable {
@@ -128,6 +132,7 @@ public struct BuildReport: Codable, Sendable {
     /// against each domain's own vocabulary), and the pooled BPE's if compared.
     public var metrics: VocabularyMetrics?
     public var pooledMetrics: VocabularyMetrics?
+    public var superwords: SuperwordReport?
 }
 
 /// Where a build is: its stage (and domain, when counting), how far through
@@ -172,6 +177,7 @@ public func buildVocabulary(
     }
     // Evaluation inputs are checked before any counting: a wrong path fails at once, not after the training.
     for (_, inputs) in options.evaluation { _ = try expandCorpusInputs(inputs) }
+    try options.checkSuperwords()
     let inputs = options.domains.flatMap(\.inputs) + options.evaluation.values.joined()
     return try TemporaryPaths.withWorkFolder("build") { work in try VocabularyFolder.writeStaged(to: output, protecting: inputs) { staging in
         var clock = StageClock()
@@ -197,13 +203,25 @@ public func buildVocabulary(
                              result: result)
         }
         for d in own { log("\(d.name): \(d.tokens.count) merges") }
-        let tokenizer = try clock.time("assemble") {
-            try assemble(trained.joint, options, name: URL(fileURLWithPath: output).lastPathComponent, staging: staging)
+        let name = URL(fileURLWithPath: output).lastPathComponent
+        let tokenizer: Tokenizer, superwords: SuperwordReport?
+        if let superwordOptions = options.superwords {
+            (tokenizer, superwords) = try clock.time("superwords") {
+                try assembleSuperwords(superwordOptions, domains: domains, options, work: work, name: name,
+                                       staging: staging, progress: progress)
+            }
+        } else {
+            tokenizer = try clock.time("assemble") {
+                try assemble(learned: trained.joint.tokens.dropFirst(256), alphabet: trained.joint.alphabet, options, name: name,
+                             staging: staging)
+            }
+            superwords = nil
         }
         try clock.time("check") { try check(tokenizer, options) }
         var report = try clock.time("evaluate") {
-            try evaluate(tokenizer, domains: domains, own: own, pooled: trained.pooled, options)
+            try evaluate(tokenizer, domains: domains, own: own, pooled: trained.pooled, plain: superwords == nil ? nil : trained.joint, options)
         }
+        report.superwords = superwords
         report.seconds = clock.seconds
         report.peakMemoryMB = peakMemoryMB()
         report.memoryBudgetMB = Double(options.memoryBudget) / Double(1 << 20)
@@ -334,13 +352,18 @@ func jointCounts(_ domains: [CountedDomain], _ options: BuildOptions, work: Stri
     let inputs = domains.map(\.countFile)
     let share = options.comparePooled ? 0.5 : 1
     let joint = work + "/joint.counts"
-    let largest = domains.map(\.trainingBytes).max() ?? 1
-    let scales = domains.map { $0.input.weight * Double(largest) / Double(max($0.trainingBytes, 1)) }
-    _ = try mergeCountFiles(inputs, output: joint, scales: scales) { progress($0 * share) }
+    _ = try mergeCountFiles(inputs, output: joint, scales: jointScales(domains)) { progress($0 * share) }
     guard options.comparePooled else { return Trainings(own: inputs, joint: joint, pooled: nil) }
     let pooled = work + "/pooled.counts"
     _ = try mergeCountFiles(inputs, output: pooled) { progress(1 - share + $0 * share) }
     return Trainings(own: inputs, joint: joint, pooled: pooled)
+}
+
+/// Each domain's scale in the joint counts: the largest domain's training
+/// bytes over its own, times its weight.
+func jointScales(_ domains: [CountedDomain]) -> [Double] {
+    let largest = domains.map(\.trainingBytes).max() ?? 1
+    return domains.map { $0.input.weight * Double(largest) / Double(max($0.trainingBytes, 1)) }
 }
 
 /// Stage 3: trains a BPE on each count file to `size` ids (no special tokens),
@@ -375,10 +398,15 @@ func trainAll(_ countFiles: [String], size: Int, model: VocabularyModel = .byteL
     return done.flatMap { $0 }.sorted { $0.0 < $1.0 }.map(\.1)
 }
 
-/// Stage 4: the vocabulary: the joint BPE's first tokens in its rank order,
-/// then the special tokens, written to `staging`.
-func assemble(_ joint: BPETrainer.Result, _ options: BuildOptions, name: String, staging: String) throws -> Tokenizer {
-    let tokenizer = try options.vocabulary(learned: joint.tokens.dropFirst(256), alphabet: joint.alphabet, withSpecialTokens: true)
+/// Stage 4: the vocabulary: the first of `learned` (a training's merged
+/// tokens in rank order) over its `alphabet`, then the special tokens,
+/// written to `staging`; `preTokenizer` in place of the build's (a superword
+/// vocabulary's pattern).
+func assemble(learned: some Collection<[UInt8]>, alphabet: [[UInt8]], preTokenizer: PreTokenizer? = nil,
+              _ options: BuildOptions, name: String, staging: String) throws -> Tokenizer {
+    var options = options
+    if let preTokenizer { options.preTokenizer = preTokenizer }
+    let tokenizer = try options.vocabulary(learned: learned, alphabet: alphabet, withSpecialTokens: true)
     try VocabularyFolder.write(tokenizer, into: staging, name: name, source: "tok build: " + options.domains.map {
         "\($0.name)=\($0.inputs.joined(separator: "+")) (weight \($0.weight))" }.joined(separator: ", "))
     return tokenizer
@@ -400,13 +428,16 @@ func check(_ tokenizer: Tokenizer, _ options: BuildOptions) throws {
 /// held-out text) against the domain's own vocabulary and the pooled BPE.
 func evaluate(
     _ tokenizer: Tokenizer, domains: [CountedDomain], own: [DomainVocabulary], pooled: BPETrainer.Result?,
-    _ options: BuildOptions
+    plain: BPETrainer.Result? = nil, _ options: BuildOptions
 ) throws -> BuildReport {
     let finalTokens = options.learnedTokens(of: tokenizer)
     let bpeTokens = finalTokens.count
     let credit = creditTokens(finalTokens, to: own)
     let ownSets = own.map { Set($0.tokens.prefix(options.mergesWanted(alphabet: $0.alphabet.count))) }
     let pooledTokenizer = try pooled.map {
+        try options.vocabulary(learned: $0.tokens.dropFirst(256), alphabet: $0.alphabet, withSpecialTokens: false)
+    }
+    let plainTokenizer = try plain.map {
         try options.vocabulary(learned: $0.tokens.dropFirst(256), alphabet: $0.alphabet, withSpecialTokens: false)
     }
     var reports: [DomainReport] = []
@@ -434,6 +465,7 @@ func evaluate(
             report.own = ownMeasured.compression
             ownTokens[name] = ownMeasured.tokens
             mergedMeasurements.append((name, merged))
+            report.plain = try plainTokenizer.map { try measure($0).compression }
             if let pooledTokenizer {
                 let p = try measure(pooledTokenizer)
                 report.pooled = p.compression
@@ -448,7 +480,7 @@ func evaluate(
     pooledMetrics?.setParity(reference: ownTokens)
     var report = BuildReport(
         vocabularySize: options.vocabularySize, bpeTokens: bpeTokens, specialTokens: options.specialTokens,
-        pattern: options.preTokenizer.name, domains: reports, jointOnlyTokens: credit.filter { $0 >= domains.count }.count,
+        pattern: tokenizer.preTokenizer.name, domains: reports, jointOnlyTokens: credit.filter { $0 >= domains.count }.count,
         composition: metrics.composition, seconds: [:], peakMemoryMB: 0)
     report.metrics = metrics
     report.pooledMetrics = pooledMetrics

@@ -237,41 +237,54 @@ extension BPETables {
                         pending &= pending - 1
                         ranks[j] = pair(ids[j], ids[j + 1], pairCache)
                     }
-                    while m > 1 {
-                        // ranks[k] = rank << 32 | result for the pair (ids[k], ids[k + 1]);
-                        // comparing whole words compares ranks first, and `<` keeps the leftmost.
-                        var best = 0
-                        var bestValue = ranks[0]
-                        var k = 1
-                        while k < m - 1 {
-                            if ranks[k] < bestValue {
-                                bestValue = ranks[k]
-                                best = k
-                            }
-                            k += 1
-                        }
-                        if bestValue == UInt64.max { break }
-                        ids[best] = UInt32(truncatingIfNeeded: bestValue)
-                        // Remove part best + 1 and the pair that started there.
-                        k = best + 1
-                        while k < m - 1 {
-                            ids[k] = ids[k + 1]
-                            ranks[k] = ranks[k + 1]  // k + 1 <= m - 1 < n: in the buffer, stale past m - 2
-                            k += 1
-                        }
-                        m -= 1
-                        // Both new pairs' lines are requested before either is read: a
-                        // mispredicted branch in the first lookup would otherwise hold
-                        // back the second's loads until the first's had arrived.
-                        if best < m - 1 { prefetchPair(ids[best], ids[best + 1], pairCache) }
-                        if best > 0 { prefetchPair(ids[best - 1], ids[best], pairCache) }
-                        if best < m - 1 { ranks[best] = pair(ids[best], ids[best + 1], pairCache) }
-                        if best > 0 { ranks[best - 1] = pair(ids[best - 1], ids[best], pairCache) }
-                    }
+                    m = scanMerges(ids: ids, ranks: ranks, count: m, pairCache: pairCache)
                     out.append(contentsOf: UnsafeBufferPointer(start: ids, count: m))
                 }
             }
         }
+    }
+
+    /// The scan's merges on `count` parts whose ids and pair values
+    /// (`rank << 32 | result`, `UInt64.max` for a pair that does not merge)
+    /// are in place: merges the leftmost lowest-ranked pair until none is
+    /// left, and returns how many parts remain (at the front of `ids`).
+    /// Pairs of value `limit` or more are not merged (the default: all are).
+    @inlinable @inline(__always)
+    func scanMerges(ids: UnsafeMutablePointer<UInt32>, ranks: UnsafeMutablePointer<UInt64>, count: Int,
+                    pairCache: PairCacheView?, limit: UInt64 = .max) -> Int {
+        var m = count
+        while m > 1 {
+            // ranks[k] = rank << 32 | result for the pair (ids[k], ids[k + 1]);
+            // comparing whole words compares ranks first, and `<` keeps the leftmost.
+            var best = 0
+            var bestValue = ranks[0]
+            var k = 1
+            while k < m - 1 {
+                if ranks[k] < bestValue {
+                    bestValue = ranks[k]
+                    best = k
+                }
+                k += 1
+            }
+            if bestValue >= limit || bestValue == UInt64.max { break }
+            ids[best] = UInt32(truncatingIfNeeded: bestValue)
+            // Remove part best + 1 and the pair that started there.
+            k = best + 1
+            while k < m - 1 {
+                ids[k] = ids[k + 1]
+                ranks[k] = ranks[k + 1]  // k + 1 <= m - 1 < n: in the buffer, stale past m - 2
+                k += 1
+            }
+            m -= 1
+            // Both new pairs' lines are requested before either is read: a
+            // mispredicted branch in the first lookup would otherwise hold
+            // back the second's loads until the first's had arrived.
+            if best < m - 1 { prefetchPair(ids[best], ids[best + 1], pairCache) }
+            if best > 0 { prefetchPair(ids[best - 1], ids[best], pairCache) }
+            if best < m - 1 { ranks[best] = pair(ids[best], ids[best + 1], pairCache) }
+            if best > 0 { ranks[best - 1] = pair(ids[best - 1], ids[best], pairCache) }
+        }
+        return m
     }
 
     /// The long-piece path: a tournament tree over the piece's first parts

@@ -22,7 +22,10 @@ extension SplitRule {
     /// Where this rule lets a stream be cut. All the hand-written rules end a
     /// piece at both kinds (a gap of DeepSeek's CJK and digit rules is split
     /// further by the rules after it, which cut there too).
-    public var safeCuts: SafeCuts { [.newlineBeforeLetter, .spaceBetweenASCIILetters] }
+    public var safeCuts: SafeCuts {
+        // A superword piece runs across spaces.
+        self == .superwords ? [.newlineBeforeLetter] : [.newlineBeforeLetter, .spaceBetweenASCIILetters]
+    }
 }
 
 extension PreTokenizer {

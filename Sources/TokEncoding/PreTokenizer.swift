@@ -126,6 +126,7 @@ public struct PreTokenizer: Sendable, Hashable, PieceSplitter {
         "deepseek-v3": PreTokenizer(rules: [.deepseekDigits, .deepseekCJK, .deepseekWords]),
         // Words as sentencepiece's trainer cuts them: each starts at a run of spaces (SentencePiece training counts with it).
         "sentencepiece": try! PreTokenizer(regex: " +[^ ]*|[^ ]+"),
+        "superwords": PreTokenizer(rules: [.superwords]),
     ]
 
     /// The project's default pattern for mixed zh/en/code/math text.

@@ -26,6 +26,9 @@ public enum SplitRule: String, Sendable, CaseIterable, Hashable {
     case deepseekDigits = "deepseek-digits"
     case deepseekCJK = "deepseek-cjk"
     case deepseekWords = "deepseek-words"
+    /// Superword vocabularies: a stretch of a line up to a sentence end, spaces
+    /// included (`SplitRule+Superwords.swift`).
+    case superwords
 
     /// The regex this rule is equivalent to.
     public var regex: String {
@@ -57,6 +60,8 @@ public enum SplitRule: String, Sendable, CaseIterable, Hashable {
             return "[\u{4E00}-\u{9FA5}\u{3040}-\u{309F}\u{30A0}-\u{30FF}]+"
         case .deepseekWords:
             return "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"
+        case .superwords:
+            return SplitRule.superwordRegex
         }
     }
 
@@ -124,6 +129,7 @@ extension SplitRule {
         case .deepseekDigits: return text.matchNumbers(at: i, max: 3)
         case .deepseekCJK: return text.matchDeepSeekCJK(at: i)
         case .deepseekWords: return text.matchDeepSeekWords(at: i)
+        case .superwords: return text.matchSuperwordSpan(at: i)
         }
     }
 }

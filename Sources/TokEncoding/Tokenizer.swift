@@ -67,6 +67,8 @@ public struct Tokenizer: Sendable {
 
     /// A SentencePiece vocabulary's own normalizer, cuts, ids and decoding (nil: byte-level BPE).
     public let sentencePiece: SentencePiece?
+    /// A superword vocabulary's tables for encoding its pieces from their words (nil: another vocabulary).
+    @usableFromInline let superwordTables: SuperwordTables?
 
     public init(vocabulary: Vocabulary, preTokenizer: PreTokenizer, normalizer: Normalizer = .none,
                 postProcessor: PostProcessor = .none, sentencePiece: SentencePiece? = nil) {
@@ -75,6 +77,8 @@ public struct Tokenizer: Sendable {
         self.normalizer = normalizer
         self.postProcessor = postProcessor
         self.sentencePiece = sentencePiece
+        superwordTables = preTokenizer.rules == [.superwords] && vocabulary.mergeOrder == .ranks && sentencePiece == nil
+            ? SuperwordTables(vocabulary) : nil
         (rawAll, normalizedAll) = Tokenizer.matchers(vocabulary.specialTokens, normalizer)
         (rawOrdinary, normalizedOrdinary) = Tokenizer.matchers(vocabulary.specialTokens.filter { !$0.special }, normalizer)
     }
@@ -218,6 +222,7 @@ public struct Tokenizer: Sendable {
     func encodePieces(
         _ text: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
+        if let superwordTables { return encodeSuperwords(text, tables: superwordTables, scratch: &scratch, into: &out) }
         encodePieces(text, splitter: preTokenizer, scratch: &scratch, into: &out)
     }
 

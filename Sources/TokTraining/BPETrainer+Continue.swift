@@ -64,6 +64,9 @@ public struct BPEContinuation {
     public private(set) var domainCounts: [[UInt64]] = []
     /// No pair was left to merge.
     public private(set) var exhausted = false
+    /// Whether two tokens' bytes may be merged at all (a superword stage's
+    /// constraints); a pair it refuses is never merged.
+    var mergeAllowed: (_ left: [UInt8], _ right: [UInt8]) -> Bool = { _, _ in true }
 
     var state = TrainingState()
     private let domainsPerWord: ContiguousArray<UInt64>
@@ -106,7 +109,7 @@ public struct BPEContinuation {
             }
             let left = UInt32(key >> 32), right = UInt32(truncatingIfNeeded: key)
             let bytes = tokenBytes[Int(left)] + tokenBytes[Int(right)]
-            if base.id(of: bytes) != nil || newIds[bytes] != nil {
+            if base.id(of: bytes) != nil || newIds[bytes] != nil || !mergeAllowed(tokenBytes[Int(left)], tokenBytes[Int(right)]) {
                 state.pairs.counts[state.pairs.find(key)!] = TrainingState.neverMerged
                 continue
             }

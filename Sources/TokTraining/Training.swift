@@ -11,6 +11,8 @@ public struct TrainingOptions: Sendable {
     public var counting: CountingOptions
     /// Byte-level BPE, or SentencePiece BPE (counted with ``SentencePieceOptions/countingPattern`` whatever `counting` says).
     public var model = VocabularyModel.byteLevel
+    /// Superword tokens after a first stage of ordinary BPE (nil: none).
+    public var superwords: SuperwordOptions?
 
     public init(vocabularySize: Int, counting: CountingOptions) {
         self.trainer = BPETrainer(vocabularySize: vocabularySize)
@@ -60,6 +62,7 @@ public func trainVocabulary(
     let resolved = try CorpusInputs(resolving: inputs)
     let countFiles: [String]? = if case .countFiles(let paths) = resolved { paths } else { nil }
     let source = inputs.count == 1 ? inputs[0] : "count files"
+    try options.checkSuperwords(countFiles: countFiles)
     var countSeconds = 0.0
     /// Checks the counts (text, pattern), then trains on them within the memory budget.
     func train(_ path: String, _ metadata: CountMetadata) throws -> (PreTokenizer, BPETrainer.Result) {
@@ -83,6 +86,12 @@ public func trainVocabulary(
     } else {
         (metadata, preTokenizer, result) = try TemporaryPaths.withWorkFolder("train", in: options.counting.temporaryDirectory) { work in
             let path = work + "/train.counts"
+            if let superwords = options.superwords, case .text(let files) = resolved {
+                let (metadata, result) = try trainSuperwords(superwords, files: files, options: options, work: work, warn: warn,
+                                                             countingProgress: countingProgress, trainingProgress: trainingProgress)
+                countSeconds = Date().timeIntervalSince(started) - result.seconds
+                return (metadata, PreTokenizer(rules: [.superwords]), result)
+            }
             let metadata: CountMetadata
             switch resolved {
             case .countFiles(let paths): metadata = try mergeCountFiles(paths, output: path)

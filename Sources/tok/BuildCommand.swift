@@ -51,6 +51,7 @@ struct BuildCommand: ParsableCommand {
     @OptionGroup var corpus: CorpusOptions
 
     @OptionGroup var model: ModelOptions
+    @OptionGroup var superwords: SuperwordArguments
 
     @Option(name: .shortAndLong, help: ArgumentHelp("The vocabulary folder to write (vocab/NAME).", valueName: "folder"))
     var output: String
@@ -59,6 +60,7 @@ struct BuildCommand: ParsableCommand {
         try VocabularySize.validate(vocabSize, specialTokens: specialTokens.tokens.count, merges: 1)
         if let weights { try DomainList.check(weights.weights.map(\.name), of: "--weights", against: domains) }
         if let evaluation { try DomainList.check(evaluation.names, of: "--eval", against: domains) }
+        try superwords.check(model: model.model)
         try checkOutputFolder(output)
     }
 
@@ -74,6 +76,7 @@ struct BuildCommand: ParsableCommand {
         options.threads = corpus.threads.count
         options.memoryBudget = corpus.memoryBudget
         options.comparePooled = comparePooled
+        options.superwords = superwords.options
         options.heldOutPerMille = holdOut.heldOutPerMille
         options.heldOutUnit = holdOut.holdOutBy
         for domain in evaluation?.domains ?? [] { options.evaluation[domain.name] = domain.inputs }
@@ -110,6 +113,11 @@ enum BuildTable {
                          + pad(f(d.merged?.bytesPerToken), 38, left: true) + pad(f(d.own?.bytesPerToken), 7, left: true)
                          + pad(f(d.pooled?.bytesPerToken), 8, left: true) + pad(gain(d.pooled, d.merged), 19, left: true)
                          + pad(f(d.merged?.charactersPerToken), 21, left: true))
+        }
+        if let s = r.superwords {
+            let gains = r.domains.map { "\($0.name) \(f($0.plain?.bytesPerToken)) (\(gain($0.plain, $0.merged)))" }
+            lines.append("superwords after \(s.transition) ids: \(s.superwordTokens) tokens of at most \(s.options.maxWords) words; "
+                         + "bytes/token of the plain build of the same size: " + gains.joined(separator: ", "))
         }
         if r.jointOnlyTokens > 0 { lines.append("\(r.jointOnlyTokens) tokens are in no single domain's own vocabulary (learned from the merged statistics)") }
         if let m = r.metrics, !m.domains.isEmpty {

@@ -13,7 +13,9 @@ struct StatsCommand: ParsableCommand {
             For each vocabulary (built, trained or imported) and each domain's text, prints \
             bytes, characters, tokens, bytes and characters per token, tokens per word and \
             per Han character, Rényi efficiency (alpha 2.5), parity (against the vocabulary \
-            needing the fewest tokens on that domain) and dead tokens; then, per vocabulary, \
+            needing the fewest tokens on that domain), dead tokens and bytes/token against \
+            the first --vocab (a superword build against the plain build of the same size); \
+            then, per vocabulary, \
             dead tokens on all domains and tokens used only as merge intermediates. --json \
             adds the composition and token lengths per kind; --html charts them all. The \
             project's evaluation set is corpora/eval/<domain> (corpora/gather.py); a \
@@ -70,14 +72,15 @@ struct StatsCommand: ParsableCommand {
             try StandardOutput.writeLine(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }
-        var lines = ["domain\tvocabulary\tbytes\tcharacters\ttokens\tbytes/token\tcharacters/token\ttokens/word\ttokens/Han\trenyi2.5\tparity\tdead"]
+        var lines = ["domain\tvocabulary\tbytes\tcharacters\ttokens\tbytes/token\tcharacters/token\ttokens/word\ttokens/Han\trenyi2.5\tparity\tdead\tvs first"]
         for d in report.domains {
+            let first = report.metrics.first?.domains[d]?.bytesPerToken ?? 0
             for (v, metrics) in zip(report.vocabularies, report.metrics) {
                 guard let m = metrics.domains[d] else { continue }
                 lines.append("\(d)\t\(v)\t\(m.bytes)\t\(m.characters)\t\(m.tokens)\t" + String(
                     format: "%.3f\t%.3f\t%.3f\t%@\t%.4f\t%.4f\t%.1f%%", m.bytesPerToken, m.charactersPerToken, m.tokensPerWord,
                     m.hanCharacters * 4 > m.characters ? String(format: "%.3f", m.tokensPerHanCharacter) : "-", m.renyiEfficiency, m.parity ?? 0,
-                    m.deadShare * 100))
+                    m.deadShare * 100) + (first > 0 ? String(format: "\t%.3fx", m.bytesPerToken / first) : "\t-"))
             }
         }
         for (v, metrics) in zip(report.vocabularies, report.metrics) {

@@ -40,6 +40,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var corpus: CorpusOptions
 
     @OptionGroup var model: ModelOptions
+    @OptionGroup var superwords: SuperwordArguments
 
     @Option(name: .shortAndLong, help: ArgumentHelp("The vocabulary folder to write (vocab/NAME).", valueName: "folder"))
     var output: String
@@ -50,6 +51,7 @@ struct TrainCommand: ParsableCommand {
         if maxTokenLength != nil && model.model == .sentencepiece {
             throw ValidationError("--max-token-length counts bytes of byte-level tokens; a SentencePiece model takes --max-piece-length (characters)")
         }
+        try superwords.check(model: model.model)
         try checkOutputFolder(output)
     }
 
@@ -59,6 +61,7 @@ struct TrainCommand: ParsableCommand {
         options.trainer.maxTokenLength = maxTokenLength ?? .max
         options.trainer.specialTokens = specialTokens.tokens
         options.model = model.vocabularyModel
+        options.superwords = superwords.options
         let status = StatusLine(enabled: corpus.showsProgress)
         var trainingStarted: Date?
         let summary = try trainVocabulary(

@@ -9,7 +9,7 @@ from tokenizers import Regex, pre_tokenizers
 
 from conftest import DOMAINS, tok, random_text
 
-SINGLE = ["r50k", "cl100k", "llama3", "qwen2", "o200k", "tok"]
+SINGLE = ["r50k", "cl100k", "llama3", "qwen2", "o200k", "tok", "superwords"]
 
 
 def regexes(pattern, engine="tiktoken"):
