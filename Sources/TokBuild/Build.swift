@@ -480,7 +480,8 @@ func evaluate(
     pooledMetrics?.setParity(reference: ownTokens)
     var report = BuildReport(
         vocabularySize: options.vocabularySize, bpeTokens: bpeTokens, specialTokens: options.specialTokens,
-        pattern: tokenizer.preTokenizer.name, domains: reports, jointOnlyTokens: credit.filter { $0 >= domains.count }.count,
+        // A SentencePiece model cuts with its own segmenter: the pattern is the one it was counted with.
+        pattern: tokenizer.sentencePiece == nil ? tokenizer.preTokenizer.name : options.preTokenizer.name, domains: reports, jointOnlyTokens: credit.filter { $0 >= domains.count }.count,
         composition: metrics.composition, seconds: [:], peakMemoryMB: 0)
     report.metrics = metrics
     report.pooledMetrics = pooledMetrics
