@@ -82,9 +82,6 @@ public func tok_policy_release(_ policy: UnsafeMutableRawPointer?) {
     Unmanaged<SpecialPolicy>.fromOpaque(policy).release()
 }
 
-/// Encodes `length` bytes at `text` into `*result`'s ids: with `policy`'s
-/// special tokens (NULL: none), and the post-processor's tokens around them
-/// when `addSpecial` is not 0.
 /// Huge pages for a large result's room (``HugePages/advise(_:bytes:)``).
 func adviseHugePages(_ ids: inout ContiguousArray<UInt32>) {
     let bytes = ids.capacity * MemoryLayout<UInt32>.stride
@@ -95,6 +92,9 @@ func adviseHugePages(_ ids: inout ContiguousArray<UInt32>) {
     }
 }
 
+/// Encodes `length` bytes at `text` into `*result`'s ids: with `policy`'s
+/// special tokens (NULL: none), and the post-processor's tokens around them
+/// when `addSpecial` is not 0.
 @_cdecl("tok_encode")
 public func tok_encode(
     _ encoding: UnsafeRawPointer, _ text: UnsafePointer<UInt8>?, _ length: Int, _ policy: UnsafeRawPointer?,

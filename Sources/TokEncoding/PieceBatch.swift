@@ -6,7 +6,7 @@ import CTokRuntime
 enum PieceState {
     /// A short piece the shared cache held: the entry's head then, which
     /// vouches for its ids while the entry is unchanged
-    /// (``PieceCacheView/appendIfUnchanged(slot:head:into:)``).
+    /// (``PieceCacheView/copyIfUnchanged(slot:head:to:)``).
     case hit(head: UInt64)
     /// A short piece the shared cache did not hold: its hash, for the
     /// vocabulary's lookup table.
@@ -35,9 +35,10 @@ struct PieceBatch {
     @usableFromInline let states: UnsafeMutablePointer<PieceState>
     /// The ids of the batch's hits, gathered here and appended to the output
     /// in one copy: an append per id checked the array's uniqueness and room
-    /// each time. Room for every piece's most ids, and a word of slack.
+    /// each time. Room for every piece's most ids (each copy writes that
+    /// many after the ones before it).
     @usableFromInline let staged: UnsafeMutablePointer<UInt32>
-    @usableFromInline static let stagedCapacity = capacity * SharedPieceCache.maxIds + 8
+    @usableFromInline static let stagedCapacity = capacity * SharedPieceCache.maxIds
     @usableFromInline var count = 0
 
     /// Calls `body` with an empty batch over `text`, its arrays on the stack.

@@ -149,28 +149,16 @@ struct PieceCacheView {
     /// Else appends nothing.
     @inlinable @inline(__always)
     func appendIfUnchanged(slot: Int, head: UInt64, into out: inout ContiguousArray<UInt32>) -> Bool {
-        let e = entry(slot)
-        let i5 = tok_load_relaxed(e + 5), i6 = tok_load_relaxed(e + 6), i7 = tok_load_relaxed(e + 7)
-        tok_fence_acquire()
-        guard tok_load_relaxed(e + 4) == head else { return false }
-        out.append(UInt32(truncatingIfNeeded: head >> 32))
-        let more = Int(head >> 8 & 0xFF) - 1
-        if more > 0 {
-            // Ids 1...6 sit in words 5-7, two to a word.
-            out.append(UInt32(truncatingIfNeeded: i5))
-            if more > 1 { out.append(UInt32(truncatingIfNeeded: i5 >> 32)) }
-            if more > 2 { out.append(UInt32(truncatingIfNeeded: i6)) }
-            if more > 3 { out.append(UInt32(truncatingIfNeeded: i6 >> 32)) }
-            if more > 4 { out.append(UInt32(truncatingIfNeeded: i7)) }
-            if more > 5 { out.append(UInt32(truncatingIfNeeded: i7 >> 32)) }
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: SharedPieceCache.maxIds) { ids in
+            let k = copyIfUnchanged(slot: slot, head: head, to: ids.baseAddress!)
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: ids[..<k]))  // k <= maxIds
+            return k > 0
         }
-        return true
     }
 
-    /// ``appendIfUnchanged(slot:head:into:)`` into memory of its own: writes
-    /// the entry's ids at `to` and returns how many, or 0 if the head changed.
-    /// Writes ``SharedPieceCache/maxIds`` words whatever the count: the
-    /// caller's buffer has room for them.
+    /// Writes the ids of entry `slot` at `to` and returns how many, if its
+    /// head is still `head`; else returns 0. Writes ``SharedPieceCache/maxIds``
+    /// words whatever the count: the caller's buffer has room for them.
     @inlinable @inline(__always)
     func copyIfUnchanged(slot: Int, head: UInt64, to ids: UnsafeMutablePointer<UInt32>) -> Int {
         let e = entry(slot)
