@@ -47,6 +47,8 @@ func assembleSuperwords(
     let transition = superwords.transitionIds(bpeIds: bpeIds)
     var counting = CountingOptions(preTokenizer: PreTokenizer(rules: [.superwords]), threads: options.threads,
                                    memoryBudget: options.memoryBudget)
+    counting.field = options.field
+    counting.strict = options.strict
     counting.temporaryDirectory = work
     let countFiles = try domains.map { domain in
         guard case .text(let files) = try CorpusInputs(resolving: domain.input.inputs) else {

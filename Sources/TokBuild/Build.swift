@@ -45,6 +45,10 @@ public struct BuildOptions: Sendable {
     public var model = VocabularyModel.byteLevel
     /// Superword tokens after the joint BPE's first tokens (nil: none).
     public var superwords: SuperwordOptions?
+    /// The JSON field holding each document's text in `.jsonl` inputs, training and evaluation alike.
+    public var field = "text"
+    /// Whether a malformed JSON line, or one without ``field``, fails the build (else it is skipped with a warning).
+    public var strict = false
 
     public init(domains: [DomainInput]) { self.domains = domains }
 
@@ -299,6 +303,8 @@ func countDomains(
     var counting = CountingOptions(preTokenizer: options.preTokenizer, threads: options.threads,
                                    memoryBudget: options.memoryBudget)
     counting.normalizer = options.normalizer
+    counting.field = options.field
+    counting.strict = options.strict
     counting.temporaryDirectory = work
     return try options.domains.map { domain in
         let files: [CorpusFile]
@@ -454,7 +460,7 @@ func evaluate(
             merged: nil, own: nil, pooled: nil)
         let evaluationFiles = try options.evaluation[name].map(expandCorpusInputs)
         func measure(_ t: Tokenizer) throws -> TextMeasurement {
-            if let evaluationFiles { return try TextMeasurement.of(files: evaluationFiles, tokenizer: t, threads: options.threads) }
+            if let evaluationFiles { return try TextMeasurement.of(files: evaluationFiles, tokenizer: t, threads: options.threads, field: options.field) }
             return domain.heldOut.withUnsafeBufferPointer { TextMeasurement.of($0, tokenizer: t, threads: options.threads) }
         }
         if evaluationFiles != nil || !domain.heldOut.isEmpty {

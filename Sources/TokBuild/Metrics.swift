@@ -39,9 +39,9 @@ public struct TextMeasurement: Sendable {
         return m
     }
 
-    /// Encodes the text of `files` (txt, jsonl, zst) in blocks and measures it, in bounded memory.
-    public static func of(files: [CorpusFile], tokenizer: Tokenizer, threads: Int) throws -> TextMeasurement {
-        let stream = CorpusStream(files: files, preTokenizer: tokenizer.preTokenizer, blockSize: 8 << 20)
+    /// Encodes the text of `files` (txt, jsonl with the text in `field`, zst) in blocks and measures it, in bounded memory.
+    public static func of(files: [CorpusFile], tokenizer: Tokenizer, threads: Int, field: String = "text") throws -> TextMeasurement {
+        let stream = CorpusStream(files: files, preTokenizer: tokenizer.preTokenizer, blockSize: 8 << 20, field: field)
         var batch = TextBatch()
         var total = TextMeasurement(idLimit: tokenizer.vocabulary.idLimit)
         while try stream.next(&batch) {

@@ -75,6 +75,8 @@ struct BuildCommand: ParsableCommand {
         options.model = model.vocabularyModel
         options.threads = corpus.threads.count
         options.memoryBudget = corpus.memoryBudget
+        options.field = corpus.jsonLines.field
+        options.strict = corpus.jsonLines.strict
         options.comparePooled = comparePooled
         options.superwords = superwords.options
         options.heldOutPerMille = holdOut.heldOutPerMille

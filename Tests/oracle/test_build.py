@@ -150,3 +150,32 @@ def test_binary_files_in_a_corpus_are_reported_as_tok_count_reports_them(tmp_pat
     # Given as a count file, the domain's counts say the same, naming the file.
     r = tok("build", "--domains", f"en={tmp_path / 'en.counts'}", "--vocab-size", 1000, "--quiet", "-o", tmp_path / "from-counts")
     assert f"tok: en: {tmp_path / 'en.counts'}: 512 bytes of invalid UTF-8 counted as byte pieces" in r.stderr.decode().splitlines()
+
+
+def test_jsonl_text_comes_from_field_and_strict_names_the_line(tmp_path):
+    """--field picks the text of .jsonl training and evaluation files; the field tok does not read is never
+    counted; --strict fails on a line without the field, naming the file and line, and writes nothing."""
+    folders = {}
+    for d in ("en", "code"):
+        docs = domain_text(d, 300_000).split("\n\n")
+        (tmp_path / d).mkdir()
+        lines = [json.dumps({"text": "zqxjv " * 20, "content": doc}) for doc in docs if doc.strip()]
+        (tmp_path / d / "train.jsonl").write_text("\n".join(lines[20:]) + "\n")
+        (tmp_path / f"{d}-eval.jsonl").write_text("\n".join(lines[:20]) + "\n")
+        folders[d] = sum(len(json.loads(l)["content"].encode()) for l in lines[:20])
+    domains = ",".join(f"{d}={tmp_path / d}" for d in folders)
+    evaluation = ",".join(f"{d}={tmp_path / f'{d}-eval.jsonl'}" for d in folders)
+    report = json.loads(tok("build", "--domains", domains, "--eval", evaluation, "--field", "content", "--vocab-size", 2000,
+                            "--json", "-o", tmp_path / "v").stdout)
+    assert {d["name"]: d["merged"]["bytes"] for d in report["domains"]} == folders
+    vocab = json.loads((tmp_path / "v" / "tokenizer.json").read_text())["model"]["vocab"]
+    assert "Ġzqxjv" not in vocab and "zqxjv" not in vocab
+
+    (tmp_path / "en" / "train.jsonl").open("a").write(json.dumps({"text": "no content here"}) + "\n")
+    line = len((tmp_path / "en" / "train.jsonl").read_text().splitlines())
+    r = tok("build", "--domains", domains, "--field", "content", "--strict", "--vocab-size", 2000, "-o", tmp_path / "w",
+            check=False)
+    err = r.stderr.decode().strip()
+    assert r.returncode != 0 and len(err.splitlines()) == 1, err
+    assert f"train.jsonl:{line}:" in err and '"content"' in err
+    assert not (tmp_path / "w").exists()
