@@ -62,7 +62,7 @@ struct ImportCommand: ParsableCommand {
                 let ranks = try TiktokenFile.read(data, path: file)
                 let specialTokens = specials.isEmpty ? TiktokenFile.standardSpecialTokens(pattern: pattern.name) : specials
                 tokenizer = Tokenizer(
-                    vocabulary: try Vocabulary.fromRanks(ranks, specialTokens: specialTokens), preTokenizer: pattern)
+                    vocabulary: try Vocabulary.fromRanks(withGaps: ranks, specialTokens: specialTokens), preTokenizer: pattern)
                 source = "imported from tiktoken ranks \(file) with pattern \(pattern.name)"
             }
         } catch let error as VocabularyError {

@@ -170,3 +170,22 @@ def test_gpt2_style_prefix_space_and_processors(processor, corpus, tmp_path):
                                                                   ("starts with a space", " already spaced"), ("<s>", "a<s>b </s> c")]
     compare(tmp_path / "v", hf, texts, f"{processor} vs tokenizers")
     compare(tmp_path / "v", exported, texts, f"{processor} vs tok's export")
+
+
+def test_a_ranks_file_with_gaps_gives_tiktokens_ids(corpus, tmp_path):
+    """Ranks that skip ids, as an extended vocabulary's do (its new ranks after the base's special
+    token): tok imports them, with a special token in the gap, and gives tiktoken's ids on the file."""
+    import base64
+    import tiktoken
+    lines = (REFVOCAB / "cl100k_base.tiktoken").read_text().splitlines()[:30_000]
+    gapped = [l if int(l.split()[1]) < 20_000 else f"{l.split()[0]} {int(l.split()[1]) + 5}" for l in lines]
+    path = tmp_path / "extended.tiktoken"
+    path.write_text("\n".join(gapped) + "\n")
+    tok("import", path, "--pattern", "cl100k", "--special", "<|endoftext|>=20002", "-o", tmp_path / "v")
+    ranks = {base64.b64decode(t): int(r) for t, r in (l.split() for l in gapped)}
+    pattern = json.loads((tmp_path / "v" / "manifest.json").read_text())["regexes"][0]
+    enc = tiktoken.Encoding("extended", pat_str=pattern, mergeable_ranks=ranks, special_tokens={"<|endoftext|>": 20002})
+    for d in DOMAINS:
+        text = corpus[d][:200_000] + "<|endoftext|>" + corpus[d][:1000]
+        assert_same(tok_ids(tmp_path / "v", text), enc.encode(text, allowed_special="all"), d)
+    assert tok("decode", "--vocab", tmp_path / "v", input=b"20002 20005").stdout == b"<|endoftext|>" + base64.b64decode(gapped[20_000].split()[0])

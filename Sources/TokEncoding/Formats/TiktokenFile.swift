@@ -2,11 +2,13 @@ import Foundation
 
 /// tiktoken's ranks file: one `base64 rank` line per token.
 public enum TiktokenFile {
-    /// Parses a ranks file into byte strings indexed by rank.
+    /// Parses a ranks file into byte strings indexed by rank: nil for a rank
+    /// the file skips, as tiktoken allows (an extended vocabulary's ranks
+    /// resume after the base's special tokens).
     ///
-    /// - Throws: an error naming the file and line for a malformed line, a
-    ///   repeated or missing rank.
-    public static func read(_ data: [UInt8], path: String) throws -> [[UInt8]] {
+    /// - Throws: an error naming the file and line for a malformed line or a
+    ///   repeated rank.
+    public static func read(_ data: [UInt8], path: String) throws -> [[UInt8]?] {
         var byRank: [[UInt8]?] = []
         var line = 0
         var start = 0
@@ -27,10 +29,7 @@ public enum TiktokenFile {
             byRank[rank] = decoded
         }
         guard !byRank.isEmpty else { throw VocabularyError.malformed(path: path, line: nil, reason: "no tokens") }
-        if let missing = byRank.firstIndex(where: { $0 == nil }) {
-            throw VocabularyError.malformed(path: path, line: nil, reason: "rank \(missing) is missing (ranks must be 0..<n)")
-        }
-        return byRank.map { $0! }
+        return byRank
     }
 
     /// The bytes of `text` in base64 as tiktoken's files write it (groups of

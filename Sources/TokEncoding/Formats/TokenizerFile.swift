@@ -48,7 +48,7 @@ extension Tokenizer {
         do {
             let ranks = try TiktokenFile.read(data, path: path)
             let specials = TiktokenFile.standardSpecialTokens(pattern: preTokenizer.name)
-            return Tokenizer(vocabulary: try Vocabulary.fromRanks(ranks, specialTokens: specials), preTokenizer: preTokenizer)
+            return Tokenizer(vocabulary: try Vocabulary.fromRanks(withGaps: ranks, specialTokens: specials), preTokenizer: preTokenizer)
         } catch let error as VocabularyError {
             throw error.description.hasPrefix(path) ? error : VocabularyError.inFile(path: path, error)
         }
