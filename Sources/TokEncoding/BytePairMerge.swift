@@ -61,6 +61,9 @@ public struct BytePairScratch: Sendable {
     @usableFromInline var longPieces: LongPieceCache
     /// Pair lookups this thread's merges have made.
     @usableFromInline var pairs: PairCache
+    /// A SentencePiece model's normalized text, kept from call to call: a
+    /// new megabyte each time was a megabyte of fresh pages to fault in.
+    @usableFromInline var normalized: [UInt8] = []
 
     /// - Parameter caching: whether this thread keeps its caches of long
     ///   pieces and of pair lookups (about 1.3 MiB, allocated at first use).

@@ -125,9 +125,24 @@ public struct SentencePieceNormalizer: Sendable, Hashable {
         out.reserveCapacity(start + n + n / 8 + 8)
         if !dummyPrefixAfter && addDummyPrefix { out.append(contentsOf: space) }
         var previousIsSpace = removeExtraWhitespaces
+        // A space stays one space byte (tok's form, runs of spaces kept): then
+        // every byte the table maps to itself is copied as it is.
+        let plainSpaces = space.count == 1 && !removeExtraWhitespaces
         ascii.withUnsafeBufferPointer { ascii in
+            @inline(__always) func copiedAsItIs(_ b: UInt8) -> Bool {
+                b < 0x80 && ascii[Int(b)] == Int16(b) && (b != 0x20 || plainSpaces)
+            }
             while i < n {
                 let b = text[i]  // i < n
+                if copiedAsItIs(b) {
+                    // A run of such bytes in one copy: an append per byte checked the array's room each time.
+                    let run = i
+                    i += 1
+                    while i < n && copiedAsItIs(text[i]) { i += 1 }
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: text[run ..< i]))
+                    previousIsSpace = false
+                    continue
+                }
                 if b < 0x80, case let a = ascii[Int(b)], a != SentencePieceNormalizer.slow {
                     // One byte to at most one byte: the common case, without the trie.
                     i += 1

@@ -8,10 +8,12 @@
 /// piece that a merge makes holds "xy", no merge ever crosses the cut; the
 /// merges on each side then happen in the same order as in the whole text
 /// (the best pair on one side is never changed by a merge on the other), so
-/// each side ends as it would have. The cuts taken are those beside a space
-/// (before it unless "x " is in some piece, after it unless " y" is), around
-/// a byte no merged piece holds, and around every user-defined piece (which
-/// never merges). With Metaspace's `split` on, `tokenizers` cuts before
+/// each side ends as it would have. The cuts taken are those between two
+/// ASCII characters no merged piece holds side by side (`o(` in code, `}{`
+/// in LaTeX, where words run on without spaces), beside a space (before it
+/// unless "x " is in some piece, after it unless " y" is), around a byte no
+/// merged piece holds, and around every user-defined piece (which never
+/// merges). With Metaspace's `split` on, `tokenizers` cuts before
 /// every space: ``splitBeforeEverySpace``.
 struct SentencePieceSegmenter: Sendable, Hashable, PieceSplitter {
     /// Per byte: ``space``, ``isolated``, ``userStart`` bits.
@@ -19,6 +21,8 @@ struct SentencePieceSegmenter: Sendable, Hashable, PieceSplitter {
     static let space: UInt8 = 1, isolated: UInt8 = 2, userStart: UInt8 = 4
     /// Characters a space may not be cut from: those "x " (`before`) or " y" (`after`) that some merged piece holds.
     let keepBefore: CharacterSet, keepAfter: CharacterSet
+    /// Bit `x << 7 | y`: some merged piece holds ASCII characters x then y.
+    let keepPair: [UInt64]
     let userDefined: LongestMatcher
 
     /// A set of characters: a bit per ASCII character, a hash set for the rest.
@@ -39,6 +43,7 @@ struct SentencePieceSegmenter: Sendable, Hashable, PieceSplitter {
     init(merged: [[UInt8]], userDefined: [[UInt8]], splitBeforeEverySpace: Bool = false) {
         var keepBefore = CharacterSet(), keepAfter = CharacterSet()
         var inMerged = [Bool](repeating: false, count: 128)
+        var keepPair = [UInt64](repeating: 0, count: 128 * 128 / 64)
         for piece in merged {
             var previous: UInt32? = nil
             piece.withUnsafeBufferPointer { p in
@@ -47,6 +52,10 @@ struct SentencePieceSegmenter: Sendable, Hashable, PieceSplitter {
                     let c = p.scalar(at: i)
                     if c.value < 128 { inMerged[Int(c.value)] = true }
                     if let previous {
+                        if previous < 128 && c.value < 128 && !(splitBeforeEverySpace && c.value == 0x20) {
+                            let pair = Int(previous) << 7 | Int(c.value)
+                            keepPair[pair >> 6] |= 1 << UInt64(pair & 63)
+                        }
                         if c.value == 0x20 { keepBefore.insert(previous) }
                         if previous == 0x20 { keepAfter.insert(c.value) }
                     }
@@ -58,6 +67,7 @@ struct SentencePieceSegmenter: Sendable, Hashable, PieceSplitter {
         if splitBeforeEverySpace { keepBefore = CharacterSet() }
         self.keepBefore = keepBefore
         self.keepAfter = keepAfter
+        self.keepPair = keepPair
         self.userDefined = LongestMatcher(userDefined)
         var flags = [UInt8](repeating: 0, count: 256)
         flags[0x20] |= SentencePieceSegmenter.space
@@ -74,18 +84,25 @@ struct SentencePieceSegmenter: Sendable, Hashable, PieceSplitter {
         let n = text.count
         var start = 0, i = 0
         byteFlags.withUnsafeBufferPointer { flags in
+            keepPair.withUnsafeBufferPointer { keepPair in
             while i < n {
                 let b = text[i]  // i < n
                 let f = flags[Int(b)]
-                if f == 0 {
-                    i += 1
-                    continue
-                }
                 if f & SentencePieceSegmenter.userStart != 0, case let m = userDefined.match(text, at: i), m > 0 {
                     if start < i { body(start ..< i) }
                     body(i ..< i + m)
                     i += m
                     start = i
+                    continue
+                }
+                // start < i, so i - 1 >= 0; both bytes ASCII, so the pair is below 128 * 128.
+                if start < i && b < 0x80 && text[i - 1] < 0x80,
+                   case let pair = Int(text[i - 1]) << 7 | Int(b), keepPair[pair >> 6] >> UInt64(pair & 63) & 1 == 0 {
+                    body(start ..< i)
+                    start = i
+                }
+                if f == 0 {
+                    i += 1
                     continue
                 }
                 if f & SentencePieceSegmenter.isolated != 0 {
@@ -106,6 +123,7 @@ struct SentencePieceSegmenter: Sendable, Hashable, PieceSplitter {
                     }
                 }
                 i += 1
+            }
             }
         }
         if start < n { body(start ..< n) }

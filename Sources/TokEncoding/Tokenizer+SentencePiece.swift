@@ -25,6 +25,12 @@ extension Tokenizer {
         scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
         var normalized: [UInt8] = []
+        swap(&normalized, &scratch.normalized)
+        defer {
+            // Kept up to 16 MiB: a call on a whole large file does not hold its size for good.
+            normalized.removeAll(keepingCapacity: normalized.capacity <= 1 << 24)
+            swap(&normalized, &scratch.normalized)
+        }
         sentencePiece.normalize(text, atStart: atStart, into: &normalized)
         guard !normalized.isEmpty else { return }
         if case .huggingFace(let json) = sentencePiece.form, json.wholeTextFirst,
