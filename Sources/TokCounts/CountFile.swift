@@ -117,7 +117,8 @@ public enum CountFileError: TokError, Equatable {
         case .superwordCountsOfOtherText(let path, let countFile):
             return "\(path): not the superword counts of \(countFile) (other text or other held-out documents): count its text with tok count --superwords"
         case .superwordCountsGiven(let path):
-            return "\(path): superword counts; give the count file they lie beside (NAME.counts beside NAME.superwords.counts)"
+            let stem = path.hasSuffix(CountFile.superwordsSuffix) ? String(path.dropLast(CountFile.superwordsSuffix.count)) : path
+            return "\(path): superword counts; give the count file they lie beside, \(stem).counts"
         }
     }
 }
