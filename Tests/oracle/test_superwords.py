@@ -123,6 +123,10 @@ def test_train_learns_superwords_and_matches_tokenizers(tmp_path):
     text = text[:300_000]
     ids = [int(x) for x in tok("encode", "--vocab", out, input=text.encode()).stdout.split()]
     assert ids == hf.encode(text).ids
+    # The same training from count files (the superword counts beside them).
+    tok("count", "--domain", "en", "--superwords", CORPORA / "en", "-o", tmp_path / "en.counts")
+    tok("train", tmp_path / "en.counts", "--vocab-size", 6000, "--superwords", "auto", "--max-words", 3, "-o", tmp_path / "again")
+    assert (tmp_path / "again" / "tokenizer.json").read_bytes() == (out / "tokenizer.json").read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +176,8 @@ def test_superwords_are_refused_with_one_line(built, tmp_path):
     refused(tok("build", "--domains", f"en={counts}", "--vocab-size", 3000, "--superwords", 2000, "-o", tmp_path / "x",
                 check=False), f"{counts}: no superword counts beside it ({tmp_path / 'en.superwords.counts'})",
             "tok count --superwords")
-    tok("count", "--domain", "en", "--superwords", CORPORA / "en" / "perl-pod.txt", "-o", tmp_path / "other.counts")
+    first = min(p for p in (CORPORA / "en").iterdir() if not p.name.startswith("."))
+    tok("count", "--domain", "en", "--superwords", first, "-o", tmp_path / "other.counts")
     (tmp_path / "en.superwords.counts").write_bytes((tmp_path / "other.superwords.counts").read_bytes())
     refused(tok("build", "--domains", f"en={counts}", "--vocab-size", 3000, "--superwords", 2000, "-o", tmp_path / "x",
                 check=False), f"{tmp_path / 'en.superwords.counts'}: not the superword counts of {counts}")
@@ -182,7 +187,7 @@ def test_superwords_are_refused_with_one_line(built, tmp_path):
             "other.superwords.counts: counted with pattern superwords, not tok")
     assert not list(tmp_path.glob("m.*"))
     refused(tok("train", counts, "--vocab-size", 3000, "--superwords", 2000, "-o", tmp_path / "y", check=False),
-            "en.counts", "count files")
+            f"{tmp_path / 'en.superwords.counts'}: not the superword counts of {counts}")
     refused(tok("train", CORPORA / "en", "--vocab-size", 3000, "--superwords", 3001, "-o", tmp_path / "z", check=False),
             "--superwords 3001")
     refused(tok("train", CORPORA / "en", "--vocab-size", 3000, "--superwords", 100, "-o", tmp_path / "z", check=False),
