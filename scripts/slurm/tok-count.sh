@@ -70,7 +70,7 @@ if [ "$mode" = task ]; then
                 | xargs -P "$MERGE_JOBS" -L1 sh -c 'i=$1; shift; exec "$WORK/tok" count --merge --quiet $SUPERWORDS_FLAG "$@" -o "$WORK/$NEXT-$(printf %06d "$i").counts"' merge
             level=$NEXT
         done
-        final=$(ls "$work"/$level-[0-9]*.counts)
+        final=$work/$(ls "$work" | grep "^$level-[0-9]*\.counts$")
         [ -f "${final%.counts}.heldout.txt" ] && mv "${final%.counts}.heldout.txt" "$OUTPUT/$DOMAIN.heldout.txt"
         [ "$SUPERWORDS" = 1 ] && mv "${final%.counts}.superwords.counts" "$OUTPUT/$DOMAIN.superwords.counts"
         mv "$final" "$OUTPUT/$DOMAIN.counts"
