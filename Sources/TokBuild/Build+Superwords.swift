@@ -15,7 +15,9 @@ extension BuildOptions {
         guard t > 256 && t <= bpeIds else { throw SuperwordError.transitionOutOfRange(transition: t, bpeIds: bpeIds) }
         for domain in domains {
             guard case .countFiles(let paths) = try CorpusInputs(resolving: domain.inputs) else { continue }
-            for path in paths { _ = try CountFile.superwordCounts(besides: path, metadata: try CountFile.metadata(path: path)) }
+            for path in CountFile.withoutPairedSuperwordCounts(paths) {
+                _ = try CountFile.superwordCounts(besides: path, metadata: try CountFile.metadata(path: path))
+            }
         }
     }
 }

@@ -306,8 +306,9 @@ func countDomains(
         let files: [CorpusFile]
         switch try CorpusInputs(resolving: domain.inputs) {
         case .text(let text): files = text
-        case .countFiles(let paths):
-            // Several count files are added up, with their held-out texts.
+        case .countFiles(let given):
+            // Several count files are added up, with their held-out texts (and superword counts).
+            let paths = CountFile.withoutPairedSuperwordCounts(given)
             guard options.normalizer.steps.isEmpty else {
                 throw BuildError.countFilesNotNormalized(domain: domain.name, path: paths[0], normalizer: options.normalizer.rawValue)
             }

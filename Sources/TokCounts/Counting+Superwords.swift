@@ -38,6 +38,16 @@ extension CountFile {
         (path.hasSuffix(".counts") ? String(path.dropLast(7)) : path) + superwordsSuffix
     }
 
+    /// `paths` without the superword counts of another of them: a folder or
+    /// glob of counted pairs names both files of each, and the superword counts
+    /// go with the count file they lie beside.
+    public static func withoutPairedSuperwordCounts(_ paths: [String]) -> [String] {
+        let given = Set(paths)
+        return paths.filter { path in
+            !(path.hasSuffix(superwordsSuffix) && given.contains(String(path.dropLast(superwordsSuffix.count)) + ".counts"))
+        }
+    }
+
     /// The superword count file beside the count file at `path`, checked to
     /// count the same documents with the `superwords` pattern.
     ///

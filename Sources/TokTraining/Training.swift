@@ -59,7 +59,9 @@ public func trainVocabulary(
     // Checked before the counting and training, not after.
     try VocabularyFolder.checkReplaceable(output, protecting: inputs)
     try SpecialToken.checkContents(options.trainer.specialTokens)
-    let resolved = try CorpusInputs(resolving: inputs)
+    var resolved = try CorpusInputs(resolving: inputs)
+    // A folder of counted pairs: the superword counts go with the count files they lie beside.
+    if case .countFiles(let paths) = resolved { resolved = .countFiles(CountFile.withoutPairedSuperwordCounts(paths)) }
     let countFiles: [String]? = if case .countFiles(let paths) = resolved { paths } else { nil }
     let source = inputs.count == 1 ? inputs[0] : "count files"
     try options.checkSuperwords(countFiles: countFiles)

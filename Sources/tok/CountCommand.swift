@@ -19,6 +19,7 @@ struct CountCommand: ParsableCommand {
 
             Example:
               tok count corpora/zh --domain zh -o counts/zh.counts
+              tok count corpora/en --domain en --superwords -o counts/en.counts   # and en.superwords.counts
             """
     )
 
@@ -92,7 +93,8 @@ struct CountCommand: ParsableCommand {
                                    StatusLine.duration(secondsLeft(done: fraction, of: 1, in: seconds, minimumShare: 0.05))))
             }
             if superwords {
-                (metadata, superwordMetadata) = try mergeCountFilesWithSuperwords(inputs, output: output, heldOutText: true, progress: merging)
+                (metadata, superwordMetadata) = try mergeCountFilesWithSuperwords(CountFile.withoutPairedSuperwordCounts(inputs), output: output,
+                                                                                  heldOutText: true, progress: merging)
             } else {
                 metadata = try mergeCountFiles(inputs, output: output, heldOutText: true, progress: merging)
             }

@@ -56,6 +56,13 @@ struct SuperwordCountingTests {
         }
     }
 
+    @Test func superwordCountsGoWithTheCountFilesTheyLieBeside() {
+        let named = ["d/a.counts", "d/a.superwords.counts", "d/b.superwords.counts", "d/c.counts"]
+        #expect(CountFile.withoutPairedSuperwordCounts(named) == ["d/a.counts", "d/b.superwords.counts", "d/c.counts"])
+        #expect(CountFile.superwordsPath("d/a.counts") == "d/a.superwords.counts" && CountFile.superwordsPath("x") == "x.superwords.counts")
+        #expect(CountFile.heldOutPath("d/a.superwords.counts") == "d/a.heldout.txt")
+    }
+
     @Test func streamsAreCutWhereEveryPatternMayBeCut() throws {
         #expect(try cuttingPreTokenizer([tok, .superwords]) == .superwords)
         #expect(try cuttingPreTokenizer([.superwords, tok]) == .superwords)
