@@ -19,7 +19,7 @@ struct CountCommand: ParsableCommand {
 
             Example:
               tok count corpora/zh --domain zh -o counts/zh.counts
-              tok count corpora/en --domain en --superwords -o counts/en.counts   # and en.superwords.counts
+              tok count corpora/en --domain en --superwords -o counts/en.counts
             """
     )
 
