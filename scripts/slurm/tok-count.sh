@@ -10,9 +10,9 @@
 #   2. plan   (one task): `tok count --plan-held-out` over the scans: how many bytes the shards before each one hold out
 #   3. count  (array): `tok count --hold-out` per shard, told what came before it
 #   4. merge  (one task): `tok count --merge` in a tree of FAN_IN files a step, MERGE_JOBS at once
-# Result: OUTPUT/DOMAIN.counts and OUTPUT/DOMAIN.heldout.txt (and DOMAIN.superwords.counts), byte-identical to one
-# `tok count --domain DOMAIN --hold-out 20 --held-out-capacity 4M SHARD...` (shards in sorted order). They
-# appear only when the merge has succeeded; work files are in OUTPUT/.DOMAIN-work.
+# Result: OUTPUT/DOMAIN.counts and OUTPUT/DOMAIN.heldout.txt (with SUPERWORDS=1, OUTPUT/DOMAIN.superwords.counts
+# too), byte-identical to one `tok count --domain DOMAIN --hold-out 20 --held-out-capacity 4M SHARD...` (shards in
+# sorted order). They appear only when the merge has succeeded; work files are in OUTPUT/.DOMAIN-work.
 # OUTPUT and the shards must be on storage every node mounts; tok is the static
 # build (swift build -c release --static-swift-stdlib), which needs only Debian's
 # libicu72, libzstd1 and libstdc++6 on the nodes.
@@ -20,7 +20,8 @@
 # Settings from the environment: TOK (default: .build/release/tok of this
 # checkout, copied into OUTPUT/.DOMAIN-work), HOLD_OUT (thousandths, default 20;
 # 0 for none), HELD_OUT_CAPACITY (most bytes held out, 4M as tok build), PATTERN
-# (tok), SUPERWORDS (1: also DOMAIN.superwords.counts, for tok build --superwords), FAN_IN (16), MERGE_JOBS (8), ARRAY_LIMIT
+# (tok), SUPERWORDS (1: the superword counts too, `tok count --superwords`, for
+# tok build --superwords; default 0), FAN_IN (16), MERGE_JOBS (8), ARRAY_LIMIT
 # (concurrent array tasks, 1000), SBATCH_ARGS (extra sbatch options: partition,
 # account, time, memory).
 set -euo pipefail
@@ -60,7 +61,6 @@ if [ "$mode" = task ]; then
     merge)
         level=0
         # Groups of FAN_IN files in shard order ("INDEX FILE..." a line), merged MERGE_JOBS at once.
-        export WORK=$work
         # Superword counts (NNN.superwords.counts) are merged with the counts they lie beside.
         export WORK=$work SUPERWORDS_FLAG=${superwords[*]:-}
         while [ "$(ls "$work" | grep -c "^$level-[0-9]*\.counts$")" -gt 1 ]; do
