@@ -7,14 +7,17 @@ import TokRuntime
 
 extension BuildOptions {
     /// Refuses, before any counting, a transition point outside the vocabulary
-    /// and a domain given as count files (superwords are counted on the text).
+    /// and a domain given as count files without superword counts beside them.
     func checkSuperwords() throws {
         guard let superwords else { return }
         let bpeIds = vocabularySize - specialTokens.count
         let t = superwords.transitionIds(bpeIds: bpeIds)
         guard t > 256 && t <= bpeIds else { throw SuperwordError.transitionOutOfRange(transition: t, bpeIds: bpeIds) }
         for domain in domains {
-            if case .countFiles(let paths) = try CorpusInputs(resolving: domain.inputs) { throw SuperwordError.needsText(input: paths[0]) }
+            guard case .countFiles(let paths) = try CorpusInputs(resolving: domain.inputs) else { continue }
+            for path in CountFile.withoutPairedSuperwordCounts(paths) {
+                _ = try CountFile.superwordCounts(besides: path, metadata: try CountFile.metadata(path: path))
+            }
         }
     }
 }
@@ -31,9 +34,9 @@ public struct SuperwordReport: Codable, Sendable {
 }
 
 /// Stage 4 of a superword build, in place of ``assemble(learned:alphabet:preTokenizer:_:name:staging:)``
-/// alone. Each domain's superword pieces are counted (the same held-out
-/// documents left out) and scaled and merged as the joint counts are, so that
-/// the domains stay balanced; from them, a first stage of ordinary BPE up to
+/// alone. Each domain's superword counts (counted in stage 1 with its counts,
+/// or beside its count files) are scaled and merged as the joint counts are,
+/// so that the domains stay balanced; from them, a first stage of ordinary BPE up to
 /// the transition point (on the pieces cut by the pattern:
 /// ``SuperwordStage/firstStagePieces(_:preTokenizer:)``), then superword
 /// tokens up to the size; written to `staging` with the superword
@@ -45,24 +48,7 @@ func assembleSuperwords(
 ) throws -> (Tokenizer, SuperwordReport) {
     let bpeIds = options.vocabularySize - options.specialTokens.count
     let transition = superwords.transitionIds(bpeIds: bpeIds)
-    var counting = CountingOptions(preTokenizer: PreTokenizer(rules: [.superwords]), threads: options.threads,
-                                   memoryBudget: options.memoryBudget)
-    counting.field = options.field
-    counting.strict = options.strict
-    counting.temporaryDirectory = work
-    let countFiles = try domains.map { domain in
-        guard case .text(let files) = try CorpusInputs(resolving: domain.input.inputs) else {
-            throw SuperwordError.needsText(input: domain.input.inputs[0])
-        }
-        let holdOut = HoldOut(perMille: options.heldOutPerMille, capacity: options.heldOutCapacity, unit: options.heldOutUnit)
-        let path = work + "/\(domain.input.name).superwords.counts"
-        _ = try countPieces(files: files, domain: domain.input.name, options: counting, output: path, holdOut: holdOut,
-                            progress: { p in
-            progress(BuildProgress(stage: "superword count", domain: domain.input.name, done: Double(p.consumed),
-                                   total: Double(p.inputSize), seconds: p.seconds))
-        })
-        return path
-    }
+    let countFiles = domains.map { $0.superwordCountFile! }  // counted with the domains' counts
     let joined = work + "/joint.superwords.counts"
     let metadata = try mergeCountFiles(countFiles, output: joined, scales: jointScales(domains))
     let budget = max(options.memoryBudget - BPETrainer.reservedMemory, 1 << 20)

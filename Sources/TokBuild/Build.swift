@@ -287,6 +287,8 @@ struct CountedDomain {
     var trainingBytes: Int
     var heldOut: [UInt8]
     var heldOutDocuments: Int
+    /// The superword counts of the same documents, when the build makes superwords.
+    var superwordCountFile: String? = nil
 }
 
 /// Stage 1: counts each domain with the vocabulary's pre-tokenizer, holding
@@ -310,18 +312,24 @@ func countDomains(
         let files: [CorpusFile]
         switch try CorpusInputs(resolving: domain.inputs) {
         case .text(let text): files = text
-        case .countFiles(let paths):
-            // Several count files are added up, with their held-out texts.
+        case .countFiles(let given):
+            // Several count files are added up, with their held-out texts (and superword counts).
+            let paths = CountFile.withoutPairedSuperwordCounts(given)
             guard options.normalizer.steps.isEmpty else {
                 throw BuildError.countFilesNotNormalized(domain: domain.name, path: paths[0], normalizer: options.normalizer.rawValue)
             }
             let path = paths.count == 1 ? paths[0] : work + "/\(domain.name).counts"
-            if paths.count > 1 { _ = try mergeCountFiles(paths, output: path, heldOutText: true) }
+            if paths.count > 1 && options.superwords != nil {
+                _ = try mergeCountFilesWithSuperwords(paths, output: path, heldOutText: true)
+            } else if paths.count > 1 {
+                _ = try mergeCountFiles(paths, output: path, heldOutText: true)
+            }
             let metadata = try CountFile.metadata(path: path)
             guard metadata.regexes == options.preTokenizer.regexes else {
                 throw BuildError.patternMismatch(domain: domain.name, path: path, counted: metadata.pattern,
                                                  expected: options.preTokenizer.name)
             }
+            let superwords = try options.superwords.map { _ in try CountFile.superwordCounts(besides: path, metadata: metadata).path }
             guard metadata.distinctPieces > 0 else { throw BuildError.emptyDomain(name: domain.name, inputs: domain.inputs) }
             for line in metadata.statistics.warnings { warn("\(domain.name): \(path): " + line) }
             let heldOut = try CountFile.heldOutText(path, metadata: metadata) ?? []
@@ -329,15 +337,20 @@ func countDomains(
             log("\(domain.name): using counts \(path), " + (metadata.heldOut == nil ? "no held-out text"
                     : "\(heldOut.count) bytes held out in \(CountFile.heldOutPath(path))"))
             return CountedDomain(input: domain, countFile: path, trainingBytes: metadata.statistics.bytes, heldOut: heldOut,
-                                 heldOutDocuments: metadata.heldOut?.documents ?? 0)
+                                 heldOutDocuments: metadata.heldOut?.documents ?? 0, superwordCountFile: superwords)
         }
         let holdOut = HoldOut(perMille: options.heldOutPerMille, capacity: options.heldOutCapacity, unit: options.heldOutUnit)
         let path = work + "/\(domain.name).counts"
-        let metadata = try countPieces(files: files, domain: domain.name, options: counting, output: path,
-                                       holdOut: holdOut, warn: warn) { p in
+        let counted: @Sendable (CountingProgress) -> Void = { p in
             progress(BuildProgress(stage: "count", domain: domain.name, done: Double(p.consumed), total: Double(p.inputSize),
                                    seconds: p.seconds))
         }
+        // A superword build counts the superword pieces of the same documents in the same read.
+        let metadata = options.superwords == nil
+            ? try countPieces(files: files, domain: domain.name, options: counting, output: path, holdOut: holdOut, warn: warn,
+                              progress: counted)
+            : try countPiecesWithSuperwords(files: files, domain: domain.name, options: counting, output: path, holdOut: holdOut,
+                                            warn: warn, progress: counted).counts
         guard metadata.distinctPieces > 0 else { throw BuildError.emptyDomain(name: domain.name, inputs: domain.inputs) }
         for line in metadata.statistics.warnings { warn("\(domain.name): " + line) }
         try writeFileAtomically(staging + "/heldout/\(domain.name).txt", holdOut.text)
@@ -345,7 +358,8 @@ func countDomains(
             + (holdOut.unit == .document ? "" : " (\(holdOut.heldUnits) \(holdOut.unit.plural))")
             + (holdOut.droppedBytes > 0 ? ", \(holdOut.droppedBytes) more bytes of held-out units left out of both" : ""))
         return CountedDomain(input: domain, countFile: path, trainingBytes: metadata.statistics.bytes,
-                             heldOut: holdOut.text, heldOutDocuments: holdOut.documents)
+                             heldOut: holdOut.text, heldOutDocuments: holdOut.documents,
+                             superwordCountFile: options.superwords == nil ? nil : CountFile.superwordsPath(path))
     }
 }
 

@@ -86,6 +86,12 @@ public enum CountFileError: TokError, Equatable {
     case heldOutMismatch(path: String, expected: Int, found: Int?)
     /// The held-out text beside a count file is its size but not its text.
     case heldOutChanged(path: String)
+    /// A count file with no superword counts beside it (``CountFile/superwordsPath(_:)``).
+    case noSuperwordCounts(path: String)
+    /// Superword counts beside a count file that count other documents than it does.
+    case superwordCountsOfOtherText(path: String, countFile: String)
+    /// Superword counts given where the count file beside which they lie is wanted.
+    case superwordCountsGiven(path: String)
 
     public var description: String {
         switch self {
@@ -106,6 +112,13 @@ public enum CountFileError: TokError, Equatable {
                 ?? "\(path): missing; the count file held out \(expected) bytes of text there"
         case .heldOutChanged(let path):
             return "\(path): not the held-out text of its count file (another run's, or damaged): count again"
+        case .noSuperwordCounts(let path):
+            return "\(path): no superword counts beside it (\(CountFile.superwordsPath(path))): count its text with tok count --superwords"
+        case .superwordCountsOfOtherText(let path, let countFile):
+            return "\(path): not the superword counts of \(countFile) (other text or other held-out documents): count its text with tok count --superwords"
+        case .superwordCountsGiven(let path):
+            let stem = path.hasSuffix(CountFile.superwordsSuffix) ? String(path.dropLast(CountFile.superwordsSuffix.count)) : path
+            return "\(path): superword counts; give the count file they lie beside, \(stem).counts"
         }
     }
 }
@@ -310,8 +323,11 @@ public enum CountFile {
 
     /// Where the held-out text of the count file at `path` is: `NAME.heldout.txt`
     /// beside `NAME.counts` (or beside `path` with `.heldout.txt` added).
+    /// Superword counts (`NAME.superwords.counts`) share the held-out text of the counts beside them.
     public static func heldOutPath(_ path: String) -> String {
-        (path.hasSuffix(".counts") ? String(path.dropLast(7)) : path) + ".heldout.txt"
+        let stem = path.hasSuffix(superwordsSuffix) ? path.dropLast(superwordsSuffix.count)
+            : path.hasSuffix(".counts") ? path.dropLast(7) : Substring(path)
+        return stem + ".heldout.txt"
     }
 
     /// The held-out text of a count file, checked against its metadata; nil if it held none out.

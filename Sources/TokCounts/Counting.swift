@@ -73,7 +73,23 @@ func countPieces(
     files: [CorpusFile], domain: String, options: CountingOptions, output: String, holdOut: HoldOut?, work: String,
     warn: @escaping @Sendable (String) -> Void, progress: @escaping @Sendable (CountingProgress) -> Void
 ) throws -> CountMetadata {
-    let stream = CorpusStream(files: files, preTokenizer: options.preTokenizer, blockSize: options.blockSize,
+    try countPieces(files: files, domain: domain, options: options, outputs: [(options.preTokenizer, output)], holdOut: holdOut,
+                    work: work, warn: warn, progress: progress)[0]
+}
+
+/// Counts the pieces of corpus files under each pre-tokenizer of `outputs`
+/// into its count file, from one read of the text: every pattern sees the same
+/// documents (the same held out), and each file's bytes are those of counting
+/// with its pattern alone. The text is cut into blocks only where every
+/// pattern may be cut (``cuttingPreTokenizer(_:)``). `options.preTokenizer` is
+/// not used.
+func countPieces(
+    files: [CorpusFile], domain: String, options: CountingOptions, outputs: [(preTokenizer: PreTokenizer, path: String)],
+    holdOut: HoldOut?, work: String,
+    warn: @escaping @Sendable (String) -> Void, progress: @escaping @Sendable (CountingProgress) -> Void
+) throws -> [CountMetadata] {
+    let preTokenizers = outputs.map(\.preTokenizer)
+    let stream = CorpusStream(files: files, preTokenizer: try cuttingPreTokenizer(preTokenizers), blockSize: options.blockSize,
                               field: options.field, strict: options.strict)
     stream.warn = warn
     stream.holdOut = holdOut
@@ -87,59 +103,81 @@ func countPieces(
     // of RSS (337 MB when lanes checked at their whole share).
     let budget = max((options.memoryBudget - CountingOptions.reservedMemory) / options.threads * 6 / 10, 1 << 20)
     let lanes = try inParallel(lanes: options.threads) { lane in
-        try countLane(shared, options.preTokenizer, options.normalizer, budget: budget, work: work, lane: lane) { read in
+        try countLane(shared, preTokenizers, options.normalizer, budget: budget, work: work, lane: lane) { read in
             if lane == 0 {
                 progress(CountingProgress(bytes: read.bytes, seconds: Date().timeIntervalSince(started), consumed: read.consumed,
                                           inputSize: read.inputSize))
             }
         }
     }
-    // Merge the spilled runs with what is still in memory.
-    var runs = lanes.flatMap(\.runs)
-    for (k, lane) in lanes.enumerated() where lane.counter.count > 0 {
-        let path = work + "/final-\(k).run"
-        try writeRun(lane.counter, to: path)
-        runs.append(path)
-    }
-    let readers = try runs.map(CountFile.Reader.init)
-    let writer = try CountFile.Writer(path: output)
-    try CountFile.mergeStreams(readers) { bytes, count in try writer.add(bytes, count: count) }
-    var metadata = CountMetadata(
-        domains: [domain], pattern: options.preTokenizer.name, regexes: options.preTokenizer.regexes,
-        sources: files.map(\.path).sorted(), statistics: shared.statistics, pieces: 0, distinctPieces: 0)
-    metadata.heldOut = holdOut.map {
+    let held = holdOut.map {
         HeldOutRecord(perMille: Int($0.perMille), capacity: $0.capacity, alreadyHeld: $0.alreadyHeld, text: $0.text,
                       documents: $0.documents)
     }
-    return try writer.finish(metadata: metadata)!  // non-nil: metadata was given
+    return try outputs.enumerated().map { p, output in
+        // Merge the spilled runs with what is still in memory.
+        var runs = lanes.flatMap { $0.runs[p] }
+        for (k, lane) in lanes.enumerated() where lane.counters[p].count > 0 {
+            let path = work + "/final-\(k)-\(p).run"
+            try writeRun(lane.counters[p], to: path)
+            runs.append(path)
+        }
+        let readers = try runs.map(CountFile.Reader.init)
+        let writer = try CountFile.Writer(path: output.path)
+        try CountFile.mergeStreams(readers) { bytes, count in try writer.add(bytes, count: count) }
+        var metadata = CountMetadata(
+            domains: [domain], pattern: output.preTokenizer.name, regexes: output.preTokenizer.regexes,
+            sources: files.map(\.path).sorted(), statistics: shared.statistics, pieces: 0, distinctPieces: 0)
+        metadata.heldOut = held
+        return try writer.finish(metadata: metadata)!  // non-nil: metadata was given
+    }
+}
+
+/// A pre-tokenizer that cuts a stream only where every one of `preTokenizers`
+/// may be cut: the one whose cuts all the others honour, else a pattern that
+/// never cuts (each text then pre-tokenized whole).
+func cuttingPreTokenizer(_ preTokenizers: [PreTokenizer]) throws -> PreTokenizer {
+    if let fewest = preTokenizers.first(where: { p in preTokenizers.allSatisfy { p.safeCuts.isSubset(of: $0.safeCuts) } }) {
+        return fewest
+    }
+    return try PreTokenizer(regex: "[\\s\\S]+")  // no rules: no safe cuts
 }
 
 /// One counting thread: takes batches from the shared reader until it is
-/// exhausted, spilling its table as a sorted run whenever it outgrows `budget`.
+/// exhausted, counting each text's pieces under every pre-tokenizer in a table
+/// of its own, and spilling the tables as sorted runs whenever together they
+/// outgrow `budget`.
 private func countLane(
-    _ shared: SharedReader, _ preTokenizer: PreTokenizer, _ normalizer: Normalizer, budget: Int, work: String, lane: Int,
+    _ shared: SharedReader, _ preTokenizers: [PreTokenizer], _ normalizer: Normalizer, budget: Int, work: String, lane: Int,
     progress: ((bytes: Int, consumed: Int, inputSize: Int)) -> Void
-) throws -> (counter: PieceCounter, runs: [String]) {
+) throws -> (counters: [PieceCounter], runs: [[String]]) {
     var batch = TextBatch()
-    var counter = PieceCounter()
-    var runs: [String] = []
+    var counters = preTokenizers.map { _ in PieceCounter() }
+    var runs: [[String]] = preTokenizers.map { _ in [] }
     while let read = try shared.next(&batch) {
         progress(read)
         func count(_ text: UnsafeBufferPointer<UInt8>) {
             guard let base = text.baseAddress else { return }
-            preTokenizer.forEachPiece(text) { piece in counter.add(base + piece.lowerBound, piece.count) }
+            counters.withUnsafeMutableBufferPointer { tables in
+                for p in preTokenizers.indices {
+                    // p < preTokenizers.count == tables.count.
+                    preTokenizers[p].forEachPiece(text) { piece in tables[p].add(base + piece.lowerBound, piece.count) }
+                }
+            }
         }
         batch.forEachText { text in
             if let normalized = normalizer.apply(text) { normalized.withUnsafeBufferPointer(count) } else { count(text) }
         }
-        if counter.memoryBytes > budget {
-            let path = work + "/lane\(lane)-\(runs.count).run"
-            try writeRun(counter, to: path)
-            runs.append(path)
-            counter = PieceCounter()
+        if counters.reduce(0, { $0 + $1.memoryBytes }) > budget {
+            for p in counters.indices where counters[p].count > 0 {
+                let path = work + "/lane\(lane)-\(p)-\(runs[p].count).run"
+                try writeRun(counters[p], to: path)
+                runs[p].append(path)
+                counters[p] = PieceCounter()
+            }
         }
     }
-    return (counter, runs)
+    return (counters, runs)
 }
 
 /// The corpus reader the counting threads share: one reads at a time, and the
@@ -193,6 +231,15 @@ func writeRun(_ counter: PieceCounter, to path: String, metadata: CountMetadata?
 /// `progress` gets the fraction of the inputs read, now and then.
 public func mergeCountFiles(_ inputs: [String], output: String, scales: [Double]? = nil, heldOutText: Bool = false,
                             progress: (Double) -> Void = { _ in }) throws -> CountMetadata {
+    try mergeCountFiles(inputs, output: output, scales: scales, heldOutText: heldOutText, writingHeldOutText: true,
+                        progress: progress)
+}
+
+/// ``mergeCountFiles(_:output:scales:heldOutText:progress:)``; without
+/// `writingHeldOutText`, the output records the held-out text but leaves
+/// writing it to the merge of the count files it lies beside (superword counts).
+func mergeCountFiles(_ inputs: [String], output: String, scales: [Double]? = nil, heldOutText: Bool,
+                     writingHeldOutText: Bool, progress: (Double) -> Void) throws -> CountMetadata {
     let metadata = try inputs.map(CountFile.metadata(path:))
     guard let first = metadata.first else { throw CountFileError.nothingToMerge }
     for (m, path) in zip(metadata, inputs) where m.regexes != first.regexes {
@@ -216,7 +263,7 @@ public func mergeCountFiles(_ inputs: [String], output: String, scales: [Double]
         sources: metadata.flatMap(\.sources).sorted(), statistics: statistics, pieces: 0, distinctPieces: 0)
     if let heldOut {
         merged.heldOut = HeldOutRecord(merging: metadata.compactMap(\.heldOut), text: heldOut)
-        try writeFileAtomically(CountFile.heldOutPath(output), heldOut)
+        if writingHeldOutText { try writeFileAtomically(CountFile.heldOutPath(output), heldOut) }
     }
     return try writer.finish(metadata: merged)!
 }

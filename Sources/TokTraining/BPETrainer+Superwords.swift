@@ -45,15 +45,11 @@ public struct SuperwordOptions: Sendable, Hashable, Codable {
 public enum SuperwordError: TokError, Equatable {
     /// The transition point is not between the 256 bytes and the vocabulary's size.
     case transitionOutOfRange(transition: Int, bpeIds: Int)
-    /// Superwords are counted on the text: count files hold only the first stage's pieces.
-    case needsText(input: String)
 
     public var description: String {
         switch self {
         case .transitionOutOfRange(let t, let n):
             return "--superwords \(t) must be above 256 and at most the \(n) ids besides the special tokens"
-        case .needsText(let input):
-            return "\(input): --superwords counts the text's sentences: give the corpus, not count files"
         }
     }
 }

@@ -59,7 +59,9 @@ public func trainVocabulary(
     // Checked before the counting and training, not after.
     try VocabularyFolder.checkReplaceable(output, protecting: inputs)
     try SpecialToken.checkContents(options.trainer.specialTokens)
-    let resolved = try CorpusInputs(resolving: inputs)
+    var resolved = try CorpusInputs(resolving: inputs)
+    // A folder of counted pairs: the superword counts go with the count files they lie beside.
+    if case .countFiles(let paths) = resolved { resolved = .countFiles(CountFile.withoutPairedSuperwordCounts(paths)) }
     let countFiles: [String]? = if case .countFiles(let paths) = resolved { paths } else { nil }
     let source = inputs.count == 1 ? inputs[0] : "count files"
     try options.checkSuperwords(countFiles: countFiles)
@@ -80,17 +82,19 @@ public func trainVocabulary(
     }
     let metadata: CountMetadata
     let (preTokenizer, result): (PreTokenizer, BPETrainer.Result)
-    if let countFiles, countFiles.count == 1 {
+    if let countFiles, countFiles.count == 1, options.superwords == nil {
         metadata = try CountFile.metadata(path: countFiles[0])
         (preTokenizer, result) = try train(countFiles[0], metadata)
     } else {
         (metadata, preTokenizer, result) = try TemporaryPaths.withWorkFolder("train", in: options.counting.temporaryDirectory) { work in
             let path = work + "/train.counts"
-            if let superwords = options.superwords, case .text(let files) = resolved {
-                let (metadata, result) = try trainSuperwords(superwords, files: files, options: options, work: work, warn: warn,
-                                                             countingProgress: countingProgress, trainingProgress: trainingProgress)
-                countSeconds = Date().timeIntervalSince(started) - result.seconds
-                return (metadata, PreTokenizer(rules: [.superwords]), result)
+            if let superwords = options.superwords {
+                let (countFile, metadata) = try superwordCounts(resolved, options: options, work: work, warn: warn,
+                                                                countingProgress: countingProgress)
+                guard metadata.distinctPieces > 0 else { throw TrainingError.noText(inputs: inputs) }
+                countSeconds = Date().timeIntervalSince(started)
+                let result = try trainSuperwords(superwords, countFile: countFile, options: options, trainingProgress: trainingProgress)
+                return (metadata, PreTokenizer.superwords, result)
             }
             let metadata: CountMetadata
             switch resolved {

@@ -19,6 +19,7 @@ struct CountCommand: ParsableCommand {
 
             Example:
               tok count corpora/zh --domain zh -o counts/zh.counts
+              tok count corpora/en --domain en --superwords -o counts/en.counts
             """
     )
 
@@ -40,6 +41,9 @@ struct CountCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Bytes held out by the shards before these, when a corpus is counted in parts (see --plan-held-out).", valueName: "bytes"))
     var heldOutBefore: Int = 0
 
+    @Flag(help: "Also count the superword pieces of the same documents (the superwords pattern) into OUTPUT's .superwords.counts, for 'tok build --superwords' from count files; with --merge, add up the superword counts beside the inputs too.")
+    var superwords = false
+
     @Flag(help: "Print (as a JSON array) the sizes of the documents --hold-out would choose, in corpus order, counting nothing.")
     var scanHeldOut = false
 
@@ -59,6 +63,10 @@ struct CountCommand: ParsableCommand {
         if planHeldOut && (merge || scanHeldOut || holdOut != nil) {
             throw ValidationError("--plan-held-out reads scans: not with --merge, --scan-held-out or --hold-out")
         }
+        if superwords && (scanHeldOut || planHeldOut) { throw ValidationError("--superwords counts pieces: not with --scan-held-out or --plan-held-out") }
+        if superwords && !merge && corpus.pattern.regexes == PreTokenizer.superwords.regexes {
+            throw ValidationError("--superwords counts beside the vocabulary's pattern, not beside --pattern superwords")
+        }
         if output == nil && !scanHeldOut && !planHeldOut { throw ValidationError("missing -o/--output") }
     }
 
@@ -77,19 +85,25 @@ struct CountCommand: ParsableCommand {
         let output = output!  // validated
         let status = StatusLine(enabled: corpus.showsProgress)
         let metadata: CountMetadata
+        var superwordMetadata: CountMetadata?
         if merge {
-            metadata = try mergeCountFiles(inputs, output: output, heldOutText: true) { fraction in
+            let merging: (Double) -> Void = { fraction in
                 let seconds = Date().timeIntervalSince(started)
                 status.show(String(format: "merging: %.0f%%, %@ left", fraction * 100,
                                    StatusLine.duration(secondsLeft(done: fraction, of: 1, in: seconds, minimumShare: 0.05))))
             }
+            if superwords {
+                (metadata, superwordMetadata) = try mergeCountFilesWithSuperwords(CountFile.withoutPairedSuperwordCounts(inputs), output: output,
+                                                                                  heldOutText: true, progress: merging)
+            } else {
+                metadata = try mergeCountFiles(inputs, output: output, heldOutText: true, progress: merging)
+            }
             status.complete("merging: 100%")
-        } else if let holdOut {
-            let held = HoldOut(perMille: holdOut, capacity: heldOutCapacity.bytes, alreadyHeld: heldOutBefore)
-            metadata = try corpus.count(inputs: inputs, domain: domain, output: output, holdOut: held, status: status)
-            try writeFileAtomically(CountFile.heldOutPath(output), held.text)
         } else {
-            metadata = try corpus.count(inputs: inputs, domain: domain, output: output, status: status)
+            let held = holdOut.map { HoldOut(perMille: $0, capacity: heldOutCapacity.bytes, alreadyHeld: heldOutBefore) }
+            (metadata, superwordMetadata) = try corpus.count(inputs: inputs, domain: domain, output: output, holdOut: held,
+                                                             superwords: superwords, status: status)
+            if let held { try writeFileAtomically(CountFile.heldOutPath(output), held.text) }
         }
         let seconds = Date().timeIntervalSince(started)
         if !merge {
@@ -101,11 +115,19 @@ struct CountCommand: ParsableCommand {
             var object = try JSONSerialization.jsonObject(with: encoder.encode(metadata)) as! [String: Any]
             object["seconds"] = seconds
             object["output"] = output
+            if let superwordMetadata {
+                var superwords = try JSONSerialization.jsonObject(with: encoder.encode(superwordMetadata)) as! [String: Any]
+                superwords["output"] = CountFile.superwordsPath(output)
+                object["superwords"] = superwords
+            }
             try StandardOutput.writeLine(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted]), as: UTF8.self))
         } else {
             let s = metadata.statistics
             if let h = metadata.heldOut { try StandardOutput.writeLine("\(CountFile.heldOutPath(output)): \(h.documents) documents, \(h.bytes) bytes held out") }
             try StandardOutput.writeLine("\(output): \(metadata.distinctPieces) distinct pieces, \(metadata.pieces) in all, from \(s.files) files, \(s.bytes) bytes, \(s.documents) documents in \(String(format: "%.1f", seconds)) s (\(String(format: "%.1f", Double(s.bytes) / 1e6 / max(seconds, 1e-9))) MB/s)")
+            if let m = superwordMetadata {
+                try StandardOutput.writeLine("\(CountFile.superwordsPath(output)): \(m.distinctPieces) distinct superword pieces, \(m.pieces) in all")
+            }
             for line in s.warnings { printError("tok: " + line) }
         }
     }

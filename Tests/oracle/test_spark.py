@@ -6,7 +6,8 @@ spark-submit with local[2]; marked `spark`): encode: each executor's shard
 equals a single-machine `tok encode` of that input, the shards together hold
 the whole corpus's tokens, the combined manifest adds up; count: the merged
 count files and held-out texts are byte-identical to one `tok count --hold-out`
-of the same shards, and a build from them equals a build from the shards. In
+of the same shards (with --superwords, the superword counts too), and a build
+from them equals a build from the shards (a superword build too). In
 both, a shard that cannot be read fails the job naming it and leaves no output
 behind. The Slurm recipe (scripts/slurm/tok-count.sh) run here: the same."""
 import json
@@ -104,17 +105,22 @@ def count_shards(tmp_path_factory):
     return root, shards
 
 
+SUPERWORDS_AT = "4M"  # the capacity whose Spark job also counts superwords (--superwords)
+
+
 @pytest.fixture(scope="module")
 def spark_counts(count_shards):
-    """The Spark count job's output folder at a held-out capacity, run once a capacity."""
+    """The Spark count job's output folder at a held-out capacity, run once a
+    capacity; at ``SUPERWORDS_AT`` with --superwords."""
     root, _ = count_shards
     done = {}
 
     def run(capacity):
         if capacity not in done:
             out = root / f"spark-{capacity}"
+            superwords = ["--superwords"] if capacity == SUPERWORDS_AT else []
             r = spark_submit("count", "--tok", TOK, "--output", out, "--fan-in", "2", "--held-out-capacity", capacity,
-                             *[f"{d}={root / 'in' / d}" for d in DOMAINS])
+                             *superwords, *[f"{d}={root / 'in' / d}" for d in DOMAINS])
             assert r.returncode == 0, r.stderr[-2000:]
             done[capacity] = out
         return done[capacity]
@@ -176,11 +182,16 @@ def test_spark_counts_equal_one_count_of_the_shards(count_shards, spark_counts, 
     first shard and the later shards must hold out only documents that still fit."""
     root, shards = count_shards
     out = spark_counts(capacity)
-    assert sorted(p.name for p in out.iterdir()) == sorted([f"{d}.counts" for d in DOMAINS] + [f"{d}.heldout.txt" for d in DOMAINS])
+    superwords = ["--superwords"] if capacity == SUPERWORDS_AT else []
+    kinds = [".counts", ".heldout.txt"] + ([".superwords.counts"] if superwords else [])
+    assert sorted(p.name for p in out.iterdir()) == sorted(d + kind for d in DOMAINS for kind in kinds)
     for d in DOMAINS:
         single = root / f"single-{capacity}-{d}.counts"
-        tok("count", "--domain", d, "--hold-out", "20", "--held-out-capacity", capacity, *shards[d], "-o", single, "--quiet")
+        tok("count", "--domain", d, "--hold-out", "20", "--held-out-capacity", capacity, *superwords, *shards[d], "-o", single,
+            "--quiet")
         assert (out / f"{d}.counts").read_bytes() == single.read_bytes(), d
+        if superwords:
+            assert (out / f"{d}.superwords.counts").read_bytes() == single.with_suffix(".superwords.counts").read_bytes(), d
         held = (out / f"{d}.heldout.txt").read_bytes()
         assert held == single.with_suffix(".heldout.txt").read_bytes(), d
         assert 0 < len(held) <= (4000 if capacity == "4000" else 4 << 20)
@@ -203,6 +214,14 @@ def test_a_build_from_spark_counts_equals_a_build_from_the_shards(count_shards, 
     assert all(d["merged"]["tokens"] > 0 and d["heldOutDocuments"] > 0 for d in a["domains"])
     for d in DOMAINS:
         assert (from_counts / "heldout" / f"{d}.txt").read_bytes() == (from_shards / "heldout" / f"{d}.txt").read_bytes()
+    # A superword build from the same count files (the superword counts beside them) equals the one from the shards.
+    built = {}
+    for name, domains in [("counts", ",".join(f"{d}={out / d}.counts" for d in DOMAINS)),
+                          ("shards", ",".join(f"{d}={root / 'in' / d}" for d in DOMAINS))]:
+        built[name] = root / f"superwords-from-{name}"
+        tok("build", "--domains", domains, "--vocab-size", 4000, "--superwords", 3000, "--quiet", "-o", built[name])
+    assert (built["counts"] / "tokenizer.json").read_bytes() == (built["shards"] / "tokenizer.json").read_bytes()
+    assert json.loads((built["counts"] / "build-report.json").read_text())["superwords"]["superwordTokens"] == 999
 
 
 @pytest.mark.spark
@@ -222,14 +241,20 @@ def test_a_truncated_shard_fails_the_count_job_and_leaves_nothing(count_shards, 
 
 @pytest.mark.parametrize("capacity", ["4M", "4000"])
 def test_the_slurm_recipe_run_here_equals_one_count_of_the_shards(count_shards, capacity, tmp_path):
-    """scripts/slurm/tok-count.sh runs its array tasks one after another with `local`: the same stages as on a cluster."""
+    """scripts/slurm/tok-count.sh runs its array tasks one after another with `local`: the same stages as on a cluster
+    (at 4000 bytes with SUPERWORDS=1, the superword counts too)."""
     root, shards = count_shards
     recipe = ROOT / "scripts" / "slurm" / "tok-count.sh"
+    superwords = capacity == "4000"
     r = subprocess.run([recipe, "local", "zh", tmp_path / "out", *shards["zh"]], capture_output=True, text=True,
-                       env={**os.environ, "TOK": TOK, "FAN_IN": "2", "HELD_OUT_CAPACITY": capacity})
+                       env={**os.environ, "TOK": TOK, "FAN_IN": "2", "HELD_OUT_CAPACITY": capacity,
+                            "SUPERWORDS": "1" if superwords else "0"})
     assert r.returncode == 0, r.stderr[-2000:]
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["zh.counts", "zh.heldout.txt"]
-    tok("count", "--domain", "zh", "--hold-out", "20", "--held-out-capacity", capacity, *shards["zh"],
-        "-o", tmp_path / "single.counts", "--quiet")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["zh.counts", "zh.heldout.txt"] + (
+        ["zh.superwords.counts"] if superwords else [])
+    tok("count", "--domain", "zh", "--hold-out", "20", "--held-out-capacity", capacity, *(["--superwords"] if superwords else []),
+        *shards["zh"], "-o", tmp_path / "single.counts", "--quiet")
     assert (tmp_path / "out" / "zh.counts").read_bytes() == (tmp_path / "single.counts").read_bytes()
     assert (tmp_path / "out" / "zh.heldout.txt").read_bytes() == (tmp_path / "single.heldout.txt").read_bytes()
+    if superwords:
+        assert (tmp_path / "out" / "zh.superwords.counts").read_bytes() == (tmp_path / "single.superwords.counts").read_bytes()

@@ -1,7 +1,8 @@
 """Superword vocabularies (tok build/train --superwords): the ids of HuggingFace
 tokenizers and tiktoken on all four domains, every token encoding to itself,
-the same build for any thread count, the constraints on superword tokens, and
-plain builds left as they were."""
+the same build for any thread count, the constraints on superword tokens, the
+same build from count files (`tok count --superwords`, a domain in two shards)
+as from the text, and plain builds left as they were."""
 import json
 import os
 import random
@@ -122,16 +123,71 @@ def test_train_learns_superwords_and_matches_tokenizers(tmp_path):
     text = text[:300_000]
     ids = [int(x) for x in tok("encode", "--vocab", out, input=text.encode()).stdout.split()]
     assert ids == hf.encode(text).ids
+    # The same training from count files (the superword counts beside them).
+    tok("count", "--domain", "en", "--superwords", CORPORA / "en", "-o", tmp_path / "en.counts")
+    tok("train", tmp_path / "en.counts", "--vocab-size", 6000, "--superwords", "auto", "--max-words", 3, "-o", tmp_path / "again")
+    assert (tmp_path / "again" / "tokenizer.json").read_bytes() == (out / "tokenizer.json").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def counted(built):
+    """`tok count --superwords --hold-out 20` of each domain (en in two shards,
+    told by the hold-out plan what the first held out), at 1 and 2 threads:
+    the --domains of a build from count files (math's a glob that names its pair)."""
+    root = built[0] / "counts"
+    root.mkdir()
+    specs = []
+    for i, d in enumerate(DOMAINS):
+        files = sorted(p for p in (CORPORA / d).iterdir() if p.is_file() and not p.name.startswith("."))
+        shards = [files[: len(files) // 2], files[len(files) // 2:]] if d == "en" else [files]
+        scans = []
+        for k, shard in enumerate(shards):
+            scans.append(root / f"{d}-{k}.scan")
+            scans[-1].write_bytes(tok("count", "--hold-out", 20, "--scan-held-out", *shard).stdout)
+        plan = [json.loads(line) for line in tok("count", "--plan-held-out", *scans).stdout.splitlines()]
+        parts = []
+        for k, (shard, part) in enumerate(zip(shards, plan)):
+            parts.append(root / f"{d}-{k}.counts")
+            tok("count", "--domain", d, "--hold-out", 20, "--held-out-before", part["heldOutBefore"], "--superwords",
+                "--threads", 1 + i % 2, *shard, "-o", parts[-1])
+            assert parts[-1].with_suffix(".superwords.counts").exists() and not list(root.glob("*.superwords.heldout.txt"))
+        specs.append(f"{d}={root}/{d}-*.counts" if d == "math" else f"{d}=" + "+".join(map(str, parts)))
+    return ",".join(specs)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_build_from_count_files_equals_the_build_from_the_text(built, counted, threads, tmp_path):
+    _, _, out, report = built
+    again = tmp_path / "from-counts"
+    tok("build", "--domains", counted, "--vocab-size", SIZE, "--superwords", TRANSITION, "--threads", threads, "--quiet",
+        "-o", again)
+    assert (again / "tokenizer.json").read_bytes() == (out / "tokenizer.json").read_bytes()
+    for d in DOMAINS:
+        assert (again / "heldout" / f"{d}.txt").read_bytes() == (out / "heldout" / f"{d}.txt").read_bytes(), d
+    from_counts = json.loads((again / "build-report.json").read_text())
+    assert from_counts["domains"] == report["domains"] and from_counts["superwords"] == report["superwords"]
 
 
 def test_superwords_are_refused_with_one_line(built, tmp_path):
     _, _, out, _ = built
     counts = tmp_path / "en.counts"
     tok("count", "--domain", "en", CORPORA / "en", "-o", counts)
+    # Count files without superword counts beside them; superword counts of other text.
     refused(tok("build", "--domains", f"en={counts}", "--vocab-size", 3000, "--superwords", 2000, "-o", tmp_path / "x",
-                check=False), "en.counts", "count files")
+                check=False), f"{counts}: no superword counts beside it ({tmp_path / 'en.superwords.counts'})",
+            "tok count --superwords")
+    first = min(p for p in (CORPORA / "en").iterdir() if not p.name.startswith("."))
+    tok("count", "--domain", "en", "--superwords", first, "-o", tmp_path / "other.counts")
+    (tmp_path / "en.superwords.counts").write_bytes((tmp_path / "other.superwords.counts").read_bytes())
+    refused(tok("build", "--domains", f"en={counts}", "--vocab-size", 3000, "--superwords", 2000, "-o", tmp_path / "x",
+                check=False), f"{tmp_path / 'en.superwords.counts'}: not the superword counts of {counts}")
+    refused(tok("count", "--merge", "--superwords", counts, tmp_path / "other.counts", "-o", tmp_path / "m.counts", check=False),
+            f"{tmp_path / 'en.superwords.counts'}: not the superword counts of {counts}")
+    refused(tok("count", "--merge", counts, tmp_path / "other.superwords.counts", "-o", tmp_path / "m.counts", check=False),
+            "other.superwords.counts: counted with pattern superwords, not tok")
+    assert not list(tmp_path.glob("m.*"))
     refused(tok("train", counts, "--vocab-size", 3000, "--superwords", 2000, "-o", tmp_path / "y", check=False),
-            "en.counts", "count files")
+            f"{tmp_path / 'en.superwords.counts'}: not the superword counts of {counts}")
     refused(tok("train", CORPORA / "en", "--vocab-size", 3000, "--superwords", 3001, "-o", tmp_path / "z", check=False),
             "--superwords 3001")
     refused(tok("train", CORPORA / "en", "--vocab-size", 3000, "--superwords", 100, "-o", tmp_path / "z", check=False),

@@ -10,9 +10,9 @@
 #   2. plan   (one task): `tok count --plan-held-out` over the scans: how many bytes the shards before each one hold out
 #   3. count  (array): `tok count --hold-out` per shard, told what came before it
 #   4. merge  (one task): `tok count --merge` in a tree of FAN_IN files a step, MERGE_JOBS at once
-# Result: OUTPUT/DOMAIN.counts and OUTPUT/DOMAIN.heldout.txt, byte-identical to one
-# `tok count --domain DOMAIN --hold-out 20 --held-out-capacity 4M SHARD...` (shards in sorted order). They
-# appear only when the merge has succeeded; work files are in OUTPUT/.DOMAIN-work.
+# Result: OUTPUT/DOMAIN.counts and OUTPUT/DOMAIN.heldout.txt (with SUPERWORDS=1, OUTPUT/DOMAIN.superwords.counts
+# too), byte-identical to one `tok count --domain DOMAIN --hold-out 20 --held-out-capacity 4M SHARD...` (shards in
+# sorted order). They appear only when the merge has succeeded; work files are in OUTPUT/.DOMAIN-work.
 # OUTPUT and the shards must be on storage every node mounts; tok is the static
 # build (swift build -c release --static-swift-stdlib), which needs only Debian's
 # libicu72, libzstd1 and libstdc++6 on the nodes.
@@ -20,7 +20,8 @@
 # Settings from the environment: TOK (default: .build/release/tok of this
 # checkout, copied into OUTPUT/.DOMAIN-work), HOLD_OUT (thousandths, default 20;
 # 0 for none), HELD_OUT_CAPACITY (most bytes held out, 4M as tok build), PATTERN
-# (tok), FAN_IN (16), MERGE_JOBS (8), ARRAY_LIMIT
+# (tok), SUPERWORDS (1: the superword counts too, `tok count --superwords`, for
+# tok build --superwords; default 0), FAN_IN (16), MERGE_JOBS (8), ARRAY_LIMIT
 # (concurrent array tasks, 1000), SBATCH_ARGS (extra sbatch options: partition,
 # account, time, memory).
 set -euo pipefail
@@ -32,11 +33,14 @@ HELD_OUT_CAPACITY=${HELD_OUT_CAPACITY:-4M}
 PATTERN=${PATTERN:-tok}
 FAN_IN=${FAN_IN:-16}
 MERGE_JOBS=${MERGE_JOBS:-8}
+SUPERWORDS=${SUPERWORDS:-0}
 
 # One stage's work, run by a Slurm task (or the local loop): `task STAGE WORK INDEX`.
 if [ "$mode" = task ]; then
     stage=$2 work=$3 k=${4:-${SLURM_ARRAY_TASK_ID:-0}}
     source "$work/settings"
+    superwords=()
+    [ "$SUPERWORDS" = 1 ] && superwords=(--superwords)
     shard=$(sed -n "$((k + 1))p" "$work/shards")
     case $stage in
     scan)
@@ -53,20 +57,22 @@ if [ "$mode" = task ]; then
             before=$(sed -n "$((k + 1))s/^{\"heldOutBefore\":\([0-9]*\),.*/\1/p" "$work/plan.jsonl")
             hold=(--hold-out "$HOLD_OUT" --held-out-capacity "$HELD_OUT_CAPACITY" --held-out-before "${before:?no plan for shard $k}")
         fi
-        "$work/tok" count --quiet --pattern "$PATTERN" --domain "$DOMAIN" "${hold[@]}" "$shard" -o "$work/0-$(printf %06d "$k").counts" ;;
+        "$work/tok" count --quiet --pattern "$PATTERN" --domain "$DOMAIN" "${hold[@]}" "${superwords[@]}" "$shard" -o "$work/0-$(printf %06d "$k").counts" ;;
     merge)
         level=0
         # Groups of FAN_IN files in shard order ("INDEX FILE..." a line), merged MERGE_JOBS at once.
-        export WORK=$work
-        while [ "$(ls "$work" | grep -c "^$level-.*\.counts$")" -gt 1 ]; do
+        # Superword counts (NNN.superwords.counts) are merged with the counts they lie beside.
+        export WORK=$work SUPERWORDS_FLAG=${superwords[*]:-}
+        while [ "$(ls "$work" | grep -c "^$level-[0-9]*\.counts$")" -gt 1 ]; do
             export NEXT=$((level + 1))
-            ls "$work" | grep "^$level-.*\.counts$" | sort | sed "s|^|$work/|" \
+            ls "$work" | grep "^$level-[0-9]*\.counts$" | sort | sed "s|^|$work/|" \
                 | xargs -n "$FAN_IN" echo | nl -v0 -w1 -s' ' \
-                | xargs -P "$MERGE_JOBS" -L1 sh -c 'i=$1; shift; exec "$WORK/tok" count --merge --quiet "$@" -o "$WORK/$NEXT-$(printf %06d "$i").counts"' merge
+                | xargs -P "$MERGE_JOBS" -L1 sh -c 'i=$1; shift; exec "$WORK/tok" count --merge --quiet $SUPERWORDS_FLAG "$@" -o "$WORK/$NEXT-$(printf %06d "$i").counts"' merge
             level=$NEXT
         done
-        final=$(ls "$work"/$level-*.counts)
+        final=$work/$(ls "$work" | grep "^$level-[0-9]*\.counts$")
         [ -f "${final%.counts}.heldout.txt" ] && mv "${final%.counts}.heldout.txt" "$OUTPUT/$DOMAIN.heldout.txt"
+        [ "$SUPERWORDS" = 1 ] && mv "${final%.counts}.superwords.counts" "$OUTPUT/$DOMAIN.superwords.counts"
         mv "$final" "$OUTPUT/$DOMAIN.counts"
         echo "$OUTPUT/$DOMAIN.counts: $(wc -l < "$work/shards") shards, merge tree depth $level" ;;
     esac
@@ -85,8 +91,8 @@ for s in "$@"; do
     readlink -f "$s"
 done | sort > "$work/shards"
 cp "${TOK:-$here/../../.build/release/tok}" "$work/tok"
-printf 'DOMAIN=%q OUTPUT=%q PATTERN=%q HOLD_OUT=%q HELD_OUT_CAPACITY=%q FAN_IN=%q MERGE_JOBS=%q\n' \
-    "$DOMAIN" "$OUTPUT" "$PATTERN" "$HOLD_OUT" "$HELD_OUT_CAPACITY" "$FAN_IN" "$MERGE_JOBS" > "$work/settings"
+printf 'DOMAIN=%q OUTPUT=%q PATTERN=%q HOLD_OUT=%q HELD_OUT_CAPACITY=%q FAN_IN=%q MERGE_JOBS=%q SUPERWORDS=%q\n' \
+    "$DOMAIN" "$OUTPUT" "$PATTERN" "$HOLD_OUT" "$HELD_OUT_CAPACITY" "$FAN_IN" "$MERGE_JOBS" "$SUPERWORDS" > "$work/settings"
 n=$(wc -l < "$work/shards")
 
 if [ "$mode" = local ]; then

@@ -38,7 +38,10 @@ held out, so the held-out documents, OUTPUT/NAME.heldout.txt, are exactly those
 of a single-machine count or of `tok build` on the corpus, and `tok build
 --domains zh=OUTPUT/zh.counts,...` evaluates on them. Intermediate files go to a work
 folder under OUTPUT (which every executor must see), removed at the end; the
-outputs appear, by rename, only when the whole job has succeeded.
+outputs appear, by rename, only when the whole job has succeeded. With
+--superwords, every count and merge task also counts and adds up the superword
+pieces of the same documents (`tok count --superwords`), into
+OUTPUT/NAME.superwords.counts, for `tok build --superwords` from the counts.
 """
 import argparse
 import glob
@@ -110,6 +113,7 @@ def count(args, spark):
     if args.strict:
         common.append("--strict")
     hold = ["--hold-out", str(args.hold_out), "--held-out-capacity", args.held_out_capacity] if args.hold_out else []
+    superwords = ["--superwords"] if args.superwords else []
     try:
         sc.addArchive(pack(args.tok, None, work))
         tasks = [(name, k, path) for name, files in domains for k, path in enumerate(files)]
@@ -132,7 +136,7 @@ def count(args, spark):
             name, k, path = t
             out = os.path.join(work, f"{name}-0-{k:06d}.counts")
             extra = ["--held-out-before", str(before[(name, k)])] if args.hold_out else []
-            run_tok(f"shard {path}", ["count", *common, *hold, *extra, "--domain", name, path, "-o", out])
+            run_tok(f"shard {path}", ["count", *common, *hold, *extra, *superwords, "--domain", name, path, "-o", out])
             return name, k, out
         counted = sc.parallelize(tasks, len(tasks)).map(count_shard).collect()
         level = {name: [out for _, _, out in sorted(c for c in counted if c[0] == name)] for name, _ in domains}
@@ -146,7 +150,7 @@ def count(args, spark):
             def merge_group(g, depth=depth):
                 name, i, files = g
                 out = os.path.join(work, f"{name}-{depth}-{i // args.fan_in:06d}.counts")
-                run_tok(f"merging {len(files)} count files of {name}", ["count", "--merge", "--quiet", *files, "-o", out])
+                run_tok(f"merging {len(files)} count files of {name}", ["count", "--merge", "--quiet", *superwords, *files, "-o", out])
                 return name, i, out
             merged = sc.parallelize(groups, len(groups)).map(merge_group).collect()
             for name in level:
@@ -156,6 +160,8 @@ def count(args, spark):
             held_out = final[:-len(".counts")] + ".heldout.txt"
             if os.path.exists(held_out):
                 os.replace(held_out, os.path.join(output, f"{name}.heldout.txt"))
+            if args.superwords:
+                os.replace(final[:-len(".counts")] + ".superwords.counts", os.path.join(output, f"{name}.superwords.counts"))
             os.replace(final, os.path.join(output, f"{name}.counts"))
             print(f"{output}/{name}.counts: {len(dict(domains)[name])} shards, merge tree depth {depth}")
     finally:
@@ -257,6 +263,7 @@ def main():
     c.add_argument("--held-out-capacity", default="4M")
     c.add_argument("--fan-in", type=int, default=16, help="count files one merge task adds up")
     c.add_argument("--threads", type=int, default=1, help="tok threads per task (executor cores per task)")
+    c.add_argument("--superwords", action="store_true", help="also NAME.superwords.counts, for tok build --superwords")
     args = ap.parse_args()
     if args.command == "count" and args.fan_in < 2:
         sys.exit("tok_spark: --fan-in must be at least 2")

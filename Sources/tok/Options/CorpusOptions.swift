@@ -28,10 +28,19 @@ struct CorpusOptions: ParsableArguments {
 
     var showsProgress: Bool { !quiet && !json }
 
-    func count(inputs: [String], domain: String, output: String, holdOut: HoldOut? = nil,
-               status: StatusLine) throws -> CountMetadata {
-        try countPieces(files: try expandCorpusInputs(inputs), domain: domain, options: countingOptions, output: output,
-                               holdOut: holdOut, warn: { printError("tok: " + $0) }, progress: countingProgress(domain: domain, status: status))
+    /// Counts `inputs` into `output`; with `superwords`, also the superword
+    /// counts of the same documents beside it.
+    func count(inputs: [String], domain: String, output: String, holdOut: HoldOut?, superwords: Bool,
+               status: StatusLine) throws -> (CountMetadata, CountMetadata?) {
+        let files = try expandCorpusInputs(inputs)
+        let warn: @Sendable (String) -> Void = { printError("tok: " + $0) }
+        let progress = countingProgress(domain: domain, status: status)
+        guard superwords else {
+            return (try countPieces(files: files, domain: domain, options: countingOptions, output: output, holdOut: holdOut,
+                                    warn: warn, progress: progress), nil)
+        }
+        return try countPiecesWithSuperwords(files: files, domain: domain, options: countingOptions, output: output,
+                                             holdOut: holdOut, warn: warn, progress: progress)
     }
 
     /// A status line on stderr while counting, with the time left.
