@@ -14,10 +14,13 @@ sentencepiece, gigatoken, kitoken, tokie) and runs each fresh, in its own
 process pinned to one core (taskset -c 0), one pass over each text: the four
 domains interleaved by document and each domain alone, as peers.py cuts them.
 sentencepiece, gigatoken and kitoken load the `.model`; tokie loads the
-HuggingFace form transformers writes of it (gigatoken loads both). tok runs as
-a user runs it: `tok encode --format u32 --threads 1`, start-up, loading and
-writing included. Every peer's ids are checked against sentencepiece's ('!'
-where they differ). Prints MB/s and the ratio of tok to sentencepiece and to
+HuggingFace form transformers writes of it (gigatoken loads both). tok runs
+twice: as the peers do, its Python package (the source tree's `python/` and
+`.build/release/libTokC.so`) timed on its encoding call alone, ids as a numpy
+array as gigatoken gives them (`tok py`); and as a user of the shell runs it,
+`tok encode --format u32 --threads 1`, start-up, loading and writing included
+(`tok cli`). Every peer's ids are checked against sentencepiece's ('!' where
+they differ). Prints MB/s and the ratios of tok's call to sentencepiece and to
 the fastest peer with the right ids.
 """
 import argparse
@@ -60,6 +63,12 @@ def worker(args):
         import gigatoken
         t = gigatoken.Tokenizer.from_sentencepiece(model)
         encode = lambda s: t.encode(s)  # noqa: E731
+    elif args.peer == "tok":
+        sys.path.insert(0, str(ROOT / "python"))
+        os.environ.setdefault("TOK_LIBRARY", str(ROOT / ".build/release/libTokC.so"))
+        import tok
+        enc = tok.load(args.vocab)
+        encode = lambda s: enc.encode_to_numpy(s, disallowed_special=())  # noqa: E731  (control pieces' text is text, as in sentencepiece)
     elif args.peer == "kitoken":
         import kitoken
         encode = kitoken.Kitoken.from_sentencepiece_file(model).encode
@@ -112,8 +121,8 @@ def run(corpora, work, models, mixed_mb, domain_mb):
     python = ensure_venv()
     work.mkdir(parents=True, exist_ok=True)
     texts = make_texts(corpora, mixed_mb, domain_mb, work)
-    print("one core (taskset -c 0), fresh processes, one pass each; MB/s of text; "
-          "tok = `tok encode --format u32 --threads 1` end to end; '!': ids differ from sentencepiece's")
+    print("one core (taskset -c 0), fresh processes, one pass each; MB/s of text; tok py = tok's Python call alone, "
+          "as the peers are timed; tok cli = `tok encode --format u32 --threads 1` end to end; '!': ids differ from sentencepiece's")
     for name, model in models.items():
         model = pathlib.Path(model)
         hf = huggingface_form(model, work)
@@ -122,13 +131,14 @@ def run(corpora, work, models, mixed_mb, domain_mb):
         peers = list(PEERS)
         print(f"\n{name} ({model})")
         print(f"{'text':8s} {'MB':>6s} " + " ".join(f"{p:>13s}" for p in peers)
-              + f" {'tok':>8s} {'tok/sp':>7s} {'tok/best':>9s}")
+              + f" {'tok py':>8s} {'tok cli':>8s} {'tok/sp':>7s} {'tok/best':>9s}")
         for tname in ["mixed", "zh", "en", "code", "math"]:
             path = texts[tname]
             mb = path.stat().st_size / 1e6
             cells, speeds, reference = [], {}, None
             for peer in peers:
-                out, err = attempt([python, __file__, "--worker", peer, "--model", model, "--hf", hf, "--text", path], "0")
+                out, err = attempt([python, __file__, "--worker", peer, "--model", model, "--hf", hf, "--text", path,
+                                    "--vocab", vocab], "0")
                 if out is None:
                     cells.append("error")
                     continue
@@ -142,11 +152,16 @@ def run(corpora, work, models, mixed_mb, domain_mb):
             attempt([TOK, "encode", "--vocab", vocab, "--format", "u32", "--threads", 1, path, "-o", work / "tok.u32"], "0")
             tok_speed = mb / (time.perf_counter() - start)
             ok = hashlib.sha1((work / "tok.u32").read_bytes()).hexdigest() == (reference or {}).get("digest")
+            out, err = attempt([python, __file__, "--worker", "tok", "--model", model, "--hf", hf, "--text", path,
+                                "--vocab", vocab], "0")
+            call = json.loads(out) if out else None
+            call_speed = mb / call["seconds"] if call else 0.0
+            call_ok = call is not None and call["digest"] == (reference or {}).get("digest")
             sp = speeds.get("sentencepiece", (0.0, True))[0]
             best = max([s for s, good in speeds.values() if good] or [0.0])
             print(f"{tname:8s} {mb:6.1f} " + " ".join(f"{c:>13s}" for c in cells)
-                  + f" {tok_speed:7.1f}{'' if ok else '!'} {tok_speed / sp if sp else 0:6.1f}x {tok_speed / best if best else 0:8.2f}x",
-                  flush=True)
+                  + f" {call_speed:7.1f}{'' if call_ok else '!'} {tok_speed:7.1f}{'' if ok else '!'}"
+                  + f" {call_speed / sp if sp else 0:6.1f}x {call_speed / best if best else 0:8.2f}x", flush=True)
 
 
 def main():
@@ -161,6 +176,7 @@ def main():
     ap.add_argument("--worker", dest="peer")
     ap.add_argument("--text")
     ap.add_argument("--hf")
+    ap.add_argument("--vocab", help="(worker) tok's vocabulary folder of the model")
     args = ap.parse_args()
     if args.peer:
         return worker(args)

@@ -353,67 +353,76 @@ extension SentencePiece {
     /// - Complexity: O(n log n) in the characters of the cut.
     func mergeByScores(_ piece: UnsafeBufferPointer<UInt8>, scores: [Float], vocabulary: Vocabulary,
                        into out: inout ContiguousArray<UInt32>) {
-        if let id = vocabulary.id(of: Array(piece)), Int(id) < pieceCount, types[Int(id)] == .userDefined {
-            return out.append(id)  // a user-defined piece is a cut of its own, never merged
-        }
-        var start: [Int] = [], end: [Int] = []
-        var i = 0
-        while i < piece.count {
-            start.append(i)
-            i += max(piece.validScalarLength(at: i), 1)
-            end.append(i)
-        }
-        let m = start.count
-        var next = Array(1 ... m), previous = Array(-1 ..< m - 1), alive = [Bool](repeating: true, count: m)
-        // A max-heap of candidate pairs: best score first, then leftmost.
-        var heap: [(score: Float, left: Int, right: Int, size: Int)] = []
-        func above(_ a: (score: Float, left: Int, right: Int, size: Int), _ b: (score: Float, left: Int, right: Int, size: Int)) -> Bool {
-            a.score > b.score || (a.score == b.score && a.left < b.left)
-        }
-        func push(_ left: Int, _ right: Int) {
-            guard let id = vocabulary.id(of: Array(piece[start[left] ..< end[right]])), case let score = scores[Int(id)],
-                  !score.isNaN else { return }
-            heap.append((score, left, right, end[right] - start[left]))
-            var k = heap.count - 1
-            while k > 0 && above(heap[k], heap[(k - 1) / 2]) {
-                heap.swapAt(k, (k - 1) / 2)
-                k = (k - 1) / 2
+        guard let base = piece.baseAddress else { return }
+        withExtendedLifetime(vocabulary.storage) {
+            let t = vocabulary.tables
+            // The token of bytes `from ..< to` of the cut, looked up in place.
+            @inline(__always) func token(_ from: Int, _ to: Int) -> UInt32? { t.find(base + from, to - from) }
+            if let id = token(0, piece.count), Int(id) < pieceCount, types[Int(id)] == .userDefined {
+                return out.append(id)  // a user-defined piece is a cut of its own, never merged
             }
-        }
-        func pop() -> (score: Float, left: Int, right: Int, size: Int)? {
-            guard let top = heap.first else { return nil }
-            heap.swapAt(0, heap.count - 1)
-            heap.removeLast()
+            var start: [Int] = [], end: [Int] = []
+            start.reserveCapacity(piece.count)
+            end.reserveCapacity(piece.count)
+            var i = 0
+            while i < piece.count {
+                start.append(i)
+                i += max(piece.validScalarLength(at: i), 1)
+                end.append(i)
+            }
+            let m = start.count
+            var next = Array(1 ... m), previous = Array(-1 ..< m - 1), alive = [Bool](repeating: true, count: m)
+            // A max-heap of candidate pairs: best score first, then leftmost.
+            var heap: [(score: Float, left: Int, right: Int, size: Int)] = []
+            heap.reserveCapacity(2 * m)
+            func above(_ a: (score: Float, left: Int, right: Int, size: Int), _ b: (score: Float, left: Int, right: Int, size: Int)) -> Bool {
+                a.score > b.score || (a.score == b.score && a.left < b.left)
+            }
+            func push(_ left: Int, _ right: Int) {
+                guard let id = token(start[left], end[right]), case let score = scores[Int(id)], !score.isNaN else { return }
+                heap.append((score, left, right, end[right] - start[left]))
+                var k = heap.count - 1
+                while k > 0 && above(heap[k], heap[(k - 1) / 2]) {
+                    heap.swapAt(k, (k - 1) / 2)
+                    k = (k - 1) / 2
+                }
+            }
+            func pop() -> (score: Float, left: Int, right: Int, size: Int)? {
+                guard let top = heap.first else { return nil }
+                heap.swapAt(0, heap.count - 1)
+                heap.removeLast()
+                var k = 0
+                while true {
+                    var best = k
+                    let first = 2 * k + 1
+                    if first < heap.count && above(heap[first], heap[best]) { best = first }
+                    if first + 1 < heap.count && above(heap[first + 1], heap[best]) { best = first + 1 }
+                    if best == k { return top }
+                    heap.swapAt(k, best)
+                    k = best
+                }
+            }
+            for k in 0 ..< max(m - 1, 0) { push(k, k + 1) }
+            while let top = pop() {
+                // Stale unless both symbols are as they were when the pair was found.
+                guard alive[top.left], alive[top.right], next[top.left] == top.right,
+                      end[top.right] - start[top.left] == top.size else { continue }
+                end[top.left] = end[top.right]
+                alive[top.right] = false
+                next[top.left] = next[top.right]
+                if next[top.right] < m { previous[next[top.right]] = top.left }
+                if previous[top.left] >= 0 { push(previous[top.left], top.left) }
+                if next[top.left] < m { push(top.left, next[top.left]) }
+            }
             var k = 0
-            while true {
-                var best = k
-                for c in [2 * k + 1, 2 * k + 2] where c < heap.count && above(heap[c], heap[best]) { best = c }
-                if best == k { return top }
-                heap.swapAt(k, best)
-                k = best
+            while k < m {
+                if let id = token(start[k], end[k]) {
+                    out.append(id)
+                } else {
+                    for j in start[k] ..< end[k] { out.append(token(j, j + 1)!) }  // every byte has a token
+                }
+                k = next[k]
             }
-        }
-        for k in 0 ..< max(m - 1, 0) { push(k, k + 1) }
-        while let top = pop() {
-            // Stale unless both symbols are as they were when the pair was found.
-            guard alive[top.left], alive[top.right], next[top.left] == top.right,
-                  end[top.right] - start[top.left] == top.size else { continue }
-            end[top.left] = end[top.right]
-            alive[top.right] = false
-            next[top.left] = next[top.right]
-            if next[top.right] < m { previous[next[top.right]] = top.left }
-            if previous[top.left] >= 0 { push(previous[top.left], top.left) }
-            if next[top.left] < m { push(top.left, next[top.left]) }
-        }
-        var k = 0
-        while k < m {
-            let bytes = Array(piece[start[k] ..< end[k]])
-            if let id = vocabulary.id(of: bytes) {
-                out.append(id)
-            } else {
-                for b in bytes { out.append(vocabulary.id(of: [b])!) }  // every byte has a token
-            }
-            k = next[k]
         }
     }
 }

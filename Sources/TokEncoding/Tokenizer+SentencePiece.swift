@@ -43,14 +43,28 @@ extension Tokenizer {
                 return encodePieces(text, splitter: sentencePiece.segmenter, scratch: &scratch, into: &out)
             }
             // Cuts repeat (they are mostly words): each is merged once and then
-            // taken from the thread's long-piece cache, which holds any cut of up
-            // to its longest (the kernel's own cuts use it only past the shared
-            // cache's). Its ids are kernel tokens, resolved below like the rest.
+            // taken from a cache, as the kernel's pieces are: the shared cache
+            // for a cut it can hold, the thread's long-piece cache for a longer
+            // one (the thread's cache alone, 4,096 cuts, was emptied every few
+            // thousand words of English). Their ids are kernel tokens,
+            // resolved below like the rest; no kernel piece of a vocabulary of
+            // tied scores ever reaches the shared cache.
             scratch.longPieces.prepare(for: vocabulary.tables)
             let base = text.baseAddress!
+            let cache = pieceCache?.view
+            withExtendedLifetime(pieceCache) {
             sentencePiece.segmenter.forEachPiece(text) { piece in
                 let p = base + piece.lowerBound, n = piece.count
                 let cut = UnsafeBufferPointer(start: p, count: n)
+                if let cache, n <= SharedPieceCache.maxBytes {
+                    let key = PieceKey(p, n, end: base + text.count)
+                    let slot = key.slot(n, cache.shift)
+                    if cache.lookUp(key, n, slot: slot, into: &out) { return }
+                    let before = out.count
+                    sentencePiece.mergeByScores(cut, scores: scores, vocabulary: vocabulary, into: &out)
+                    guard out.count - before <= SharedPieceCache.maxIds else { return }
+                    return out.withUnsafeBufferPointer { cache.store(key, n, slot: slot, ids: UnsafeBufferPointer(rebasing: $0[before...])) }
+                }
                 guard n <= LongPieceCache.maxBytes else {
                     return sentencePiece.mergeByScores(cut, scores: scores, vocabulary: vocabulary, into: &out)
                 }
@@ -61,6 +75,7 @@ extension Tokenizer {
                 out.withUnsafeBufferPointer { ids in
                     scratch.longPieces.store(p, n, hash: h, ids: UnsafeBufferPointer(rebasing: ids[before...]))
                 }
+            }
             }
         }
         sentencePiece.resolve(&out, from: start, vocabulary: vocabulary)
