@@ -126,19 +126,29 @@ public struct SentencePieceNormalizer: Sendable, Hashable {
         if !dummyPrefixAfter && addDummyPrefix { out.append(contentsOf: space) }
         var previousIsSpace = removeExtraWhitespaces
         // A space stays one space byte (tok's form, runs of spaces kept): then
-        // every byte the table maps to itself is copied as it is.
+        // every byte the table maps to itself is copied as it is; and without
+        // a charsmap, so is every other character but `▁` (a space in tok's form).
         let plainSpaces = space.count == 1 && !removeExtraWhitespaces
+        let plainOthers = charsmap == nil
+        let marksSpaces = spaceForm && escapeWhitespaces
         ascii.withUnsafeBufferPointer { ascii in
-            @inline(__always) func copiedAsItIs(_ b: UInt8) -> Bool {
-                b < 0x80 && ascii[Int(b)] == Int16(b) && (b != 0x20 || plainSpaces)
+            /// The length of the character at `j` if it is copied as it is, else 0.
+            @inline(__always) func unchanged(_ j: Int) -> Int {
+                let b = text[j]  // j < n
+                if b < 0x80 { return ascii[Int(b)] == Int16(b) && (b != 0x20 || plainSpaces) ? 1 : 0 }
+                guard plainOthers && !userDefined.mayStart(b) else { return 0 }
+                let length = text.validScalarLength(at: j)
+                // ▁ is E2 96 81; length 3 means both bytes are in the text.
+                if marksSpaces && length == 3 && b == 0xE2 && text[j + 1] == 0x96 && text[j + 2] == 0x81 { return 0 }
+                return length
             }
             while i < n {
                 let b = text[i]  // i < n
-                if copiedAsItIs(b) {
-                    // A run of such bytes in one copy: an append per byte checked the array's room each time.
+                if case let length = unchanged(i), length > 0 {
+                    // A run of such characters in one copy: an append per byte checked the array's room each time.
                     let run = i
-                    i += 1
-                    while i < n && copiedAsItIs(text[i]) { i += 1 }
+                    i += length
+                    while i < n, case let next = unchanged(i), next > 0 { i += next }
                     out.append(contentsOf: UnsafeBufferPointer(rebasing: text[run ..< i]))
                     previousIsSpace = false
                     continue
