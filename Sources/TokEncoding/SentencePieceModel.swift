@@ -361,67 +361,82 @@ extension SentencePiece {
             if let id = token(0, piece.count), Int(id) < pieceCount, types[Int(id)] == .userDefined {
                 return out.append(id)  // a user-defined piece is a cut of its own, never merged
             }
-            var start: [Int] = [], end: [Int] = []
-            start.reserveCapacity(piece.count)
-            end.reserveCapacity(piece.count)
+            var m = 0
             var i = 0
             while i < piece.count {
-                start.append(i)
                 i += max(piece.validScalarLength(at: i), 1)
-                end.append(i)
+                m += 1
             }
-            let m = start.count
-            var next = Array(1 ... m), previous = Array(-1 ..< m - 1), alive = [Bool](repeating: true, count: m)
-            // A max-heap of candidate pairs: best score first, then leftmost.
-            var heap: [(score: Float, left: Int, right: Int, size: Int)] = []
-            heap.reserveCapacity(2 * m)
-            func above(_ a: (score: Float, left: Int, right: Int, size: Int), _ b: (score: Float, left: Int, right: Int, size: Int)) -> Bool {
-                a.score > b.score || (a.score == b.score && a.left < b.left)
-            }
-            func push(_ left: Int, _ right: Int) {
-                guard let id = token(start[left], end[right]), case let score = scores[Int(id)], !score.isNaN else { return }
-                heap.append((score, left, right, end[right] - start[left]))
-                var k = heap.count - 1
-                while k > 0 && above(heap[k], heap[(k - 1) / 2]) {
-                    heap.swapAt(k, (k - 1) / 2)
-                    k = (k - 1) / 2
+            typealias Candidate = (score: Float, left: Int, right: Int, size: Int)
+            // The symbols' bounds and links, and the heap (at most m - 1
+            // pairs at first and two more per merge), on the stack when small.
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * m) { links in
+            withUnsafeTemporaryAllocation(of: Candidate.self, capacity: 3 * m) { heapBuffer in
+                let start = links.baseAddress!, end = start + m, next = end + m, previous = next + m
+                let heap = heapBuffer
+                var heapCount = 0
+                var j = 0, symbol = 0
+                while j < piece.count {
+                    start[symbol] = j
+                    j += max(piece.validScalarLength(at: j), 1)
+                    end[symbol] = j
+                    next[symbol] = symbol + 1
+                    previous[symbol] = symbol - 1
+                    symbol += 1
                 }
-            }
-            func pop() -> (score: Float, left: Int, right: Int, size: Int)? {
-                guard let top = heap.first else { return nil }
-                heap.swapAt(0, heap.count - 1)
-                heap.removeLast()
+                // A merged-away symbol's start is set to -1: not alive.
+                @inline(__always) func above(_ a: Candidate, _ b: Candidate) -> Bool {
+                    a.score > b.score || (a.score == b.score && a.left < b.left)
+                }
+                // Every index below is < m, or < heapCount <= 3m.
+                func push(_ left: Int, _ right: Int) {
+                    guard let id = token(start[left], end[right]), case let score = scores[Int(id)], !score.isNaN else { return }
+                    heap[heapCount] = (score, left, right, end[right] - start[left])
+                    var k = heapCount
+                    heapCount += 1
+                    while k > 0 && above(heap[k], heap[(k - 1) / 2]) {
+                        heap.swapAt(k, (k - 1) / 2)
+                        k = (k - 1) / 2
+                    }
+                }
+                func pop() -> Candidate? {
+                    guard heapCount > 0 else { return nil }
+                    let top = heap[0]
+                    heapCount -= 1
+                    heap[0] = heap[heapCount]
+                    var k = 0
+                    while true {
+                        var best = k
+                        let first = 2 * k + 1
+                        if first < heapCount && above(heap[first], heap[best]) { best = first }
+                        if first + 1 < heapCount && above(heap[first + 1], heap[best]) { best = first + 1 }
+                        if best == k { return top }
+                        heap.swapAt(k, best)
+                        k = best
+                    }
+                }
+                for k in 0 ..< max(m - 1, 0) { push(k, k + 1) }
+                while let top = pop() {
+                    // Stale unless both symbols are as they were when the pair was found.
+                    guard start[top.left] >= 0, start[top.right] >= 0, next[top.left] == top.right,
+                          end[top.right] - start[top.left] == top.size else { continue }
+                    end[top.left] = end[top.right]
+                    start[top.right] = -1
+                    next[top.left] = next[top.right]
+                    if next[top.right] < m { previous[next[top.right]] = top.left }
+                    if previous[top.left] >= 0 { push(previous[top.left], top.left) }
+                    if next[top.left] < m { push(top.left, next[top.left]) }
+                }
                 var k = 0
-                while true {
-                    var best = k
-                    let first = 2 * k + 1
-                    if first < heap.count && above(heap[first], heap[best]) { best = first }
-                    if first + 1 < heap.count && above(heap[first + 1], heap[best]) { best = first + 1 }
-                    if best == k { return top }
-                    heap.swapAt(k, best)
-                    k = best
+                while k < m {
+                    if let id = token(start[k], end[k]) {
+                        out.append(id)
+                    } else {
+                        for j in start[k] ..< end[k] { out.append(token(j, j + 1)!) }  // every byte has a token
+                    }
+                    k = next[k]
                 }
             }
-            for k in 0 ..< max(m - 1, 0) { push(k, k + 1) }
-            while let top = pop() {
-                // Stale unless both symbols are as they were when the pair was found.
-                guard alive[top.left], alive[top.right], next[top.left] == top.right,
-                      end[top.right] - start[top.left] == top.size else { continue }
-                end[top.left] = end[top.right]
-                alive[top.right] = false
-                next[top.left] = next[top.right]
-                if next[top.right] < m { previous[next[top.right]] = top.left }
-                if previous[top.left] >= 0 { push(previous[top.left], top.left) }
-                if next[top.left] < m { push(top.left, next[top.left]) }
-            }
-            var k = 0
-            while k < m {
-                if let id = token(start[k], end[k]) {
-                    out.append(id)
-                } else {
-                    for j in start[k] ..< end[k] { out.append(token(j, j + 1)!) }  // every byte has a token
-                }
-                k = next[k]
             }
         }
     }
