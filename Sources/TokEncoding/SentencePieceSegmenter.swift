@@ -96,26 +96,45 @@ struct SentencePieceSegmenter: Sendable, Hashable, PieceSplitter {
         var start = 0, i = 0
         // The character ending at i, when it is one (not an invalid byte, not the end of a user-defined piece).
         var previous: UInt32 = 0, previousIsCharacter = false
-        while i < n {
-            let b = text[i]  // i < n
-            if userStarts[Int(b)], case let m = userDefined.match(text, at: i), m > 0 {
-                if start < i { body(start ..< i) }
-                body(i ..< i + m)
-                i += m
-                start = i
-                previousIsCharacter = false
-                continue
+        let anyUserDefined = !userDefined.isEmpty
+        asciiPairs.withUnsafeBufferPointer { asciiPairs in
+            while i < n {
+                let b = text[i]  // i < n
+                if anyUserDefined && userStarts[Int(b)], case let m = userDefined.match(text, at: i), m > 0 {
+                    if start < i { body(start ..< i) }
+                    body(i ..< i + m)
+                    i += m
+                    start = i
+                    previousIsCharacter = false
+                    continue
+                }
+                if b < 0x80 && previousIsCharacter && previous < 0x80 && !anyUserDefined {
+                    // A run of ASCII after ASCII: the pair table alone (pair < 128 * 128).
+                    var x = Int(previous), j = i
+                    while j < n, case let y = Int(text[j]), y < 0x80 {
+                        let pair = x << 7 | y
+                        if asciiPairs[pair >> 6] >> UInt64(pair & 63) & 1 == 0 && start < j {
+                            body(start ..< j)
+                            start = j
+                        }
+                        x = y
+                        j += 1
+                    }
+                    previous = UInt32(x)
+                    i = j
+                    continue
+                }
+                let c = b < 0x80 ? Scalar(value: UInt32(b), length: 1) : text.multiByteScalar(at: i, lead: b)
+                // A byte that is no character (length 1 past ASCII) is cut from neither side.
+                let isCharacter = b < 0x80 || c.length > 1
+                if start < i && previousIsCharacter && isCharacter && !held(previous, c.value) {
+                    body(start ..< i)
+                    start = i
+                }
+                previous = c.value
+                previousIsCharacter = isCharacter
+                i += c.length
             }
-            let c = b < 0x80 ? Scalar(value: UInt32(b), length: 1) : text.multiByteScalar(at: i, lead: b)
-            // A byte that is no character (length 1 past ASCII) is cut from neither side.
-            let isCharacter = b < 0x80 || c.length > 1
-            if start < i && previousIsCharacter && isCharacter && !held(previous, c.value) {
-                body(start ..< i)
-                start = i
-            }
-            previous = c.value
-            previousIsCharacter = isCharacter
-            i += c.length
         }
         if start < n { body(start ..< n) }
     }
