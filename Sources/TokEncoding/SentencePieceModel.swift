@@ -300,6 +300,12 @@ extension SentencePiece {
             made[Int(result)] = true
             merged.append(vocabulary.bytes(of: result))
         }
+        // And every piece of two characters or more that sentencepiece's own
+        // loop may make, which the kernel's ranks need not list (a model whose
+        // pieces share scores merges its cuts with that loop).
+        for piece in pieces where (piece.type == .normal || piece.type == .unused) && KernelTokens.characters(piece.bytes).count > 1 {
+            merged.append(spaceForm ? spaced(piece.bytes) : piece.bytes)
+        }
         // An unused piece's copy past the pieces, and the one pair that makes it.
         var unusedParts: [UInt32: (UInt32, UInt32)] = [:]
         for piece in pieces where piece.type == .unused && !(spaceForm && piece.bytes.contains(0x20)) {
