@@ -52,18 +52,44 @@ extension Tokenizer {
             scratch.longPieces.prepare(for: vocabulary.tables)
             let base = text.baseAddress!
             let cache = pieceCache?.view
+            // Hits are gathered in `staged` and appended a run at a time (an
+            // append per cut checked the array's room each time); a cut merged
+            // or taken from the long-piece cache goes after them, straight into `out`.
+            let stagedCapacity = 1024
             withExtendedLifetime(pieceCache) {
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: stagedCapacity) { stagedBuffer in
+            let staged = stagedBuffer.baseAddress!
+            var ready = 0
             sentencePiece.segmenter.forEachPiece(text) { piece in
                 let p = base + piece.lowerBound, n = piece.count
                 let cut = UnsafeBufferPointer(start: p, count: n)
                 if let cache, n <= SharedPieceCache.maxBytes {
                     let key = PieceKey(p, n, end: base + text.count)
                     let slot = key.slot(n, cache.shift)
-                    if cache.lookUp(key, n, slot: slot, into: &out) { return }
+                    if case let head = cache.holds(key, n, slot: slot), head != 0 {
+                        // copyIfUnchanged writes maxIds words: room for them after the `ready` ones.
+                        if ready + SharedPieceCache.maxIds > stagedCapacity {
+                            out.append(contentsOf: UnsafeBufferPointer(start: staged, count: ready))
+                            ready = 0
+                        }
+                        let k = cache.copyIfUnchanged(slot: slot, head: head, to: staged + ready)
+                        if k > 0 {
+                            ready += k
+                            return
+                        }
+                    }
+                    if ready > 0 {
+                        out.append(contentsOf: UnsafeBufferPointer(start: staged, count: ready))
+                        ready = 0
+                    }
                     let before = out.count
                     sentencePiece.mergeByScores(cut, scores: scores, vocabulary: vocabulary, into: &out)
                     guard out.count - before <= SharedPieceCache.maxIds else { return }
                     return out.withUnsafeBufferPointer { cache.store(key, n, slot: slot, ids: UnsafeBufferPointer(rebasing: $0[before...])) }
+                }
+                if ready > 0 {
+                    out.append(contentsOf: UnsafeBufferPointer(start: staged, count: ready))
+                    ready = 0
                 }
                 guard n <= LongPieceCache.maxBytes else {
                     return sentencePiece.mergeByScores(cut, scores: scores, vocabulary: vocabulary, into: &out)
@@ -75,6 +101,8 @@ extension Tokenizer {
                 out.withUnsafeBufferPointer { ids in
                     scratch.longPieces.store(p, n, hash: h, ids: UnsafeBufferPointer(rebasing: ids[before...]))
                 }
+            }
+            if ready > 0 { out.append(contentsOf: UnsafeBufferPointer(start: staged, count: ready)) }
             }
             }
         }
