@@ -158,7 +158,20 @@ extension SentencePiece {
                 previousUnknown = true
             }
         }
-        for id in tail { emit(id) }
+        var j = 0
+        while j < tail.count {
+            // A run of pieces' own ids in one append (an emit per id took 5% of Mistral's mathematics).
+            var end = j
+            while end < tail.count && tail[end] < limit { end += 1 }
+            if end > j {
+                out.append(contentsOf: tail[j ..< end])
+                previousUnknown = false
+                j = end
+                continue
+            }
+            emit(tail[j])
+            j += 1
+        }
     }
 
     /// The text of `ids`, appended to `out`, as the vocabulary's library decodes it.
