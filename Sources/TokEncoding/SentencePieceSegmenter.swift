@@ -18,11 +18,10 @@
 struct SentencePieceSegmenter: Sendable, Hashable, PieceSplitter {
     /// Bit `x << 7 | y`: some merged piece holds ASCII characters x then y.
     let asciiPairs: [UInt64]
-    /// The other pairs of characters some merged piece holds side by side: a
-    /// blocked Bloom filter, two bits of one word a pair (``pairBits(_:_:shift:)``),
-    /// about four pairs a word. It may say a pair is held when none is (about
-    /// one in seventy): the text is then not cut there, which changes no id.
-    let otherPairs: [UInt64]
+    /// The other pairs of characters some merged piece holds side by side,
+    /// keys `x << 32 | y` in a ``PairFilter``. It may say a pair is held when
+    /// none is: the text is then not cut there, which changes no id.
+    let otherPairs: ContiguousArray<UInt64>
     let otherPairShift: UInt64
     /// Per byte: whether a user-defined piece may start with it.
     let userStarts: [Bool]
@@ -53,38 +52,27 @@ struct SentencePieceSegmenter: Sendable, Hashable, PieceSplitter {
                 }
             }
         }
-        let words = OpenAddressing.capacity(for: others.count, load: 4, per: 1)
-        let shift = UInt64(64 - words.trailingZeroBitCount)
-        var otherPairs = [UInt64](repeating: 0, count: words)
-        for pair in others {
-            let (word, bits) = Self.pairBits(UInt32(pair >> 32), UInt32(truncatingIfNeeded: pair), shift: shift)
-            otherPairs[word] |= bits
-        }
+        let keys = ContiguousArray(others)
+        otherPairs = keys.withUnsafeBufferPointer { PairFilter.make(keys: $0, pairs: keys.count) }
+        otherPairShift = UInt64(64 - otherPairs.count.trailingZeroBitCount)
         self.asciiPairs = asciiPairs
-        self.otherPairs = otherPairs
-        otherPairShift = shift
         let matcher = LongestMatcher(userDefined)
         self.userDefined = matcher
         userStarts = (0 ..< 256).map { matcher.mayStart(UInt8($0)) }
     }
 
-    /// A pair of characters' word in ``otherPairs`` and its two bits there.
+    /// Whether some merged piece holds ASCII characters `x` then `y` (both below 128).
     @inline(__always)
-    static func pairBits(_ x: UInt32, _ y: UInt32, shift: UInt64) -> (word: Int, bits: UInt64) {
-        let key = UInt64(x) << 32 | UInt64(y)
-        let h = (key ^ key >> 29) &* 0xBF58_476D_1CE4_E5B9
-        return (Int(truncatingIfNeeded: h >> shift), 1 << (h & 63) | 1 << (h >> 6 & 63))
+    static func held(ascii pairs: UnsafeBufferPointer<UInt64>, _ x: Int, _ y: Int) -> Bool {
+        let pair = x << 7 | y  // < 128 * 128: within the table
+        return pairs[pair >> 6] >> UInt64(pair & 63) & 1 != 0
     }
 
     /// Whether some merged piece may hold character `x` then `y`.
     @inline(__always)
-    func held(_ x: UInt32, _ y: UInt32) -> Bool {
-        if x < 128 && y < 128 {
-            let pair = Int(x) << 7 | Int(y)
-            return asciiPairs[pair >> 6] >> UInt64(pair & 63) & 1 != 0
-        }
-        let (word, bits) = Self.pairBits(x, y, shift: otherPairShift)
-        return otherPairs[word] & bits == bits  // word < count: the hash's top bits, as many as the count's
+    func held(_ x: UInt32, _ y: UInt32, ascii: UnsafeBufferPointer<UInt64>, others: UnsafePointer<UInt64>) -> Bool {
+        if x < 128 && y < 128 { return Self.held(ascii: ascii, Int(x), Int(y)) }
+        return PairFilter.mayHold(UInt64(x) << 32 | UInt64(y), words: others, shift: otherPairShift)
     }
 
     /// Calls `body` with each piece's byte range, in order; they tile `text`.
@@ -98,6 +86,7 @@ struct SentencePieceSegmenter: Sendable, Hashable, PieceSplitter {
         var previous: UInt32 = 0, previousIsCharacter = false
         let anyUserDefined = !userDefined.isEmpty
         asciiPairs.withUnsafeBufferPointer { asciiPairs in
+        otherPairs.withUnsafeBufferPointer { otherPairs in
             while i < n {
                 let b = text[i]  // i < n
                 if anyUserDefined && userStarts[Int(b)], case let m = userDefined.match(text, at: i), m > 0 {
@@ -112,8 +101,7 @@ struct SentencePieceSegmenter: Sendable, Hashable, PieceSplitter {
                     // A run of ASCII after ASCII: the pair table alone (pair < 128 * 128).
                     var x = Int(previous), j = i
                     while j < n, case let y = Int(text[j]), y < 0x80 {
-                        let pair = x << 7 | y
-                        if asciiPairs[pair >> 6] >> UInt64(pair & 63) & 1 == 0 && start < j {
+                        if start < j && !Self.held(ascii: asciiPairs, x, y) {
                             body(start ..< j)
                             start = j
                         }
@@ -127,7 +115,7 @@ struct SentencePieceSegmenter: Sendable, Hashable, PieceSplitter {
                 let c = b < 0x80 ? Scalar(value: UInt32(b), length: 1) : text.multiByteScalar(at: i, lead: b)
                 // A byte that is no character (length 1 past ASCII) is cut from neither side.
                 let isCharacter = b < 0x80 || c.length > 1
-                if start < i && previousIsCharacter && isCharacter && !held(previous, c.value) {
+                if start < i && previousIsCharacter && isCharacter && !held(previous, c.value, ascii: asciiPairs, others: otherPairs.baseAddress!) {
                     body(start ..< i)
                     start = i
                 }
@@ -135,6 +123,7 @@ struct SentencePieceSegmenter: Sendable, Hashable, PieceSplitter {
                 previousIsCharacter = isCharacter
                 i += c.length
             }
+        }
         }
         if start < n { body(start ..< n) }
     }

@@ -42,71 +42,72 @@ extension Tokenizer {
             guard let scores = sentencePiece.tiedScores else {
                 return encodePieces(text, splitter: sentencePiece.segmenter, scratch: &scratch, into: &out)
             }
-            // Cuts repeat (they are mostly words): each is merged once and then
-            // taken from a cache, as the kernel's pieces are: the shared cache
-            // for a cut it can hold, the thread's long-piece cache for a longer
-            // one (the thread's cache alone, 4,096 cuts, was emptied every few
-            // thousand words of English). Their ids are kernel tokens,
-            // resolved below like the rest; no kernel piece of a vocabulary of
-            // tied scores ever reaches the shared cache.
-            scratch.longPieces.prepare(for: vocabulary.tables)
-            let base = text.baseAddress!
-            let cache = pieceCache?.view
-            // Hits are gathered in `staged` and appended a run at a time (an
-            // append per cut checked the array's room each time); a cut merged
-            // or taken from the long-piece cache goes after them, straight into `out`.
-            let stagedCapacity = 1024
-            withExtendedLifetime(pieceCache) {
+            encodeByScores(text, sentencePiece, scores: scores, scratch: &scratch, into: &out)
+        }
+        sentencePiece.resolve(&out, from: start, vocabulary: vocabulary)
+    }
+
+    /// The kernel tokens of the cuts of a model whose pieces share scores,
+    /// each merged by sentencepiece's own loop. Cuts repeat (they are mostly
+    /// words): each is merged once and then taken from a cache, as the
+    /// kernel's pieces are: the shared cache for a cut it can hold, the
+    /// thread's long-piece cache for a longer one (the thread's cache alone,
+    /// 4,096 cuts, was emptied every few thousand words of English). No kernel
+    /// piece of such a vocabulary ever reaches the shared cache. Hits are
+    /// gathered in a buffer and appended a run at a time (an append per cut
+    /// checked the array's room each time).
+    func encodeByScores(
+        _ text: UnsafeBufferPointer<UInt8>, _ sentencePiece: SentencePiece, scores: [Float], scratch: inout BytePairScratch,
+        into out: inout ContiguousArray<UInt32>
+    ) {
+        scratch.longPieces.prepare(for: vocabulary.tables)
+        let base = text.baseAddress!, cache = pieceCache?.view
+        let stagedCapacity = 1024
+        withExtendedLifetime(pieceCache) {
             withUnsafeTemporaryAllocation(of: UInt32.self, capacity: stagedCapacity) { stagedBuffer in
-            let staged = stagedBuffer.baseAddress!
-            var ready = 0
-            sentencePiece.segmenter.forEachPiece(text) { piece in
-                let p = base + piece.lowerBound, n = piece.count
-                let cut = UnsafeBufferPointer(start: p, count: n)
-                if let cache, n <= SharedPieceCache.maxBytes {
-                    let key = PieceKey(p, n, end: base + text.count)
-                    let slot = key.slot(n, cache.shift)
-                    if case let head = cache.holds(key, n, slot: slot), head != 0 {
+                let staged = stagedBuffer.baseAddress!
+                var ready = 0
+                sentencePiece.segmenter.forEachPiece(text) { piece in
+                    let p = base + piece.lowerBound, n = piece.count
+                    let cut = UnsafeBufferPointer(start: p, count: n)
+                    var entry: (key: PieceKey, slot: Int)? = nil
+                    if let cache, n <= SharedPieceCache.maxBytes {
+                        let key = PieceKey(p, n, end: base + text.count)
+                        entry = (key, key.slot(n, cache.shift))
+                        let head = cache.holds(key, n, slot: entry!.slot)
                         // copyIfUnchanged writes maxIds words: room for them after the `ready` ones.
-                        if ready + SharedPieceCache.maxIds > stagedCapacity {
+                        if head != 0 && ready + SharedPieceCache.maxIds > stagedCapacity {
                             out.append(contentsOf: UnsafeBufferPointer(start: staged, count: ready))
                             ready = 0
                         }
-                        let k = cache.copyIfUnchanged(slot: slot, head: head, to: staged + ready)
-                        if k > 0 {
+                        if head != 0, case let k = cache.copyIfUnchanged(slot: entry!.slot, head: head, to: staged + ready), k > 0 {
                             ready += k
                             return
                         }
                     }
-                    if ready > 0 {
-                        out.append(contentsOf: UnsafeBufferPointer(start: staged, count: ready))
-                        ready = 0
-                    }
-                    let before = out.count
-                    sentencePiece.mergeByScores(cut, scores: scores, vocabulary: vocabulary, into: &out)
-                    guard out.count - before <= SharedPieceCache.maxIds else { return }
-                    return out.withUnsafeBufferPointer { cache.store(key, n, slot: slot, ids: UnsafeBufferPointer(rebasing: $0[before...])) }
-                }
-                if ready > 0 {
+                    // Not a hit: what is gathered goes first.
                     out.append(contentsOf: UnsafeBufferPointer(start: staged, count: ready))
                     ready = 0
+                    if let cache, let entry {
+                        let before = out.count
+                        sentencePiece.mergeByScores(cut, scores: scores, vocabulary: vocabulary, into: &out)
+                        guard out.count - before <= SharedPieceCache.maxIds else { return }
+                        return out.withUnsafeBufferPointer {
+                            cache.store(entry.key, n, slot: entry.slot, ids: UnsafeBufferPointer(rebasing: $0[before...]))
+                        }
+                    }
+                    guard n <= LongPieceCache.maxBytes else {
+                        return sentencePiece.mergeByScores(cut, scores: scores, vocabulary: vocabulary, into: &out)
+                    }
+                    let h = hashBytes(p, n)
+                    if scratch.longPieces.lookUp(p, n, hash: h, into: &out) { return }
+                    let before = out.count
+                    sentencePiece.mergeByScores(cut, scores: scores, vocabulary: vocabulary, into: &out)
+                    out.withUnsafeBufferPointer { scratch.longPieces.store(p, n, hash: h, ids: UnsafeBufferPointer(rebasing: $0[before...])) }
                 }
-                guard n <= LongPieceCache.maxBytes else {
-                    return sentencePiece.mergeByScores(cut, scores: scores, vocabulary: vocabulary, into: &out)
-                }
-                let h = hashBytes(p, n)
-                if scratch.longPieces.lookUp(p, n, hash: h, into: &out) { return }
-                let before = out.count
-                sentencePiece.mergeByScores(cut, scores: scores, vocabulary: vocabulary, into: &out)
-                out.withUnsafeBufferPointer { ids in
-                    scratch.longPieces.store(p, n, hash: h, ids: UnsafeBufferPointer(rebasing: ids[before...]))
-                }
-            }
-            if ready > 0 { out.append(contentsOf: UnsafeBufferPointer(start: staged, count: ready)) }
-            }
+                out.append(contentsOf: UnsafeBufferPointer(start: staged, count: ready))
             }
         }
-        sentencePiece.resolve(&out, from: start, vocabulary: vocabulary)
     }
 }
 
