@@ -28,6 +28,8 @@ struct PieceBatch {
     /// Each piece's offset in the text and its length in bytes.
     @usableFromInline let starts: UnsafeMutablePointer<Int>
     @usableFromInline let lengths: UnsafeMutablePointer<Int>
+    /// How many ids each piece of the last flush gave.
+    @usableFromInline let idCounts: UnsafeMutablePointer<Int>
     /// A short piece's key and its entry in the shared cache (step 1).
     @usableFromInline let keys: UnsafeMutablePointer<PieceKey>
     @usableFromInline let slots: UnsafeMutablePointer<Int>
@@ -44,7 +46,7 @@ struct PieceBatch {
     /// Calls `body` with an empty batch over `text`, its arrays on the stack.
     @inlinable
     static func with<R>(text: UnsafeBufferPointer<UInt8>, _ body: (inout PieceBatch) -> R) -> R {
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: 3 * capacity) { ints in
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * capacity) { ints in
             withUnsafeTemporaryAllocation(of: PieceKey.self, capacity: capacity) { keys in
                 withUnsafeTemporaryAllocation(of: PieceState.self, capacity: capacity) { states in
                     withUnsafeTemporaryAllocation(of: UInt32.self, capacity: stagedCapacity) { staged in
@@ -57,8 +59,8 @@ struct PieceBatch {
         }
     }
 
-    /// A batch over `text` whose starts, lengths and slots are the three
-    /// arrays of ``capacity`` at `ints`.
+    /// A batch over `text` whose starts, lengths, slots and id counts are the
+    /// four arrays of ``capacity`` at `ints`.
     @inlinable
     init(text: UnsafeBufferPointer<UInt8>, ints: UnsafeMutablePointer<Int>, keys: UnsafeMutablePointer<PieceKey>,
          states: UnsafeMutablePointer<PieceState>, staged: UnsafeMutablePointer<UInt32>) {
@@ -68,6 +70,7 @@ struct PieceBatch {
         starts = ints
         lengths = ints + PieceBatch.capacity
         slots = ints + 2 * PieceBatch.capacity
+        idCounts = ints + 3 * PieceBatch.capacity
         self.keys = keys
         self.states = states
     }
@@ -88,7 +91,7 @@ struct PieceBatch {
     ) {
         // The arrays in locals: through `self` they were read again after every store.
         let count = self.count, base = self.base, end = self.end, starts = self.starts, lengths = self.lengths
-        let keys = self.keys, slots = self.slots, states = self.states, staged = self.staged
+        let keys = self.keys, slots = self.slots, states = self.states, staged = self.staged, idCounts = self.idCounts
         // Every index below is < count <= capacity.
         // 1. Request every short piece's cache line.
         for j in 0 ..< count {
@@ -124,6 +127,7 @@ struct PieceBatch {
             guard head == 0 else {
                 if served == j, case let k = cache.copyIfUnchanged(slot: slots[j], head: head, to: staged + ready), k > 0 {
                     ready &+= k  // at most maxIds a piece: within stagedCapacity
+                    idCounts[j] = k
                     served = j &+ 1
                 } else {
                     states[j] = .hit(head: head)
@@ -145,6 +149,7 @@ struct PieceBatch {
                 let k = cache.copyIfUnchanged(slot: slots[j], head: head, to: staged + ready)
                 if k > 0 {
                     ready &+= k
+                    idCounts[j] = k
                     continue
                 }
             }
@@ -152,12 +157,13 @@ struct PieceBatch {
                 out.append(contentsOf: UnsafeBufferPointer(start: staged, count: ready))
                 ready = 0
             }
+            let before = out.count
+            defer { idCounts[j] = out.count - before }
             switch states[j] {
             case .uncached:
                 tables.encodePiece(start, n, scratch: &scratch, into: &out)
             case .long(let h):
                 if scratch.longPieces.lookUp(start, n, hash: h, into: &out) { continue }
-                let before = out.count
                 tables.encodePiece(start, n, hash: h, scratch: &scratch, into: &out)
                 out.withUnsafeBufferPointer { ids in
                     scratch.longPieces.store(start, n, hash: h, ids: UnsafeBufferPointer(rebasing: ids[before...]))

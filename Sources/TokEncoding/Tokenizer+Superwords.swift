@@ -3,56 +3,28 @@
 // rarely holds them, and BPE over every piece from its bytes runs at a tenth
 // of an ordinary vocabulary's speed. But a superword vocabulary is an ordinary
 // one whose later ranks cross the spaces between words, and BPE merges in rank
-// order. Let C be the lowest rank of a token that the `tok` pattern cuts
-// (``SuperwordTables/firstCrossingRank``: where superwords begin). Cut a
-// piece into stretches such that no token below C holds the two bytes either
-// side of any cut. Then no merge below C crosses a cut, so BPE over the whole
-// piece, until no pair below C is left, does in each stretch exactly what BPE
-// limited to ranks below C does to the stretch alone; and from that state
-// (found by each stretch alone), BPE continued over the whole piece gives its
-// ids. So:
+// order. Let C be the rank where superwords begin
+// (``SuperwordTables/firstCrossingRank``). Then:
 //
 // 1. Each piece is cut into words by the `tok` pattern, and the words are
 //    encoded as ordinary pieces, through the piece cache (the ordinary path,
-//    at its speed). A word that BPE takes no higher than C is finished below
-//    C as it stands (``SuperwordTables/highestRank(_:)``); one that goes
-//    higher (rare) is encoded again below C.
-// 2. Where a token below C holds the bytes either side of the cut before a
-//    word (` (see`: the first stage has `(s`; spaces before spaces), the
-//    stretch before it and the word are joined and encoded below C, and the
-//    cut before the joined stretch is checked in turn.
-// 3. BPE continues over the piece from the stretches' ids (`mergeParts`),
-//    looking up only the pairs across cuts and inside stretches encoded
-//    below C: the others are finished. A piece of more than 128 tokens (the scan's limit), or with a
-//    joined stretch longer than 128 bytes, is encoded whole.
-
-/// The words of each superword piece, each word's end noted (with whether it
-/// ends its piece) for the second pass.
-@usableFromInline
-struct SuperwordWords: PieceSplitter {
-    /// Per word, `end << 1 | endsPiece`, in order.
-    @usableFromInline final class Log {
-        @usableFromInline var ends = ContiguousArray<Int>()
-        @usableFromInline init() {}
-    }
-
-    @usableFromInline let log: Log
-
-    @inlinable init(log: Log) { self.log = log }
-
-    @inlinable
-    func forEachPiece(_ text: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>) -> Void) {
-        let log = self.log
-        text.forEachMatch({ piece in
-            let words = UnsafeBufferPointer(rebasing: text[piece])
-            words.forEachMatch(windows: (cl100k: false, maxDigits: 1), { word in
-                let end = piece.lowerBound + word.upperBound
-                log.ends.append(end << 1 | (end == piece.upperBound ? 1 : 0))
-                body(piece.lowerBound + word.lowerBound ..< end)
-            }) { $0.matchO200K(at: $1, separateHan: true) }
-        }) { $0.matchSuperwordSpan(at: $1) }
-    }
-}
+//    at its speed).
+// 2. Where a token below C holds the bytes either side of the cut after a
+//    word (` (see`: the first stage has `(s`; spaces before spaces), the word
+//    and the next are one *stretch*. No merge below C crosses a cut between
+//    stretches, so BPE below C does in each stretch what it does to the
+//    stretch alone: a stretch of one word that BPE takes no higher than C
+//    stands as the word's ids; any other is encoded below C (its state at C).
+// 3. A merge from C on that crosses the cut between two stretches joins a part
+//    ending with the first stretch's last token at C to a part starting with
+//    the second's first (``SuperwordView/mayJoin(_:_:)``). Where no merge can,
+//    the cut is never crossed, so BPE over the piece is BPE over each
+//    *segment* between such cuts alone: a segment of one word is that word's
+//    ids; a longer one (` of the`, `    return`) is BPE over its bytes, through
+//    the piece cache, as short segments repeat.
+//
+// Most cuts are settled by a bit of a table in the core's cache, and a word's
+// ids are read once, so a superword piece costs about what its words do.
 
 extension Tokenizer {
     /// The ids of `text`'s superword pieces, each from its words (above).
@@ -61,107 +33,241 @@ extension Tokenizer {
         _ text: UnsafeBufferPointer<UInt8>, tables sw: SuperwordTables, scratch: inout BytePairScratch,
         into out: inout ContiguousArray<UInt32>
     ) {
-        let log = SuperwordWords.Log()
-        let first = out.count
-        encodePieces(text, splitter: SuperwordWords(log: log), scratch: &scratch, into: &out)
-        let words = ContiguousArray(out[first...])
-        out.removeSubrange(first...)
-        let t = vocabulary.tables
-        let cap = sw.firstCrossingRank
-        /// The stretches of the current piece: where their bytes start, where their ids start in `parts`,
-        /// and whether they were encoded below the cap (pairs inside them may still merge).
-        var stretches: [(start: Int, firstPart: Int, belowCap: Bool)] = []
-        var parts = ContiguousArray<UInt32>()
-        withExtendedLifetime(vocabulary.storage) {
-            let base = text.baseAddress!
-            var k = 0, position = 0, pieceStart = 0
-            var belowCap = false  // a stretch was encoded below the cap: BPE goes on over the piece
-            var whole = false  // the piece is encoded from its bytes
-            for entry in log.ends {
-                let end = entry >> 1
-                let wordStart = position, wordFirst = parts.count
-                var highest: UInt32 = 0
-                while position < end {
-                    // The words' ids spell out their bytes, so k < words.count while position < end.
-                    parts.append(words[k])
-                    highest = max(highest, sw.highestRank(words[k]))
-                    position += t.tokenLength(words[k])
-                    k += 1
-                }
-                let reencoded = !whole && highest >= cap
-                if reencoded {
-                    parts.removeSubrange(wordFirst...)
-                    whole = !t.mergeBelow(cap, base + wordStart, end - wordStart, scratch: &scratch, into: &parts)
-                    belowCap = true
-                }
-                stretches.append((wordStart, wordFirst, reencoded))
-                // 0 < the last stretch's start < text.count while another precedes it in the piece.
-                while !whole && stretches.count >= 2,
-                      sw.crossingRank(text[stretches[stretches.count - 1].start - 1], text[stretches[stretches.count - 1].start]) < cap {
-                    let before = stretches[stretches.count - 2]
-                    parts.removeSubrange(before.firstPart...)
-                    stretches.removeLast()
-                    stretches[stretches.count - 1].belowCap = true
-                    whole = !t.mergeBelow(cap, base + before.start, end - before.start, scratch: &scratch, into: &parts)
-                    belowCap = true
-                }
-                guard entry & 1 == 1 else { continue }
-                // With one stretch finished as it stands there is nothing left to merge;
-                // otherwise the scan looks up only the pairs that can merge.
-                let goesOn = belowCap || stretches.count > 1
-                if whole || (goesOn && parts.count > BPETables.linearScanLimit) {
-                    t.encodePiece(base + pieceStart, end - pieceStart, scratch: &scratch, into: &out)
-                } else if goesOn {
-                    // Only pairs across cuts, or inside a stretch encoded below the cap, can merge.
-                    var next = 1, inside = stretches[0].belowCap
-                    parts.withUnsafeBufferPointer {
-                        t.mergeParts($0, scratch: &scratch, into: &out) { j in
-                            if next < stretches.count && j + 1 == stretches[next].firstPart {
-                                inside = stretches[next].belowCap
-                                next += 1
-                                return true
-                            }
-                            return inside
-                        }
+        guard !text.isEmpty else { return }
+        let tables = vocabulary.tables
+        withExtendedLifetime((vocabulary.storage, pieceCache, sw)) {
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: BPETables.linearScanLimit) { parts in
+            withUnsafeTemporaryAllocation(of: Bool.self, capacity: BPETables.linearScanLimit + PieceBatch.capacity) { flags in
+                var segments = SuperwordSegments(text: text, tables: tables, view: sw.view, cache: pieceCache?.view,
+                                                 parts: parts.baseAddress!, partMayMerge: flags.baseAddress!)
+                let closes = flags.baseAddress! + BPETables.linearScanLimit
+                guard let cache = pieceCache?.view else {
+                    // No cache: each word on its own.
+                    var start = 0, length = 0, idCount = 0, closesPiece = false
+                    text.forEachSuperwordWord { word, endsPiece in
+                        let before = segments.wordIds.count
+                        tables.encodePiece(text.baseAddress! + word.lowerBound, word.count, scratch: &scratch,
+                                           into: &segments.wordIds)
+                        (start, length, idCount, closesPiece) = (word.lowerBound, word.count, segments.wordIds.count - before, endsPiece)
+                        segments.take(1, starts: &start, lengths: &length, idCounts: &idCount, closes: &closesPiece,
+                                      scratch: &scratch, into: &out)
                     }
-                } else {
-                    out.append(contentsOf: parts)
+                    return segments.finish(into: &out)
                 }
-                pieceStart = end
-                belowCap = false
-                whole = false
-                parts.removeAll(keepingCapacity: true)
-                stretches.removeAll(keepingCapacity: true)
+                scratch.longPieces.prepare(for: tables)
+                PieceBatch.with(text: text) { batch in
+                    func flush() {
+                        let count = batch.count
+                        batch.flush(tables: tables, cache: cache, scratch: &scratch, into: &segments.wordIds)
+                        segments.take(count, starts: batch.starts, lengths: batch.lengths, idCounts: batch.idCounts,
+                                      closes: closes, scratch: &scratch, into: &out)
+                    }
+                    text.forEachSuperwordWord { word, endsPiece in
+                        closes[batch.count] = endsPiece  // batch.count < capacity: flushed when it reaches it
+                        if batch.add(word) { flush() }
+                    }
+                    flush()
+                }
+                segments.finish(into: &out)
+            }
             }
         }
     }
 }
 
-extension BPETables {
-    /// BPE continued from `parts` (ids, at most ``linearScanLimit``) by the
-    /// scan: the ids BPE over their bytes reaches when `parts` is a state it
-    /// passes through.
-    /// `mayMerge(j)`, asked for each `j` in order, says whether the pair of
-    /// parts `j` and `j + 1` can merge at all (false: it is not looked up).
-    @inlinable
-    func mergeParts(
-        _ parts: UnsafeBufferPointer<UInt32>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>,
-        mayMerge: (Int) -> Bool
+extension UnsafeBufferPointer where Element == UInt8 {
+    /// Calls `body` with each word of each superword piece, and whether it ends its piece.
+    @inline(__always)
+    func forEachSuperwordWord(_ body: (Range<Int>, Bool) -> Void) {
+        forEachMatch({ piece in
+            let words = UnsafeBufferPointer(rebasing: self[piece])
+            words.forEachMatch(windows: (cl100k: false, maxDigits: 1), { word in
+                body(piece.lowerBound + word.lowerBound ..< piece.lowerBound + word.upperBound,
+                     word.upperBound == words.count)
+            }) { $0.matchO200K(at: $1, separateHan: true) }
+        }) { $0.matchSuperwordSpan(at: $1) }
+    }
+}
+
+/// The words of a text's superword pieces, taken in order with their ids,
+/// gathered into stretches and segments (above), and the segments' ids
+/// appended to the output.
+struct SuperwordSegments {
+    let base: UnsafePointer<UInt8>, end: UnsafePointer<UInt8>
+    let tables: BPETables, view: SuperwordView, cache: PieceCacheView?
+    /// The words' ids as the piece cache gave them, from the first that may
+    /// still be needed.
+    var wordIds = ContiguousArray<UInt32>()
+    /// Where the next word's ids start in `wordIds`; the ids before `copied`
+    /// are in the output already (or dropped: a longer segment's).
+    var next = 0, copied = 0
+    /// The stretch being gathered: its words so far, where its bytes and ids start.
+    var stretchWords = 0, stretchStart = 0, stretchIds = 0
+    /// The open segment: its stretches (0: none open), where its bytes and ids
+    /// start and its ids end, and whether it is one word.
+    var segmentStretches = 0, segmentStart = 0, segmentIds = 0, segmentIdsEnd = 0, segmentIsWord = false
+    /// The last token at C of the open segment's last stretch (known: false
+    /// when that stretch was too long to encode below C, so that any cut after it may be crossed).
+    var lastToken: UInt32 = 0, lastKnown = false
+    /// A stretch's ids at C.
+    var belowCap = ContiguousArray<UInt32>()
+    /// The open segment's ids at C, and whether each with the next may merge
+    /// (false inside a word BPE finished below C): BPE continued from them
+    /// gives a new segment's ids. Room for ``BPETables/linearScanLimit``;
+    /// `partCount` is past it when the segment outgrew it or a stretch's ids
+    /// at C are unknown.
+    let parts: UnsafeMutablePointer<UInt32>, partMayMerge: UnsafeMutablePointer<Bool>
+    var partCount = 0
+
+    init(text: UnsafeBufferPointer<UInt8>, tables: BPETables, view: SuperwordView, cache: PieceCacheView?,
+         parts: UnsafeMutablePointer<UInt32>, partMayMerge: UnsafeMutablePointer<Bool>) {
+        self.parts = parts
+        self.partMayMerge = partMayMerge
+        base = text.baseAddress!
+        end = base + text.count
+        self.tables = tables
+        self.view = view
+        self.cache = cache
+    }
+
+    /// Takes `count` words, whose ids follow in `wordIds` after those taken before.
+    mutating func take(
+        _ count: Int, starts: UnsafePointer<Int>, lengths: UnsafePointer<Int>, idCounts: UnsafePointer<Int>,
+        closes: UnsafePointer<Bool>,
+        scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
-        let n = parts.count
-        scratch.reserve(n)
-        scratch.pairs.withView(for: self) { pairCache in
-            scratch.ids.withUnsafeMutableBufferPointer { idsBuffer in
-                scratch.ranks.withUnsafeMutableBufferPointer { ranksBuffer in
-                    // reserve(n) made ids at least n long; ranks is linearScanLimit >= n long.
-                    let ids = idsBuffer.baseAddress!, ranks = ranksBuffer.baseAddress!
-                    for j in 0 ..< n { ids[j] = parts[j] }
-                    for j in 0 ..< n - 1 { ranks[j] = mayMerge(j) ? pair(ids[j], ids[j + 1], pairCache) : UInt64.max }
-                    let m = scanMerges(ids: ids, ranks: ranks, count: n, pairCache: pairCache)
-                    out.append(contentsOf: UnsafeBufferPointer(start: ids, count: m))
+        do {
+            // The ids are read through another reference to the same storage: nothing
+            // changes `wordIds` while the words are taken, and it is gone before the trim below.
+            let taken = wordIds
+            taken.withUnsafeBufferPointer { idsBuffer in
+                let ids = idsBuffer.baseAddress!
+                for j in 0 ..< count {
+                    take(start: starts[j], length: lengths[j], idCount: idCounts[j], closesPiece: closes[j], ids: ids,
+                         scratch: &scratch, into: &out)
                 }
             }
         }
+        // Keep only what a later word may need: the open segment's ids if it is
+        // one word so far, the gathered stretch's, none else.
+        let keep = segmentStretches > 0 && segmentIsWord ? segmentIds : stretchWords > 0 ? stretchIds : next
+        let copyEnd = segmentStretches > 0 ? segmentIds : keep
+        if copied < copyEnd { wordIds.withUnsafeBufferPointer { out.append(contentsOf: UnsafeBufferPointer(rebasing: $0[copied ..< copyEnd])) } }
+        wordIds.removeSubrange(0 ..< keep)
+        next -= keep
+        stretchIds -= keep  // >= 0 while a stretch is gathered: keep <= its start
+        segmentIds = max(segmentIds - keep, 0)
+        segmentIdsEnd = max(segmentIdsEnd - keep, 0)
+        copied = segmentIds
+    }
+
+    /// One word: the `length` bytes at `start`, its `idCount` ids at `ids[next...]`.
+    @inline(__always)
+    mutating func take(
+        start: Int, length: Int, idCount: Int, closesPiece: Bool, ids: UnsafePointer<UInt32>,
+        scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
+    ) {
+        let first = next
+        next += idCount
+        var finished = true
+        for k in first ..< next where view.reachesCap(ids[k]) { finished = false }
+        if stretchWords == 0 { (stretchStart, stretchIds) = (start, first) }
+        stretchWords += 1
+        let wordEnd = start + length
+        // A word that does not end its piece has a byte after it.
+        if !closesPiece && view.crossesBelowCap(base[wordEnd - 1], base[wordEnd]) { return }
+        // The stretch is whole: its first and last tokens at C.
+        var firstToken: UInt32 = 0, last: UInt32 = 0, known = true
+        if stretchWords == 1 && finished {
+            (firstToken, last) = (ids[first], ids[next - 1])
+        } else {
+            belowCap.removeAll(keepingCapacity: true)
+            known = tables.mergeBelow(view.cap, base + stretchStart, wordEnd - stretchStart, scratch: &scratch, into: &belowCap)
+            if known { (firstToken, last) = (belowCap[0], belowCap[belowCap.count - 1]) }
+        }
+        if segmentStretches > 0 && (!known || !lastKnown || view.mayJoin(lastToken, firstToken)) {
+            segmentStretches += 1
+            segmentIsWord = false
+            if partCount > 0 && partCount <= BPETables.linearScanLimit { partMayMerge[partCount - 1] = true }  // across the cut
+        } else {
+            if segmentStretches > 0 { closeSegment(at: stretchStart, ids: ids, scratch: &scratch, into: &out) }
+            (segmentStretches, segmentStart, segmentIds) = (1, stretchStart, stretchIds)
+            segmentIsWord = stretchWords == 1
+            partCount = 0
+        }
+        // The stretch's ids at C join the segment's parts.
+        if !known {
+            partCount = BPETables.linearScanLimit + 1
+        } else if stretchWords == 1 && finished {
+            addParts(ids + first, next - first, mayMerge: false)
+        } else {
+            belowCap.withUnsafeBufferPointer { addParts($0.baseAddress!, $0.count, mayMerge: true) }
+        }
+        segmentIdsEnd = next
+        (lastToken, lastKnown) = (last, known)
+        stretchWords = 0
+        if closesPiece { closeSegment(at: wordEnd, ids: ids, scratch: &scratch, into: &out) }
+    }
+
+    /// Appends `n` ids at C of a stretch to the parts: `mayMerge`, whether pairs inside it may still merge.
+    @inline(__always)
+    mutating func addParts(_ ids: UnsafePointer<UInt32>, _ n: Int, mayMerge: Bool) {
+        guard partCount + n <= BPETables.linearScanLimit else {
+            partCount = BPETables.linearScanLimit + 1
+            return
+        }
+        for k in 0 ..< n {
+            parts[partCount + k] = ids[k]  // partCount + k < linearScanLimit: the room checked above
+            partMayMerge[partCount + k] = mayMerge
+        }
+        partCount += n
+    }
+
+    /// Ends the open segment at byte `segmentEnd`: a word's ids stay in
+    /// `wordIds` to be copied with its neighbours'; a longer segment's are
+    /// dropped for BPE over its bytes.
+    mutating func closeSegment(
+        at segmentEnd: Int, ids: UnsafePointer<UInt32>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
+    ) {
+        segmentStretches = 0
+        guard !segmentIsWord else { return }
+        if copied < segmentIds { out.append(contentsOf: UnsafeBufferPointer(start: ids + copied, count: segmentIds - copied)) }
+        copied = segmentIdsEnd
+        encodeSegment(base + segmentStart, segmentEnd - segmentStart, scratch: &scratch, into: &out)
+    }
+
+    /// BPE over the `n` bytes at `start`, through the piece caches.
+    mutating func encodeSegment(
+        _ start: UnsafePointer<UInt8>, _ n: Int, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
+    ) {
+        guard let cache else { return mergeParts(start, n, scratch: &scratch, into: &out) }
+        let before = out.count
+        if n <= SharedPieceCache.maxBytes {
+            let key = PieceKey(start, n, end: end)
+            let slot = key.slot(n, cache.shift)
+            if cache.lookUp(key, n, slot: slot, into: &out) { return }
+            mergeParts(start, n, scratch: &scratch, into: &out)
+            guard out.count - before <= SharedPieceCache.maxIds else { return }
+            out.withUnsafeBufferPointer { cache.store(key, n, slot: slot, ids: UnsafeBufferPointer(rebasing: $0[before...])) }
+        } else if n <= LongPieceCache.maxBytes {
+            let h = hashBytes(start, n)
+            if scratch.longPieces.lookUp(start, n, hash: h, into: &out) { return }
+            mergeParts(start, n, scratch: &scratch, into: &out)
+            out.withUnsafeBufferPointer { scratch.longPieces.store(start, n, hash: h, ids: UnsafeBufferPointer(rebasing: $0[before...])) }
+        } else {
+            tables.encodePiece(start, n, scratch: &scratch, into: &out)
+        }
+    }
+
+    /// The segment's ids: BPE continued from its parts, or over its `n` bytes at `start` when they outgrew their room.
+    func mergeParts(_ start: UnsafePointer<UInt8>, _ n: Int, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>) {
+        guard partCount <= BPETables.linearScanLimit else { return tables.encodePiece(start, n, scratch: &scratch, into: &out) }
+        tables.mergeParts(parts, mayMerge: partMayMerge, count: partCount, scratch: &scratch, into: &out)
+    }
+
+    /// Appends the ids not yet appended: call once every word is taken (the last ended its piece).
+    mutating func finish(into out: inout ContiguousArray<UInt32>) {
+        if copied < next { wordIds.withUnsafeBufferPointer { out.append(contentsOf: UnsafeBufferPointer(rebasing: $0[copied ..< next])) } }
     }
 }
 
@@ -189,5 +295,30 @@ extension BPETables {
             }
         }
         return true
+    }
+}
+
+extension BPETables {
+    /// BPE continued from the `n` ids at `parts` (at most ``linearScanLimit``):
+    /// the ids BPE over their bytes reaches when `parts` is a state it passes
+    /// through. A pair whose `mayMerge` is false is not looked up.
+    @inlinable
+    func mergeParts(
+        _ parts: UnsafePointer<UInt32>, mayMerge: UnsafePointer<Bool>, count n: Int, scratch: inout BytePairScratch,
+        into out: inout ContiguousArray<UInt32>
+    ) {
+        scratch.reserve(n)
+        scratch.pairs.withView(for: self) { pairCache in
+            scratch.ids.withUnsafeMutableBufferPointer { idsBuffer in
+                scratch.ranks.withUnsafeMutableBufferPointer { ranksBuffer in
+                    // reserve(n) made ids at least n long; ranks is linearScanLimit >= n long.
+                    let ids = idsBuffer.baseAddress!, ranks = ranksBuffer.baseAddress!
+                    for j in 0 ..< n { ids[j] = parts[j] }
+                    for j in 0 ..< n - 1 { ranks[j] = mayMerge[j] ? pair(ids[j], ids[j + 1], pairCache) : UInt64.max }
+                    let m = scanMerges(ids: ids, ranks: ranks, count: n, pairCache: pairCache)
+                    out.append(contentsOf: UnsafeBufferPointer(start: ids, count: m))
+                }
+            }
+        }
     }
 }

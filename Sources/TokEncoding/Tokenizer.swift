@@ -72,15 +72,27 @@ public struct Tokenizer: Sendable {
 
     public init(vocabulary: Vocabulary, preTokenizer: PreTokenizer, normalizer: Normalizer = .none,
                 postProcessor: PostProcessor = .none, sentencePiece: SentencePiece? = nil) {
+        self.init(vocabulary: vocabulary, preTokenizer: preTokenizer, normalizer: normalizer, postProcessor: postProcessor,
+                  sentencePiece: sentencePiece, superwordTables: nil)
+    }
+
+    /// With a superword vocabulary's tables as `tokenizer.bin` kept them (nil: made here if it needs them).
+    init(vocabulary: Vocabulary, preTokenizer: PreTokenizer, normalizer: Normalizer, postProcessor: PostProcessor,
+         sentencePiece: SentencePiece?, superwordTables stored: SuperwordTables?) {
         self.vocabulary = vocabulary
         self.preTokenizer = preTokenizer
         self.normalizer = normalizer
         self.postProcessor = postProcessor
         self.sentencePiece = sentencePiece
-        superwordTables = preTokenizer.rules == [.superwords] && vocabulary.mergeOrder == .ranks && sentencePiece == nil
-            ? SuperwordTables(vocabulary) : nil
+        superwordTables = Tokenizer.usesSuperwordTables(vocabulary, preTokenizer, sentencePiece)
+            ? stored ?? SuperwordTables(vocabulary) : nil
         (rawAll, normalizedAll) = Tokenizer.matchers(vocabulary.specialTokens, normalizer)
         (rawOrdinary, normalizedOrdinary) = Tokenizer.matchers(vocabulary.specialTokens.filter { !$0.special }, normalizer)
+    }
+
+    /// Whether a tokenizer encodes its pieces from their words (``SuperwordTables``).
+    static func usesSuperwordTables(_ vocabulary: Vocabulary, _ preTokenizer: PreTokenizer, _ sentencePiece: SentencePiece?) -> Bool {
+        preTokenizer.rules == [.superwords] && vocabulary.mergeOrder == .ranks && sentencePiece == nil
     }
 
     static func matchers(_ tokens: [SpecialToken], _ normalizer: Normalizer) -> (AddedTokenMatcher, AddedTokenMatcher) {
