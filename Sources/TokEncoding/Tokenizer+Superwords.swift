@@ -1,3 +1,5 @@
+import CTokRuntime
+
 // Encoding with a superword vocabulary. Its pieces are whole stretches of a
 // line (``SplitRule/superwords``): most are met once, so a cache of pieces
 // rarely holds them, and BPE over every piece from its bytes runs at a tenth
@@ -119,6 +121,18 @@ struct SuperwordSegments {
     let parts: UnsafeMutablePointer<UInt32>, partMayMerge: UnsafeMutablePointer<Bool>
     var partCount = 0
 
+    /// A segment of several words closed in this batch: its bytes, where its
+    /// words' ids lie in `wordIds`, its parts in `closedParts` (a count past
+    /// ``BPETables/linearScanLimit``: none kept, BPE over its bytes), and its
+    /// piece cache key and entry (none: too long for one), requested from memory
+    /// when it closed and read once the batch's words are all taken.
+    struct Closed {
+        var start: Int, count: Int, ids: Int, idsEnd: Int, parts: Int, partCount: Int
+        var key: PieceKey?, slot: Int
+    }
+    var closed = ContiguousArray<Closed>()
+    var closedParts = ContiguousArray<UInt32>(), closedMayMerge = ContiguousArray<Bool>()
+
     init(text: UnsafeBufferPointer<UInt8>, tables: BPETables, view: SuperwordView, cache: PieceCacheView?,
          parts: UnsafeMutablePointer<UInt32>, partMayMerge: UnsafeMutablePointer<Bool>) {
         self.parts = parts
@@ -148,6 +162,7 @@ struct SuperwordSegments {
                 }
             }
         }
+        emitClosed(scratch: &scratch, into: &out)
         // Keep only what a later word may need: the open segment's ids if it is
         // one word so far, the gathered stretch's, none else.
         let keep = segmentStretches > 0 && segmentIsWord ? segmentIds : stretchWords > 0 ? stretchIds : next
@@ -224,45 +239,76 @@ struct SuperwordSegments {
     }
 
     /// Ends the open segment at byte `segmentEnd`: a word's ids stay in
-    /// `wordIds` to be copied with its neighbours'; a longer segment's are
-    /// dropped for BPE over its bytes.
+    /// `wordIds` to be copied with its neighbours'; a longer segment is noted
+    /// for BPE over its bytes, its cache entry requested now.
     mutating func closeSegment(
         at segmentEnd: Int, ids: UnsafePointer<UInt32>, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
         segmentStretches = 0
         guard !segmentIsWord else { return }
-        if copied < segmentIds { out.append(contentsOf: UnsafeBufferPointer(start: ids + copied, count: segmentIds - copied)) }
-        copied = segmentIdsEnd
-        encodeSegment(base + segmentStart, segmentEnd - segmentStart, scratch: &scratch, into: &out)
-    }
-
-    /// BPE over the `n` bytes at `start`, through the piece caches.
-    mutating func encodeSegment(
-        _ start: UnsafePointer<UInt8>, _ n: Int, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
-    ) {
-        guard let cache else { return mergeParts(start, n, scratch: &scratch, into: &out) }
-        let before = out.count
-        if n <= SharedPieceCache.maxBytes {
-            let key = PieceKey(start, n, end: end)
-            let slot = key.slot(n, cache.shift)
-            if cache.lookUp(key, n, slot: slot, into: &out) { return }
-            mergeParts(start, n, scratch: &scratch, into: &out)
-            guard out.count - before <= SharedPieceCache.maxIds else { return }
-            out.withUnsafeBufferPointer { cache.store(key, n, slot: slot, ids: UnsafeBufferPointer(rebasing: $0[before...])) }
-        } else if n <= LongPieceCache.maxBytes {
-            let h = hashBytes(start, n)
-            if scratch.longPieces.lookUp(start, n, hash: h, into: &out) { return }
-            mergeParts(start, n, scratch: &scratch, into: &out)
-            out.withUnsafeBufferPointer { scratch.longPieces.store(start, n, hash: h, ids: UnsafeBufferPointer(rebasing: $0[before...])) }
-        } else {
-            tables.encodePiece(start, n, scratch: &scratch, into: &out)
+        let n = segmentEnd - segmentStart
+        var segment = Closed(start: segmentStart, count: n, ids: segmentIds, idsEnd: segmentIdsEnd, parts: closedParts.count,
+                             partCount: partCount, key: nil, slot: -1)
+        if partCount <= BPETables.linearScanLimit {
+            closedParts.append(contentsOf: UnsafeBufferPointer(start: parts, count: partCount))
+            closedMayMerge.append(contentsOf: UnsafeBufferPointer(start: partMayMerge, count: partCount))
         }
+        if let cache, n <= SharedPieceCache.maxBytes {
+            let key = PieceKey(base + segmentStart, n, end: end)
+            (segment.key, segment.slot) = (key, key.slot(n, cache.shift))
+            tok_prefetch(cache.entry(segment.slot))
+        }
+        closed.append(segment)
     }
 
-    /// The segment's ids: BPE continued from its parts, or over its `n` bytes at `start` when they outgrew their room.
-    func mergeParts(_ start: UnsafePointer<UInt8>, _ n: Int, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>) {
-        guard partCount <= BPETables.linearScanLimit else { return tables.encodePiece(start, n, scratch: &scratch, into: &out) }
-        tables.mergeParts(parts, mayMerge: partMayMerge, count: partCount, scratch: &scratch, into: &out)
+    /// Appends the ids of the segments closed in this batch, each after the
+    /// words' ids before it: from the piece caches, else by BPE continued from
+    /// its parts (or over its bytes), then kept in the caches.
+    mutating func emitClosed(scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>) {
+        guard !closed.isEmpty else { return }
+        let taken = wordIds
+        taken.withUnsafeBufferPointer { idsBuffer in
+            closedParts.withUnsafeBufferPointer { partsBuffer in
+                closedMayMerge.withUnsafeBufferPointer { mayMergeBuffer in
+                    for segment in closed {
+                        // Every segment's ids range lies inside `wordIds`, after `copied`.
+                        if copied < segment.ids {
+                            out.append(contentsOf: UnsafeBufferPointer(rebasing: idsBuffer[copied ..< segment.ids]))
+                        }
+                        copied = segment.idsEnd
+                        let start = base + segment.start, n = segment.count, before = out.count
+                        func merge() {
+                            guard segment.partCount <= BPETables.linearScanLimit else {
+                                return tables.encodePiece(start, n, scratch: &scratch, into: &out)
+                            }
+                            // The parts were appended at `segment.parts` when it closed.
+                            tables.mergeParts(partsBuffer.baseAddress! + segment.parts, mayMerge: mayMergeBuffer.baseAddress! + segment.parts,
+                                              count: segment.partCount, scratch: &scratch, into: &out)
+                        }
+                        if let cache, let key = segment.key {
+                            if cache.lookUp(key, n, slot: segment.slot, into: &out) { continue }
+                            merge()
+                            guard out.count - before <= SharedPieceCache.maxIds else { continue }
+                            out.withUnsafeBufferPointer {
+                                cache.store(key, n, slot: segment.slot, ids: UnsafeBufferPointer(rebasing: $0[before...]))
+                            }
+                        } else if cache != nil && n <= LongPieceCache.maxBytes {
+                            let h = hashBytes(start, n)
+                            if scratch.longPieces.lookUp(start, n, hash: h, into: &out) { continue }
+                            merge()
+                            out.withUnsafeBufferPointer {
+                                scratch.longPieces.store(start, n, hash: h, ids: UnsafeBufferPointer(rebasing: $0[before...]))
+                            }
+                        } else {
+                            merge()
+                        }
+                    }
+                }
+            }
+        }
+        closed.removeAll(keepingCapacity: true)
+        closedParts.removeAll(keepingCapacity: true)
+        closedMayMerge.removeAll(keepingCapacity: true)
     }
 
     /// Appends the ids not yet appended: call once every word is taken (the last ended its piece).
