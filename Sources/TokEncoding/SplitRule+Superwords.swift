@@ -36,18 +36,24 @@ extension UnsafeBufferPointer where Element == UInt8 {
     func matchSuperwordSpan(at i: Int) -> Int {
         @inline(__always) func isNewline(_ j: Int) -> Bool { self[j] == 0x0A || self[j] == 0x0D }
         var j = i
-        // (?:[^\r\n.!?。！？]|[.!?](?!\s))+
+        // (?:[^\r\n.!?。！？]|[.!?](?!\s))+, a byte at a time: only \n \r . ! ? and
+        // the lead bytes of 。！？ (E3, EF) can stop it, and no character's
+        // other bytes are among them, valid or not.
+        let stops: UInt64 = 1 << 0x0A | 1 << 0x0D | 1 << 0x21 | 1 << 0x2E | 1 << 0x3F
         while j < count {
             let b = self[j]
-            if b < 0x80 {
-                if b == 0x0A || b == 0x0D { break }
-                if (b == UInt8(ascii: ".") || b == UInt8(ascii: "!") || b == UInt8(ascii: "?"))
-                    && j + 1 < count && scalar(at: j + 1).isWhitespace { break }
+            guard b < 0x40 ? stops >> UInt64(b) & 1 != 0 : b == 0xE3 || b == 0xEF else {
                 j += 1
                 continue
             }
-            if sentenceEndLength(at: j) == 3 { break }
-            j += scalar(at: j).length
+            if b == 0x0A || b == 0x0D { break }
+            if b >= 0x80 {
+                if sentenceEndLength(at: j) == 3 { break }
+                j += 1
+                continue
+            }
+            if j + 1 < count && scalar(at: j + 1).isWhitespace { break }
+            j += 1
         }
         if j == i {
             // [.!?。！？]+ or [\r\n]+, whichever starts here.

@@ -79,15 +79,55 @@ extension Tokenizer {
 
 extension UnsafeBufferPointer where Element == UInt8 {
     /// Calls `body` with each word of each superword piece, and whether it ends its piece.
+    ///
+    /// A piece's words are the `tok` pattern's matches inside the piece. The
+    /// 64-byte windows (``windowStarts(at:cl100k:maxDigits:)``) match the whole
+    /// text instead, which gives the same words as long as none reaches past
+    /// the piece's end: a piece ends with a line break, a sentence mark or the
+    /// text, never with other white space, so no lookahead of the pattern
+    /// (`\s+(?!\S)`) decides differently before that end. Past the first word that
+    /// would reach over it (`。”`), the rest of the piece is matched inside the piece.
     @inline(__always)
     func forEachSuperwordWord(_ body: (Range<Int>, Bool) -> Void) {
-        forEachMatch({ piece in
-            let words = UnsafeBufferPointer(rebasing: self[piece])
-            words.forEachMatch(windows: (cl100k: false, maxDigits: 1), { word in
-                body(piece.lowerBound + word.lowerBound ..< piece.lowerBound + word.upperBound,
-                     word.upperBound == words.count)
-            }) { $0.matchO200K(at: $1, separateHan: true) }
-        }) { $0.matchSuperwordSpan(at: $1) }
+        var pieceStart = 0
+        while pieceStart < count {
+            let pieceEnd = pieceStart + matchSuperwordSpan(at: pieceStart)
+            let piece = UnsafeBufferPointer(rebasing: self[pieceStart ..< pieceEnd])
+            var i = pieceStart, gapStart = pieceStart, windows = true
+            while i < pieceEnd {
+                if windows && gapStart == i && count - i >= 64 {
+                    let (starts, limit) = windowStarts(at: i, cl100k: false, maxDigits: 1)  // i + 64 <= count
+                    var ends = starts & ~1 & ((UInt64(2) &<< UInt64(limit)) &- 1)
+                    var last = 0
+                    while ends != 0 {
+                        let k = ends.trailingZeroBitCount
+                        if i + k > pieceEnd {
+                            windows = false
+                            break
+                        }
+                        body(i + last ..< i + k, i + k == pieceEnd)
+                        last = k
+                        ends &= ends &- 1
+                    }
+                    if last > 0 {
+                        i += last
+                        gapStart = i
+                        continue
+                    }
+                }
+                let length = piece.matchO200K(at: i - pieceStart, separateHan: true)
+                if length > 0 {
+                    if gapStart < i { body(gapStart ..< i, false) }
+                    body(i ..< i + length, i + length == pieceEnd)
+                    i += length
+                    gapStart = i
+                } else {
+                    i += piece.scalar(at: i - pieceStart).length
+                }
+            }
+            if gapStart < pieceEnd { body(gapStart ..< pieceEnd, true) }
+            pieceStart = pieceEnd
+        }
     }
 }
 
@@ -197,7 +237,7 @@ struct SuperwordSegments {
             (firstToken, last) = (ids[first], ids[next - 1])
         } else {
             belowCap.removeAll(keepingCapacity: true)
-            known = tables.mergeBelow(view.cap, base + stretchStart, wordEnd - stretchStart, scratch: &scratch, into: &belowCap)
+            known = mergeBelowCap(base + stretchStart, wordEnd - stretchStart, scratch: &scratch)
             if known { (firstToken, last) = (belowCap[0], belowCap[belowCap.count - 1]) }
         }
         if segmentStretches > 0 && (!known || !lastKnown || view.mayJoin(lastToken, firstToken)) {
@@ -223,6 +263,28 @@ struct SuperwordSegments {
         stretchWords = 0
         if closesPiece { closeSegment(at: wordEnd, ids: ids, scratch: &scratch, into: &out) }
     }
+
+    /// A stretch's ids at C (BPE below C over its `n` bytes at `start`) into
+    /// `belowCap`; false for more than ``BPETables/linearScanLimit`` bytes.
+    /// Short stretches (`    return`: the indentation and the first word)
+    /// repeat, so their ids at C are kept in the piece cache too, under their
+    /// length plus ``belowCapTag``: an entry's length byte tells a piece's
+    /// ids from a stretch's at C, and pieces have at most 32 bytes.
+    mutating func mergeBelowCap(_ start: UnsafePointer<UInt8>, _ n: Int, scratch: inout BytePairScratch) -> Bool {
+        guard let cache, n <= SharedPieceCache.maxBytes else {
+            return tables.mergeBelow(view.cap, start, n, scratch: &scratch, into: &belowCap)
+        }
+        let key = PieceKey(start, n, end: end), tagged = n + SuperwordSegments.belowCapTag
+        let slot = key.slot(tagged, cache.shift)
+        if cache.lookUp(key, tagged, slot: slot, into: &belowCap) { return true }
+        _ = tables.mergeBelow(view.cap, start, n, scratch: &scratch, into: &belowCap)
+        if belowCap.count <= SharedPieceCache.maxIds {
+            belowCap.withUnsafeBufferPointer { cache.store(key, tagged, slot: slot, ids: $0) }
+        }
+        return true
+    }
+
+    static let belowCapTag = 64
 
     /// Appends `n` ids at C of a stretch to the parts: `mayMerge`, whether pairs inside it may still merge.
     @inline(__always)
