@@ -1,3 +1,5 @@
+import CTokRuntime
+
 // The superword vocabularies' split: a piece is a stretch of a line up to the
 // end of a sentence, so that BPE can merge across the spaces between words
 // (SuperBPE's second stage) but never across a line break or a sentence end.
@@ -36,11 +38,20 @@ extension UnsafeBufferPointer where Element == UInt8 {
     func matchSuperwordSpan(at i: Int) -> Int {
         @inline(__always) func isNewline(_ j: Int) -> Bool { self[j] == 0x0A || self[j] == 0x0D }
         var j = i
-        // (?:[^\r\n.!?。！？]|[.!?](?!\s))+, a byte at a time: only \n \r . ! ? and
-        // the lead bytes of 。！？ (E3, EF) can stop it, and no character's
-        // other bytes are among them, valid or not.
+        // (?:[^\r\n.!?。！？]|[.!?](?!\s))+: only \n \r . ! ? and the lead bytes
+        // of 。！？ (E3, EF) can stop it, and no character's other bytes are
+        // among them, valid or not; so it skips to the next of those bytes,
+        // sixteen at a time.
         let stops: UInt64 = 1 << 0x0A | 1 << 0x0D | 1 << 0x21 | 1 << 0x2E | 1 << 0x3F
         while j < count {
+            if count - j >= 16 {
+                let found = tok_superword_stops16(baseAddress! + j)  // j + 16 <= count
+                guard found != 0 else {
+                    j += 16
+                    continue
+                }
+                j += found.trailingZeroBitCount
+            }
             let b = self[j]
             guard b < 0x40 ? stops >> UInt64(b) & 1 != 0 : b == 0xE3 || b == 0xEF else {
                 j += 1

@@ -92,6 +92,23 @@ static inline void tok_classify64(const uint8_t *_Nonnull p, tok_ascii_classes *
     c->otherSpace = other; c->newline = newline; c->apostrophe = apostrophe; c->slash = slash;
 }
 
+/// Bit k set when byte k of the 16 at `p` (all readable) may end a superword
+/// piece: \n \r . ! ? and the lead bytes of 。！？ (E3, EF).
+static inline uint32_t tok_superword_stops16(const uint8_t *_Nonnull p) {
+#if defined(__SSE2__)
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    return (uint32_t)(tok_equal16(v, '\n') | tok_equal16(v, '\r') | tok_equal16(v, '.') | tok_equal16(v, '!')
+                      | tok_equal16(v, '?') | tok_equal16(v, 0xE3) | tok_equal16(v, 0xEF));
+#else
+    uint32_t mask = 0;
+    for (int k = 0; k < 16; k++) {
+        uint8_t b = p[k];
+        if (b == '\n' || b == '\r' || b == '.' || b == '!' || b == '?' || b == 0xE3 || b == 0xEF) mask |= 1u << k;
+    }
+    return mask;
+#endif
+}
+
 /// The platform's `O_DIRECT` open flag (hidden from Swift behind _GNU_SOURCE), 0 where there is none.
 #if defined(__linux__)
 #if defined(__x86_64__) || defined(__i386__)
