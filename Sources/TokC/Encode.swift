@@ -21,6 +21,8 @@ final class SpecialPolicy: Sendable {
     /// The first refused special token among `ids`, and its position.
     func firstRefused(in ids: ContiguousArray<UInt32>) -> (position: Int, text: String)? {
         guard !refused.isEmpty else { return nil }
+        // Nearly always none: a branch-free pass (vectorised) finds that first.
+        guard ids.withUnsafeBufferPointer({ $0.reduce(0, max) }) >= lowestRefused else { return nil }
         for (position, id) in ids.enumerated() where id >= lowestRefused {
             if let text = refused[id] { return (position, text) }
         }
