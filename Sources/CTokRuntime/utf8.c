@@ -99,3 +99,72 @@ int32_t tok_utf8_valid(const uint8_t *p, size_t n) {
     (void)n;
     return -1;
 }
+
+// Code points to UTF-8: eight ASCII code points a step (one 64-bit test per
+// eight units of one byte, per four of two, per two of four), else one at a time.
+static inline ptrdiff_t utf8_put(uint32_t c, uint8_t *out) {
+    if (c < 0x80) {
+        out[0] = (uint8_t)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        out[0] = (uint8_t)(0xC0 | (c >> 6));
+        out[1] = (uint8_t)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    if (c < 0x10000) {
+        if (c >= 0xD800 && c <= 0xDFFF) return -1;
+        out[0] = (uint8_t)(0xE0 | (c >> 12));
+        out[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+        out[2] = (uint8_t)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    out[0] = (uint8_t)(0xF0 | (c >> 18));
+    out[1] = (uint8_t)(0x80 | ((c >> 12) & 0x3F));
+    out[2] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+    out[3] = (uint8_t)(0x80 | (c & 0x3F));
+    return 4;
+}
+
+#define TOK_UTF8_FROM(TYPE, ASCII_MASK, PACK)                                        \
+    const TYPE *u = (const TYPE *)units;                                             \
+    size_t i = 0;                                                                    \
+    while (i < count) {                                                              \
+        if (i + 8 <= count) {                                                        \
+            uint64_t w[8 * sizeof(TYPE) / 8];                                        \
+            memcpy(w, u + i, sizeof w);                                              \
+            uint64_t any = 0;                                                        \
+            for (size_t k = 0; k < sizeof w / 8; k++) any |= w[k];                   \
+            if ((any & (ASCII_MASK)) == 0) {                                         \
+                PACK;                                                                \
+                o += 8;                                                              \
+                i += 8;                                                              \
+                continue;                                                            \
+            }                                                                        \
+        }                                                                            \
+        ptrdiff_t n = utf8_put((uint32_t)u[i], o);                                   \
+        if (n < 0) return -1;                                                        \
+        o += n;                                                                      \
+        i += 1;                                                                      \
+    }
+
+ptrdiff_t tok_utf8_from_code_points(const void *units, int32_t width, size_t count, uint8_t *out) {
+    uint8_t *o = out;
+    switch (width) {
+    case 1: {
+        TOK_UTF8_FROM(uint8_t, 0x8080808080808080ull, memcpy(o, w, 8))
+        break;
+    }
+    case 2: {
+        TOK_UTF8_FROM(uint16_t, 0xFF80FF80FF80FF80ull,
+                      for (int k = 0; k < 8; k++) o[k] = (uint8_t)(w[k >> 2] >> (16 * (k & 3))))
+        break;
+    }
+    default: {
+        TOK_UTF8_FROM(uint32_t, 0xFFFFFF80FFFFFF80ull,
+                      for (int k = 0; k < 8; k++) o[k] = (uint8_t)(w[k >> 1] >> (32 * (k & 1))))
+        break;
+    }
+    }
+    return o - out;
+}
