@@ -51,13 +51,22 @@ extension Tokenizer {
         defer { staging.deallocate() }
         var converted = 0
         struct Surrogate: Error {}
+        var cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: blockSize)
         do {
-            try encodeStream(blockSize: blockSize, threads: 1, allowedSpecial: allowedSpecial, read: { buffer, _ in
-                let end = min(converted + step, text.count)
-                guard text.appendUTF8(converted ..< end, staging: staging, to: &buffer) else { throw Surrogate() }
-                converted = end
-                return converted < text.count
-            }, emit: { ids, _ in out.append(contentsOf: ids) })
+            try withScratch { scratch in
+                // Each block's ids straight into `out`: `encodeStream` hands them on in an array of their own.
+                while case let n = try cutter.nextBlock(read: { buffer, _ in
+                    let end = min(converted + step, text.count)
+                    guard text.appendUTF8(converted ..< end, staging: staging, to: &buffer) else { throw Surrogate() }
+                    converted = end
+                    return converted < text.count
+                }), n > 0 {
+                    cutter.buffer.withUnsafeBufferPointer {
+                        encode(UnsafeBufferPointer(rebasing: $0[0 ..< n]), allowedSpecial: allowedSpecial, scratch: &scratch, into: &out)
+                    }
+                    cutter.consume(n)
+                }
+            }
         } catch {
             out.removeSubrange(before...)
             return false
