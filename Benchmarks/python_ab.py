@@ -12,13 +12,13 @@ new in turns, --runs times each. Prints MB/s (best of the runs) of each, new /
 old, and whether the ids are equal. Differences under about 5% are noise on a
 shared machine.
 """
-import argparse
-import hashlib
 import json
 import os
 import pathlib
 import subprocess
 import sys
+
+from benchlib import ab_parser
 
 WORKER = """
 import hashlib, json, sys, time
@@ -35,13 +35,7 @@ print(json.dumps({"seconds": seconds, "digest": hashlib.sha1(ids.tobytes()).hexd
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("old")
-    ap.add_argument("new")
-    ap.add_argument("--vocab", required=True)
-    ap.add_argument("files", nargs="+")
-    ap.add_argument("--runs", type=int, default=3)
-    args = ap.parse_args()
+    args = ab_parser(runs=3).parse_args()
     roots = {"old": str(pathlib.Path(args.old).resolve()), "new": str(pathlib.Path(args.new).resolve())}
     env = {k: v for k, v in os.environ.items() if k != "TOK_LIBRARY"}
     for path in args.files:
