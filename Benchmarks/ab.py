@@ -11,7 +11,6 @@ the median CPU time (above 1: the new build is faster), and whether the ids are
 equal. On a shared machine, run it more than once: differences under about 5%
 are noise.
 """
-import argparse
 import hashlib
 import os
 import pathlib
@@ -21,14 +20,11 @@ import subprocess
 import tempfile
 import time
 
+from benchlib import ab_parser
+
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("old")
-    ap.add_argument("new")
-    ap.add_argument("--vocab", required=True)
-    ap.add_argument("files", nargs="+")
-    ap.add_argument("--runs", type=int, default=15)
+    ap = ab_parser(runs=15)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="tok-ab-") as work:

@@ -37,6 +37,18 @@ model.save(out)
 """
 
 
+def ab_parser(runs):
+    """The arguments of two builds taking turns: OLD NEW --vocab DIR FILE... [--runs N]."""
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument("old")
+    ap.add_argument("new")
+    ap.add_argument("--vocab", required=True)
+    ap.add_argument("files", nargs="+")
+    ap.add_argument("--runs", type=int, default=runs)
+    return ap
+
+
 def files_of(folder):
     """A corpus folder's files, in path order, without hidden ones (the gatherer's marks)."""
     return sorted(str(p) for p in pathlib.Path(folder).rglob("*") if p.is_file() and not p.name.startswith("."))

@@ -99,3 +99,109 @@ int32_t tok_utf8_valid(const uint8_t *p, size_t n) {
     (void)n;
     return -1;
 }
+
+// Code points to UTF-8: sixteen ASCII code points a step with SSE2 (one
+// compare and one mask per sixteen, then packed to bytes), eight without (a
+// 64-bit test per eight units of one byte, four of two, two of four), and
+// any other code point one at a time.
+static inline ptrdiff_t utf8_put(uint32_t c, uint8_t *out) {
+    if (c < 0x80) {
+        out[0] = (uint8_t)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        out[0] = (uint8_t)(0xC0 | (c >> 6));
+        out[1] = (uint8_t)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    if (c < 0x10000) {
+        if (c >= 0xD800 && c <= 0xDFFF) return -1;
+        out[0] = (uint8_t)(0xE0 | (c >> 12));
+        out[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+        out[2] = (uint8_t)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    out[0] = (uint8_t)(0xF0 | (c >> 18));
+    out[1] = (uint8_t)(0x80 | ((c >> 12) & 0x3F));
+    out[2] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+    out[3] = (uint8_t)(0x80 | (c & 0x3F));
+    return 4;
+}
+
+#if defined(__SSE2__)
+// Sixteen code points at `u` (all readable) written as sixteen bytes when all are ASCII; 0 when not.
+static inline int ascii16_width1(const uint8_t *u, uint8_t *o) {
+    __m128i v = _mm_loadu_si128((const __m128i *)u);
+    if (_mm_movemask_epi8(v) != 0) return 0;
+    _mm_storeu_si128((__m128i *)o, v);
+    return 1;
+}
+static inline int ascii16_width2(const uint16_t *u, uint8_t *o) {
+    __m128i a = _mm_loadu_si128((const __m128i *)u), b = _mm_loadu_si128((const __m128i *)(u + 8));
+    __m128i high = _mm_and_si128(_mm_or_si128(a, b), _mm_set1_epi16((short)0xFF80));
+    if (_mm_movemask_epi8(_mm_cmpeq_epi16(high, _mm_setzero_si128())) != 0xFFFF) return 0;
+    _mm_storeu_si128((__m128i *)o, _mm_packus_epi16(a, b));
+    return 1;
+}
+static inline int ascii16_width4(const uint32_t *u, uint8_t *o) {
+    __m128i a = _mm_loadu_si128((const __m128i *)u), b = _mm_loadu_si128((const __m128i *)(u + 4));
+    __m128i c = _mm_loadu_si128((const __m128i *)(u + 8)), d = _mm_loadu_si128((const __m128i *)(u + 12));
+    __m128i high = _mm_and_si128(_mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d)), _mm_set1_epi32((int)0xFFFFFF80));
+    if (_mm_movemask_epi8(_mm_cmpeq_epi32(high, _mm_setzero_si128())) != 0xFFFF) return 0;
+    // Below 0x80, so the signed saturating packs keep every value.
+    _mm_storeu_si128((__m128i *)o, _mm_packus_epi16(_mm_packs_epi32(a, b), _mm_packs_epi32(c, d)));
+    return 1;
+}
+#define TOK_ASCII16(WIDTH)                                                           \
+    if (i + 16 <= count && ascii16_width##WIDTH(u + i, o)) {                         \
+        o += 16;                                                                     \
+        i += 16;                                                                     \
+        continue;                                                                    \
+    }
+#else
+#define TOK_ASCII16(WIDTH)
+#endif
+
+#define TOK_UTF8_FROM(TYPE, WIDTH, ASCII_MASK, PACK)                                 \
+    const TYPE *u = (const TYPE *)units;                                             \
+    size_t i = 0;                                                                    \
+    while (i < count) {                                                              \
+        TOK_ASCII16(WIDTH)                                                           \
+        if (i + 8 <= count) {                                                        \
+            uint64_t w[8 * sizeof(TYPE) / 8];                                        \
+            memcpy(w, u + i, sizeof w);                                              \
+            uint64_t any = 0;                                                        \
+            for (size_t k = 0; k < sizeof w / 8; k++) any |= w[k];                   \
+            if ((any & (ASCII_MASK)) == 0) {                                         \
+                PACK;                                                                \
+                o += 8;                                                              \
+                i += 8;                                                              \
+                continue;                                                            \
+            }                                                                        \
+        }                                                                            \
+        ptrdiff_t n = utf8_put((uint32_t)u[i], o);                                   \
+        if (n < 0) return -1;                                                        \
+        o += n;                                                                      \
+        i += 1;                                                                      \
+    }
+
+ptrdiff_t tok_utf8_from_code_points(const void *units, int32_t width, size_t count, uint8_t *out) {
+    uint8_t *o = out;
+    switch (width) {
+    case 1: {
+        TOK_UTF8_FROM(uint8_t, 1, 0x8080808080808080ull, memcpy(o, w, 8))
+        break;
+    }
+    case 2: {
+        TOK_UTF8_FROM(uint16_t, 2, 0xFF80FF80FF80FF80ull,
+                      for (int k = 0; k < 8; k++) o[k] = (uint8_t)(w[k >> 2] >> (16 * (k & 3))))
+        break;
+    }
+    default: {
+        TOK_UTF8_FROM(uint32_t, 4, 0xFFFFFF80FFFFFF80ull,
+                      for (int k = 0; k < 8; k++) o[k] = (uint8_t)(w[k >> 1] >> (32 * (k & 1))))
+        break;
+    }
+    }
+    return o - out;
+}

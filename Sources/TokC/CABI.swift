@@ -18,6 +18,9 @@ enum CallStatus: Int32 {
     case input = 1
     /// A file could not be read or written.
     case file = 2
+    /// The text holds a surrogate code point (`tok_encode_code_points`): the
+    /// caller gives its UTF-8 instead. No message.
+    case surrogates = 3
 }
 
 public typealias ErrorOut = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?

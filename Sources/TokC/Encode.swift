@@ -21,6 +21,8 @@ final class SpecialPolicy: Sendable {
     /// The first refused special token among `ids`, and its position.
     func firstRefused(in ids: ContiguousArray<UInt32>) -> (position: Int, text: String)? {
         guard !refused.isEmpty else { return nil }
+        // Nearly always none: a branch-free pass (vectorised) finds that first.
+        guard ids.withUnsafeBufferPointer({ $0.reduce(0, max) }) >= lowestRefused else { return nil }
         for (position, id) in ids.enumerated() where id >= lowestRefused {
             if let text = refused[id] { return (position, text) }
         }
@@ -101,22 +103,59 @@ public func tok_encode(
     _ addSpecial: Int32, _ result: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ error: ErrorOut
 ) -> Int32 {
     call(error) {
-        let tokenizer = object(encoding, as: EncodingHandle.self).tokenizer
-        let policy = policy.map { object($0, as: SpecialPolicy.self) } ?? .ordinary
         let input = bytes(text, length)
-        let r = CallResult()
-        let around = addSpecial != 0 ? tokenizer.postProcessor.surroundingIds : (before: [], after: [])
-        // Room for more ids than text has (a byte a token is rare; half as many
-        // ids as bytes is more than any domain measured), so that the array is
-        // not copied as it grows: untouched room costs no memory.
-        r.ids.reserveCapacity(input.count / 2 + around.before.count + around.after.count + 16)
-        adviseHugePages(&r.ids)
-        r.ids.append(contentsOf: around.before)
-        tokenizer.withScratch { tokenizer.encode(input, allowedSpecial: policy.matched, scratch: &$0, into: &r.ids) }
-        if let found = policy.firstRefused(in: r.ids) { throw RefusedSpecialToken(text: found.text) }
-        r.ids.append(contentsOf: around.after)
-        result.pointee = retained(r)
+        result.pointee = try encodeOne(encoding, policy, addSpecial, utf8Bytes: input.count) { tokenizer, special, ids in
+            tokenizer.withScratch { tokenizer.encode(input, allowedSpecial: special, scratch: &$0, into: &ids) }
+            return true
+        }
     }
+}
+
+/// As `tok_encode`, for text given as `length` code points of `width` bytes
+/// each (1, 2 or 4: a CPython `str`'s own storage, at `text`), converted to
+/// UTF-8 a block at a time. Returns ``CallStatus/surrogates``, with no
+/// result, when the text holds a surrogate code point.
+@_cdecl("tok_encode_code_points")
+public func tok_encode_code_points(
+    _ encoding: UnsafeRawPointer, _ text: UnsafeRawPointer?, _ width: Int32, _ length: Int, _ policy: UnsafeRawPointer?,
+    _ addSpecial: Int32, _ result: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ error: ErrorOut
+) -> Int32 {
+    guard width == 1 || width == 2 || width == 4 else {
+        return call(error) { throw CallError("a code point is 1, 2 or 4 bytes, not \(width)") }
+    }
+    let input = text.map { CodePointText(start: $0, width: Int(width), count: max(length, 0)) }
+    var surrogates = false
+    let status = call(error) {
+        result.pointee = try encodeOne(encoding, policy, addSpecial, utf8Bytes: input.map { $0.count * $0.maxUTF8 } ?? 0) {
+            tokenizer, special, ids in
+            guard let input, input.count > 0 else { return true }
+            surrogates = !tokenizer.encode(input, allowedSpecial: special, into: &ids)
+            return !surrogates
+        }
+    }
+    return surrogates ? CallStatus.surrogates.rawValue : status
+}
+
+/// A single text's result: `encode` appends its ids between the
+/// post-processor's tokens (when `addSpecial` is not 0); nil when it returns false.
+private func encodeOne(
+    _ encoding: UnsafeRawPointer, _ policy: UnsafeRawPointer?, _ addSpecial: Int32, utf8Bytes: Int,
+    _ encode: (Tokenizer, AllowedSpecial, inout ContiguousArray<UInt32>) -> Bool
+) throws -> UnsafeMutableRawPointer? {
+    let tokenizer = object(encoding, as: EncodingHandle.self).tokenizer
+    let policy = policy.map { object($0, as: SpecialPolicy.self) } ?? .ordinary
+    let r = CallResult()
+    let around = addSpecial != 0 ? tokenizer.postProcessor.surroundingIds : (before: [], after: [])
+    // Room for more ids than text has (a byte a token is rare; half as many
+    // ids as bytes is more than any domain measured), so that the array is
+    // not copied as it grows: untouched room costs no memory.
+    r.ids.reserveCapacity(utf8Bytes / 2 + around.before.count + around.after.count + 16)
+    adviseHugePages(&r.ids)
+    r.ids.append(contentsOf: around.before)
+    guard encode(tokenizer, policy.matched, &r.ids) else { return nil }
+    if let found = policy.firstRefused(in: r.ids) { throw RefusedSpecialToken(text: found.text) }
+    r.ids.append(contentsOf: around.after)
+    return retained(r)
 }
 
 /// The tokenizer, the policy and the documents of a batch call.

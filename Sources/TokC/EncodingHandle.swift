@@ -44,7 +44,9 @@ public func tok_load(
 ) -> Int32 {
     call(error) {
         let path = String(cString: path)
+        // Python's calls are mostly long texts and large batches: the cache `tok encode` uses.
         let tokenizer = try Tokenizer.load(path, pattern: pattern.map { String(cString: $0) })
+            .withPieceCache(entries: Tokenizer.largePieceCacheEntries)
         let name: String
         if let manifest = try? VocabularyFolder.readManifest(path) {
             name = manifest.name

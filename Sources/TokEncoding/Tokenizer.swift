@@ -110,6 +110,12 @@ public struct Tokenizer: Sendable {
     /// The piece cache's entries by default: 65,536 of 64 bytes, 4 MiB.
     public static let defaultPieceCacheEntries = SharedPieceCache.defaultEntries
 
+    /// The piece cache's entries for long jobs over large texts (`tok encode`,
+    /// an encoding loaded from Python): 262,144 of 64 bytes, 16 MiB, paid for
+    /// page by page as they fill. On 20 MB of English a quarter as many
+    /// entries missed 45% more pieces (180,000 against 125,000 of 4.6 million).
+    public static let largePieceCacheEntries = 1 << 18
+
     /// Entries of the piece cache (64 bytes each; 0: none), shared by every thread.
     public var pieceCacheEntries: Int { pieceCache?.count ?? 0 }
 

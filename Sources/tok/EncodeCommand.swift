@@ -87,7 +87,7 @@ struct EncodeCommand: ParsableCommand {
         try allowSpecial.check(against: tokenizer.vocabulary)
         // A batch job over large files: a larger cache than the library's default
         // (measured: 1-16 MiB, see docs/performance.md).
-        tokenizer = tokenizer.withPieceCache(entries: pieceCache ?? 1 << 18)
+        tokenizer = tokenizer.withPieceCache(entries: pieceCache ?? Tokenizer.largePieceCacheEntries)
         if format == .megatron { return try runMegatron(tokenizer) }
         if count { return try runCount(tokenizer) }
         if format == .u16 && tokenizer.vocabulary.idLimit > 65536 {

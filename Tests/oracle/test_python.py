@@ -170,6 +170,29 @@ def test_any_bytes_and_surrogates(vocabularies):
     assert ids.size == 0 and offsets.tolist() == [0]
 
 
+def test_str_of_each_width_read_in_place(vocabularies, texts):
+    """A non-ASCII str is encoded from its own code points (1, 2 or 4 bytes
+    each), converted a block at a time: the ids equal those of its UTF-8,
+    across many blocks, with special tokens, and with a surrogate (its UTF-8
+    path then)."""
+    from tok._native import code_points
+    reference = published("o200k_base")
+    enc = tok.load(vocabularies["o200k"])
+    mixed = "".join(texts[d][0][:600_000] for d in DOMAINS)
+    cases = {1: mixed.encode("latin-1", "ignore").decode("latin-1") + "\xe9",
+             2: "".join(c for c in mixed if c <= "\uffff") + "\u0100",
+             4: mixed + "\U0001F600"}
+    for width, text in cases.items():
+        assert code_points(text)[1] == width
+        assert enc.encode(text) == enc.encode(text.encode()) == reference.encode(text), f"width {width}"
+    special = "caf\xe9 <|endoftext|> \u4e2d\U0001F600"
+    assert enc.encode(special, allowed_special="all") == reference.encode(special, allowed_special="all")
+    with pytest.raises(tok.InputError, match="endoftext"):
+        enc.encode(special)
+    for text in ["\xe9" + "a\ud800b" * 70_000, "\U0001F600 \udfff"]:
+        assert enc.encode(text) == reference.encode(text)
+
+
 def test_add_special_as_tokenizers():
     path = REFVOCAB / "llama3" / "tokenizer.json"
     enc = tok.load(path)

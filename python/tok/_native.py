@@ -45,6 +45,7 @@ for name, restype, argtypes in [
     ("tok_policy", _p, [_p, ctypes.c_int32, ctypes.c_char_p, _n, ctypes.c_char_p, _n]),
     ("tok_policy_release", None, [_p]),
     ("tok_encode", _status, [_p, _p, _n, _p, ctypes.c_int32, _out, _out]),
+    ("tok_encode_code_points", _status, [_p, _p, ctypes.c_int32, _n, _p, ctypes.c_int32, _out, _out]),
     ("tok_encode_batch", _status, [_p, _p, _p, _n, _p, ctypes.c_int32, _n, ctypes.c_int32, _out, _out]),
     ("tok_decode", _status, [_p, _p, _n, _out, _out]),
     ("tok_decode_batch", _status, [_p, _p, _p, _n, _out, _out]),
@@ -76,13 +77,65 @@ _utf8.restype = ctypes.c_void_p
 _utf8.argtypes = [ctypes.py_object, ctypes.POINTER(ctypes.c_ssize_t)]
 
 
-def checked(function, *args):
-    """Calls `function(*args, &out, &error)`; returns `out`, or raises the
-    library's error (InputError or FileError) with its one-line message."""
+def _str_layout():
+    """Where CPython keeps a compact `str`'s flags and code points, as offsets
+    from the object's address: found on strings of each width and checked
+    against their known contents; None on an interpreter laid out otherwise
+    (then every `str` goes through its UTF-8)."""
+    import sys
+    if sys.implementation.name != "cpython":
+        return None
+    probes = {1: "\xe9" * 9 + "x", 2: "\u0100" * 9 + "x", 4: "\U00010000" * 9 + "x"}
+    codecs = {1: "latin-1", 2: "utf-16-le", 4: "utf-32-le"}
+    data = {sys.getsizeof(t) - (len(t) + 1) * width for width, t in probes.items()}
+    if len(data) != 1:
+        return None
+    (data,) = data
+    if data <= 0 or any(ctypes.string_at(id(t) + data, len(t) * width) != t.encode(codecs[width])
+                        for width, t in probes.items()):
+        return None
+
+    def flags_at(offset):
+        # CPython's state bits: interned (2), kind = width (3), compact, ascii.
+        def state(t):
+            return ctypes.c_uint8.from_address(id(t) + offset).value
+        return all((state(t) >> 2) & 7 == width and state(t) & 0x60 == 0x20 for width, t in probes.items()) \
+            and state("ascii probe") & 0x7C == 0x64
+
+    found = [offset for offset in range(object.__basicsize__, data) if flags_at(offset)]
+    return (found[0], data) if len(found) == 1 else None
+
+
+_layout = _str_layout()
+
+
+def code_points(text):
+    """(address, width) of a non-ASCII `str`'s own code points (width 1, 2
+    or 4 bytes), valid while `text` lives; None when they cannot be read in
+    place (another interpreter, a subclass, a legacy string)."""
+    if _layout is None or type(text) is not str:
+        return None
+    state = ctypes.c_uint8.from_address(id(text) + _layout[0]).value
+    width = (state >> 2) & 7
+    if state & 0x60 != 0x20 or width not in (1, 2, 4):
+        return None
+    return id(text) + _layout[1], width
+
+
+# The status of `tok_encode_code_points` when the text holds a surrogate code point.
+SURROGATES = 3
+
+
+def checked(function, *args, passing=()):
+    """Calls `function(*args, &out, &error)`; returns `out`, or None for a
+    status in `passing`, or raises the library's error (InputError or
+    FileError) with its one-line message."""
     out, error = ctypes.c_void_p(), ctypes.c_void_p()
     status = function(*args, ctypes.byref(out), ctypes.byref(error))
     if status == 0:
         return out.value
+    if status in passing:
+        return None
     message = ctypes.string_at(error.value).decode("utf-8", "replace")
     lib.tok_free_string(error)
     raise (FileError if status == 2 else InputError)(message)

@@ -6,7 +6,7 @@ import json
 import os
 
 from . import _native
-from ._native import Result, as_list, checked, lib, text_pointer, view
+from ._native import SURROGATES, Result, as_list, checked, code_points, lib, text_pointer, view
 from .errors import InputError
 
 
@@ -125,6 +125,13 @@ class Encoding:
     # Encoding
 
     def _encode(self, text, policy, add_special):
+        if isinstance(text, str) and not text.isascii() and (stored := code_points(text)) is not None:
+            # Read in place and converted a block at a time, where its UTF-8 would be a
+            # copy of the whole text made first (kept with the str, and fresh memory).
+            pointer = checked(lib.tok_encode_code_points, self._handle, stored[0], stored[1], len(text), policy,
+                              int(add_special), passing=(SURROGATES,))
+            if pointer is not None:
+                return Result(pointer)
         address, length, keep = text_pointer(text)
         result = Result(checked(lib.tok_encode, self._handle, address, length, policy, int(add_special)))
         del keep

@@ -12,6 +12,12 @@
 /// this CPU has no fast check (the caller decides byte by byte).
 int32_t tok_utf8_valid(const uint8_t *p, size_t n);
 
+/// Writes the UTF-8 of the `count` code points of `width` bytes each (1, 2 or
+/// 4, native order: how CPython stores a `str`) at `units` to `out`, which has
+/// room for `count * (width == 1 ? 2 : width + 1)` bytes. Returns the bytes
+/// written, or -1 at a surrogate code point (U+D800-DFFF), which UTF-8 cannot hold.
+ptrdiff_t tok_utf8_from_code_points(const void *_Nonnull units, int32_t width, size_t count, uint8_t *_Nonnull out);
+
 /// Atomic access to one word of memory that threads share without a lock
 /// (the piece cache's entries: a sequence number in each entry's head word
 /// tells a reader whether the words it read belong together).
