@@ -63,12 +63,27 @@ extension Tokenizer {
         scratch.longPieces.prepare(for: vocabulary.tables)
         let base = text.baseAddress!, cache = pieceCache?.view
         let stagedCapacity = 1024
-        withExtendedLifetime(pieceCache) {
+        let byteTokens = vocabulary.tables.byteTokens, pieceLimit = UInt32(sentencePiece.pieceCount)
+        let byteFallback = !sentencePiece.byteIds.isEmpty
+        withExtendedLifetime((pieceCache, vocabulary.storage)) {
             withUnsafeTemporaryAllocation(of: UInt32.self, capacity: stagedCapacity) { stagedBuffer in
                 let staged = stagedBuffer.baseAddress!
                 var ready = 0
                 sentencePiece.segmenter.forEachPiece(text) { piece in
                     let p = base + piece.lowerBound, n = piece.count
+                    if n == 1 && p[0] < 0x80 {
+                        // One ASCII character (a third of the cuts of mathematics: `\n`, `.`, `_`, digits):
+                        // its own token, without the cache, and under byte fallback its byte piece at
+                        // once, which ``resolve`` would make it (resolve fuses `<unk>`s across cuts).
+                        if ready == stagedCapacity {
+                            out.append(contentsOf: UnsafeBufferPointer(start: staged, count: ready))
+                            ready = 0
+                        }
+                        let id = byteTokens[Int(p[0])]  // p[0] < 0x80: one of the 256
+                        staged[ready] = id < pieceLimit || !byteFallback ? id : sentencePiece.byteIds[Int(p[0])]  // ready < capacity
+                        ready += 1
+                        return
+                    }
                     let cut = UnsafeBufferPointer(start: p, count: n)
                     var entry: (key: PieceKey, slot: Int)? = nil
                     if let cache, n <= SharedPieceCache.maxBytes {
@@ -139,39 +154,47 @@ extension SentencePiece {
         let tail = Array(out[k...])
         out.removeSubrange(k...)
         var previousUnknown = false
+        let tables = vocabulary.tables
+        // A kernel token's bytes in place (valid while the storage lives, below): a fresh array
+        // per id took a tenth of Mistral's mathematics, whose newlines are byte pieces.
+        func bytes(_ id: UInt32) -> UnsafeBufferPointer<UInt8> {
+            UnsafeBufferPointer(start: tables.tokenBytes + Int(tables.tokenOffsets[Int(id)]), count: tables.tokenLength(id))
+        }
         func emit(_ id: UInt32) {
             if id < limit {
                 out.append(id)
                 previousUnknown = false
-            } else if let (left, right) = unusedParts[id] {
+            } else if !unusedParts.isEmpty, let (left, right) = unusedParts[id] {
                 emit(left)
                 emit(right)
             } else if !byteIds.isEmpty {
-                for b in vocabulary.bytes(of: id) { out.append(byteIds[Int(b)]) }
+                for b in bytes(id) { out.append(byteIds[Int(b)]) }
                 previousUnknown = false
             } else if let unknownId {
                 if fuseUnknown {
                     if !previousUnknown { out.append(unknownId) }
                 } else {
                     // One `<unk>` a character: the parts of one character start one between them.
-                    for b in vocabulary.bytes(of: id) where b & 0xC0 != 0x80 { out.append(unknownId) }
+                    for b in bytes(id) where b & 0xC0 != 0x80 { out.append(unknownId) }
                 }
                 previousUnknown = true
             }
         }
         var j = 0
-        while j < tail.count {
-            // A run of pieces' own ids in one append (an emit per id took 5% of Mistral's mathematics).
-            var end = j
-            while end < tail.count && tail[end] < limit { end += 1 }
-            if end > j {
-                out.append(contentsOf: tail[j ..< end])
-                previousUnknown = false
-                j = end
-                continue
+        withExtendedLifetime(vocabulary.storage) {
+            while j < tail.count {
+                // A run of pieces' own ids in one append (an emit per id took 5% of Mistral's mathematics).
+                var end = j
+                while end < tail.count && tail[end] < limit { end += 1 }
+                if end > j {
+                    out.append(contentsOf: tail[j ..< end])
+                    previousUnknown = false
+                    j = end
+                    continue
+                }
+                emit(tail[j])
+                j += 1
             }
-            emit(tail[j])
-            j += 1
         }
     }
 
