@@ -61,6 +61,10 @@ public struct BytePairScratch: Sendable {
     @usableFromInline var longPieces: LongPieceCache
     /// Pair lookups this thread's merges have made.
     @usableFromInline var pairs: PairCache
+    /// Cuts of up to 7 bytes of a SentencePiece model whose pieces share
+    /// scores, and their one or two ids (``Tokenizer/encodeByScores``): keys
+    /// the cut's bytes and length in a word, values its ids (8,192 entries, 128 KiB).
+    @usableFromInline var shortPieces: PairCache
     /// A SentencePiece model's normalized text, kept from call to call: a
     /// new megabyte each time was a megabyte of fresh pages to fault in.
     @usableFromInline var normalized: [UInt8] = []
@@ -77,6 +81,7 @@ public struct BytePairScratch: Sendable {
     init(longPieceSlots: Int, pairEntries: Int) {
         longPieces = LongPieceCache(slots: longPieceSlots)
         pairs = PairCache(entries: pairEntries)
+        shortPieces = PairCache(entries: pairEntries > 0 ? 1 << 13 : 0)
     }
 
     /// The tree's buffers for pieces of this many bytes or more are the

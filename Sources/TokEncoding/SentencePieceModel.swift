@@ -364,8 +364,9 @@ extension SentencePiece {
             let t = vocabulary.tables
             // The token of bytes `from ..< to` of the cut, looked up in place.
             @inline(__always) func token(_ from: Int, _ to: Int) -> UInt32? { t.find(base + from, to - from) }
-            if let id = token(0, piece.count), Int(id) < pieceCount, types[Int(id)] == .userDefined {
-                return out.append(id)  // a user-defined piece is a cut of its own, never merged
+            // A user-defined piece is a cut of its own, never merged (a lookup of the whole cut only when the model has such pieces).
+            if !segmenter.userDefined.isEmpty, let id = token(0, piece.count), Int(id) < pieceCount, types[Int(id)] == .userDefined {
+                return out.append(id)
             }
             var m = 0
             var i = 0
@@ -373,12 +374,14 @@ extension SentencePiece {
                 i += max(piece.validScalarLength(at: i), 1)
                 m += 1
             }
-            typealias Candidate = (score: Float, left: Int, right: Int, size: Int)
-            // The symbols' bounds and links, and the heap (at most m - 1
-            // pairs at first and two more per merge), on the stack when small.
-            withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * m) { links in
+            typealias Candidate = (score: Float, left: Int, right: Int, size: Int, token: Int)
+            // The symbols' bounds, links and tokens (-1 until a merge makes
+            // the symbol: a single character's is looked up at the end), and
+            // the heap (at most m - 1 pairs at first and two more per merge),
+            // on the stack when small.
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: 5 * m) { links in
             withUnsafeTemporaryAllocation(of: Candidate.self, capacity: 3 * m) { heapBuffer in
-                let start = links.baseAddress!, end = start + m, next = end + m, previous = next + m
+                let start = links.baseAddress!, end = start + m, next = end + m, previous = next + m, made = previous + m
                 let heap = heapBuffer
                 var heapCount = 0
                 var j = 0, symbol = 0
@@ -388,6 +391,7 @@ extension SentencePiece {
                     end[symbol] = j
                     next[symbol] = symbol + 1
                     previous[symbol] = symbol - 1
+                    made[symbol] = -1
                     symbol += 1
                 }
                 // A merged-away symbol's start is set to -1: not alive.
@@ -397,7 +401,7 @@ extension SentencePiece {
                 // Every index below is < m, or < heapCount <= 3m.
                 func push(_ left: Int, _ right: Int) {
                     guard let id = token(start[left], end[right]), case let score = scores[Int(id)], !score.isNaN else { return }
-                    heap[heapCount] = (score, left, right, end[right] - start[left])
+                    heap[heapCount] = (score, left, right, end[right] - start[left], Int(id))
                     var k = heapCount
                     heapCount += 1
                     while k > 0 && above(heap[k], heap[(k - 1) / 2]) {
@@ -427,6 +431,7 @@ extension SentencePiece {
                     guard start[top.left] >= 0, start[top.right] >= 0, next[top.left] == top.right,
                           end[top.right] - start[top.left] == top.size else { continue }
                     end[top.left] = end[top.right]
+                    made[top.left] = top.token
                     start[top.right] = -1
                     next[top.left] = next[top.right]
                     if next[top.right] < m { previous[next[top.right]] = top.left }
@@ -435,7 +440,9 @@ extension SentencePiece {
                 }
                 var k = 0
                 while k < m {
-                    if let id = token(start[k], end[k]) {
+                    if made[k] >= 0 {
+                        out.append(UInt32(truncatingIfNeeded: made[k]))
+                    } else if let id = token(start[k], end[k]) {
                         out.append(id)
                     } else {
                         for j in start[k] ..< end[k] { out.append(token(j, j + 1)!) }  // every byte has a token

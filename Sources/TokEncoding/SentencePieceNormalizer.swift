@@ -72,6 +72,8 @@ public struct SentencePieceNormalizer: Sendable, Hashable {
     /// with it (0-127), nothing (`deleted`), or `slow`: ask the charsmap.
     let ascii: [Int16]
     static let deleted: Int16 = -1, slow: Int16 = -2
+    /// Every ASCII byte is its own replacement and starts no user-defined piece.
+    let asciiUnchanged: Bool
 
     init(spec: SentencePieceModelProto.NormalizerSpec, treatWhitespaceAsSuffix: Bool, userDefined: [[UInt8]],
          spaceForm: Bool = true) throws {
@@ -97,6 +99,7 @@ public struct SentencePieceNormalizer: Sendable, Hashable {
             }
         }
         self.ascii = ascii
+        asciiUnchanged = (0 ..< 128).allSatisfy { ascii[$0] == Int16($0) }
     }
 
     /// The text as SentencePiece normalizes it, in tok's form, appended to `out`.
@@ -131,6 +134,7 @@ public struct SentencePieceNormalizer: Sendable, Hashable {
         let plainSpaces = space.count == 1 && !removeExtraWhitespaces
         let plainOthers = charsmap == nil
         let marksSpaces = spaceForm && escapeWhitespaces
+        let wordsUnchanged = asciiUnchanged && plainSpaces
         ascii.withUnsafeBufferPointer { ascii in
             /// The length of the character at `j` if it is copied as it is, else 0.
             @inline(__always) func unchanged(_ j: Int) -> Int {
@@ -148,7 +152,17 @@ public struct SentencePieceNormalizer: Sendable, Hashable {
                     // A run of such characters in one copy: an append per byte checked the array's room each time.
                     let run = i
                     i += length
-                    while i < n, case let next = unchanged(i), next > 0 { i += next }
+                    while i < n {
+                        if wordsUnchanged {
+                            // Eight ASCII bytes at a time when each is copied as it is (i + 8 <= n: inside the text).
+                            while i + 8 <= n && UnsafeRawPointer(text.baseAddress! + i).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+                                i += 8
+                            }
+                            guard i < n else { break }
+                        }
+                        guard case let next = unchanged(i), next > 0 else { break }
+                        i += next
+                    }
                     out.append(contentsOf: UnsafeBufferPointer(rebasing: text[run ..< i]))
                     previousIsSpace = false
                     continue

@@ -40,74 +40,154 @@ extension Tokenizer {
         let start = out.count
         normalized.withUnsafeBufferPointer { text in
             guard let scores = sentencePiece.tiedScores else {
-                return encodePieces(text, splitter: sentencePiece.segmenter, scratch: &scratch, into: &out)
+                encodePieces(text, splitter: sentencePiece.segmenter, scratch: &scratch, into: &out)
+                return sentencePiece.resolve(&out, from: start, vocabulary: vocabulary)
             }
             encodeByScores(text, sentencePiece, scores: scores, scratch: &scratch, into: &out)
         }
-        sentencePiece.resolve(&out, from: start, vocabulary: vocabulary)
     }
 
-    /// The kernel tokens of the cuts of a model whose pieces share scores,
+    /// The model's ids of the cuts of a model whose pieces share scores,
     /// each merged by sentencepiece's own loop. Cuts repeat (they are mostly
     /// words): each is merged once and then taken from a cache, as the
     /// kernel's pieces are: the shared cache for a cut it can hold, the
     /// thread's long-piece cache for a longer one (the thread's cache alone,
     /// 4,096 cuts, was emptied every few thousand words of English). No kernel
-    /// piece of such a vocabulary ever reaches the shared cache. Hits are
-    /// gathered in a buffer and appended a run at a time (an append per cut
-    /// checked the array's room each time).
+    /// piece of such a vocabulary ever reaches the shared cache. A cut of up
+    /// to 7 bytes and 2 ids is also kept in the thread's ``BytePairScratch/shortPieces``,
+    /// two words an entry: the shared cache's line was read mostly from beyond
+    /// the core's own cache (a third of this loop's samples on mathematics).
+    /// The caches hold kernel tokens; ``GatheredIds`` turns them into the
+    /// model's ids a run at a time as they go to `out`.
     func encodeByScores(
         _ text: UnsafeBufferPointer<UInt8>, _ sentencePiece: SentencePiece, scores: [Float], scratch: inout BytePairScratch,
         into out: inout ContiguousArray<UInt32>
     ) {
         scratch.longPieces.prepare(for: vocabulary.tables)
-        let base = text.baseAddress!, cache = pieceCache?.view
-        let stagedCapacity = 1024
-        withExtendedLifetime(pieceCache) {
-            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: stagedCapacity) { stagedBuffer in
-                let staged = stagedBuffer.baseAddress!
-                var ready = 0
+        var shortPieces = PairCache(entries: 0)
+        swap(&shortPieces, &scratch.shortPieces)
+        defer { swap(&shortPieces, &scratch.shortPieces) }
+        let base = text.baseAddress!, end = base + text.count, cache = pieceCache?.view
+        let byteTokens = vocabulary.tables.byteTokens, pieceLimit = UInt32(sentencePiece.pieceCount)
+        let byteFallback = !sentencePiece.byteIds.isEmpty
+        // The kernel tokens of a cut that no cache held.
+        var cutIds = ContiguousArray<UInt32>()
+        withExtendedLifetime((pieceCache, vocabulary.storage)) {
+            shortPieces.withView(for: vocabulary.tables) { short in
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: GatheredIds.capacity) { buffer in
+                var gathered = GatheredIds(staged: buffer.baseAddress!, sentencePiece: sentencePiece, vocabulary: vocabulary)
                 sentencePiece.segmenter.forEachPiece(text) { piece in
                     let p = base + piece.lowerBound, n = piece.count
+                    if n == 1 && p[0] < 0x80 {
+                        // One ASCII character (a third of the cuts of mathematics: `\n`, `.`, `_`, digits):
+                        // its own token, without the cache, and under byte fallback its byte piece at once.
+                        let id = byteTokens[Int(p[0])]  // p[0] < 0x80: one of the 256
+                        let slot = gathered.room(1, into: &out)
+                        slot[0] = id < pieceLimit || !byteFallback ? id : sentencePiece.byteIds[Int(p[0])]
+                        gathered.ready += 1
+                        return
+                    }
+                    // A cut of up to 7 bytes: its bytes and length in one word, never `UInt64.max` (the top byte is the length).
+                    let shortKey = n <= 7 ? PieceKey(p, n, end: end).w0 | UInt64(n) << 56 : 0
+                    if let short, shortKey != 0, case let e = short.entry(for: shortKey), e[0] == shortKey {
+                        let value = e[1], slot = gathered.room(2, into: &out)
+                        slot[0] = UInt32(truncatingIfNeeded: value & 0x7FFF_FFFF)
+                        slot[1] = UInt32(truncatingIfNeeded: value >> 31 & 0x7FFF_FFFF)
+                        gathered.ready += Int(truncatingIfNeeded: value >> 62)
+                        return
+                    }
+                    // Keeps the ids of a short cut in its thread's entry when they fit: one or two, each below 2^31.
+                    @inline(__always) func keep(_ ids: UnsafeBufferPointer<UInt32>) {
+                        guard let short, shortKey != 0, ids.count <= 2, ids.allSatisfy({ $0 < 1 << 31 }) else { return }
+                        let e = short.entry(for: shortKey)
+                        e[0] = shortKey
+                        e[1] = UInt64(ids[0]) | UInt64(ids.count == 2 ? ids[1] : 0) << 31 | UInt64(ids.count) << 62
+                    }
                     let cut = UnsafeBufferPointer(start: p, count: n)
                     var entry: (key: PieceKey, slot: Int)? = nil
                     if let cache, n <= SharedPieceCache.maxBytes {
-                        let key = PieceKey(p, n, end: base + text.count)
+                        let key = PieceKey(p, n, end: end)
                         entry = (key, key.slot(n, cache.shift))
                         let head = cache.holds(key, n, slot: entry!.slot)
-                        // copyIfUnchanged writes maxIds words: room for them after the `ready` ones.
-                        if head != 0 && ready + SharedPieceCache.maxIds > stagedCapacity {
-                            out.append(contentsOf: UnsafeBufferPointer(start: staged, count: ready))
-                            ready = 0
-                        }
-                        if head != 0, case let k = cache.copyIfUnchanged(slot: entry!.slot, head: head, to: staged + ready), k > 0 {
-                            ready += k
-                            return
+                        if head != 0 {
+                            // copyIfUnchanged writes maxIds words.
+                            let slot = gathered.room(SharedPieceCache.maxIds, into: &out)
+                            if case let k = cache.copyIfUnchanged(slot: entry!.slot, head: head, to: slot), k > 0 {
+                                keep(UnsafeBufferPointer(start: slot, count: k))
+                                gathered.ready += k
+                                return
+                            }
                         }
                     }
-                    // Not a hit: what is gathered goes first.
-                    out.append(contentsOf: UnsafeBufferPointer(start: staged, count: ready))
-                    ready = 0
+                    cutIds.removeAll(keepingCapacity: true)
                     if let cache, let entry {
-                        let before = out.count
-                        sentencePiece.mergeByScores(cut, scores: scores, vocabulary: vocabulary, into: &out)
-                        guard out.count - before <= SharedPieceCache.maxIds else { return }
-                        return out.withUnsafeBufferPointer {
-                            cache.store(entry.key, n, slot: entry.slot, ids: UnsafeBufferPointer(rebasing: $0[before...]))
+                        sentencePiece.mergeByScores(cut, scores: scores, vocabulary: vocabulary, into: &cutIds)
+                        if cutIds.count <= SharedPieceCache.maxIds {
+                            cutIds.withUnsafeBufferPointer {
+                                keep($0)
+                                cache.store(entry.key, n, slot: entry.slot, ids: $0)
+                            }
+                        }
+                    } else if n > LongPieceCache.maxBytes {
+                        sentencePiece.mergeByScores(cut, scores: scores, vocabulary: vocabulary, into: &cutIds)
+                    } else if case let h = hashBytes(p, n), !scratch.longPieces.lookUp(p, n, hash: h, into: &cutIds) {
+                        sentencePiece.mergeByScores(cut, scores: scores, vocabulary: vocabulary, into: &cutIds)
+                        cutIds.withUnsafeBufferPointer {
+                            keep($0)
+                            scratch.longPieces.store(p, n, hash: h, ids: $0)
                         }
                     }
-                    guard n <= LongPieceCache.maxBytes else {
-                        return sentencePiece.mergeByScores(cut, scores: scores, vocabulary: vocabulary, into: &out)
-                    }
-                    let h = hashBytes(p, n)
-                    if scratch.longPieces.lookUp(p, n, hash: h, into: &out) { return }
-                    let before = out.count
-                    sentencePiece.mergeByScores(cut, scores: scores, vocabulary: vocabulary, into: &out)
-                    out.withUnsafeBufferPointer { scratch.longPieces.store(p, n, hash: h, ids: UnsafeBufferPointer(rebasing: $0[before...])) }
+                    // After what is gathered.
+                    gathered.flush(into: &out)
+                    cutIds.withUnsafeBufferPointer { gathered.appendResolved($0, into: &out) }
                 }
-                out.append(contentsOf: UnsafeBufferPointer(start: staged, count: ready))
+                gathered.flush(into: &out)
+            }
             }
         }
+    }
+}
+
+/// Kernel tokens gathered in a buffer and appended to the output a run at a
+/// time (an append per cut checked the array's room each time), each turned
+/// into the model's ids as it goes
+/// (``SentencePiece/appendResolved(_:to:previousUnknown:vocabulary:)``):
+/// resolving the whole output at the end copied all of it past its first
+/// byte piece, fresh pages and all.
+private struct GatheredIds {
+    static let capacity = 1024
+    /// ``capacity`` words: the ids gathered are the first ``ready``.
+    let staged: UnsafeMutablePointer<UInt32>
+    var ready = 0
+    let sentencePiece: SentencePiece
+    let vocabulary: Vocabulary
+    /// Whether the last id appended to the output was an `<unk>` for unknown characters.
+    var previousUnknown = false
+
+    init(staged: UnsafeMutablePointer<UInt32>, sentencePiece: SentencePiece, vocabulary: Vocabulary) {
+        self.staged = staged
+        self.sentencePiece = sentencePiece
+        self.vocabulary = vocabulary
+    }
+
+    /// Where `k` (at most ``capacity``) more ids go, after the ready ones; the caller adds
+    /// those it writes to ``ready``. Appends what is gathered first when they would not fit.
+    @inline(__always)
+    mutating func room(_ k: Int, into out: inout ContiguousArray<UInt32>) -> UnsafeMutablePointer<UInt32> {
+        if ready + k > GatheredIds.capacity { flush(into: &out) }
+        return staged + ready  // ready + k <= capacity
+    }
+
+    /// Appends what is gathered to `out`, as the model's ids.
+    mutating func flush(into out: inout ContiguousArray<UInt32>) {
+        guard ready > 0 else { return }
+        appendResolved(UnsafeBufferPointer(start: staged, count: ready), into: &out)
+        ready = 0
+    }
+
+    /// Appends `ids` to `out` as the model's ids.
+    mutating func appendResolved(_ ids: UnsafeBufferPointer<UInt32>, into out: inout ContiguousArray<UInt32>) {
+        sentencePiece.appendResolved(ids, to: &out, previousUnknown: &previousUnknown, vocabulary: vocabulary)
     }
 }
 
@@ -125,10 +205,8 @@ extension SentencePiece {
         }
     }
 
-    /// Turns the kernel's ids from `start` on into the model's: a character no
-    /// piece holds becomes its byte pieces under byte fallback, else `<unk>`
-    /// (one for a run of them when ``fuseUnknown``); an unused piece the two
-    /// it was made of.
+    /// Turns the kernel's ids from `start` on into the model's, as
+    /// ``appendResolved(_:to:previousUnknown:vocabulary:)`` does.
     ///
     /// - Complexity: O(ids) when every id is a piece's, which a scan finds.
     func resolve(_ out: inout ContiguousArray<UInt32>, from start: Int, vocabulary: Vocabulary) {
@@ -139,39 +217,61 @@ extension SentencePiece {
         let tail = Array(out[k...])
         out.removeSubrange(k...)
         var previousUnknown = false
+        tail.withUnsafeBufferPointer { appendResolved($0, to: &out, previousUnknown: &previousUnknown, vocabulary: vocabulary) }
+    }
+
+    /// Appends the kernel's `ids` to `out` as the model's: a character no
+    /// piece holds becomes its byte pieces under byte fallback, else `<unk>`
+    /// (one for a run of them when ``fuseUnknown``); an unused piece the two
+    /// it was made of. `previousUnknown`: whether the last id appended was an
+    /// `<unk>` for such characters (a text's ids may be resolved a part at a
+    /// time; then it is carried from part to part).
+    ///
+    /// - Complexity: O(ids).
+    func appendResolved(_ ids: UnsafeBufferPointer<UInt32>, to out: inout ContiguousArray<UInt32>, previousUnknown: inout Bool,
+                        vocabulary: Vocabulary) {
+        let limit = UInt32(pieceCount)
+        let tables = vocabulary.tables
+        // A kernel token's bytes in place (valid while the storage lives, below): a fresh array
+        // per id took a tenth of Mistral's mathematics, whose newlines are byte pieces.
+        func bytes(_ id: UInt32) -> UnsafeBufferPointer<UInt8> {
+            UnsafeBufferPointer(start: tables.tokenBytes + Int(tables.tokenOffsets[Int(id)]), count: tables.tokenLength(id))
+        }
         func emit(_ id: UInt32) {
             if id < limit {
                 out.append(id)
                 previousUnknown = false
-            } else if let (left, right) = unusedParts[id] {
+            } else if !unusedParts.isEmpty, let (left, right) = unusedParts[id] {
                 emit(left)
                 emit(right)
             } else if !byteIds.isEmpty {
-                for b in vocabulary.bytes(of: id) { out.append(byteIds[Int(b)]) }
+                for b in bytes(id) { out.append(byteIds[Int(b)]) }
                 previousUnknown = false
             } else if let unknownId {
                 if fuseUnknown {
                     if !previousUnknown { out.append(unknownId) }
                 } else {
                     // One `<unk>` a character: the parts of one character start one between them.
-                    for b in vocabulary.bytes(of: id) where b & 0xC0 != 0x80 { out.append(unknownId) }
+                    for b in bytes(id) where b & 0xC0 != 0x80 { out.append(unknownId) }
                 }
                 previousUnknown = true
             }
         }
         var j = 0
-        while j < tail.count {
-            // A run of pieces' own ids in one append (an emit per id took 5% of Mistral's mathematics).
-            var end = j
-            while end < tail.count && tail[end] < limit { end += 1 }
-            if end > j {
-                out.append(contentsOf: tail[j ..< end])
-                previousUnknown = false
-                j = end
-                continue
+        withExtendedLifetime(vocabulary.storage) {
+            while j < ids.count {
+                // A run of pieces' own ids in one append (an emit per id took 5% of Mistral's mathematics).
+                var end = j
+                while end < ids.count && ids[end] < limit { end += 1 }
+                if end > j {
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: ids[j ..< end]))
+                    previousUnknown = false
+                    j = end
+                    continue
+                }
+                emit(ids[j])
+                j += 1
             }
-            emit(tail[j])
-            j += 1
         }
     }
 
