@@ -96,55 +96,70 @@ extension Tokenizer {
                         gathered.ready += Int(truncatingIfNeeded: value >> 62)
                         return
                     }
-                    // Keeps the ids of a short cut in its thread's entry when they fit: one or two, each below 2^31.
-                    @inline(__always) func keep(_ ids: UnsafeBufferPointer<UInt32>) {
-                        guard let short, shortKey != 0, ids.count <= 2, ids.allSatisfy({ $0 < 1 << 31 }) else { return }
-                        let e = short.entry(for: shortKey)
-                        e[0] = shortKey
-                        e[1] = UInt64(ids[0]) | UInt64(ids.count == 2 ? ids[1] : 0) << 31 | UInt64(ids.count) << 62
-                    }
-                    let cut = UnsafeBufferPointer(start: p, count: n)
-                    var entry: (key: PieceKey, slot: Int)? = nil
-                    if let cache, n <= SharedPieceCache.maxBytes {
-                        let key = PieceKey(p, n, end: end)
-                        entry = (key, key.slot(n, cache.shift))
-                        let head = cache.holds(key, n, slot: entry!.slot)
-                        if head != 0 {
-                            // copyIfUnchanged writes maxIds words.
-                            let slot = gathered.room(SharedPieceCache.maxIds, into: &out)
-                            if case let k = cache.copyIfUnchanged(slot: entry!.slot, head: head, to: slot), k > 0 {
-                                keep(UnsafeBufferPointer(start: slot, count: k))
-                                gathered.ready += k
-                                return
-                            }
-                        }
-                    }
-                    cutIds.removeAll(keepingCapacity: true)
-                    if let cache, let entry {
-                        sentencePiece.mergeByScores(cut, scores: scores, vocabulary: vocabulary, into: &cutIds)
-                        if cutIds.count <= SharedPieceCache.maxIds {
-                            cutIds.withUnsafeBufferPointer {
-                                keep($0)
-                                cache.store(entry.key, n, slot: entry.slot, ids: $0)
-                            }
-                        }
-                    } else if n > LongPieceCache.maxBytes {
-                        sentencePiece.mergeByScores(cut, scores: scores, vocabulary: vocabulary, into: &cutIds)
-                    } else if case let h = hashBytes(p, n), !scratch.longPieces.lookUp(p, n, hash: h, into: &cutIds) {
-                        sentencePiece.mergeByScores(cut, scores: scores, vocabulary: vocabulary, into: &cutIds)
-                        cutIds.withUnsafeBufferPointer {
-                            keep($0)
-                            scratch.longPieces.store(p, n, hash: h, ids: $0)
-                        }
-                    }
-                    // After what is gathered.
-                    gathered.flush(into: &out)
-                    cutIds.withUnsafeBufferPointer { gathered.appendResolved($0, into: &out) }
+                    encodeCut(p, n, end: end, shortKey: shortKey, short: short, cache: cache, sentencePiece, scores: scores,
+                              scratch: &scratch, cutIds: &cutIds, gathered: &gathered, into: &out)
                 }
                 gathered.flush(into: &out)
             }
             }
         }
+    }
+
+    /// A cut of ``encodeByScores(_:_:scores:scratch:into:)`` that is neither
+    /// one ASCII character nor in the thread's table of short cuts (`shortKey`
+    /// its key there, 0 past 7 bytes): out of line, so that the loop over the
+    /// cuts stays small (with this inside it, every cut paid for saving and
+    /// restoring a frame of 800 bytes).
+    @inline(never)
+    private func encodeCut(
+        _ p: UnsafePointer<UInt8>, _ n: Int, end: UnsafePointer<UInt8>, shortKey: UInt64, short: PairCacheView?,
+        cache: PieceCacheView?, _ sentencePiece: SentencePiece, scores: [Float], scratch: inout BytePairScratch,
+        cutIds: inout ContiguousArray<UInt32>, gathered: inout GatheredIds, into out: inout ContiguousArray<UInt32>
+    ) {
+        // Keeps the ids of a short cut in its thread's entry when they fit: one or two, each below 2^31.
+        @inline(__always) func keep(_ ids: UnsafeBufferPointer<UInt32>) {
+            guard let short, shortKey != 0, ids.count <= 2, ids.allSatisfy({ $0 < 1 << 31 }) else { return }
+            let e = short.entry(for: shortKey)
+            e[0] = shortKey
+            e[1] = UInt64(ids[0]) | UInt64(ids.count == 2 ? ids[1] : 0) << 31 | UInt64(ids.count) << 62
+        }
+        let cut = UnsafeBufferPointer(start: p, count: n)
+        var entry: (key: PieceKey, slot: Int)? = nil
+        if let cache, n <= SharedPieceCache.maxBytes {
+            let key = PieceKey(p, n, end: end)
+            entry = (key, key.slot(n, cache.shift))
+            let head = cache.holds(key, n, slot: entry!.slot)
+            if head != 0 {
+                // copyIfUnchanged writes maxIds words.
+                let slot = gathered.room(SharedPieceCache.maxIds, into: &out)
+                if case let k = cache.copyIfUnchanged(slot: entry!.slot, head: head, to: slot), k > 0 {
+                    keep(UnsafeBufferPointer(start: slot, count: k))
+                    gathered.ready += k
+                    return
+                }
+            }
+        }
+        cutIds.removeAll(keepingCapacity: true)
+        if let cache, let entry {
+            sentencePiece.mergeByScores(cut, scores: scores, vocabulary: vocabulary, into: &cutIds)
+            if cutIds.count <= SharedPieceCache.maxIds {
+                cutIds.withUnsafeBufferPointer {
+                    keep($0)
+                    cache.store(entry.key, n, slot: entry.slot, ids: $0)
+                }
+            }
+        } else if n > LongPieceCache.maxBytes {
+            sentencePiece.mergeByScores(cut, scores: scores, vocabulary: vocabulary, into: &cutIds)
+        } else if case let h = hashBytes(p, n), !scratch.longPieces.lookUp(p, n, hash: h, into: &cutIds) {
+            sentencePiece.mergeByScores(cut, scores: scores, vocabulary: vocabulary, into: &cutIds)
+            cutIds.withUnsafeBufferPointer {
+                keep($0)
+                scratch.longPieces.store(p, n, hash: h, ids: $0)
+            }
+        }
+        // After what is gathered.
+        gathered.flush(into: &out)
+        cutIds.withUnsafeBufferPointer { gathered.appendResolved($0, into: &out) }
     }
 }
 
