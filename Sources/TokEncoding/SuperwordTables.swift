@@ -24,7 +24,8 @@ final class SuperwordTables: @unchecked Sendable {  // immutable once made: its 
     /// point of a superword build). Ranks below it are the words' own.
     let firstCrossingRank: UInt32
     let view: SuperwordView
-    private let stored: Stored
+    /// Words of each of the three bit tables by token id.
+    private let markWords: Int
 
     /// - Complexity: O(total token bytes) for the crossings and the joins
     ///   (a lookup per prefix and suffix of every merge's parts ranked C or
@@ -115,15 +116,15 @@ final class SuperwordTables: @unchecked Sendable {  // immutable once made: its 
     }
 
     private init(_ stored: Stored) {
-        self.stored = stored
         firstCrossingRank = stored.cap
+        markWords = stored.marks.count / 3
         func copy(_ words: [UInt64]) -> UnsafeMutablePointer<UInt64> {
             let buffer = UnsafeMutablePointer<UInt64>.allocate(capacity: words.count)
             buffer.initialize(from: words, count: words.count)
             return buffer
         }
-        let words = stored.marks.count / 3, marks = copy(stored.marks)
-        view = SuperwordView(reachesCap: marks, endsLeftPart: marks + words, startsRightPart: marks + 2 * words,
+        let marks = copy(stored.marks)
+        view = SuperwordView(reachesCap: marks, endsLeftPart: marks + markWords, startsRightPart: marks + 2 * markWords,
                              belowCap: copy(stored.belowCap), joins: copy(stored.joins),
                              joinShift: UInt64(64 - stored.joins.count.trailingZeroBitCount), cap: stored.cap)
     }
@@ -136,8 +137,10 @@ final class SuperwordTables: @unchecked Sendable {  // immutable once made: its 
 
     /// Writes the tables as ``Stored`` reads them.
     func write(_ w: inout BinaryFormat.Writer) {
-        w.u32(stored.cap)
-        for words in [stored.marks, stored.belowCap, stored.joins] { words.withUnsafeBufferPointer { w.words($0) } }
+        w.u32(firstCrossingRank)
+        w.words(UnsafeBufferPointer(start: view.reachesCap, count: 3 * markWords))
+        w.words(UnsafeBufferPointer(start: view.belowCap, count: 1024))
+        w.words(UnsafeBufferPointer(start: view.joins, count: 1 << (64 - Int(view.joinShift))))
     }
 
     /// `highest[id]`: the highest rank BPE reaches inside token `id`'s bytes.

@@ -389,24 +389,13 @@ extension BPETables {
         into out: inout ContiguousArray<UInt32>
     ) -> Bool {
         guard n >= 1 && n <= BPETables.linearScanLimit else { return n == 0 }
-        scratch.reserve(n)
-        scratch.pairs.withView(for: self) { pairCache in
-            scratch.ids.withUnsafeMutableBufferPointer { idsBuffer in
-                scratch.ranks.withUnsafeMutableBufferPointer { ranksBuffer in
-                    // reserve(n) made ids at least n long; ranks is linearScanLimit >= n long.
-                    let ids = idsBuffer.baseAddress!, ranks = ranksBuffer.baseAddress!
-                    for j in 0 ..< n { ids[j] = byteTokens[Int(start[j])] }
-                    for j in 0 ..< n - 1 { ranks[j] = pair(ids[j], ids[j + 1], pairCache) }
-                    let m = scanMerges(ids: ids, ranks: ranks, count: n, pairCache: pairCache, limit: UInt64(cap) << 32)
-                    out.append(contentsOf: UnsafeBufferPointer(start: ids, count: m))
-                }
-            }
+        scanFrom(count: n, limit: UInt64(cap) << 32, scratch: &scratch, into: &out) { ids, ranks, pairCache in
+            for j in 0 ..< n { ids[j] = byteTokens[Int(start[j])] }
+            for j in 0 ..< n - 1 { ranks[j] = pair(ids[j], ids[j + 1], pairCache) }
         }
         return true
     }
-}
 
-extension BPETables {
     /// BPE continued from the `n` ids at `parts` (at most ``linearScanLimit``):
     /// the ids BPE over their bytes reaches when `parts` is a state it passes
     /// through. A pair whose `mayMerge` is false is not looked up.
@@ -415,15 +404,28 @@ extension BPETables {
         _ parts: UnsafePointer<UInt32>, mayMerge: UnsafePointer<Bool>, count n: Int, scratch: inout BytePairScratch,
         into out: inout ContiguousArray<UInt32>
     ) {
+        scanFrom(count: n, scratch: &scratch, into: &out) { ids, ranks, pairCache in
+            for j in 0 ..< n { ids[j] = parts[j] }
+            for j in 0 ..< n - 1 { ranks[j] = mayMerge[j] ? pair(ids[j], ids[j + 1], pairCache) : UInt64.max }
+        }
+    }
+
+    /// ``scanMerges(ids:ranks:count:pairCache:limit:)`` over `n` (1 to
+    /// ``linearScanLimit``) parts that `fill` writes into the scratch: their
+    /// ids, then each pair's value. The remaining ids are appended to `out`.
+    @inlinable @inline(__always)
+    func scanFrom(
+        count n: Int, limit: UInt64 = .max, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>,
+        _ fill: (UnsafeMutablePointer<UInt32>, UnsafeMutablePointer<UInt64>, PairCacheView?) -> Void
+    ) {
         scratch.reserve(n)
         scratch.pairs.withView(for: self) { pairCache in
             scratch.ids.withUnsafeMutableBufferPointer { idsBuffer in
                 scratch.ranks.withUnsafeMutableBufferPointer { ranksBuffer in
                     // reserve(n) made ids at least n long; ranks is linearScanLimit >= n long.
                     let ids = idsBuffer.baseAddress!, ranks = ranksBuffer.baseAddress!
-                    for j in 0 ..< n { ids[j] = parts[j] }
-                    for j in 0 ..< n - 1 { ranks[j] = mayMerge[j] ? pair(ids[j], ids[j + 1], pairCache) : UInt64.max }
-                    let m = scanMerges(ids: ids, ranks: ranks, count: n, pairCache: pairCache)
+                    fill(ids, ranks, pairCache)
+                    let m = scanMerges(ids: ids, ranks: ranks, count: n, pairCache: pairCache, limit: limit)
                     out.append(contentsOf: UnsafeBufferPointer(start: ids, count: m))
                 }
             }
