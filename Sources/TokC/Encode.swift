@@ -84,16 +84,6 @@ public func tok_policy_release(_ policy: UnsafeMutableRawPointer?) {
     Unmanaged<SpecialPolicy>.fromOpaque(policy).release()
 }
 
-/// Huge pages for a large result's room (``HugePages/advise(_:bytes:)``).
-func adviseHugePages(_ ids: inout ContiguousArray<UInt32>) {
-    let bytes = ids.capacity * MemoryLayout<UInt32>.stride
-    guard bytes >= 4 * HugePages.size else { return }
-    ids.withUnsafeMutableBufferPointer { buffer in
-        // The room past the (empty) contents starts at the buffer's base.
-        if let base = buffer.baseAddress { HugePages.advise(UnsafeMutableRawPointer(base), bytes: bytes) }
-    }
-}
-
 /// Encodes `length` bytes at `text` into `*result`'s ids: with `policy`'s
 /// special tokens (NULL: none), and the post-processor's tokens around them
 /// when `addSpecial` is not 0.
@@ -148,9 +138,12 @@ private func encodeOne(
     let around = addSpecial != 0 ? tokenizer.postProcessor.surroundingIds : (before: [], after: [])
     // Room for more ids than text has (a byte a token is rare; half as many
     // ids as bytes is more than any domain measured), so that the array is
-    // not copied as it grows: untouched room costs no memory.
+    // not copied as it grows: untouched room costs no memory. It is left in
+    // 4 KiB pages: a fresh huge page's first write costs from a tenth to
+    // five times as much a MiB as 4 KiB pages, by whether the host still
+    // backs the memory (docs/performance.md), and 4 KiB pages cost the same
+    // every time.
     r.ids.reserveCapacity(utf8Bytes / 2 + around.before.count + around.after.count + 16)
-    adviseHugePages(&r.ids)
     r.ids.append(contentsOf: around.before)
     guard encode(tokenizer, policy.matched, &r.ids) else { return nil }
     if let found = policy.firstRefused(in: r.ids) { throw RefusedSpecialToken(text: found.text) }
