@@ -41,7 +41,8 @@ public struct TextMeasurement: Sendable {
 
     /// Encodes the text of `files` (txt, jsonl with the text in `field`, zst) in blocks and measures it, in bounded memory.
     public static func of(files: [CorpusFile], tokenizer: Tokenizer, threads: Int, field: String = "text") throws -> TextMeasurement {
-        let stream = CorpusStream(files: files, preTokenizer: tokenizer.preTokenizer, blockSize: 8 << 20, field: field)
+        let stream = CorpusStream(files: files, preTokenizer: tokenizer.preTokenizer, blockSize: 8 << 20, field: field,
+                                  keepingWhole: tokenizer.tokensKeptWhole)
         var batch = TextBatch()
         var total = TextMeasurement(idLimit: tokenizer.vocabulary.idLimit)
         while try stream.next(&batch) {

@@ -198,6 +198,7 @@ public final class CorpusStream {
     public private(set) lazy var inputSize: Int = files.reduce(0) { $0 + fileSizeOnDisk($1) }
     /// Plain text: the streaming loop's state. JSON lines: `buffer` and `atEnd`.
     private var cutter: BlockCutter
+    private let kept: TokensKeptWhole
     private var buffer: [UInt8] = []
     private var atEnd = true
     private var lineNumber = 0
@@ -205,11 +206,13 @@ public final class CorpusStream {
     private var scratch: [UInt8] = []
     private var sourceValue: [UInt8] = []
 
+    /// - Parameter kept: an encoder's added tokens that no block of plain text ends inside.
     public init(files: [CorpusFile], preTokenizer: PreTokenizer, blockSize: Int = 4 << 20, field: String = "text",
-                strict: Bool = false) {
+                strict: Bool = false, keepingWhole kept: TokensKeptWhole = .none) {
         self.files = files
         self.preTokenizer = preTokenizer
-        self.cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: blockSize)
+        self.kept = kept
+        self.cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: blockSize, keepingWhole: kept)
         self.blockSize = blockSize
         self.field = Array(field.utf8)
         self.strict = strict
@@ -249,7 +252,7 @@ public final class CorpusStream {
         statisticsBeforeFile.append(statistics)
         source = try openByteSource(files[fileIndex])
         buffer.removeAll(keepingCapacity: true)
-        cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: blockSize)
+        cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: blockSize, keepingWhole: kept)
         atEnd = false
         lineNumber = files[fileIndex].format == .text ? 1 : 0
         warningsLeft = warningsPerFile

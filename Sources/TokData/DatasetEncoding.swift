@@ -231,7 +231,8 @@ public func encodeDataset(
         try retireShards(of: prefix, replacedBy: manifest)
     }
     let stream = CorpusStream(files: Array(files[min(start.file, files.count)...]), preTokenizer: tokenizer.preTokenizer,
-                              blockSize: options.blockSize, field: options.field, strict: options.strict)
+                              blockSize: options.blockSize, field: options.field, strict: options.strict,
+                              keepingWhole: tokenizer.tokensKeptWhole)
     stream.documents = true
     stream.warn = warn
     let base = manifest.statistics

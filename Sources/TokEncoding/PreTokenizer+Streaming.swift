@@ -41,8 +41,9 @@ extension PreTokenizer {
 
     /// The last position in `text[lower...upper]` where the text can be cut
     /// (see ``SafeCuts``), searching backwards from `upper`; nil if none.
-    /// NFC never composes across either kind. A special token containing such
-    /// a newline or space is not found across a cut.
+    /// NFC never composes across either kind. An added token that holds such
+    /// a newline or space is split by it: ``safeCut(in:lower:upper:keepingWhole:)``
+    /// cuts around them.
     ///
     /// - Complexity: O(upper - lower).
     public func safeCut(in text: UnsafeBufferPointer<UInt8>, lower: Int, upper: Int) -> Int? {
@@ -69,6 +70,66 @@ extension PreTokenizer {
     }
 }
 
+/// Added tokens a cut must not split (``PreTokenizer/safeCut(in:lower:upper:keepingWhole:)``):
+/// those whose bytes hold a space or a newline, where the pre-tokenizer's
+/// cuts fall, and those that take in the white space beside a match.
+public struct TokensKeptWhole: Sendable {
+    /// Each token's bytes, and whether it takes in white space before and after a match.
+    let tokens: [(bytes: [UInt8], before: Bool, after: Bool)]
+    /// The longest token's bytes.
+    let longest: Int
+
+    public static let none = TokensKeptWhole([])
+
+    /// The tokens of `tokens` a cut could split. A token matched in the
+    /// normalized text is kept whole by its own bytes in the raw text.
+    public init(_ tokens: [SpecialToken]) {
+        self.tokens = tokens.compactMap { t in
+            let bytes = Array(t.content.utf8)
+            let spaced = bytes.count >= 2 && bytes.contains { $0 == 0x20 || $0 == 0x0A }
+            guard !bytes.isEmpty, spaced || t.lstrip || t.rstrip else { return nil }
+            return (bytes, t.lstrip, t.rstrip)
+        }
+        longest = self.tokens.map(\.bytes.count).max() ?? 0
+    }
+
+    public var isEmpty: Bool { tokens.isEmpty }
+
+    /// Whether a cut at `p` splits a token's match, or a match from the white
+    /// space it takes in. A match running past the text's end counts: the
+    /// rest may come with the next bytes.
+    ///
+    /// - Complexity: O(tokens x longest^2), once a cut.
+    func splits(_ text: UnsafeBufferPointer<UInt8>, at p: Int) -> Bool {
+        for (bytes, before, after) in tokens {
+            let n = bytes.count
+            // A match at s: split when s < p < s + n, or at its end when it takes in what follows, or at its start when it takes in what precedes.
+            for s in max(p - n, 0) ... p {
+                guard s < p && p < s + n || after && s + n == p || before && s == p else { continue }
+                let available = min(n, text.count - s)
+                var k = 0
+                while k < available && text[s + k] == bytes[k] { k += 1 }  // s + k < text.count: k < available
+                if k == available { return true }
+            }
+        }
+        return false
+    }
+}
+
+extension PreTokenizer {
+    /// ``safeCut(in:lower:upper:)`` at a position that splits none of `kept`'s tokens.
+    ///
+    /// - Complexity: O(upper - lower), and ``TokensKeptWhole/splits(_:at:)`` per cut tried.
+    public func safeCut(in text: UnsafeBufferPointer<UInt8>, lower: Int, upper: Int, keepingWhole kept: TokensKeptWhole) -> Int? {
+        var upper = upper
+        while let cut = safeCut(in: text, lower: lower, upper: upper) {
+            guard !kept.isEmpty, kept.splits(text, at: cut) else { return cut }
+            upper = cut - 1
+        }
+        return nil
+    }
+}
+
 /// The one streaming loop of encoding and counting: reads an input in blocks
 /// into a buffer and hands on the longest prefix that ends where the
 /// pre-tokenizer may cut (all that is left at the end of the input), carrying
@@ -78,14 +139,17 @@ extension PreTokenizer {
 public struct BlockCutter {
     public let preTokenizer: PreTokenizer
     public let blockSize: Int
+    /// Added tokens no block ends inside (an encoder's; none for counting).
+    public let kept: TokensKeptWhole
     /// The bytes read and not yet consumed.
     public private(set) var buffer: [UInt8] = []
     public private(set) var atEnd = false
     private var searchedUpTo = 0
 
-    public init(preTokenizer: PreTokenizer, blockSize: Int) {
+    public init(preTokenizer: PreTokenizer, blockSize: Int, keepingWhole kept: TokensKeptWhole = .none) {
         self.preTokenizer = preTokenizer
         self.blockSize = blockSize
+        self.kept = kept
     }
 
     /// Reads until a prefix of ``buffer`` can be handed on and returns its
@@ -103,13 +167,14 @@ public struct BlockCutter {
             let cut: Int? = buffer.withUnsafeBufferPointer { b in
                 if atEnd { return b.count }
                 if let preferred, let p = preferred(b, max(lower, 2)) { return p }
-                return preTokenizer.safeCut(in: b, lower: max(lower, 1), upper: b.count - 1)
+                return preTokenizer.safeCut(in: b, lower: max(lower, 1), upper: b.count - 1, keepingWhole: kept)
             }
             if let cut, cut > 0 {
                 searchedUpTo = 0
                 return cut
             }
-            searchedUpTo = max(buffer.count - 8, 0)
+            // A cut found later may lie just before the end searched, or a kept token's length before it.
+            searchedUpTo = max(buffer.count - 8 - 2 * kept.longest, 0)
         }
     }
 

@@ -37,21 +37,19 @@ extension Tokenizer {
     /// and returns false when the text holds a surrogate code point, which
     /// has no UTF-8.
     ///
-    /// The blocks end where the pre-tokenizer may cut (``BlockCutter``), so the
-    /// ids are those of the whole text; with an added token that holds a space
-    /// or a newline (which a cut could split) the text is converted whole.
+    /// The blocks end where the pre-tokenizer may cut and no added token is
+    /// split (``BlockCutter``), so the ids are those of the whole text.
     public func encode(
         _ text: CodePointText, allowedSpecial: AllowedSpecial, into out: inout ContiguousArray<UInt32>
     ) -> Bool {
         let before = out.count
         let blockSize = 1 << 20
-        let cuttable = !vocabulary.specialTokens.contains { $0.content.utf8.contains(0x20) || $0.content.utf8.contains(0x0A) }
-        let step = cuttable ? max(blockSize / text.maxUTF8, 1) : max(text.count, 1)
+        let step = max(blockSize / text.maxUTF8, 1)
         let staging = UnsafeMutablePointer<UInt8>.allocate(capacity: step * text.maxUTF8)
         defer { staging.deallocate() }
         var converted = 0
         struct Surrogate: Error {}
-        var cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: blockSize)
+        var cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: blockSize, keepingWhole: tokensKeptWhole)
         do {
             try withScratch { scratch in
                 // Each block's ids straight into `out`: `encodeStream` hands them on in an array of their own.

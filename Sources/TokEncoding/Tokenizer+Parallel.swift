@@ -1,8 +1,8 @@
 import TokRuntime
 extension Tokenizer {
     /// Encodes `text` on up to `threads` threads, cutting it only where the
-    /// pre-tokenizer may cut (``PreTokenizer/safeCut(in:lower:upper:)``): the
-    /// ids equal those of one thread.
+    /// pre-tokenizer may cut and no added token is split
+    /// (``PreTokenizer/safeCut(in:lower:upper:keepingWhole:)``): the ids equal those of one thread.
     public func encodeInParallel(
         _ text: UnsafeBufferPointer<UInt8>, threads: Int, allowedSpecial: AllowedSpecial = .none
     ) -> ContiguousArray<UInt32> {
@@ -44,7 +44,7 @@ extension Tokenizer {
             return try encodeStreamInParallel(chunkSize: chunkSize, threads: threads, allowedSpecial: allowedSpecial,
                                               read: read, emit: emit)
         }
-        var cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: blockSize)
+        var cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: blockSize, keepingWhole: tokensKeptWhole)
         // One buffer of ids for every block: each fresh one is memory the kernel must clear.
         var ids = ContiguousArray<UInt32>()
         while case let n = try cutter.nextBlock(read: read), n > 0 {
@@ -63,7 +63,7 @@ extension Tokenizer {
         read: (inout [UInt8], Int) throws -> Bool,
         emit: (ContiguousArray<UInt32>, UnsafeBufferPointer<UInt8>) throws -> Void
     ) throws {
-        var cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: chunkSize)
+        var cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: chunkSize, keepingWhole: tokensKeptWhole)
         // Scratches from the pool, one a worker: their thread caches stay warm from
         // call to call. The piece cache is this tokenizer's, shared by all of them.
         var scratches = (0 ..< threads).map { _ in scratchPool.take() }
@@ -93,7 +93,8 @@ extension Tokenizer {
         var cuts = [0]
         for k in 1 ..< parts {
             let target = text.count * k / parts
-            if let cut = preTokenizer.safeCut(in: text, lower: cuts.last! + 1, upper: target), cut > cuts.last! {
+            if let cut = preTokenizer.safeCut(in: text, lower: cuts.last! + 1, upper: target, keepingWhole: tokensKeptWhole),
+               cut > cuts.last! {
                 cuts.append(cut)
             }
         }

@@ -57,6 +57,9 @@ public struct Tokenizer: Sendable {
     /// and those that are not `special` (always matched).
     let rawAll: AddedTokenMatcher, normalizedAll: AddedTokenMatcher
     let rawOrdinary: AddedTokenMatcher, normalizedOrdinary: AddedTokenMatcher
+    /// The added tokens a block of a stream must not end inside (special or not:
+    /// whether one is matched depends on the call).
+    public let tokensKeptWhole: TokensKeptWhole
     /// The cache of short pieces every encode with this tokenizer uses, on
     /// every thread and from every copy of it (nil: off). It holds ids of
     /// `vocabulary` alone: a tokenizer made with another vocabulary gets a
@@ -88,6 +91,7 @@ public struct Tokenizer: Sendable {
             ? stored ?? SuperwordTables(vocabulary) : nil
         (rawAll, normalizedAll) = Tokenizer.matchers(vocabulary.specialTokens, normalizer)
         (rawOrdinary, normalizedOrdinary) = Tokenizer.matchers(vocabulary.specialTokens.filter { !$0.special }, normalizer)
+        tokensKeptWhole = TokensKeptWhole(vocabulary.specialTokens)
     }
 
     /// Whether a tokenizer encodes its pieces from their words (``SuperwordTables``).

@@ -100,7 +100,8 @@ extension EncodeCommand {
     func encodeDocuments(_ tokenizer: Tokenizer, of path: String, writingIds: Bool,
                          consume: (inout UnitBlock) throws -> Void) throws -> UnitCounts {
         let stream = CorpusStream(files: [CorpusFile(path: path)], preTokenizer: tokenizer.preTokenizer, blockSize: 1 << 20,
-                                  field: dataset.jsonLines.field, strict: dataset.jsonLines.strict)
+                                  field: dataset.jsonLines.field, strict: dataset.jsonLines.strict,
+                                  keepingWhole: tokenizer.tokensKeptWhole)
         stream.documents = true  // every JSON line with the field is a document, an empty one too
         stream.warn = { printError("tok: " + $0) }
         var batch = TextBatch()

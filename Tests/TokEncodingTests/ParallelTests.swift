@@ -34,6 +34,41 @@ struct ParallelTests {
         }
     }
 
+    /// Added tokens that a cut could split (a space or a newline inside, or
+    /// the white space beside a match taken in) are found whole in every
+    /// block and part: streamed and parallel ids equal the whole text's.
+    @Test func noCutSplitsAnAddedToken() throws {
+        let base = try smallVocabulary()
+        var specials = base.specialTokens
+        let next = specials.map(\.id).max()! + 1
+        specials += [SpecialToken(id: next, content: "a b"), SpecialToken(id: next + 1, content: "x\ny"),
+                     SpecialToken(id: next + 2, content: "Lq", special: false, lstrip: true),
+                     SpecialToken(id: next + 3, content: "Rq", special: false, rstrip: true)]
+        let vocabulary = try Vocabulary.fromRanks((0 ..< 256).map { [UInt8($0)] }, specialTokens: specials)
+        let t = Tokenizer(vocabulary: vocabulary, preTokenizer: PreTokenizer(named: "cl100k")!)
+        #expect(t.tokensKeptWhole.tokens.count == 4)
+        var rng = SplitMix(state: 11)
+        let words = ["a", " b", "a b", "x", "\ny", "x\ny", "\nLq", " Lq", "Rq", " b", "\nthe", "z", " ", "\n"]
+        var text: [UInt8] = []
+        while text.count < 300_000 { text += Array(words.randomElement(using: &rng)!.utf8) }
+        let whole = text.withUnsafeBufferPointer { t.encode(bytes: $0, allowedSpecial: .all) }
+        #expect(whole.contains(next) && whole.contains(next + 1) && whole.contains(next + 2) && whole.contains(next + 3))
+        for threads in [2, 5] {
+            #expect(text.withUnsafeBufferPointer { t.encodeInParallel($0, threads: threads, allowedSpecial: .all) } == whole)
+        }
+        for (threads, block) in [(1, 1_000), (1, 4_096), (3, 2_000)] {
+            var streamed = ContiguousArray<UInt32>()
+            var offset = 0
+            try t.encodeStream(blockSize: block, chunkSize: block, threads: threads, allowedSpecial: .all, read: { buffer, n in
+                let end = min(offset + n, text.count)
+                buffer += text[offset ..< end]
+                defer { offset = end }
+                return end > offset
+            }, emit: { ids, _ in streamed += ids })
+            #expect(streamed == whole, "\(threads) threads, blocks of \(block)")
+        }
+    }
+
     /// Every way of encoding on several threads gives one thread's ids, on
     /// real text of each domain: parts of one text (``Tokenizer/encodeInParallel(_:threads:allowedSpecial:)``),
     /// a stream's blocks, and units encoded alone by pipeline workers with
