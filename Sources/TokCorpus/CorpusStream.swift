@@ -198,7 +198,6 @@ public final class CorpusStream {
     public private(set) lazy var inputSize: Int = files.reduce(0) { $0 + fileSizeOnDisk($1) }
     /// Plain text: the streaming loop's state. JSON lines: `buffer` and `atEnd`.
     private var cutter: BlockCutter
-    private let kept: TokensKeptWhole
     private var buffer: [UInt8] = []
     private var atEnd = true
     private var lineNumber = 0
@@ -211,7 +210,6 @@ public final class CorpusStream {
                 strict: Bool = false, keepingWhole kept: TokensKeptWhole = .none) {
         self.files = files
         self.preTokenizer = preTokenizer
-        self.kept = kept
         self.cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: blockSize, keepingWhole: kept)
         self.blockSize = blockSize
         self.field = Array(field.utf8)
@@ -252,7 +250,7 @@ public final class CorpusStream {
         statisticsBeforeFile.append(statistics)
         source = try openByteSource(files[fileIndex])
         buffer.removeAll(keepingCapacity: true)
-        cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: blockSize, keepingWhole: kept)
+        cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: blockSize, keepingWhole: cutter.kept)
         atEnd = false
         lineNumber = files[fileIndex].format == .text ? 1 : 0
         warningsLeft = warningsPerFile

@@ -49,7 +49,7 @@ extension Tokenizer {
         defer { staging.deallocate() }
         var converted = 0
         struct Surrogate: Error {}
-        var cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: blockSize, keepingWhole: tokensKeptWhole)
+        var cutter = blockCutter(blockSize: blockSize)
         do {
             try withScratch { scratch in
                 // Each block's ids straight into `out`: `encodeStream` hands them on in an array of their own.

@@ -44,7 +44,7 @@ extension Tokenizer {
             return try encodeStreamInParallel(chunkSize: chunkSize, threads: threads, allowedSpecial: allowedSpecial,
                                               read: read, emit: emit)
         }
-        var cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: blockSize, keepingWhole: tokensKeptWhole)
+        var cutter = blockCutter(blockSize: blockSize)
         // One buffer of ids for every block: each fresh one is memory the kernel must clear.
         var ids = ContiguousArray<UInt32>()
         while case let n = try cutter.nextBlock(read: read), n > 0 {
@@ -63,7 +63,7 @@ extension Tokenizer {
         read: (inout [UInt8], Int) throws -> Bool,
         emit: (ContiguousArray<UInt32>, UnsafeBufferPointer<UInt8>) throws -> Void
     ) throws {
-        var cutter = BlockCutter(preTokenizer: preTokenizer, blockSize: chunkSize, keepingWhole: tokensKeptWhole)
+        var cutter = blockCutter(blockSize: chunkSize)
         // Scratches from the pool, one a worker: their thread caches stay warm from
         // call to call. The piece cache is this tokenizer's, shared by all of them.
         var scratches = (0 ..< threads).map { _ in scratchPool.take() }
@@ -83,6 +83,12 @@ extension Tokenizer {
         }, consume: { block in
             try block.bytes.withUnsafeBufferPointer { try emit(block.ids, $0) }
         })
+    }
+
+    /// The streaming loop's cutter for this tokenizer: its pre-tokenizer's
+    /// cuts, none inside its added tokens.
+    func blockCutter(blockSize: Int) -> BlockCutter {
+        BlockCutter(preTokenizer: preTokenizer, blockSize: blockSize, keepingWhole: tokensKeptWhole)
     }
 
     /// Where to cut `text` into up to `parts` parts of about equal size, at
