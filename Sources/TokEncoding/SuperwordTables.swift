@@ -1,22 +1,20 @@
-/// What the encoder needs to encode a superword piece from its words
+/// What the encoder needs to encode a superword piece from its stretches
 /// (`Tokenizer+Superwords.swift`), derived once from a ranks vocabulary:
 ///
 /// - the rank where superwords begin (``firstCrossingRank``, C below);
-/// - per token, three marks (a bit table each, in the core's cache): whether
-///   BPE of its bytes reaches C (then a word holding it is not finished below
-///   C), and whether it can end the left part, or start the right part, of a
-///   merge ranked C or above;
+/// - per token, whether BPE of its bytes reaches C (a bit table): a piece
+///   equal to such a token's bytes does not become it by the merges below C;
 /// - the byte pairs some token below C holds side by side: a cut between
 ///   them may be crossed before C;
-/// - a filter of the token pairs that can meet across a cut in a merge ranked C
-///   or above (``mayJoin(_:_:)``).
+/// - the merges ranked C or above, in a pair table and filter of their own;
+/// - made at load from the vocabulary's, the merges below C (``CappedMerges``).
 ///
-/// A token held in the state BPE reaches when every merge below C is done
-/// ranks below C. A merge that later crosses a cut joins a left part that ends
-/// with the token before the cut in that state to a right part that starts with
-/// the token after it. So where no merge of rank C or above has a left part
-/// whose bytes end with the token before a cut and a right part whose bytes
-/// start with the token after it, nothing ever crosses the cut.
+/// A piece's state at C (every merge below C done) holds only tokens below C
+/// and no pair a merge below C joins, and a merge from C on makes a token of
+/// rank C or above, whose pairs can only be merges ranked higher still. So BPE
+/// from C on asks only for merges ranked C or above: about a fifth of a
+/// superword vocabulary's, a table that stays in the core's cache where the
+/// whole one (several MiB) is read from memory.
 @usableFromInline
 final class SuperwordTables: @unchecked Sendable {  // immutable once made: its buffers are written only in init
     /// The lowest rank of a token of whole characters that the `tok` pattern
@@ -24,23 +22,21 @@ final class SuperwordTables: @unchecked Sendable {  // immutable once made: its 
     /// point of a superword build). Ranks below it are the words' own.
     let firstCrossingRank: UInt32
     let view: SuperwordView
-    /// Words of each of the three bit tables by token id.
-    private let markWords: Int
+    private let stored: Stored
+    private let capped: CappedMerges
+    /// The view's tables, one after another.
+    private let words: UnsafeMutablePointer<UInt64>
 
-    /// - Complexity: O(total token bytes) for the crossings and the joins
-    ///   (a lookup per prefix and suffix of every merge's parts ranked C or
-    ///   above); for the highest ranks, a pass over the merge table per level
-    ///   of the deepest chain of splits whose part ranks above its token (one or
-    ///   two passes in a trained vocabulary, whose tokens rank above their parts).
+    /// - Complexity: O(total token bytes) for the crossings; for the highest
+    ///   ranks, a pass over the merge table per level of the deepest chain of
+    ///   splits whose part ranks above its token (one or two passes in a
+    ///   trained vocabulary, whose tokens rank above their parts).
     convenience init(_ vocabulary: Vocabulary) {
         let t = vocabulary.tables
         let slots = vocabulary.storage.elements(of: .pairSlots, as: UInt64.self)
         var crossing = [UInt32](repeating: .max, count: 1 << 16)
         var firstCrossing = UInt32(t.tokenCount)
-        let words = (t.tokenCount + 63) / 64
-        var marks = [UInt64](repeating: 0, count: 3 * words)
-        func mark(_ id: UInt32, _ table: Int) { marks[table * words + Int(id) >> 6] |= 1 << UInt64(id & 63) }
-        var joinKeys: [UInt64] = []
+        var reaches = [UInt64](repeating: 0, count: (t.tokenCount + 63) / 64)
         withExtendedLifetime(vocabulary.storage) {
             for id in 0 ..< t.tokenCount {
                 let n = t.tokenLength(UInt32(id))
@@ -57,91 +53,92 @@ final class SuperwordTables: @unchecked Sendable {  // immutable once made: its 
                 }
             }
             let highest = SuperwordTables.highestRanks(vocabulary, slots: slots)
-            for id in 0 ..< t.tokenCount where highest[id] >= firstCrossing { mark(UInt32(id), 0) }
-            // The tokens below C that a merge's parts end and start with, paired.
-            var ends: [UInt32] = [], starts: [UInt32] = []
-            func tokens(_ id: UInt32, suffixes: Bool, into found: inout [UInt32]) {
-                found.removeAll(keepingCapacity: true)
-                let n = t.tokenLength(id), bytes = t.tokenBytes + Int(t.tokenOffsets[Int(id)])
-                for k in 1 ... n {
-                    if let part = t.wholePiece(suffixes ? bytes + (n - k) : bytes, k), part < firstCrossing || k == 1 {
-                        found.append(part)
-                    }
-                }
-            }
-            for word in slots where word != PackedPairs.empty && UInt32(word & 0x3F_FFFF) >= firstCrossing {
-                tokens(UInt32(word >> 43), suffixes: true, into: &ends)
-                tokens(UInt32(word >> 22 & 0x1F_FFFF), suffixes: false, into: &starts)
-                for left in ends {
-                    mark(left, 1)
-                    for right in starts { joinKeys.append(UInt64(left) << 32 | UInt64(right)) }
-                }
-                for right in starts { mark(right, 2) }
-            }
+            for id in 0 ..< t.tokenCount where highest[id] >= firstCrossing { reaches[id >> 6] |= 1 << UInt64(id & 63) }
         }
-        // Each pair once: the filter is sized by its keys, and a small one stays in the core's cache.
-        joinKeys.sort()
-        let joins = joinKeys.withUnsafeBufferPointer { keys in
-            let distinct = zip(keys.indices, keys).filter { $0.0 == 0 || keys[$0.0 - 1] != $0.1 }.map(\.1)
-            return distinct.withUnsafeBufferPointer { PairFilter.make(keys: $0, pairs: $0.count) }
+        // The merges ranked C or above, in the encoder's packed form, at half load: short probes.
+        let late = slots.filter { $0 != PackedPairs.empty && UInt32($0 & 0x3F_FFFF) >= firstCrossing }
+        let capacity = OpenAddressing.capacity(for: late.count, load: 1, per: 2)
+        let shift = UInt64(64 - capacity.trailingZeroBitCount)
+        var lateSlots = [UInt64](repeating: PackedPairs.empty, count: capacity)
+        for word in late {
+            let (slot, _) = lateSlots.withUnsafeBufferPointer { w in
+                OpenAddressing.probe(home: OpenAddressing.fibonacci(word >> 22, shift: shift), mask: capacity - 1,
+                                     isEmpty: { w[$0] == PackedPairs.empty }, matches: { _ in false })
+            }
+            lateSlots[slot] = word
         }
+        let keys = late.map { ($0 >> 43) << 32 | ($0 >> 22 & 0x1F_FFFF) }
+        let filter = keys.withUnsafeBufferPointer { PairFilter.make(keys: $0, pairs: $0.count) }
         var belowCap = [UInt64](repeating: 0, count: 1024)
         for pair in 0 ..< 1 << 16 where crossing[pair] < firstCrossing { belowCap[pair >> 6] |= 1 << UInt64(pair & 63) }
-        self.init(Stored(cap: firstCrossing, marks: marks, belowCap: belowCap, joins: Array(joins)))
+        self.init(Stored(cap: firstCrossing, reachesCap: reaches, belowCap: belowCap, lateSlots: lateSlots,
+                         lateFilter: Array(filter)), tables: t)
     }
 
     /// The tables as `tokenizer.bin` keeps them.
     struct Stored {
         var cap: UInt32
-        var marks: [UInt64], belowCap: [UInt64], joins: [UInt64]
+        var reachesCap: [UInt64], belowCap: [UInt64], lateSlots: [UInt64], lateFilter: [UInt64]
 
-        init(cap: UInt32, marks: [UInt64], belowCap: [UInt64], joins: [UInt64]) {
-            (self.cap, self.marks, self.belowCap, self.joins) = (cap, marks, belowCap, joins)
+        init(cap: UInt32, reachesCap: [UInt64], belowCap: [UInt64], lateSlots: [UInt64], lateFilter: [UInt64]) {
+            (self.cap, self.reachesCap, self.belowCap, self.lateSlots, self.lateFilter) = (cap, reachesCap, belowCap, lateSlots, lateFilter)
         }
 
         init(_ r: inout BinaryFormat.Reader) throws {
             cap = try r.u32()
-            marks = try r.words()
+            reachesCap = try r.words()
             belowCap = try r.words()
-            joins = try r.words()
+            lateSlots = try r.words()
+            lateFilter = try r.words()
+        }
+
+        func write(_ w: inout BinaryFormat.Writer) {
+            w.u32(cap)
+            for words in [reachesCap, belowCap, lateSlots, lateFilter] { words.withUnsafeBufferPointer { w.words($0) } }
         }
     }
 
-    /// Tables read from `tokenizer.bin`, checked against the vocabulary's `tokenCount`.
-    convenience init(_ stored: Stored, tokenCount: Int, _ r: BinaryFormat.Reader) throws {
-        guard stored.cap <= tokenCount, stored.marks.count == 3 * ((tokenCount + 63) / 64), stored.belowCap.count == 1024,
-              stored.joins.count.nonzeroBitCount == 1
+    /// Tables read from `tokenizer.bin`, checked against the vocabulary's tables.
+    convenience init(_ stored: Stored, tables: BPETables, _ r: BinaryFormat.Reader) throws {
+        let tokenCount = tables.tokenCount
+        guard stored.cap <= tokenCount, stored.reachesCap.count == (tokenCount + 63) / 64, stored.belowCap.count == 1024,
+              stored.lateSlots.count.nonzeroBitCount == 1, stored.lateFilter.count.nonzeroBitCount == 1,
+              stored.lateSlots.allSatisfy({ $0 == PackedPairs.empty || $0 >> 43 < tokenCount && $0 >> 22 & 0x1F_FFFF < tokenCount
+                                                && $0 & 0x3F_FFFF < tokenCount })
         else { throw r.corrupt("inconsistent superword tables") }
-        self.init(stored)
+        self.init(stored, tables: tables)
     }
 
-    private init(_ stored: Stored) {
+    /// - Parameter tables: the vocabulary's, valid while they are read here:
+    ///   the merges below C are copied out of them.
+    private init(_ stored: Stored, tables t: BPETables) {
+        self.stored = stored
         firstCrossingRank = stored.cap
-        markWords = stored.marks.count / 3
-        func copy(_ words: [UInt64]) -> UnsafeMutablePointer<UInt64> {
-            let buffer = UnsafeMutablePointer<UInt64>.allocate(capacity: words.count)
-            buffer.initialize(from: words, count: words.count)
-            return buffer
+        capped = CappedMerges(t, cap: stored.cap, reachesCap: stored.reachesCap)
+        // The view's tables in buffers of their own: a pointer into an array is valid only inside its closure.
+        words = UnsafeMutablePointer.allocate(capacity: 1024 + stored.lateSlots.count + stored.lateFilter.count)
+        var next = words
+        func copy(_ table: [UInt64]) -> UnsafePointer<UInt64> {
+            next.initialize(from: table, count: table.count)
+            defer { next += table.count }
+            return UnsafePointer(next)
         }
-        let marks = copy(stored.marks)
-        view = SuperwordView(reachesCap: marks, endsLeftPart: marks + markWords, startsRightPart: marks + 2 * markWords,
-                             belowCap: copy(stored.belowCap), joins: copy(stored.joins),
-                             joinShift: UInt64(64 - stored.joins.count.trailingZeroBitCount), cap: stored.cap)
+        view = SuperwordView(belowCap: copy(stored.belowCap),
+                             lateSlots: copy(stored.lateSlots), lateMask: stored.lateSlots.count - 1,
+                             lateShift: UInt64(64 - stored.lateSlots.count.trailingZeroBitCount),
+                             lateFilter: copy(stored.lateFilter),
+                             lateFilterShift: UInt64(64 - stored.lateFilter.count.trailingZeroBitCount), cap: stored.cap)
     }
 
-    deinit {
-        view.reachesCap.deallocate()
-        view.belowCap.deallocate()
-        view.joins.deallocate()
-    }
+    deinit { words.deallocate() }
+
+    /// `tables` with only the merges ranked below C: BPE by them gives a
+    /// piece's state at C. Its own ``BPETables/serial``, so that a thread's
+    /// caches never mix its pairs and pieces with the whole vocabulary's.
+    func cappedTables(_ t: BPETables) -> BPETables { capped.tables(t) }
 
     /// Writes the tables as ``Stored`` reads them.
-    func write(_ w: inout BinaryFormat.Writer) {
-        w.u32(firstCrossingRank)
-        w.words(UnsafeBufferPointer(start: view.reachesCap, count: 3 * markWords))
-        w.words(UnsafeBufferPointer(start: view.belowCap, count: 1024))
-        w.words(UnsafeBufferPointer(start: view.joins, count: 1 << (64 - Int(view.joinShift))))
-    }
+    func write(_ w: inout BinaryFormat.Writer) { stored.write(&w) }
 
     /// `highest[id]`: the highest rank BPE reaches inside token `id`'s bytes.
     ///
@@ -184,28 +181,13 @@ final class SuperwordTables: @unchecked Sendable {  // immutable once made: its 
 /// ``SuperwordTables`` as the encoder reads them: plain pointers, valid while
 /// the tables live.
 struct SuperwordView {
-    /// Bit tables by token id: BPE of the token's bytes reaches C (a word
-    /// holding it is not finished below C); its bytes end some merge's left
-    /// part ranked C or above; they start some merge's right part.
-    let reachesCap: UnsafeMutablePointer<UInt64>, endsLeftPart: UnsafeMutablePointer<UInt64>
-    let startsRightPart: UnsafeMutablePointer<UInt64>
     /// Bit `x << 8 | y`: a token ranked below C holds bytes `x, y` side by side.
-    let belowCap: UnsafeMutablePointer<UInt64>
-    /// A ``PairFilter`` of the token pairs a merge ranked C or above can join across a cut.
-    let joins: UnsafeMutablePointer<UInt64>
-    let joinShift: UInt64
+    let belowCap: UnsafePointer<UInt64>
+    /// The merges ranked C or above (``PackedPairs``' words) and their ``PairFilter``.
+    let lateSlots: UnsafePointer<UInt64>, lateMask: Int, lateShift: UInt64
+    let lateFilter: UnsafePointer<UInt64>, lateFilterShift: UInt64
     /// ``SuperwordTables/firstCrossingRank``.
     let cap: UInt32
-
-    /// Token `id`'s bit in `table` (`id` is a token's: the tables have a bit for each).
-    @inline(__always)
-    static func bit(_ table: UnsafeMutablePointer<UInt64>, _ id: UInt32) -> Bool {
-        table[Int(id >> 6)] & (1 << UInt64(id & 63)) != 0
-    }
-
-    /// Whether BPE reaches C inside token `id`'s bytes.
-    @inline(__always)
-    func reachesCap(_ id: UInt32) -> Bool { SuperwordView.bit(reachesCap, id) }
 
     /// Whether a merge before C can cross a cut between bytes `x` and `y`.
     @inline(__always)
@@ -214,11 +196,88 @@ struct SuperwordView {
         return belowCap[pair >> 6] & (1 << UInt64(pair & 63)) != 0  // pair >> 6 < 1024
     }
 
-    /// False only when no merge ranked C or above can join a part ending with
-    /// token `left` to one starting with token `right`.
-    @inline(__always)
-    func mayJoin(_ left: UInt32, _ right: UInt32) -> Bool {
-        guard SuperwordView.bit(endsLeftPart, left), SuperwordView.bit(startsRightPart, right) else { return false }
-        return PairFilter.mayHold(UInt64(left) << 32 | UInt64(right), words: joins, shift: joinShift)
+    /// `tables` reading only the merges ranked C or above: the same answers
+    /// for every pair of a state at C or after it (above).
+    func lateTables(_ tables: BPETables) -> BPETables {
+        BPETables(
+            tokenBytes: tables.tokenBytes, tokenOffsets: tables.tokenOffsets, lookupSlots: tables.lookupSlots,
+            lookupMask: tables.lookupMask, pairSlots: lateSlots, mergeResults: tables.mergeResults, pairMask: lateMask,
+            pairShift: lateShift, byteTokens: tables.byteTokens, wholePieceAllowed: tables.wholePieceAllowed,
+            bytePairs: tables.bytePairs, tokenCount: tables.tokenCount, resultIsRank: tables.resultIsRank,
+            characterSlots: tables.characterSlots, characterMasks: tables.characterMasks,
+            characterMask: tables.characterMask, characterShift: tables.characterShift, pairFilter: lateFilter,
+            pairFilterShift: lateFilterShift, serial: tables.serial)
+    }
+}
+
+/// The merge tables below C (``SuperwordTables/cappedTables(_:)``), made at
+/// load from the vocabulary's: the merges below C, their filter, the byte
+/// pairs that merge below C, and the tokens a piece may become whole (those
+/// below C whose own bytes BPE takes no higher).
+final class CappedMerges: @unchecked Sendable {  // immutable once made
+    let slots: UnsafeMutablePointer<UInt64>, slotCount: Int
+    let filter: UnsafeMutablePointer<UInt64>, filterCount: Int
+    let bytePairs: UnsafeMutablePointer<UInt64>
+    let wholePieceAllowed: UnsafeMutablePointer<UInt64>
+    /// Whether characters may enter whole (every whole-character token is below C).
+    let characters: Bool
+    let serial: UInt64
+
+    /// - Complexity: O(pair slots + tokens).
+    init(_ t: BPETables, cap: UInt32, reachesCap: [UInt64]) {
+        let all = UnsafeBufferPointer(start: t.pairSlots, count: t.pairMask + 1)
+        let below = all.filter { $0 != PackedPairs.empty && UInt32($0 & 0x3F_FFFF) < cap }
+        slotCount = OpenAddressing.capacity(for: below.count, load: 7, per: 8)
+        let shift = UInt64(64 - slotCount.trailingZeroBitCount)
+        slots = .allocate(capacity: slotCount)
+        slots.initialize(repeating: PackedPairs.empty, count: slotCount)
+        for word in below {
+            var slot = OpenAddressing.fibonacci(word >> 22, shift: shift)
+            while slots[slot] != PackedPairs.empty { slot = (slot + 1) & (slotCount - 1) }  // masked to the table
+            slots[slot] = word
+        }
+        let keys = below.map { ($0 >> 43) << 32 | ($0 >> 22 & 0x1F_FFFF) }
+        let words = keys.withUnsafeBufferPointer { PairFilter.make(keys: $0, pairs: $0.count) }
+        filterCount = words.count
+        filter = .allocate(capacity: filterCount)
+        filter.initialize(from: Array(words), count: filterCount)
+        bytePairs = .allocate(capacity: 1 << 16)
+        for k in 0 ..< 1 << 16 {
+            let value = t.bytePairs[k]  // the table has 2^16 entries
+            bytePairs[k] = value != .max && UInt32(value >> 32) < cap ? value : .max
+        }
+        let bitWords = (t.tokenCount + 63) / 64
+        wholePieceAllowed = .allocate(capacity: bitWords)
+        for k in 0 ..< bitWords {
+            var allowed = t.wholePieceAllowed[k] & ~reachesCap[k]
+            if k * 64 + 64 > Int(cap) { allowed &= k * 64 >= Int(cap) ? 0 : (1 << UInt64(Int(cap) - k * 64)) - 1 }
+            wholePieceAllowed[k] = allowed
+        }
+        var characters = t.characterMask >= 0
+        for id in UInt32(min(Int(cap), t.tokenCount)) ..< UInt32(t.tokenCount) where characters {
+            let n = t.tokenLength(id)
+            let token = UnsafeBufferPointer(start: t.tokenBytes + Int(t.tokenOffsets[Int(id)]), count: n)
+            if n >= 2 && n <= 4 && token.scalar(at: 0).length == n { characters = false }
+        }
+        self.characters = characters
+        serial = tableStorageSerials.add(1, ordering: .relaxed).newValue
+    }
+
+    deinit {
+        slots.deallocate()
+        filter.deallocate()
+        bytePairs.deallocate()
+        wholePieceAllowed.deallocate()
+    }
+
+    func tables(_ t: BPETables) -> BPETables {
+        BPETables(
+            tokenBytes: t.tokenBytes, tokenOffsets: t.tokenOffsets, lookupSlots: t.lookupSlots, lookupMask: t.lookupMask,
+            pairSlots: slots, mergeResults: t.mergeResults, pairMask: slotCount - 1,
+            pairShift: UInt64(64 - slotCount.trailingZeroBitCount), byteTokens: t.byteTokens,
+            wholePieceAllowed: wholePieceAllowed, bytePairs: bytePairs, tokenCount: t.tokenCount, resultIsRank: t.resultIsRank,
+            characterSlots: t.characterSlots, characterMasks: t.characterMasks,
+            characterMask: characters ? t.characterMask : -1, characterShift: t.characterShift, pairFilter: filter,
+            pairFilterShift: UInt64(64 - filterCount.trailingZeroBitCount), serial: serial)
     }
 }

@@ -28,7 +28,7 @@ import TokRuntime
 /// -> 138.9 MB/s, English 100.4 -> 106.9, mathematics and Chinese unchanged.
 enum BinaryFormat {
     static let magic: [UInt8] = Array("TOKB".utf8)
-    static let version: UInt32 = 12
+    static let version: UInt32 = 13
     /// Where the stamps lie: after the magic, the version and the source.
     static let stampsOffset = 24
     static let stampsSize = 2 * FileStamp.size
@@ -248,7 +248,7 @@ enum BinaryFormat {
         }
         let tokenizer = Tokenizer(vocabulary: vocabulary, preTokenizer: preTokenizer, normalizer: normalizer,
                                   postProcessor: postProcessor, sentencePiece: nil,
-                                  superwordTables: try superwords.map { try SuperwordTables($0, tokenCount: storage.view.tokenCount, r) })
+                                  superwordTables: try superwords.map { try SuperwordTables($0, tables: storage.view, r) })
         return Loaded(tokenizer: tokenizer, source: source, stamps: stamps)
     }
 
