@@ -111,51 +111,59 @@ extension UnsafeBufferPointer where Element == UInt8 {
     ///
     /// A piece's words are the `tok` pattern's matches inside the piece. The
     /// 64-byte windows (``windowStarts(at:cl100k:maxDigits:)``) match the whole
-    /// text instead, which gives the same words as long as none reaches past
-    /// the piece's end: a piece ends with a line break, a sentence mark or the
-    /// text, never with other white space, so no lookahead of the pattern
-    /// (`\s+(?!\S)`) decides differently before that end. Past the first word that
-    /// would reach over it (`。”`), the rest of the piece is matched inside the piece.
+    /// text instead, across the ends of pieces as over ordinary text, which
+    /// gives the same words as long as none reaches past its piece's end: a
+    /// piece ends with a line break, a sentence mark or the text, never with
+    /// other white space, so no lookahead of the pattern (`\s+(?!\S)`) decides
+    /// differently before that end. Past a word that would reach over it
+    /// (`\n}` in code, `。”`), the rest of the piece is matched inside the piece.
     @inline(__always)
     func forEachSuperwordWord(_ body: (Range<Int>, Bool) -> Void) {
-        var pieceStart = 0
-        while pieceStart < count {
-            let pieceEnd = pieceStart + matchSuperwordSpan(at: pieceStart)
-            let piece = UnsafeBufferPointer(rebasing: self[pieceStart ..< pieceEnd])
-            var i = pieceStart, gapStart = pieceStart, windows = true
-            while i < pieceEnd {
-                if windows && gapStart == i && count - i >= 64 {
-                    let (starts, limit) = windowStarts(at: i, cl100k: false, maxDigits: 1)  // i + 64 <= count
-                    var ends = starts & ~1 & ((UInt64(2) &<< UInt64(limit)) &- 1)
-                    var last = 0
-                    while ends != 0 {
-                        let k = ends.trailingZeroBitCount
-                        if i + k > pieceEnd {
-                            windows = false
-                            break
-                        }
-                        body(i + last ..< i + k, i + k == pieceEnd)
-                        last = k
-                        ends &= ends &- 1
+        guard count > 0 else { return }
+        var pieceStart = 0, pieceEnd = matchSuperwordSpan(at: 0)
+        var i = 0, gapStart = 0, windows = true
+        @inline(__always) func nextPiece() {
+            pieceStart = pieceEnd
+            if pieceStart < count { pieceEnd = pieceStart + matchSuperwordSpan(at: pieceStart) }
+            windows = true
+        }
+        while i < count {
+            if windows && gapStart == i && count - i >= 64 {
+                let (starts, limit) = windowStarts(at: i, cl100k: false, maxDigits: 1)  // i + 64 <= count
+                var ends = starts & ~1 & ((UInt64(2) &<< UInt64(limit)) &- 1)
+                var last = 0
+                while ends != 0 {
+                    let k = ends.trailingZeroBitCount
+                    if i + k > pieceEnd {
+                        windows = false
+                        break
                     }
-                    if last > 0 {
-                        i += last
-                        gapStart = i
-                        continue
-                    }
+                    body(i + last ..< i + k, i + k == pieceEnd)
+                    if i + k == pieceEnd { nextPiece() }
+                    last = k
+                    ends &= ends &- 1
                 }
-                let length = piece.matchO200K(at: i - pieceStart, separateHan: true)
-                if length > 0 {
-                    if gapStart < i { body(gapStart ..< i, false) }
-                    body(i ..< i + length, i + length == pieceEnd)
-                    i += length
+                if last > 0 {
+                    i += last
                     gapStart = i
-                } else {
-                    i += piece.scalar(at: i - pieceStart).length
+                    continue
                 }
             }
-            if gapStart < pieceEnd { body(gapStart ..< pieceEnd, true) }
-            pieceStart = pieceEnd
+            // i < pieceEnd: a piece ends where its last word or gap does, and the next begins there.
+            let piece = UnsafeBufferPointer(rebasing: self[pieceStart ..< pieceEnd])
+            let length = piece.matchO200K(at: i - pieceStart, separateHan: true)
+            if length > 0 {
+                if gapStart < i { body(gapStart ..< i, false) }
+                body(i ..< i + length, i + length == pieceEnd)
+                i += length
+                gapStart = i
+            } else {
+                i += piece.scalar(at: i - pieceStart).length
+                guard i == pieceEnd else { continue }
+                body(gapStart ..< pieceEnd, true)
+                gapStart = i
+            }
+            if i == pieceEnd { nextPiece() }
         }
     }
 }
