@@ -77,10 +77,12 @@ struct SuperwordTests {
         #expect(tokenizer.vocabulary.unreachableTokens.isEmpty)
     }
 
-    /// The encoder builds each piece from its words (Tokenizer+Superwords.swift):
+    /// The encoder builds each piece from its stretches (Tokenizer+Superwords.swift):
     /// its ids are those of BPE over every whole piece, on text made to meet
-    /// every kind of cut, with caches on, tiny (every kind of piece evicted) and
-    /// off, and with pieces of hundreds of words (segments that outlast a batch of words).
+    /// every kind of cut (words that reach over a piece's end: `\n(`, `。，`),
+    /// with caches on, tiny (every stretch evicted) and off, and with pieces of
+    /// hundreds of words (pieces that outlast a batch of stretches, and more ids
+    /// at C than the linear scan takes).
     @Test(arguments: [1, 2, 3]) func encodingFromWordsIsBPEOverWholePieces(seed: UInt64) throws {
         var rng = SplitMix(state: seed)
         let tokenizer = try Self.vocabulary(Self.randomText(&rng, length: 60_000), transition: 600, size: 1200)
