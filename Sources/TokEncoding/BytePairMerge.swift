@@ -245,7 +245,7 @@ extension BPETables {
                         pending &= pending - 1
                         ranks[j] = pair(ids[j], ids[j + 1], pairCache)
                     }
-                    m = scanMerges(ids: ids, ranks: ranks, count: m, pairCache: pairCache)
+                    m = scanMerges(ids: ids, ranks: ranks, count: m, pairCache: pairCache, limit: UInt64(rankLimit) << 32)
                     out.append(contentsOf: UnsafeBufferPointer(start: ids, count: m))
                 }
             }
@@ -429,7 +429,7 @@ extension BPETables {
         }
         while true {
             let top = leaves > 1 ? node[1] : value(1)  // one leaf: it is the root
-            guard top >> 32 != UInt64(none) else { break }
+            guard top >> 32 < UInt64(rankLimit) else { break }  // none is UInt32.max: never below the limit
             let pos = Int(top & 0xFFFF_FFFF)
             // The live parts after pos and after that one (a pair's right part
             // is live, so right < m).

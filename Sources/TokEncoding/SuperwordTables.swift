@@ -7,7 +7,7 @@
 /// - the byte pairs some token below C holds side by side: a cut between
 ///   them may be crossed before C;
 /// - the merges ranked C or above, in a pair table and filter of their own;
-/// - made at load from the vocabulary's, the merges below C (``CappedMerges``).
+/// - made at load, what stops the vocabulary's merges at C (``CappedMerges``).
 ///
 /// A piece's state at C (every merge below C done) holds only tokens below C
 /// and no pair a merge below C joins, and a merge from C on makes a token of
@@ -132,9 +132,9 @@ final class SuperwordTables: @unchecked Sendable {  // immutable once made: its 
 
     deinit { words.deallocate() }
 
-    /// `tables` with only the merges ranked below C: BPE by them gives a
+    /// `tables` making only the merges ranked below C: BPE by them gives a
     /// piece's state at C. Its own ``BPETables/serial``, so that a thread's
-    /// caches never mix its pairs and pieces with the whole vocabulary's.
+    /// cache of long pieces never mixes states at C with the vocabulary's ids.
     func cappedTables(_ t: BPETables) -> BPETables { capped.tables(t) }
 
     /// Writes the tables as ``Stored`` reads them.
@@ -206,46 +206,24 @@ struct SuperwordView {
             bytePairs: tables.bytePairs, tokenCount: tables.tokenCount, resultIsRank: tables.resultIsRank,
             characterSlots: tables.characterSlots, characterMasks: tables.characterMasks,
             characterMask: tables.characterMask, characterShift: tables.characterShift, pairFilter: lateFilter,
-            pairFilterShift: lateFilterShift, serial: tables.serial)
+            pairFilterShift: lateFilterShift, rankLimit: tables.rankLimit, serial: tables.serial)
     }
 }
 
-/// The merge tables below C (``SuperwordTables/cappedTables(_:)``), made at
-/// load from the vocabulary's: the merges below C, their filter, the byte
-/// pairs that merge below C, and the tokens a piece may become whole (those
-/// below C whose own bytes BPE takes no higher).
+/// What makes a vocabulary's tables give the state at C
+/// (``SuperwordTables/cappedTables(_:)``): the merges stop at C (the tables'
+/// ``BPETables/rankLimit``), and a piece becomes a token whole only if the
+/// token is below C and its own bytes' BPE stays below C; characters enter
+/// whole only if every whole-character token is below C.
 final class CappedMerges: @unchecked Sendable {  // immutable once made
-    let slots: UnsafeMutablePointer<UInt64>, slotCount: Int
-    let filter: UnsafeMutablePointer<UInt64>, filterCount: Int
-    let bytePairs: UnsafeMutablePointer<UInt64>
+    let cap: UInt32
     let wholePieceAllowed: UnsafeMutablePointer<UInt64>
-    /// Whether characters may enter whole (every whole-character token is below C).
     let characters: Bool
     let serial: UInt64
 
-    /// - Complexity: O(pair slots + tokens).
+    /// - Complexity: O(tokens).
     init(_ t: BPETables, cap: UInt32, reachesCap: [UInt64]) {
-        let all = UnsafeBufferPointer(start: t.pairSlots, count: t.pairMask + 1)
-        let below = all.filter { $0 != PackedPairs.empty && UInt32($0 & 0x3F_FFFF) < cap }
-        slotCount = OpenAddressing.capacity(for: below.count, load: 7, per: 8)
-        let shift = UInt64(64 - slotCount.trailingZeroBitCount)
-        slots = .allocate(capacity: slotCount)
-        slots.initialize(repeating: PackedPairs.empty, count: slotCount)
-        for word in below {
-            var slot = OpenAddressing.fibonacci(word >> 22, shift: shift)
-            while slots[slot] != PackedPairs.empty { slot = (slot + 1) & (slotCount - 1) }  // masked to the table
-            slots[slot] = word
-        }
-        let keys = below.map { ($0 >> 43) << 32 | ($0 >> 22 & 0x1F_FFFF) }
-        let words = keys.withUnsafeBufferPointer { PairFilter.make(keys: $0, pairs: $0.count) }
-        filterCount = words.count
-        filter = .allocate(capacity: filterCount)
-        filter.initialize(from: Array(words), count: filterCount)
-        bytePairs = .allocate(capacity: 1 << 16)
-        for k in 0 ..< 1 << 16 {
-            let value = t.bytePairs[k]  // the table has 2^16 entries
-            bytePairs[k] = value != .max && UInt32(value >> 32) < cap ? value : .max
-        }
+        self.cap = cap
         let bitWords = (t.tokenCount + 63) / 64
         wholePieceAllowed = .allocate(capacity: bitWords)
         for k in 0 ..< bitWords {
@@ -263,21 +241,15 @@ final class CappedMerges: @unchecked Sendable {  // immutable once made
         serial = tableStorageSerials.add(1, ordering: .relaxed).newValue
     }
 
-    deinit {
-        slots.deallocate()
-        filter.deallocate()
-        bytePairs.deallocate()
-        wholePieceAllowed.deallocate()
-    }
+    deinit { wholePieceAllowed.deallocate() }
 
     func tables(_ t: BPETables) -> BPETables {
         BPETables(
             tokenBytes: t.tokenBytes, tokenOffsets: t.tokenOffsets, lookupSlots: t.lookupSlots, lookupMask: t.lookupMask,
-            pairSlots: slots, mergeResults: t.mergeResults, pairMask: slotCount - 1,
-            pairShift: UInt64(64 - slotCount.trailingZeroBitCount), byteTokens: t.byteTokens,
-            wholePieceAllowed: wholePieceAllowed, bytePairs: bytePairs, tokenCount: t.tokenCount, resultIsRank: t.resultIsRank,
-            characterSlots: t.characterSlots, characterMasks: t.characterMasks,
-            characterMask: characters ? t.characterMask : -1, characterShift: t.characterShift, pairFilter: filter,
-            pairFilterShift: UInt64(64 - filterCount.trailingZeroBitCount), serial: serial)
+            pairSlots: t.pairSlots, mergeResults: t.mergeResults, pairMask: t.pairMask, pairShift: t.pairShift,
+            byteTokens: t.byteTokens, wholePieceAllowed: wholePieceAllowed, bytePairs: t.bytePairs, tokenCount: t.tokenCount,
+            resultIsRank: t.resultIsRank, characterSlots: t.characterSlots, characterMasks: t.characterMasks,
+            characterMask: characters ? t.characterMask : -1, characterShift: t.characterShift, pairFilter: t.pairFilter,
+            pairFilterShift: t.pairFilterShift, rankLimit: cap, serial: serial)
     }
 }

@@ -15,8 +15,8 @@ import CTokRuntime
 //    *stretch*. No merge below C crosses a cut between stretches, so a
 //    piece's state at C is its stretches' states at C one after another.
 // 2. Stretches repeat, as words do: they go through the piece cache like an
-//    ordinary vocabulary's pieces, encoded on a miss by the merges below C
-//    alone (``SuperwordTables/cappedTables(_:)``), so the cache holds states
+//    ordinary vocabulary's pieces, encoded on a miss with the merges stopped
+//    at C (``SuperwordTables/cappedTables(_:)``), so the cache holds states
 //    at C.
 // 3. A merge from C on makes a token ranked C or above, and every pair it
 //    then forms can only merge higher still; so BPE goes on from the state

@@ -115,7 +115,7 @@ final class TableStorage: @unchecked Sendable {
             characterMasks: pointer(.characterMasks, UInt64.self), characterMask: characterCapacity - 1,
             characterShift: UInt64(64 - max(characterCapacity, 1).trailingZeroBitCount),
             pairFilter: pointer(.pairFilter, UInt64.self), pairFilterShift: UInt64(64 - filterCount.trailingZeroBitCount),
-            serial: tableStorageSerials.add(1, ordering: .relaxed).newValue)
+            rankLimit: .max, serial: tableStorageSerials.add(1, ordering: .relaxed).newValue)
     }
 
     /// A table's bytes.
@@ -167,6 +167,11 @@ struct BPETables: @unchecked Sendable {  // read-only pointers into an immutable
     /// ``PairFilter``'s words (a power of two of them) and the shift that picks one.
     @usableFromInline let pairFilter: UnsafePointer<UInt64>
     @usableFromInline let pairFilterShift: UInt64
+    /// Merges of this rank or above are not made: `UInt32.max` for a
+    /// vocabulary's own tables, the first superword rank for the tables that
+    /// give a superword piece's stretches their state there
+    /// (``SuperwordTables/cappedTables(_:)``).
+    @usableFromInline let rankLimit: UInt32
     /// Unique in the process (from 1): what a thread's caches record as the
     /// vocabulary whose ids they hold (``LongPieceCache``, ``PairCache``).
     @usableFromInline let serial: UInt64
