@@ -214,7 +214,7 @@ struct SuperwordView {
 /// (``SuperwordTables/cappedTables(_:)``): the merges stop at C (the tables'
 /// ``BPETables/rankLimit``), and a piece becomes a token whole only if the
 /// token is below C and its own bytes' BPE stays below C; characters enter
-/// whole only if every whole-character token is below C.
+/// whole only if every single character's token is too.
 final class CappedMerges: @unchecked Sendable {  // immutable once made
     let cap: UInt32
     let wholePieceAllowed: UnsafeMutablePointer<UInt64>
@@ -231,10 +231,12 @@ final class CappedMerges: @unchecked Sendable {  // immutable once made
             if k * 64 + 64 > Int(cap) { allowed &= k * 64 >= Int(cap) ? 0 : (1 << UInt64(Int(cap) - k * 64)) - 1 }
             wholePieceAllowed[k] = allowed
         }
+        // A character enters whole as the token BPE makes of it, so only if no
+        // such token is at C or above, or reached through one.
         var characters = t.characterMask >= 0
-        for id in UInt32(min(Int(cap), t.tokenCount)) ..< UInt32(t.tokenCount) where characters {
-            let n = t.tokenLength(id)
-            let token = UnsafeBufferPointer(start: t.tokenBytes + Int(t.tokenOffsets[Int(id)]), count: n)
+        for id in 0 ..< t.tokenCount where characters && (id >= Int(cap) || reachesCap[id >> 6] >> UInt64(id & 63) & 1 != 0) {
+            let n = t.tokenLength(UInt32(id))
+            let token = UnsafeBufferPointer(start: t.tokenBytes + Int(t.tokenOffsets[id]), count: n)
             if n >= 2 && n <= 4 && token.scalar(at: 0).length == n { characters = false }
         }
         self.characters = characters
