@@ -109,8 +109,8 @@ final class SuperwordTables: @unchecked Sendable {  // immutable once made: its 
         self.init(stored, tables: tables)
     }
 
-    /// - Parameter tables: the vocabulary's, valid while they are read here:
-    ///   the merges below C are copied out of them.
+    /// - Parameter tables: the vocabulary's, valid while they are read here
+    ///   (``CappedMerges`` reads the tokens and the pieces allowed whole).
     private init(_ stored: Stored, tables t: BPETables) {
         self.stored = stored
         firstCrossingRank = stored.cap
@@ -127,7 +127,7 @@ final class SuperwordTables: @unchecked Sendable {  // immutable once made: its 
                              lateSlots: copy(stored.lateSlots), lateMask: stored.lateSlots.count - 1,
                              lateShift: UInt64(64 - stored.lateSlots.count.trailingZeroBitCount),
                              lateFilter: copy(stored.lateFilter),
-                             lateFilterShift: UInt64(64 - stored.lateFilter.count.trailingZeroBitCount), cap: stored.cap)
+                             lateFilterShift: UInt64(64 - stored.lateFilter.count.trailingZeroBitCount))
     }
 
     deinit { words.deallocate() }
@@ -186,8 +186,6 @@ struct SuperwordView {
     /// The merges ranked C or above (``PackedPairs``' words) and their ``PairFilter``.
     let lateSlots: UnsafePointer<UInt64>, lateMask: Int, lateShift: UInt64
     let lateFilter: UnsafePointer<UInt64>, lateFilterShift: UInt64
-    /// ``SuperwordTables/firstCrossingRank``.
-    let cap: UInt32
 
     /// Whether a merge before C can cross a cut between bytes `x` and `y`.
     @inline(__always)
@@ -199,14 +197,10 @@ struct SuperwordView {
     /// `tables` reading only the merges ranked C or above: the same answers
     /// for every pair of a state at C or after it (above).
     func lateTables(_ tables: BPETables) -> BPETables {
-        BPETables(
-            tokenBytes: tables.tokenBytes, tokenOffsets: tables.tokenOffsets, lookupSlots: tables.lookupSlots,
-            lookupMask: tables.lookupMask, pairSlots: lateSlots, mergeResults: tables.mergeResults, pairMask: lateMask,
-            pairShift: lateShift, byteTokens: tables.byteTokens, wholePieceAllowed: tables.wholePieceAllowed,
-            bytePairs: tables.bytePairs, tokenCount: tables.tokenCount, resultIsRank: tables.resultIsRank,
-            characterSlots: tables.characterSlots, characterMasks: tables.characterMasks,
-            characterMask: tables.characterMask, characterShift: tables.characterShift, pairFilter: lateFilter,
-            pairFilterShift: lateFilterShift, rankLimit: tables.rankLimit, serial: tables.serial)
+        var late = tables
+        (late.pairSlots, late.pairMask, late.pairShift) = (lateSlots, lateMask, lateShift)
+        (late.pairFilter, late.pairFilterShift) = (lateFilter, lateFilterShift)
+        return late
     }
 }
 
@@ -246,12 +240,37 @@ final class CappedMerges: @unchecked Sendable {  // immutable once made
     deinit { wholePieceAllowed.deallocate() }
 
     func tables(_ t: BPETables) -> BPETables {
-        BPETables(
-            tokenBytes: t.tokenBytes, tokenOffsets: t.tokenOffsets, lookupSlots: t.lookupSlots, lookupMask: t.lookupMask,
-            pairSlots: t.pairSlots, mergeResults: t.mergeResults, pairMask: t.pairMask, pairShift: t.pairShift,
-            byteTokens: t.byteTokens, wholePieceAllowed: wholePieceAllowed, bytePairs: t.bytePairs, tokenCount: t.tokenCount,
-            resultIsRank: t.resultIsRank, characterSlots: t.characterSlots, characterMasks: t.characterMasks,
-            characterMask: characters ? t.characterMask : -1, characterShift: t.characterShift, pairFilter: t.pairFilter,
-            pairFilterShift: t.pairFilterShift, rankLimit: cap, serial: serial)
+        var capped = t
+        capped.wholePieceAllowed = UnsafePointer(wholePieceAllowed)
+        if !characters { capped.characterMask = -1 }
+        (capped.rankLimit, capped.serial) = (cap, serial)
+        return capped
+    }
+}
+
+extension BPETables {
+    /// BPE over the `n` bytes at `start` with only the merges ranked below
+    /// `cap`, appended to `out`; false (nothing appended) for more than
+    /// ``linearScanLimit`` bytes. Every part starts as a byte, so no
+    /// character or whole piece skips a merge.
+    func mergeBelow(
+        _ cap: UInt32, _ start: UnsafePointer<UInt8>, _ n: Int, scratch: inout BytePairScratch,
+        into out: inout ContiguousArray<UInt32>
+    ) -> Bool {
+        guard n >= 1 && n <= BPETables.linearScanLimit else { return n == 0 }
+        scratch.reserve(n)
+        scratch.pairs.withView(for: self) { pairCache in
+            scratch.ids.withUnsafeMutableBufferPointer { idsBuffer in
+                scratch.ranks.withUnsafeMutableBufferPointer { ranksBuffer in
+                    // reserve(n) made ids at least n long; ranks is linearScanLimit >= n long.
+                    let ids = idsBuffer.baseAddress!, ranks = ranksBuffer.baseAddress!
+                    for j in 0 ..< n { ids[j] = byteTokens[Int(start[j])] }
+                    for j in 0 ..< n - 1 { ranks[j] = pair(ids[j], ids[j + 1], pairCache) }
+                    let m = scanMerges(ids: ids, ranks: ranks, count: n, pairCache: pairCache, limit: UInt64(cap) << 32)
+                    out.append(contentsOf: UnsafeBufferPointer(start: ids, count: m))
+                }
+            }
+        }
+        return true
     }
 }

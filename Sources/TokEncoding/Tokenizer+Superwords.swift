@@ -200,18 +200,18 @@ struct LateMerges {
         guard n > 1 else { return n }
         reserve(n)
         // Most pairs are ruled out by the filter; the others' slots are requested before any is read.
-        var candidates = 0
+        var candidates = false
         for j in 0 ..< n - 1 {
             let key = UInt64(ids[j]) << 32 | UInt64(ids[j + 1])
             if PairFilter.mayHold(key, words: tables.pairFilter, shift: tables.pairFilterShift) {
                 tok_prefetch(tables.pairHome(ids[j], ids[j + 1]))
                 values[j] = LateMerges.unread
-                candidates += 1
+                candidates = true
             } else {
                 values[j] = .max
             }
         }
-        guard candidates > 0 else { return n }
+        guard candidates else { return n }
         var merges = false
         for j in 0 ..< n - 1 where values[j] == LateMerges.unread {
             values[j] = tables.pairInTable(ids[j], ids[j + 1])
@@ -240,44 +240,4 @@ struct LateMerges {
 
     /// A pair's value to be read from the table.
     static let unread = UInt64.max - 1
-}
-
-extension BPETables {
-    /// BPE over the `n` bytes at `start` with only the merges ranked below
-    /// `cap`, appended to `out`; false (nothing appended) for more than
-    /// ``linearScanLimit`` bytes.
-    @inlinable
-    func mergeBelow(
-        _ cap: UInt32, _ start: UnsafePointer<UInt8>, _ n: Int, scratch: inout BytePairScratch,
-        into out: inout ContiguousArray<UInt32>
-    ) -> Bool {
-        guard n >= 1 && n <= BPETables.linearScanLimit else { return n == 0 }
-        scanFrom(count: n, limit: UInt64(cap) << 32, scratch: &scratch, into: &out) { ids, ranks, pairCache in
-            for j in 0 ..< n { ids[j] = byteTokens[Int(start[j])] }
-            for j in 0 ..< n - 1 { ranks[j] = pair(ids[j], ids[j + 1], pairCache) }
-        }
-        return true
-    }
-
-    /// ``scanMerges(ids:ranks:count:pairCache:limit:)`` over `n` (1 to
-    /// ``linearScanLimit``) parts that `fill` writes into the scratch: their
-    /// ids, then each pair's value. The remaining ids are appended to `out`.
-    @inlinable @inline(__always)
-    func scanFrom(
-        count n: Int, limit: UInt64 = .max, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>,
-        _ fill: (UnsafeMutablePointer<UInt32>, UnsafeMutablePointer<UInt64>, PairCacheView?) -> Void
-    ) {
-        scratch.reserve(n)
-        scratch.pairs.withView(for: self) { pairCache in
-            scratch.ids.withUnsafeMutableBufferPointer { idsBuffer in
-                scratch.ranks.withUnsafeMutableBufferPointer { ranksBuffer in
-                    // reserve(n) made ids at least n long; ranks is linearScanLimit >= n long.
-                    let ids = idsBuffer.baseAddress!, ranks = ranksBuffer.baseAddress!
-                    fill(ids, ranks, pairCache)
-                    let m = scanMerges(ids: ids, ranks: ranks, count: n, pairCache: pairCache, limit: limit)
-                    out.append(contentsOf: UnsafeBufferPointer(start: ids, count: m))
-                }
-            }
-        }
-    }
 }

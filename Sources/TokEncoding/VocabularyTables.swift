@@ -144,16 +144,17 @@ let tableStorageSerials = Atomic<UInt64>(0)
 /// data, valid while its ``TableStorage`` lives, and costs nothing to copy.
 @usableFromInline
 struct BPETables: @unchecked Sendable {  // read-only pointers into an immutable TableStorage
+    // The fields a superword vocabulary's views replace (``SuperwordTables``) are `var`; the rest `let`.
     @usableFromInline let tokenBytes: UnsafePointer<UInt8>
     @usableFromInline let tokenOffsets: UnsafePointer<UInt32>
     @usableFromInline let lookupSlots: UnsafePointer<UInt64>
     @usableFromInline let lookupMask: Int
-    @usableFromInline let pairSlots: UnsafePointer<UInt64>
+    @usableFromInline var pairSlots: UnsafePointer<UInt64>
     @usableFromInline let mergeResults: UnsafePointer<UInt32>
-    @usableFromInline let pairMask: Int
-    @usableFromInline let pairShift: UInt64
+    @usableFromInline var pairMask: Int
+    @usableFromInline var pairShift: UInt64
     @usableFromInline let byteTokens: UnsafePointer<UInt32>
-    @usableFromInline let wholePieceAllowed: UnsafePointer<UInt64>
+    @usableFromInline var wholePieceAllowed: UnsafePointer<UInt64>
     @usableFromInline let bytePairs: UnsafePointer<UInt64>
     @usableFromInline let tokenCount: Int
     /// A merge's result is its rank (tiktoken's rule), so a pair's rank is all the kernel needs.
@@ -162,19 +163,19 @@ struct BPETables: @unchecked Sendable {  // read-only pointers into an immutable
     /// count less one (-1: no character enters whole).
     @usableFromInline let characterSlots: UnsafePointer<UInt64>
     @usableFromInline let characterMasks: UnsafePointer<UInt64>
-    @usableFromInline let characterMask: Int
+    @usableFromInline var characterMask: Int
     @usableFromInline let characterShift: UInt64
     /// ``PairFilter``'s words (a power of two of them) and the shift that picks one.
-    @usableFromInline let pairFilter: UnsafePointer<UInt64>
-    @usableFromInline let pairFilterShift: UInt64
+    @usableFromInline var pairFilter: UnsafePointer<UInt64>
+    @usableFromInline var pairFilterShift: UInt64
     /// Merges of this rank or above are not made: `UInt32.max` for a
     /// vocabulary's own tables, the first superword rank for the tables that
     /// give a superword piece's stretches their state there
     /// (``SuperwordTables/cappedTables(_:)``).
-    @usableFromInline let rankLimit: UInt32
+    @usableFromInline var rankLimit: UInt32
     /// Unique in the process (from 1): what a thread's caches record as the
     /// vocabulary whose ids they hold (``LongPieceCache``, ``PairCache``).
-    @usableFromInline let serial: UInt64
+    @usableFromInline var serial: UInt64
 
     /// The pair value of two single bytes' tokens.
     @inlinable @inline(__always)
