@@ -35,18 +35,6 @@ extension Tokenizer {
         into out: inout ContiguousArray<UInt32>
     ) {
         guard !text.isEmpty else { return }
-        if experimentMode == 2 {
-            var k = 0
-            text.forEachSuperwordStretch(sw.view) { stretch, endsPiece in k &+= stretch.count }
-            out.append(UInt32(truncatingIfNeeded: k))
-            return
-        }
-        if experimentMode == 3 {
-            var k = 0
-            text.forEachSuperwordWord { stretch, endsPiece in k &+= stretch.count }
-            out.append(UInt32(truncatingIfNeeded: k))
-            return
-        }
         let tables = vocabulary.tables
         withExtendedLifetime((vocabulary.storage, pieceCache, sw)) {
             let capped = sw.cappedTables(tables)
@@ -209,7 +197,7 @@ struct LateMerges {
     ///   core's cache); else as the kernel's, for n parts.
     @inline(__always)
     mutating func merge(_ ids: UnsafeMutablePointer<UInt32>, _ n: Int) -> Int {
-        guard n > 1, experimentMode != 1 else { return n }
+        guard n > 1 else { return n }
         reserve(n)
         // Most pairs are ruled out by the filter; the others' slots are requested before any is read.
         var candidates = false
@@ -223,7 +211,7 @@ struct LateMerges {
                 values[j] = .max
             }
         }
-        guard candidates, experimentMode != 4 else { return n }
+        guard candidates else { return n }
         var merges = false
         for j in 0 ..< n - 1 where values[j] == LateMerges.unread {
             values[j] = tables.pairInTable(ids[j], ids[j + 1])
@@ -253,6 +241,3 @@ struct LateMerges {
     /// A pair's value to be read from the table.
     static let unread = UInt64.max - 1
 }
-
-import Glibc
-let experimentMode: Int = getenv("TOK_EXP").map { Int(String(cString: $0)) ?? 0 } ?? 0
