@@ -122,7 +122,6 @@ if args.first == "--cache", let vocab = args.dropFirst().first {
         }
     }
     print(String(decoding: try JSONSerialization.data(withJSONObject: rows, options: [.sortedKeys, .prettyPrinted]), as: UTF8.self))
-    FileHandle.standardError.write("cut stats (pieces, cuts, part hits, part misses, bytes missed): \(cutStats)\n".data(using: .utf8)!)
     exit(0)
 }
 guard let vocab = args.first else {
@@ -176,4 +175,3 @@ do {
     FileHandle.standardError.write(Data("tok-bench: \(error)\n".utf8))
     exit(1)
 }
-FileHandle.standardError.write("cut stats (pieces, cuts, part hits, part misses, bytes missed): \(cutStats)\n".data(using: .utf8)!)

@@ -87,8 +87,7 @@ struct PieceBatch {
     /// Appends the ids of every piece in the batch, in order, and empties it.
     @inlinable
     mutating func flush(
-        tables: BPETables, cache: PieceCacheView, cuts: PieceCutsView? = nil, scratch: inout BytePairScratch,
-        into out: inout ContiguousArray<UInt32>
+        tables: BPETables, cache: PieceCacheView, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
         // The arrays in locals: through `self` they were read again after every store.
         let count = self.count, base = self.base, end = self.end, starts = self.starts, lengths = self.lengths
@@ -162,17 +161,17 @@ struct PieceBatch {
             defer { idCounts[j] = out.count - before }
             switch states[j] {
             case .uncached:
-                encodeMissed(start, n, hash: hashBytes(start, n), tables: tables, cache: cache, cuts: cuts, scratch: &scratch, into: &out)
+                tables.encodePiece(start, n, scratch: &scratch, into: &out)
             case .long(let h):
                 if scratch.longPieces.lookUp(start, n, hash: h, into: &out) { continue }
-                encodeMissed(start, n, hash: h, tables: tables, cache: cache, cuts: cuts, scratch: &scratch, into: &out)
+                tables.encodePiece(start, n, hash: h, scratch: &scratch, into: &out)
                 out.withUnsafeBufferPointer { ids in
                     scratch.longPieces.store(start, n, hash: h, ids: UnsafeBufferPointer(rebasing: ids[before...]))
                 }
             case .hit:
-                encodeAndStore(j, hash: hashBytes(start, n), tables: tables, cache: cache, cuts: cuts, scratch: &scratch, into: &out)
+                encodeAndStore(j, hash: hashBytes(start, n), tables: tables, cache: cache, scratch: &scratch, into: &out)
             case .miss(let h):
-                encodeAndStore(j, hash: h, tables: tables, cache: cache, cuts: cuts, scratch: &scratch, into: &out)
+                encodeAndStore(j, hash: h, tables: tables, cache: cache, scratch: &scratch, into: &out)
             }
         }
         if ready > 0 { out.append(contentsOf: UnsafeBufferPointer(start: staged, count: ready)) }
@@ -183,90 +182,15 @@ struct PieceBatch {
     /// cache if there are few enough.
     @inlinable @inline(__always)
     func encodeAndStore(
-        _ j: Int, hash h: UInt64, tables: BPETables, cache: PieceCacheView, cuts: PieceCutsView?, scratch: inout BytePairScratch,
+        _ j: Int, hash h: UInt64, tables: BPETables, cache: PieceCacheView, scratch: inout BytePairScratch,
         into out: inout ContiguousArray<UInt32>
     ) {
         let n = lengths[j]
         let before = out.count
-        encodeMissed(base + starts[j], n, hash: h, tables: tables, cache: cache, cuts: cuts, scratch: &scratch, into: &out)
+        tables.encodePiece(base + starts[j], n, hash: h, scratch: &scratch, into: &out)
         guard out.count - before <= SharedPieceCache.maxIds else { return }
         out.withUnsafeBufferPointer { ids in
             cache.store(keys[j], n, slot: slots[j], ids: UnsafeBufferPointer(rebasing: ids[before...]))
         }
     }
-
-    /// The most parts of a piece looked up together.
-    @usableFromInline static let partCapacity = 64
-
-    /// A piece no cache held: its token if it is one whole, else its parts
-    /// (``PieceCuts``) through the shared cache, each encoded on a miss, else
-    /// its merges.
-    @inlinable @inline(__always)
-    func encodeMissed(
-        _ start: UnsafePointer<UInt8>, _ n: Int, hash h: UInt64, tables: BPETables, cache: PieceCacheView, cuts: PieceCutsView?,
-        scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
-    ) {
-        if let id = tables.wholePiece(start, n, hash: h) { return out.append(id) }
-        cutStats.4 &+= n
-        guard let cuts, n >= 4 else {
-            return tables.mergeBytePairs(UnsafeBufferPointer(start: start, count: n), scratch: &scratch, into: &out)
-        }
-        encodeParts(start, n, tables: tables, cache: cache, cuts: cuts, scratch: &scratch, into: &out)
-    }
-
-    /// The parts of a piece that is not a token whole, their lines requested
-    /// together, then each from the cache or encoded and stored.
-    @inlinable
-    func encodeParts(
-        _ start: UnsafePointer<UInt8>, _ n: Int, tables: BPETables, cache: PieceCacheView, cuts: PieceCutsView,
-        scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
-    ) {
-        let capacity = PieceBatch.partCapacity
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * capacity + 1) { ints in
-            withUnsafeTemporaryAllocation(of: PieceKey.self, capacity: capacity) { keyBuffer in
-                let bounds = ints.baseAddress!, slots = bounds + capacity + 1, keys = keyBuffer.baseAddress!
-                var from = 0
-                while from < n {
-                    // bounds[0] = 0, then the cuts, then the end of the last part.
-                    let found = cuts.cuts(start + from, n - from, into: bounds + 1, capacity: capacity - 1)
-                    cutStats.0 &+= 1
-                    cutStats.1 &+= found
-                    if found == 0 && from == 0 {
-                        return tables.mergeBytePairs(UnsafeBufferPointer(start: start, count: n), scratch: &scratch, into: &out)
-                    }
-                    // Stopped at the capacity: the parts up to the last cut now, the rest next.
-                    let complete = found < capacity - 1
-                    let parts = complete ? found + 1 : found
-                    bounds[0] = 0
-                    if complete { bounds[found + 1] = n - from }
-                    let p = start + from
-                    for k in 0 ..< parts {
-                        let m = bounds[k + 1] - bounds[k]
-                        guard m <= SharedPieceCache.maxBytes else { continue }
-                        keys[k] = PieceKey(p + bounds[k], m, end: end)
-                        slots[k] = keys[k].slot(m, cache.shift)
-                        tok_prefetch(cache.entry(slots[k]))
-                    }
-                    for k in 0 ..< parts {
-                        let q = p + bounds[k], m = bounds[k + 1] - bounds[k]
-                        guard m <= SharedPieceCache.maxBytes else {
-                            tables.encodePiece(q, m, scratch: &scratch, into: &out)
-                            continue
-                        }
-                        if cache.lookUp(keys[k], m, slot: slots[k], into: &out) { cutStats.2 &+= 1; continue }
-                        cutStats.3 &+= 1
-                        let before = out.count
-                        tables.encodePiece(q, m, scratch: &scratch, into: &out)
-                        guard out.count - before <= SharedPieceCache.maxIds else { continue }
-                        out.withUnsafeBufferPointer { ids in
-                            cache.store(keys[k], m, slot: slots[k], ids: UnsafeBufferPointer(rebasing: ids[before...]))
-                        }
-                    }
-                    from += bounds[parts]
-                }
-            }
-        }
-    }
 }
-
-nonisolated(unsafe) public var cutStats: (Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0)

@@ -72,8 +72,6 @@ public struct Tokenizer: Sendable {
     public let sentencePiece: SentencePiece?
     /// A superword vocabulary's tables for encoding its pieces from their words (nil: another vocabulary).
     @usableFromInline let superwordTables: SuperwordTables?
-    /// Where a piece no cache holds may be cut into parts the cache may hold (nil: nowhere).
-    @usableFromInline let pieceCuts: PieceCuts?
 
     public init(vocabulary: Vocabulary, preTokenizer: PreTokenizer, normalizer: Normalizer = .none,
                 postProcessor: PostProcessor = .none, sentencePiece: SentencePiece? = nil) {
@@ -91,7 +89,6 @@ public struct Tokenizer: Sendable {
         self.sentencePiece = sentencePiece
         superwordTables = Tokenizer.usesSuperwordTables(vocabulary, preTokenizer, sentencePiece)
             ? stored ?? SuperwordTables(vocabulary) : nil
-        pieceCuts = superwordTables == nil && sentencePiece == nil ? PieceCuts(vocabulary) : nil
         (rawAll, normalizedAll) = Tokenizer.matchers(vocabulary.specialTokens, normalizer)
         (rawOrdinary, normalizedOrdinary) = Tokenizer.matchers(vocabulary.specialTokens.filter { !$0.special }, normalizer)
         tokensKeptWhole = TokensKeptWhole(vocabulary.specialTokens)
@@ -266,9 +263,8 @@ public struct Tokenizer: Sendable {
                 }
             }
         }
-        withExtendedLifetime((storage, pieceCache, pieceCuts)) {
-            encodeInBatches(text, splitter: splitter, tables: tables, cache: pieceCache.view, cuts: pieceCuts?.view,
-                            scratch: &scratch, into: &out)
+        withExtendedLifetime((storage, pieceCache)) {
+            encodeInBatches(text, splitter: splitter, tables: tables, cache: pieceCache.view, scratch: &scratch, into: &out)
         }
     }
 
@@ -278,41 +274,14 @@ public struct Tokenizer: Sendable {
     @inlinable
     func encodeInBatches<Splitter: PieceSplitter>(
         _ text: UnsafeBufferPointer<UInt8>, splitter: Splitter, tables: BPETables, cache: PieceCacheView,
-        cuts: PieceCutsView?, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
+        scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
         scratch.longPieces.prepare(for: tables)
         PieceBatch.with(text: text) { batch in
-            guard let cuts else {
-                splitter.forEachPiece(text) { piece in
-                    if batch.add(piece) { batch.flush(tables: tables, cache: cache, cuts: nil, scratch: &scratch, into: &out) }
-                }
-                return batch.flush(tables: tables, cache: cache, cuts: nil, scratch: &scratch, into: &out)
+            splitter.forEachPiece(text) { piece in
+                if batch.add(piece) { batch.flush(tables: tables, cache: cache, scratch: &scratch, into: &out) }
             }
-            let base = text.baseAddress!
-            withUnsafeTemporaryAllocation(of: Int.self, capacity: PieceBatch.partCapacity) { bounds in
-                let starts = bounds.baseAddress!
-                splitter.forEachPiece(text) { piece in
-                    // A long piece is seldom met again: its parts instead (PieceCuts.swift).
-                    var from = piece.lowerBound
-                    if piece.count > SharedPieceCache.maxBytes {
-                        while true {
-                            let origin = from
-                            let found = cuts.cuts(base + origin, piece.upperBound - origin, into: starts, capacity: PieceBatch.partCapacity)
-                            for k in 0 ..< found {
-                                if batch.add(from ..< origin + starts[k]) {
-                                    batch.flush(tables: tables, cache: cache, cuts: cuts, scratch: &scratch, into: &out)
-                                }
-                                from = origin + starts[k]
-                            }
-                            if found < PieceBatch.partCapacity { break }
-                        }
-                    }
-                    if batch.add(from ..< piece.upperBound) {
-                        batch.flush(tables: tables, cache: cache, cuts: cuts, scratch: &scratch, into: &out)
-                    }
-                }
-            }
-            batch.flush(tables: tables, cache: cache, cuts: cuts, scratch: &scratch, into: &out)
+            batch.flush(tables: tables, cache: cache, scratch: &scratch, into: &out)
         }
     }
 
