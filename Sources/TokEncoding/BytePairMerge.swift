@@ -225,88 +225,28 @@ extension BPETables {
                 scratch.ranks.withUnsafeMutableBufferPointer { ranksBuffer in
                     // reserve(n) made ids at least n long, and ranks is at least n long.
                     let ids = idsBuffer.baseAddress!, ranks = ranksBuffer.baseAddress!
-                    let (count, pending) = scanStart(piece.baseAddress!, n, ids: ids, ranks: ranks, pairCache: pairCache)
-                    readPending(pending, ids: ids, ranks: ranks, pairCache: pairCache)
-                    let m = scanMerges(ids: ids, ranks: ranks, count: count, pairCache: pairCache, limit: UInt64(rankLimit) << 32)
-                    out.append(contentsOf: UnsafeBufferPointer(start: ids, count: m))
-                }
-            }
-        }
-    }
-
-    /// A piece's first parts into `ids` and the values of their pairs into
-    /// `ranks`, as far as they are near; returns the parts' count and, bit
-    /// j set, the pairs among the first 64 whose slots were requested and
-    /// are still to be read (``readPending(_:ids:ranks:pairCache:)``).
-    @inlinable @inline(__always)
-    func scanStart(
-        _ p: UnsafePointer<UInt8>, _ n: Int, ids: UnsafeMutablePointer<UInt32>, ranks: UnsafeMutablePointer<UInt64>,
-        pairCache: PairCacheView?
-    ) -> (count: Int, pending: UInt64) {
-        var m = 0
-        var pending: UInt64 = 0
-        firstParts(p, n, pairCache: pairCache) { _, id, _, pairBefore in
-            ids[m] = id  // m parts <= the bytes before this part < n
-            if m > 0 {
-                if let value = pairBefore {
-                    ranks[m - 1] = value
-                } else if m - 1 < 64 {
-                    pending |= 1 << UInt64(m - 1)
-                } else {  // a direct call on a piece longer than the scan's limit
-                    ranks[m - 1] = pair(ids[m - 1], id, pairCache)
-                }
-            }
-            m += 1
-        }
-        return (m, pending)
-    }
-
-    /// Reads the pair values ``scanStart(_:_:ids:ranks:pairCache:)`` left pending.
-    @inlinable @inline(__always)
-    func readPending(_ pending: UInt64, ids: UnsafeMutablePointer<UInt32>, ranks: UnsafeMutablePointer<UInt64>, pairCache: PairCacheView?) {
-        var pending = pending
-        while pending != 0 {
-            let j = pending.trailingZeroBitCount
-            pending &= pending - 1
-            ranks[j] = pair(ids[j], ids[j + 1], pairCache)
-        }
-    }
-
-    /// The ids of two pieces of 2 to ``linearScanLimit`` bytes by the scan,
-    /// taking turns: the first's appended to `out`, the second's written at
-    /// `second` (room for its bytes' count), whose count is returned.
-    ///
-    /// After each merge the scan needs its two new pairs' values before it
-    /// can choose the next, so a piece alone waits out a load from memory per
-    /// merge. Two pieces taking turns overlap those waits: one piece's new
-    /// pairs are on their way while the other merges.
-    @inlinable
-    func mergeTwoByScan(
-        _ first: UnsafeBufferPointer<UInt8>, _ second: UnsafeBufferPointer<UInt8>, scratch: inout BytePairScratch,
-        into out: inout ContiguousArray<UInt32>, second secondIds: UnsafeMutablePointer<UInt32>
-    ) -> Int {
-        let limit = UInt64(rankLimit) << 32
-        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 2 * BPETables.linearScanLimit) { rankBuffer in
-            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: BPETables.linearScanLimit) { idBuffer in
-                scratch.pairs.withView(for: self) { pairCache in
-                    // Both pieces have at most linearScanLimit bytes, so as many parts.
-                    var a = ScanLane(ids: idBuffer.baseAddress!, ranks: rankBuffer.baseAddress!)
-                    var b = ScanLane(ids: secondIds, ranks: rankBuffer.baseAddress! + BPETables.linearScanLimit)
-                    let (countA, pendingA) = scanStart(first.baseAddress!, first.count, ids: a.ids, ranks: a.ranks, pairCache: pairCache)
-                    let (countB, pendingB) = scanStart(second.baseAddress!, second.count, ids: b.ids, ranks: b.ranks, pairCache: pairCache)
-                    a.count = countA
-                    b.count = countB
-                    readPending(pendingA, ids: a.ids, ranks: a.ranks, pairCache: pairCache)
-                    readPending(pendingB, ids: b.ids, ranks: b.ranks, pairCache: pairCache)
-                    var liveA = true, liveB = true
-                    while liveA || liveB {
-                        if liveA { liveA = a.merge(limit: limit, tables: self, pairCache: pairCache) }
-                        if liveB { liveB = b.merge(limit: limit, tables: self, pairCache: pairCache) }
-                        if liveA { a.readNewPairs(tables: self, pairCache: pairCache) }
-                        if liveB { b.readNewPairs(tables: self, pairCache: pairCache) }
+                    var m = 0
+                    var pending: UInt64 = 0  // bit j: the pair (ids[j], ids[j + 1]) is still to be read
+                    firstParts(piece.baseAddress!, n, pairCache: pairCache) { _, id, _, pairBefore in
+                        ids[m] = id  // m parts <= the bytes before this part < n
+                        if m > 0 {
+                            if let value = pairBefore {
+                                ranks[m - 1] = value
+                            } else if m - 1 < 64 {
+                                pending |= 1 << UInt64(m - 1)
+                            } else {  // a direct call on a piece longer than the scan's limit
+                                ranks[m - 1] = pair(ids[m - 1], id, pairCache)
+                            }
+                        }
+                        m += 1
                     }
-                    out.append(contentsOf: UnsafeBufferPointer(start: a.ids, count: a.count))
-                    return b.count
+                    while pending != 0 {
+                        let j = pending.trailingZeroBitCount
+                        pending &= pending - 1
+                        ranks[j] = pair(ids[j], ids[j + 1], pairCache)
+                    }
+                    m = scanMerges(ids: ids, ranks: ranks, count: m, pairCache: pairCache, limit: UInt64(rankLimit) << 32)
+                    out.append(contentsOf: UnsafeBufferPointer(start: ids, count: m))
                 }
             }
         }
@@ -509,61 +449,5 @@ extension BPETables {
             if before >= 0 { set(before, pairRank(before, pos)) }
         }
         for k in 0 ..< m where ids[k] != dead { out.append(ids[k]) }
-    }
-}
-
-/// One piece of ``BPETables/mergeTwoByScan(_:_:scratch:into:second:)``: its
-/// parts, their pairs' values, and where its last merge was.
-@usableFromInline
-struct ScanLane {
-    @usableFromInline let ids: UnsafeMutablePointer<UInt32>
-    @usableFromInline let ranks: UnsafeMutablePointer<UInt64>
-    @usableFromInline var count = 0
-    @usableFromInline var merged = 0
-
-    @inlinable
-    init(ids: UnsafeMutablePointer<UInt32>, ranks: UnsafeMutablePointer<UInt64>) {
-        self.ids = ids
-        self.ranks = ranks
-    }
-
-    /// Makes the leftmost lowest-ranked merge below `limit` and requests its
-    /// new pairs' lines; false when none is left. As one step of
-    /// ``BPETables/scanMerges(ids:ranks:count:pairCache:limit:)``.
-    @inlinable @inline(__always)
-    mutating func merge(limit: UInt64, tables: BPETables, pairCache: PairCacheView?) -> Bool {
-        let m = count
-        guard m > 1 else { return false }
-        var best = 0
-        var bestValue = ranks[0]
-        var k = 1
-        while k < m - 1 {
-            if ranks[k] < bestValue {
-                bestValue = ranks[k]
-                best = k
-            }
-            k += 1
-        }
-        if bestValue >= limit || bestValue == UInt64.max { return false }
-        ids[best] = UInt32(truncatingIfNeeded: bestValue)
-        k = best + 1
-        while k < m - 1 {
-            ids[k] = ids[k + 1]
-            ranks[k] = ranks[k + 1]  // k + 1 <= m - 1: in the buffer
-            k += 1
-        }
-        count = m - 1
-        merged = best
-        if best < m - 2 { tables.prefetchPair(ids[best], ids[best + 1], pairCache) }
-        if best > 0 { tables.prefetchPair(ids[best - 1], ids[best], pairCache) }
-        return true
-    }
-
-    /// Reads the values of the pairs the last merge made.
-    @inlinable @inline(__always)
-    mutating func readNewPairs(tables: BPETables, pairCache: PairCacheView?) {
-        let best = merged
-        if best < count - 1 { ranks[best] = tables.pair(ids[best], ids[best + 1], pairCache) }
-        if best > 0 { ranks[best - 1] = tables.pair(ids[best - 1], ids[best], pairCache) }
     }
 }

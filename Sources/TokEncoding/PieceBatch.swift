@@ -15,12 +15,6 @@ enum PieceState {
     case long(hash: UInt64)
     /// A piece longer than any cache holds.
     case uncached
-    /// A short piece the shared cache did not hold that is a token whole.
-    case token(UInt32)
-    /// A short piece whose ids an earlier piece's merges made alongside its
-    /// own (``BPETables/mergeTwoByScan(_:_:scratch:into:second:)``), waiting
-    /// in ``PieceBatch/paired``.
-    case paired
 }
 
 /// Up to ``capacity`` pieces waiting for their cache entries (see
@@ -47,10 +41,6 @@ struct PieceBatch {
     /// many after the ones before it).
     @usableFromInline let staged: UnsafeMutablePointer<UInt32>
     @usableFromInline static let stagedCapacity = capacity * SharedPieceCache.maxIds
-    /// The ids of the piece in state ``PieceState/paired`` (room for a short
-    /// piece's, one a byte), and how many (0: none waits).
-    @usableFromInline let paired: UnsafeMutablePointer<UInt32>
-    @usableFromInline var pairedCount = 0
     @usableFromInline var count = 0
 
     /// Calls `body` with an empty batch over `text`, its arrays on the stack.
@@ -59,7 +49,7 @@ struct PieceBatch {
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * capacity) { ints in
             withUnsafeTemporaryAllocation(of: PieceKey.self, capacity: capacity) { keys in
                 withUnsafeTemporaryAllocation(of: PieceState.self, capacity: capacity) { states in
-                    withUnsafeTemporaryAllocation(of: UInt32.self, capacity: stagedCapacity + SharedPieceCache.maxBytes) { staged in
+                    withUnsafeTemporaryAllocation(of: UInt32.self, capacity: stagedCapacity) { staged in
                         var batch = PieceBatch(text: text, ints: ints.baseAddress!, keys: keys.baseAddress!,
                                                states: states.baseAddress!, staged: staged.baseAddress!)
                         return body(&batch)
@@ -75,7 +65,6 @@ struct PieceBatch {
     init(text: UnsafeBufferPointer<UInt8>, ints: UnsafeMutablePointer<Int>, keys: UnsafeMutablePointer<PieceKey>,
          states: UnsafeMutablePointer<PieceState>, staged: UnsafeMutablePointer<UInt32>) {
         self.staged = staged
-        paired = staged + PieceBatch.stagedCapacity
         base = text.baseAddress!
         end = base + text.count
         starts = ints
@@ -183,13 +172,6 @@ struct PieceBatch {
                 encodeAndStore(j, hash: hashBytes(start, n), tables: tables, cache: cache, scratch: &scratch, into: &out)
             case .miss(let h):
                 encodeAndStore(j, hash: h, tables: tables, cache: cache, scratch: &scratch, into: &out)
-            case .token(let id):
-                out.append(id)
-                store(j, from: before, cache: cache, out: out)
-            case .paired:
-                out.append(contentsOf: UnsafeBufferPointer(start: paired, count: pairedCount))
-                pairedCount = 0
-                store(j, from: before, cache: cache, out: out)
             }
         }
         if ready > 0 { out.append(contentsOf: UnsafeBufferPointer(start: staged, count: ready)) }
@@ -197,51 +179,18 @@ struct PieceBatch {
     }
 
     /// Short piece `j` by the vocabulary, its ids then stored in the shared
-    /// cache if there are few enough. When it needs merges, the batch's next
-    /// short piece that needs them too merges alongside it, unless one
-    /// already waits (``PieceState/paired``).
+    /// cache if there are few enough.
     @inlinable @inline(__always)
-    mutating func encodeAndStore(
+    func encodeAndStore(
         _ j: Int, hash h: UInt64, tables: BPETables, cache: PieceCacheView, scratch: inout BytePairScratch,
         into out: inout ContiguousArray<UInt32>
     ) {
-        let n = lengths[j], start = base + starts[j]
+        let n = lengths[j]
         let before = out.count
-        if let id = tables.wholePiece(start, n, hash: h) {
-            out.append(id)
-        } else if n > 1, pairedCount == 0, let k = nextPieceToMerge(after: j, tables: tables) {
-            // n and lengths[k] are at most maxBytes: within the scan's limit and the waiting room.
-            pairedCount = tables.mergeTwoByScan(UnsafeBufferPointer(start: start, count: n),
-                                                UnsafeBufferPointer(start: base + starts[k], count: lengths[k]),
-                                                scratch: &scratch, into: &out, second: paired)
-            states[k] = .paired
-        } else {
-            tables.mergeBytePairs(UnsafeBufferPointer(start: start, count: n), scratch: &scratch, into: &out)
-        }
-        store(j, from: before, cache: cache, out: out)
-    }
-
-    /// The first short piece after `j` that the cache missed and that is no
-    /// token whole (those met on the way are marked ``PieceState/token(_:)``), or nil.
-    @inlinable @inline(__always)
-    func nextPieceToMerge(after j: Int, tables: BPETables) -> Int? {
-        var k = j + 1
-        while k < count {
-            if case .miss(let h) = states[k], lengths[k] > 1 {
-                guard let id = tables.wholePiece(base + starts[k], lengths[k], hash: h) else { return k }
-                states[k] = .token(id)
-            }
-            k += 1
-        }
-        return nil
-    }
-
-    /// Stores short piece `j`'s ids, `out[before...]`, in the shared cache if there are few enough.
-    @inlinable @inline(__always)
-    func store(_ j: Int, from before: Int, cache: PieceCacheView, out: ContiguousArray<UInt32>) {
+        tables.encodePiece(base + starts[j], n, hash: h, scratch: &scratch, into: &out)
         guard out.count - before <= SharedPieceCache.maxIds else { return }
         out.withUnsafeBufferPointer { ids in
-            cache.store(keys[j], lengths[j], slot: slots[j], ids: UnsafeBufferPointer(rebasing: ids[before...]))
+            cache.store(keys[j], n, slot: slots[j], ids: UnsafeBufferPointer(rebasing: ids[before...]))
         }
     }
 }
