@@ -59,9 +59,6 @@ public struct BytePairScratch: Sendable {
     @usableFromInline var winners = ContiguousArray<UInt64>()
     /// Pieces of 33 to 1,024 bytes this thread has encoded.
     @usableFromInline var longPieces: LongPieceCache
-    /// A superword vocabulary's pieces this thread has encoded, and their ids
-    /// (``Tokenizer/encodeSuperwords(_:tables:scratch:into:)``).
-    @usableFromInline var wholePieces: LongPieceCache
     /// Pair lookups this thread's merges have made.
     @usableFromInline var pairs: PairCache
     /// Cuts of up to 7 bytes of a SentencePiece model whose pieces share
@@ -83,7 +80,6 @@ public struct BytePairScratch: Sendable {
     /// A scratch whose thread caches have these sizes (0: off).
     init(longPieceSlots: Int, pairEntries: Int) {
         longPieces = LongPieceCache(slots: longPieceSlots)
-        wholePieces = LongPieceCache(slots: longPieceSlots > 0 ? 4 * longPieceSlots : 0)
         pairs = PairCache(entries: pairEntries)
         shortPieces = PairCache(entries: pairEntries > 0 ? 1 << 13 : 0)
     }

@@ -54,67 +54,33 @@ extension Tokenizer {
                 }
             }
             withUnsafeTemporaryAllocation(of: Bool.self, capacity: PieceBatch.capacity) { flags in
-                let closes = flags.baseAddress!, base = text.baseAddress!
+                let closes = flags.baseAddress!
                 scratch.longPieces.prepare(for: capped)
-                scratch.wholePieces.prepare(for: tables)
-                // The batch's stretches' ids at C, before they move to `out`.
-                var atC = ContiguousArray<UInt32>()
-                // Pieces the whole-piece cache held, in the batch's order: each
-                // goes before stretch `index` (its ids at `start` in `held`).
-                var heldPieces: [(index: Int, start: Int, count: Int)] = []
-                var held = ContiguousArray<UInt32>()
-                // Where the open piece's bytes begin (-1: no piece is open).
-                var pieceByteStart = -1
                 PieceBatch.with(text: text) { batch in
                     func flush() {
-                        let count = batch.count, idCounts = batch.idCounts, starts = batch.starts, lengths = batch.lengths
-                        atC.removeAll(keepingCapacity: true)
-                        batch.flush(tables: capped, cache: cache, scratch: &scratch, into: &atC)
-                        var read = 0, next = 0
-                        func emitHeld(before j: Int) {
-                            while next < heldPieces.count && heldPieces[next].index == j {
-                                let h = heldPieces[next]
-                                held.withUnsafeBufferPointer { out.append(contentsOf: UnsafeBufferPointer(rebasing: $0[h.start ..< h.start + h.count])) }
-                                next += 1
+                        let count = batch.count, idCounts = batch.idCounts, batchStart = out.count
+                        batch.flush(tables: capped, cache: cache, scratch: &scratch, into: &out)
+                        // The batch's ids are its stretches' at C; each piece it closes
+                        // goes on from C, in place, and the ids after it move down.
+                        let written = out.withUnsafeMutableBufferPointer { buffer in
+                            let ids = buffer.baseAddress!
+                            var read = batchStart, write = pieceStart, readStart = pieceStart
+                            for j in 0 ..< count {
+                                read += idCounts[j]
+                                guard closes[j] else { continue }
+                                let n = read - readStart
+                                if write != readStart { (ids + write).update(from: ids + readStart, count: n) }  // moving down
+                                write += late.merge(ids + write, n)
+                                readStart = read
                             }
-                            pieceStart = out.count
+                            // The open piece's ids, after the closed ones.
+                            if write != readStart { (ids + write).update(from: ids + readStart, count: read - readStart) }
+                            pieceStart = write
+                            return write + (read - readStart)
                         }
-                        for j in 0 ..< count {
-                            if next < heldPieces.count && heldPieces[next].index == j { emitHeld(before: j) }
-                            if pieceByteStart < 0 { pieceByteStart = starts[j] }
-                            let k = idCounts[j]
-                            atC.withUnsafeBufferPointer { out.append(contentsOf: UnsafeBufferPointer(rebasing: $0[read ..< read + k])) }
-                            read += k
-                            guard closes[j] else { continue }
-                            // The piece goes on from C, in place at the end of `out`.
-                            let n = out.count - pieceStart
-                            let kept = out.withUnsafeMutableBufferPointer { late.merge($0.baseAddress! + pieceStart, n) }
-                            out.removeLast(n - kept)
-                            let pieceEnd = starts[j] + lengths[j]
-                            let bytes = pieceEnd - pieceByteStart
-                            if bytes <= LongPieceCache.maxBytes {
-                                out.withUnsafeBufferPointer { ids in
-                                    scratch.wholePieces.store(base + pieceByteStart, bytes, hash: hashBytes(base + pieceByteStart, bytes),
-                                                              ids: UnsafeBufferPointer(rebasing: ids[pieceStart...]))
-                                }
-                            }
-                            pieceStart = out.count
-                            pieceByteStart = -1
-                        }
-                        if next < heldPieces.count { emitHeld(before: count) }
-                        heldPieces.removeAll(keepingCapacity: true)
-                        held.removeAll(keepingCapacity: true)
+                        out.removeLast(out.count - written)
                     }
-                    text.forEachSuperwordStretch(sw.view, piece: { piece in
-                        // A piece met before: its ids, after the batch's stretches so far.
-                        let n = piece.count
-                        guard n <= LongPieceCache.maxBytes else { return false }
-                        let before = held.count
-                        guard scratch.wholePieces.lookUp(base + piece.lowerBound, n, hash: hashBytes(base + piece.lowerBound, n), into: &held)
-                        else { return false }
-                        heldPieces.append((batch.count, before, held.count - before))
-                        return true
-                    }) { stretch, endsPiece in
+                    text.forEachSuperwordStretch(sw.view) { stretch, endsPiece in
                         closes[batch.count] = endsPiece  // batch.count < capacity: flushed when it reaches it
                         if batch.add(stretch) { flush() }
                     }
@@ -130,11 +96,9 @@ extension UnsafeBufferPointer where Element == UInt8 {
     /// joined where a merge below C may cross the cut between them), and
     /// whether it ends its piece.
     @inline(__always)
-    func forEachSuperwordStretch(
-        _ view: SuperwordView, piece: (Range<Int>) -> Bool = { _ in false }, _ body: (Range<Int>, Bool) -> Void
-    ) {
+    func forEachSuperwordStretch(_ view: SuperwordView, _ body: (Range<Int>, Bool) -> Void) {
         var start = -1
-        forEachSuperwordWord(piece: piece) { word, endsPiece in
+        forEachSuperwordWord { word, endsPiece in
             if start < 0 { start = word.lowerBound }
             // A word that does not end its piece has a byte after it.
             if !endsPiece && view.crossesBelowCap(self[word.upperBound - 1], self[word.upperBound]) { return }
@@ -154,24 +118,15 @@ extension UnsafeBufferPointer where Element == UInt8 {
     /// differently before that end. Past a word that would reach over it
     /// (`\n}` in code, `。”`), the rest of the piece is matched inside the piece.
     @inline(__always)
-    func forEachSuperwordWord(piece: (Range<Int>) -> Bool = { _ in false }, _ body: (Range<Int>, Bool) -> Void) {
+    func forEachSuperwordWord(_ body: (Range<Int>, Bool) -> Void) {
         guard count > 0 else { return }
-        var pieceStart = 0, pieceEnd = 0
+        var pieceStart = 0, pieceEnd = matchSuperwordSpan(at: 0)
         var i = 0, gapStart = 0, windows = true
-        // The next piece that `piece` does not take whole, from `pieceEnd` on; false when past the end.
-        @inline(__always) func nextPiece() -> Bool {
-            while pieceEnd < count {
-                pieceStart = pieceEnd
-                pieceEnd = pieceStart + matchSuperwordSpan(at: pieceStart)
-                windows = true
-                i = pieceStart
-                gapStart = i
-                if !piece(pieceStart ..< pieceEnd) { return true }
-            }
-            i = count
-            return false
+        @inline(__always) func nextPiece() {
+            pieceStart = pieceEnd
+            if pieceStart < count { pieceEnd = pieceStart + matchSuperwordSpan(at: pieceStart) }
+            windows = true
         }
-        guard nextPiece() else { return }
         while i < count {
             if windows && gapStart == i && count - i >= 64 {
                 let (starts, limit) = windowStarts(at: i, cl100k: false, maxDigits: 1)  // i + 64 <= count
@@ -184,17 +139,10 @@ extension UnsafeBufferPointer where Element == UInt8 {
                         break
                     }
                     body(i + last ..< i + k, i + k == pieceEnd)
-                    if i + k == pieceEnd {
-                        let windowStart = i
-                        // nextPiece moves i to the next piece's start: past any it took whole.
-                        _ = nextPiece()
-                        if i != windowStart + k { last = -1; break }
-                        i = windowStart
-                    }
+                    if i + k == pieceEnd { nextPiece() }
                     last = k
                     ends &= ends &- 1
                 }
-                if last < 0 { continue }
                 if last > 0 {
                     i += last
                     gapStart = i
@@ -215,7 +163,7 @@ extension UnsafeBufferPointer where Element == UInt8 {
                 body(gapStart ..< pieceEnd, true)
                 gapStart = i
             }
-            if i == pieceEnd { _ = nextPiece() }
+            if i == pieceEnd { nextPiece() }
         }
     }
 }
