@@ -95,7 +95,7 @@ public func tok_encode(
     call(error) {
         let input = bytes(text, length)
         result.pointee = try encodeOne(encoding, policy, addSpecial, utf8Bytes: input.count) { tokenizer, special, ids in
-            tokenizer.withScratch { tokenizer.encode(input, allowedSpecial: special, scratch: &$0, into: &ids) }
+            tokenizer.encodeMappingOutput(input, allowedSpecial: special, into: &ids)
             return true
         }
     }

@@ -50,6 +50,8 @@ extension Tokenizer {
         var converted = 0
         struct Surrogate: Error {}
         var cutter = blockCutter(blockSize: blockSize)
+        // Where the output's mapped pages end (an address; 0: none mapped yet).
+        var mapped = 0
         do {
             try withScratch { scratch in
                 // Each block's ids straight into `out`: `encodeStream` hands them on in an array of their own.
@@ -59,6 +61,7 @@ extension Tokenizer {
                     converted = end
                     return converted < text.count
                 }), n > 0 {
+                    Tokenizer.mapOutput(&out, room: n, mappedTo: &mapped)
                     cutter.buffer.withUnsafeBufferPointer {
                         encode(UnsafeBufferPointer(rebasing: $0[0 ..< n]), allowedSpecial: allowedSpecial, scratch: &scratch, into: &out)
                     }

@@ -52,6 +52,23 @@ package enum HugePages {
         _ = madvise(aligned, end - start, MADV_HUGEPAGE)
     }
 
+    /// Maps and clears the 4 KiB pages that `bytes` bytes at `memory` touch
+    /// (memory someone else allocated, not yet written) in one call, instead
+    /// of a fault per page as they are first written: ahead of a writer that
+    /// fills a large fresh array, the kernel's per-fault work was a tenth of
+    /// a 100 MB encode through Python. Pages already mapped are left as they
+    /// are; does nothing before Linux 5.14 (no `MADV_POPULATE_WRITE`).
+    package static func populate(_ memory: UnsafeMutableRawPointer, bytes: Int) {
+        let page = 4096
+        let start = Int(bitPattern: memory) / page * page
+        let end = (Int(bitPattern: memory) + bytes + page - 1) / page * page
+        guard end > start, let aligned = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        _ = madvise(aligned, end - start, populateWrite)
+    }
+
+    /// `MADV_POPULATE_WRITE` (Linux 5.14), which Glibc's headers name only from 2.35.
+    static let populateWrite: Int32 = 23
+
     /// Gives back memory from ``allocate(bytes:)`` of the same `bytes`.
     package static func release(_ memory: UnsafeMutableRawPointer, bytes: Int) {
         if bytes >= size { munmap(memory, (bytes + size - 1) / size * size) } else { free(memory) }

@@ -187,6 +187,9 @@ def test_str_of_each_width_read_in_place(vocabularies, texts):
         assert enc.encode(text) == enc.encode(text.encode()) == reference.encode(text), f"width {width}"
     special = "caf\xe9 <|endoftext|> \u4e2d\U0001F600"
     assert enc.encode(special, allowed_special="all") == reference.encode(special, allowed_special="all")
+    # Bytes are encoded a part of about a MiB at a time: the parts' cuts split no special token.
+    many = (mixed[:400_000] + "<|endoftext|>") * 8
+    assert enc.encode(many.encode(), allowed_special="all") == reference.encode(many, allowed_special="all")
     with pytest.raises(tok.InputError, match="endoftext"):
         enc.encode(special)
     for text in ["\xe9" + "a\ud800b" * 70_000, "\U0001F600 \udfff"]:
