@@ -38,7 +38,11 @@ extension Tokenizer {
             return (ids, ends)
         }
         var batch = EncodedBatch(ids: [], offsets: [0])
-        batch.ids.reserveCapacity(parts.reduce(0) { $0 + $1.0.count })
+        let total = parts.reduce(0) { $0 + $1.0.count }
+        batch.ids.reserveCapacity(total)
+        // The copies below write every page of it: mapped in one call, not a fault a page.
+        var mapped = 0
+        Tokenizer.mapOutput(&batch.ids, room: total, mappedTo: &mapped)
         batch.offsets.reserveCapacity(documents.count + 1)
         for (ids, ends) in parts {
             let base = batch.ids.count
