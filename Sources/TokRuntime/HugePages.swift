@@ -66,7 +66,7 @@ package enum HugePages {
         _ = madvise(aligned, end - start, populateWrite)
     }
 
-    /// `MADV_POPULATE_WRITE` (Linux 5.14), which Glibc's headers name only from 2.35.
+    /// `MADV_POPULATE_WRITE` (Linux 5.14) by its number: older C headers do not name it.
     static let populateWrite: Int32 = 23
 
     /// Gives back memory from ``allocate(bytes:)`` of the same `bytes`.
