@@ -27,6 +27,9 @@ extension Tokenizer {
         let around = addSpecialTokens ? postProcessor.surroundingIds : (before: [], after: [])
         let parts = inBatchParts(documents, threads: threads) { range, scratch in
             var ids = ContiguousArray<UInt32>()
+            // Room for more ids than any run's text gives (half as many as its bytes, as for a
+            // single text), so that the array is not copied as it grows.
+            ids.reserveCapacity(range.reduce(0) { $0 + documents[$1].count } / 2 + range.count * (around.before.count + around.after.count))
             var ends = ContiguousArray<Int>()
             ends.reserveCapacity(range.count)
             for k in range {
