@@ -26,10 +26,11 @@ extension Tokenizer {
     }
 
     /// Maps the pages the next `room` ids of `out` will take, when `out` has
-    /// that room reserved (n bytes give at most n ids). `mapped` is where
-    /// the pages mapped so far end (an address; 0 before the first call).
+    /// that room reserved (n bytes give at most n ids) and it is at least
+    /// ``mapMinimum``. `mapped` is where the pages mapped so far end (an
+    /// address; 0 before the first call).
     static func mapOutput(_ out: inout ContiguousArray<UInt32>, room: Int, mappedTo mapped: inout Int) {
-        guard out.capacity - out.count >= room else { return }
+        guard room >= mapMinimum, out.capacity - out.count >= room else { return }
         out.withUnsafeMutableBufferPointer { buffer in
             guard let base = buffer.baseAddress else { return }
             let from = max(mapped, Int(bitPattern: base + buffer.count))
@@ -39,4 +40,8 @@ extension Tokenizer {
             mapped = end
         }
     }
+
+    /// The least room worth a call: a short text's few pages cost less than
+    /// the call (a microsecond on every call of a few words through Python).
+    static let mapMinimum = 1 << 16
 }
