@@ -7,13 +7,15 @@ import CTokRuntime
 //
 // Design (the measurements behind each choice, and the levers measured and not
 // kept, are in docs/performance.md):
-// - Short pieces, up to `linearScanLimit` (128 bytes), use a linear scan over a
-//   flat array of pair ranks, as tiktoken does: for the 2-30 byte pieces of
-//   ordinary text the whole state sits in a few cache lines, and the scan's
-//   work stays bounded at 128 steps per byte.
-// - Longer pieces (a Chinese sentence under o200k, a 1 MB run of one byte) use a
-//   tournament tree over pair positions: O(n log n) where the scan would be
-//   O(n^2). Leaves are 32-bit pair ranks and inner nodes `rank << 32 | position`
+// - Short pieces, of up to 32 characters and `linearScanLimit` (128) bytes, use
+//   a linear scan over a flat array of pair ranks, as tiktoken does: for the
+//   2-30 byte pieces of ordinary text the whole state sits in a few cache
+//   lines, and the scan's work stays bounded at 32 steps per merge.
+// - Longer pieces (a Chinese sentence under o200k, a 70-letter run of base64,
+//   a 1 MB run of one byte) use a tournament tree over pair positions:
+//   O(n log n) where the scan would be O(n^2). Counting characters, not bytes,
+//   keeps a Chinese clause of 40 characters (120 bytes, 40 parts where
+//   characters enter whole) on the scan and sends 70 ASCII bytes to the tree. Leaves are 32-bit pair ranks and inner nodes `rank << 32 | position`
 //   of the winner, so a comparison needs no dependent load; parts need no
 //   links, since the next part starts a token length further on; a merge walks
 //   up only until a node is unchanged. 16 bytes per input byte in all.
@@ -114,12 +116,23 @@ extension Int {
 }
 
 extension BPETables {
-    /// Pieces up to this many bytes use the linear scan.
+    /// Pieces of up to ``scanPartsLimit`` characters and up to
+    /// ``linearScanLimit`` bytes use the linear scan; longer ones the tree.
     @usableFromInline static let linearScanLimit = 128
+    @usableFromInline static let scanPartsLimit = 32
+
+    /// The characters of `piece` (its bytes that do not continue one): about
+    /// its first parts, as many or fewer where characters enter whole.
+    @inlinable @inline(__always)
+    static func characters(_ piece: UnsafeBufferPointer<UInt8>) -> Int {
+        var count = 0
+        for b in piece where b & 0xC0 != 0x80 { count &+= 1 }  // at most the piece's length
+        return count
+    }
 
     /// Appends the ids of `piece` (one or more bytes) by merges alone.
     ///
-    /// - Complexity: O(n^2) worst case for n <= `linearScanLimit`, else
+    /// - Complexity: O(n^2) worst case on the scan (n <= `linearScanLimit`), else
     ///   O(n (log n + L)) time for a longest token of L bytes; memory: at
     ///   most 12 bytes per byte, and for a piece of a MiB or more 12 bytes per
     ///   first part (a byte, or a character that enters whole: Han under
@@ -130,7 +143,8 @@ extension BPETables {
     ) {
         if piece.count == 1 {
             out.append(byteTokens[Int(piece[0])])
-        } else if piece.count <= BPETables.linearScanLimit {
+        } else if piece.count <= BPETables.scanPartsLimit
+                    || piece.count <= BPETables.linearScanLimit && BPETables.characters(piece) <= BPETables.scanPartsLimit {
             mergeByScan(piece, scratch: &scratch, into: &out)
         } else {
             mergeByTree(piece, scratch: &scratch, into: &out)
