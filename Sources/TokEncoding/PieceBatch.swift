@@ -1,13 +1,9 @@
 import CTokRuntime
 
 /// What step 2 of ``PieceBatch/flush(tables:cache:scratch:into:)`` learnt of
-/// a piece, for step 3.
+/// a piece it could not serve, for step 3.
 @usableFromInline
 enum PieceState {
-    /// A short piece the shared cache held: the entry's head then, which
-    /// vouches for its ids while the entry is unchanged
-    /// (``PieceCacheView/copyIfUnchanged(slot:head:to:)``).
-    case hit(head: UInt64)
     /// A short piece the shared cache did not hold: its hash, for the
     /// vocabulary's lookup table.
     case miss(hash: UInt64)
@@ -33,12 +29,16 @@ struct PieceBatch {
     /// A short piece's key and its entry in the shared cache (step 1).
     @usableFromInline let keys: UnsafeMutablePointer<PieceKey>
     @usableFromInline let slots: UnsafeMutablePointer<Int>
-    /// Each piece not yet served after step 2: what step 2 learnt.
+    /// The pieces step 2 could not serve, in order (`missed` of them): each
+    /// one's place in the batch, how many ids of hits were staged before
+    /// it, and what step 2 learnt of it.
+    @usableFromInline let missedPieces: UnsafeMutablePointer<Int>
+    @usableFromInline let stagedBefore: UnsafeMutablePointer<Int>
     @usableFromInline let states: UnsafeMutablePointer<PieceState>
     /// The ids of the batch's hits, gathered here and appended to the output
-    /// in one copy: an append per id checked the array's uniqueness and room
-    /// each time. Room for every piece's most ids (each copy writes that
-    /// many after the ones before it).
+    /// between the misses' in a copy per run: an append per id checked the
+    /// array's uniqueness and room each time. Room for every piece's most
+    /// ids (each copy writes that many after the ones before it).
     @usableFromInline let staged: UnsafeMutablePointer<UInt32>
     @usableFromInline static let stagedCapacity = capacity * SharedPieceCache.maxIds
     @usableFromInline var count = 0
@@ -46,7 +46,7 @@ struct PieceBatch {
     /// Calls `body` with an empty batch over `text`, its arrays on the stack.
     @inlinable
     static func with<R>(text: UnsafeBufferPointer<UInt8>, _ body: (inout PieceBatch) -> R) -> R {
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * capacity) { ints in
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 6 * capacity) { ints in
             withUnsafeTemporaryAllocation(of: PieceKey.self, capacity: capacity) { keys in
                 withUnsafeTemporaryAllocation(of: PieceState.self, capacity: capacity) { states in
                     withUnsafeTemporaryAllocation(of: UInt32.self, capacity: stagedCapacity) { staged in
@@ -59,8 +59,8 @@ struct PieceBatch {
         }
     }
 
-    /// A batch over `text` whose starts, lengths, slots and id counts are the
-    /// four arrays of ``capacity`` at `ints`.
+    /// A batch over `text` whose starts, lengths, slots, id counts, missed
+    /// pieces and their staged counts are the six arrays of ``capacity`` at `ints`.
     @inlinable
     init(text: UnsafeBufferPointer<UInt8>, ints: UnsafeMutablePointer<Int>, keys: UnsafeMutablePointer<PieceKey>,
          states: UnsafeMutablePointer<PieceState>, staged: UnsafeMutablePointer<UInt32>) {
@@ -71,6 +71,8 @@ struct PieceBatch {
         lengths = ints + PieceBatch.capacity
         slots = ints + 2 * PieceBatch.capacity
         idCounts = ints + 3 * PieceBatch.capacity
+        missedPieces = ints + 4 * PieceBatch.capacity
+        stagedBefore = ints + 5 * PieceBatch.capacity
         self.keys = keys
         self.states = states
     }
@@ -92,6 +94,7 @@ struct PieceBatch {
         // The arrays in locals: through `self` they were read again after every store.
         let count = self.count, base = self.base, end = self.end, starts = self.starts, lengths = self.lengths
         let keys = self.keys, slots = self.slots, states = self.states, staged = self.staged, idCounts = self.idCounts
+        let missedPieces = self.missedPieces, stagedBefore = self.stagedBefore
         // Every index below is < count <= capacity.
         // 1. Request every short piece's cache line.
         for j in 0 ..< count {
@@ -103,63 +106,48 @@ struct PieceBatch {
             slots[j] = slot
             tok_prefetch(cache.entry(slot))
         }
-        // 2. For each that misses, request its slot in the vocabulary's lookup
-        // table. Hits before the batch's first miss are served here already,
-        // into `staged` (`ready` ids so far).
-        var served = 0, ready = 0
+        // 2. Serve every hit into `staged` (`ready` ids so far); for each
+        // other piece, note where it falls among them and request the lines
+        // step 3 will read.
+        var ready = 0, missed = 0
         for j in 0 ..< count {
             let n = lengths[j]
-            if n > SharedPieceCache.maxBytes {
-                // A long piece (a Chinese clause): its hash for step 3, and the
-                // lines its two lookups will read, requested now so that the
-                // batch's misses overlap.
-                guard n <= LongPieceCache.maxBytes else {
-                    states[j] = .uncached
+            if n <= SharedPieceCache.maxBytes {
+                let head = cache.holds(keys[j], n, slot: slots[j])
+                if head != 0, case let k = cache.copyIfUnchanged(slot: slots[j], head: head, to: staged + ready), k > 0 {
+                    ready &+= k  // at most maxIds a piece: within stagedCapacity
+                    idCounts[j] = k
                     continue
                 }
                 let h = hashBytes(base + starts[j], n)
-                states[j] = .long(hash: h)
+                states[missed] = .miss(hash: h)
+                tok_prefetch(tables.lookupSlot(hash: h))
+            } else if n <= LongPieceCache.maxBytes {
+                // A long piece (a Chinese clause): its hash for step 3, and the
+                // lines its two lookups will read, requested now so that the
+                // batch's misses overlap.
+                let h = hashBytes(base + starts[j], n)
+                states[missed] = .long(hash: h)
                 scratch.longPieces.prefetch(hash: h)
                 tok_prefetch(tables.lookupSlot(hash: h))
-                continue
+            } else {
+                states[missed] = .uncached
             }
-            let head = cache.holds(keys[j], n, slot: slots[j])
-            guard head == 0 else {
-                if served == j, case let k = cache.copyIfUnchanged(slot: slots[j], head: head, to: staged + ready), k > 0 {
-                    ready &+= k  // at most maxIds a piece: within stagedCapacity
-                    idCounts[j] = k
-                    served = j &+ 1
-                } else {
-                    states[j] = .hit(head: head)
-                }
-                continue
-            }
-            let h = hashBytes(base + starts[j], n)
-            states[j] = .miss(hash: h)
-            tok_prefetch(tables.lookupSlot(hash: h))
+            missedPieces[missed] = j
+            stagedBefore[missed] = ready
+            missed &+= 1
         }
-        // 3. Serve the rest in order: hits into `staged`, the others, after
-        // what is staged, straight into `out`.
-        for j in served ..< count {
-            let start = base + starts[j], n = lengths[j]
-            if case .hit(let head) = states[j] {
-                // Still a hit if the entry's head has not changed (an earlier
-                // piece of this batch, or another thread, may have taken the
-                // entry since: its sequence number moved).
-                let k = cache.copyIfUnchanged(slot: slots[j], head: head, to: staged + ready)
-                if k > 0 {
-                    ready &+= k
-                    idCounts[j] = k
-                    continue
-                }
-            }
-            if ready > 0 {
-                out.append(contentsOf: UnsafeBufferPointer(start: staged, count: ready))
-                ready = 0
+        // 3. The missed pieces in order, each after the hits staged before it.
+        var copied = 0
+        for i in 0 ..< missed {
+            let j = missedPieces[i], start = base + starts[j], n = lengths[j]
+            if stagedBefore[i] > copied {
+                out.append(contentsOf: UnsafeBufferPointer(start: staged + copied, count: stagedBefore[i] - copied))
+                copied = stagedBefore[i]
             }
             let before = out.count
             defer { idCounts[j] = out.count - before }
-            switch states[j] {
+            switch states[i] {
             case .uncached:
                 tables.encodePiece(start, n, scratch: &scratch, into: &out)
             case .long(let h):
@@ -168,13 +156,11 @@ struct PieceBatch {
                 out.withUnsafeBufferPointer { ids in
                     scratch.longPieces.store(start, n, hash: h, ids: UnsafeBufferPointer(rebasing: ids[before...]))
                 }
-            case .hit:
-                encodeAndStore(j, hash: hashBytes(start, n), tables: tables, cache: cache, scratch: &scratch, into: &out)
             case .miss(let h):
                 encodeAndStore(j, hash: h, tables: tables, cache: cache, scratch: &scratch, into: &out)
             }
         }
-        if ready > 0 { out.append(contentsOf: UnsafeBufferPointer(start: staged, count: ready)) }
+        if ready > copied { out.append(contentsOf: UnsafeBufferPointer(start: staged + copied, count: ready - copied)) }
         self.count = 0
     }
 
