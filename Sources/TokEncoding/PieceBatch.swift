@@ -91,16 +91,13 @@ struct PieceBatch {
     mutating func flush(
         tables: BPETables, cache: PieceCacheView, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
-        request(cache: cache)
-        serve(tables: tables, cache: cache, scratch: &scratch, into: &out)
-    }
-
-    /// Step 1 of a flush: requests every short piece's cache line.
-    @inlinable
-    func request(cache: PieceCacheView) {
+        // The arrays in locals: through `self` they were read again after every store.
         let count = self.count, base = self.base, end = self.end, starts = self.starts, lengths = self.lengths
-        let keys = self.keys, slots = self.slots
-        for j in 0 ..< count {  // < capacity
+        let keys = self.keys, slots = self.slots, states = self.states, staged = self.staged, idCounts = self.idCounts
+        let missedPieces = self.missedPieces, stagedBefore = self.stagedBefore
+        // Every index below is < count <= capacity.
+        // 1. Request every short piece's cache line.
+        for j in 0 ..< count {
             let n = lengths[j]
             guard n <= SharedPieceCache.maxBytes else { continue }
             let key = PieceKey(base + starts[j], n, end: end)
@@ -109,19 +106,6 @@ struct PieceBatch {
             slots[j] = slot
             tok_prefetch(cache.entry(slot))
         }
-    }
-
-    /// Steps 2 and 3 of a flush, after ``request(cache:)``: appends the ids
-    /// of every piece in the batch, in order, and empties it.
-    @inlinable
-    mutating func serve(
-        tables: BPETables, cache: PieceCacheView, scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
-    ) {
-        // The arrays in locals: through `self` they were read again after every store.
-        let count = self.count, base = self.base, starts = self.starts, lengths = self.lengths
-        let keys = self.keys, slots = self.slots, states = self.states, staged = self.staged, idCounts = self.idCounts
-        let missedPieces = self.missedPieces, stagedBefore = self.stagedBefore
-        // Every index below is < count <= capacity.
         // 2. Serve every hit into `staged` (`ready` ids so far); for each
         // other piece, note where it falls among them and request the lines
         // step 3 will read.

@@ -277,22 +277,11 @@ public struct Tokenizer: Sendable {
         scratch: inout BytePairScratch, into out: inout ContiguousArray<UInt32>
     ) {
         scratch.longPieces.prepare(for: tables)
-        PieceBatch.with(text: text) { first in
-            PieceBatch.with(text: text) { second in
-                // A full batch's lines are requested before the batch before it is
-                // served, so that they arrive while it is.
-                var filling = first, waiting = second, isWaiting = false
-                splitter.forEachPiece(text) { piece in
-                    guard filling.add(piece) else { return }
-                    filling.request(cache: cache)
-                    if isWaiting { waiting.serve(tables: tables, cache: cache, scratch: &scratch, into: &out) }
-                    swap(&filling, &waiting)
-                    isWaiting = true
-                }
-                filling.request(cache: cache)
-                if isWaiting { waiting.serve(tables: tables, cache: cache, scratch: &scratch, into: &out) }
-                filling.serve(tables: tables, cache: cache, scratch: &scratch, into: &out)
+        PieceBatch.with(text: text) { batch in
+            splitter.forEachPiece(text) { piece in
+                if batch.add(piece) { batch.flush(tables: tables, cache: cache, scratch: &scratch, into: &out) }
             }
+            batch.flush(tables: tables, cache: cache, scratch: &scratch, into: &out)
         }
     }
 
