@@ -16,6 +16,9 @@ text, one call, on one core and on all. tok is timed twice: returning a
 list of ints (`enc.encode`, `enc.encode_batch`: what tiktoken and most peers
 return) and a numpy array (`enc.encode_to_numpy`: what gigatoken returns),
 so Python's own cost of making a list is seen apart from encoding. Every
+encoder takes special tokens' text as ordinary text, as tiktoken's
+`encode_ordinary` does (tok's numpy call with `disallowed_special=()`,
+gigatoken with no special tokens), so none scans for them. Every
 peer's ids are checked against tiktoken's (toktok gives counts only: its
 count is checked). Prints MB/s and tok's ratio to the fastest peer of the
 same output kind.
@@ -71,7 +74,8 @@ def load_peer(peer, vocab, ranks, hf, bundled):
         import tok
         enc = tok.load(vocab)
         if peer == "tok numpy":
-            return enc.encode_to_numpy, lambda docs, threads: enc.encode_to_numpy(docs, threads=threads)[0]
+            return (lambda s: enc.encode_to_numpy(s, disallowed_special=())), \
+                lambda docs, threads: enc.encode_to_numpy(docs, threads=threads, disallowed_special=())[0]
         return enc.encode_ordinary, lambda docs, threads: enc.encode_ordinary_batch(docs, threads=threads)
     if peer == "fastokens":
         import fastokens
