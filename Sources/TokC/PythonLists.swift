@@ -1,6 +1,7 @@
 import Glibc
 
-/// Python lists of ids, made here rather than id by id in Python: the
+/// Python lists of ids, made here rather than id by id in Python (and a
+/// list's texts read here, ``tok_text_pointers``): the
 /// slowest part of handing 25 million ids to Python is making an int object
 /// for each. The Python package keeps one list of the ints `0 ..< n_vocab`
 /// per vocabulary and passes it in; each list made here holds references to
@@ -15,7 +16,10 @@ private struct PythonAPI: @unchecked Sendable {  // used only with the GIL held
     typealias GetItem = @convention(c) (UnsafeMutableRawPointer?, Int) -> UnsafeMutableRawPointer?
     typealias SetItem = @convention(c) (UnsafeMutableRawPointer?, Int, UnsafeMutableRawPointer?) -> Int32
     typealias Reference = @convention(c) (UnsafeMutableRawPointer?) -> Void
+    typealias UTF8 = @convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<Int>?) -> UnsafeRawPointer?
+    typealias ClearError = @convention(c) () -> Void
     let newList: NewList, getItem: GetItem, setItem: SetItem, incRef: Reference, decRef: Reference
+    let utf8: UTF8, clearError: ClearError
 
     /// The functions of the stable ABI these calls need; nil outside an interpreter.
     nonisolated(unsafe) static var shared: PythonAPI? = {
@@ -24,9 +28,11 @@ private struct PythonAPI: @unchecked Sendable {  // used only with the GIL held
         }
         guard let newList = symbol("PyList_New", NewList.self), let getItem = symbol("PyList_GetItem", GetItem.self),
               let setItem = symbol("PyList_SetItem", SetItem.self), let incRef = symbol("Py_IncRef", Reference.self),
-              let decRef = symbol("Py_DecRef", Reference.self)
+              let decRef = symbol("Py_DecRef", Reference.self),
+              let utf8 = symbol("PyUnicode_AsUTF8AndSize", UTF8.self), let clearError = symbol("PyErr_Clear", ClearError.self)
         else { return nil }
-        return PythonAPI(newList: newList, getItem: getItem, setItem: setItem, incRef: incRef, decRef: decRef)
+        return PythonAPI(newList: newList, getItem: getItem, setItem: setItem, incRef: incRef, decRef: decRef,
+                         utf8: utf8, clearError: clearError)
     }()
 
     /// Whether this interpreter lays out lists and reference counts as
@@ -141,4 +147,31 @@ public func tok_result_lists(_ result: UnsafeRawPointer, _ ints: UnsafeMutableRa
     }
     for (k, list) in inner.enumerated() { _ = PythonAPI.shared!.setItem(outer, k, list) }  // steals each new list's reference
     return outer
+}
+
+/// Writes the address and length of the UTF-8 of each of the first `count`
+/// items of `list` (a Python list) and returns how many it wrote: all of
+/// them, or fewer at the first item that is not a `str` or has no UTF-8 (a
+/// lone surrogate), with no Python error left set; the caller takes the
+/// rest. CPython keeps a `str`'s UTF-8 with it (an ASCII one is its own), so
+/// each address is valid while the list holds its item. A batch's texts
+/// taken one call each from Python cost a microsecond a document, a tenth
+/// of a two-thread batch of 10,000 documents. Call with the GIL held
+/// (ctypes.PyDLL).
+@_cdecl("tok_text_pointers")
+public func tok_text_pointers(
+    _ list: UnsafeMutableRawPointer?, _ count: Int, _ addresses: UnsafeMutablePointer<UnsafeRawPointer?>,
+    _ lengths: UnsafeMutablePointer<Int>
+) -> Int {
+    guard let api = PythonAPI.shared else { return 0 }
+    for k in 0 ..< count {  // the caller's arrays hold count items
+        var length = 0
+        guard let item = api.getItem(list, k), let bytes = api.utf8(item, &length) else {
+            api.clearError()
+            return k
+        }
+        addresses[k] = bytes
+        lengths[k] = length
+    }
+    return count
 }

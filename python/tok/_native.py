@@ -71,6 +71,8 @@ for name in ("tok_result_list", "tok_result_lists"):
     function = getattr(pylib, name)
     function.restype = ctypes.py_object
     function.argtypes = [_p, ctypes.py_object]
+pylib.tok_text_pointers.restype = _n
+pylib.tok_text_pointers.argtypes = [ctypes.py_object, _n, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(_n)]
 
 _utf8 = ctypes.pythonapi.PyUnicode_AsUTF8AndSize
 _utf8.restype = ctypes.c_void_p

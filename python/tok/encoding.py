@@ -158,9 +158,10 @@ class Encoding:
         texts = [t if isinstance(t, (str, bytes)) else bytes(t) for t in texts]
         n = len(texts)
         addresses, lengths, kept = (ctypes.c_void_p * n)(), (ctypes.c_ssize_t * n)(), []
-        for k, text in enumerate(texts):
-            addresses[k], lengths[k], keep = text_pointer(text)
-            if keep is not text:
+        # The library reads the texts' UTF-8 up to the first it cannot (bytes, a lone surrogate).
+        for k in range(_native.pylib.tok_text_pointers(texts, n, addresses, lengths), n):
+            addresses[k], lengths[k], keep = text_pointer(texts[k])
+            if keep is not texts[k]:
                 kept.append(keep)
         threads = cores() if threads is None else max(1, int(threads))
         result = Result(checked(lib.tok_encode_batch, self._handle, addresses, lengths, n, policy, int(add_special), threads,
