@@ -150,10 +150,10 @@ public func tok_result_lists(_ result: UnsafeRawPointer, _ ints: UnsafeMutableRa
 }
 
 /// Writes the address and length of the UTF-8 of each of the first `count`
-/// items of `list` (a Python list) and returns how many it wrote: all of
-/// them, or fewer at the first item that is not a `str` or has no UTF-8 (a
-/// lone surrogate), with no Python error left set; the caller takes the
-/// rest. CPython keeps a `str`'s UTF-8 with it (an ASCII one is its own), so
+/// items of `list` (a Python list) that is a `str` with UTF-8, and returns
+/// how many items it left alone (not a `str`, or a lone surrogate: their
+/// address stays NULL, for the caller to fill), with no Python error left
+/// set. CPython keeps a `str`'s UTF-8 with it (an ASCII one is its own), so
 /// each address is valid while the list holds its item. A batch's texts
 /// taken one call each from Python cost a microsecond a document, a tenth
 /// of a two-thread batch of 10,000 documents. Call with the GIL held
@@ -163,15 +163,18 @@ public func tok_text_pointers(
     _ list: UnsafeMutableRawPointer?, _ count: Int, _ addresses: UnsafeMutablePointer<UnsafeRawPointer?>,
     _ lengths: UnsafeMutablePointer<Int>
 ) -> Int {
-    guard let api = PythonAPI.shared else { return 0 }
+    guard let api = PythonAPI.shared else { return count }
+    var left = 0
     for k in 0 ..< count {  // the caller's arrays hold count items
         var length = 0
         guard let item = api.getItem(list, k), let bytes = api.utf8(item, &length) else {
             api.clearError()
-            return k
+            addresses[k] = nil
+            left += 1
+            continue
         }
         addresses[k] = bytes
         lengths[k] = length
     }
-    return count
+    return left
 }

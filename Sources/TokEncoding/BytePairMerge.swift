@@ -10,13 +10,15 @@ import CTokRuntime
 // - Short pieces, of up to 32 characters and `linearScanLimit` (128) bytes, use
 //   a linear scan over a flat array of pair ranks, as tiktoken does: for the
 //   2-30 byte pieces of ordinary text the whole state sits in a few cache
-//   lines, and the scan's work stays bounded at 32 steps per merge.
+//   lines, and a merge scans at most the piece's parts (32, or up to 128
+//   where a character is several byte parts).
 // - Longer pieces (a Chinese sentence under o200k, a 70-letter run of base64,
 //   a 1 MB run of one byte) use a tournament tree over pair positions:
 //   O(n log n) where the scan would be O(n^2). Counting characters, not bytes,
-//   keeps a Chinese clause of 40 characters (120 bytes, 40 parts where
-//   characters enter whole) on the scan and sends 70 ASCII bytes to the tree. Leaves are 32-bit pair ranks and inner nodes `rank << 32 | position`
-//   of the winner, so a comparison needs no dependent load; parts need no
+//   keeps a Chinese clause of 30 characters (90 bytes, 30 parts where
+//   characters enter whole) on the scan and sends 70 ASCII bytes to the tree.
+//   Leaves are 32-bit pair ranks and inner nodes `rank << 32 | position` of
+//   the winner, so a comparison needs no dependent load; parts need no
 //   links, since the next part starts a token length further on; a merge walks
 //   up only until a node is unchanged. 16 bytes per input byte in all.
 // - Characters enter whole where no neighbour can disturb their own merges
@@ -116,10 +118,10 @@ extension Int {
 }
 
 extension BPETables {
-    /// Pieces of up to ``scanPartsLimit`` characters and up to
+    /// Pieces of up to ``scanCharacterLimit`` characters and up to
     /// ``linearScanLimit`` bytes use the linear scan; longer ones the tree.
     @usableFromInline static let linearScanLimit = 128
-    @usableFromInline static let scanPartsLimit = 32
+    @usableFromInline static let scanCharacterLimit = 32
 
     /// The characters of `piece` (its bytes that do not continue one): about
     /// its first parts, as many or fewer where characters enter whole.
@@ -143,8 +145,8 @@ extension BPETables {
     ) {
         if piece.count == 1 {
             out.append(byteTokens[Int(piece[0])])
-        } else if piece.count <= BPETables.scanPartsLimit
-                    || piece.count <= BPETables.linearScanLimit && BPETables.characters(piece) <= BPETables.scanPartsLimit {
+        } else if piece.count <= BPETables.scanCharacterLimit
+                    || (piece.count <= BPETables.linearScanLimit && BPETables.characters(piece) <= BPETables.scanCharacterLimit) {
             mergeByScan(piece, scratch: &scratch, into: &out)
         } else {
             mergeByTree(piece, scratch: &scratch, into: &out)

@@ -165,7 +165,7 @@ def test_any_bytes_and_surrogates(vocabularies):
     expected = [int(x) for x in tok_cli("encode", "--vocab", vocabularies["o200k"], input=raw).stdout.split()]
     assert ids == expected
     assert enc.encode("a\ud800b") == reference.encode("a\ud800b")
-    # A batch's texts of every kind, the library reading them up to the first it cannot.
+    # A batch's texts of every kind: the library reads the strs, Python the rest.
     mixed = ["plain", "caf\u00e9", "a\ud800b", b"\xff bytes", "\u4e2d\u6587 \U0001F600", bytearray(b"more"), "after"]
     assert enc.encode_batch(mixed) == [enc.encode(bytes(x) if isinstance(x, bytearray) else x) for x in mixed]
     assert enc.encode_batch([b"first", "then a str"]) == [enc.encode(b"first"), enc.encode("then a str")]

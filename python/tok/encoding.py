@@ -158,11 +158,13 @@ class Encoding:
         texts = [t if isinstance(t, (str, bytes)) else bytes(t) for t in texts]
         n = len(texts)
         addresses, lengths, kept = (ctypes.c_void_p * n)(), (ctypes.c_ssize_t * n)(), []
-        # The library reads the texts' UTF-8 up to the first it cannot (bytes, a lone surrogate).
-        for k in range(_native.pylib.tok_text_pointers(texts, n, addresses, lengths), n):
-            addresses[k], lengths[k], keep = text_pointer(texts[k])
-            if keep is not texts[k]:
-                kept.append(keep)
+        # The library reads each str's UTF-8; the texts it cannot (bytes, a lone surrogate) are left NULL.
+        if _native.pylib.tok_text_pointers(texts, n, addresses, lengths):
+            for k in range(n):
+                if addresses[k] is None:
+                    addresses[k], lengths[k], keep = text_pointer(texts[k])
+                    if keep is not texts[k]:
+                        kept.append(keep)
         threads = cores() if threads is None else max(1, int(threads))
         result = Result(checked(lib.tok_encode_batch, self._handle, addresses, lengths, n, policy, int(add_special), threads,
                                 int(count_only)))
