@@ -13,12 +13,15 @@ enum PieceState {
     case uncached
 }
 
-/// Up to ``capacity`` pieces waiting for their cache entries (see
+/// ``capacity`` pieces or more (a window's pieces join together, up to
+/// ``room``) waiting for their cache entries (see
 /// ``Tokenizer/encodeInBatches(_:tables:cache:scratch:into:)``), in flat
 /// arrays of one field each, indexed by the piece's place in the batch.
 @usableFromInline
 struct PieceBatch {
     @usableFromInline static let capacity = 128
+    /// Room in the arrays: a window's pieces (at most 64) join a batch that is not yet full.
+    @usableFromInline static let room = capacity + 64
     @usableFromInline let base: UnsafePointer<UInt8>
     @usableFromInline let end: UnsafePointer<UInt8>
     /// Each piece's offset in the text and its length in bytes.
@@ -40,15 +43,15 @@ struct PieceBatch {
     /// array's uniqueness and room each time. Room for every piece's most
     /// ids (each copy writes that many after the ones before it).
     @usableFromInline let staged: UnsafeMutablePointer<UInt32>
-    @usableFromInline static let stagedCapacity = capacity * SharedPieceCache.maxIds
+    @usableFromInline static let stagedCapacity = room * SharedPieceCache.maxIds
     @usableFromInline var count = 0
 
     /// Calls `body` with an empty batch over `text`, its arrays on the stack.
     @inlinable
     static func with<R>(text: UnsafeBufferPointer<UInt8>, _ body: (inout PieceBatch) -> R) -> R {
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: 6 * capacity) { ints in
-            withUnsafeTemporaryAllocation(of: PieceKey.self, capacity: capacity) { keys in
-                withUnsafeTemporaryAllocation(of: PieceState.self, capacity: capacity) { states in
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 6 * room) { ints in
+            withUnsafeTemporaryAllocation(of: PieceKey.self, capacity: room) { keys in
+                withUnsafeTemporaryAllocation(of: PieceState.self, capacity: room) { states in
                     withUnsafeTemporaryAllocation(of: UInt32.self, capacity: stagedCapacity) { staged in
                         var batch = PieceBatch(text: text, ints: ints.baseAddress!, keys: keys.baseAddress!,
                                                states: states.baseAddress!, staged: staged.baseAddress!)
@@ -60,7 +63,7 @@ struct PieceBatch {
     }
 
     /// A batch over `text` whose starts, lengths, slots, id counts, missed
-    /// pieces and their staged counts are the six arrays of ``capacity`` at `ints`.
+    /// pieces and their staged counts are the six arrays of ``room`` at `ints`.
     @inlinable
     init(text: UnsafeBufferPointer<UInt8>, ints: UnsafeMutablePointer<Int>, keys: UnsafeMutablePointer<PieceKey>,
          states: UnsafeMutablePointer<PieceState>, staged: UnsafeMutablePointer<UInt32>) {
@@ -68,11 +71,11 @@ struct PieceBatch {
         base = text.baseAddress!
         end = base + text.count
         starts = ints
-        lengths = ints + PieceBatch.capacity
-        slots = ints + 2 * PieceBatch.capacity
-        idCounts = ints + 3 * PieceBatch.capacity
-        missedPieces = ints + 4 * PieceBatch.capacity
-        stagedBefore = ints + 5 * PieceBatch.capacity
+        lengths = ints + PieceBatch.room
+        slots = ints + 2 * PieceBatch.room
+        idCounts = ints + 3 * PieceBatch.room
+        missedPieces = ints + 4 * PieceBatch.room
+        stagedBefore = ints + 5 * PieceBatch.room
         self.keys = keys
         self.states = states
     }
@@ -83,7 +86,27 @@ struct PieceBatch {
         starts[count] = piece.lowerBound  // count < capacity: flushed when it reaches it
         lengths[count] = piece.count
         count += 1
-        return count == PieceBatch.capacity
+        return count >= PieceBatch.capacity
+    }
+
+    /// Adds the pieces a window decides (``PieceSplitter/forEachPiece(_:_:window:)``),
+    /// which the batch has room for while it is not full; true when it is full.
+    @inlinable @inline(__always)
+    mutating func add(window i: Int, ends: UInt64) -> Bool {
+        // The count and arrays in locals: through `self`, the count was read
+        // back after every store into the arrays.
+        var k = count, e = ends, start = i
+        let starts = self.starts, lengths = self.lengths
+        while e != 0 {
+            let end = i &+ e.trailingZeroBitCount
+            starts[k] = start  // k < capacity + 64 = room: the batch was not full, and a window has at most 64 pieces
+            lengths[k] = end &- start
+            start = end
+            k &+= 1
+            e &= e &- 1
+        }
+        count = k
+        return k >= PieceBatch.capacity
     }
 
     /// Appends the ids of every piece in the batch, in order, and empties it.
@@ -95,7 +118,7 @@ struct PieceBatch {
         let count = self.count, base = self.base, end = self.end, starts = self.starts, lengths = self.lengths
         let keys = self.keys, slots = self.slots, states = self.states, staged = self.staged, idCounts = self.idCounts
         let missedPieces = self.missedPieces, stagedBefore = self.stagedBefore
-        // Every index below is < count <= capacity.
+        // Every index below is < count <= room.
         // 1. Request every short piece's cache line.
         for j in 0 ..< count {
             let n = lengths[j]

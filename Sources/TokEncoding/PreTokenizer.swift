@@ -73,6 +73,18 @@ public struct Split: Sendable, Hashable {
 protocol PieceSplitter {
     /// Calls `body` with the byte range of each piece of `text`, in order; the pieces tile `text`.
     func forEachPiece(_ text: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>) -> Void)
+    /// ``forEachPiece(_:_:)``, with the pieces a 64-byte window decides given
+    /// together: `window(i, ends)` for the pieces that start at `i` and end
+    /// at each bit `k` of `ends` (`i + k`; the first ends at the lowest bit,
+    /// each of the others where the one before ends).
+    func forEachPiece(_ text: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>) -> Void, window: (Int, UInt64) -> Void)
+}
+
+extension PieceSplitter {
+    @inlinable
+    func forEachPiece(_ text: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>) -> Void, window: (Int, UInt64) -> Void) {
+        forEachPiece(text, body)
+    }
 }
 
 /// Splits text into pieces: a sequence of ``Split``s, each applied to every
@@ -154,6 +166,21 @@ public struct PreTokenizer: Sendable, Hashable, PieceSplitter {
     /// - Complexity: O(n) in the length of `text`.
     @inlinable
     public func forEachPiece(_ text: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>) -> Void) {
+        forEachPiece(text, body) { i, ends in
+            var e = ends, last = i
+            while e != 0 {
+                let end = i + e.trailingZeroBitCount
+                body(last ..< end)
+                last = end
+                e &= e &- 1
+            }
+        }
+    }
+
+    /// ``forEachPiece(_:_:)`` with the pieces of a window given together
+    /// (``PieceSplitter/forEachPiece(_:_:window:)``).
+    @inlinable
+    func forEachPiece(_ text: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>) -> Void, window: (Int, UInt64) -> Void) {
         // One split: a loop with the matcher chosen once, outside it, so that it
         // inlines (the general loop below dispatches on the rule per match;
         // split and its closure measured 14% of English encoding time, and this
@@ -169,19 +196,19 @@ public struct PreTokenizer: Sendable, Hashable, PieceSplitter {
         if splits.count == 1, case .rule(let rule) = splits[0].pattern {
             switch rule {
             case .o200k:
-                return text.forEachMatch(windows: (cl100k: false, maxDigits: 3), body) { $0.matchO200K(at: $1, separateHan: false) }
+                return text.forEachMatch(windows: (cl100k: false, maxDigits: 3), body, window: window) { $0.matchO200K(at: $1, separateHan: false) }
             case .tok:
-                return text.forEachMatch(windows: (cl100k: false, maxDigits: 1), body) { $0.matchO200K(at: $1, separateHan: true) }
+                return text.forEachMatch(windows: (cl100k: false, maxDigits: 1), body, window: window) { $0.matchO200K(at: $1, separateHan: true) }
             case .cl100k:
-                return text.forEachMatch(windows: (cl100k: true, maxDigits: 3), body) {
+                return text.forEachMatch(windows: (cl100k: true, maxDigits: 3), body, window: window) {
                     $0.matchCL100K(at: $1, maxDigits: 3, possessiveForm: true)
                 }
             case .llama3:
-                return text.forEachMatch(windows: (cl100k: true, maxDigits: 3), body) {
+                return text.forEachMatch(windows: (cl100k: true, maxDigits: 3), body, window: window) {
                     $0.matchCL100K(at: $1, maxDigits: 3, possessiveForm: false)
                 }
             case .qwen2:
-                return text.forEachMatch(windows: (cl100k: true, maxDigits: 1), body) {
+                return text.forEachMatch(windows: (cl100k: true, maxDigits: 1), body, window: window) {
                     $0.matchCL100K(at: $1, maxDigits: 1, possessiveForm: false)
                 }
             default: break
@@ -223,15 +250,16 @@ extension UnsafeBufferPointer where Element == UInt8 {
     /// Calls `body` with each match of `match` and each gap between matches, in
     /// order: ``PreTokenizer``'s split with one rule, the rule inlined. With
     /// `windows` (the o200k or cl100k family's), ASCII text is cut 64 bytes at
-    /// a time (``forEachWindowPiece(at:cl100k:maxDigits:_:)``), the rest by `match`.
+    /// a time (``windowPieces(at:cl100k:maxDigits:_:)``), the rest by `match`.
     @inlinable @inline(__always)
     func forEachMatch(
-        windows: (cl100k: Bool, maxDigits: Int)? = nil, _ body: (Range<Int>) -> Void, _ match: (Self, Int) -> Int
+        windows: (cl100k: Bool, maxDigits: Int)? = nil, _ body: (Range<Int>) -> Void,
+        window: (Int, UInt64) -> Void = { _, _ in }, _ match: (Self, Int) -> Int
     ) {
         var i = 0, gapStart = 0
         while i < count {
             if let windows, gapStart == i, count - i >= 64,
-               case let reach = forEachWindowPiece(at: i, cl100k: windows.cl100k, maxDigits: windows.maxDigits, body),
+               case let reach = windowPieces(at: i, cl100k: windows.cl100k, maxDigits: windows.maxDigits, window),
                reach > 0 {
                 i += reach
                 gapStart = i

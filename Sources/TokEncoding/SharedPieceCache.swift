@@ -145,7 +145,7 @@ struct PieceCacheView {
     /// `head` (from ``holds(_:_:slot:)``, which compared the piece's bytes):
     /// no writer has changed the entry since, as every store moves the head's
     /// sequence number (it would take 32,768 stores into this one entry
-    /// between the two reads to bring it back; a batch makes at most 128).
+    /// between the two reads to bring it back; a batch makes at most 192).
     /// Else appends nothing.
     @inlinable @inline(__always)
     func appendIfUnchanged(slot: Int, head: UInt64, into out: inout ContiguousArray<UInt32>) -> Bool {

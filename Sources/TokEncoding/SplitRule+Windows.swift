@@ -143,21 +143,17 @@ extension UnsafeBufferPointer where Element == UInt8 {
         return (starts | 1, limit)
     }
 
-    /// Calls `body` with the pieces the window at `i` decides
-    /// (``windowStarts(at:cl100k:maxDigits:)``), in order, and returns how far
-    /// they reach: 0 when the window decides none.
+    /// Calls `window(i, ends)` with the pieces the window at `i` decides
+    /// (``windowStarts(at:cl100k:maxDigits:)``; see
+    /// ``PieceSplitter/forEachPiece(_:_:window:)``) and returns how far they
+    /// reach: 0 when the window decides none.
     @inlinable @inline(__always)
-    func forEachWindowPiece(at i: Int, cl100k: Bool, maxDigits: Int, _ body: (Range<Int>) -> Void) -> Int {
+    func windowPieces(at i: Int, cl100k: Bool, maxDigits: Int, _ window: (Int, UInt64) -> Void) -> Int {
         let (starts, limit) = windowStarts(at: i, cl100k: cl100k, maxDigits: maxDigits)
         // Pieces that end at a start in (0, limit].
-        var ends = starts & ~1 & ((UInt64(2) &<< UInt64(limit)) &- 1)
-        var last = 0
-        while ends != 0 {
-            let k = ends.trailingZeroBitCount
-            body(i + last ..< i + k)
-            last = k
-            ends &= ends &- 1
-        }
-        return last
+        let ends = starts & ~1 & ((UInt64(2) &<< UInt64(limit)) &- 1)
+        guard ends != 0 else { return 0 }
+        window(i, ends)
+        return 64 - ends.leadingZeroBitCount - 1
     }
 }

@@ -278,9 +278,11 @@ public struct Tokenizer: Sendable {
     ) {
         scratch.longPieces.prepare(for: tables)
         PieceBatch.with(text: text) { batch in
-            splitter.forEachPiece(text) { piece in
+            splitter.forEachPiece(text, { piece in
                 if batch.add(piece) { batch.flush(tables: tables, cache: cache, scratch: &scratch, into: &out) }
-            }
+            }, window: { i, ends in
+                if batch.add(window: i, ends: ends) { batch.flush(tables: tables, cache: cache, scratch: &scratch, into: &out) }
+            })
             batch.flush(tables: tables, cache: cache, scratch: &scratch, into: &out)
         }
     }
