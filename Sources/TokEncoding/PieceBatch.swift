@@ -7,6 +7,8 @@ enum PieceState {
     /// A short piece the shared cache did not hold: its hash, for the
     /// vocabulary's lookup table.
     case miss(hash: UInt64)
+    /// A short piece whose half sends it to its line (its ids did not fit).
+    case forwarded
     /// A piece for the thread's ``LongPieceCache``: its hash.
     case long(hash: UInt64)
     /// A piece longer than any cache holds.
@@ -31,7 +33,7 @@ struct PieceBatch {
     @usableFromInline let idCounts: UnsafeMutablePointer<Int>
     /// A short piece's key and its entry in the shared cache (step 1).
     @usableFromInline let keys: UnsafeMutablePointer<PieceKey>
-    @usableFromInline let slots: UnsafeMutablePointer<Int>
+    @usableFromInline let entries: UnsafeMutablePointer<UnsafeMutablePointer<UInt64>>
     /// The pieces step 2 could not serve, in order (`missed` of them): each
     /// one's place in the batch, how many ids of hits were staged before
     /// it, and what step 2 learnt of it.
@@ -49,34 +51,38 @@ struct PieceBatch {
     /// Calls `body` with an empty batch over `text`, its arrays on the stack.
     @inlinable
     static func with<R>(text: UnsafeBufferPointer<UInt8>, _ body: (inout PieceBatch) -> R) -> R {
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: 6 * room) { ints in
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 5 * room) { ints in
             withUnsafeTemporaryAllocation(of: PieceKey.self, capacity: room) { keys in
-                withUnsafeTemporaryAllocation(of: PieceState.self, capacity: room) { states in
-                    withUnsafeTemporaryAllocation(of: UInt32.self, capacity: stagedCapacity) { staged in
-                        var batch = PieceBatch(text: text, ints: ints.baseAddress!, keys: keys.baseAddress!,
-                                               states: states.baseAddress!, staged: staged.baseAddress!)
-                        return body(&batch)
+                withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<UInt64>.self, capacity: room) { entries in
+                    withUnsafeTemporaryAllocation(of: PieceState.self, capacity: room) { states in
+                        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: stagedCapacity) { staged in
+                            var batch = PieceBatch(text: text, ints: ints.baseAddress!, keys: keys.baseAddress!,
+                                                   entries: entries.baseAddress!, states: states.baseAddress!,
+                                                   staged: staged.baseAddress!)
+                            return body(&batch)
+                        }
                     }
                 }
             }
         }
     }
 
-    /// A batch over `text` whose starts, lengths, slots, id counts, missed
-    /// pieces and their staged counts are the six arrays of ``room`` at `ints`.
+    /// A batch over `text` whose starts, lengths, id counts, missed pieces
+    /// and their staged counts are the five arrays of ``room`` at `ints`.
     @inlinable
     init(text: UnsafeBufferPointer<UInt8>, ints: UnsafeMutablePointer<Int>, keys: UnsafeMutablePointer<PieceKey>,
-         states: UnsafeMutablePointer<PieceState>, staged: UnsafeMutablePointer<UInt32>) {
+         entries: UnsafeMutablePointer<UnsafeMutablePointer<UInt64>>, states: UnsafeMutablePointer<PieceState>,
+         staged: UnsafeMutablePointer<UInt32>) {
         self.staged = staged
         base = text.baseAddress!
         end = base + text.count
         starts = ints
         lengths = ints + PieceBatch.room
-        slots = ints + 2 * PieceBatch.room
-        idCounts = ints + 3 * PieceBatch.room
-        missedPieces = ints + 4 * PieceBatch.room
-        stagedBefore = ints + 5 * PieceBatch.room
+        idCounts = ints + 2 * PieceBatch.room
+        missedPieces = ints + 3 * PieceBatch.room
+        stagedBefore = ints + 4 * PieceBatch.room
         self.keys = keys
+        self.entries = entries
         self.states = states
     }
 
@@ -116,7 +122,7 @@ struct PieceBatch {
     ) {
         // The arrays in locals: through `self` they were read again after every store.
         let count = self.count, base = self.base, end = self.end, starts = self.starts, lengths = self.lengths
-        let keys = self.keys, slots = self.slots, states = self.states, staged = self.staged, idCounts = self.idCounts
+        let keys = self.keys, entries = self.entries, states = self.states, staged = self.staged, idCounts = self.idCounts
         let missedPieces = self.missedPieces, stagedBefore = self.stagedBefore
         // Every index below is < count <= room.
         // 1. Request every short piece's cache line.
@@ -124,10 +130,10 @@ struct PieceBatch {
             let n = lengths[j]
             guard n <= SharedPieceCache.maxBytes else { continue }
             let key = PieceKey(base + starts[j], n, end: end)
-            let slot = key.slot(n, cache.shift)
+            let e = cache.entry(key, n)
             keys[j] = key
-            slots[j] = slot
-            tok_prefetch(cache.entry(slot))
+            entries[j] = e
+            tok_prefetch(e)
         }
         // 2. Serve every hit into `staged` (`ready` ids so far); for each
         // other piece, note where it falls among them and request the lines
@@ -136,15 +142,22 @@ struct PieceBatch {
         for j in 0 ..< count {
             let n = lengths[j]
             if n <= SharedPieceCache.maxBytes {
-                let head = cache.holds(keys[j], n, slot: slots[j])
-                if head != 0, case let k = cache.copyIfUnchanged(slot: slots[j], head: head, to: staged + ready), k > 0 {
-                    ready &+= k  // at most maxIds a piece: within stagedCapacity
-                    idCounts[j] = k
-                    continue
+                let half = PieceCacheView.inHalf(n)
+                let head = cache.holds(keys[j], n, at: entries[j], half: half)
+                if head != 0 && half && PieceCacheView.isForwarded(head) {
+                    states[missed] = .forwarded
+                    tok_prefetch(cache.line(keys[j], n))
+                } else {
+                    if head != 0, case let k = cache.copyIfUnchanged(entries[j], half: half, head: head, to: staged + ready),
+                       k > 0 {
+                        ready &+= k  // at most maxIds a piece: within stagedCapacity
+                        idCounts[j] = k
+                        continue
+                    }
+                    let h = hashBytes(base + starts[j], n)
+                    states[missed] = .miss(hash: h)
+                    tok_prefetch(tables.lookupSlot(hash: h))
                 }
-                let h = hashBytes(base + starts[j], n)
-                states[missed] = .miss(hash: h)
-                tok_prefetch(tables.lookupSlot(hash: h))
             } else if n <= LongPieceCache.maxBytes {
                 // A long piece (a Chinese clause): its hash for step 3, and the
                 // lines its two lookups will read, requested now so that the
@@ -181,6 +194,9 @@ struct PieceBatch {
                 }
             case .miss(let h):
                 encodeAndStore(j, hash: h, tables: tables, cache: cache, scratch: &scratch, into: &out)
+            case .forwarded:
+                if cache.lookUp(keys[j], n, into: &out) { continue }
+                encodeAndStore(j, hash: hashBytes(start, n), tables: tables, cache: cache, scratch: &scratch, into: &out)
             }
         }
         if ready > copied { out.append(contentsOf: UnsafeBufferPointer(start: staged + copied, count: ready - copied)) }
@@ -199,7 +215,7 @@ struct PieceBatch {
         tables.encodePiece(base + starts[j], n, hash: h, scratch: &scratch, into: &out)
         guard out.count - before <= SharedPieceCache.maxIds else { return }
         out.withUnsafeBufferPointer { ids in
-            cache.store(keys[j], n, slot: slots[j], ids: UnsafeBufferPointer(rebasing: ids[before...]))
+            cache.store(keys[j], n, ids: UnsafeBufferPointer(rebasing: ids[before...]))
         }
     }
 }

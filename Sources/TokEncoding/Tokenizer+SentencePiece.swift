@@ -124,28 +124,24 @@ extension Tokenizer {
             e[1] = UInt64(ids[0]) | UInt64(ids.count == 2 ? ids[1] : 0) << 31 | UInt64(ids.count) << 62
         }
         let cut = UnsafeBufferPointer(start: p, count: n)
-        var entry: (key: PieceKey, slot: Int)? = nil
+        var key: PieceKey? = nil
         if let cache, n <= SharedPieceCache.maxBytes {
-            let key = PieceKey(p, n, end: end)
-            entry = (key, key.slot(n, cache.shift))
-            let head = cache.holds(key, n, slot: entry!.slot)
-            if head != 0 {
-                // copyIfUnchanged writes maxIds words.
-                let slot = gathered.room(SharedPieceCache.maxIds, into: &out)
-                if case let k = cache.copyIfUnchanged(slot: entry!.slot, head: head, to: slot), k > 0 {
-                    keep(UnsafeBufferPointer(start: slot, count: k))
-                    gathered.ready += k
-                    return
-                }
+            key = PieceKey(p, n, end: end)
+            // lookUp writes maxIds words.
+            let slot = gathered.room(SharedPieceCache.maxIds, into: &out)
+            if case let k = cache.lookUp(key!, n, to: slot), k > 0 {
+                keep(UnsafeBufferPointer(start: slot, count: k))
+                gathered.ready += k
+                return
             }
         }
         cutIds.removeAll(keepingCapacity: true)
-        if let cache, let entry {
+        if let cache, let key {
             sentencePiece.mergeByScores(cut, scores: scores, vocabulary: vocabulary, into: &cutIds)
             if cutIds.count <= SharedPieceCache.maxIds {
                 cutIds.withUnsafeBufferPointer {
                     keep($0)
-                    cache.store(entry.key, n, slot: entry.slot, ids: $0)
+                    cache.store(key, n, ids: $0)
                 }
             }
         } else if n > LongPieceCache.maxBytes {

@@ -26,47 +26,63 @@ struct PieceCacheTests {
         }
     }
 
-    /// Entries give back exactly the ids stored (1 to 7 of them); a piece is
+    /// Entries give back exactly the ids stored (1 to 7 of them, pieces of
+    /// 1 to 32 bytes: in halves, forwarded to lines, and in lines); a piece is
     /// found only under its own bytes and length, and a newer piece in the
     /// same entry replaces the older.
     @Test func entriesHoldTheirIdsAndOnlyForTheirPiece() {
-        let storage = SharedPieceCache(entries: 4)
+        let storage = SharedPieceCache(entries: 1)  // one half and one line: every piece shares them
         let cache = storage.view
         withExtendedLifetime(storage) {
             let text = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8) + [0, 0]
             text.withUnsafeBufferPointer { b in
                 let p = b.baseAddress!, end = p + b.count
-                for count in 1 ... 7 {
-                    let n = count * 4
-                    let key = PieceKey(p, n, end: end)
-                    let slot = key.slot(n, cache.shift)
-                    let ids = (0 ..< count).map { UInt32($0 * 100_003 + 7) }
-                    ids.withUnsafeBufferPointer { cache.store(key, n, slot: slot, ids: $0) }
-                    var out = ContiguousArray<UInt32>()
-                    let head = cache.holds(key, n, slot: slot)
-                    #expect(head != 0)
-                    #expect(cache.lookUp(key, n, slot: slot, into: &out))
-                    #expect(Array(out) == ids)
-                    // A hit's head stands for the whole entry until the entry changes.
-                    out.removeAll()
-                    #expect(cache.appendIfUnchanged(slot: slot, head: head, into: &out))
-                    #expect(Array(out) == ids)
-                    let other = PieceKey(p + 1, n, end: end)
-                    [UInt32(9)].withUnsafeBufferPointer { cache.store(other, n, slot: slot, ids: $0) }
-                    out.removeAll()
-                    #expect(!cache.appendIfUnchanged(slot: slot, head: head, into: &out))
-                    #expect(out.isEmpty)
-                    #expect(cache.holds(key, n, slot: slot) == 0)
-                    ids.withUnsafeBufferPointer { cache.store(key, n, slot: slot, ids: $0) }
-                    // The same piece stored again is a new head: an old one no longer vouches for it.
-                    #expect(cache.holds(key, n, slot: slot) != head)
-                    // The same bytes one shorter, or trailing zero bytes, are other pieces.
-                    let shorter = PieceKey(p, n - 1, end: end)
-                    #expect(cache.holds(shorter, n - 1, slot: slot) == 0)
-                    #expect(!cache.lookUp(shorter, n - 1, slot: slot, into: &out))
+                for n in [1, 2, 7, 8, 9, 15, 16, 17, 24, 31, 32] {
+                    for count in 1 ... 7 {
+                        let key = PieceKey(p, n, end: end)
+                        let ids = (0 ..< count).map { UInt32($0 * 100_003 + 7 + n) }
+                        func lookUp(_ key: PieceKey, _ n: Int) -> [UInt32]? {
+                            var out = ContiguousArray<UInt32>()
+                            return cache.lookUp(key, n, into: &out) ? Array(out) : (out.isEmpty ? nil : [])
+                        }
+                        ids.withUnsafeBufferPointer { cache.store(key, n, ids: $0) }
+                        #expect(lookUp(key, n) == ids)
+                        // Where the batch's two steps find it: the entry it starts at, or the line it is sent to.
+                        let half = PieceCacheView.inHalf(n)
+                        var e = cache.entry(key, n), inHalf = half
+                        var head = cache.holds(key, n, at: e, half: half)
+                        #expect(head != 0)
+                        #expect(half && count > SharedPieceCache.halfIds ? PieceCacheView.isForwarded(head)
+                                : !(half && PieceCacheView.isForwarded(head)))
+                        if half && PieceCacheView.isForwarded(head) {
+                            e = cache.line(key, n)
+                            inHalf = false
+                            head = cache.holds(key, n, at: e, half: false)
+                        }
+                        // A hit's head stands for the whole entry until the entry changes.
+                        var buffer = [UInt32](repeating: 0, count: SharedPieceCache.maxIds)
+                        #expect(cache.copyIfUnchanged(e, half: inHalf, head: head, to: &buffer) == count)
+                        #expect(Array(buffer[..<count]) == ids)
+                        let other = PieceKey(p + 1, n, end: end)
+                        let otherIds = Array(repeating: UInt32(9), count: count)
+                        otherIds.withUnsafeBufferPointer { cache.store(other, n, ids: $0) }
+                        #expect(cache.copyIfUnchanged(e, half: inHalf, head: head, to: &buffer) == 0)
+                        #expect(lookUp(key, n) == nil)
+                        #expect(lookUp(other, n) == otherIds)
+                        ids.withUnsafeBufferPointer { cache.store(key, n, ids: $0) }
+                        // The same piece stored again is a new head: an old one no longer vouches for it.
+                        #expect(cache.holds(key, n, at: e, half: inHalf) != head)
+                        #expect(lookUp(key, n) == ids)
+                        // The same bytes one shorter, or trailing zero bytes, are other pieces.
+                        if n > 1 {
+                            let shorter = PieceKey(p, n - 1, end: end)
+                            #expect(lookUp(shorter, n - 1) == nil)
+                        }
+                    }
                 }
                 let zeros = PieceKey(end - 2, 2, end: end)
-                #expect(cache.holds(zeros, 2, slot: zeros.slot(2, cache.shift)) == 0)
+                var out = ContiguousArray<UInt32>()
+                #expect(!cache.lookUp(zeros, 2, into: &out))
             }
         }
     }
@@ -153,14 +169,13 @@ struct PieceCacheTests {
                     let k = Int(rng.next() % 64)
                     pieces[k].withUnsafeBufferPointer { b in
                         let n = b.count, key = PieceKey(b.baseAddress!, n, end: b.baseAddress! + n)
-                        let slot = key.slot(n, cache.shift)
                         out.removeAll(keepingCapacity: true)
-                        if cache.lookUp(key, n, slot: slot, into: &out) {
+                        if cache.lookUp(key, n, into: &out) {
                             hits += 1
                             if Array(out) != ids(k) { wrong += 1 }
                         } else {
                             if !out.isEmpty { wrong += 1 }
-                            ids(k).withUnsafeBufferPointer { cache.store(key, n, slot: slot, ids: $0) }
+                            ids(k).withUnsafeBufferPointer { cache.store(key, n, ids: $0) }
                         }
                     }
                 }
