@@ -142,7 +142,7 @@ struct PieceBatch {
         for j in 0 ..< count {
             let n = lengths[j]
             if n <= SharedPieceCache.maxBytes {
-                let half = PieceCacheView.inHalf(n)
+                let half = PieceCacheView.inHalf(keys[j], n)
                 let head = cache.holds(keys[j], n, at: entries[j], half: half)
                 if head != 0 && half && PieceCacheView.isForwarded(head) {
                     states[missed] = .forwarded

@@ -46,7 +46,7 @@ final class SharedPieceCache: @unchecked Sendable {  // its entries are read and
     @usableFromInline static let maxBytes = 32
     @usableFromInline static let maxIds = 7
     /// Halves for each line.
-    @usableFromInline static let halvesPerLine = 8
+    @usableFromInline static let halvesPerLine = 4
 
     @usableFromInline let halves: UnsafeMutablePointer<UInt64>
     @usableFromInline let lines: UnsafeMutablePointer<UInt64>
@@ -153,15 +153,19 @@ struct PieceCacheView {
     /// A head's id count.
     @usableFromInline static let countMask: UInt64 = 0xFF00
 
-    /// Whether a piece of `n` bytes (1 ... ``SharedPieceCache/maxBytes``) is looked up in a half.
+    /// Whether a piece of `n` bytes (1 ... ``SharedPieceCache/maxBytes``) with this key is looked up in a
+    /// half: up to 16 bytes of ASCII (a short piece of other text, a Chinese word, often has more ids
+    /// than a half holds, and a half sending it to its line cost a second lookup).
     @inlinable @inline(__always)
-    static func inHalf(_ n: Int) -> Bool { n <= SharedPieceCache.halfBytes }
+    static func inHalf(_ key: PieceKey, _ n: Int) -> Bool {
+        n <= SharedPieceCache.halfBytes && (key.w0 | key.w1) & 0x8080_8080_8080_8080 == 0
+    }
 
     /// The entry a piece's lookup starts at: its half for up to 16 bytes, else its line.
     @inlinable @inline(__always)
     func entry(_ key: PieceKey, _ n: Int) -> UnsafeMutablePointer<UInt64> {
         // A slot is below its table's count (the hash's top bits), so no overflow.
-        PieceCacheView.inHalf(n) ? halves + key.slot(n, halfShift) &<< 2 : line(key, n)
+        PieceCacheView.inHalf(key, n) ? halves + key.slot(n, halfShift) &<< 2 : line(key, n)
     }
 
     /// The line of a piece (where a short piece's ids go when they do not fit its half).
@@ -232,7 +236,7 @@ struct PieceCacheView {
     /// a forwarded half's line included.
     @inlinable @inline(__always)
     func lookUp(_ key: PieceKey, _ n: Int, to ids: UnsafeMutablePointer<UInt32>) -> Int {
-        var e = entry(key, n), half = PieceCacheView.inHalf(n)
+        var e = entry(key, n), half = PieceCacheView.inHalf(key, n)
         var head = holds(key, n, at: e, half: half)
         if half && head != 0 && PieceCacheView.isForwarded(head) {
             e = line(key, n)
@@ -257,7 +261,7 @@ struct PieceCacheView {
     /// holding the piece with no ids to send lookups there.
     @inlinable @inline(__always)
     func store(_ key: PieceKey, _ n: Int, ids: UnsafeBufferPointer<UInt32>) {
-        let e = entry(key, n), half = PieceCacheView.inHalf(n)
+        let e = entry(key, n), half = PieceCacheView.inHalf(key, n)
         guard half && ids.count > SharedPieceCache.halfIds else { return store(key, n, at: e, half: half, ids: ids) }
         store(key, n, at: line(key, n), half: false, ids: ids)
         store(key, n, at: e, half: true, ids: UnsafeBufferPointer(start: ids.baseAddress, count: 0))

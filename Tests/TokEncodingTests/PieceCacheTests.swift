@@ -48,7 +48,7 @@ struct PieceCacheTests {
                         ids.withUnsafeBufferPointer { cache.store(key, n, ids: $0) }
                         #expect(lookUp(key, n) == ids)
                         // Where the batch's two steps find it: the entry it starts at, or the line it is sent to.
-                        let half = PieceCacheView.inHalf(n)
+                        let half = PieceCacheView.inHalf(key, n)
                         var e = cache.entry(key, n), inHalf = half
                         var head = cache.holds(key, n, at: e, half: half)
                         #expect(head != 0)
