@@ -116,7 +116,7 @@ if args.first == "--cache", let vocab = args.dropFirst().first {
             }
         }
         for (k, entries) in sizes.enumerated() {
-            rows.append(["file": file, "entries": entries, "cache_kib": entries * 40 / 1024,
+            rows.append(["file": file, "entries": entries, "cache_kib": entries * 48 / 1024,
                          "cold_mb_per_s": Double(text.count) / cold[k] / 1e6,
                          "warm_mb_per_s": Double(text.count) / warm[k] / 1e6, "ids_equal": equal[k]])
         }

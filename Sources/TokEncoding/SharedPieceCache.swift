@@ -11,23 +11,25 @@ import CTokRuntime
 /// per thread.
 ///
 /// Two direct-mapped tables, each entry found at `hash >> shift`:
-/// - halves, for pieces of up to 16 bytes (98% of ordinary text's): half a
-///   line, four words, two to a line: the piece's bytes zero-padded to 16
-///   (words 0-1), a head word (its length, id count, a sequence number and
-///   the first id: word 2) and two more ids (word 3);
-/// - lines, for pieces of 17 to ``maxBytes`` bytes and for those of up to
-///   16 whose ids do not fit a half (a Chinese word): one 64-byte line, eight
-///   words: the bytes zero-padded to 32 (words 0-3), the head (word 4) and up
-///   to six more ids (words 5-7). Such a short piece's half holds its bytes
-///   and no ids, which sends its lookups to the lines.
+/// - halves, for pieces of up to 16 bytes of ASCII (98% of English's and
+///   code's): half a line, four words, two to a line: the piece's bytes
+///   zero-padded to 16 (words 0-1), a head word (its length, id count, a
+///   sequence number and the first id: word 2) and two more ids (word 3);
+/// - lines, for the other pieces of up to ``maxBytes`` bytes (longer ones,
+///   and other text's, whose few bytes often make more ids than a half
+///   holds: a Chinese word) and for the ASCII pieces whose ids do not fit
+///   a half: one 64-byte line, eight words: the bytes zero-padded to 32
+///   (words 0-3), the head (word 4) and up to six more ids (words 5-7). Such
+///   an ASCII piece's half holds its bytes and no ids, which sends its
+///   lookups to its line.
 /// A piece replaces whatever held its entry, so the cache never grows and
 /// what it returns never depends on what it evicted: an entry is only read
 /// back for exactly the same bytes, and holds exactly what the kernel made of
 /// them. Pieces of more than ``maxBytes`` bytes or ``maxIds`` ids are not
-/// held (longer ones go to each thread's ``LongPieceCache``). Halves hold
-/// twice the pieces a line each did in the same memory: on the 101 MB mixed
-/// text under cl100k (a cache of 16 MiB, simulated) 493,680 misses of a
-/// line per piece became about 400,000.
+/// held (longer ones go to each thread's ``LongPieceCache``). A half holds a
+/// piece in half the memory of a line: on the 101 MB mixed text under
+/// cl100k, one pass missed 566,217 pieces in 262,144 lines (16 MiB) and
+/// 494,289 in 524,288 halves and 131,072 lines (24 MiB).
 ///
 /// Threads share the entries without a lock: a writer makes the head's
 /// sequence number odd while it writes the entry (giving up if another writer
@@ -36,7 +38,7 @@ import CTokRuntime
 /// ``PieceCacheView``).
 @usableFromInline
 final class SharedPieceCache: @unchecked Sendable {  // its entries are read and written only through PieceCacheView's sequence lock, with atomic loads and stores
-    /// Halves by default: 131,072 (4 MiB) and a line for every eight (1 MiB),
+    /// Halves by default: 131,072 (4 MiB) and a line for every four (2 MiB),
     /// paid for page by page as they fill.
     @usableFromInline static let defaultEntries = 1 << 17
     /// The longest piece a half holds, and its most ids.
@@ -50,14 +52,14 @@ final class SharedPieceCache: @unchecked Sendable {  // its entries are read and
 
     @usableFromInline let halves: UnsafeMutablePointer<UInt64>
     @usableFromInline let lines: UnsafeMutablePointer<UInt64>
-    /// Halves (a power of two), and lines (an eighth of them, at least 1).
+    /// Halves (a power of two), and lines (a quarter as many, at least 1).
     @usableFromInline let count: Int
     @usableFromInline let lineCount: Int
     @usableFromInline let halfShift: UInt64
     @usableFromInline let lineShift: UInt64
 
     /// - Parameter count: halves, rounded up to a power of two (at least 1);
-    ///   lines are an eighth of them.
+    ///   lines are a quarter as many.
     @usableFromInline init(entries count: Int) {
         self.count = max(count, 1).roundedUpToPowerOfTwo
         lineCount = max(self.count / SharedPieceCache.halvesPerLine, 1)

@@ -112,18 +112,18 @@ public struct Tokenizer: Sendable {
     }
 
     /// The piece cache's entries by default: 131,072 halves of 32 bytes and
-    /// 16,384 lines of 64 (``SharedPieceCache``), 5 MiB.
+    /// 32,768 lines of 64 (``SharedPieceCache``), 6 MiB.
     public static let defaultPieceCacheEntries = SharedPieceCache.defaultEntries
 
     /// The piece cache's entries for long jobs over large texts (`tok encode`,
-    /// an encoding loaded from Python): 524,288 halves and 65,536 lines, 20
+    /// an encoding loaded from Python): 524,288 halves and 131,072 lines, 24
     /// MiB, paid for page by page as they fill. On 20 MB of English a quarter
     /// as many entries missed 45% more pieces (180,000 against 125,000 of 4.6
     /// million).
     public static let largePieceCacheEntries = 1 << 19
 
     /// Entries of the piece cache (its halves, 32 bytes each, with a line of
-    /// 64 bytes for every eight; 0: none), shared by every thread.
+    /// 64 bytes for every four; 0: none), shared by every thread.
     public var pieceCacheEntries: Int { pieceCache?.count ?? 0 }
 
     /// This tokenizer with a piece cache of its own of `entries` entries

@@ -59,7 +59,7 @@ struct EncodeCommand: ParsableCommand {
 
     @OptionGroup var threads: ThreadOptions
 
-    @Option(help: "Piece cache entries, 32 bytes each with a 64-byte line for every eight, shared by the threads (default 524288: 20 MiB; each thread keeps 1.3 MiB more for long pieces and pair lookups; 0 turns every cache off). The ids do not depend on it.")
+    @Option(help: "Piece cache entries, 32 bytes each with a 64-byte line for every four, shared by the threads (default 524288: 24 MiB; each thread keeps 1.3 MiB more for long pieces and pair lookups; 0 turns every cache off). The ids do not depend on it.")
     var pieceCache: Int?
 
     func validate() throws {
