@@ -27,6 +27,15 @@ func best(_ runs: Int, _ body: () throws -> Void) rethrows -> Double {
     return t
 }
 
+/// The piece cache's size for `entries` (rounded up to a power of two, as the
+/// cache does): halves of 32 bytes and a 64-byte line for every four.
+func cacheKiB(_ entries: Int) -> Int {
+    guard entries > 0 else { return 0 }
+    var halves = 1
+    while halves < entries { halves <<= 1 }
+    return (halves * 32 + max(halves / 4, 1) * 64) / 1024
+}
+
 /// The benchmark itself; a failure (a missing vocabulary or file) ends with one line on stderr.
 func benchmark() throws {
 let args = CommandLine.arguments.dropFirst()
@@ -116,7 +125,7 @@ if args.first == "--cache", let vocab = args.dropFirst().first {
             }
         }
         for (k, entries) in sizes.enumerated() {
-            rows.append(["file": file, "entries": entries, "cache_kib": entries * 48 / 1024,
+            rows.append(["file": file, "entries": entries, "cache_kib": cacheKiB(entries),
                          "cold_mb_per_s": Double(text.count) / cold[k] / 1e6,
                          "warm_mb_per_s": Double(text.count) / warm[k] / 1e6, "ids_equal": equal[k]])
         }

@@ -195,7 +195,14 @@ struct PieceBatch {
             case .miss(let h):
                 encodeAndStore(j, hash: h, tables: tables, cache: cache, scratch: &scratch, into: &out)
             case .forwarded:
-                if cache.lookUp(keys[j], n, into: &out) { continue }
+                // Its line, requested in step 2.
+                let line = cache.line(keys[j], n)
+                // Past the hits' ids there is room for its 7 words: this piece is no hit, so ready <= 7 (room - 1).
+                let head = cache.holds(keys[j], n, at: line, half: false)
+                if head != 0, case let k = cache.copyIfUnchanged(line, half: false, head: head, to: staged + ready), k > 0 {
+                    out.append(contentsOf: UnsafeBufferPointer(start: staged + ready, count: k))
+                    continue
+                }
                 encodeAndStore(j, hash: hashBytes(start, n), tables: tables, cache: cache, scratch: &scratch, into: &out)
             }
         }

@@ -207,9 +207,9 @@ struct PieceCacheView {
     /// is still `head` (from ``holds(_:_:at:half:)``, which compared the
     /// piece's bytes): no writer has changed the entry since, as every store
     /// moves the head's sequence number (it would take 32,768 stores into
-    /// this one entry between the two reads to bring it back; a batch makes
-    /// at most 192). Else returns 0. Writes ``SharedPieceCache/maxIds`` words
-    /// whatever the count: the caller's buffer has room for them.
+    /// this one entry by other threads between the two reads to bring it
+    /// back). Else returns 0. Writes 3 words for a half and 7 for a line
+    /// whatever the count: the caller's buffer has room for ``SharedPieceCache/maxIds``.
     @inlinable @inline(__always)
     func copyIfUnchanged(_ e: UnsafeMutablePointer<UInt64>, half: Bool, head: UInt64, to ids: UnsafeMutablePointer<UInt32>) -> Int {
         let words = UnsafeMutableRawPointer(ids + 1)
@@ -279,6 +279,8 @@ struct PieceCacheView {
         let sequence = old & PieceCacheView.sequenceMask
         guard sequence & PieceCacheView.sequenceUnit == 0,
               tok_compare_exchange(h, old, old &+ PieceCacheView.sequenceUnit) != 0 else { return }
+        // The odd head before the words: a reader that sees a new word then sees the head moved.
+        tok_fence_release()
         tok_store_relaxed(e, key.w0)
         tok_store_relaxed(e + 1, key.w1)
         var words: (UInt64, UInt64, UInt64) = (0, 0, 0)

@@ -86,7 +86,7 @@ struct EncodeCommand: ParsableCommand {
         var tokenizer = try vocabulary.load()
         try allowSpecial.check(against: tokenizer.vocabulary)
         // A batch job over large files: a larger cache than the library's default
-        // (measured: 1-16 MiB, see docs/performance.md).
+        // (the sizes measured are in docs/performance.md).
         tokenizer = tokenizer.withPieceCache(entries: pieceCache ?? Tokenizer.largePieceCacheEntries)
         if format == .megatron { return try runMegatron(tokenizer) }
         if count { return try runCount(tokenizer) }

@@ -123,6 +123,27 @@ struct PreTokenizerTests {
         #expect(failures == 0)
     }
 
+    /// The classes of 64 bytes are the same in one AVX-512 step as in four SSE2
+    /// steps (on a CPU without AVX-512BW only the SSE2 steps run, and this checks nothing).
+    @Test func wideAndNarrowByteClassesAgree() {
+        guard tok_classes_are_wide() != 0 else { return }
+        var rng = SplitMix(state: 5)
+        let special: [UInt8] = Array(" \t\u{0B}\u{0C}\n\r'/AZaz09@[`{".utf8) + [0, 0x7F, 0x80, 0xFF]
+        for _ in 0 ..< 20_000 {
+            let bytes = (0 ..< 64).map { _ in
+                rng.next() % 2 == 0 ? special[Int(rng.next() % UInt64(special.count))] : UInt8(truncatingIfNeeded: rng.next())
+            }
+            var wide = tok_ascii_classes(), narrow = tok_ascii_classes()
+            bytes.withUnsafeBufferPointer { b in
+                tok_classify64_wide(b.baseAddress!, &wide)
+                tok_classify64_narrow(b.baseAddress!, &narrow)
+            }
+            #expect(wide.high == narrow.high && wide.upper == narrow.upper && wide.lower == narrow.lower
+                    && wide.digit == narrow.digit && wide.space == narrow.space && wide.otherSpace == narrow.otherSpace
+                    && wide.newline == narrow.newline && wide.apostrophe == narrow.apostrophe && wide.slash == narrow.slash)
+        }
+    }
+
     @Test func windowsCutAsThePieceAtATimeMatchers() {
         // The 64-byte windows (`SplitRule+Windows.swift`) against the matchers a
         // piece at a time, for both families, on strings dense in what their rules turn on:

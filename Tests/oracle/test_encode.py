@@ -272,7 +272,7 @@ def test_raw_binary_output_gives_tiktokens_ids_and_round_trips(fmt, width, impor
 @pytest.mark.parametrize("name", ["o200k", "cl100k", "qwen2.5"])
 def test_piece_cache_changes_no_id(name, imported, corpus, tmp_path):
     """The piece cache off, tiny (16 entries: evicting all the time, and the
-    long-piece cache with it) and at its default size gives tiktoken's or
+    long-piece cache with it) and at 65,536 entries gives tiktoken's or
     tokenizers' ids, on the four domains, repeated text and random Unicode."""
     vocab = imported[name]
     rng = random.Random(f"piece-cache-{name}")
