@@ -7,7 +7,8 @@ enum PieceState {
     /// A short piece the shared cache did not hold: its hash, for the
     /// vocabulary's lookup table.
     case miss(hash: UInt64)
-    /// A short piece whose half sends it to its line (its ids did not fit).
+    /// A short piece whose half sends it to its line (its ids did not fit),
+    /// which is now its entry.
     case forwarded
     /// A piece for the thread's ``LongPieceCache``: its hash.
     case long(hash: UInt64)
@@ -31,7 +32,7 @@ struct PieceBatch {
     @usableFromInline let lengths: UnsafeMutablePointer<Int>
     /// How many ids each piece of the last flush gave.
     @usableFromInline let idCounts: UnsafeMutablePointer<Int>
-    /// A short piece's key and its entry in the shared cache (step 1).
+    /// A short piece's key and its entry in the shared cache (step 1; a forwarded piece's line from step 2).
     @usableFromInline let keys: UnsafeMutablePointer<PieceKey>
     @usableFromInline let entries: UnsafeMutablePointer<UnsafeMutablePointer<UInt64>>
     /// The pieces step 2 could not serve, in order (`missed` of them): each
@@ -146,7 +147,8 @@ struct PieceBatch {
                 let head = cache.holds(keys[j], n, at: entries[j], half: half)
                 if head != 0 && half && PieceCacheView.isForwarded(head) {
                     states[missed] = .forwarded
-                    tok_prefetch(cache.line(keys[j], n))
+                    entries[j] = cache.line(keys[j], n)
+                    tok_prefetch(entries[j])
                 } else {
                     if head != 0, case let k = cache.copyIfUnchanged(entries[j], half: half, head: head, to: staged + ready),
                        k > 0 {
@@ -195,9 +197,9 @@ struct PieceBatch {
             case .miss(let h):
                 encodeAndStore(j, hash: h, tables: tables, cache: cache, scratch: &scratch, into: &out)
             case .forwarded:
-                // Its line, requested in step 2.
-                let line = cache.line(keys[j], n)
-                // Past the hits' ids there is room for its 7 words: this piece is no hit, so ready <= 7 (room - 1).
+                // Its line, requested in step 2. Past the hits' ids there is room for its 7 words:
+                // this piece is no hit, so ready <= 7 (room - 1).
+                let line = entries[j]
                 let head = cache.holds(keys[j], n, at: line, half: false)
                 if head != 0, case let k = cache.copyIfUnchanged(line, half: false, head: head, to: staged + ready), k > 0 {
                     out.append(contentsOf: UnsafeBufferPointer(start: staged + ready, count: k))

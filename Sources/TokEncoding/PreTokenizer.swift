@@ -254,7 +254,7 @@ extension UnsafeBufferPointer where Element == UInt8 {
     @inlinable @inline(__always)
     func forEachMatch(
         windows: (cl100k: Bool, maxDigits: Int)? = nil, _ body: (Range<Int>) -> Void,
-        window: (Int, UInt64) -> Void = { _, _ in }, _ match: (Self, Int) -> Int
+        window: (Int, UInt64) -> Void, _ match: (Self, Int) -> Int
     ) {
         var i = 0, gapStart = 0
         while i < count {

@@ -75,9 +75,6 @@ final class SharedPieceCache: @unchecked Sendable {  // its entries are read and
         HugePages.release(lines, bytes: lineCount * 64)
     }
 
-    /// The bytes the cache takes.
-    @usableFromInline var bytes: Int { count * 32 + lineCount * 64 }
-
     /// The entries as plain data for the hot loop, valid while this object
     /// lives: calling methods on the class per piece retained it each time.
     @inlinable var view: PieceCacheView { PieceCacheView(self) }
@@ -163,7 +160,7 @@ struct PieceCacheView {
         n <= SharedPieceCache.halfBytes && (key.w0 | key.w1) & 0x8080_8080_8080_8080 == 0
     }
 
-    /// The entry a piece's lookup starts at: its half for up to 16 bytes, else its line.
+    /// The entry a piece's lookup starts at: its half for up to 16 ASCII bytes (``inHalf(_:_:)``), else its line.
     @inlinable @inline(__always)
     func entry(_ key: PieceKey, _ n: Int) -> UnsafeMutablePointer<UInt64> {
         // A slot is below its table's count (the hash's top bits), so no overflow.
