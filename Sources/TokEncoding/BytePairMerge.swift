@@ -198,8 +198,8 @@ extension BPETables {
     }
 
     /// Calls `part(start, id, length, pairBefore)` for each of `piece`'s first
-    /// parts in order: single bytes, or whole characters where
-    /// ``characterToken(_:_:_:)`` allows (CharacterTokens.swift). `pairBefore`
+    /// parts in order: single bytes, or characters whole or in the two parts
+    /// they end in where ``characterToken(_:_:_:)`` allows (CharacterTokens.swift). `pairBefore`
     /// is the pair value of the part before and this one (`UInt64.max` for the
     /// first part); two single bytes take it from the byte-pair table. It is
     /// nil when only the pair table knows it (``pairIfNear(_:_:_:)``): its
@@ -216,7 +216,14 @@ extension BPETables {
         while k < n {
             let b = piece[k]  // k < n
             var id = byteTokens[Int(b)], length = 1, partners = UInt32.max
-            if b >= 0xC2 && characterMask >= 0, let whole = characterToken(piece, k, n) { (id, length, partners) = whole }
+            var secondId: UInt32 = 0, secondLength = 0  // a character's second part
+            if b >= 0xC2 && characterMask >= 0, let c = characterToken(piece, k, n) {
+                if c.firstLength == 0 {
+                    (id, length, partners) = (c.id, c.length, c.partners)
+                } else {
+                    (id, length, secondId, secondLength) = (c.id, c.firstLength, c.second, c.length - c.firstLength)
+                }
+            }
             let pairBefore = k == 0 ? UInt64.max
                 : length == 1 && previousByte >= 0 ? bytePair(UInt8(previousByte), b)
                 : previousPartners & BPETables.partnerBit(id) == 0 ? UInt64.max
@@ -226,6 +233,13 @@ extension BPETables {
             previousByte = length == 1 ? Int(b) : -1
             previousPartners = partners
             k += length
+            if secondLength > 0 {
+                // A character's two parts do not merge: merged alone, it ends in them.
+                part(k, secondId, secondLength, UInt64.max)
+                previousId = secondId
+                previousByte = secondLength == 1 ? Int(piece[k]) : -1  // the part is within the character: k < n
+                k += secondLength
+            }
         }
     }
 

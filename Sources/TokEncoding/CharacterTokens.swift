@@ -1,32 +1,36 @@
-// Characters that start the merges whole. Byte-level BPE spells a Chinese
-// character as three bytes and spends its first two merges putting them back
-// together; on Chinese text under o200k those merges were two thirds of the
-// kernel's work. A character whose merges cannot be disturbed by its
-// neighbours can enter the kernel as its token, with the same result.
+// Characters that start the merges whole, or in the parts they end in.
+// Byte-level BPE spells a Chinese character as three bytes and spends its
+// first merges putting them back together; on Chinese text under o200k those
+// merges were two thirds of the kernel's work. A character whose merges cannot
+// be disturbed by its neighbours can enter the kernel as its token, or as the
+// two tokens it ends in alone (a fifth of the characters of Chinese text under
+// cl100k end in a two-byte token and a byte), with the same result.
 //
 // Why the result is the same. Merging takes the lowest-ranked adjacent pair
-// first. Let character c (k bytes) encode alone to one token T through merges
-// of rank at most R. While c is still in parts, one of its own pairs (rank
-// <= R) is always there to be merged, so nothing of rank > R is merged before
-// c is whole. So if every token that crosses one of c's inner boundaries (its
-// bytes end with a proper prefix of c after other bytes, or start with a proper
-// suffix of c followed by other bytes) and every other token holding all of
-// c's bytes is made by merges of rank > R only, then no neighbour ever joins
-// a part of c, nothing joins T before c would have been whole, and every
-// other merge happens in the same order with c whole from the start as with
-// c in bytes. Crossing tokens are told apart by the byte on the far side of
-// the boundary: o200k has ` \xe7` (a space and the first byte of 用) at rank
-// 3,637, below 用's 5,615, so 用 is whole after a Han character but not after
-// a space.
+// first. Let character c (k bytes) encode alone to parts P (one token, or two
+// that do not merge) through merges of rank at most R. While c is not yet in
+// the parts P, one of its own pairs (rank <= R) is always there to be merged,
+// so nothing of rank > R is merged before it is. So if every token that
+// crosses one of c's inner boundaries (its bytes end with a proper prefix of
+// c after other bytes, or start with a proper suffix of c followed by other
+// bytes) and every other token holding all of c's bytes is made by merges of
+// rank > R only, then no neighbour joins a part of c before c is in its parts
+// P, and every other merge happens in the same order with c in P from the
+// start as with c in bytes. Crossing tokens are told apart by the byte on the
+// far side of the boundary: o200k has ` \xe7` (a space and the first byte of
+// 用) at rank 3,637, below 用's 5,615, so 用 is whole after a Han character
+// but not after a space.
 //
 // Measured (one core, o200k, `tok encode`): see the performance notes in
 // BytePairMerge.swift.
 
 /// The table ``BPETables/characterToken(_:_:_:)`` reads: open addressing over
-/// a character's UTF-8 bytes, two words a slot (`bytes | mask index << 32`,
-/// then `id | right partners << 32`; 0 is empty), and per mask index two
-/// 256-bit sets (the bytes that may come before the character, then those
-/// that may come after it), eight words.
+/// a character's UTF-8 bytes, two words a slot (`bytes | mask index << 32 |
+/// first part's length << 56`, then `id | right partners << 32` for a
+/// character that is one token, first part's length 0, or `first id | second
+/// id << 32` for one in two parts; 0 is empty), and per mask index two 256-bit
+/// sets (the bytes that may come before the character, then those that may
+/// come after it), eight words.
 ///
 /// The right partners are a 32-bit filter of the tokens the character merges
 /// with as a pair's left (``BPETables/partnerBit(_:)``): most pairs of two Chinese
@@ -50,10 +54,12 @@ struct CharacterTokenTable {
         return v
     }
 
-    /// - Complexity: O(P + T) for P pairs and T token bytes, plus 256 steps per
-    ///   character token.
+    /// `bytePairs` is the value of each pair of single bytes (`first << 8 | second`).
+    ///
+    /// - Complexity: O(P + T + U) for P pairs, T token bytes and the U code
+    ///   points, plus 256 steps per character entered.
     init(tokenBytes: ContiguousArray<UInt8>, tokenOffsets: ContiguousArray<UInt32>, pairs: PairTable,
-         byteTokens: ContiguousArray<UInt32>) {
+         byteTokens: ContiguousArray<UInt32>, bytePairs: ContiguousArray<UInt64>) {
         let tokenCount = tokenOffsets.count - 1
         func bytes(_ id: Int) -> ArraySlice<UInt8> { tokenBytes[Int(tokenOffsets[id]) ..< Int(tokenOffsets[id + 1])] }
         // The lowest rank of a merge making each token (UInt32.max: none).
@@ -88,38 +94,42 @@ struct CharacterTokenTable {
                 lower(&holding[CharacterTokenTable.pack(t[i ..< i + k]), default: .max], to: r)
             }
         }
-        var entries: [(key: UInt64, id: UInt32, mask: Int)] = []
+        var entries: [(key: UInt64, parts: [UInt32], mask: Int)] = []
         var maskIndex: [[UInt64]: Int] = [:]
-        for id in 0 ..< tokenCount {
-            let c = Array(bytes(id)), k = c.count
-            guard k >= 2, CharacterTokenTable.sequenceLength(c[0]) == k,
-                  c.dropFirst().allSatisfy(CharacterTokenTable.isContinuation),
-                  c.allSatisfy({ byteTokens[Int($0)] < tokenCount && bytes(Int(byteTokens[Int($0)])).elementsEqual([$0]) }),
-                  let highest = CharacterTokenTable.mergeAlone(c, into: UInt32(id), pairs: pairs, byteTokens: byteTokens),
-                  highest < holding[CharacterTokenTable.pack(c)] ?? .max
-            else { continue }
-            var mask = [UInt64](repeating: 0, count: 8)
-            let limitsBefore = (1 ..< k).compactMap { before[CharacterTokenTable.pack(c[..<$0]) | UInt64($0) << 32] }
-            let limitsAfter = (1 ..< k).compactMap { after[CharacterTokenTable.pack(c[(k - $0)...]) | UInt64($0) << 32] }
-            for b in 0 ..< 256 {
-                let limitBefore = limitsBefore.reduce(UInt32.max) { min($0, $1[b]) }
-                let limitAfter = limitsAfter.reduce(UInt32.max) { min($0, $1[b]) }
-                if highest < limitBefore { mask[b >> 6] |= 1 << UInt64(b & 63) }
-                if highest < limitAfter { mask[4 + b >> 6] |= 1 << UInt64(b & 63) }
+        // A byte that is not its own token leaves the characters holding it in bytes.
+        let byteIsToken = (0 ..< 256).map { b in
+            byteTokens[b] < tokenCount && bytes(Int(byteTokens[b])).elementsEqual([UInt8(b)])
+        }
+        CharacterTokenTable.forEachCharacterWithMerges(bytePairs: bytePairs) { c in
+            let k = c.count
+            guard c.allSatisfy({ byteIsToken[Int($0)] }),
+                  let (parts, highest) = CharacterTokenTable.mergeAlone(c, pairs: pairs, byteTokens: byteTokens),
+                  parts.count == 1 || (parts.count == 2 && k > 2),
+                  highest < holding[CharacterTokenTable.pack(c)] ?? .max,
+                  maskIndex.count < CharacterTokenTable.maskIndexLimit
+            else { return }
+            // Bit b of the first four words: byte b may come before c; of the last four: after it.
+            var mask = [UInt64](repeating: UInt64.max, count: 8)
+            func clear(_ words: Int, where limits: [UInt32]) {
+                for b in 0 ..< 256 where limits[b] <= highest { mask[words + b >> 6] &= ~(1 << UInt64(b & 63)) }
             }
-            guard mask.contains(where: { $0 != 0 }) else { continue }
+            for j in 1 ..< k {
+                if let limits = before[CharacterTokenTable.pack(c[..<j]) | UInt64(j) << 32] { clear(0, where: limits) }
+                if let limits = after[CharacterTokenTable.pack(c[(k - j)...]) | UInt64(j) << 32] { clear(4, where: limits) }
+            }
+            guard mask.contains(where: { $0 != 0 }) else { return }
             let index = maskIndex[mask] ?? {
                 let i = maskIndex.count
                 maskIndex[mask] = i
                 masks.append(contentsOf: mask)
                 return i
             }()
-            entries.append((CharacterTokenTable.pack(c), UInt32(id), index))
+            entries.append((CharacterTokenTable.pack(c), parts, index))
         }
         guard !entries.isEmpty else { return }
         // Each character token's right partners: a bit per merge it is the left of.
         var partners: [UInt32: UInt32] = [:]
-        for e in entries { partners[e.id] = 0 }
+        for e in entries where e.parts.count == 1 { partners[e.parts[0]] = 0 }
         for key in pairs.keys where key != PairTable.empty {
             let left = UInt32(key >> 32)
             if let bits = partners[left] {
@@ -132,28 +142,71 @@ struct CharacterTokenTable {
         for e in entries {
             var i = OpenAddressing.fibonacci(e.key, shift: shift)
             while slots[2 * i] != 0 { i = (i + 1) & (capacity - 1) }
-            slots[2 * i] = e.key | UInt64(e.mask) << 32
-            slots[2 * i + 1] = UInt64(e.id) | UInt64(partners[e.id]!) << 32
+            if e.parts.count == 1 {
+                slots[2 * i] = e.key | UInt64(e.mask) << 32
+                slots[2 * i + 1] = UInt64(e.parts[0]) | UInt64(partners[e.parts[0]]!) << 32
+            } else {
+                let firstLength = Int(tokenOffsets[Int(e.parts[0]) + 1] - tokenOffsets[Int(e.parts[0])])
+                slots[2 * i] = e.key | UInt64(e.mask) << 32 | UInt64(firstLength) << 56
+                slots[2 * i + 1] = UInt64(e.parts[0]) | UInt64(e.parts[1]) << 32
+            }
         }
     }
 
-    /// The highest rank among the merges that make `c`'s bytes, alone, into
-    /// token `id`; nil when they make anything else.
-    static func mergeAlone(_ c: [UInt8], into id: UInt32, pairs: PairTable, byteTokens: ContiguousArray<UInt32>) -> UInt32? {
+    /// Mask indices fit in the 24 bits of a slot between the bytes and the first part's length.
+    static let maskIndexLimit = 1 << 24
+
+    /// Calls `body` with the UTF-8 of every character of two to four bytes
+    /// with two adjacent bytes that merge (`bytePairs`, by the byte pair):
+    /// the only ones whose merges alone leave fewer parts than bytes.
+    ///
+    /// - Complexity: O(U) for the U = 1,112,064 code points, plus the calls.
+    static func forEachCharacterWithMerges(bytePairs: ContiguousArray<UInt64>, _ body: ([UInt8]) -> Void) {
+        guard bytePairs.count == 1 << 16 else { return }
+        func merges(_ a: Int, _ b: Int) -> Bool { bytePairs[a << 8 | b] != UInt64.max }
+        let continuations = 0x80 ... 0xBF
+        // Leads and the range of the byte after them that keeps the sequence
+        // valid (no overlong form, no surrogate, nothing past U+10FFFF).
+        for lead in 0xC2 ... 0xF4 {
+            let second = lead == 0xE0 ? 0xA0 ... 0xBF : lead == 0xED ? 0x80 ... 0x9F
+                : lead == 0xF0 ? 0x90 ... 0xBF : lead == 0xF4 ? 0x80 ... 0x8F : continuations
+            for c1 in second {
+                let m1 = merges(lead, c1)
+                if lead < 0xE0 {
+                    if m1 { body([UInt8(lead), UInt8(c1)]) }
+                    continue
+                }
+                for c2 in continuations {
+                    let m2 = m1 || merges(c1, c2)
+                    if lead < 0xF0 {
+                        if m2 { body([UInt8(lead), UInt8(c1), UInt8(c2)]) }
+                        continue
+                    }
+                    for c3 in continuations where m2 || merges(c2, c3) {
+                        body([UInt8(lead), UInt8(c1), UInt8(c2), UInt8(c3)])
+                    }
+                }
+            }
+        }
+    }
+
+    /// The parts `c`'s bytes end in when merged alone, and the highest rank
+    /// among the merges that made them; nil when no pair merges.
+    static func mergeAlone(_ c: [UInt8], pairs: PairTable, byteTokens: ContiguousArray<UInt32>) -> (parts: [UInt32], highest: UInt32)? {
         var parts = c.map { byteTokens[Int($0)] }
-        var highest: UInt32 = 0
+        var highest: UInt32? = nil
         while parts.count > 1 {
             var best = UInt64.max, at = 0
             for i in 0 ..< parts.count - 1 {
                 let v = pairs.lookup(parts[i], parts[i + 1])
                 if v < best { best = v; at = i }
             }
-            guard best != .max else { return nil }
-            highest = max(highest, UInt32(best >> 32))
+            guard best != .max else { break }
+            highest = max(highest ?? 0, UInt32(best >> 32))
             parts[at] = UInt32(truncatingIfNeeded: best)
             parts.remove(at: at + 1)
         }
-        return parts == [id] ? highest : nil
+        return highest.map { (parts, $0) }
     }
 }
 
@@ -163,11 +216,11 @@ extension BPETables {
     @inlinable @inline(__always)
     static func partnerBit(_ right: UInt32) -> UInt32 { 1 << ((right &* 0x9E37_79B9) >> 27) }
 
-    /// The token of the character starting at `piece[k]` (a byte of 0xC2 or
-    /// more) and its length, when the character may enter the merges whole
-    /// between the bytes around it in the piece (see the notes above); else nil.
+    /// The parts of the character starting at `piece[k]` (a byte of 0xC2 or
+    /// more) when it may enter the merges in them between the bytes around it
+    /// in the piece (see the notes above); else nil.
     @inlinable @inline(__always)
-    func characterToken(_ piece: UnsafePointer<UInt8>, _ k: Int, _ n: Int) -> (id: UInt32, length: Int, partners: UInt32)? {
+    func characterToken(_ piece: UnsafePointer<UInt8>, _ k: Int, _ n: Int) -> CharacterParts? {
         let lead = piece[k]
         let length = lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4
         guard k + length <= n else { return nil }
@@ -182,7 +235,7 @@ extension BPETables {
             let word = characterSlots[2 * slot]  // slot <= characterMask: 2 * slot + 1 < 2 * capacity
             if word == 0 { return nil }
             if word & 0xFFFF_FFFF == key {
-                let mask = characterMasks + 8 * Int(word >> 32)  // mask indices are checked on load
+                let mask = characterMasks + 8 * Int(word >> 32 & 0xFF_FFFF)  // mask indices are checked on load
                 if k > 0 {
                     let b = Int(piece[k - 1])
                     guard mask[b >> 6] >> UInt64(b & 63) & 1 != 0 else { return nil }
@@ -191,10 +244,39 @@ extension BPETables {
                     let b = Int(piece[k + length])
                     guard mask[4 + b >> 6] >> UInt64(b & 63) & 1 != 0 else { return nil }
                 }
-                let word = characterSlots[2 * slot + 1]
-                return (UInt32(truncatingIfNeeded: word), length, UInt32(truncatingIfNeeded: word >> 32))
+                let firstLength = Int(truncatingIfNeeded: word >> 56)
+                let parts = characterSlots[2 * slot + 1]
+                return CharacterParts(id: UInt32(truncatingIfNeeded: parts), length: length,
+                                      firstLength: firstLength, word: UInt32(truncatingIfNeeded: parts >> 32))
             }
             slot = (slot + 1) & characterMask
         }
+    }
+}
+
+/// What ``BPETables/characterToken(_:_:_:)`` finds for a character: its token
+/// (`firstLength` 0) and that token's right partners, or its two parts.
+@frozen @usableFromInline
+struct CharacterParts {
+    /// The character's token, or its first part.
+    @usableFromInline let id: UInt32
+    /// The character's bytes.
+    @usableFromInline let length: Int
+    /// The first part's bytes when there are two parts, else 0.
+    @usableFromInline let firstLength: Int
+    /// The token's right partners (one part), or the second part's id.
+    @usableFromInline let word: UInt32
+
+    /// The right partners of the character's token (all, for one in two parts).
+    @inlinable var partners: UInt32 { firstLength == 0 ? word : UInt32.max }
+    /// The second part's id, when there are two parts.
+    @inlinable var second: UInt32 { word }
+
+    @inlinable @inline(__always)
+    init(id: UInt32, length: Int, firstLength: Int, word: UInt32) {
+        self.id = id
+        self.length = length
+        self.firstLength = firstLength
+        self.word = word
     }
 }

@@ -213,7 +213,7 @@ public struct Vocabulary: Sendable {
             }
         }
         let characters = CharacterTokenTable(tokenBytes: tokenBytes, tokenOffsets: tokenOffsets, pairs: pairs,
-                                             byteTokens: byteTokens)
+                                             byteTokens: byteTokens, bytePairs: bytePairs)
         let filter = pairs.keys.withUnsafeBufferPointer { PairFilter.make(keys: $0, pairs: pairs.count) }
         let packed = PackedPairs.make(pairs, resultIsRank: mergeOrder == .ranks)
         func copy<T>(_ array: ContiguousArray<T>, _ into: UnsafeMutableRawBufferPointer) {

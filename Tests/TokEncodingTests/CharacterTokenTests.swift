@@ -2,10 +2,11 @@ import Testing
 @testable import TokEncoding
 import TokRuntime
 
-/// Characters entering the merges whole (CharacterTokens.swift) change no id:
-/// a vocabulary with tokens that cross a character's inner boundaries, some
-/// ranked below the character (so it must stay in bytes beside them) and some
-/// above (so it may enter whole), against plain byte-level merging.
+/// Characters entering the merges whole or in two parts (CharacterTokens.swift)
+/// change no id: a vocabulary with tokens that cross a character's inner
+/// boundaries, some ranked below the character's merges (so it must stay in
+/// bytes beside them) and some above (so it may enter in its parts), against
+/// plain byte-level merging.
 struct CharacterTokenTests {
     static let ranked: [[UInt8]] = {
         let zhong = Array("中".utf8), wen = Array("文".utf8)  // E4 B8 AD, E6 96 87
@@ -20,6 +21,11 @@ struct CharacterTokenTests {
             [0x61, 0xE6],  // "a", then 文's first byte: above 文
             [0x20, 0xE4, 0xB8],
             [0x61, 0x61], [0x62, 0x61],
+            // 字 (E5 AD 97) ends alone in E5AD and 97, 学 (E5 AD A6) in E5 and ADA6.
+            [0x63, 0xE5],  // "c", then their first byte: below both
+            [0xAD, 0xA6], [0xE5, 0xAD],
+            [0x97, 0x61],  // 字's last byte, then "a": above 字
+            [0xE5, 0xAD, 0x97, 0x61],  // holds 字: above it
         ]
     }()
 
@@ -56,11 +62,34 @@ struct CharacterTokenTests {
         #expect(whole(Array(zhong.prefix(2)), at: 0) == nil)  // cut short
     }
 
+    @Test func charactersEnterInTwoPartsOnlyWhereNoNeighbourCanCross() throws {
+        let v = try Vocabulary.fromRanks(CharacterTokenTests.ranked)
+        let tables = v.tables
+        func parts(_ text: [UInt8], at k: Int) -> [UInt32]? {
+            text.withUnsafeBufferPointer { b in
+                withExtendedLifetime(v) {
+                    tables.characterToken(b.baseAddress!, k, b.count).map { $0.firstLength == 0 ? [$0.id] : [$0.id, $0.second] }
+                }
+            }
+        }
+        let zi = Array("字".utf8), xue = Array("学".utf8)
+        let e5ad = try #require(v.id(of: [0xE5, 0xAD])), adA6 = try #require(v.id(of: [0xAD, 0xA6]))
+        let b97 = try #require(v.id(of: [0x97])), bE5 = try #require(v.id(of: [0xE5]))
+        #expect(v.id(of: zi) == nil && v.id(of: xue) == nil)
+        #expect(parts(zi, at: 0) == [e5ad, b97])
+        #expect(parts([0x61] + zi + [0x61], at: 1) == [e5ad, b97])  // "\x97a" and 字a are ranked above E5AD
+        #expect(parts([0x63] + zi, at: 1) == nil)  // "c\xe5" is ranked below E5AD
+        #expect(parts(xue, at: 0) == [bE5, adA6])
+        #expect(parts([0x63] + xue, at: 1) == nil)  // and below ADA6
+        #expect(parts(zi + [0x61], at: 0) == [e5ad, b97])
+    }
+
     @Test func idsEqualPlainByteMergingOnRandomPieces() throws {
         let v = try Vocabulary.fromRanks(CharacterTokenTests.ranked)
         let rank = Dictionary(uniqueKeysWithValues: CharacterTokenTests.ranked.enumerated().map { ($1, $0) })
         let units: [[UInt8]] = [Array("中".utf8), Array("文".utf8), [0x20], [0x61], [0x62], Array("中文".utf8),
-                                [0xE4], [0xAD], [0xE4, 0xB8], Array("é".utf8)]
+                                [0xE4], [0xAD], [0xE4, 0xB8], Array("é".utf8), Array("字".utf8), Array("学".utf8),
+                                [0x63], [0xE5], [0x97], [0xE5, 0xAD]]
         var rng = SplitMix(state: 7)
         var scratch = BytePairScratch(caching: false)
         for round in 0 ..< 3000 {
