@@ -136,7 +136,7 @@ struct CharacterTokenTable {
                 partners[left] = bits | BPETables.partnerBit(UInt32(truncatingIfNeeded: key))
             }
         }
-        let capacity = OpenAddressing.capacity(for: entries.count)
+        let capacity = OpenAddressing.capacity(for: entries.count, load: 3, per: 4)
         slots = ContiguousArray(repeating: 0, count: 2 * capacity)
         let shift = UInt64(64 - capacity.trailingZeroBitCount)
         for e in entries {

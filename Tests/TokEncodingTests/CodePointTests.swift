@@ -1,6 +1,7 @@
 import Testing
 @testable import TokEncoding
 import TokRuntime
+import CTokRuntime
 
 struct CodePointTests {
     /// `text`'s code points stored `width` bytes each, as CPython stores a `str`.
@@ -49,6 +50,53 @@ struct CodePointTests {
                     #expect(CodePointTests.encode(t, CodePointTests.stored(text, width: width), width: width) == whole, "width \(width)")
                 }
             }
+        }
+    }
+
+    /// The conversion (sixteen code points a step with AVX-512 where the CPU
+    /// has it; without it, sixteen ASCII ones a step; else one at a time)
+    /// agrees with Swift's UTF-8 on runs of each kind and at the edges of the
+    /// two- and three-byte ranges, and refuses a surrogate in a run of Han.
+    @Test func codePointsBecomeTheirUTF8() {
+        var rng = SplitMix(state: 11)
+        let kinds: [ClosedRange<UInt32>] = [0x20 ... 0x7E, 0x80 ... 0x7FF, 0x800 ... 0xD7FF, 0xE000 ... 0xFFFF,
+                                            0x7E ... 0x81, 0x7FE ... 0x801, 0xD7FE ... 0xD7FF, 0xE000 ... 0xE001,
+                                            0xFFFE ... 0xFFFF, 0x10000 ... 0x10FFFF]
+        func convert(_ units: [UInt8], width: Int) -> [UInt8]? {
+            units.withUnsafeBytes { u in
+                let text = CodePointText(start: u.baseAddress!, width: width, count: units.count / width)
+                let staging = UnsafeMutablePointer<UInt8>.allocate(capacity: text.count * text.maxUTF8)
+                defer { staging.deallocate() }
+                var out: [UInt8] = []
+                return text.appendUTF8(0 ..< text.count, staging: staging, to: &out) ? out : nil
+            }
+        }
+        for width in [2, 4] {
+            for _ in 0 ..< 300 {
+                var scalars: [Unicode.Scalar] = []
+                while scalars.count < 200 {
+                    let kind = kinds[Int(rng.next() % UInt64(width == 2 ? kinds.count - 1 : kinds.count))]
+                    for _ in 0 ... rng.next() % 24 {
+                        scalars.append(Unicode.Scalar(kind.lowerBound + UInt32(rng.next() % UInt64(kind.count)))!)
+                    }
+                }
+                var text = ""
+                text.unicodeScalars.append(contentsOf: scalars)
+                let units = CodePointTests.stored(text, width: width)
+                #expect(convert(units, width: width) == Array(text.utf8), "width \(width)")
+                if tok_utf8_from_code_points_is_wide() != 0 {
+                    var narrow = [UInt8](repeating: 0, count: scalars.count * (width + 1))
+                    let n = units.withUnsafeBytes { u in
+                        narrow.withUnsafeMutableBufferPointer {
+                            tok_utf8_from_code_points_narrow(u.baseAddress!, Int32(width), scalars.count, $0.baseAddress!)
+                        }
+                    }
+                    #expect(Array(narrow.prefix(max(n, 0))) == Array(text.utf8), "narrow, width \(width)")
+                }
+            }
+            var han = CodePointTests.stored(String(repeating: "中", count: 40), width: width)
+            han.replaceSubrange(20 * width ..< 21 * width, with: [0x00, 0xD9, 0x00, 0x00].prefix(width))  // U+D900
+            #expect(convert(han, width: width) == nil)
         }
     }
 

@@ -18,6 +18,11 @@ int32_t tok_utf8_valid(const uint8_t *p, size_t n);
 /// written, or -1 at a surrogate code point (U+D800-DFFF), which UTF-8 cannot hold.
 ptrdiff_t tok_utf8_from_code_points(const void *_Nonnull units, int32_t width, size_t count, uint8_t *_Nonnull out);
 
+/// ``tok_utf8_from_code_points`` without AVX-512 (what it does on CPUs
+/// without AVX-512 VBMI2), and whether this CPU takes the AVX-512 path (1) or this one (0).
+ptrdiff_t tok_utf8_from_code_points_narrow(const void *_Nonnull units, int32_t width, size_t count, uint8_t *_Nonnull out);
+int32_t tok_utf8_from_code_points_is_wide(void);
+
 /// Atomic access to one word of memory that threads share without a lock
 /// (the piece cache's entries: a sequence number in each entry's head word
 /// tells a reader whether the words it read belong together).
