@@ -208,7 +208,8 @@ struct SuperwordView {
 /// (``SuperwordTables/cappedTables(_:)``): the merges stop at C (the tables'
 /// ``BPETables/rankLimit``), and a piece becomes a token whole only if the
 /// token is below C and its own bytes' BPE stays below C; characters enter
-/// whole only if every single character's token is too.
+/// the merges whole or in two parts only if every token the character table
+/// enters them as is too.
 final class CappedMerges: @unchecked Sendable {  // immutable once made
     let cap: UInt32
     let wholePieceAllowed: UnsafeMutablePointer<UInt64>
@@ -225,19 +226,29 @@ final class CappedMerges: @unchecked Sendable {  // immutable once made
             if k * 64 + 64 > Int(cap) { allowed &= k * 64 >= Int(cap) ? 0 : (1 << UInt64(Int(cap) - k * 64)) - 1 }
             wholePieceAllowed[k] = allowed
         }
-        // A character enters whole as the token BPE makes of it, so only if no
-        // such token is at C or above, or reached through one.
-        var characters = t.characterMask >= 0
-        for id in 0 ..< t.tokenCount where characters && (id >= Int(cap) || reachesCap[id >> 6] >> UInt64(id & 63) & 1 != 0) {
-            let n = t.tokenLength(UInt32(id))
-            let token = UnsafeBufferPointer(start: t.tokenBytes + Int(t.tokenOffsets[id]), count: n)
-            if n >= 2 && n <= 4 && token.scalar(at: 0).length == n { characters = false }
+        // A character enters as the tokens BPE makes of it alone (its token,
+        // or its two parts), so only if none of the table's is at C or above,
+        // or reached through one.
+        self.characters = t.characterMask >= 0 && !CappedMerges.anyCharacterPart(of: t) { id in
+            id >= cap || reachesCap[Int(id) >> 6] >> UInt64(id & 63) & 1 != 0
         }
-        self.characters = characters
         serial = tableStorageSerials.add(1, ordering: .relaxed).newValue
     }
 
     deinit { wholePieceAllowed.deallocate() }
+
+    /// Whether `barred` holds for a token some character of `t`'s table
+    /// enters the merges as (``CharacterTokenTable``: its token, or either
+    /// of its two parts).
+    static func anyCharacterPart(of t: BPETables, _ barred: (UInt32) -> Bool) -> Bool {
+        guard t.characterMask >= 0 else { return false }
+        for slot in 0 ... t.characterMask where t.characterSlots[2 * slot] != 0 {  // 2 * slot + 1 < the slot words
+            let key = t.characterSlots[2 * slot], parts = t.characterSlots[2 * slot + 1]
+            if barred(UInt32(truncatingIfNeeded: parts)) { return true }
+            if key >> 56 != 0 && barred(UInt32(truncatingIfNeeded: parts >> 32)) { return true }  // two parts
+        }
+        return false
+    }
 
     func tables(_ t: BPETables) -> BPETables {
         var capped = t

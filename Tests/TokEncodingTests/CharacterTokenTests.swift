@@ -82,6 +82,15 @@ struct CharacterTokenTests {
         #expect(parts(xue, at: 0) == [bE5, adA6])
         #expect(parts([0x63] + xue, at: 1) == nil)  // and below ADA6
         #expect(parts(zi + [0x61], at: 0) == [e5ad, b97])
+        // A superword vocabulary's merges stopped at C keep characters in bytes when
+        // a token the table enters one as, first or second part, is at C or above.
+        let aa = try #require(v.id(of: [0x61, 0x61]))
+        withExtendedLifetime(v) {
+            #expect(CappedMerges.anyCharacterPart(of: tables) { $0 == e5ad })
+            #expect(CappedMerges.anyCharacterPart(of: tables) { $0 == b97 })
+            #expect(CappedMerges.anyCharacterPart(of: tables) { $0 == adA6 })
+            #expect(!CappedMerges.anyCharacterPart(of: tables) { $0 == aa })
+        }
     }
 
     @Test func idsEqualPlainByteMergingOnRandomPieces() throws {
