@@ -21,9 +21,10 @@ import CTokRuntime
 //   the winner, so a comparison needs no dependent load; parts need no
 //   links, since the next part starts a token length further on; a merge walks
 //   up only until a node is unchanged. 16 bytes per input byte in all.
-// - Characters enter whole where no neighbour can disturb their own merges
-//   (`CharacterTokens.swift` says why the ids are the same): a Chinese
-//   character is one part instead of three, and its two merges are not made.
+// - Characters enter whole, or in the two tokens they end in alone, where no
+//   neighbour can disturb their own merges (`CharacterTokens.swift` says why
+//   the ids are the same): a Chinese character is one or two parts instead of
+//   three, and its own merges are not made.
 // - Pair ranks come from an integer-keyed table, one 64-bit word a merge
 //   (`PackedPairs`: left, right and rank); a piece's first pairs of two single
 //   bytes from a 65,536-entry table. In a ranks (tiktoken) vocabulary a merge's

@@ -23,8 +23,8 @@ enum TableID: Int, CaseIterable, Sendable {
     /// The pair value of every two single-byte tokens, indexed by
     /// `first << 8 | second`: a piece's first pairs never hash.
     case bytePairs
-    /// Characters that may enter the merges as their token, and the bytes
-    /// they may stand beside (``CharacterTokenTable``).
+    /// Characters that may enter the merges as their token or their two
+    /// parts, and the bytes they may stand beside (``CharacterTokenTable``).
     case characterSlots, characterMasks
     /// A filter of the pair table's keys (``PairFilter``): most pairs the
     /// kernel asks for do not merge, and the filter says so from the core's
