@@ -23,7 +23,10 @@ struct CharacterTokenTests {
             [0x61, 0x61], [0x62, 0x61],
             // 字 (E5 AD 97) ends alone in E5AD and 97, 学 (E5 AD A6) in E5 and ADA6.
             [0x63, 0xE5],  // "c", then their first byte: below both
-            [0xAD, 0xA6], [0xE5, 0xAD],
+            [0xA6, 0x62],  // 学's last byte, then "b": below 学's merge
+            [0xAD, 0xA6],
+            [0x97, 0x62],  // 字's last byte, then "b": below 字's merge
+            [0xE5, 0xAD],
             [0x97, 0x61],  // 字's last byte, then "a": above 字
             [0xE5, 0xAD, 0x97, 0x61],  // holds 字: above it
         ]
@@ -81,6 +84,9 @@ struct CharacterTokenTests {
         #expect(parts([0x63] + zi, at: 1) == nil)  // "c\xe5" is ranked below E5AD
         #expect(parts(xue, at: 0) == [bE5, adA6])
         #expect(parts([0x63] + xue, at: 1) == nil)  // and below ADA6
+        #expect(parts(zi + [0x62], at: 0) == nil)  // "\x97b" is ranked below E5AD
+        #expect(parts(xue + [0x62], at: 0) == nil)  // "\xa6b" below ADA6
+        #expect(parts(xue + [0x61], at: 0) == [bE5, adA6])
         #expect(parts(zi + [0x61], at: 0) == [e5ad, b97])
         // A superword vocabulary's merges stopped at C keep characters in bytes when
         // a token the table enters one as, first or second part, is at C or above.
@@ -91,6 +97,41 @@ struct CharacterTokenTests {
             #expect(CappedMerges.anyCharacterPart(of: tables) { $0 == adA6 })
             #expect(!CappedMerges.anyCharacterPart(of: tables) { $0 == aa })
         }
+    }
+
+    /// `tokenizer.bin`'s check refuses a character slot whose tokens do not
+    /// spell its character (a two-part slot's lengths are what the tree steps
+    /// by) and a table with no empty slot (a probe for a character it does
+    /// not hold would not end).
+    @Test func aCraftedCharacterSlotIsRefusedOnLoad() throws {
+        let v = try Vocabulary.fromRanks(CharacterTokenTests.ranked)
+        let original = v.storage
+        let zi = CharacterTokenTable.pack(Array("字".utf8)), aa = UInt64(try #require(v.id(of: [0x61, 0x61])))
+        func accepted(_ change: (UnsafeMutableBufferPointer<UInt64>) -> Void) -> Bool {
+            let counts = Dictionary(uniqueKeysWithValues: TableID.allCases.map { ($0, original.tables[$0.rawValue].count) })
+            let copy = TableStorage(counts: counts, resultIsRank: true) { id, memory in
+                memory.copyMemory(from: original.bytes(of: id))
+            }
+            let table = copy.tables[TableID.characterSlots.rawValue]
+            change(UnsafeMutableBufferPointer(start: table.memory.assumingMemoryBound(to: UInt64.self), count: table.count))
+            return withExtendedLifetime(copy) { BinaryFormat.characterTablesAreConsistent(copy, tokenCount: v.count) }
+        }
+        func ziSlot(_ slots: UnsafeMutableBufferPointer<UInt64>) -> Int {
+            stride(from: 0, to: slots.count, by: 2).first { slots[$0] & 0xFFFF_FFFF == zi }!
+        }
+        #expect(accepted { _ in })
+        #expect(!accepted { slots in  // the second part a two-byte token, not 字's last byte
+            let k = ziSlot(slots)
+            slots[k + 1] = slots[k + 1] & 0xFFFF_FFFF | aa << 32
+        })
+        #expect(!accepted { slots in  // a first part of one byte
+            let k = ziSlot(slots)
+            slots[k] = slots[k] & ~(0xFF << 56) | 1 << 56
+        })
+        #expect(!accepted { slots in  // every slot full (each a copy of 字's)
+            let k = ziSlot(slots)
+            for j in stride(from: 0, to: slots.count, by: 2) { (slots[j], slots[j + 1]) = (slots[k], slots[k + 1]) }
+        })
     }
 
     @Test func idsEqualPlainByteMergingOnRandomPieces() throws {

@@ -284,23 +284,52 @@ enum BinaryFormat {
             bad |= overLimit & ((next | (0 &- next)) >> 63)
         }
         for result in results where !s.view.resultIsRank { bad |= (UInt64(count) &- 1 &- UInt64(result)) >> 63 }
+        // Two bytes' pair value is none (all ones) or names the token the merge makes.
+        for word in s.elements(of: .bytePairs, as: UInt64.self) {
+            let overLimit = (UInt64(count) &- 1 &- (word & 0xFFFF_FFFF)) >> 63
+            let next = word &+ 1  // 0 only for no merge
+            bad |= overLimit & ((next | (0 &- next)) >> 63)
+        }
         guard bad == 0 else { throw r.corrupt("inconsistent vocabulary tables") }
     }
 
-    /// Every character slot names tokens and a mask that exist, and a first
-    /// part shorter than its character.
+    /// Every character slot names tokens and a mask that exist, its tokens
+    /// spell its character (a token, or two parts whose lengths the kernel
+    /// steps by), and one slot at least is empty (a probe ends).
     static func characterTablesAreConsistent(_ s: TableStorage, tokenCount: Int) -> Bool {
         let slots = s.elements(of: .characterSlots, as: UInt64.self)
         let masks = s.elements(of: .characterMasks, as: UInt64.self)
+        let bytes = s.elements(of: .tokenBytes, as: UInt8.self), offsets = s.elements(of: .tokenOffsets, as: UInt32.self)
         guard slots.isEmpty || (slots.count / 2).nonzeroBitCount == 1 && slots.count % 2 == 0, masks.count % 8 == 0
         else { return false }
-        return stride(from: 0, to: slots.count, by: 2).allSatisfy {
-            let key = slots[$0], parts = slots[$0 + 1], firstLength = Int(key >> 56)
-            let length = CharacterTokenTable.sequenceLength(UInt8(truncatingIfNeeded: key))
-            return key == 0 || (Int(key >> 32 & 0xFF_FFFF) < masks.count / 8 && Int(parts & 0xFFFF_FFFF) < tokenCount
-                                && length > 0 && key & 0xFFFF_FFFF >> (8 * (4 - length)) == key & 0xFFFF_FFFF
-                                && (firstLength == 0 || (firstLength < length && Int(parts >> 32) < tokenCount)))
+        /// Token `id`'s bytes as a little-endian word, when it has 1-4 of them.
+        func packed(_ id: Int) -> (word: UInt64, length: Int)? {
+            guard id < tokenCount, case let length = Int(offsets[id + 1]) - Int(offsets[id]), (1 ... 4).contains(length)
+            else { return nil }
+            var word: UInt64 = 0
+            for i in 0 ..< length { word |= UInt64(bytes[Int(offsets[id]) + i]) << UInt64(8 * i) }
+            return (word, length)
         }
+        var empty = slots.isEmpty
+        for k in stride(from: 0, to: slots.count, by: 2) {
+            let key = slots[k], parts = slots[k + 1], firstLength = Int(key >> 56)
+            guard key != 0 else {
+                empty = true
+                continue
+            }
+            let character = key & 0xFFFF_FFFF, length = CharacterTokenTable.sequenceLength(UInt8(truncatingIfNeeded: key))
+            guard length >= 2, Int(key >> 32 & 0xFF_FFFF) < masks.count / 8, let first = packed(Int(parts & 0xFFFF_FFFF))
+            else { return false }
+            if firstLength == 0 {
+                guard first.length == length, first.word == character else { return false }
+            } else {
+                guard first.length == firstLength, firstLength < length, let second = packed(Int(parts >> 32)),
+                      first.length + second.length == length,
+                      first.word | second.word << UInt64(8 * first.length) == character
+                else { return false }
+            }
+        }
+        return empty
     }
 
     struct Writer {
