@@ -97,6 +97,11 @@ struct CodePointTests {
             var han = CodePointTests.stored(String(repeating: "中", count: 40), width: width)
             han.replaceSubrange(20 * width ..< 21 * width, with: [0x00, 0xD9, 0x00, 0x00].prefix(width))  // U+D900
             #expect(convert(han, width: width) == nil)
+            var room = [UInt8](repeating: 0, count: 40 * (width + 1))
+            let narrow = han.withUnsafeBytes { u in
+                room.withUnsafeMutableBufferPointer { tok_utf8_from_code_points_narrow(u.baseAddress!, Int32(width), 40, $0.baseAddress!) }
+            }
+            #expect(narrow == -1, "narrow, width \(width)")
         }
     }
 
