@@ -1,17 +1,10 @@
 #include "CTokRuntime.h"
 
-// The pre-tokenizer's byte classes 64 bytes at a time with AVX-512BW, chosen
-// once at load by what the CPU has (a build for any x86-64 must not assume it).
-
-int tok_wide_classes = 0;
+// The pre-tokenizer's byte classes 64 bytes at a time with AVX-512BW, where
+// the CPU has it (`tok_wide_classes`, cpu.c).
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-
-__attribute__((constructor)) static void tok_detect_wide_classes(void) {
-    __builtin_cpu_init();  // a constructor may run before the runtime's own CPU detection
-    tok_wide_classes = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512f");
-}
 
 __attribute__((target("avx512f,avx512bw")))
 void tok_classify64_wide(const uint8_t *_Nonnull p, tok_ascii_classes *_Nonnull c) {

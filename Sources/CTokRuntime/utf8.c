@@ -192,14 +192,7 @@ static inline int ascii16_width4(const uint32_t *u, uint8_t *o) {
 // together (`vpcompressb`, with the lanes' byte masks spread by `pdep`).
 // Chinese text under CPython is 2 or 4 bytes a code point with ASCII, Han and
 // punctuation interleaved, so runs of one kind are short: one at a time, its
-// conversion took 7% of a call through Python.
-static int tok_wide_utf8 = 0;
-
-__attribute__((constructor)) static void tok_detect_wide_utf8(void) {
-    __builtin_cpu_init();  // a constructor may run before the runtime's own CPU detection
-    tok_wide_utf8 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
-        && __builtin_cpu_supports("avx512vbmi2") && __builtin_cpu_supports("bmi2");
-}
+// conversion took 7% of a call through Python. Only where `tok_wide_utf8` (cpu.c).
 
 __attribute__((target("avx512f,avx512bw,avx512vbmi2,bmi2")))
 static ptrdiff_t utf8_from_code_points_wide(const void *units, int32_t width, size_t count, uint8_t *out) {
@@ -265,14 +258,6 @@ ptrdiff_t tok_utf8_from_code_points(const void *units, int32_t width, size_t cou
     if (width != 1 && tok_wide_utf8) return utf8_from_code_points_wide(units, width, count, out);
 #endif
     return tok_utf8_from_code_points_narrow(units, width, count, out);
-}
-
-int32_t tok_utf8_from_code_points_is_wide(void) {
-#if defined(__x86_64__)
-    return tok_wide_utf8;
-#else
-    return 0;
-#endif
 }
 
 ptrdiff_t tok_utf8_from_code_points_narrow(const void *units, int32_t width, size_t count, uint8_t *out) {

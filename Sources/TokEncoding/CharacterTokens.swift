@@ -216,6 +216,18 @@ extension BPETables {
     @inlinable @inline(__always)
     static func partnerBit(_ right: UInt32) -> UInt32 { 1 << ((right &* 0x9E37_79B9) >> 27) }
 
+    /// Whether `barred` holds for a token some character of the table enters
+    /// the merges as: its token, or either of its two parts.
+    func anyCharacterPart(_ barred: (UInt32) -> Bool) -> Bool {
+        guard characterMask >= 0 else { return false }
+        for slot in 0 ... characterMask where characterSlots[2 * slot] != 0 {  // 2 * slot + 1 < the slot words
+            let key = characterSlots[2 * slot], parts = characterSlots[2 * slot + 1]
+            if barred(UInt32(truncatingIfNeeded: parts)) { return true }
+            if key >> 56 != 0 && barred(UInt32(truncatingIfNeeded: parts >> 32)) { return true }  // two parts
+        }
+        return false
+    }
+
     /// The parts of the character starting at `piece[k]` (a byte of 0xC2 or
     /// more) when it may enter the merges in them between the bytes around it
     /// in the piece (see the notes above); else nil.

@@ -198,7 +198,7 @@ struct PieceBatch {
                 encodeAndStore(j, hash: h, tables: tables, cache: cache, scratch: &scratch, into: &out)
             case .forwarded:
                 // Its line, requested in step 2. Past the hits' ids there is room for its 7 words:
-                // this piece is no hit, so ready <= 7 (room - 1).
+                // this piece is no hit, so ready <= 7 * (room - 1).
                 let line = entries[j]
                 let head = cache.holds(keys[j], n, at: line, half: false)
                 if head != 0, case let k = cache.copyIfUnchanged(line, half: false, head: head, to: staged + ready), k > 0 {

@@ -229,26 +229,13 @@ final class CappedMerges: @unchecked Sendable {  // immutable once made
         // A character enters as the tokens BPE makes of it alone (its token,
         // or its two parts), so only if none of the table's is at C or above,
         // or reached through one.
-        self.characters = t.characterMask >= 0 && !CappedMerges.anyCharacterPart(of: t) { id in
+        self.characters = t.characterMask >= 0 && !t.anyCharacterPart { id in
             id >= cap || reachesCap[Int(id) >> 6] >> UInt64(id & 63) & 1 != 0
         }
         serial = tableStorageSerials.add(1, ordering: .relaxed).newValue
     }
 
     deinit { wholePieceAllowed.deallocate() }
-
-    /// Whether `barred` holds for a token some character of `t`'s table
-    /// enters the merges as (``CharacterTokenTable``: its token, or either
-    /// of its two parts).
-    static func anyCharacterPart(of t: BPETables, _ barred: (UInt32) -> Bool) -> Bool {
-        guard t.characterMask >= 0 else { return false }
-        for slot in 0 ... t.characterMask where t.characterSlots[2 * slot] != 0 {  // 2 * slot + 1 < the slot words
-            let key = t.characterSlots[2 * slot], parts = t.characterSlots[2 * slot + 1]
-            if barred(UInt32(truncatingIfNeeded: parts)) { return true }
-            if key >> 56 != 0 && barred(UInt32(truncatingIfNeeded: parts >> 32)) { return true }  // two parts
-        }
-        return false
-    }
 
     func tables(_ t: BPETables) -> BPETables {
         var capped = t

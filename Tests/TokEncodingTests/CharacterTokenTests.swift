@@ -92,10 +92,10 @@ struct CharacterTokenTests {
         // a token the table enters one as, first or second part, is at C or above.
         let aa = try #require(v.id(of: [0x61, 0x61]))
         withExtendedLifetime(v) {
-            #expect(CappedMerges.anyCharacterPart(of: tables) { $0 == e5ad })
-            #expect(CappedMerges.anyCharacterPart(of: tables) { $0 == b97 })
-            #expect(CappedMerges.anyCharacterPart(of: tables) { $0 == adA6 })
-            #expect(!CappedMerges.anyCharacterPart(of: tables) { $0 == aa })
+            #expect(tables.anyCharacterPart { $0 == e5ad })
+            #expect(tables.anyCharacterPart { $0 == b97 })
+            #expect(tables.anyCharacterPart { $0 == adA6 })
+            #expect(!tables.anyCharacterPart { $0 == aa })
         }
     }
 

@@ -19,9 +19,12 @@ int32_t tok_utf8_valid(const uint8_t *p, size_t n);
 ptrdiff_t tok_utf8_from_code_points(const void *_Nonnull units, int32_t width, size_t count, uint8_t *_Nonnull out);
 
 /// ``tok_utf8_from_code_points`` without AVX-512 (what it does on CPUs
-/// without AVX-512 VBMI2), and whether this CPU takes the AVX-512 path (1) or this one (0).
+/// without AVX-512 VBMI2).
 ptrdiff_t tok_utf8_from_code_points_narrow(const void *_Nonnull units, int32_t width, size_t count, uint8_t *_Nonnull out);
-int32_t tok_utf8_from_code_points_is_wide(void);
+/// Nonzero when this CPU converts code points sixteen at a time (AVX-512 VBMI2 and BMI2), set at load (cpu.c).
+extern int tok_wide_utf8;
+/// `tok_wide_utf8`, for Swift.
+static inline int tok_utf8_from_code_points_is_wide(void) { return tok_wide_utf8; }
 
 /// Atomic access to one word of memory that threads share without a lock
 /// (the piece cache's entries: a sequence number in each entry's head word
@@ -69,7 +72,7 @@ static inline int tok_equal16(__m128i v, uint8_t b) {
 }
 #endif
 
-/// Nonzero when this CPU classifies 64 bytes in one step (AVX-512BW), set at load.
+/// Nonzero when this CPU classifies 64 bytes in one step (AVX-512BW), set at load (cpu.c).
 extern int tok_wide_classes;
 /// `tok_wide_classes`, for Swift (which may not read a C global another thread could write).
 static inline int tok_classes_are_wide(void) { return tok_wide_classes; }
