@@ -144,14 +144,16 @@ struct PieceBatch {
             let n = lengths[j]
             if n <= SharedPieceCache.maxBytes {
                 let half = PieceCacheView.inHalf(keys[j], n)
-                let head = cache.holds(keys[j], n, at: entries[j], half: half)
+                let head = cache.holds(keys[j], n, at: &entries[j], half: half)
                 if head != 0 && half && PieceCacheView.isForwarded(head) {
+                    if PieceCacheView.isSecondHalf(entries[j]) { PieceCacheView.promote(entries[j]) }
                     states[missed] = .forwarded
                     entries[j] = cache.line(keys[j], n)
                     tok_prefetch(entries[j])
                 } else {
                     if head != 0, case let k = cache.copyIfUnchanged(entries[j], half: half, head: head, to: staged + ready),
                        k > 0 {
+                        if PieceCacheView.isSecondHalf(entries[j]) { PieceCacheView.promote(entries[j]) }  // lines never are
                         ready &+= k  // at most maxIds a piece: within stagedCapacity
                         idCounts[j] = k
                         continue
@@ -199,8 +201,8 @@ struct PieceBatch {
             case .forwarded:
                 // Its line, requested in step 2. Past the hits' ids there is room for its 7 words:
                 // this piece is no hit, so ready <= 7 * (room - 1).
-                let line = entries[j]
-                let head = cache.holds(keys[j], n, at: line, half: false)
+                var line = entries[j]
+                let head = cache.holds(keys[j], n, at: &line, half: false)
                 if head != 0, case let k = cache.copyIfUnchanged(line, half: false, head: head, to: staged + ready), k > 0 {
                     out.append(contentsOf: UnsafeBufferPointer(start: staged + ready, count: k))
                     continue

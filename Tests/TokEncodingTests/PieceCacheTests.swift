@@ -28,65 +28,99 @@ struct PieceCacheTests {
 
     /// Entries give back exactly the ids stored (1 to 7 of them, pieces of
     /// 1 to 32 bytes of ASCII and of Chinese: in halves, forwarded to lines,
-    /// and in lines); a piece is found only under its own bytes and length,
-    /// and a newer piece in the same entry replaces the older.
+    /// and in lines); a piece is found only under its own bytes and length;
+    /// a newer piece replaces the older in a line, and in a line of halves
+    /// takes the second half (the first while it is empty), which trades
+    /// places with the first when asked (``PieceCacheView/promote(_:)``).
     @Test func entriesHoldTheirIdsAndOnlyForTheirPiece() {
-        let storage = SharedPieceCache(entries: 1)  // one half and one line: every piece shares them
-        let cache = storage.view
-        withExtendedLifetime(storage) {
-            for text in [Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8) + [0, 0], Array("中文分词测试汉字长句没有标点符号".utf8)] {
+        for text in [Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8) + [0, 0], Array("中文分词测试汉字长句没有标点符号".utf8)] {
             text.withUnsafeBufferPointer { b in
                 let p = b.baseAddress!, end = p + b.count
                 for n in [1, 2, 7, 8, 9, 15, 16, 17, 24, 31, 32] {
                     for count in 1 ... 7 {
-                        let key = PieceKey(p, n, end: end)
-                        let ids = (0 ..< count).map { UInt32($0 * 100_003 + 7 + n) }
-                        func lookUp(_ key: PieceKey, _ n: Int) -> [UInt32]? {
-                            var out = ContiguousArray<UInt32>()
-                            return cache.lookUp(key, n, into: &out) ? Array(out) : (out.isEmpty ? nil : [])
-                        }
-                        ids.withUnsafeBufferPointer { cache.store(key, n, ids: $0) }
-                        #expect(lookUp(key, n) == ids)
-                        // Where the batch's two steps find it: the entry it starts at, or the line it is sent to.
-                        let half = PieceCacheView.inHalf(key, n)
-                        var e = cache.entry(key, n), inHalf = half
-                        var head = cache.holds(key, n, at: e, half: half)
-                        #expect(head != 0)
-                        #expect(half && count > SharedPieceCache.halfIds ? PieceCacheView.isForwarded(head)
-                                : !(half && PieceCacheView.isForwarded(head)))
-                        if half && PieceCacheView.isForwarded(head) {
-                            e = cache.line(key, n)
-                            inHalf = false
-                            head = cache.holds(key, n, at: e, half: false)
-                        }
-                        // A hit's head stands for the whole entry until the entry changes.
-                        var buffer = [UInt32](repeating: 0, count: SharedPieceCache.maxIds)
-                        #expect(cache.copyIfUnchanged(e, half: inHalf, head: head, to: &buffer) == count)
-                        #expect(Array(buffer[..<count]) == ids)
-                        let other = PieceKey(p + 1, n, end: end)
-                        let otherIds = Array(repeating: UInt32(9), count: count)
-                        otherIds.withUnsafeBufferPointer { cache.store(other, n, ids: $0) }
-                        #expect(cache.copyIfUnchanged(e, half: inHalf, head: head, to: &buffer) == 0)
-                        #expect(lookUp(key, n) == nil)
-                        #expect(lookUp(other, n) == otherIds)
-                        ids.withUnsafeBufferPointer { cache.store(key, n, ids: $0) }
-                        // The same piece stored again is a new head: an old one no longer vouches for it.
-                        #expect(cache.holds(key, n, at: e, half: inHalf) != head)
-                        #expect(lookUp(key, n) == ids)
-                        // The same bytes one shorter, or trailing zero bytes, are other pieces.
-                        if n > 1 {
-                            let shorter = PieceKey(p, n - 1, end: end)
-                            #expect(lookUp(shorter, n - 1) == nil)
+                        let storage = SharedPieceCache(entries: 1)  // two halves and one line: every piece shares them
+                        withExtendedLifetime(storage) {
+                            checkEntries(storage.view, p, n, end: end, count: count)
                         }
                     }
                 }
                 if text.last == 0 {
-                    let zeros = PieceKey(end - 2, 2, end: end)
-                    var out = ContiguousArray<UInt32>()
-                    #expect(!cache.lookUp(zeros, 2, into: &out))
+                    let storage = SharedPieceCache(entries: 1)
+                    withExtendedLifetime(storage) {
+                        [UInt32(5), 6].withUnsafeBufferPointer { storage.view.store(PieceKey(p, 2, end: end), 2, ids: $0) }
+                        let zeros = PieceKey(end - 2, 2, end: end)
+                        var out = ContiguousArray<UInt32>()
+                        #expect(!storage.view.lookUp(zeros, 2, into: &out))
+                    }
                 }
             }
-            }
+        }
+    }
+
+    /// One round of ``entriesHoldTheirIdsAndOnlyForTheirPiece()`` in an empty
+    /// cache of two halves and a line: pieces of `n` bytes at `p`, `p + 1`,
+    /// `p + 2` and `p + 3` with `count` ids each.
+    func checkEntries(_ cache: PieceCacheView, _ p: UnsafePointer<UInt8>, _ n: Int, end: UnsafePointer<UInt8>, count: Int) {
+        let keys = (0 ..< 4).map { PieceKey(p + $0, n, end: end) }
+        let ids = (0 ..< 4).map { k in (0 ..< count).map { UInt32($0 * 100_003 + 7 + n + k * 1_000_000) } }
+        func lookUp(_ k: Int) -> [UInt32]? {
+            var out = ContiguousArray<UInt32>()
+            return cache.lookUp(keys[k], n, into: &out) ? Array(out) : (out.isEmpty ? nil : [])
+        }
+        func store(_ k: Int) { ids[k].withUnsafeBufferPointer { cache.store(keys[k], n, ids: $0) } }
+        let half = PieceCacheView.inHalf(keys[0], n)
+        // Forwarded to the one line, pieces of more than 3 ids replace each other's ids there.
+        let forwarded = half && count > SharedPieceCache.halfIds
+        store(0)
+        #expect(lookUp(0) == ids[0])
+        // Where the batch's two steps find it: the entry it starts at (the
+        // first half, empty before), or the line it is sent to.
+        var e = cache.entry(keys[0], n), inHalf = half
+        var head = cache.holds(keys[0], n, at: &e, half: half)
+        #expect(head != 0 && !PieceCacheView.isSecondHalf(e))
+        #expect(forwarded ? PieceCacheView.isForwarded(head) : !(half && PieceCacheView.isForwarded(head)))
+        if forwarded {
+            e = cache.line(keys[0], n)
+            inHalf = false
+            head = cache.holds(keys[0], n, at: &e, half: false)
+        }
+        // A hit's head stands for the whole entry until the entry changes.
+        var buffer = [UInt32](repeating: 0, count: SharedPieceCache.maxIds)
+        #expect(cache.copyIfUnchanged(e, half: inHalf, head: head, to: &buffer) == count)
+        #expect(Array(buffer[..<count]) == ids[0])
+        store(1)
+        #expect(lookUp(1) == ids[1])
+        if half && !forwarded {
+            // The second half took it: the first piece is untouched.
+            #expect(cache.copyIfUnchanged(e, half: true, head: head, to: &buffer) == count)
+            #expect(lookUp(0) == ids[0])
+            // A third piece replaces the second, not the first.
+            store(2)
+            #expect(lookUp(1) == nil && lookUp(2) == ids[2] && lookUp(0) == ids[0])
+            // Promoted, the third takes the first half and the first piece the second, both still found.
+            var second = cache.entry(keys[2], n)
+            #expect(cache.holds(keys[2], n, at: &second, half: true) != 0 && PieceCacheView.isSecondHalf(second))
+            PieceCacheView.promote(second)
+            #expect(cache.copyIfUnchanged(e, half: true, head: head, to: &buffer) == 0)
+            var first = cache.entry(keys[2], n)
+            #expect(cache.holds(keys[2], n, at: &first, half: true) != 0 && !PieceCacheView.isSecondHalf(first))
+            #expect(lookUp(2) == ids[2] && lookUp(0) == ids[0])
+            // So a fourth replaces the first piece.
+            store(3)
+            #expect(lookUp(0) == nil && lookUp(2) == ids[2] && lookUp(3) == ids[3])
+        } else {
+            #expect(cache.copyIfUnchanged(e, half: inHalf, head: head, to: &buffer) == 0)
+            #expect(lookUp(0) == nil)
+        }
+        store(0)
+        // The same piece stored again is a new head: an old one no longer vouches for it.
+        var again = forwarded ? cache.line(keys[0], n) : cache.entry(keys[0], n)
+        #expect(cache.holds(keys[0], n, at: &again, half: inHalf) != head)
+        #expect(lookUp(0) == ids[0])
+        // The same bytes one shorter are another piece.
+        if n > 1 {
+            var out = ContiguousArray<UInt32>()
+            #expect(!cache.lookUp(PieceKey(p, n - 1, end: end), n - 1, into: &out))
         }
     }
 
@@ -151,7 +185,7 @@ struct PieceCacheTests {
         }
     }
 
-    /// Threads storing and reading one small shared cache at once (every
+    /// Threads storing, reading and promoting in one small shared cache at once (every
     /// store evicts another thread's piece, every read may meet a write): a
     /// read that succeeds gives exactly the ids stored for that piece, never
     /// a mix of two writes. Run under ThreadSanitizer too.
@@ -179,6 +213,12 @@ struct PieceCacheTests {
                         if cache.lookUp(key, n, into: &out) {
                             hits += 1
                             if Array(out) != ids(k) { wrong += 1 }
+                            // As a batch does: a piece found in a second half trades places with the first's.
+                            var e = cache.entry(key, n)
+                            if PieceCacheView.inHalf(key, n), cache.holds(key, n, at: &e, half: true) != 0,
+                               PieceCacheView.isSecondHalf(e) {
+                                PieceCacheView.promote(e)
+                            }
                         } else {
                             if !out.isEmpty { wrong += 1 }
                             ids(k).withUnsafeBufferPointer { cache.store(key, n, ids: $0) }
