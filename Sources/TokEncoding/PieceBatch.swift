@@ -32,7 +32,8 @@ struct PieceBatch {
     @usableFromInline let lengths: UnsafeMutablePointer<Int>
     /// How many ids each piece of the last flush gave.
     @usableFromInline let idCounts: UnsafeMutablePointer<Int>
-    /// A short piece's key and its entry in the shared cache (step 1; a forwarded piece's line from step 2).
+    /// A short piece's key and its entry in the shared cache (step 1; step 2
+    /// moves it to the half that holds the piece, or a forwarded piece's line).
     @usableFromInline let keys: UnsafeMutablePointer<PieceKey>
     @usableFromInline let entries: UnsafeMutablePointer<UnsafeMutablePointer<UInt64>>
     /// The pieces step 2 could not serve, in order (`missed` of them): each
@@ -146,14 +147,18 @@ struct PieceBatch {
                 let half = PieceCacheView.inHalf(keys[j], n)
                 let head = cache.holds(keys[j], n, at: &entries[j], half: half)
                 if head != 0 && half && PieceCacheView.isForwarded(head) {
-                    if PieceCacheView.isSecondHalf(entries[j]) { PieceCacheView.promote(entries[j]) }
+                    if PieceCacheView.isSecondHalf(entries[j]) && PieceCacheView.promotes(at: starts[j]) {
+                        PieceCacheView.promote(entries[j], head: head)
+                    }
                     states[missed] = .forwarded
                     entries[j] = cache.line(keys[j], n)
                     tok_prefetch(entries[j])
                 } else {
                     if head != 0, case let k = cache.copyIfUnchanged(entries[j], half: half, head: head, to: staged + ready),
                        k > 0 {
-                        if PieceCacheView.isSecondHalf(entries[j]) { PieceCacheView.promote(entries[j]) }  // lines never are
+                        if PieceCacheView.isSecondHalf(entries[j]) && PieceCacheView.promotes(at: starts[j]) {  // lines never are
+                            PieceCacheView.promote(entries[j], head: head)
+                        }
                         ready &+= k  // at most maxIds a piece: within stagedCapacity
                         idCounts[j] = k
                         continue

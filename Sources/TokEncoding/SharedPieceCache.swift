@@ -18,10 +18,14 @@ import CTokRuntime
 ///   A piece may be in either half of its line (two ways, one line read
 ///   either way): a new piece takes the second half (the first while it is
 ///   empty), and a piece found in the second half trades places with the
-///   first's, so the pieces that come back keep the first half and a run of
-///   pieces seen once replaces only the second. On the mixed text under
-///   cl100k, 99% of hits are in the first half, and misses of pieces of up to
-///   16 ASCII bytes fall from 317,246 (one way) to 276,108 (a simulation);
+///   first's at one sighting in eight (``PieceCacheView/promotes(at:)``), so
+///   the pieces that come back keep the first half and pieces seen once
+///   replace only the second, while two pieces of one line seen in turns do
+///   not trade places (two compare-and-swaps on a line other cores read) at
+///   every sighting. On the mixed text under cl100k (a simulation), misses of
+///   pieces of up to 16 ASCII bytes fall from 317,246 (one way) to 271,087,
+///   with 37,773 trades (at every sighting: 270,767 and 137,669), and 99% of
+///   hits are in the first half;
 /// - lines, for the other pieces of up to ``maxBytes`` bytes (longer ones,
 ///   and other text's, whose few bytes often make more ids than a half
 ///   holds: a Chinese word) and for the ASCII pieces whose ids do not fit
@@ -76,6 +80,8 @@ final class SharedPieceCache: @unchecked Sendable {  // its entries are read and
         // Zeroed already: an empty cache (a head is never 0).
         halves = HugePages.allocate(bytes: self.count * 32).bindMemory(to: UInt64.self, capacity: self.count * 4)
         lines = HugePages.allocate(bytes: lineCount * 64).bindMemory(to: UInt64.self, capacity: lineCount * 8)
+        // A half's place in its line is read from its address (``PieceCacheView/isSecondHalf(_:)``).
+        precondition(Int(bitPattern: halves) & 63 == 0 && Int(bitPattern: lines) & 63 == 0, "piece cache not aligned to lines")
     }
 
     deinit {
@@ -217,9 +223,9 @@ struct PieceCacheView {
     /// Writes the ids of entry `e` at `ids` and returns how many, if its head
     /// is still `head` (from ``holds(_:_:at:half:)``, which compared the
     /// piece's bytes): no writer has changed the entry since, as every store
-    /// moves the head's sequence number (it would take 32,768 stores into
-    /// this one entry by other threads between the two reads to bring it
-    /// back). Else returns 0. Writes 3 words for a half and 7 for a line
+    /// and every trade of halves moves the head's sequence number (it would
+    /// take 32,768 of them into this one entry by other threads between the
+    /// two reads to bring it back). Else returns 0. Writes 3 words for a half and 7 for a line
     /// whatever the count: the caller's buffer has room for ``SharedPieceCache/maxIds``.
     @inlinable @inline(__always)
     func copyIfUnchanged(_ e: UnsafeMutablePointer<UInt64>, half: Bool, head: UInt64, to ids: UnsafeMutablePointer<UInt32>) -> Int {
@@ -246,11 +252,13 @@ struct PieceCacheView {
     /// Writes the piece's ids at `ids` (room for ``SharedPieceCache/maxIds``)
     /// and returns how many, when the cache holds it, read whole (no writer
     /// changed it meanwhile); else returns 0. The whole lookup in one call,
-    /// a forwarded half's line included.
+    /// a forwarded half's line included; a piece found in a second half
+    /// trades places with the first's when `promoting` (``promotes(at:)``).
     @inlinable @inline(__always)
-    func lookUp(_ key: PieceKey, _ n: Int, to ids: UnsafeMutablePointer<UInt32>) -> Int {
+    func lookUp(_ key: PieceKey, _ n: Int, to ids: UnsafeMutablePointer<UInt32>, promoting: Bool = false) -> Int {
         var e = entry(key, n), half = PieceCacheView.inHalf(key, n)
         var head = holds(key, n, at: &e, half: half)
+        if promoting && head != 0 && PieceCacheView.isSecondHalf(e) { PieceCacheView.promote(e, head: head) }  // lines never are
         if half && head != 0 && PieceCacheView.isForwarded(head) {
             e = line(key, n)
             half = false
@@ -270,9 +278,9 @@ struct PieceCacheView {
     }
 
     /// Stores `ids` (1 to ``SharedPieceCache/maxIds`` of them) for a piece of
-    /// `n` bytes: in the first of its halves when they fit (the piece there
-    /// moving to the second), else in its line, the half then holding the
-    /// piece with no ids to send lookups there.
+    /// `n` bytes: in the second of its halves when they fit (the first while
+    /// it is empty), else in its line, the half then holding the piece with
+    /// no ids to send lookups there.
     @inlinable @inline(__always)
     func store(_ key: PieceKey, _ n: Int, ids: UnsafeBufferPointer<UInt32>) {
         var e = entry(key, n)
@@ -284,18 +292,30 @@ struct PieceCacheView {
         store(key, n, at: e, half: true, ids: UnsafeBufferPointer(start: ids.baseAddress, count: 0))
     }
 
-    /// Whether `e` (from ``holds(_:_:at:half:)``) is the second of its line's halves.
+    /// Whether `e` (from ``holds(_:_:at:half:)``) is the second of its line's
+    /// halves (the tables are aligned to lines: a line is never).
     @inlinable @inline(__always)
     static func isSecondHalf(_ e: UnsafeMutablePointer<UInt64>) -> Bool { Int(bitPattern: e) & 32 != 0 }
 
-    /// Trades the two halves of the line whose second half is `second`, so
-    /// that a piece found there keeps the first; unless a writer has either
-    /// (then nothing moves: the trade is only for speed).
+    /// Whether a piece found in a second half at byte `offset` of the text (or its address)
+    /// trades places with the first's: at one offset in eight, so that a
+    /// piece that comes back gets there soon, but two pieces of one line
+    /// seen in turns do not trade at every sighting.
     @inlinable @inline(__always)
-    static func promote(_ second: UnsafeMutablePointer<UInt64>) {
+    static func promotes(at offset: Int) -> Bool { offset & 7 == 0 }
+
+    /// Trades the two halves of the line whose second half is `second`, so
+    /// that the piece found there with head `b` keeps the first; unless a
+    /// writer has either, or the second no longer has that head (another
+    /// thread traded or stored since): then nothing moves, the trade being
+    /// only for speed. Out of line: it is rare beside the lookups around it.
+    @usableFromInline @inline(never)
+    static func promote(_ second: UnsafeMutablePointer<UInt64>, head b: UInt64) {
         let first = second - 4
-        let a = tok_load_relaxed(first + 2), b = tok_load_relaxed(second + 2)
-        guard (a | b) & sequenceUnit == 0, tok_compare_exchange(first + 2, a, a &+ sequenceUnit) != 0 else { return }
+        let a = tok_load_relaxed(first + 2)
+        // Odd heads are a writer's: adding a unit to one would carry past the sequence bit.
+        guard (a | b) & sequenceUnit == 0, tok_load_relaxed(second + 2) == b,
+              tok_compare_exchange(first + 2, a, a &+ sequenceUnit) != 0 else { return }
         guard tok_compare_exchange(second + 2, b, b &+ sequenceUnit) != 0 else {
             tok_store_release(first + 2, a)  // as it was: nothing was written
             return

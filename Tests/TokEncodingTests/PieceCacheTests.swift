@@ -1,6 +1,7 @@
 import Testing
 @testable import TokEncoding
 import TokRuntime
+import CTokRuntime
 
 struct PieceCacheTests {
     /// A piece's key is the same whether its words are loaded whole (32
@@ -99,8 +100,11 @@ struct PieceCacheTests {
             #expect(lookUp(1) == nil && lookUp(2) == ids[2] && lookUp(0) == ids[0])
             // Promoted, the third takes the first half and the first piece the second, both still found.
             var second = cache.entry(keys[2], n)
-            #expect(cache.holds(keys[2], n, at: &second, half: true) != 0 && PieceCacheView.isSecondHalf(second))
-            PieceCacheView.promote(second)
+            let found = cache.holds(keys[2], n, at: &second, half: true)
+            #expect(found != 0 && PieceCacheView.isSecondHalf(second))
+            PieceCacheView.promote(second, head: found)
+            // A second trade from the same sighting (another thread's) finds the head moved and undoes nothing.
+            PieceCacheView.promote(second, head: found)
             #expect(cache.copyIfUnchanged(e, half: true, head: head, to: &buffer) == 0)
             var first = cache.entry(keys[2], n)
             #expect(cache.holds(keys[2], n, at: &first, half: true) != 0 && !PieceCacheView.isSecondHalf(first))
@@ -215,9 +219,9 @@ struct PieceCacheTests {
                             if Array(out) != ids(k) { wrong += 1 }
                             // As a batch does: a piece found in a second half trades places with the first's.
                             var e = cache.entry(key, n)
-                            if PieceCacheView.inHalf(key, n), cache.holds(key, n, at: &e, half: true) != 0,
+                            if PieceCacheView.inHalf(key, n), case let head = cache.holds(key, n, at: &e, half: true), head != 0,
                                PieceCacheView.isSecondHalf(e) {
-                                PieceCacheView.promote(e)
+                                PieceCacheView.promote(e, head: head)
                             }
                         } else {
                             if !out.isEmpty { wrong += 1 }
@@ -230,6 +234,85 @@ struct PieceCacheTests {
         }
         #expect(counts.map(\.wrong) == [0, 0, 0, 0])
         #expect(counts.allSatisfy { $0.hits > 0 })
+    }
+
+    /// A trade of halves moves nothing while a writer holds either half or
+    /// once the second half's head has moved; a forwarded piece traded to
+    /// the first half still finds its line.
+    @Test func tradesOfHalvesWaitForWritersAndKeepForwardedPieces() {
+        let storage = SharedPieceCache(entries: 2)  // one line of halves and one line
+        let cache = storage.view
+        let text = Array("abcdwxyz".utf8)
+        withExtendedLifetime(storage) {
+            text.withUnsafeBufferPointer { b in
+                let p = b.baseAddress!, end = p + b.count
+                let first = PieceKey(p, 4, end: end), second = PieceKey(p + 4, 4, end: end)
+                [UInt32(1), 2].withUnsafeBufferPointer { cache.store(first, 4, ids: $0) }
+                [UInt32(3), 4, 5, 6].withUnsafeBufferPointer { cache.store(second, 4, ids: $0) }  // forwarded to the line
+                var e = cache.entry(second, 4)
+                let head = cache.holds(second, 4, at: &e, half: true)
+                #expect(head != 0 && PieceCacheView.isSecondHalf(e) && PieceCacheView.isForwarded(head))
+                let halves = storage.halves
+                let before = (0 ..< 8).map { halves[$0] }
+                // A writer holds the second half: nothing moves, and the first head is as it was.
+                _ = tok_compare_exchange(halves + 6, head, head &+ PieceCacheView.sequenceUnit)
+                PieceCacheView.promote(e, head: head)
+                #expect((0 ..< 8).map { halves[$0] } == before.enumerated().map { $0.offset == 6 ? head &+ PieceCacheView.sequenceUnit : $0.element })
+                tok_store_release(halves + 6, head)
+                // A stale head (the half stored again since): nothing moves.
+                PieceCacheView.promote(e, head: head &+ 2 * PieceCacheView.sequenceUnit)
+                #expect((0 ..< 8).map { halves[$0] } == before)
+                PieceCacheView.promote(e, head: head)
+                var moved = cache.entry(second, 4)
+                #expect(cache.holds(second, 4, at: &moved, half: true) != 0 && !PieceCacheView.isSecondHalf(moved))
+                var out = ContiguousArray<UInt32>()
+                #expect(cache.lookUp(second, 4, into: &out) && Array(out) == [3, 4, 5, 6])
+                out.removeAll()
+                #expect(cache.lookUp(first, 4, into: &out) && Array(out) == [1, 2])
+                // Every head even: no writer left one held.
+                #expect([halves[2], halves[6], storage.lines[4]].allSatisfy { $0 & PieceCacheView.sequenceUnit == 0 })
+            }
+        }
+    }
+
+    /// Threads reading, storing and trading the halves of one line at once,
+    /// with six pieces whose heads differ only in their sequence numbers (same
+    /// length, count and first id): a read that succeeds gives exactly its
+    /// piece's ids, and no head is left held. Run under ThreadSanitizer too.
+    @Test func threadsTradingHalvesOfOneLineReadOnlyTheirPieces() {
+        let storage = SharedPieceCache(entries: 2)
+        let cache = storage.view
+        let pieces = (0 ..< 6).map { Array("pc\($0)z".utf8) }
+        func ids(_ k: Int) -> [UInt32] { [7, UInt32(k * 1000 + 1), UInt32(k * 1000 + 2)] }
+        let counts = withExtendedLifetime(storage) {
+            inParallel(lanes: 4) { lane -> (hits: Int, wrong: Int, trades: Int) in
+                var rng = SplitMix(state: UInt64(lane + 31))
+                var hits = 0, wrong = 0, trades = 0
+                var buffer = [UInt32](repeating: 0, count: SharedPieceCache.maxIds)
+                for _ in 0 ..< 40_000 {
+                    let k = Int(rng.next() % 6)
+                    pieces[k].withUnsafeBufferPointer { b in
+                        let key = PieceKey(b.baseAddress!, 4, end: b.baseAddress! + 4)
+                        var e = cache.entry(key, 4)
+                        let head = cache.holds(key, 4, at: &e, half: true)
+                        if head != 0, case let got = cache.copyIfUnchanged(e, half: true, head: head, to: &buffer), got > 0 {
+                            hits += 1
+                            if Array(buffer[..<got]) != ids(k) { wrong += 1 }
+                            if PieceCacheView.isSecondHalf(e) {
+                                PieceCacheView.promote(e, head: head)
+                                trades += 1
+                            }
+                        } else {
+                            ids(k).withUnsafeBufferPointer { cache.store(key, 4, ids: $0) }
+                        }
+                    }
+                }
+                return (hits, wrong, trades)
+            }
+        }
+        #expect(counts.map(\.wrong) == [0, 0, 0, 0])
+        #expect(counts.allSatisfy { $0.hits > 0 && $0.trades > 0 })
+        #expect([storage.halves[2], storage.halves[6]].allSatisfy { $0 & PieceCacheView.sequenceUnit == 0 })
     }
 
     /// The encoder on several threads over one tokenizer whose piece cache
