@@ -32,8 +32,7 @@ struct PieceBatch {
     @usableFromInline let lengths: UnsafeMutablePointer<Int>
     /// How many ids each piece of the last flush gave.
     @usableFromInline let idCounts: UnsafeMutablePointer<Int>
-    /// A short piece's key and its entry in the shared cache (step 1; step 2
-    /// moves it to the half that holds the piece, or a forwarded piece's line).
+    /// A short piece's key and its entry in the shared cache (step 1; a forwarded piece's line from step 2).
     @usableFromInline let keys: UnsafeMutablePointer<PieceKey>
     @usableFromInline let entries: UnsafeMutablePointer<UnsafeMutablePointer<UInt64>>
     /// The pieces step 2 could not serve, in order (`missed` of them): each
@@ -145,20 +144,14 @@ struct PieceBatch {
             let n = lengths[j]
             if n <= SharedPieceCache.maxBytes {
                 let half = PieceCacheView.inHalf(keys[j], n)
-                let head = cache.holds(keys[j], n, at: &entries[j], half: half)
+                let head = cache.holds(keys[j], n, at: entries[j], half: half)
                 if head != 0 && half && PieceCacheView.isForwarded(head) {
-                    if PieceCacheView.isSecondHalf(entries[j]) && PieceCacheView.promotes(at: starts[j]) {
-                        PieceCacheView.promote(entries[j], head: head)
-                    }
                     states[missed] = .forwarded
                     entries[j] = cache.line(keys[j], n)
                     tok_prefetch(entries[j])
                 } else {
                     if head != 0, case let k = cache.copyIfUnchanged(entries[j], half: half, head: head, to: staged + ready),
                        k > 0 {
-                        if PieceCacheView.isSecondHalf(entries[j]) && PieceCacheView.promotes(at: starts[j]) {  // lines never are
-                            PieceCacheView.promote(entries[j], head: head)
-                        }
                         ready &+= k  // at most maxIds a piece: within stagedCapacity
                         idCounts[j] = k
                         continue
@@ -206,8 +199,8 @@ struct PieceBatch {
             case .forwarded:
                 // Its line, requested in step 2. Past the hits' ids there is room for its 7 words:
                 // this piece is no hit, so ready <= 7 * (room - 1).
-                var line = entries[j]
-                let head = cache.holds(keys[j], n, at: &line, half: false)
+                let line = entries[j]
+                let head = cache.holds(keys[j], n, at: line, half: false)
                 if head != 0, case let k = cache.copyIfUnchanged(line, half: false, head: head, to: staged + ready), k > 0 {
                     out.append(contentsOf: UnsafeBufferPointer(start: staged + ready, count: k))
                     continue

@@ -10,22 +10,11 @@ import CTokRuntime
 /// for all threads pays each miss once, where a cache per thread paid it once
 /// per thread.
 ///
-/// Two tables, each place found at `hash >> shift`:
+/// Two direct-mapped tables, each entry found at `hash >> shift`:
 /// - halves, for pieces of up to 16 bytes of ASCII (98% of English's and
 ///   code's): half a line, four words, two to a line: the piece's bytes
 ///   zero-padded to 16 (words 0-1), a head word (its length, id count, a
-///   sequence number and the first id: word 2) and two more ids (word 3).
-///   A piece may be in either half of its line (two ways, one line read
-///   either way): a new piece takes the second half (the first while it is
-///   empty), and a piece found in the second half trades places with the
-///   first's at one sighting in eight (``PieceCacheView/promotes(at:)``), so
-///   the pieces that come back keep the first half and pieces seen once
-///   replace only the second, while two pieces of one line seen in turns do
-///   not trade places (two compare-and-swaps on a line other cores read) at
-///   every sighting. On the mixed text under cl100k (a simulation), misses of
-///   pieces of up to 16 ASCII bytes fall from 317,246 (one way) to 271,087,
-///   with 37,773 trades (at every sighting: 270,767 and 137,669), and 99% of
-///   hits are in the first half;
+///   sequence number and the first id: word 2) and two more ids (word 3);
 /// - lines, for the other pieces of up to ``maxBytes`` bytes (longer ones,
 ///   and other text's, whose few bytes often make more ids than a half
 ///   holds: a Chinese word) and for the ASCII pieces whose ids do not fit
@@ -40,7 +29,7 @@ import CTokRuntime
 /// held (longer ones go to each thread's ``LongPieceCache``). A half holds a
 /// piece in half the memory of a line: on the 101 MB mixed text under
 /// cl100k, one pass missed 566,217 pieces in 262,144 lines (16 MiB) and
-/// 494,289 in 524,288 halves and 131,072 lines (24 MiB), direct-mapped.
+/// 494,289 in 524,288 halves and 131,072 lines (24 MiB).
 ///
 /// Threads share the entries without a lock: a writer makes the head's
 /// sequence number odd while it writes the entry (giving up if another writer
@@ -66,22 +55,19 @@ final class SharedPieceCache: @unchecked Sendable {  // its entries are read and
     /// Halves (a power of two), and lines (a quarter as many, at least 1).
     @usableFromInline let count: Int
     @usableFromInline let lineCount: Int
-    /// Shifts to a line of the halves (a pair) and to a line of the lines.
-    @usableFromInline let pairShift: UInt64
+    @usableFromInline let halfShift: UInt64
     @usableFromInline let lineShift: UInt64
 
-    /// - Parameter count: halves, rounded up to a power of two (at least 2);
+    /// - Parameter count: halves, rounded up to a power of two (at least 1);
     ///   lines are a quarter as many.
     @usableFromInline init(entries count: Int) {
-        self.count = max(count, 2).roundedUpToPowerOfTwo
+        self.count = max(count, 1).roundedUpToPowerOfTwo
         lineCount = max(self.count / SharedPieceCache.halvesPerLine, 1)
-        pairShift = UInt64(64 - (self.count / 2).trailingZeroBitCount)
+        halfShift = UInt64(64 - self.count.trailingZeroBitCount)
         lineShift = UInt64(64 - lineCount.trailingZeroBitCount)
         // Zeroed already: an empty cache (a head is never 0).
         halves = HugePages.allocate(bytes: self.count * 32).bindMemory(to: UInt64.self, capacity: self.count * 4)
         lines = HugePages.allocate(bytes: lineCount * 64).bindMemory(to: UInt64.self, capacity: lineCount * 8)
-        // A half's place in its line is read from its address (``PieceCacheView/isSecondHalf(_:)``).
-        precondition(Int(bitPattern: halves) & 63 == 0 && Int(bitPattern: lines) & 63 == 0, "piece cache not aligned to lines")
     }
 
     deinit {
@@ -150,13 +136,13 @@ struct PieceKey {
 struct PieceCacheView {
     @usableFromInline let halves: UnsafeMutablePointer<UInt64>
     @usableFromInline let lines: UnsafeMutablePointer<UInt64>
-    @usableFromInline let pairShift: UInt64
+    @usableFromInline let halfShift: UInt64
     @usableFromInline let lineShift: UInt64
 
     @inlinable init(_ cache: SharedPieceCache) {
         halves = cache.halves
         lines = cache.lines
-        pairShift = cache.pairShift
+        halfShift = cache.halfShift
         lineShift = cache.lineShift
     }
 
@@ -174,12 +160,11 @@ struct PieceCacheView {
         n <= SharedPieceCache.halfBytes && (key.w0 | key.w1) & 0x8080_8080_8080_8080 == 0
     }
 
-    /// The entry a piece's lookup starts at: the first of its two halves for
-    /// up to 16 ASCII bytes (``inHalf(_:_:)``), else its line.
+    /// The entry a piece's lookup starts at: its half for up to 16 ASCII bytes (``inHalf(_:_:)``), else its line.
     @inlinable @inline(__always)
     func entry(_ key: PieceKey, _ n: Int) -> UnsafeMutablePointer<UInt64> {
         // A slot is below its table's count (the hash's top bits), so no overflow.
-        PieceCacheView.inHalf(key, n) ? halves + key.slot(n, pairShift) &<< 3 : line(key, n)
+        PieceCacheView.inHalf(key, n) ? halves + key.slot(n, halfShift) &<< 2 : line(key, n)
     }
 
     /// The line of a piece (where a short piece's ids go when they do not fit its half).
@@ -187,25 +172,20 @@ struct PieceCacheView {
     func line(_ key: PieceKey, _ n: Int) -> UnsafeMutablePointer<UInt64> { lines + key.slot(n, lineShift) &<< 3 }
 
     /// The head word of entry `e` when it holds the piece and no writer has
-    /// it, else 0 (a head is never 0: its length is at least 1); for halves,
-    /// `e` is the first of the line's two and moves to the one that holds the
-    /// piece. The first read of a sequence lock that ``copyIfUnchanged(_:half:head:to:)``
+    /// it, else 0 (a head is never 0: its length is at least 1). The first
+    /// read of a sequence lock that ``copyIfUnchanged(_:half:head:to:)``
     /// closes: between the two, the entry is the piece's if its head is the
     /// same. A half's head with no ids (``isForwarded(_:)``) says the piece's
     /// ids are in its line.
     @inlinable @inline(__always)
-    func holds(_ key: PieceKey, _ n: Int, at e: inout UnsafeMutablePointer<UInt64>, half: Bool) -> UInt64 {
+    func holds(_ key: PieceKey, _ n: Int, at e: UnsafeMutablePointer<UInt64>, half: Bool) -> UInt64 {
         // An entry of the same length holds zeros past its bytes, as the key
         // does: the words past the piece's need no look.
         if half {
             let head = tok_load_acquire(e + 2)
-            if head & (0xFF | PieceCacheView.sequenceUnit) == UInt64(n),
-               (tok_load_relaxed(e) ^ key.w0) | (tok_load_relaxed(e + 1) ^ key.w1) == 0 { return head }
-            let second = tok_load_acquire(e + 6)  // the same line
-            guard second & (0xFF | PieceCacheView.sequenceUnit) == UInt64(n),
-                  (tok_load_relaxed(e + 4) ^ key.w0) | (tok_load_relaxed(e + 5) ^ key.w1) == 0 else { return 0 }
-            e += 4
-            return second
+            guard head & (0xFF | PieceCacheView.sequenceUnit) == UInt64(n),
+                  (tok_load_relaxed(e) ^ key.w0) | (tok_load_relaxed(e + 1) ^ key.w1) == 0 else { return 0 }
+            return head
         }
         let head = tok_load_acquire(e + 4)
         guard head & (0xFF | PieceCacheView.sequenceUnit) == UInt64(n), tok_load_relaxed(e) == key.w0 else { return 0 }
@@ -223,9 +203,9 @@ struct PieceCacheView {
     /// Writes the ids of entry `e` at `ids` and returns how many, if its head
     /// is still `head` (from ``holds(_:_:at:half:)``, which compared the
     /// piece's bytes): no writer has changed the entry since, as every store
-    /// and every trade of halves moves the head's sequence number (it would
-    /// take 32,768 of them into this one entry by other threads between the
-    /// two reads to bring it back). Else returns 0. Writes 3 words for a half and 7 for a line
+    /// moves the head's sequence number (it would take 32,768 stores into
+    /// this one entry by other threads between the two reads to bring it
+    /// back). Else returns 0. Writes 3 words for a half and 7 for a line
     /// whatever the count: the caller's buffer has room for ``SharedPieceCache/maxIds``.
     @inlinable @inline(__always)
     func copyIfUnchanged(_ e: UnsafeMutablePointer<UInt64>, half: Bool, head: UInt64, to ids: UnsafeMutablePointer<UInt32>) -> Int {
@@ -252,17 +232,15 @@ struct PieceCacheView {
     /// Writes the piece's ids at `ids` (room for ``SharedPieceCache/maxIds``)
     /// and returns how many, when the cache holds it, read whole (no writer
     /// changed it meanwhile); else returns 0. The whole lookup in one call,
-    /// a forwarded half's line included; a piece found in a second half
-    /// trades places with the first's when `promoting` (``promotes(at:)``).
+    /// a forwarded half's line included.
     @inlinable @inline(__always)
-    func lookUp(_ key: PieceKey, _ n: Int, to ids: UnsafeMutablePointer<UInt32>, promoting: Bool = false) -> Int {
+    func lookUp(_ key: PieceKey, _ n: Int, to ids: UnsafeMutablePointer<UInt32>) -> Int {
         var e = entry(key, n), half = PieceCacheView.inHalf(key, n)
-        var head = holds(key, n, at: &e, half: half)
-        if promoting && head != 0 && PieceCacheView.isSecondHalf(e) { PieceCacheView.promote(e, head: head) }  // lines never are
+        var head = holds(key, n, at: e, half: half)
         if half && head != 0 && PieceCacheView.isForwarded(head) {
             e = line(key, n)
             half = false
-            head = holds(key, n, at: &e, half: false)
+            head = holds(key, n, at: e, half: false)
         }
         return head == 0 ? 0 : copyIfUnchanged(e, half: half, head: head, to: ids)
     }
@@ -278,62 +256,14 @@ struct PieceCacheView {
     }
 
     /// Stores `ids` (1 to ``SharedPieceCache/maxIds`` of them) for a piece of
-    /// `n` bytes: in the second of its halves when they fit (the first while
-    /// it is empty), else in its line, the half then holding the piece with
-    /// no ids to send lookups there.
+    /// `n` bytes: in its half when they fit, else in its line, the half then
+    /// holding the piece with no ids to send lookups there.
     @inlinable @inline(__always)
     func store(_ key: PieceKey, _ n: Int, ids: UnsafeBufferPointer<UInt32>) {
-        var e = entry(key, n)
-        let half = PieceCacheView.inHalf(key, n)
-        guard half else { return store(key, n, at: e, half: false, ids: ids) }
-        if tok_load_relaxed(e + 2) != 0 { e += 4 }  // the second half, unless the first is empty
-        guard ids.count > SharedPieceCache.halfIds else { return store(key, n, at: e, half: true, ids: ids) }
+        let e = entry(key, n), half = PieceCacheView.inHalf(key, n)
+        guard half && ids.count > SharedPieceCache.halfIds else { return store(key, n, at: e, half: half, ids: ids) }
         store(key, n, at: line(key, n), half: false, ids: ids)
         store(key, n, at: e, half: true, ids: UnsafeBufferPointer(start: ids.baseAddress, count: 0))
-    }
-
-    /// Whether `e` (from ``holds(_:_:at:half:)``) is the second of its line's
-    /// halves (the tables are aligned to lines: a line is never).
-    @inlinable @inline(__always)
-    static func isSecondHalf(_ e: UnsafeMutablePointer<UInt64>) -> Bool { Int(bitPattern: e) & 32 != 0 }
-
-    /// Whether a piece found in a second half at byte `offset` of the text (or its address)
-    /// trades places with the first's: at one offset in eight, so that a
-    /// piece that comes back gets there soon, but two pieces of one line
-    /// seen in turns do not trade at every sighting.
-    @inlinable @inline(__always)
-    static func promotes(at offset: Int) -> Bool { offset & 7 == 0 }
-
-    /// Trades the two halves of the line whose second half is `second`, so
-    /// that the piece found there with head `b` keeps the first; unless a
-    /// writer has either, or the second no longer has that head (another
-    /// thread traded or stored since): then nothing moves, the trade being
-    /// only for speed. Out of line: it is rare beside the lookups around it.
-    @usableFromInline @inline(never)
-    static func promote(_ second: UnsafeMutablePointer<UInt64>, head b: UInt64) {
-        let first = second - 4
-        let a = tok_load_relaxed(first + 2)
-        // Odd heads are a writer's: adding a unit to one would carry past the sequence bit.
-        guard (a | b) & sequenceUnit == 0, tok_load_relaxed(second + 2) == b,
-              tok_compare_exchange(first + 2, a, a &+ sequenceUnit) != 0 else { return }
-        guard tok_compare_exchange(second + 2, b, b &+ sequenceUnit) != 0 else {
-            tok_store_release(first + 2, a)  // as it was: nothing was written
-            return
-        }
-        // Both odd before any word moves: a reader that sees a moved word then sees its head moved.
-        tok_fence_release()
-        let a0 = tok_load_relaxed(first), a1 = tok_load_relaxed(first + 1), a3 = tok_load_relaxed(first + 3)
-        tok_store_relaxed(first, tok_load_relaxed(second))
-        tok_store_relaxed(first + 1, tok_load_relaxed(second + 1))
-        tok_store_relaxed(first + 3, tok_load_relaxed(second + 3))
-        tok_store_relaxed(second, a0)
-        tok_store_relaxed(second + 1, a1)
-        tok_store_relaxed(second + 3, a3)
-        // Each head takes the other's piece with its own next sequence number.
-        let nextA = (a & sequenceMask &+ 2 * sequenceUnit) & sequenceMask
-        let nextB = (b & sequenceMask &+ 2 * sequenceUnit) & sequenceMask
-        tok_store_release(first + 2, b & ~sequenceMask | nextA)
-        tok_store_release(second + 2, a & ~sequenceMask | nextB)
     }
 
     /// Stores `ids` (up to the entry's room: 3 in a half, 7 in a line; none,

@@ -129,7 +129,7 @@ extension Tokenizer {
             key = PieceKey(p, n, end: end)
             // lookUp writes maxIds words.
             let slot = gathered.room(SharedPieceCache.maxIds, into: &out)
-            if case let k = cache.lookUp(key!, n, to: slot, promoting: PieceCacheView.promotes(at: Int(bitPattern: p))), k > 0 {
+            if case let k = cache.lookUp(key!, n, to: slot), k > 0 {
                 keep(UnsafeBufferPointer(start: slot, count: k))
                 gathered.ready += k
                 return

@@ -127,8 +127,8 @@ public struct Tokenizer: Sendable {
     public var pieceCacheEntries: Int { pieceCache?.count ?? 0 }
 
     /// This tokenizer with a piece cache of its own of `entries` entries
-    /// (rounded up to a power of two, at least 2: a line of halves; 0 turns
-    /// off every cache, the threads' included, and a tiny one makes them tiny too). The ids do not depend
+    /// (rounded up to a power of two; 0 turns off every cache, the threads'
+    /// included, and a tiny one makes them tiny too). The ids do not depend
     /// on it; the speed does.
     public func withPieceCache(entries: Int) -> Tokenizer {
         var copy = self

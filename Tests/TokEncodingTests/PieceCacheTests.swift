@@ -1,7 +1,6 @@
 import Testing
 @testable import TokEncoding
 import TokRuntime
-import CTokRuntime
 
 struct PieceCacheTests {
     /// A piece's key is the same whether its words are loaded whole (32
@@ -29,102 +28,65 @@ struct PieceCacheTests {
 
     /// Entries give back exactly the ids stored (1 to 7 of them, pieces of
     /// 1 to 32 bytes of ASCII and of Chinese: in halves, forwarded to lines,
-    /// and in lines); a piece is found only under its own bytes and length;
-    /// a newer piece replaces the older in a line, and in a line of halves
-    /// takes the second half (the first while it is empty), which trades
-    /// places with the first when asked (``PieceCacheView/promote(_:)``).
+    /// and in lines); a piece is found only under its own bytes and length,
+    /// and a newer piece in the same entry replaces the older.
     @Test func entriesHoldTheirIdsAndOnlyForTheirPiece() {
-        for text in [Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8) + [0, 0], Array("中文分词测试汉字长句没有标点符号".utf8)] {
+        let storage = SharedPieceCache(entries: 1)  // one half and one line: every piece shares them
+        let cache = storage.view
+        withExtendedLifetime(storage) {
+            for text in [Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8) + [0, 0], Array("中文分词测试汉字长句没有标点符号".utf8)] {
             text.withUnsafeBufferPointer { b in
                 let p = b.baseAddress!, end = p + b.count
                 for n in [1, 2, 7, 8, 9, 15, 16, 17, 24, 31, 32] {
                     for count in 1 ... 7 {
-                        let storage = SharedPieceCache(entries: 1)  // two halves and one line: every piece shares them
-                        withExtendedLifetime(storage) {
-                            checkEntries(storage.view, p, n, end: end, count: count)
+                        let key = PieceKey(p, n, end: end)
+                        let ids = (0 ..< count).map { UInt32($0 * 100_003 + 7 + n) }
+                        func lookUp(_ key: PieceKey, _ n: Int) -> [UInt32]? {
+                            var out = ContiguousArray<UInt32>()
+                            return cache.lookUp(key, n, into: &out) ? Array(out) : (out.isEmpty ? nil : [])
+                        }
+                        ids.withUnsafeBufferPointer { cache.store(key, n, ids: $0) }
+                        #expect(lookUp(key, n) == ids)
+                        // Where the batch's two steps find it: the entry it starts at, or the line it is sent to.
+                        let half = PieceCacheView.inHalf(key, n)
+                        var e = cache.entry(key, n), inHalf = half
+                        var head = cache.holds(key, n, at: e, half: half)
+                        #expect(head != 0)
+                        #expect(half && count > SharedPieceCache.halfIds ? PieceCacheView.isForwarded(head)
+                                : !(half && PieceCacheView.isForwarded(head)))
+                        if half && PieceCacheView.isForwarded(head) {
+                            e = cache.line(key, n)
+                            inHalf = false
+                            head = cache.holds(key, n, at: e, half: false)
+                        }
+                        // A hit's head stands for the whole entry until the entry changes.
+                        var buffer = [UInt32](repeating: 0, count: SharedPieceCache.maxIds)
+                        #expect(cache.copyIfUnchanged(e, half: inHalf, head: head, to: &buffer) == count)
+                        #expect(Array(buffer[..<count]) == ids)
+                        let other = PieceKey(p + 1, n, end: end)
+                        let otherIds = Array(repeating: UInt32(9), count: count)
+                        otherIds.withUnsafeBufferPointer { cache.store(other, n, ids: $0) }
+                        #expect(cache.copyIfUnchanged(e, half: inHalf, head: head, to: &buffer) == 0)
+                        #expect(lookUp(key, n) == nil)
+                        #expect(lookUp(other, n) == otherIds)
+                        ids.withUnsafeBufferPointer { cache.store(key, n, ids: $0) }
+                        // The same piece stored again is a new head: an old one no longer vouches for it.
+                        #expect(cache.holds(key, n, at: e, half: inHalf) != head)
+                        #expect(lookUp(key, n) == ids)
+                        // The same bytes one shorter, or trailing zero bytes, are other pieces.
+                        if n > 1 {
+                            let shorter = PieceKey(p, n - 1, end: end)
+                            #expect(lookUp(shorter, n - 1) == nil)
                         }
                     }
                 }
                 if text.last == 0 {
-                    let storage = SharedPieceCache(entries: 1)
-                    withExtendedLifetime(storage) {
-                        [UInt32(5), 6].withUnsafeBufferPointer { storage.view.store(PieceKey(p, 2, end: end), 2, ids: $0) }
-                        let zeros = PieceKey(end - 2, 2, end: end)
-                        var out = ContiguousArray<UInt32>()
-                        #expect(!storage.view.lookUp(zeros, 2, into: &out))
-                    }
+                    let zeros = PieceKey(end - 2, 2, end: end)
+                    var out = ContiguousArray<UInt32>()
+                    #expect(!cache.lookUp(zeros, 2, into: &out))
                 }
             }
-        }
-    }
-
-    /// One round of ``entriesHoldTheirIdsAndOnlyForTheirPiece()`` in an empty
-    /// cache of two halves and a line: pieces of `n` bytes at `p`, `p + 1`,
-    /// `p + 2` and `p + 3` with `count` ids each.
-    func checkEntries(_ cache: PieceCacheView, _ p: UnsafePointer<UInt8>, _ n: Int, end: UnsafePointer<UInt8>, count: Int) {
-        let keys = (0 ..< 4).map { PieceKey(p + $0, n, end: end) }
-        let ids = (0 ..< 4).map { k in (0 ..< count).map { UInt32($0 * 100_003 + 7 + n + k * 1_000_000) } }
-        func lookUp(_ k: Int) -> [UInt32]? {
-            var out = ContiguousArray<UInt32>()
-            return cache.lookUp(keys[k], n, into: &out) ? Array(out) : (out.isEmpty ? nil : [])
-        }
-        func store(_ k: Int) { ids[k].withUnsafeBufferPointer { cache.store(keys[k], n, ids: $0) } }
-        let half = PieceCacheView.inHalf(keys[0], n)
-        // Forwarded to the one line, pieces of more than 3 ids replace each other's ids there.
-        let forwarded = half && count > SharedPieceCache.halfIds
-        store(0)
-        #expect(lookUp(0) == ids[0])
-        // Where the batch's two steps find it: the entry it starts at (the
-        // first half, empty before), or the line it is sent to.
-        var e = cache.entry(keys[0], n), inHalf = half
-        var head = cache.holds(keys[0], n, at: &e, half: half)
-        #expect(head != 0 && !PieceCacheView.isSecondHalf(e))
-        #expect(forwarded ? PieceCacheView.isForwarded(head) : !(half && PieceCacheView.isForwarded(head)))
-        if forwarded {
-            e = cache.line(keys[0], n)
-            inHalf = false
-            head = cache.holds(keys[0], n, at: &e, half: false)
-        }
-        // A hit's head stands for the whole entry until the entry changes.
-        var buffer = [UInt32](repeating: 0, count: SharedPieceCache.maxIds)
-        #expect(cache.copyIfUnchanged(e, half: inHalf, head: head, to: &buffer) == count)
-        #expect(Array(buffer[..<count]) == ids[0])
-        store(1)
-        #expect(lookUp(1) == ids[1])
-        if half && !forwarded {
-            // The second half took it: the first piece is untouched.
-            #expect(cache.copyIfUnchanged(e, half: true, head: head, to: &buffer) == count)
-            #expect(lookUp(0) == ids[0])
-            // A third piece replaces the second, not the first.
-            store(2)
-            #expect(lookUp(1) == nil && lookUp(2) == ids[2] && lookUp(0) == ids[0])
-            // Promoted, the third takes the first half and the first piece the second, both still found.
-            var second = cache.entry(keys[2], n)
-            let found = cache.holds(keys[2], n, at: &second, half: true)
-            #expect(found != 0 && PieceCacheView.isSecondHalf(second))
-            PieceCacheView.promote(second, head: found)
-            // A second trade from the same sighting (another thread's) finds the head moved and undoes nothing.
-            PieceCacheView.promote(second, head: found)
-            #expect(cache.copyIfUnchanged(e, half: true, head: head, to: &buffer) == 0)
-            var first = cache.entry(keys[2], n)
-            #expect(cache.holds(keys[2], n, at: &first, half: true) != 0 && !PieceCacheView.isSecondHalf(first))
-            #expect(lookUp(2) == ids[2] && lookUp(0) == ids[0])
-            // So a fourth replaces the first piece.
-            store(3)
-            #expect(lookUp(0) == nil && lookUp(2) == ids[2] && lookUp(3) == ids[3])
-        } else {
-            #expect(cache.copyIfUnchanged(e, half: inHalf, head: head, to: &buffer) == 0)
-            #expect(lookUp(0) == nil)
-        }
-        store(0)
-        // The same piece stored again is a new head: an old one no longer vouches for it.
-        var again = forwarded ? cache.line(keys[0], n) : cache.entry(keys[0], n)
-        #expect(cache.holds(keys[0], n, at: &again, half: inHalf) != head)
-        #expect(lookUp(0) == ids[0])
-        // The same bytes one shorter are another piece.
-        if n > 1 {
-            var out = ContiguousArray<UInt32>()
-            #expect(!cache.lookUp(PieceKey(p, n - 1, end: end), n - 1, into: &out))
+            }
         }
     }
 
@@ -189,7 +151,7 @@ struct PieceCacheTests {
         }
     }
 
-    /// Threads storing, reading and promoting in one small shared cache at once (every
+    /// Threads storing and reading one small shared cache at once (every
     /// store evicts another thread's piece, every read may meet a write): a
     /// read that succeeds gives exactly the ids stored for that piece, never
     /// a mix of two writes. Run under ThreadSanitizer too.
@@ -217,12 +179,6 @@ struct PieceCacheTests {
                         if cache.lookUp(key, n, into: &out) {
                             hits += 1
                             if Array(out) != ids(k) { wrong += 1 }
-                            // As a batch does: a piece found in a second half trades places with the first's.
-                            var e = cache.entry(key, n)
-                            if PieceCacheView.inHalf(key, n), case let head = cache.holds(key, n, at: &e, half: true), head != 0,
-                               PieceCacheView.isSecondHalf(e) {
-                                PieceCacheView.promote(e, head: head)
-                            }
                         } else {
                             if !out.isEmpty { wrong += 1 }
                             ids(k).withUnsafeBufferPointer { cache.store(key, n, ids: $0) }
@@ -234,85 +190,6 @@ struct PieceCacheTests {
         }
         #expect(counts.map(\.wrong) == [0, 0, 0, 0])
         #expect(counts.allSatisfy { $0.hits > 0 })
-    }
-
-    /// A trade of halves moves nothing while a writer holds either half or
-    /// once the second half's head has moved; a forwarded piece traded to
-    /// the first half still finds its line.
-    @Test func tradesOfHalvesWaitForWritersAndKeepForwardedPieces() {
-        let storage = SharedPieceCache(entries: 2)  // one line of halves and one line
-        let cache = storage.view
-        let text = Array("abcdwxyz".utf8)
-        withExtendedLifetime(storage) {
-            text.withUnsafeBufferPointer { b in
-                let p = b.baseAddress!, end = p + b.count
-                let first = PieceKey(p, 4, end: end), second = PieceKey(p + 4, 4, end: end)
-                [UInt32(1), 2].withUnsafeBufferPointer { cache.store(first, 4, ids: $0) }
-                [UInt32(3), 4, 5, 6].withUnsafeBufferPointer { cache.store(second, 4, ids: $0) }  // forwarded to the line
-                var e = cache.entry(second, 4)
-                let head = cache.holds(second, 4, at: &e, half: true)
-                #expect(head != 0 && PieceCacheView.isSecondHalf(e) && PieceCacheView.isForwarded(head))
-                let halves = storage.halves
-                let before = (0 ..< 8).map { halves[$0] }
-                // A writer holds the second half: nothing moves, and the first head is as it was.
-                _ = tok_compare_exchange(halves + 6, head, head &+ PieceCacheView.sequenceUnit)
-                PieceCacheView.promote(e, head: head)
-                #expect((0 ..< 8).map { halves[$0] } == before.enumerated().map { $0.offset == 6 ? head &+ PieceCacheView.sequenceUnit : $0.element })
-                tok_store_release(halves + 6, head)
-                // A stale head (the half stored again since): nothing moves.
-                PieceCacheView.promote(e, head: head &+ 2 * PieceCacheView.sequenceUnit)
-                #expect((0 ..< 8).map { halves[$0] } == before)
-                PieceCacheView.promote(e, head: head)
-                var moved = cache.entry(second, 4)
-                #expect(cache.holds(second, 4, at: &moved, half: true) != 0 && !PieceCacheView.isSecondHalf(moved))
-                var out = ContiguousArray<UInt32>()
-                #expect(cache.lookUp(second, 4, into: &out) && Array(out) == [3, 4, 5, 6])
-                out.removeAll()
-                #expect(cache.lookUp(first, 4, into: &out) && Array(out) == [1, 2])
-                // Every head even: no writer left one held.
-                #expect([halves[2], halves[6], storage.lines[4]].allSatisfy { $0 & PieceCacheView.sequenceUnit == 0 })
-            }
-        }
-    }
-
-    /// Threads reading, storing and trading the halves of one line at once,
-    /// with six pieces whose heads differ only in their sequence numbers (same
-    /// length, count and first id): a read that succeeds gives exactly its
-    /// piece's ids, and no head is left held. Run under ThreadSanitizer too.
-    @Test func threadsTradingHalvesOfOneLineReadOnlyTheirPieces() {
-        let storage = SharedPieceCache(entries: 2)
-        let cache = storage.view
-        let pieces = (0 ..< 6).map { Array("pc\($0)z".utf8) }
-        func ids(_ k: Int) -> [UInt32] { [7, UInt32(k * 1000 + 1), UInt32(k * 1000 + 2)] }
-        let counts = withExtendedLifetime(storage) {
-            inParallel(lanes: 4) { lane -> (hits: Int, wrong: Int, trades: Int) in
-                var rng = SplitMix(state: UInt64(lane + 31))
-                var hits = 0, wrong = 0, trades = 0
-                var buffer = [UInt32](repeating: 0, count: SharedPieceCache.maxIds)
-                for _ in 0 ..< 40_000 {
-                    let k = Int(rng.next() % 6)
-                    pieces[k].withUnsafeBufferPointer { b in
-                        let key = PieceKey(b.baseAddress!, 4, end: b.baseAddress! + 4)
-                        var e = cache.entry(key, 4)
-                        let head = cache.holds(key, 4, at: &e, half: true)
-                        if head != 0, case let got = cache.copyIfUnchanged(e, half: true, head: head, to: &buffer), got > 0 {
-                            hits += 1
-                            if Array(buffer[..<got]) != ids(k) { wrong += 1 }
-                            if PieceCacheView.isSecondHalf(e) {
-                                PieceCacheView.promote(e, head: head)
-                                trades += 1
-                            }
-                        } else {
-                            ids(k).withUnsafeBufferPointer { cache.store(key, 4, ids: $0) }
-                        }
-                    }
-                }
-                return (hits, wrong, trades)
-            }
-        }
-        #expect(counts.map(\.wrong) == [0, 0, 0, 0])
-        #expect(counts.allSatisfy { $0.hits > 0 && $0.trades > 0 })
-        #expect([storage.halves[2], storage.halves[6]].allSatisfy { $0 & PieceCacheView.sequenceUnit == 0 })
     }
 
     /// The encoder on several threads over one tokenizer whose piece cache
