@@ -278,19 +278,22 @@ enum BinaryFormat {
         for word in slots { bad |= (UInt64(count) &- (word & 0xFFFF_FFFF)) >> 63 }
         // A ranks vocabulary's rank is the token it makes; else it indexes the results.
         let rankLimit = UInt64(s.view.resultIsRank ? count : results.count)
-        for word in pairSlots {
-            let overLimit = (rankLimit &- 1 &- (word & 0x3F_FFFF)) >> 63  // rank >= rankLimit (rank < 2^22)
-            let next = word &+ 1  // 0 only for an empty slot (all ones)
-            bad |= overLimit & ((next | (0 &- next)) >> 63)
-        }
+        for word in pairSlots { bad |= outOfRange(word & 0x3F_FFFF, below: rankLimit, unlessNone: word) }  // rank < 2^22
         for result in results where !s.view.resultIsRank { bad |= (UInt64(count) &- 1 &- UInt64(result)) >> 63 }
         // Two bytes' pair value is none (all ones) or names the token the merge makes.
         for word in s.elements(of: .bytePairs, as: UInt64.self) {
-            let overLimit = (UInt64(count) &- 1 &- (word & 0xFFFF_FFFF)) >> 63
-            let next = word &+ 1  // 0 only for no merge
-            bad |= overLimit & ((next | (0 &- next)) >> 63)
+            bad |= outOfRange(word & 0xFFFF_FFFF, below: UInt64(count), unlessNone: word)
         }
         guard bad == 0 else { throw r.corrupt("inconsistent vocabulary tables") }
+    }
+
+    /// 1 when `field` is `limit` or more and `word` is not all ones (an
+    /// empty slot, a pair that does not merge), else 0: without a branch, so
+    /// that the loops over the tables stay vector code.
+    @inline(__always)
+    static func outOfRange(_ field: UInt64, below limit: UInt64, unlessNone word: UInt64) -> UInt64 {
+        let next = word &+ 1  // 0 only for all ones
+        return (limit &- 1 &- field) >> 63 & (next | (0 &- next)) >> 63
     }
 
     /// Every character slot names tokens and a mask that exist, its tokens
