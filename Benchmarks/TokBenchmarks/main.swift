@@ -6,6 +6,8 @@
 //   tok-bench --giant MB VOCAB_DIR       -> one piece of MB megabytes of Han:
 //                                           ms/MB and peak resident memory
 //   tok-bench --cache VOCAB_DIR FILE...  -> the piece cache at several sizes
+//   tok-bench --kernel VOCAB_DIR FILE    -> pieces separated by a zero byte, each
+//                                           through the vocabulary alone: ns a piece
 //   tok-bench --compiled PATTERN FILE... -> pre-tokenizer MB/s of the hand-written
 //                                           rule against the same regex compiled
 //   tok-bench --short VOCAB_DIR FILE     -> FILE.docs.json (a JSON array of short
@@ -89,6 +91,36 @@ if args.first == "--short", let vocab = args.dropFirst().first, let file = args.
     var count = 0
     let t = seconds { for d in docs { count += tokenizer.encode(d).count } }
     print(String(decoding: try JSONSerialization.data(withJSONObject: ["seconds": t, "count": count, "calls": docs.count]), as: UTF8.self))
+    exit(0)
+}
+if args.first == "--kernel", let vocab = args.dropFirst().first, let file = args.dropFirst(2).first {
+    // Pieces (FILE: their bytes, separated by a zero byte) through the vocabulary
+    // alone, one after another: the whole-token lookup and the merges, without
+    // the pre-tokenizer, the piece cache or batches. Several passes, each timed.
+    let tokenizer = try VocabularyFolder.load(vocab)
+    let data = try readFile(file)
+    var ranges: [Range<Int>] = []
+    var start = 0
+    for k in data.indices where data[k] == 0 {
+        if k > start { ranges.append(start ..< k) }
+        start = k + 1
+    }
+    if data.count > start { ranges.append(start ..< data.count) }
+    var scratch = BytePairScratch()
+    var out = ContiguousArray<UInt32>()
+    out.reserveCapacity(data.count)
+    var rows: [[String: Any]] = []
+    for pass in 0 ..< 5 {
+        out.removeAll(keepingCapacity: true)
+        let t = seconds {
+            data.withUnsafeBufferPointer { d in
+                for r in ranges { tokenizer.vocabulary.encodePiece(UnsafeBufferPointer(rebasing: d[r]), scratch: &scratch, into: &out) }
+            }
+        }
+        rows.append(["pass": pass, "pieces": ranges.count, "ids": out.count, "ns_per_piece": t / Double(ranges.count) * 1e9,
+                     "mb_per_s": Double(data.count - ranges.count + 1) / t / 1e6])
+    }
+    print(String(decoding: try JSONSerialization.data(withJSONObject: rows, options: [.sortedKeys]), as: UTF8.self))
     exit(0)
 }
 if args.first == "--cache", let vocab = args.dropFirst().first {
