@@ -1,4 +1,3 @@
-#include <pthread.h>
 #include "CTokICU.h"
 
 #include <stdlib.h>
@@ -6,39 +5,6 @@
 #include <unicode/uchar.h>
 #include <unicode/unorm2.h>
 #include <unicode/ustring.h>
-#include <unicode/uversion.h>
-
-// The table is zero to begin with (static storage) and U_UNASSIGNED is 0:
-// unassigned ranges (most of planes 3-14) are not written, so their pages are
-// never faulted in. About a third of the 1.1 MB is touched.
-static UBool fill_range(const void *context, UChar32 start, UChar32 limit, UCharCategory type) {
-    uint8_t *table = (uint8_t *)context;
-    if (type != U_UNASSIGNED) memset(table + start, (int)type, (size_t)(limit - start));
-    return 1;
-}
-
-void tok_icu_fill_classes(uint8_t *table) {
-    u_enumCharTypes(fill_range, table);
-    // Every White_Space code point is below U+3001.
-    for (UChar32 c = 0; c <= 0x3000; c++) {
-        if (u_isUWhiteSpace(c)) table[c] |= 0x80;
-    }
-}
-
-static uint8_t unicode_classes[0x110000];
-const uint8_t *const tok_unicode_classes = unicode_classes;
-static pthread_once_t unicode_classes_once = PTHREAD_ONCE_INIT;
-
-static void fill_unicode_classes(void) { tok_icu_fill_classes(unicode_classes); }
-
-void tok_icu_ensure_classes(void) { pthread_once(&unicode_classes_once, fill_unicode_classes); }
-
-void tok_icu_unicode_version(char *out, int32_t capacity) {
-    UVersionInfo v;
-    u_getUnicodeVersion(v);
-    u_versionToString(v, out);
-    (void)capacity;
-}
 
 static UChar *to_utf16(const uint8_t *utf8, int32_t length, int32_t *outLength) {
     UErrorCode status = U_ZERO_ERROR;

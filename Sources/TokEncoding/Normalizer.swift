@@ -1,4 +1,5 @@
 import CTokICU
+import CTokRuntime
 
 /// One normalization step of HuggingFace `tokenizers` that byte-level models use.
 public enum NormalizerStep: Sendable, Hashable {
@@ -120,7 +121,7 @@ public struct Normalizer: Sendable, Hashable {
     static func byValidRuns(_ text: UnsafeBufferPointer<UInt8>, keepingNewer: Bool = false,
                             _ transform: (UnsafeBufferPointer<UInt8>) -> [UInt8]?) -> [UInt8]? {
         let newer = keepingNewer ? Normalizer.newerThanTables : []
-        tok_icu_ensure_classes()
+        tok_ensure_unicode_classes()
         var result: [UInt8] = []
         result.reserveCapacity(text.count + 16)
         var changed = false

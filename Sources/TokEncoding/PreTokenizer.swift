@@ -1,4 +1,5 @@
 import CTokICU
+import CTokRuntime
 
 /// What a split does with the matches of its pattern: HuggingFace's
 /// `SplitDelimiterBehavior`.
@@ -100,7 +101,7 @@ public struct PreTokenizer: Sendable, Hashable, PieceSplitter {
 
     public init(splits: [Split], addPrefixSpace: Bool = false) {
         precondition(!splits.isEmpty, "a pre-tokenizer needs at least one split")
-        tok_icu_ensure_classes()
+        tok_ensure_unicode_classes()
         self.splits = splits
         self.addPrefixSpace = addPrefixSpace
         self.fastPath = splits.allSatisfy(\.isPlainRule)

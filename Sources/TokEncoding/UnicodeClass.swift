@@ -1,16 +1,20 @@
 import CTokICU
 import CTokRuntime
 
-/// The class of one code point as the pre-tokenizers see it: ICU's general
-/// category in the low five bits, and bit 7 set for Unicode `White_Space`.
+/// The class of one code point as the pre-tokenizers see it: its general
+/// category (numbered as ICU's `UCharCategory`) in the low five bits, and bit
+/// 7 set for Unicode `White_Space`, in Unicode 16.0.0, the version of the regex
+/// engines whose ids tok matches (tiktoken's and tokenizers'), not the
+/// machine's ICU's (`CTokRuntime.h` says why).
 ///
-/// One flat table of 0x110000 bytes, filled once per process from ICU by
-/// ranges; the hot loops index it directly. Unassigned ranges are left as the
-/// zeroed static storage they are, so about a third of its pages is ever
-/// touched: making o200k's pre-tokenizer at start-up 0.89 -> 0.50 ms (clock
-/// stamps, best of 25). Every ``PreTokenizer`` fills it when made (`tok_icu_ensure_classes`), and only
-/// pre-tokenizers classify. It is a C global because a Swift global is checked
-/// for initialization on every access (`swift_once`: 4-8% of encoding time).
+/// One flat table of 0x110000 bytes, filled once per process from the runs
+/// `scripts/unicode_classes.py` wrote; the hot loops index it directly.
+/// Unassigned runs are left as the zeroed static storage they are, so about a
+/// third of its pages is ever touched: making o200k's pre-tokenizer at start-up
+/// 0.89 -> 0.50 ms (clock stamps, best of 25). Every ``PreTokenizer`` fills it
+/// when made (`tok_ensure_unicode_classes`), and only pre-tokenizers classify.
+/// It is a C global because a Swift global is checked for initialization on
+/// every access (`swift_once`: 4-8% of encoding time).
 @usableFromInline
 var unicodeClassTable: UnsafePointer<UInt8> {
     @inline(__always) get { tok_unicode_classes }
@@ -75,11 +79,7 @@ struct Scalar: Sendable {
 }
 
 /// The Unicode version of the tables the pre-tokenizers use.
-public var unicodeVersion: String {
-    var buffer = [CChar](repeating: 0, count: 32)
-    tok_icu_unicode_version(&buffer, 32)
-    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}
+public var unicodeVersion: String { String(cString: tok_unicode_version()) }
 
 extension UnsafeBufferPointer where Element == UInt8 {
     /// Decodes the code point starting at `i` (which must be `< count`).

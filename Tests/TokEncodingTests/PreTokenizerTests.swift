@@ -20,6 +20,20 @@ struct PreTokenizerTests {
         #expect(pieces("llama3", "a\n\n  b") == ["a", "\n\n", " ", " b"])
     }
 
+    @Test func classesAreUnicode16sWhateverTheMachinesICU() {
+        #expect(unicodeVersion == "16.0.0")
+        tok_ensure_unicode_classes()
+        let classes = tok_unicode_classes
+        #expect(classes[0x41] == 1 && classes[0x61] == 2 && classes[0x20] == 12 | 0x80 && classes[0x3000] == 12 | 0x80)
+        #expect(classes[0x10D50] == 1)  // Garay, new in 16.0: an uppercase letter
+        #expect(classes[0x1F8B8] == 27)  // an arrow new in 16.0: a symbol
+        #expect(classes[0x1171E] == 8)  // Ahom, a nonspacing mark until 16.0 made it spacing
+        #expect(classes[0x323B0] == 0)  // CJK Extension J, new in 17.0: unassigned here
+        // A letter new in 16.0 continues a word, as in tiktoken's and tokenizers' engines.
+        #expect(pieces("cl100k", "ab\u{10D50}cd ") == ["ab\u{10D50}cd", " "])
+        #expect(pieces("cl100k", "ab\u{323B0}cd ") == ["ab", "\u{323B0}cd", " "])
+    }
+
     @Test func qwen2SplitsDigitsOneByOne() {
         #expect(pieces("qwen2", "x 2024") == ["x", " ", "2", "0", "2", "4"])
     }

@@ -82,6 +82,15 @@ def _assigned_chars():
 _ASSIGNED = None
 
 
+def every_code_point():
+    """Every code point of planes 0-3 and 14 and both ends of the others (no
+    surrogates), each in contexts where its class decides the cuts: beside
+    letters of both cases, digits, punctuation, spaces and itself (about 9 MB)."""
+    others = [plane << 16 | low for plane in range(4, 17) if plane != 14 for low in (0, 0xFFFD, 0xFFFF)]
+    points = [c for c in [*range(0x40000), *range(0xE0000, 0xF0000), *others] if not 0xD800 <= c < 0xE000]
+    return "".join(f"a{x}b {x}1{x}.{x}A{x}{x} {x}\n" for x in map(chr, points))
+
+
 def random_text(rng, length):
     """Random Unicode: assigned code points (Unicode 14, which every engine
     here agrees on), heavily mixed with SPICE so that boundaries are hit."""

@@ -9,7 +9,7 @@ import pytest
 import tiktoken
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from conftest import DOMAINS, REFVOCAB, random_text, tok
+from conftest import DOMAINS, REFVOCAB, every_code_point, random_text, tok
 
 
 def tok_encode(vocab, text, *extra):
@@ -71,6 +71,22 @@ def test_tiktoken_vocabularies_match_tiktoken_and_tokenizers(name, imported, cor
         ours = tok_encode(vocab, text)
         assert_same(ours, enc.encode_ordinary(text), text, f"{name} {label} vs tiktoken")
         assert_same(ours, hf.encode(text, add_special_tokens=False).ids, text, f"{name} {label} vs tokenizers")
+
+
+@pytest.mark.parametrize("name", ["o200k", "cl100k", "deepseek-v3"])
+def test_every_code_point_matches_the_references(name, imported, tmp_path):
+    """Code points assigned up to Unicode 16 take the classes tiktoken's and
+    tokenizers' regex engines give them, whatever the machine's ICU knows."""
+    vocab = imported[name]
+    text = every_code_point()
+    ours = tok_encode(vocab, text)
+    if name == "deepseek-v3":
+        original = Tokenizer.from_file(str(REFVOCAB / name / "tokenizer.json"))
+        assert_same(ours, original.encode(text, add_special_tokens=False).ids, text, f"{name} vs its tokenizer.json")
+        return
+    assert_same(ours, tiktoken_from_export(vocab, tmp_path).encode_ordinary(text), text, f"{name} vs tiktoken")
+    assert_same(ours, hf_from_export(vocab, tmp_path).encode(text, add_special_tokens=False).ids, text,
+                f"{name} vs tokenizers")
 
 
 @pytest.mark.slow

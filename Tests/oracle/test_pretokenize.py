@@ -7,7 +7,7 @@ import pytest
 import regex
 from tokenizers import Regex, pre_tokenizers
 
-from conftest import DOMAINS, tok, random_text
+from conftest import DOMAINS, every_code_point, tok, random_text
 
 SINGLE = ["r50k", "cl100k", "llama3", "qwen2", "o200k", "tok", "superwords"]
 
@@ -101,3 +101,13 @@ def test_ascii_boundaries(pattern):
         if len(pats) == 1:
             theirs = python_regex_pieces(pats, text)
             assert ours == theirs, f"trial {trial} {text!r}: " + first_difference(ours, theirs)
+
+
+@pytest.mark.parametrize("pattern", SINGLE + ["deepseek-v3"])
+def test_every_code_point_matches_tokenizers(pattern):
+    # tok's classes are Unicode 16.0.0's, as tokenizers' Oniguruma has them;
+    # Python regex is a version ahead, so it is not the oracle here.
+    text = every_code_point()
+    ours = tok_pieces(pattern, text)
+    theirs = hf_pieces(regexes(pattern, "hf"), text)
+    assert ours == theirs, first_difference(ours, theirs)

@@ -4,23 +4,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/// Fills `table[cp]` (0x110000 entries, zeroed before) with the ICU general
-/// category of every code point (UCharCategory, 0...29) and sets bit 7 where
-/// the code point has the Unicode White_Space property. Unassigned code points
-/// (category 0) are left as they are.
-void tok_icu_fill_classes(uint8_t *table);
-
-/// The class table above for the whole process (0x110000 bytes), valid once
-/// `tok_icu_ensure_classes` has returned. A plain C global: Swift reads it
-/// without the lazy-initialization check a Swift global costs on every access.
-extern const uint8_t *_Nonnull const tok_unicode_classes;
-
-/// Fills `tok_unicode_classes` once per process; cheap after the first call.
-void tok_icu_ensure_classes(void);
-
-/// The Unicode version ICU's data implements, as "major.minor".
-void tok_icu_unicode_version(char *out, int32_t capacity);
-
 /// 1 when valid UTF-8 `utf8` is already in NFC (a fast quick-check), else 0.
 int32_t tok_icu_is_nfc(const uint8_t *utf8, int32_t length);
 

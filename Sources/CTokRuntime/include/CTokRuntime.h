@@ -3,7 +3,8 @@
 
 // What Swift cannot say directly or fast enough, for the package's own use:
 // atomics on a shared word, a prefetch hint, SSE2 byte classes, the platform's
-// O_DIRECT flag, and a vector UTF-8 check. Nothing here depends on ICU.
+// O_DIRECT flag, a vector UTF-8 check, and the pre-tokenizers' table of Unicode
+// classes. Nothing here depends on ICU.
 
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +26,27 @@ ptrdiff_t tok_utf8_from_code_points_narrow(const void *_Nonnull units, int32_t w
 extern int tok_wide_utf8;
 /// `tok_wide_utf8`, for Swift.
 static inline int tok_utf8_from_code_points_is_wide(void) { return tok_wide_utf8; }
+
+/// The class of every code point as the pre-tokenizers see it (0x110000
+/// bytes): the general category, numbered as ICU's `UCharCategory` (0 for an
+/// unassigned code point), with bit 7 set for the White_Space property. It is
+/// Unicode 16.0.0's, the version of the regex engines whose ids tok matches
+/// (tiktoken's and tokenizers'), shipped with tok rather than taken from the
+/// machine's ICU, whose version varies by system: the same text is cut the
+/// same way everywhere. Valid once `tok_ensure_unicode_classes` has returned.
+/// A plain C global: Swift reads it without the lazy-initialization check a
+/// Swift global costs on every access.
+extern const uint8_t *_Nonnull const tok_unicode_classes;
+/// Fills `tok_unicode_classes` once per process; cheap after the first call.
+void tok_ensure_unicode_classes(void);
+/// The table's runs (unicode_classes.c, written by scripts/unicode_classes.py):
+/// each word is a run's first code point (bits 8-31) and its class (bits 0-7),
+/// in ascending order from code point 0.
+extern const uint32_t tok_class_runs[];
+extern const int32_t tok_class_run_count;
+/// The Unicode version of the table, as "16.0.0".
+extern const char tok_unicode_classes_version[];
+static inline const char *_Nonnull tok_unicode_version(void) { return tok_unicode_classes_version; }
 
 /// Atomic access to one word of memory that threads share without a lock
 /// (the piece cache's entries: a sequence number in each entry's head word

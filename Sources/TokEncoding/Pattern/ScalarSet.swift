@@ -1,4 +1,5 @@
 import CTokICU
+import CTokRuntime
 
 /// A compiled set of code points: a 128-bit map for ASCII, and for the rest
 /// either a 64-bit map over the class byte (general category × White_Space),
@@ -32,7 +33,7 @@ struct ScalarSet: Sendable, Hashable {
     init() {}
 
     init(_ expr: ClassExpr, ignoreCase: Bool) {
-        tok_icu_ensure_classes()
+        tok_ensure_unicode_classes()
         if ignoreCase {
             // The set as written, then each code point that has a case partner in it.
             let base = ScalarSet(expr, ignoreCase: false)
