@@ -3,6 +3,13 @@
 #include <pthread.h>
 #include <string.h>
 
+// The table's runs (unicode_classes.c, which scripts/unicode_classes.py writes):
+// each word is a run's first code point (bits 8-31) and its class (bits 0-7),
+// ascending from code point 0.
+extern const uint32_t tok_class_runs[];
+extern const int32_t tok_class_run_count;
+extern const char tok_unicode_classes_version[];
+
 // The table is zero to begin with (static storage) and an unassigned code
 // point's class is 0: unassigned runs (most of planes 3-14) are not written, so
 // their pages are never faulted in. About a third of the 1.1 MB is touched.
@@ -20,3 +27,5 @@ static void fill_unicode_classes(void) {
 }
 
 void tok_ensure_unicode_classes(void) { pthread_once(&unicode_classes_once, fill_unicode_classes); }
+
+const char *tok_unicode_version(void) { return tok_unicode_classes_version; }

@@ -39,14 +39,8 @@ static inline int tok_utf8_from_code_points_is_wide(void) { return tok_wide_utf8
 extern const uint8_t *_Nonnull const tok_unicode_classes;
 /// Fills `tok_unicode_classes` once per process; cheap after the first call.
 void tok_ensure_unicode_classes(void);
-/// The table's runs (unicode_classes.c, written by scripts/unicode_classes.py):
-/// each word is a run's first code point (bits 8-31) and its class (bits 0-7),
-/// in ascending order from code point 0.
-extern const uint32_t tok_class_runs[];
-extern const int32_t tok_class_run_count;
 /// The Unicode version of the table, as "16.0.0".
-extern const char tok_unicode_classes_version[];
-static inline const char *_Nonnull tok_unicode_version(void) { return tok_unicode_classes_version; }
+const char *_Nonnull tok_unicode_version(void);
 
 /// Atomic access to one word of memory that threads share without a lock
 /// (the piece cache's entries: a sequence number in each entry's head word
